@@ -1,0 +1,48 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "KubeSeed",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "seed-agent", targets: ["seed-agent"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSystemd", pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(
+            name: "CKmod", pkgConfig: "libkmod",
+            providers: [.apt(["libkmod-dev"])]),
+        .systemLibrary(
+            name: "CMnl", pkgConfig: "libmnl",
+            providers: [.apt(["libmnl-dev"])]),
+        // Linux headers Glibc's module map leaves out (swapon/swapoff).
+        .systemLibrary(name: "CLinux"),
+        // Pure model and logic: settings, validation, the plan, renderers, the change journal.
+        .target(
+            name: "KubeSeedCore",
+            dependencies: [.product(name: "Yams", package: "Yams")]),
+        // The only module that touches the host (files under a HostRoot, kmod, sd-bus, swap).
+        .target(
+            name: "KubeSeedHost",
+            dependencies: ["KubeSeedCore", "CSystemd", "CKmod", "CMnl", "CLinux"]),
+        .target(
+            name: "KubeSeedCommands",
+            dependencies: [
+                "KubeSeedCore", "KubeSeedHost",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(name: "seed-agent", dependencies: ["KubeSeedCommands"]),
+        .testTarget(
+            name: "KubeSeedCoreTests", dependencies: ["KubeSeedCore"],
+            resources: [.copy("Golden")]),
+        .testTarget(
+            name: "KubeSeedHostTests", dependencies: ["KubeSeedHost", "KubeSeedCore", "KubeSeedCommands"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,2 @@
+// Linux headers Swift's Glibc module does not export.
+#include <sys/swap.h>

@@ -1,0 +1,3 @@
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
+#include <linux/if_addr.h>

@@ -1,0 +1,126 @@
+import Foundation
+import KubeSeedCore
+import KubeSeedHost
+
+/// The agent's operations, independent of argument parsing, so tests drive them against a
+/// temporary root with fake effects. Each returns the text to print and an exit code.
+public struct AgentOperations {
+    public var root: HostRoot
+    public var effects: HostEffects
+    public var settings: NodePrepSettings
+    public var effectiveUID: UInt32
+    public var journalPath = Journal.defaultPath
+    public var lockPath = HostLock.defaultPath
+
+    public init(root: HostRoot, effects: HostEffects, settings: NodePrepSettings, effectiveUID: UInt32) {
+        self.root = root
+        self.effects = effects
+        self.settings = settings
+        self.effectiveUID = effectiveUID
+    }
+
+    public struct Outcome {
+        public var output: String
+        public var exitCode: Int32
+        /// Steps that changed the host (apply) — 0 on an unchanged run.
+        public var changes: Int = 0
+    }
+
+    private var observer: NodeObserver { NodeObserver(root: root, effects: effects, effectiveUID: effectiveUID) }
+
+    /// Read-only preflight.
+    public func check(json: Bool) -> Outcome {
+        let plan = NodePlanner.plan(settings, observer.observe(settings))
+        let text = json ? Report.json(plan.items) : Report.table(plan.items) + Report.summary(plan.items) + "\n"
+        return Outcome(output: text, exitCode: plan.hasFailures ? 1 : 0)
+    }
+
+    /// Prepares the node: modules first, then (re-observed, since their sysctls appear with them) the rest.
+    public func apply() -> Outcome {
+        let started = Date()
+        var out = ""
+        let first = observer.observe(settings)
+        let firstPlan = NodePlanner.plan(settings, first)
+        let blocking = firstPlan.blockingFailures
+        if !blocking.isEmpty {
+            out += "seed-agent apply: nothing changed; fix these first:\n"
+            out += blocking.map { "  \($0.name): \($0.detail)\n" }.joined()
+            return Outcome(output: out, exitCode: 1)
+        }
+        let lock: Int32
+        do { lock = try HostLock.acquire(root, path: lockPath) } catch {
+            return Outcome(output: "seed-agent apply: \(error)\n", exitCode: 1)
+        }
+        defer { close(lock) }
+        let applier: NodeApplier
+        do { applier = try NodeApplier(root: root, effects: effects, journalPath: journalPath) } catch {
+            return Outcome(output: "seed-agent apply: nothing changed: \(error)\n", exitCode: 1)
+        }
+        do {
+            let moduleSteps = firstPlan.steps.filter(\.isModuleLoad)
+            try applier.apply(moduleSteps, observed: first)
+            let observed = moduleSteps.isEmpty ? first : observer.observe(settings)
+            let plan = moduleSteps.isEmpty ? firstPlan : NodePlanner.plan(settings, observed)
+            try applier.apply(plan.steps.filter { !$0.isModuleLoad }, observed: observed)
+        } catch {
+            out += applier.performed.map { "  changed  \($0)\n" }.joined()
+            out += "seed-agent apply: failed after \(applier.performed.count) changes: \(error)\n"
+            out += "  every change so far is journaled; run 'seed-agent apply' again to finish, or 'seed-agent reset' to undo\n"
+            return Outcome(output: out, exitCode: 1, changes: applier.performed.count)
+        }
+        let millis = Int(Date().timeIntervalSince(started) * 1000)
+        out += applier.performed.map { "  changed  \($0)\n" }.joined()
+        if applier.performed.isEmpty {
+            out += "seed-agent apply: unchanged: node already prepared (0 changes, \(millis) ms)\n"
+        } else {
+            out += "seed-agent apply: \(applier.performed.count) changes in \(millis) ms\n"
+        }
+        return Outcome(output: out, exitCode: 0, changes: applier.performed.count)
+    }
+
+    /// Restores what the journal says was there before.
+    public func reset() -> Outcome {
+        if effectiveUID != 0 {
+            return Outcome(output: "seed-agent reset: must run as root\n", exitCode: 1)
+        }
+        let lock: Int32
+        do { lock = try HostLock.acquire(root, path: lockPath) } catch {
+            return Outcome(output: "seed-agent reset: \(error)\n", exitCode: 1)
+        }
+        defer { close(lock) }
+        do {
+            let applier = try NodeApplier(root: root, effects: effects, journalPath: journalPath)
+            if applier.journal.records.isEmpty {
+                return Outcome(output: "seed-agent reset: nothing to restore (no journal at \(journalPath))\n", exitCode: 0)
+            }
+            let outcome = try applier.reset()
+            var out = outcome.restored.map { "  restored  \($0)\n" }.joined()
+            out += outcome.leftAsIs.map { "  left      \($0)\n" }.joined()
+            out += outcome.failed.map { "  FAILED    \($0)\n" }.joined()
+            if outcome.failed.isEmpty {
+                out += "seed-agent reset: done (\(outcome.restored.count) restored, \(outcome.leftAsIs.count) left as is)\n"
+                return Outcome(output: out, exitCode: 0, changes: outcome.restored.count)
+            }
+            out += "seed-agent reset: \(outcome.failed.count) items could not be restored; they stay in the journal — fix the cause and run reset again\n"
+            return Outcome(output: out, exitCode: 1, changes: outcome.restored.count)
+        } catch {
+            return Outcome(output: "seed-agent reset: \(error)\n", exitCode: 1)
+        }
+    }
+
+    /// Loads settings from the agent config; a missing file at the default path means defaults.
+    public static func loadSettings(root: HostRoot, path: String?, defaultPath: String = AgentConfig.defaultPath) throws -> NodePrepSettings {
+        let file = path ?? defaultPath
+        guard let data = try root.read(file) else {
+            if path != nil { throw ConfigError(.unreadable, file: file, "no such file") }
+            return NodePrepSettings()
+        }
+        if data.count > YAMLField.maxBytes {
+            throw ConfigError(.tooLarge, file: file, "file is \(data.count) bytes; the limit is \(YAMLField.maxBytes)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(.unreadable, file: file, "not UTF-8 text")
+        }
+        return try AgentConfig.parse(text, file: file)
+    }
+}

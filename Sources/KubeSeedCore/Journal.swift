@@ -1,0 +1,69 @@
+import Foundation
+
+/// One change KubeSeed made, with what was there before, so `reset` can put it back.
+public enum JournalRecord: Codable, Sendable, Equatable {
+    /// `previous` `nil`: the file did not exist.
+    case file(path: String, previous: Data?, previousMode: UInt16?)
+    case sysctl(key: String, previous: String)
+    case moduleLoaded(String)
+    case swapActive(String)
+    case unitMasked(String)
+    case selinuxEnforce(previous: String)
+    case timezone(previous: String)
+    case localRTC(previous: Bool)
+    case unitEnabled(String)
+    case unitStarted(String)
+    case unitDisabled(String)
+    case unitStopped(String)
+    case directoryCreated(String)
+
+    /// What the record is about. The first record for a key holds the original value; later
+    /// attempts (an interrupted apply run again) must not overwrite it.
+    public var key: String {
+        switch self {
+        case .file(let path, _, _): return "file:\(path)"
+        case .sysctl(let key, _): return "sysctl:\(key)"
+        case .moduleLoaded(let name): return "module:\(name)"
+        case .swapActive(let path): return "swap:\(path)"
+        case .unitMasked(let unit): return "mask:\(unit)"
+        case .selinuxEnforce: return "selinux-enforce"
+        case .timezone: return "timezone"
+        case .localRTC: return "local-rtc"
+        case .unitEnabled(let unit), .unitDisabled(let unit): return "enablement:\(unit)"
+        case .unitStarted(let unit), .unitStopped(let unit): return "activity:\(unit)"
+        case .directoryCreated(let path): return "dir:\(path)"
+        }
+    }
+}
+
+/// The write-ahead change journal: a record is saved before its change is made.
+public struct Journal: Codable, Sendable, Equatable {
+    public static let defaultPath = "/var/lib/kubeseed/journal.json"
+    public var version = 1
+    public private(set) var records: [JournalRecord] = []
+
+    public init(records: [JournalRecord] = []) { self.records = records }
+
+    /// Adds `record` unless one with the same key is already there. Returns whether it was added.
+    @discardableResult
+    public mutating func add(_ record: JournalRecord) -> Bool {
+        guard !records.contains(where: { $0.key == record.key }) else { return false }
+        records.append(record)
+        return true
+    }
+
+    public func encoded() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        // Encoding a value made only of strings, data and integers cannot fail.
+        return (try? encoder.encode(self)) ?? Data()
+    }
+
+    public static func decode(_ data: Data, file: String) throws -> Journal {
+        do {
+            return try JSONDecoder().decode(Journal.self, from: data)
+        } catch {
+            throw ConfigError(.syntax, file: file, "the change journal is unreadable (\(error)); it is needed to reset — inspect it before removing it")
+        }
+    }
+}

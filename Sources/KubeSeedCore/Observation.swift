@@ -1,0 +1,88 @@
+/// How the kernel sees a module.
+public enum ModuleState: String, Sendable, Equatable, Codable {
+    /// `/sys/module/<name>` exists.
+    case loaded
+    /// Compiled into the kernel.
+    case builtin
+    /// Found in the module index, not loaded yet.
+    case loadable
+    /// Neither loaded nor found in the kernel's module index.
+    case missing
+}
+
+/// A unit as systemd reports it.
+public struct UnitState: Sendable, Equatable, Codable {
+    public var loadState: String
+    public var activeState: String
+    public var subState: String
+    public var unitFileState: String
+
+    public init(loadState: String, activeState: String = "inactive", subState: String = "dead", unitFileState: String = "") {
+        self.loadState = loadState
+        self.activeState = activeState
+        self.subState = subState
+        self.unitFileState = unitFileState
+    }
+
+    public static let notFound = UnitState(loadState: "not-found")
+
+    public var exists: Bool { loadState != "not-found" }
+    public var isMasked: Bool { loadState == "masked" || unitFileState.hasPrefix("masked") }
+    public var isActive: Bool { ["active", "activating", "reloading"].contains(activeState) }
+    public var isEnabled: Bool { ["enabled", "enabled-runtime", "alias", "linked", "linked-runtime"].contains(unitFileState) }
+}
+
+/// What timedate1 reports.
+public struct TimeState: Sendable, Equatable, Codable {
+    public var timezone: String
+    public var localRTC: Bool
+    public var ntpSynchronized: Bool
+
+    public init(timezone: String, localRTC: Bool, ntpSynchronized: Bool) {
+        self.timezone = timezone
+        self.localRTC = localRTC
+        self.ntpSynchronized = ntpSynchronized
+    }
+}
+
+/// Everything the planner needs to know about the host, gathered read-only by the host layer.
+public struct NodeObservation: Sendable {
+    public var isRoot = false
+    /// State of every module the settings name (and every conntrack candidate).
+    public var modules: [String: ModuleState] = [:]
+    /// Current value of each wanted sysctl key; a key the kernel lacks is absent.
+    public var sysctls: [String: String] = [:]
+    /// Current text of the files node preparation renders or edits; a missing file is absent.
+    public var files: [String: String] = [:]
+    /// Paths in `/proc/swaps`.
+    public var activeSwaps: [String] = []
+    /// Swap units systemd knows, plus `swap.target`, by name.
+    public var swapUnits: [String: UnitState] = [:]
+    /// `/sys/fs/selinux/enforce`, or `nil` when SELinux is not in this kernel.
+    public var selinuxEnforce: String?
+    /// `nil` when timedate1 could not be asked; `timeError` says why.
+    public var time: TimeState?
+    public var timeError: String?
+    /// The NTP service and firewalld, by name.
+    public var units: [String: UnitState] = [:]
+    /// `nil` when systemd could not be asked; `unitsError` says why.
+    public var unitsError: String?
+    /// Which of the layout's directories and their parents exist.
+    public var existingPaths: Set<String> = []
+
+    // Preflight facts: reported, never changed.
+    /// Controllers in the root cgroup v2 `cgroup.controllers`; `nil` when cgroup v2 is not mounted.
+    public var cgroupControllers: [String]?
+    public var memTotalKiB: UInt64 = 0
+    public var memAvailableKiB: UInt64 = 0
+    public var cpuCount = 0
+    public var diskFreeBytes: UInt64 = 0
+    /// The existing directory whose file system `diskFreeBytes` measures.
+    public var diskPath = "/"
+    /// TCP ports some socket is listening on.
+    public var listeningPorts: Set<Int> = []
+    /// Tool name → where it was found (absent when not found).
+    public var tools: [String: String] = [:]
+
+    public init() {}
+}

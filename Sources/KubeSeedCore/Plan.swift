@@ -1,0 +1,77 @@
+/// One change to the host. Steps are data: the planner makes them, the host layer applies them.
+public enum Step: Sendable, Equatable, CustomStringConvertible {
+    case createDirectory(path: String, mode: UInt16)
+    case loadModule(String)
+    /// Write a whole file; `mode` `nil` keeps an existing file's mode (new files get 0644).
+    case writeFile(path: String, content: String, mode: UInt16?)
+    case setSysctl(key: String, value: String)
+    case swapOff(String)
+    /// Mask units and reload systemd.
+    case maskUnits([String])
+    case setSELinuxEnforce(String)
+    case setTimezone(String)
+    case setLocalRTC(Bool)
+    case enableUnit(String)
+    case startUnit(String)
+    case disableUnit(String)
+    case stopUnit(String)
+
+    /// Modules come first: the bridge and conntrack sysctls only exist once their module is in.
+    public var isModuleLoad: Bool {
+        if case .loadModule = self { return true }
+        return false
+    }
+
+    public var description: String {
+        switch self {
+        case .createDirectory(let path, let mode): return "create directory \(path) (mode \(String(mode, radix: 8)))"
+        case .loadModule(let name): return "load module \(name)"
+        case .writeFile(let path, _, _): return "write \(path)"
+        case .setSysctl(let key, let value): return "set \(key) = \(value)"
+        case .swapOff(let path): return "swapoff \(path)"
+        case .maskUnits(let units): return "mask \(units.joined(separator: ", "))"
+        case .setSELinuxEnforce(let value): return "set SELinux enforce = \(value)"
+        case .setTimezone(let zone): return "set time zone \(zone)"
+        case .setLocalRTC(let local): return "set RTC to \(local ? "local time" : "UTC")"
+        case .enableUnit(let unit): return "enable \(unit)"
+        case .startUnit(let unit): return "start \(unit)"
+        case .disableUnit(let unit): return "disable \(unit)"
+        case .stopUnit(let unit): return "stop \(unit)"
+        }
+    }
+}
+
+/// The outcome of one check: fine as it is, will be changed by `apply`, worth a look, or a failure.
+public enum CheckState: String, Sendable, Codable, Equatable {
+    case ok
+    case change = "will change"
+    case warn
+    case fail
+}
+
+/// One line of the preflight report, with the steps `apply` takes for it.
+public struct PlanItem: Sendable, Equatable {
+    public var name: String
+    public var state: CheckState
+    public var detail: String
+    public var steps: [Step]
+    /// A failure here stops `apply` before it changes anything.
+    public var blocksApply: Bool
+
+    public init(_ name: String, _ state: CheckState, _ detail: String, steps: [Step] = [], blocksApply: Bool = false) {
+        self.name = name
+        self.state = state
+        self.detail = detail
+        self.steps = steps
+        self.blocksApply = blocksApply
+    }
+}
+
+/// The whole plan: the report items in order, and the steps they add up to.
+public struct NodePlan: Sendable, Equatable {
+    public var items: [PlanItem]
+
+    public var steps: [Step] { items.flatMap(\.steps) }
+    public var hasFailures: Bool { items.contains { $0.state == .fail } }
+    public var blockingFailures: [PlanItem] { items.filter { $0.state == .fail && $0.blocksApply } }
+}

@@ -1,0 +1,160 @@
+import Yams
+
+/// A YAML node with the field path that leads to it, for strict, well-located validation:
+/// every accessor throws a `ConfigError` naming the field and line.
+public struct YAMLField {
+    public let node: Node
+    public let path: String
+    public let file: String
+
+    /// Largest configuration file accepted (configs are a few KiB; this bounds parse time).
+    public static let maxBytes = 256 * 1024
+
+    /// Parses `text` into its root node. Anchors and aliases are refused (they are never needed in
+    /// a config, and alias expansion is how a small file becomes a huge one).
+    public static func parse(_ text: String, file: String) throws -> YAMLField {
+        if text.utf8.count > maxBytes {
+            throw ConfigError(.tooLarge, file: file, "file is \(text.utf8.count) bytes; the limit is \(maxBytes)")
+        }
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw ConfigError(.syntax, file: file, line: errorLine(error), "not valid YAML: \(errorProblem(error))")
+        } catch {
+            throw ConfigError(.syntax, file: file, "not valid YAML: \(error)")
+        }
+        guard let node else {
+            throw ConfigError(.empty, file: file, "file is empty")
+        }
+        let root = YAMLField(node: node, path: "", file: file)
+        try root.refuseAnchors()
+        return root
+    }
+
+    public var line: Int? { node.mark.map { $0.line } }
+
+    func error(_ code: ConfigError.Code, _ message: String) -> ConfigError {
+        ConfigError(code, file: file, field: path.isEmpty ? nil : path, line: line, message)
+    }
+
+    private func refuseAnchors() throws {
+        let anchor: Anchor?
+        switch node {
+        case .scalar(let s): anchor = s.anchor
+        case .mapping(let m): anchor = m.anchor
+        case .sequence(let s): anchor = s.anchor
+        case .alias: throw error(.aliasNotAllowed, "YAML anchors and aliases are not allowed")
+        }
+        if anchor != nil { throw error(.aliasNotAllowed, "YAML anchors and aliases are not allowed") }
+        switch node {
+        case .mapping(let m):
+            for (key, value) in m {
+                try YAMLField(node: key, path: path, file: file).refuseAnchors()
+                try YAMLField(node: value, path: path, file: file).refuseAnchors()
+            }
+        case .sequence(let s):
+            for item in s { try YAMLField(node: item, path: path, file: file).refuseAnchors() }
+        default: break
+        }
+    }
+
+    private func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    /// The mapping's entries in file order; any key outside `allowedKeys` is an error.
+    public func mapping(allowedKeys: Set<String>? = nil) throws -> [(key: String, value: YAMLField)] {
+        guard case .mapping(let mapping) = node else {
+            throw error(.wrongType, "expected a mapping, found \(kind)")
+        }
+        var entries: [(key: String, value: YAMLField)] = []
+        for (keyNode, valueNode) in mapping {
+            guard case .scalar(let keyScalar) = keyNode else {
+                throw YAMLField(node: keyNode, path: path, file: file).error(.wrongType, "keys must be plain strings")
+            }
+            let key = keyScalar.string
+            let field = YAMLField(node: valueNode, path: child(key), file: file)
+            if let allowedKeys, !allowedKeys.contains(key) {
+                let known = allowedKeys.sorted().joined(separator: ", ")
+                throw ConfigError(.unknownKey, file: file, field: child(key), line: keyNode.mark?.line,
+                                  "unknown key (known keys here: \(known))")
+            }
+            entries.append((key, field))
+        }
+        return entries
+    }
+
+    public func string() throws -> String {
+        guard case .scalar(let scalar) = node else {
+            throw error(.wrongType, "expected a string, found \(kind)")
+        }
+        if scalar.style == .plain, scalar.string == "~" || scalar.string == "null" || scalar.string.isEmpty {
+            throw error(.wrongType, "expected a string, found null")
+        }
+        return scalar.string
+    }
+
+    public func bool() throws -> Bool {
+        guard case .scalar(let scalar) = node, scalar.style == .plain else {
+            throw error(.wrongType, "expected true or false, found \(kind)")
+        }
+        switch scalar.string {
+        case "true": return true
+        case "false": return false
+        default: throw error(.wrongType, "expected true or false, found '\(scalar.string)'")
+        }
+    }
+
+    public func stringList() throws -> [String] {
+        guard case .sequence(let sequence) = node else {
+            throw error(.wrongType, "expected a list, found \(kind)")
+        }
+        return try sequence.enumerated().map { index, item in
+            try YAMLField(node: item, path: "\(path)[\(index)]", file: file).string()
+        }
+    }
+
+    /// A scalar as text, accepting plain numbers (`32768`) as well as strings.
+    public func scalarText() throws -> String {
+        guard case .scalar(let scalar) = node else {
+            throw error(.wrongType, "expected a scalar value, found \(kind)")
+        }
+        return scalar.string
+    }
+
+    var kind: String {
+        switch node {
+        case .scalar(let s):
+            if s.style == .plain, s.string == "~" || s.string == "null" || s.string.isEmpty { return "null" }
+            return "scalar '\(s.string)'"
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        }
+    }
+}
+
+private func errorLine(_ error: YamlError) -> Int? {
+    switch error {
+    case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+        return mark.line
+    case .duplicatedKeysInMapping(_, let context):
+        return context.mark.line
+    default:
+        return nil
+    }
+}
+
+private func errorProblem(_ error: YamlError) -> String {
+    switch error {
+    case .scanner(let context, let problem, _, _), .parser(let context, let problem, _, _),
+         .composer(let context, let problem, _, _):
+        if let context { return "\(problem) (\(context.text))" }
+        return problem
+    case .duplicatedKeysInMapping(let duplicates, _):
+        return "duplicate keys: \(duplicates.joined(separator: ", "))"
+    case .reader(let problem, _, _, _):
+        return problem
+    default:
+        return "\(error)"
+    }
+}

@@ -1,0 +1,56 @@
+import KubeSeedCore
+
+/// Kernel modules (live: libkmod; tests: a recording fake).
+public protocol KernelModuleControl: AnyObject {
+    /// `.builtin`, `.loadable` or `.missing` from the module index (loaded-ness is read from /sys/module).
+    func indexState(of name: String) -> ModuleState
+    func load(_ name: String) throws
+    func unload(_ name: String) throws
+}
+
+/// swapon(2) / swapoff(2) (live: the syscalls; tests: a recording fake).
+public protocol SwapControl: AnyObject {
+    func swapOff(_ path: String) throws
+    func swapOn(_ path: String) throws
+}
+
+/// The parts of `org.freedesktop.systemd1` node preparation uses (live: sd-bus).
+public protocol ServiceManager: AnyObject {
+    func unitState(_ name: String) throws -> UnitState
+    /// Names of loaded units matching shell-style patterns (e.g. `*.swap`).
+    func unitNames(matching patterns: [String]) throws -> [String]
+    func enable(_ name: String) throws
+    func disable(_ name: String) throws
+    func mask(_ names: [String]) throws
+    func unmask(_ names: [String]) throws
+    func reload() throws
+    /// Starts the unit and waits for its job to finish; throws unless the job result is `done`.
+    func start(_ name: String) throws
+    func stop(_ name: String) throws
+}
+
+/// `org.freedesktop.timedate1` (live: sd-bus).
+public protocol TimeDateControl: AnyObject {
+    func state() throws -> TimeState
+    func setTimezone(_ zone: String) throws
+    func setLocalRTC(_ local: Bool) throws
+}
+
+/// Everything that is not a file, bundled for the observer and the applier.
+public struct HostEffects {
+    public var modules: KernelModuleControl
+    public var swap: SwapControl
+    /// `nil` when there is no system bus; the plan reports it.
+    public var services: ServiceManager?
+    public var time: TimeDateControl?
+    /// Why `services` / `time` are missing.
+    public var busError: String?
+
+    public init(modules: KernelModuleControl, swap: SwapControl, services: ServiceManager?, time: TimeDateControl?, busError: String? = nil) {
+        self.modules = modules
+        self.swap = swap
+        self.services = services
+        self.time = time
+        self.busError = busError
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import Glibc
+
+/// The host's file system seen from a root directory. Every file operation of KubeSeed goes
+/// through one, so tests run the real code against a temporary directory (`HostRoot(path: tmp)`).
+public struct HostRoot: Sendable {
+    public let path: String
+
+    public init(path: String = "/") {
+        self.path = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
+    }
+
+    /// The real path of a host path (`/etc/fstab` → `<root>/etc/fstab`).
+    public func resolve(_ hostPath: String) -> String {
+        path == "/" ? hostPath : path + hostPath
+    }
+
+    public func exists(_ hostPath: String) -> Bool {
+        var st = stat()
+        return lstat(resolve(hostPath), &st) == 0
+    }
+
+    public func isDirectory(_ hostPath: String) -> Bool {
+        var st = stat()
+        return stat(resolve(hostPath), &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Permission bits, or `nil` when the file does not exist.
+    public func mode(_ hostPath: String) -> UInt16? {
+        var st = stat()
+        guard stat(resolve(hostPath), &st) == 0 else { return nil }
+        return UInt16(st.st_mode & 0o7777)
+    }
+
+    /// The file's bytes, or `nil` when it does not exist.
+    public func read(_ hostPath: String) throws -> Data? {
+        let fd: Int32
+        do {
+            fd = try systemCall(.file, "open \(hostPath)") { open(resolve(hostPath), O_RDONLY | O_CLOEXEC) }
+        } catch let error as HostError where error.errnoValue == ENOENT {
+            return nil
+        }
+        defer { close(fd) }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = try buffer.withUnsafeMutableBytes { raw in
+                try systemCall(.file, "read \(hostPath)") { Int32(truncatingIfNeeded: Glibc.read(fd, raw.baseAddress, raw.count)) }
+            }
+            if count == 0 { break }
+            data.append(contentsOf: buffer[0..<Int(count)])
+        }
+        return data
+    }
+
+    public func readText(_ hostPath: String) throws -> String? {
+        try read(hostPath).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Replaces a file atomically: a temporary file in the same directory, written with `mode`,
+    /// fsynced, renamed over the target, then the directory fsynced. Readers see old or new, never half.
+    public func writeAtomically(_ hostPath: String, _ data: Data, mode: UInt16) throws {
+        let target = resolve(hostPath)
+        let directory = (target as NSString).deletingLastPathComponent
+        let temporary = directory + "/.\((target as NSString).lastPathComponent).kubeseed-\(getpid())"
+        let fd = try systemCall(.file, "create \(hostPath)") {
+            open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
+        }
+        do {
+            try systemCall(.file, "set the mode of \(hostPath)") { fchmod(fd, mode_t(mode)) }
+            try writeAll(fd, data, hostPath)
+            try systemCall(.file, "fsync \(hostPath)") { fsync(fd) }
+            close(fd)
+            try systemCall(.file, "rename into \(hostPath)") { rename(temporary, target) }
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        try syncDirectory(directory)
+    }
+
+    /// Writes in place, for kernel files (`/proc/sys`, `/sys`) that cannot be renamed over.
+    public func writeInPlace(_ hostPath: String, _ text: String) throws {
+        let fd = try systemCall(.file, "open \(hostPath) for writing") { open(resolve(hostPath), O_WRONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        try writeAll(fd, Data(text.utf8), hostPath)
+    }
+
+    public func remove(_ hostPath: String) throws {
+        do {
+            try systemCall(.file, "remove \(hostPath)") { unlink(resolve(hostPath)) }
+        } catch let error as HostError where error.errnoValue == ENOENT {
+            return
+        }
+        try syncDirectory((resolve(hostPath) as NSString).deletingLastPathComponent)
+    }
+
+    public func makeDirectory(_ hostPath: String, mode: UInt16) throws {
+        try systemCall(.file, "create directory \(hostPath)") { mkdir(resolve(hostPath), mode_t(mode)) }
+        // mkdir's mode is filtered by the umask; set it exactly.
+        try systemCall(.file, "set the mode of \(hostPath)") { chmod(resolve(hostPath), mode_t(mode)) }
+    }
+
+    /// Removes an empty directory; a directory that is not empty is kept (returns `false`).
+    @discardableResult
+    public func removeDirectoryIfEmpty(_ hostPath: String) throws -> Bool {
+        if rmdir(resolve(hostPath)) == 0 { return true }
+        let error = Glibc.errno
+        if error == ENOTEMPTY || error == EEXIST || error == ENOENT { return false }
+        throw HostError.errno(.file, "remove directory \(hostPath)", error)
+    }
+
+    /// Names in a directory (empty when it does not exist).
+    public func list(_ hostPath: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: resolve(hostPath))) ?? []
+    }
+
+    private func writeAll(_ fd: Int32, _ data: Data, _ hostPath: String) throws {
+        try data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = try systemCall(.file, "write \(hostPath)") {
+                    Int32(truncatingIfNeeded: write(fd, raw.baseAddress! + offset, raw.count - offset))
+                }
+                offset += Int(written)
+            }
+        }
+    }
+
+    private func syncDirectory(_ directory: String) throws {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        _ = fsync(fd)
+    }
+}

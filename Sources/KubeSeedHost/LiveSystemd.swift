@@ -1,0 +1,169 @@
+import CSystemd
+import Glibc
+import KubeSeedCore
+
+/// `org.freedesktop.systemd1` over sd-bus: unit state, unit files, and jobs awaited to their end.
+public final class LiveServiceManager: ServiceManager {
+    private let bus: SystemBus
+    private static let destination = "org.freedesktop.systemd1"
+    private static let path = "/org/freedesktop/systemd1"
+    private static let manager = "org.freedesktop.systemd1.Manager"
+    /// How long a start or stop job may take.
+    public var jobTimeoutSeconds: Double = 120
+
+    public init() throws {
+        bus = try SystemBus()
+    }
+
+    private func managerCall(_ member: String, _ arguments: [BusArgument] = []) throws -> BusMessage {
+        try bus.call(Self.destination, Self.path, Self.manager, member, arguments)
+    }
+
+    public func unitState(_ name: String) throws -> UnitState {
+        let unitPath = try managerCall("LoadUnit", [.string(name)]).readString("o")
+        let unit = "org.freedesktop.systemd1.Unit"
+        func property(_ member: String) throws -> String {
+            try bus.stringProperty(Self.destination, unitPath, unit, member)
+        }
+        return UnitState(loadState: try property("LoadState"), activeState: try property("ActiveState"),
+                         subState: try property("SubState"), unitFileState: try property("UnitFileState"))
+    }
+
+    public func unitNames(matching patterns: [String]) throws -> [String] {
+        let reply = try managerCall("ListUnitsByPatterns", [.stringArray([]), .stringArray(patterns)])
+        var names: [String] = []
+        _ = try reply.enter("a", "(ssssssouso)")
+        while try reply.enter("r", "ssssssouso") {
+            names.append(try reply.readString())
+            try reply.skip("sssssouso")
+            try reply.exit()
+        }
+        try reply.exit()
+        return names
+    }
+
+    public func enable(_ name: String) throws {
+        _ = try managerCall("EnableUnitFiles", [.stringArray([name]), .bool(false), .bool(false)])
+        try reload()
+    }
+
+    public func disable(_ name: String) throws {
+        _ = try managerCall("DisableUnitFiles", [.stringArray([name]), .bool(false)])
+        try reload()
+    }
+
+    public func mask(_ names: [String]) throws {
+        _ = try managerCall("MaskUnitFiles", [.stringArray(names), .bool(false), .bool(false)])
+        try reload()
+    }
+
+    public func unmask(_ names: [String]) throws {
+        _ = try managerCall("UnmaskUnitFiles", [.stringArray(names), .bool(false)])
+        try reload()
+    }
+
+    public func reload() throws {
+        _ = try managerCall("Reload")
+    }
+
+    public func start(_ name: String) throws { try runJob("StartUnit", name) }
+    public func stop(_ name: String) throws { try runJob("StopUnit", name) }
+
+    /// Queues a job and waits for its `JobRemoved` signal; throws with the unit's state unless `done`.
+    private func runJob(_ method: String, _ name: String) throws {
+        let watcher = JobWatcher()
+        let unmanaged = Unmanaged.passRetained(watcher)
+        defer { unmanaged.release() }
+        var slot: OpaquePointer?
+        try negativeErrnoCall(.dbus, "watch systemd jobs") {
+            sd_bus_match_signal(bus.bus, &slot, Self.destination, Self.path, Self.manager, "JobRemoved", { message, userdata, _ in
+                guard let message, let userdata else { return 0 }
+                let watcher = Unmanaged<JobWatcher>.fromOpaque(userdata).takeUnretainedValue()
+                let reply = BusMessage(sd_bus_message_ref(message))
+                guard (try? reply.readUInt32()) != nil, let job = try? reply.readString("o"),
+                      (try? reply.readString()) != nil, let result = try? reply.readString() else { return 0 }
+                watcher.results[job] = result
+                return 0
+            }, unmanaged.toOpaque())
+        }
+        defer { sd_bus_slot_unref(slot) }
+        _ = try managerCall("Subscribe")
+        let job = try managerCall(method, [.string(name), .string("replace")]).readString("o")
+        let deadline = Self.now() + jobTimeoutSeconds
+        while watcher.results[job] == nil {
+            let processed = sd_bus_process(bus.bus, nil)
+            if processed < 0 { throw HostError.errno(.dbus, "wait for the \(method) job of \(name)", -processed) }
+            if processed > 0 { continue }
+            let remaining = deadline - Self.now()
+            if remaining <= 0 {
+                throw HostError(.systemJob, "\(method) \(name) did not finish within \(Int(jobTimeoutSeconds)) s")
+            }
+            let waited = sd_bus_wait(bus.bus, UInt64(remaining * 1_000_000))
+            if waited < 0 && waited != -EINTR { throw HostError.errno(.dbus, "wait for the \(method) job of \(name)", -waited) }
+        }
+        let result = watcher.results[job]!
+        if result != "done" {
+            let state = try? unitState(name)
+            let detail = state.map { "now \($0.activeState)/\($0.subState)" } ?? ""
+            throw HostError(.systemJob, "\(method) \(name) ended '\(result)' \(detail)",
+                            cause: "see: journalctl -u \(name)")
+        }
+    }
+
+    private static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+/// Collects JobRemoved results (job path → result) delivered by sd-bus callbacks on this thread.
+private final class JobWatcher {
+    var results: [String: String] = [:]
+}
+
+/// `org.freedesktop.timedate1` over sd-bus.
+public final class LiveTimeDate: TimeDateControl {
+    private let bus: SystemBus
+    private static let destination = "org.freedesktop.timedate1"
+    private static let path = "/org/freedesktop/timedate1"
+    private static let interface = "org.freedesktop.timedate1"
+
+    public init() throws {
+        bus = try SystemBus()
+    }
+
+    public func state() throws -> TimeState {
+        TimeState(
+            timezone: try bus.stringProperty(Self.destination, Self.path, Self.interface, "Timezone"),
+            localRTC: try bus.boolProperty(Self.destination, Self.path, Self.interface, "LocalRTC"),
+            ntpSynchronized: try bus.boolProperty(Self.destination, Self.path, Self.interface, "NTPSynchronized"))
+    }
+
+    public func setTimezone(_ zone: String) throws {
+        _ = try bus.call(Self.destination, Self.path, Self.interface, "SetTimezone", [.string(zone), .bool(false)])
+    }
+
+    public func setLocalRTC(_ local: Bool) throws {
+        _ = try bus.call(Self.destination, Self.path, Self.interface, "SetLocalRTC", [.bool(local), .bool(false), .bool(false)])
+    }
+}
+
+/// Tells systemd about the service's state (`READY=1`, `STATUS=…`); a no-op outside a notify unit.
+public enum ServiceNotifier {
+    public static func notify(_ state: String) {
+        _ = sd_notify(0, state)
+    }
+}
+
+extension HostEffects {
+    /// The real host: libkmod, swap syscalls, and the system bus when there is one.
+    public static func live() throws -> HostEffects {
+        let modules = try LiveKernelModules()
+        do {
+            return HostEffects(modules: modules, swap: LiveSwap(), services: try LiveServiceManager(), time: try LiveTimeDate())
+        } catch {
+            return HostEffects(modules: modules, swap: LiveSwap(), services: nil, time: nil, busError: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import CSystemd
+import Glibc
+import KubeSeedCore
+
+/// A method argument for `SystemBus.call`.
+enum BusArgument {
+    case string(String)
+    case bool(Bool)
+    case stringArray([String])
+}
+
+private func typeCode(_ c: Character) -> CChar { CChar(bitPattern: c.asciiValue!) }
+
+/// A thin owner of an sd-bus connection to the system bus. One thread at a time.
+final class SystemBus {
+    let bus: OpaquePointer
+    /// How long a method call may take before sd-bus gives up (microseconds).
+    static let callTimeout: UInt64 = 90_000_000
+
+    init() throws {
+        var bus: OpaquePointer?
+        try negativeErrnoCall(.dbus, "connect to the system bus") { sd_bus_open_system(&bus) }
+        self.bus = bus!
+    }
+
+    deinit { sd_bus_flush_close_unref(bus) }
+
+    /// Calls a method and returns the reply (caller reads it).
+    func call(_ destination: String, _ path: String, _ interface: String, _ member: String,
+              _ arguments: [BusArgument] = []) throws -> BusMessage {
+        var message: OpaquePointer?
+        try negativeErrnoCall(.dbus, "prepare \(interface).\(member)") {
+            sd_bus_message_new_method_call(bus, &message, destination, path, interface, member)
+        }
+        let request = BusMessage(message!)
+        for argument in arguments { try request.append(argument) }
+        var error = sd_bus_error()
+        defer { sd_bus_error_free(&error) }
+        var reply: OpaquePointer?
+        let result = sd_bus_call(bus, request.message, Self.callTimeout, &error, &reply)
+        if result < 0 {
+            throw Self.error("\(interface).\(member)", result, error)
+        }
+        return BusMessage(reply!)
+    }
+
+    func stringProperty(_ destination: String, _ path: String, _ interface: String, _ member: String) throws -> String {
+        var error = sd_bus_error()
+        defer { sd_bus_error_free(&error) }
+        var value: UnsafeMutablePointer<CChar>?
+        let result = sd_bus_get_property_string(bus, destination, path, interface, member, &error, &value)
+        if result < 0 { throw Self.error("read \(interface).\(member)", result, error) }
+        defer { free(value) }
+        return value.map { String(cString: $0) } ?? ""
+    }
+
+    func boolProperty(_ destination: String, _ path: String, _ interface: String, _ member: String) throws -> Bool {
+        var error = sd_bus_error()
+        defer { sd_bus_error_free(&error) }
+        var value: Int32 = 0
+        let result = sd_bus_get_property_trivial(bus, destination, path, interface, member, &error, typeCode("b"), &value)
+        if result < 0 { throw Self.error("read \(interface).\(member)", result, error) }
+        return value != 0
+    }
+
+    static func error(_ what: String, _ result: Int32, _ error: sd_bus_error) -> HostError {
+        if let name = error.name {
+            let text = error.message.map { String(cString: $0) } ?? ""
+            return HostError(.dbus, what, cause: "\(String(cString: name)): \(text)")
+        }
+        return HostError.errno(.dbus, what, -result)
+    }
+}
+
+/// An sd-bus message, unreferenced when released.
+final class BusMessage {
+    let message: OpaquePointer
+    init(_ message: OpaquePointer) { self.message = message }
+    deinit { sd_bus_message_unref(message) }
+
+    func append(_ argument: BusArgument) throws {
+        switch argument {
+        case .string(let value):
+            try negativeErrnoCall(.dbus, "append a string") {
+                value.withCString { sd_bus_message_append_basic(message, typeCode("s"), $0) }
+            }
+        case .bool(let value):
+            var flag: Int32 = value ? 1 : 0
+            try negativeErrnoCall(.dbus, "append a boolean") { sd_bus_message_append_basic(message, typeCode("b"), &flag) }
+        case .stringArray(let values):
+            try negativeErrnoCall(.dbus, "open an array") { sd_bus_message_open_container(message, typeCode("a"), "s") }
+            for value in values { try append(.string(value)) }
+            try negativeErrnoCall(.dbus, "close an array") { sd_bus_message_close_container(message) }
+        }
+    }
+
+    /// Reads a string-like value (`s`, `o`, `g`).
+    func readString(_ type: Character = "s") throws -> String {
+        var value: UnsafePointer<CChar>?
+        try negativeErrnoCall(.dbus, "read a reply") { sd_bus_message_read_basic(message, typeCode(type), &value) }
+        return value.map { String(cString: $0) } ?? ""
+    }
+
+    func readUInt32() throws -> UInt32 {
+        var value: UInt32 = 0
+        try negativeErrnoCall(.dbus, "read a reply") { sd_bus_message_read_basic(message, typeCode("u"), &value) }
+        return value
+    }
+
+    /// Enters a container; returns false at the end of the enclosing array.
+    func enter(_ type: Character, _ contents: String) throws -> Bool {
+        try negativeErrnoCall(.dbus, "read a reply") { sd_bus_message_enter_container(message, typeCode(type), contents) } > 0
+    }
+
+    func exit() throws {
+        try negativeErrnoCall(.dbus, "read a reply") { sd_bus_message_exit_container(message) }
+    }
+
+    func skip(_ types: String) throws {
+        try negativeErrnoCall(.dbus, "read a reply") { sd_bus_message_skip(message, types) }
+    }
+}
