@@ -40,7 +40,7 @@ let package = Package(
         .executableTarget(name: "seed-agent", dependencies: ["KubeSeedCommands"]),
         .testTarget(
             name: "KubeSeedCoreTests", dependencies: ["KubeSeedCore"],
-            resources: [.copy("Golden")]),
+            exclude: ["Golden"]),
         .testTarget(
             name: "KubeSeedHostTests", dependencies: ["KubeSeedHost", "KubeSeedCore", "KubeSeedCommands"]),
     ],

@@ -28,7 +28,8 @@ public struct YAMLField {
             throw ConfigError(.empty, file: file, "file is empty")
         }
         let root = YAMLField(node: node, path: "", file: file)
-        try root.refuseAnchors()
+        var seen = Set<String>()
+        try root.refuseAliases(&seen, line: nil)
         return root
     }
 
@@ -38,24 +39,28 @@ public struct YAMLField {
         ConfigError(code, file: file, field: path.isEmpty ? nil : path, line: line, message)
     }
 
-    private func refuseAnchors() throws {
-        let anchor: Anchor?
-        switch node {
-        case .scalar(let s): anchor = s.anchor
-        case .mapping(let m): anchor = m.anchor
-        case .sequence(let s): anchor = s.anchor
-        case .alias: throw error(.aliasNotAllowed, "YAML anchors and aliases are not allowed")
-        }
-        if anchor != nil { throw error(.aliasNotAllowed, "YAML anchors and aliases are not allowed") }
-        switch node {
-        case .mapping(let m):
-            for (key, value) in m {
-                try YAMLField(node: key, path: path, file: file).refuseAnchors()
-                try YAMLField(node: value, path: path, file: file).refuseAnchors()
+    /// Yams resolves an alias to the anchored node itself, so an alias shows up as a second
+    /// visit to the same source position. Stopping at the first repeat keeps this linear even
+    /// for an alias bomb (whose expansion would be exponential).
+    private func refuseAliases(_ seen: inout Set<String>, line: Int?) throws {
+        if let mark = node.mark {
+            guard seen.insert("\(mark.line):\(mark.column)").inserted else {
+                throw ConfigError(.aliasNotAllowed, file: file, field: path.isEmpty ? nil : path, line: line ?? mark.line,
+                                  "YAML anchors and aliases are not allowed")
             }
-        case .sequence(let s):
-            for item in s { try YAMLField(node: item, path: path, file: file).refuseAnchors() }
-        default: break
+        }
+        switch node {
+        case .mapping(let mapping):
+            for (key, value) in mapping {
+                let name = key.scalar?.string ?? "?"
+                try YAMLField(node: value, path: child(name), file: file).refuseAliases(&seen, line: key.mark?.line)
+            }
+        case .sequence(let sequence):
+            for (index, item) in sequence.enumerated() {
+                try YAMLField(node: item, path: "\(path)[\(index)]", file: file).refuseAliases(&seen, line: nil)
+            }
+        default:
+            break
         }
     }
 

@@ -1,0 +1,118 @@
+#!/bin/bash
+# Runs inside the VM guest (real systemd, Debian kernel) as kubeseed-vmtest.service, once per boot.
+# Boot 1: make a swap file active and in fstab, snapshot the host, run check and apply.
+# Boot 2: verify everything survived the reboot, apply again (zero writes), reset, compare with
+# the snapshot byte for byte. Every result goes to the console as a RESULT line for the host.
+set -u
+state=/var/lib/kubeseed-vmtest
+mkdir -p "$state"
+phase=$(cat "$state/phase" 2>/dev/null || echo 1)
+log() { echo "VMTEST $*" | tee -a "$state/results.txt" > /dev/console; }
+pass() { log "RESULT PASS $*"; }
+fail() { log "RESULT FAIL $*"; }
+expect() { # expect NAME COMMAND...: pass when the command succeeds
+  local name=$1; shift
+  if "$@" >> "$state/detail.log" 2>&1; then pass "$name"; else fail "$name (command: $*)"; fi
+}
+ms() { date +%s%3N; }
+agent=/usr/bin/seed-agent
+modules="ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh br_netfilter overlay nf_conntrack"
+declare -A sysctls=(
+  [net.bridge.bridge-nf-call-iptables]=1 [net.bridge.bridge-nf-call-ip6tables]=1 [net.ipv4.ip_forward]=1
+  [vm.swappiness]=0 [vm.overcommit_memory]=1 [vm.panic_on_oom]=0 [fs.inotify.max_user_instances]=8192
+  [fs.inotify.max_user_watches]=1048576 [fs.file-max]=52706963 [fs.nr_open]=52706963
+  [net.netfilter.nf_conntrack_max]=2310720 [net.ipv4.neigh.default.gc_thresh1]=1024
+  [net.ipv4.neigh.default.gc_thresh2]=2048 [net.ipv4.neigh.default.gc_thresh3]=4096)
+# What apply may touch and reset must restore, captured byte for byte (symlinks as their targets).
+snapshot() {
+  local out=$1
+  rm -rf "$out"; mkdir -p "$out"
+  for f in /etc/fstab /etc/timezone; do [ -e "$f" ] && cp -a "$f" "$out/$(echo "$f" | tr / _)"; done
+  readlink /etc/localtime > "$out/localtime.link" 2>/dev/null || echo absent > "$out/localtime.link"
+  for d in /etc/sysctl.d /etc/modules-load.d /etc/systemd/system /etc/selinux; do
+    (cd "$d" 2>/dev/null && find . -printf '%p %y %l %m\n' | sort) > "$out/listing$(echo "$d" | tr / _)"
+  done
+  for d in /opt/k8s /etc/kubernetes /etc/etcd /data /etc/cni /var/lib/kubeseed; do
+    [ -e "$d" ] && echo present || echo absent
+  done > "$out/dirs"
+  systemctl is-enabled chrony.service > "$out/chrony.enabled" 2>&1
+}
+# Mtimes and hashes of every file apply manages, to prove a second run writes nothing.
+fingerprint() {
+  for f in /etc/fstab /etc/sysctl.d/kubeseed.conf /etc/modules-load.d/kubeseed.conf /var/lib/kubeseed/journal.json /etc/timezone; do
+    [ -e "$f" ] && stat -c '%n %Y.%y %s' "$f" && sha256sum "$f"
+  done
+  find /etc/systemd/system -maxdepth 1 -lname /dev/null -printf '%p %T@\n' | sort
+}
+
+if [ "$phase" = 1 ]; then
+  log "phase 1 on $(uname -r)"
+  dd if=/dev/zero of=/swapfile bs=1M count=64 status=none && chmod 600 /swapfile && mkswap -q /swapfile
+  echo "/swapfile none swap sw 0 0" >> /etc/fstab
+  systemctl daemon-reload && systemctl start swapfile.swap
+  expect "swap file active at start" grep -q '^/swapfile ' /proc/swaps
+  snapshot "$state/before"
+
+  t0=$(ms); "$agent" check > "$state/check.txt" 2>&1; rc=$?; t1=$(ms)
+  cat "$state/check.txt" > /dev/console
+  log "check exit $rc in $((t1 - t0)) ms"
+  [ $rc = 0 ] && pass "check exits 0 (nothing fails)" || fail "check exit $rc"
+  "$agent" check --json > "$state/check.json" 2>&1 && grep -q '"state" : "will change"' "$state/check.json" \
+    && pass "check --json reports changes" || fail "check --json"
+  snapshot "$state/after-check"
+  expect "check changed nothing" diff -r "$state/before" "$state/after-check"
+
+  t0=$(ms); "$agent" apply > "$state/apply1.txt" 2>&1; rc=$?; t1=$(ms)
+  cat "$state/apply1.txt" > /dev/console
+  log "APPLY1 exit=$rc wall_ms=$((t1 - t0)) $(tail -n 1 "$state/apply1.txt")"
+  [ $rc = 0 ] && pass "first apply exits 0" || fail "first apply exit $rc"
+  for m in $modules; do expect "module $m loaded after apply" test -d /sys/module/$m; done
+  expect "swap off after apply" test "$(wc -l < /proc/swaps)" = 1
+  echo 2 > "$state/phase"
+  sync
+  log "phase 1 done"
+  systemctl poweroff
+  exit 0
+fi
+
+if [ "$phase" = 2 ]; then
+  log "phase 2 (after reboot)"
+  for m in $modules; do expect "module $m loaded after reboot" test -d /sys/module/$m; done
+  for k in "${!sysctls[@]}"; do
+    v=$(sysctl -n "$k" 2>/dev/null)
+    [ "$v" = "${sysctls[$k]}" ] && pass "sysctl $k=$v after reboot" || fail "sysctl $k is '$v', want ${sysctls[$k]}"
+  done
+  expect "swap stays off after reboot" test "$(wc -l < /proc/swaps)" = 1
+  expect "swapfile.swap masked" test "$(systemctl is-enabled swapfile.swap 2>&1)" = masked
+  expect "swap.target masked" test "$(systemctl is-enabled swap.target 2>&1)" = masked
+  expect "time zone Asia/Shanghai after reboot" test "$(readlink /etc/localtime)" = /usr/share/zoneinfo/Asia/Shanghai
+  expect "chrony active" systemctl is-active --quiet chrony.service
+  expect "directory layout present" test -d /opt/k8s/bin -a -d /data/k8s/etcd/wal -a -d /etc/cni/net.d
+  expect "etcd data dir is 0700" test "$(stat -c %a /data/k8s/etcd/data)" = 700
+  expect "journal is 0600" test "$(stat -c %a /var/lib/kubeseed/journal.json)" = 600
+
+  fingerprint > "$state/fp-before"
+  t0=$(ms); "$agent" apply > "$state/apply2.txt" 2>&1; rc=$?; t1=$(ms)
+  cat "$state/apply2.txt" > /dev/console
+  fingerprint > "$state/fp-after"
+  log "APPLY2 exit=$rc wall_ms=$((t1 - t0)) $(tail -n 1 "$state/apply2.txt")"
+  [ $rc = 0 ] && pass "second apply exits 0" || fail "second apply exit $rc"
+  expect "second apply reports unchanged" grep -q 'unchanged: node already prepared (0 changes' "$state/apply2.txt"
+  expect "second apply wrote no file" diff "$state/fp-before" "$state/fp-after"
+
+  t0=$(ms); "$agent" reset > "$state/reset.txt" 2>&1; rc=$?; t1=$(ms)
+  cat "$state/reset.txt" > /dev/console
+  log "RESET exit=$rc wall_ms=$((t1 - t0))"
+  [ $rc = 0 ] && pass "reset exits 0" || fail "reset exit $rc"
+  snapshot "$state/after-reset"
+  if diff -r "$state/before" "$state/after-reset" > "$state/reset.diff" 2>&1; then
+    pass "reset restored fstab, sysctl.d, modules-load.d, masks, time zone, directories byte for byte"
+  else
+    fail "reset differs from before: $(head -c 600 "$state/reset.diff" | tr '\n' '|')"
+  fi
+  expect "swap active again after reset" grep -q '^/swapfile ' /proc/swaps
+  expect "check still runs after reset" "$agent" check
+  log "DONE"
+  sync
+  systemctl poweroff
+fi
