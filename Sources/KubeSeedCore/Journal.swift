@@ -4,6 +4,8 @@ import Foundation
 public enum JournalRecord: Codable, Sendable, Equatable {
     /// `previous` `nil`: the file did not exist.
     case file(path: String, previous: Data?, previousMode: UInt16?)
+    /// `previousTarget` `nil`: there was no link (nor file) at `path`.
+    case symlink(path: String, previousTarget: String?)
     case sysctl(key: String, previous: String)
     case moduleLoaded(String)
     case swapActive(String)
@@ -22,6 +24,7 @@ public enum JournalRecord: Codable, Sendable, Equatable {
     public var key: String {
         switch self {
         case .file(let path, _, _): return "file:\(path)"
+        case .symlink(let path, _): return "link:\(path)"
         case .sysctl(let key, _): return "sysctl:\(key)"
         case .moduleLoaded(let name): return "module:\(name)"
         case .swapActive(let path): return "swap:\(path)"

@@ -80,11 +80,35 @@ public struct HostRoot: Sendable {
         try syncDirectory(directory)
     }
 
-    /// Writes in place, for kernel files (`/proc/sys`, `/sys`) that cannot be renamed over.
-    public func writeInPlace(_ hostPath: String, _ text: String) throws {
-        let fd = try systemCall(.file, "open \(hostPath) for writing") { open(resolve(hostPath), O_WRONLY | O_CLOEXEC) }
+    /// Writes `value` and a newline in place, as sysctl(8) does, for kernel files (`/proc/sys`,
+    /// `/sys`) that cannot be renamed over.
+    public func writeKernelValue(_ hostPath: String, _ value: String) throws {
+        let fd = try systemCall(.file, "open \(hostPath) for writing") { open(resolve(hostPath), O_WRONLY | O_TRUNC | O_CLOEXEC) }
         defer { close(fd) }
-        try writeAll(fd, Data(text.utf8), hostPath)
+        try writeAll(fd, Data((value + "\n").utf8), hostPath)
+    }
+
+    /// The target of a symbolic link, or `nil` when `hostPath` is not a link.
+    public func readLink(_ hostPath: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(resolve(hostPath), &buffer, buffer.count - 1)
+        guard count >= 0 else { return nil }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Points `hostPath` at `target` atomically (a new link renamed over the old entry).
+    public func replaceSymlink(_ hostPath: String, target: String) throws {
+        let link = resolve(hostPath)
+        let temporary = (link as NSString).deletingLastPathComponent + "/.\((link as NSString).lastPathComponent).kubeseed-\(getpid())"
+        unlink(temporary)
+        try systemCall(.file, "create link \(hostPath)") { symlink(target, temporary) }
+        do {
+            try systemCall(.file, "rename link into \(hostPath)") { rename(temporary, link) }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        try syncDirectory((link as NSString).deletingLastPathComponent)
     }
 
     public func remove(_ hostPath: String) throws {

@@ -34,7 +34,15 @@ public final class NodeApplier {
     public func apply(_ steps: [Step], observed: NodeObservation) throws {
         for step in steps {
             try record(previousStateFor: step, observed)
-            try perform(step)
+            if case .loadModule = step {
+                // Dependencies come in with the module; journal them too so reset unloads exactly what appeared.
+                let before = Set(root.list("/sys/module"))
+                try perform(step)
+                let appeared = Set(root.list("/sys/module")).subtracting(before).sorted()
+                if appeared.reduce(false, { added, name in journal.add(.moduleLoaded(name)) || added }) { try saveJournal() }
+            } else {
+                try perform(step)
+            }
             performed.append(step)
         }
     }
@@ -61,6 +69,10 @@ public final class NodeApplier {
             let current = try root.readText(NodePlanner.selinuxEnforcePath) ?? "1"
             records.append(.selinuxEnforce(previous: current.trimmingCharacters(in: .whitespacesAndNewlines)))
         case .setTimezone:
+            // timedated rewrites the /etc/localtime link (relative) and Debian's /etc/timezone;
+            // keep their exact bytes, restored after the zone itself on reset (journal order reversed).
+            records.append(.symlink(path: "/etc/localtime", previousTarget: root.readLink("/etc/localtime")))
+            records.append(.file(path: "/etc/timezone", previous: try root.read("/etc/timezone"), previousMode: root.mode("/etc/timezone")))
             records.append(.timezone(previous: observed.time?.timezone ?? ""))
         case .setLocalRTC:
             records.append(.localRTC(previous: observed.time?.localRTC ?? false))
@@ -89,13 +101,13 @@ public final class NodeApplier {
         case .writeFile(let path, let content, let mode):
             try root.writeAtomically(path, Data(content.utf8), mode: mode ?? root.mode(path) ?? 0o644)
         case .setSysctl(let key, let value):
-            try root.writeInPlace(SysctlSetting(key, value).procPath, value)
+            try root.writeKernelValue(SysctlSetting(key, value).procPath, value)
         case .swapOff(let path):
             try effects.swap.swapOff(path)
         case .maskUnits(let units):
             try services().mask(units)
         case .setSELinuxEnforce(let value):
-            try root.writeInPlace(NodePlanner.selinuxEnforcePath, value)
+            try root.writeKernelValue(NodePlanner.selinuxEnforcePath, value)
         case .setTimezone(let zone):
             try timeDate().setTimezone(zone)
         case .setLocalRTC(let local):
@@ -130,32 +142,27 @@ public final class NodeApplier {
         var outcome = ResetOutcome()
         var remaining: [JournalRecord] = []
         var toUnmask: [String] = []
+        var toUnload: [String] = []
         for record in journal.records.reversed() {
-            do {
-                switch record {
-                case .unitMasked(let unit):
-                    toUnmask.append(unit)
-                    continue
-                case .moduleLoaded(let name):
-                    do {
-                        try effects.modules.unload(name)
-                        outcome.restored.append("unloaded module \(name)")
-                    } catch {
-                        outcome.leftAsIs.append("module \(name) stays loaded (\(error))")
-                    }
-                case .swapActive(let path):
-                    do {
-                        try effects.swap.swapOn(path)
-                        outcome.restored.append("swapon \(path)")
-                    } catch {
-                        outcome.leftAsIs.append("swap \(path) stays off (\(error))")
-                    }
-                default:
-                    outcome.restored.append(try restore(record))
+            switch record {
+            case .unitMasked(let unit):
+                toUnmask.append(unit)
+            case .moduleLoaded(let name):
+                toUnload.append(name)
+            case .swapActive(let path):
+                do {
+                    try effects.swap.swapOn(path)
+                    outcome.restored.append("swapon \(path)")
+                } catch {
+                    outcome.leftAsIs.append("swap \(path) stays off (\(error))")
                 }
-            } catch {
-                outcome.failed.append("\(record.key): \(error)")
-                remaining.append(record)
+            default:
+                do {
+                    outcome.restored.append(try restore(record))
+                } catch {
+                    outcome.failed.append("\(record.key): \(error)")
+                    remaining.append(record)
+                }
             }
         }
         if !toUnmask.isEmpty {
@@ -166,6 +173,25 @@ public final class NodeApplier {
                 outcome.failed.append("unmask \(toUnmask.joined(separator: " ")): \(error)")
                 remaining += toUnmask.map { .unitMasked($0) }
             }
+        }
+        // A module cannot go while another uses it: retry in passes until nothing more unloads.
+        var lastErrors: [String: String] = [:]
+        while !toUnload.isEmpty {
+            var stillLoaded: [String] = []
+            for name in toUnload where root.exists("/sys/module/\(name)") {
+                do {
+                    try effects.modules.unload(name)
+                    outcome.restored.append("unloaded module \(name)")
+                } catch {
+                    lastErrors[name] = "\(error)"
+                    stillLoaded.append(name)
+                }
+            }
+            if stillLoaded.count == toUnload.count { break }
+            toUnload = stillLoaded
+        }
+        for name in toUnload where root.exists("/sys/module/\(name)") {
+            outcome.leftAsIs.append("module \(name) stays loaded (\(lastErrors[name] ?? "in use"))")
         }
         journal = Journal(records: remaining.reversed())
         if remaining.isEmpty {
@@ -186,13 +212,21 @@ public final class NodeApplier {
             }
             try root.remove(path)
             return "removed \(path)"
+        case .symlink(let path, let previousTarget):
+            if let previousTarget {
+                guard root.readLink(path) != previousTarget else { return "\(path) already → \(previousTarget)" }
+                try root.replaceSymlink(path, target: previousTarget)
+                return "link \(path) → \(previousTarget)"
+            }
+            try root.remove(path)
+            return "removed \(path)"
         case .sysctl(let key, let previous):
             let path = SysctlSetting(key, previous).procPath
             guard root.exists(path) else { return "sysctl \(key) gone with its module" }
-            try root.writeInPlace(path, previous)
+            try root.writeKernelValue(path, previous)
             return "sysctl \(key) = \(previous)"
         case .selinuxEnforce(let previous):
-            try root.writeInPlace(NodePlanner.selinuxEnforcePath, previous)
+            try root.writeKernelValue(NodePlanner.selinuxEnforcePath, previous)
             return "SELinux enforce = \(previous)"
         case .timezone(let previous):
             guard !previous.isEmpty else { return "time zone was unset before; left as is" }

@@ -52,6 +52,7 @@ if [ "$phase" = 1 ]; then
   systemctl daemon-reload && systemctl start swapfile.swap
   expect "swap file active at start" grep -q '^/swapfile ' /proc/swaps
   snapshot "$state/before"
+  ls /sys/module > "$state/modules-before"
 
   t0=$(ms); "$agent" check > "$state/check.txt" 2>&1; rc=$?; t1=$(ms)
   cat "$state/check.txt" > /dev/console
@@ -85,7 +86,7 @@ if [ "$phase" = 2 ]; then
   expect "swap stays off after reboot" test "$(wc -l < /proc/swaps)" = 1
   expect "swapfile.swap masked" test "$(systemctl is-enabled swapfile.swap 2>&1)" = masked
   expect "swap.target masked" test "$(systemctl is-enabled swap.target 2>&1)" = masked
-  expect "time zone Asia/Shanghai after reboot" test "$(readlink /etc/localtime)" = /usr/share/zoneinfo/Asia/Shanghai
+  expect "time zone Asia/Shanghai after reboot" test "$(readlink -f /etc/localtime)" = /usr/share/zoneinfo/Asia/Shanghai
   expect "chrony active" systemctl is-active --quiet chrony.service
   expect "directory layout present" test -d /opt/k8s/bin -a -d /data/k8s/etcd/wal -a -d /etc/cni/net.d
   expect "etcd data dir is 0700" test "$(stat -c %a /data/k8s/etcd/data)" = 700
@@ -110,6 +111,8 @@ if [ "$phase" = 2 ]; then
   else
     fail "reset differs from before: $(head -c 600 "$state/reset.diff" | tr '\n' '|')"
   fi
+  ls /sys/module > "$state/modules-after-reset"
+  expect "reset unloaded exactly the modules apply loaded" diff "$state/modules-before" "$state/modules-after-reset"
   expect "swap active again after reset" grep -q '^/swapfile ' /proc/swaps
   expect "check still runs after reset" "$agent" check
   log "DONE"

@@ -1,0 +1,223 @@
+import Foundation
+import KubeSeedCore
+@testable import KubeSeedHost
+
+/// Recording fake of libkmod (a fake, for unit tests): loading a module creates its
+/// `/sys/module/<name>` directory (and its dependencies') in the temporary root, and the
+/// sysctl files the module brings, as the kernel would.
+final class FakeModules: KernelModuleControl {
+    let root: HostRoot
+    var index: [String: ModuleState]
+    var dependencies: [String: [String]] = ["ip_vs": ["nf_conntrack", "libcrc32c"], "br_netfilter": ["bridge"]]
+    var sysctlsProvided: [String: [String: String]] = [
+        "br_netfilter": ["net.bridge.bridge-nf-call-iptables": "1", "net.bridge.bridge-nf-call-ip6tables": "1"],
+        "nf_conntrack": ["net.netfilter.nf_conntrack_max": "65536"],
+    ]
+    var calls: [String] = []
+    var failLoad: Set<String> = []
+
+    init(root: HostRoot, index: [String: ModuleState]) {
+        self.root = root
+        self.index = index
+    }
+
+    func indexState(of name: String) -> ModuleState { index[name] ?? .missing }
+
+    func load(_ name: String) throws {
+        calls.append("load \(name)")
+        if failLoad.contains(name) { throw HostError(.kmod, "load module \(name)", cause: "fake failure") }
+        for module in (dependencies[name] ?? []) + [name] where !root.exists("/sys/module/\(module)") {
+            try root.makeDirectory("/sys/module/\(module)", mode: 0o755)
+            for (key, value) in sysctlsProvided[module] ?? [:] {
+                let path = SysctlSetting(key, value).procPath
+                try FileManager.default.createDirectory(atPath: root.resolve((path as NSString).deletingLastPathComponent), withIntermediateDirectories: true)
+                try root.writeAtomically(path, Data("\(value)\n".utf8), mode: 0o644)
+            }
+        }
+    }
+
+    func unload(_ name: String) throws {
+        calls.append("unload \(name)")
+        // In use while a module depending on it is loaded.
+        for (module, deps) in dependencies where deps.contains(name) && root.exists("/sys/module/\(module)") {
+            throw HostError(.kmod, "unload module \(name)", cause: "in use by \(module)")
+        }
+        try root.removeDirectoryIfEmpty("/sys/module/\(name)")
+        for (key, _) in sysctlsProvided[name] ?? [:] {
+            let path = SysctlSetting(key, "").procPath
+            try root.remove(path)
+            try root.removeDirectoryIfEmpty((path as NSString).deletingLastPathComponent)
+        }
+    }
+}
+
+/// Recording fake of swapon/swapoff (a fake): keeps `/proc/swaps` in the temporary root in step.
+final class FakeSwap: SwapControl {
+    let root: HostRoot
+    var calls: [String] = []
+    init(root: HostRoot) { self.root = root }
+
+    func swapOff(_ path: String) throws {
+        calls.append("swapoff \(path)")
+        let text = try root.readText("/proc/swaps") ?? ""
+        let kept = text.split(separator: "\n").filter { !$0.hasPrefix(path + " ") }.joined(separator: "\n") + "\n"
+        try root.writeAtomically("/proc/swaps", Data(kept.utf8), mode: 0o644)
+    }
+
+    func swapOn(_ path: String) throws {
+        calls.append("swapon \(path)")
+        let text = try root.readText("/proc/swaps") ?? ""
+        try root.writeAtomically("/proc/swaps", Data((text + "\(path) file 65532 0 -2\n").utf8), mode: 0o644)
+    }
+}
+
+/// Recording fake of systemd's manager (a fake): unit states in memory.
+final class FakeServices: ServiceManager {
+    var units: [String: UnitState]
+    var calls: [String] = []
+    var failNext: [String: Int] = [:]
+
+    init(units: [String: UnitState]) { self.units = units }
+
+    private func maybeFail(_ call: String) throws {
+        calls.append(call)
+        let method = String(call.split(separator: " ").first!)
+        if let n = failNext[method], n > 0 {
+            failNext[method] = n - 1
+            throw HostError(.dbus, call, cause: "org.freedesktop.DBus.Error.Failed: fake failure")
+        }
+    }
+
+    func unitState(_ name: String) throws -> UnitState { units[name] ?? .notFound }
+    func unitNames(matching patterns: [String]) throws -> [String] {
+        units.keys.filter { name in patterns.contains { $0 == "*.swap" ? name.hasSuffix(".swap") : $0 == name } }.sorted()
+    }
+    func enable(_ name: String) throws { try maybeFail("enable \(name)"); units[name]?.unitFileState = "enabled" }
+    func disable(_ name: String) throws { try maybeFail("disable \(name)"); units[name]?.unitFileState = "disabled" }
+    func mask(_ names: [String]) throws {
+        try maybeFail("mask \(names.joined(separator: ","))")
+        for name in names {
+            var state = units[name] ?? UnitState(loadState: "masked")
+            state.loadState = "masked"
+            state.unitFileState = "masked"
+            units[name] = state
+        }
+    }
+    func unmask(_ names: [String]) throws {
+        try maybeFail("unmask \(names.joined(separator: ","))")
+        for name in names {
+            units[name]?.loadState = "loaded"
+            units[name]?.unitFileState = "generated"
+        }
+    }
+    func reload() throws { try maybeFail("reload") }
+    func start(_ name: String) throws { try maybeFail("start \(name)"); units[name]?.activeState = "active" }
+    func stop(_ name: String) throws { try maybeFail("stop \(name)"); units[name]?.activeState = "inactive" }
+}
+
+/// Recording fake of timedate1 (a fake): writes the relative /etc/localtime link as timedated does.
+final class FakeTimeDate: TimeDateControl {
+    let root: HostRoot
+    var current: TimeState
+    var calls: [String] = []
+    init(root: HostRoot, current: TimeState) {
+        self.root = root
+        self.current = current
+    }
+
+    func state() throws -> TimeState { current }
+    func setTimezone(_ zone: String) throws {
+        calls.append("timezone \(zone)")
+        current.timezone = zone
+        try root.replaceSymlink("/etc/localtime", target: "../usr/share/zoneinfo/\(zone)")
+        try root.writeAtomically("/etc/timezone", Data("\(zone)\n".utf8), mode: 0o644)
+    }
+    func setLocalRTC(_ local: Bool) throws {
+        calls.append("localRTC \(local)")
+        current.localRTC = local
+    }
+}
+
+/// A temporary root laid out like a fresh Debian host: /proc/sys keys, /proc/swaps with an
+/// active swap file, an fstab with it, an absolute /etc/localtime link. Removed on deinit.
+final class TemporaryHost {
+    let root: HostRoot
+    let modules: FakeModules
+    let swap: FakeSwap
+    let services: FakeServices
+    let time: FakeTimeDate
+
+    init() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kubeseed-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        root = HostRoot(path: path)
+        for dir in ["/etc/sysctl.d", "/etc/modules-load.d", "/proc/net", "/sys/module/overlay", "/opt", "/var/lib", "/run",
+                    "/usr/share/zoneinfo/Asia", "/usr/share/zoneinfo/Etc", "/sys/fs/cgroup", "/sys/devices/system/cpu", "/usr/sbin", "/usr/bin"] {
+            try FileManager.default.createDirectory(atPath: root.resolve(dir), withIntermediateDirectories: true)
+        }
+        let sysctls = ["net.ipv4.ip_forward": "0", "vm.swappiness": "60", "vm.overcommit_memory": "0", "vm.panic_on_oom": "0",
+                       "fs.inotify.max_user_instances": "128", "fs.inotify.max_user_watches": "8192", "fs.file-max": "9223372036854775807",
+                       "fs.nr_open": "1048576", "net.ipv4.neigh.default.gc_thresh1": "128", "net.ipv4.neigh.default.gc_thresh2": "512",
+                       "net.ipv4.neigh.default.gc_thresh3": "1024"]
+        for (key, value) in sysctls { try Self.write(root, SysctlSetting(key, value).procPath, "\(value)\n") }
+        try Self.write(root, "/etc/fstab", "/dev/vda / ext4 defaults 0 1\n/swapfile none swap sw 0 0\n")
+        try Self.write(root, "/etc/sysctl.d/99-sysctl.conf", "# operator's own\nkernel.pid_max = 65536\n")
+        try Self.write(root, "/proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n/swapfile file 65532 0 -2\n")
+        try Self.write(root, "/etc/timezone", "Etc/UTC\n")
+        try Self.write(root, "/proc/meminfo", "MemTotal: 2000000 kB\nMemAvailable: 1500000 kB\n")
+        try Self.write(root, "/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n")
+        try Self.write(root, "/sys/devices/system/cpu/online", "0-1\n")
+        try Self.write(root, "/proc/net/tcp", "  sl  local_address rem_address   st\n")
+        for tool in ["/usr/sbin/ip", "/usr/sbin/iptables", "/usr/bin/mount", "/usr/bin/nsenter"] {
+            try Self.write(root, tool, "#!/bin/sh\n")
+            chmod(root.resolve(tool), 0o755)
+        }
+        symlink("/usr/share/zoneinfo/Etc/UTC", root.resolve("/etc/localtime"))
+        var index: [String: ModuleState] = ["nf_conntrack": .loadable, "nf_conntrack_ipv4": .missing]
+        for m in NodePrepSettings.defaultModules { index[m] = .loadable }
+        modules = FakeModules(root: root, index: index)
+        swap = FakeSwap(root: root)
+        services = FakeServices(units: [
+            "swapfile.swap": UnitState(loadState: "loaded", activeState: "active", subState: "active", unitFileState: "generated"),
+            "swap.target": UnitState(loadState: "loaded", activeState: "active", subState: "active", unitFileState: "static"),
+            "chrony.service": UnitState(loadState: "loaded", activeState: "inactive", subState: "dead", unitFileState: "disabled"),
+        ])
+        time = FakeTimeDate(root: root, current: TimeState(timezone: "Etc/UTC", localRTC: false, ntpSynchronized: false))
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: root.path) }
+
+    var effects: HostEffects { HostEffects(modules: modules, swap: swap, services: services, time: time) }
+
+    static func write(_ root: HostRoot, _ path: String, _ text: String) throws {
+        try FileManager.default.createDirectory(atPath: root.resolve((path as NSString).deletingLastPathComponent), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: root.resolve(path)))
+    }
+
+    /// Every file, link and directory under the root with its content/target and mode: the
+    /// whole host state, for byte-for-byte comparisons.
+    func snapshot(excluding excluded: [String] = ["/run"], withTimes: Bool = false) throws -> [String: String] {
+        var result: [String: String] = [:]
+        let base = root.path
+        let enumerator = FileManager.default.enumerator(atPath: base)!
+        while let relative = enumerator.nextObject() as? String {
+            let hostPath = "/" + relative
+            if excluded.contains(where: { hostPath.hasPrefix($0) }) { continue }
+            if let target = root.readLink(hostPath) {
+                result[hostPath] = "link → \(target)"
+            } else if root.isDirectory(hostPath) {
+                result[hostPath] = "dir \(String(root.mode(hostPath)!, radix: 8))"
+            } else {
+                let data = try root.read(hostPath) ?? Data()
+                var line = "file \(String(root.mode(hostPath)!, radix: 8)) \(data.base64EncodedString())"
+                if withTimes {
+                    var st = stat()
+                    stat(root.resolve(hostPath), &st)
+                    line += " mtime \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) ino \(st.st_ino)"
+                }
+                result[hostPath] = line
+            }
+        }
+        return result
+    }
+}
