@@ -81,6 +81,9 @@ public struct NodeObservation: Sendable {
     public var diskPath = "/"
     /// TCP ports some socket is listening on.
     public var listeningPorts: Set<Int> = []
+    /// The IPv4 default route (`nil`: none, or `routeError` says why it could not be read).
+    public var defaultRoute: DefaultRoute?
+    public var routeError: String?
     /// Tool name → where it was found (absent when not found).
     public var tools: [String: String] = [:]
 

@@ -278,6 +278,14 @@ public enum NodePlanner {
         let freeGiB = Double(observed.diskFreeBytes) / 1_073_741_824
         items.append(PlanItem("disk free", freeGiB >= 10 ? .ok : .warn,
                               String(format: "%.1f GiB free on %@", freeGiB, observed.diskPath) + (freeGiB >= 10 ? "" : " (10 GiB recommended)")))
+        if let route = observed.defaultRoute {
+            items.append(PlanItem("default route", .ok, "via \(route.interface)" + (route.address.map { ", node IP \($0)" } ?? "")
+                                  + (route.gateway.map { ", gateway \($0)" } ?? "")))
+        } else if let error = observed.routeError {
+            items.append(PlanItem("default route", .warn, "could not be read: \(error)"))
+        } else {
+            items.append(PlanItem("default route", .warn, "none: kubelet needs one, or an explicit node IP"))
+        }
         for port in kubernetesPorts {
             items.append(observed.listeningPorts.contains(port)
                 ? PlanItem("port \(port)", .fail, "in use by another listener")

@@ -36,19 +36,28 @@ public protocol TimeDateControl: AnyObject {
     func setLocalRTC(_ local: Bool) throws
 }
 
+/// The routing table (live: rtnetlink through libmnl).
+public protocol NetworkInspector: AnyObject {
+    /// The IPv4 default route, or `nil` when there is none.
+    func defaultRoute() throws -> DefaultRoute?
+}
+
 /// Everything that is not a file, bundled for the observer and the applier.
 public struct HostEffects {
     public var modules: KernelModuleControl
     public var swap: SwapControl
+    public var network: NetworkInspector?
     /// `nil` when there is no system bus; the plan reports it.
     public var services: ServiceManager?
     public var time: TimeDateControl?
     /// Why `services` / `time` are missing.
     public var busError: String?
 
-    public init(modules: KernelModuleControl, swap: SwapControl, services: ServiceManager?, time: TimeDateControl?, busError: String? = nil) {
+    public init(modules: KernelModuleControl, swap: SwapControl, network: NetworkInspector? = nil,
+                services: ServiceManager?, time: TimeDateControl?, busError: String? = nil) {
         self.modules = modules
         self.swap = swap
+        self.network = network
         self.services = services
         self.time = time
         self.busError = busError

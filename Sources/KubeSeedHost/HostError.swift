@@ -3,7 +3,7 @@ import Glibc
 /// A failure to read or change the host, with what was attempted and the system's reason.
 public struct HostError: Error, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
-        case file, kmod, dbus, swap, systemJob, journal, busy
+        case file, kmod, dbus, swap, netlink, systemJob, journal, busy
     }
 
     public var code: Code

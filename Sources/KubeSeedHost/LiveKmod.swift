@@ -10,6 +10,8 @@ public final class LiveKernelModules: KernelModuleControl {
             throw HostError(.kmod, "could not create a libkmod context")
         }
         self.context = context
+        // libkmod prints its own errors to stderr; ours carry the same facts with context.
+        kmod_set_log_priority(context, 0)
         // Without indexes libkmod falls back to reading files; a failure here is not fatal.
         _ = kmod_load_resources(context)
     }

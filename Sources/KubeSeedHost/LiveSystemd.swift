@@ -161,9 +161,11 @@ extension HostEffects {
     public static func live() throws -> HostEffects {
         let modules = try LiveKernelModules()
         do {
-            return HostEffects(modules: modules, swap: LiveSwap(), services: try LiveServiceManager(), time: try LiveTimeDate())
+            return HostEffects(modules: modules, swap: LiveSwap(), network: LiveNetwork(),
+                               services: try LiveServiceManager(), time: try LiveTimeDate())
         } catch {
-            return HostEffects(modules: modules, swap: LiveSwap(), services: nil, time: nil, busError: "\(error)")
+            return HostEffects(modules: modules, swap: LiveSwap(), network: LiveNetwork(),
+                               services: nil, time: nil, busError: "\(error) — is systemd running with its system bus?")
         }
     }
 }

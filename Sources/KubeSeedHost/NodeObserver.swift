@@ -92,6 +92,11 @@ public struct NodeObserver {
         for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
             observed.listeningPorts.formUnion(ProcParsers.listeningPorts((try? root.readText(file)) ?? ""))
         }
+        if let network = effects.network {
+            do { observed.defaultRoute = try network.defaultRoute() } catch { observed.routeError = "\(error)" }
+        } else {
+            observed.routeError = "not inspected"
+        }
         for tool in NodePlanner.requiredTools {
             for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] where access(root.resolve("\(dir)/\(tool)"), X_OK) == 0 {
                 observed.tools[tool] = "\(dir)/\(tool)"

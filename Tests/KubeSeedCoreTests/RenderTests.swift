@@ -102,3 +102,36 @@ import Testing
         #expect(ProcParsers.listeningPorts(tcp) == [2384, 10262])
     }
 }
+
+/// Unit tests (pure logic): choosing the default route from rtnetlink dumps (fabricated messages).
+@Suite struct DefaultRouteTests {
+    func route(dstLen: UInt8, table: UInt8 = 254, oif: UInt32, metric: UInt32?, gateway: [UInt8]?) -> NetlinkMessage {
+        var attributes: [UInt16: [UInt8]] = [4: le(oif)]
+        if let metric { attributes[6] = le(metric) }
+        if let gateway { attributes[5] = gateway }
+        return NetlinkMessage(header: [2, dstLen, 0, 0, table, 3, 0, 1, 0, 0, 0, 0], attributes: attributes)
+    }
+    func le(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xff) } }
+    func link(_ index: UInt32, _ name: String) -> NetlinkMessage {
+        NetlinkMessage(header: [0, 0, 0, 0] + le(index) + [0, 0, 0, 0, 0, 0, 0, 0], attributes: [3: Array(name.utf8) + [0]])
+    }
+    func address(_ index: UInt32, _ ip: [UInt8]) -> NetlinkMessage {
+        NetlinkMessage(header: [2, 24, 0, 0] + le(index), attributes: [2: ip, 1: ip])
+    }
+
+    @Test func lowestMetricMainTableDefaultRouteWins() {
+        let routes = [
+            route(dstLen: 24, oif: 2, metric: nil, gateway: nil),
+            route(dstLen: 0, oif: 2, metric: 200, gateway: [10, 0, 0, 1]),
+            route(dstLen: 0, oif: 3, metric: 100, gateway: [192, 0, 2, 1]),
+            route(dstLen: 0, table: 100, oif: 4, metric: 0, gateway: [198, 51, 100, 1]),
+        ]
+        let found = DefaultRoute.find(routes: routes, links: [link(2, "eth0"), link(3, "eth1"), link(4, "wg0")],
+                                      addresses: [address(2, [10, 0, 0, 5]), address(3, [192, 0, 2, 10])])
+        #expect(found == DefaultRoute(interface: "eth1", address: "192.0.2.10", gateway: "192.0.2.1"))
+    }
+
+    @Test func noDefaultRoute() {
+        #expect(DefaultRoute.find(routes: [route(dstLen: 8, oif: 1, metric: nil, gateway: nil)], links: [], addresses: []) == nil)
+    }
+}

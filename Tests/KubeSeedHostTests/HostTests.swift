@@ -176,6 +176,24 @@ import Testing
         #expect(kmod.indexState(of: "kubeseed_no_such_module") == .missing)
     }
 
+    /// Cross-checks rtnetlink (libmnl) against the kernel's /proc/net/route text.
+    static let procDefaultInterface: String? = {
+        guard let text = try? String(contentsOfFile: "/proc/net/route", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n").dropFirst() {
+            let fields: [Substring] = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            // Iface Destination Gateway Flags RefCnt Use Metric Mask: destination and mask 0 = default.
+            if fields.count > 7 && fields[1] == "00000000" && fields[7] == "00000000" { return String(fields[0]) }
+        }
+        return nil
+    }()
+
+    @Test(.enabled(if: procDefaultInterface != nil, "needs an IPv4 default route on this machine"))
+    func netlinkFindsTheSameDefaultRouteAsProc() throws {
+        let route = try #require(try LiveNetwork().defaultRoute())
+        #expect(route.interface == Self.procDefaultInterface)
+        #expect(route.address != nil)
+    }
+
     @Test(.enabled(if: hasSystemBus, "needs a running systemd and system bus"))
     func systemdAnswersUnitState() throws {
         let systemd = try LiveServiceManager()

@@ -51,6 +51,13 @@ if [ "$phase" = 1 ]; then
   echo "/swapfile none swap sw 0 0" >> /etc/fstab
   systemctl daemon-reload && systemctl start swapfile.swap
   expect "swap file active at start" grep -q '^/swapfile ' /proc/swaps
+  # So the agent has to enable and start chrony itself (D-Bus jobs), and reset has to undo it.
+  systemctl disable --now chrony.service 2>/dev/null
+  t0=$(ms); "$agent" --help > /dev/null; t1=$(ms)
+  log "STARTUP seed-agent --help wall_ms=$((t1 - t0))"
+  # A default route on a dummy interface (no NIC: nothing leaves the guest) for netlink to find.
+  ip link add kubeseed0 type dummy && ip addr add 192.0.2.10/24 dev kubeseed0 && ip link set kubeseed0 up \
+    && ip route add default via 192.0.2.1 dev kubeseed0
   snapshot "$state/before"
   ls /sys/module > "$state/modules-before"
 
@@ -58,6 +65,7 @@ if [ "$phase" = 1 ]; then
   cat "$state/check.txt" > /dev/console
   log "check exit $rc in $((t1 - t0)) ms"
   [ $rc = 0 ] && pass "check exits 0 (nothing fails)" || fail "check exit $rc"
+  expect "check reads the default route over netlink" grep -q 'default route.*via kubeseed0, node IP 192.0.2.10, gateway 192.0.2.1' "$state/check.txt"
   "$agent" check --json > "$state/check.json" 2>&1 && grep -q '"state" : "will change"' "$state/check.json" \
     && pass "check --json reports changes" || fail "check --json"
   snapshot "$state/after-check"
@@ -114,6 +122,27 @@ if [ "$phase" = 2 ]; then
   ls /sys/module > "$state/modules-after-reset"
   expect "reset unloaded exactly the modules apply loaded" diff "$state/modules-before" "$state/modules-after-reset"
   expect "swap active again after reset" grep -q '^/swapfile ' /proc/swaps
+  expect "chrony disabled and stopped again after reset" test "$(systemctl is-active chrony.service)" = inactive
+
+  # Killed mid-apply: the next apply finishes the job, and reset still restores the original.
+  "$agent" apply > "$state/apply-killed.txt" 2>&1 &
+  pid=$!
+  sleep "${KILL_AFTER:-2.5}"
+  kill -9 $pid 2>/dev/null
+  wait $pid 2>/dev/null
+  records=$(grep -c '^    {' /var/lib/kubeseed/journal.json 2>/dev/null || echo 0)
+  log "KILLED apply after ${KILL_AFTER:-2.5} s; journal entries so far: $records"
+  "$agent" apply > "$state/apply-resumed.txt" 2>&1; rc=$?
+  log "RESUMED $(tail -n 1 "$state/apply-resumed.txt")"
+  [ $rc = 0 ] && pass "apply after a kill -9 completes" || fail "apply after kill exit $rc"
+  expect "third apply is unchanged" sh -c "'$agent' apply | grep -q 'unchanged: node already prepared (0 changes'"
+  expect "reset after the interrupted apply exits 0" "$agent" reset
+  snapshot "$state/after-second-reset"
+  if diff -r "$state/before" "$state/after-second-reset" > "$state/reset2.diff" 2>&1; then
+    pass "reset after an interrupted apply restored everything byte for byte"
+  else
+    fail "second reset differs: $(head -c 600 "$state/reset2.diff" | tr '\n' '|')"
+  fi
   expect "check still runs after reset" "$agent" check
   log "DONE"
   sync
