@@ -95,13 +95,7 @@ public enum NodePlanner {
         } else if willBeLoaded.contains(conntrack!) {
             willBeLoaded.insert("nf_conntrack")
         }
-        let wanted = Render.modulesLoad(names)
-        if observed.files[modulesLoadPath] == wanted {
-            items.append(PlanItem(modulesLoadPath, .ok, "up to date"))
-        } else {
-            items.append(PlanItem(modulesLoadPath, .change, observed.files[modulesLoadPath] == nil ? "will be written" : "will be rewritten",
-                                  steps: [.writeFile(path: modulesLoadPath, content: wanted, mode: 0o644)]))
-        }
+        items.append(ownedFileItem(modulesLoadPath, wanted: Render.modulesLoad(names), observed))
         return (items, willBeLoaded)
     }
 
@@ -128,14 +122,15 @@ public enum NodePlanner {
                 items.append(PlanItem(name, .warn, "not in this kernel; skipped"))
             }
         }
-        let wanted = Render.sysctlConf(persisted)
-        if observed.files[sysctlConfPath] == wanted {
-            items.append(PlanItem(sysctlConfPath, .ok, "up to date"))
-        } else {
-            items.append(PlanItem(sysctlConfPath, .change, observed.files[sysctlConfPath] == nil ? "will be written" : "will be rewritten",
-                                  steps: [.writeFile(path: sysctlConfPath, content: wanted, mode: 0o644)]))
-        }
+        items.append(ownedFileItem(sysctlConfPath, wanted: Render.sysctlConf(persisted), observed))
         return items
+    }
+
+    /// A file KubeSeed owns whole: ok when its text is `wanted`, else (re)written 0644.
+    static func ownedFileItem(_ path: String, wanted: String, _ observed: NodeObservation) -> PlanItem {
+        if observed.files[path] == wanted { return PlanItem(path, .ok, "up to date") }
+        return PlanItem(path, .change, observed.files[path] == nil ? "will be written" : "will be rewritten",
+                        steps: [.writeFile(path: path, content: wanted, mode: 0o644)])
     }
 
     /// `/proc/sys` separates multi-value keys with tabs; compare on single spaces.
