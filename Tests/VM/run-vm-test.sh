@@ -64,7 +64,7 @@ grep '^VMTEST ' "$results" > /dev/null 2>&1 && sed -i 's/^VMTEST //' "$results"
 passed=$(grep -c '^RESULT PASS' "$results" || true)
 failed=$(grep -c '^RESULT FAIL' "$results" || true)
 echo "---- guest results ----"
-grep -E '^(RESULT|APPLY|RESET|check|phase|DONE)' "$results" || true
+grep -E '^(RESULT|APPLY|RESET|STARTUP|KILLED|RESUMED|check|phase|DONE)' "$results" || true
 echo "-----------------------"
 status=0
 if [ "$failed" != 0 ]; then echo "run-vm-test: $failed checks FAILED in the guest" >&2; status=1; fi
