@@ -62,7 +62,8 @@ public struct HostRoot: Sendable {
     public func writeAtomically(_ hostPath: String, _ data: Data, mode: UInt16) throws {
         let target = resolve(hostPath)
         let directory = (target as NSString).deletingLastPathComponent
-        let temporary = directory + "/.\((target as NSString).lastPathComponent).kubeseed-\(getpid())"
+        removeStaleTemporaries(hostPath)
+        let temporary = directory + "/" + temporaryPrefix(hostPath) + "\(getpid())"
         let fd = try systemCall(.file, "create \(hostPath)") {
             open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
         }
@@ -99,8 +100,8 @@ public struct HostRoot: Sendable {
     /// Points `hostPath` at `target` atomically (a new link renamed over the old entry).
     public func replaceSymlink(_ hostPath: String, target: String) throws {
         let link = resolve(hostPath)
-        let temporary = (link as NSString).deletingLastPathComponent + "/.\((link as NSString).lastPathComponent).kubeseed-\(getpid())"
-        unlink(temporary)
+        removeStaleTemporaries(hostPath)
+        let temporary = (link as NSString).deletingLastPathComponent + "/" + temporaryPrefix(hostPath) + "\(getpid())"
         try systemCall(.file, "create link \(hostPath)") { symlink(target, temporary) }
         do {
             try systemCall(.file, "rename link into \(hostPath)") { rename(temporary, link) }
@@ -112,6 +113,7 @@ public struct HostRoot: Sendable {
     }
 
     public func remove(_ hostPath: String) throws {
+        removeStaleTemporaries(hostPath)
         do {
             try systemCall(.file, "remove \(hostPath)") { unlink(resolve(hostPath)) }
         } catch let error as HostError where error.errnoValue == ENOENT {
@@ -138,6 +140,20 @@ public struct HostRoot: Sendable {
     /// Names in a directory (empty when it does not exist).
     public func list(_ hostPath: String) -> [String] {
         (try? FileManager.default.contentsOfDirectory(atPath: resolve(hostPath))) ?? []
+    }
+
+    private func temporaryPrefix(_ hostPath: String) -> String {
+        ".\((hostPath as NSString).lastPathComponent).kubeseed-"
+    }
+
+    /// A process killed between creating its temporary file and renaming it leaves the temporary
+    /// behind; the next write of the same file (under the agent lock) clears it.
+    private func removeStaleTemporaries(_ hostPath: String) {
+        let directory = (hostPath as NSString).deletingLastPathComponent
+        let prefix = temporaryPrefix(hostPath)
+        for name in list(directory) where name.hasPrefix(prefix) {
+            unlink(resolve(directory + "/" + name))
+        }
     }
 
     private func writeAll(_ fd: Int32, _ data: Data, _ hostPath: String) throws {

@@ -10,8 +10,15 @@ public final class NodeApplier {
     public let effects: HostEffects
     public let journalPath: String
     public private(set) var journal: Journal
+    /// A step this applier performed and how long it took.
+    public struct PerformedStep: CustomStringConvertible {
+        public var step: Step
+        public var seconds: Double
+        public var description: String { "\(step) (\(Int((seconds * 1000).rounded())) ms)" }
+    }
+
     /// Steps performed by this applier, in order.
-    public private(set) var performed: [Step] = []
+    public private(set) var performed: [PerformedStep] = []
 
     public init(root: HostRoot = HostRoot(), effects: HostEffects, journalPath: String = Journal.defaultPath) throws {
         self.root = root
@@ -33,6 +40,7 @@ public final class NodeApplier {
     /// the observation knows (time zone, unit states).
     public func apply(_ steps: [Step], observed: NodeObservation) throws {
         for step in steps {
+            let started = Self.monotonicSeconds()
             try record(previousStateFor: step, observed)
             if case .loadModule = step {
                 // Dependencies come in with the module; journal them too so reset unloads exactly what appeared.
@@ -43,8 +51,14 @@ public final class NodeApplier {
             } else {
                 try perform(step)
             }
-            performed.append(step)
+            performed.append(PerformedStep(step: step, seconds: Self.monotonicSeconds() - started))
         }
+    }
+
+    static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     private func record(previousStateFor step: Step, _ observed: NodeObservation) throws {

@@ -17,6 +17,18 @@ import Testing
         #expect(try host.root.read("/etc/absent") == nil)
     }
 
+    @Test func staleTemporaryFromAKilledWriterIsCleared() throws {
+        let host = try TemporaryHost()
+        try TemporaryHost.write(host.root, "/etc/.fstab.kubeseed-99999", "half written")
+        try TemporaryHost.write(host.root, "/etc/.other.kubeseed-99999", "not ours to clear here")
+        try host.root.writeAtomically("/etc/fstab", Data("new\n".utf8), mode: 0o644)
+        #expect(!host.root.exists("/etc/.fstab.kubeseed-99999"))
+        #expect(host.root.exists("/etc/.other.kubeseed-99999"))
+        try TemporaryHost.write(host.root, "/var/lib/.journal.json.kubeseed-4242", "{")
+        try host.root.remove("/var/lib/journal.json")
+        #expect(!host.root.exists("/var/lib/.journal.json.kubeseed-4242"))
+    }
+
     @Test func writeIntoMissingDirectoryNamesThePathAndErrno() throws {
         let host = try TemporaryHost()
         let error = #expect(throws: HostError.self) { try host.root.writeAtomically("/nope/file", Data(), mode: 0o644) }
