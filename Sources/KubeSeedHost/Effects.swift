@@ -19,6 +19,7 @@ public protocol ServiceManager: AnyObject {
     func unitState(_ name: String) throws -> UnitState
     /// Names of loaded units matching shell-style patterns (e.g. `*.swap`).
     func unitNames(matching patterns: [String]) throws -> [String]
+    /// Unit-file changes (enable, disable, mask, unmask) take effect in systemd's view after `reload()`.
     func enable(_ name: String) throws
     func disable(_ name: String) throws
     func mask(_ names: [String]) throws

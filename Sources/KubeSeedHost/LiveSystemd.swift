@@ -44,22 +44,18 @@ public final class LiveServiceManager: ServiceManager {
 
     public func enable(_ name: String) throws {
         _ = try managerCall("EnableUnitFiles", [.stringArray([name]), .bool(false), .bool(false)])
-        try reload()
     }
 
     public func disable(_ name: String) throws {
         _ = try managerCall("DisableUnitFiles", [.stringArray([name]), .bool(false)])
-        try reload()
     }
 
     public func mask(_ names: [String]) throws {
         _ = try managerCall("MaskUnitFiles", [.stringArray(names), .bool(false), .bool(false)])
-        try reload()
     }
 
     public func unmask(_ names: [String]) throws {
         _ = try managerCall("UnmaskUnitFiles", [.stringArray(names), .bool(false)])
-        try reload()
     }
 
     public func reload() throws {

@@ -39,9 +39,15 @@ public final class NodeApplier {
     /// Performs `steps` in order, journaling first. `observed` supplies previous values that only
     /// the observation knows (time zone, unit states).
     public func apply(_ steps: [Step], observed: NodeObservation) throws {
+        // Write-ahead for the whole batch: one journal write (and fsync) before the first change.
+        var added = false
+        for step in steps {
+            for record in try previousState(for: step, observed) where journal.add(record) { added = true }
+        }
+        if added { try saveJournal() }
+        var unitFilesChanged = false
         for step in steps {
             let started = Self.monotonicSeconds()
-            try record(previousStateFor: step, observed)
             if case .loadModule = step {
                 // Dependencies come in with the module; journal them too so reset unloads exactly what appeared.
                 let before = Set(root.list("/sys/module"))
@@ -51,8 +57,14 @@ public final class NodeApplier {
             } else {
                 try perform(step)
             }
+            switch step {
+            case .maskUnits, .enableUnit, .disableUnit: unitFilesChanged = true
+            default: break
+            }
             performed.append(PerformedStep(step: step, seconds: Self.monotonicSeconds() - started))
         }
+        // One daemon-reload for all unit-file changes (each reload costs systemd a full re-read).
+        if unitFilesChanged { try services().reload() }
     }
 
     static func monotonicSeconds() -> Double {
@@ -61,7 +73,7 @@ public final class NodeApplier {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    private func record(previousStateFor step: Step, _ observed: NodeObservation) throws {
+    private func previousState(for step: Step, _ observed: NodeObservation) throws -> [JournalRecord] {
         var records: [JournalRecord] = []
         switch step {
         case .createDirectory(let path, _):
@@ -95,9 +107,7 @@ public final class NodeApplier {
         case .disableUnit(let unit): records.append(.unitDisabled(unit))
         case .stopUnit(let unit): records.append(.unitStopped(unit))
         }
-        var changed = false
-        for record in records where journal.add(record) { changed = true }
-        if changed { try saveJournal() }
+        return records
     }
 
     private func saveJournal() throws {
@@ -179,6 +189,12 @@ public final class NodeApplier {
                 }
             }
         }
+        let unitFilesChanged = journal.records.contains {
+            switch $0 {
+            case .unitEnabled, .unitDisabled: return true
+            default: return false
+            }
+        }
         if !toUnmask.isEmpty {
             do {
                 try services().unmask(toUnmask.reversed())
@@ -187,6 +203,9 @@ public final class NodeApplier {
                 outcome.failed.append("unmask \(toUnmask.joined(separator: " ")): \(error)")
                 remaining += toUnmask.map { .unitMasked($0) }
             }
+        }
+        if unitFilesChanged || !toUnmask.isEmpty {
+            do { try services().reload() } catch { outcome.failed.append("daemon-reload: \(error)") }
         }
         // A module cannot go while another uses it: retry in passes until nothing more unloads.
         var lastErrors: [String: String] = [:]
