@@ -10,6 +10,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.0"),
     ],
     targets: [
         .systemLibrary(
@@ -26,7 +29,10 @@ let package = Package(
         // Pure model and logic: settings, validation, the plan, renderers, the change journal.
         .target(
             name: "KubeSeedCore",
-            dependencies: [.product(name: "Yams", package: "Yams")]),
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]),
         // The only module that touches the host (files under a HostRoot, kmod, sd-bus, swap).
         .target(
             name: "KubeSeedHost",
@@ -39,7 +45,13 @@ let package = Package(
             ]),
         .executableTarget(name: "seed-agent", dependencies: ["KubeSeedCommands"]),
         .testTarget(
-            name: "KubeSeedCoreTests", dependencies: ["KubeSeedCore"],
+            name: "KubeSeedCoreTests",
+            dependencies: [
+                "KubeSeedCore",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
             exclude: ["Golden"]),
         .testTarget(
             name: "KubeSeedHostTests", dependencies: ["KubeSeedHost", "KubeSeedCore", "KubeSeedCommands"]),

@@ -128,11 +128,11 @@ if [ "$phase" = 2 ]; then
   # Killed mid-apply: the next apply finishes the job, and reset still restores the original.
   "$agent" apply > "$state/apply-killed.txt" 2>&1 &
   pid=$!
-  sleep "${KILL_AFTER:-2.5}"
+  sleep "${KILL_AFTER:-1.8}"
   kill -9 $pid 2>/dev/null
   wait $pid 2>/dev/null
   records=$(grep -c '^    {' /var/lib/kubeseed/journal.json 2>/dev/null || echo 0)
-  log "KILLED apply after ${KILL_AFTER:-2.5} s; journal entries so far: $records"
+  log "KILLED apply after ${KILL_AFTER:-1.8} s; journal entries so far: $records"
   "$agent" apply > "$state/apply-resumed.txt" 2>&1; rc=$?
   log "RESUMED $(tail -n 1 "$state/apply-resumed.txt")"
   [ $rc = 0 ] && pass "apply after a kill -9 completes" || fail "apply after kill exit $rc"

@@ -1,0 +1,332 @@
+import Foundation
+import X509
+
+/// A bootstrap token (`[a-z0-9]{6}.[a-z0-9]{16}`). Its description never shows the secret.
+public struct BootstrapToken: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+    public let id: String
+    /// The whole token; only for the bootstrap kubeconfig (a 0600 file). Never log it.
+    public let secretValue: String
+
+    public init?(_ token: String) {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        func ok(_ part: Substring, _ count: Int) -> Bool {
+            part.count == count && part.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) }
+        }
+        guard parts.count == 2, ok(parts[0], 6), ok(parts[1], 16) else { return nil }
+        id = String(parts[0])
+        secretValue = token
+    }
+
+    public var description: String { "\(id).<redacted>" }
+    public var debugDescription: String { description }
+}
+
+/// The join file a node agent reads (`/etc/kubeseed/join.yaml`), validated. See README for the format.
+public struct JoinFile: Sendable, Equatable {
+    public static let apiVersion = "kubeseed.io/v1alpha1"
+    public static let kind = "JoinConfiguration"
+    public static let defaultPath = "/etc/kubeseed/join.yaml"
+
+    public var clusterName = "kubernetes"
+    public var kubernetesVersion = ""
+    public var apiServerEndpoints: [String] = []
+    public var caCertificatePEM = ""
+    public var token: BootstrapToken
+    public var tokenExpires: Date
+    public var serviceCIDR = "10.254.0.0/16"
+    public var podCIDR = "172.30.0.0/16"
+    public var clusterDNS = "10.254.0.2"
+    public var clusterDomain = "cluster.local"
+    /// `nil`: the host name.
+    public var nodeName: String?
+    /// `nil`: the address on the default-route interface.
+    public var nodeIP: String?
+    public var roles: [String] = ["worker"]
+    public var labels: [String: String] = [:]
+    public var containerd = ContainerdSettings()
+    public var kubelet = KubeletSettings()
+    public var kubeProxy = KubeProxySettings()
+    public var host = NodePrepSettings()
+}
+
+public struct ContainerdSettings: Sendable, Equatable {
+    public var root = "/data/k8s/containerd/root"
+    public var state = "/run/containerd"
+    public var sandboxImage = "registry.k8s.io/pause:3.9"
+    /// Registry host → mirror endpoints, in order.
+    public var registryMirrors: [String: [String]] = [:]
+    public init() {}
+}
+
+public struct KubeletSettings: Sendable, Equatable {
+    public var maxPods = 220
+    public var podPidsLimit = -1
+    public var rootDir = "/data/k8s/k8s/kubelet"
+    public init() {}
+}
+
+public struct KubeProxySettings: Sendable, Equatable {
+    /// IPVS scheduler: rr, wrr, lc, wlc, lblc, lblcr, sh, dh, sed, nq.
+    public var ipvsScheduler = "rr"
+    public init() {}
+    static let schedulers: Set<String> = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed", "nq"]
+}
+
+extension JoinFile {
+    /// Parses and validates a join file. Every problem is a `ConfigError` naming the field and line;
+    /// `now` decides whether the token has expired.
+    public static func parse(_ text: String, file: String, now: Date = Date()) throws -> JoinFile {
+        let root = try YAMLField.parse(text, file: file)
+        var sections: [String: YAMLField] = [:]
+        for (key, value) in try root.mapping(allowedKeys: ["apiVersion", "kind", "cluster", "bootstrap", "node", "containerd", "kubelet", "kubeProxy", "host"]) {
+            sections[key] = value
+        }
+        guard let version = sections["apiVersion"] else { throw ConfigError(.missingField, file: file, field: "apiVersion", "required; use '\(apiVersion)'") }
+        guard try version.string() == apiVersion else { throw version.error(.invalidValue, "unsupported apiVersion; expected '\(apiVersion)'") }
+        guard let kindField = sections["kind"] else { throw ConfigError(.missingField, file: file, field: "kind", "required; use '\(kind)'") }
+        guard try kindField.string() == kind else { throw kindField.error(.invalidValue, "expected kind '\(kind)'") }
+        guard let cluster = sections["cluster"] else { throw ConfigError(.missingField, file: file, field: "cluster", "required") }
+        guard let bootstrap = sections["bootstrap"] else { throw ConfigError(.missingField, file: file, field: "bootstrap", "required") }
+
+        let (token, expires) = try parseBootstrap(bootstrap, now: now)
+        var join = JoinFile(token: token, tokenExpires: expires)
+        try parseCluster(cluster, into: &join, now: now)
+        if let node = sections["node"] { try parseNode(node, into: &join) }
+        if let containerd = sections["containerd"] { try parseContainerd(containerd, into: &join) }
+        if let kubelet = sections["kubelet"] { try parseKubelet(kubelet, into: &join) }
+        if let proxy = sections["kubeProxy"] {
+            for (key, value) in try proxy.mapping(allowedKeys: ["ipvsScheduler"]) where key == "ipvsScheduler" {
+                let scheduler = try value.string()
+                guard KubeProxySettings.schedulers.contains(scheduler) else {
+                    throw value.error(.invalidValue, "'\(scheduler)' is not an IPVS scheduler (\(KubeProxySettings.schedulers.sorted().joined(separator: ", ")))")
+                }
+                join.kubeProxy.ipvsScheduler = scheduler
+            }
+        }
+        if let host = sections["host"] { try HostSettingsParser.apply(host, to: &join.host) }
+        if join.host.directories != NodePrepSettings().directories, let dataDir = join.host.directories.first(where: { $0.path.hasSuffix("/k8s") })?.path {
+            join.containerd.root = dataDir.replacingOccurrences(of: "/k8s", with: "/containerd/root", options: .backwards)
+        }
+        return join
+    }
+
+    static func parseBootstrap(_ field: YAMLField, now: Date) throws -> (BootstrapToken, Date) {
+        var token: BootstrapToken?
+        var expires: Date?
+        for (key, value) in try field.mapping(allowedKeys: ["token", "expires"]) {
+            if key == "token" {
+                guard let parsed = BootstrapToken(try value.string()) else {
+                    // The message must not echo the value: it may be a real secret with a typo.
+                    throw value.error(.invalidValue, "not a bootstrap token of the form [a-z0-9]{6}.[a-z0-9]{16}")
+                }
+                token = parsed
+            } else {
+                let text = try value.scalarText()
+                guard let date = ISO8601DateFormatter().date(from: text) else {
+                    throw value.error(.invalidValue, "'\(text)' is not an RFC 3339 time like 2026-12-01T00:00:00Z")
+                }
+                guard date > now else {
+                    throw value.error(.invalidValue, "the bootstrap token expired at \(text); mint a new join file with 'seed join-file'")
+                }
+                expires = date
+            }
+        }
+        guard let token else { throw ConfigError(.missingField, file: field.file, field: "bootstrap.token", line: field.line, "required") }
+        guard let expires else { throw ConfigError(.missingField, file: field.file, field: "bootstrap.expires", line: field.line, "required") }
+        return (token, expires)
+    }
+
+    static func parseCluster(_ field: YAMLField, into join: inout JoinFile, now: Date) throws {
+        var sawCA = false, sawEndpoints = false, sawVersion = false
+        for (key, value) in try field.mapping(allowedKeys: ["name", "kubernetesVersion", "apiServerEndpoints", "caCertificate",
+                                                            "serviceCIDR", "podCIDR", "clusterDNS", "clusterDomain"]) {
+            switch key {
+            case "name":
+                join.clusterName = try dnsLabel(value)
+            case "kubernetesVersion":
+                let version = try value.string()
+                let numbers = version.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
+                guard version.hasPrefix("v"), numbers.count == 3, numbers.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }),
+                      let minor = Int(numbers[1]), numbers[0] == "1", minor >= 30 else {
+                    throw value.error(.invalidValue, "'\(version)' is not a supported Kubernetes version (v1.30.0 or later, like v1.31.2)")
+                }
+                join.kubernetesVersion = version
+                sawVersion = true
+            case "apiServerEndpoints":
+                let endpoints = try value.stringList()
+                guard !endpoints.isEmpty else { throw value.error(.invalidValue, "at least one https://HOST:PORT endpoint is required") }
+                for (index, endpoint) in endpoints.enumerated() {
+                    guard let url = URLComponents(string: endpoint), url.scheme == "https", let host = url.host, !host.isEmpty,
+                          url.path.isEmpty || url.path == "/", url.query == nil, url.user == nil else {
+                        throw ConfigError(.invalidValue, file: value.file, field: "\(value.path)[\(index)]", line: value.line,
+                                          "'\(endpoint)' is not an https://HOST:PORT URL")
+                    }
+                }
+                join.apiServerEndpoints = endpoints
+                sawEndpoints = true
+            case "caCertificate":
+                join.caCertificatePEM = try validateCA(value, now: now)
+                sawCA = true
+            case "serviceCIDR", "podCIDR":
+                let cidr = try value.string()
+                guard IPAddress.cidr(cidr) != nil else { throw value.error(.invalidValue, "'\(cidr)' is not a CIDR like 10.254.0.0/16 (host bits zero)") }
+                if key == "serviceCIDR" { join.serviceCIDR = cidr } else { join.podCIDR = cidr }
+            case "clusterDNS":
+                let ip = try value.string()
+                guard IPAddress.isValid(ip) else { throw value.error(.invalidValue, "'\(ip)' is not an IP address") }
+                join.clusterDNS = ip
+            default: // clusterDomain
+                let domain = try value.string()
+                guard domain.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ Validate.isDNSLabel(String($0)) }) else {
+                    throw value.error(.invalidValue, "'\(domain)' is not a DNS domain like cluster.local")
+                }
+                join.clusterDomain = domain
+            }
+        }
+        if !sawVersion { throw ConfigError(.missingField, file: field.file, field: "cluster.kubernetesVersion", line: field.line, "required, like v1.31.2") }
+        if !sawEndpoints { throw ConfigError(.missingField, file: field.file, field: "cluster.apiServerEndpoints", line: field.line, "required") }
+        if !sawCA { throw ConfigError(.missingField, file: field.file, field: "cluster.caCertificate", line: field.line, "required: the cluster CA certificate (PEM)") }
+        guard IPAddress.contains(cidr: join.serviceCIDR, ip: join.clusterDNS) else {
+            throw ConfigError(.invalidValue, file: field.file, field: "cluster.clusterDNS", line: field.line,
+                              "\(join.clusterDNS) is outside serviceCIDR \(join.serviceCIDR)")
+        }
+    }
+
+    /// The PEM must hold exactly one certificate that is a currently valid CA.
+    static func validateCA(_ value: YAMLField, now: Date) throws -> String {
+        let pem = try value.string()
+        let blocks = pem.components(separatedBy: "-----BEGIN CERTIFICATE-----").count - 1
+        guard blocks == 1 else {
+            throw value.error(.invalidValue, blocks == 0 ? "no PEM certificate (-----BEGIN CERTIFICATE-----)" : "holds \(blocks) certificates; give only the cluster CA")
+        }
+        let certificate: Certificate
+        do {
+            certificate = try Certificate(pemEncoded: pem)
+        } catch {
+            throw value.error(.invalidValue, "not a valid PEM certificate (\(error))")
+        }
+        let constraints = try? certificate.extensions.basicConstraints
+        guard case .isCertificateAuthority = constraints else {
+            throw value.error(.invalidValue, "the certificate '\(certificate.subject)' is not a CA (basicConstraints CA:TRUE missing)")
+        }
+        guard certificate.notValidBefore <= now, now < certificate.notValidAfter else {
+            throw value.error(.invalidValue, "the CA certificate is not valid now (valid \(certificate.notValidBefore) to \(certificate.notValidAfter))")
+        }
+        return pem.hasSuffix("\n") ? pem : pem + "\n"
+    }
+
+    static func parseNode(_ field: YAMLField, into join: inout JoinFile) throws {
+        for (key, value) in try field.mapping(allowedKeys: ["name", "ip", "roles", "labels"]) {
+            switch key {
+            case "name":
+                let name = try value.string()
+                guard name.count <= 253, name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ Validate.isDNSLabel(String($0)) }) else {
+                    throw value.error(.invalidValue, "'\(name)' is not a node name (lowercase DNS name)")
+                }
+                join.nodeName = name
+            case "ip":
+                let ip = try value.string()
+                guard IPAddress.isValid(ip) else { throw value.error(.invalidValue, "'\(ip)' is not an IP address") }
+                join.nodeIP = ip
+            case "roles":
+                let roles = try value.stringList()
+                for (index, role) in roles.enumerated() where !Validate.isDNSLabel(role) {
+                    throw ConfigError(.invalidValue, file: value.file, field: "\(value.path)[\(index)]", line: value.line, "'\(role)' is not a role name")
+                }
+                join.roles = roles
+            default: // labels
+                for (labelKey, labelValue) in try value.mapping() {
+                    let text = try labelValue.scalarText()
+                    guard Validate.isLabelKey(labelKey) else { throw labelValue.error(.invalidValue, "'\(labelKey)' is not a Kubernetes label key") }
+                    guard Validate.isLabelValue(text) else { throw labelValue.error(.invalidValue, "'\(text)' is not a Kubernetes label value") }
+                    join.labels[labelKey] = text
+                }
+            }
+        }
+    }
+
+    static func parseContainerd(_ field: YAMLField, into join: inout JoinFile) throws {
+        for (key, value) in try field.mapping(allowedKeys: ["root", "state", "sandboxImage", "registryMirrors"]) {
+            switch key {
+            case "root", "state":
+                let path = try value.string()
+                guard Validate.isCleanAbsolutePath(path), path != "/" else { throw value.error(.invalidValue, "'\(path)' must be an absolute path without '..'") }
+                if key == "root" { join.containerd.root = path } else { join.containerd.state = path }
+            case "sandboxImage":
+                let image = try value.string()
+                guard !image.isEmpty, !image.contains(" "), !image.contains("\""), image.count < 256 else {
+                    throw value.error(.invalidValue, "'\(image)' is not an image reference like registry.k8s.io/pause:3.9")
+                }
+                join.containerd.sandboxImage = image
+            default: // registryMirrors
+                for (registry, endpoints) in try value.mapping() {
+                    guard Validate.isRegistryHost(registry) else { throw endpoints.error(.invalidValue, "'\(registry)' is not a registry host like docker.io") }
+                    let urls = try endpoints.stringList()
+                    for (index, endpoint) in urls.enumerated() {
+                        guard let url = URLComponents(string: endpoint), url.scheme == "https" || url.scheme == "http", url.host?.isEmpty == false,
+                              !endpoint.contains("\"") else {
+                            throw ConfigError(.invalidValue, file: endpoints.file, field: "\(endpoints.path)[\(index)]", line: endpoints.line,
+                                              "'\(endpoint)' is not an http(s) URL")
+                        }
+                    }
+                    join.containerd.registryMirrors[registry] = urls
+                }
+            }
+        }
+    }
+
+    static func parseKubelet(_ field: YAMLField, into join: inout JoinFile) throws {
+        for (key, value) in try field.mapping(allowedKeys: ["maxPods", "podPidsLimit", "rootDir"]) {
+            switch key {
+            case "maxPods", "podPidsLimit":
+                let text = try value.scalarText()
+                guard let number = Int(text), key == "maxPods" ? (1...2000).contains(number) : number >= -1 else {
+                    throw value.error(.invalidValue, "'\(text)' is not a valid \(key)")
+                }
+                if key == "maxPods" { join.kubelet.maxPods = number } else { join.kubelet.podPidsLimit = number }
+            default:
+                let path = try value.string()
+                guard Validate.isCleanAbsolutePath(path), path != "/" else { throw value.error(.invalidValue, "'\(path)' must be an absolute path without '..'") }
+                join.kubelet.rootDir = path
+            }
+        }
+    }
+
+    static func dnsLabel(_ value: YAMLField) throws -> String {
+        let text = try value.string()
+        guard Validate.isDNSLabel(text) else { throw value.error(.invalidValue, "'\(text)' is not a DNS label (lowercase letters, digits, '-')") }
+        return text
+    }
+}
+
+extension Validate {
+    static func isDNSLabel(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 63 && !s.hasPrefix("-") && !s.hasSuffix("-")
+            && s.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
+
+    static func isLabelValue(_ s: String) -> Bool {
+        s.isEmpty || (s.count <= 63 && s.first!.isLetterOrDigitASCII && s.last!.isLetterOrDigitASCII
+                      && s.allSatisfy { $0.isLetterOrDigitASCII || $0 == "-" || $0 == "_" || $0 == "." })
+    }
+
+    static func isLabelKey(_ s: String) -> Bool {
+        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let name = parts.last, !name.isEmpty, isLabelValue(String(name)) else { return false }
+        if parts.count == 2 {
+            return parts[0].count <= 253 && parts[0].split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNSLabel(String($0)) }
+        }
+        return true
+    }
+
+    static func isRegistryHost(_ s: String) -> Bool {
+        let hostPort = s.split(separator: ":", omittingEmptySubsequences: false)
+        guard hostPort.count <= 2, let host = hostPort.first, !host.isEmpty else { return false }
+        if hostPort.count == 2, Int(hostPort[1]) == nil { return false }
+        return host.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNSLabel(String($0)) }
+    }
+}
+
+extension Character {
+    var isLetterOrDigitASCII: Bool { isASCII && (isLetter || isNumber) }
+}

@@ -1,0 +1,66 @@
+import Foundation
+
+/// Pure parsers for IP addresses and CIDRs (no sockets, no libc).
+public enum IPAddress {
+    /// The 4 bytes of a dotted IPv4 address, or `nil` (`010.0.0.1`, `1.2.3`, `256.0.0.1` are rejected).
+    public static func v4(_ s: String) -> [UInt8]? {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var bytes: [UInt8] = []
+        for part in parts {
+            guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCII), part.allSatisfy(\.isNumber),
+                  !(part.count > 1 && part.hasPrefix("0")), let value = UInt8(part) else { return nil }
+            bytes.append(value)
+        }
+        return bytes
+    }
+
+    /// The 16 bytes of an IPv6 address (with `::` compression; no zone), or `nil`.
+    public static func v6(_ s: String) -> [UInt8]? {
+        guard s.contains(":"), !s.contains(":::"), s.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return nil }
+        let halves = s.components(separatedBy: "::")
+        guard halves.count <= 2 else { return nil }
+        func groups(_ text: String) -> [UInt16]? {
+            if text.isEmpty { return [] }
+            var result: [UInt16] = []
+            let pieces = text.split(separator: ":", omittingEmptySubsequences: false)
+            for (index, piece) in pieces.enumerated() {
+                if index == pieces.count - 1, piece.contains("."), let v4 = v4(String(piece)) {
+                    result.append(UInt16(v4[0]) << 8 | UInt16(v4[1]))
+                    result.append(UInt16(v4[2]) << 8 | UInt16(v4[3]))
+                } else {
+                    guard !piece.isEmpty, piece.count <= 4, let value = UInt16(piece, radix: 16) else { return nil }
+                    result.append(value)
+                }
+            }
+            return result
+        }
+        guard let head = groups(halves[0]) else { return nil }
+        var all = head
+        if halves.count == 2 {
+            guard let tail = groups(halves[1]), head.count + tail.count < 8 else { return nil }
+            all += Array(repeating: 0, count: 8 - head.count - tail.count) + tail
+        }
+        guard all.count == 8 else { return nil }
+        return all.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xff)] }
+    }
+
+    public static func isValid(_ s: String) -> Bool { v4(s) != nil || v6(s) != nil }
+
+    /// Address bytes and prefix length of a CIDR such as `10.254.0.0/16`; host bits must be zero.
+    public static func cidr(_ s: String) -> (address: [UInt8], prefix: Int)? {
+        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let prefix = Int(parts[1]), parts[1].allSatisfy(\.isNumber),
+              let address = v4(String(parts[0])) ?? v6(String(parts[0])) else { return nil }
+        guard prefix >= 0, prefix <= address.count * 8 else { return nil }
+        for bit in prefix..<(address.count * 8) where address[bit / 8] & (0x80 >> UInt8(bit % 8)) != 0 { return nil }
+        return (address, prefix)
+    }
+
+    /// Whether `ip` lies inside `cidr` (same family).
+    public static func contains(cidr: String, ip: String) -> Bool {
+        guard let (network, prefix) = self.cidr(cidr), let address = v4(ip) ?? v6(ip), address.count == network.count else { return false }
+        for bit in 0..<prefix where (address[bit / 8] ^ network[bit / 8]) & (0x80 >> UInt8(bit % 8)) != 0 { return false }
+        return true
+    }
+}
