@@ -238,6 +238,9 @@ extension JoinFile {
                 for (labelKey, labelValue) in try value.mapping() {
                     let text = try labelValue.scalarText()
                     guard Validate.isLabelKey(labelKey) else { throw labelValue.error(.invalidValue, "'\(labelKey)' is not a Kubernetes label key") }
+                    guard Validate.isKubeletSettableLabel(labelKey) else {
+                        throw labelValue.error(.invalidValue, "kubelet may not set '\(labelKey)' on its own node (NodeRestriction); set it from the control plane")
+                    }
                     guard Validate.isLabelValue(text) else { throw labelValue.error(.invalidValue, "'\(text)' is not a Kubernetes label value") }
                     join.labels[labelKey] = text
                 }
@@ -317,6 +320,22 @@ extension Validate {
             return parts[0].count <= 253 && parts[0].split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNSLabel(String($0)) }
         }
         return true
+    }
+
+    /// NodeRestriction lets a kubelet set only these labels in the kubernetes.io / k8s.io namespaces.
+    static func isKubeletSettableLabel(_ key: String) -> Bool {
+        let parts = key.split(separator: "/")
+        guard parts.count == 2 else { return true }
+        let prefix = String(parts[0])
+        let restricted = prefix == "kubernetes.io" || prefix.hasSuffix(".kubernetes.io") || prefix == "k8s.io" || prefix.hasSuffix(".k8s.io")
+        if !restricted { return true }
+        if prefix == "kubelet.kubernetes.io" || prefix.hasSuffix(".kubelet.kubernetes.io")
+            || prefix == "node.kubernetes.io" || prefix.hasSuffix(".node.kubernetes.io") { return true }
+        return [
+            "kubernetes.io/hostname", "kubernetes.io/arch", "kubernetes.io/os", "beta.kubernetes.io/instance-type",
+            "failure-domain.beta.kubernetes.io/region", "failure-domain.beta.kubernetes.io/zone",
+            "topology.kubernetes.io/region", "topology.kubernetes.io/zone",
+        ].contains(key)
     }
 
     static func isRegistryHost(_ s: String) -> Bool {

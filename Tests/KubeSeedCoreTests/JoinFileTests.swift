@@ -126,6 +126,7 @@ func sampleJoinFile(ca: String = TestPKI.ca, token: String = "abcdef.0123456789a
         .init(name: "two certificates", text: sampleJoinFile(ca: TestPKI.ca + TestPKI.ca), code: .invalidValue, field: "cluster.caCertificate"),
         .init(name: "old Kubernetes", text: sampleJoinFile().replacingOccurrences(of: "v1.31.2", with: "v1.16.0"), code: .invalidValue, field: "cluster.kubernetesVersion"),
         .init(name: "bad label", text: sampleJoinFile().replacingOccurrences(of: "rack-1", with: "-rack"), code: .invalidValue, field: "node.labels.topology.kubernetes.io/zone"),
+        .init(name: "role label kubelet may not set", text: sampleJoinFile().replacingOccurrences(of: "topology.kubernetes.io/zone: rack-1", with: "node-role.kubernetes.io/worker: \"\""), code: .invalidValue, field: "node.labels.node-role.kubernetes.io/worker"),
         .init(name: "bad scheduler", text: sampleJoinFile().replacingOccurrences(of: "ipvsScheduler: wrr", with: "ipvsScheduler: fastest"), code: .invalidValue, field: "kubeProxy.ipvsScheduler"),
         .init(name: "bad mirror", text: sampleJoinFile().replacingOccurrences(of: "https://mirror.example.internal", with: "ftp://mirror"), code: .invalidValue, field: "containerd.registryMirrors.docker.io[0]"),
         .init(name: "missing bootstrap", text: "apiVersion: kubeseed.io/v1alpha1\nkind: JoinConfiguration\ncluster: {}\n", code: .missingField, field: "bootstrap"),
