@@ -8,7 +8,7 @@ public struct SeedAgentCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "seed-agent",
         abstract: "Prepare this node for Kubernetes: kernel modules, sysctls, swap, SELinux, time, directories.",
-        subcommands: [Check.self, Apply.self, Reset.self])
+        subcommands: [Check.self, Apply.self, Reset.self, Run.self, Status.self])
 
     public init() {}
 }
@@ -26,19 +26,27 @@ struct ConfigOption: ParsableArguments {
             FileHandle.standardError.write(Data("seed-agent: \(error)\nseed-agent: nothing changed\n".utf8))
             throw ExitCode(2)
         }
-        let effects: HostEffects
-        do {
-            effects = try HostEffects.live()
-        } catch {
-            FileHandle.standardError.write(Data("seed-agent: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
-        return AgentOperations(root: root, effects: effects, settings: settings, effectiveUID: geteuid())
+        return try liveOperations(root: root, settings: settings)
     }
 }
 
+func liveOperations(root: HostRoot, settings: NodePrepSettings) throws -> AgentOperations {
+    let effects: HostEffects
+    do {
+        effects = try HostEffects.live()
+    } catch {
+        FileHandle.standardError.write(Data("seed-agent: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+    return AgentOperations(root: root, effects: effects, settings: settings, effectiveUID: geteuid())
+}
+
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
+}
+
 func finish(_ outcome: AgentOperations.Outcome) throws {
-    FileHandle.standardOutput.write(Data(outcome.output.utf8))
+    say(outcome.output)
     if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
 }
 
@@ -65,4 +73,64 @@ struct Reset: ParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() throws { try finish(try options.operations().reset()) }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The node agent (seed-agent.service): converge from the join file, report readiness, wait for changes.",
+        discussion: """
+            Validates the join file, prepares the node, writes containerd / kubelet / kube-proxy configuration and \
+            units, starts what can run, then sends READY=1 and waits (inotify, no polling) for the join file or \
+            /opt/k8s/bin to change. An invalid join file changes nothing; the agent reports why and waits for a fix.
+            """)
+    @Option(help: "The join file.") var join = JoinFile.defaultPath
+    @Flag(help: "One pass, then exit (0 when ready).") var once = false
+
+    func run() throws {
+        let operations = try liveOperations(root: HostRoot(), settings: NodePrepSettings())
+        let watcher = try DirectoryWatcher()
+        let joinDirectory = (join as NSString).deletingLastPathComponent
+        try watcher.watch(joinDirectory)
+        var watchingBinaries = false
+        var notifiedReady = false
+        while true {
+            ServiceNotifier.notify("STATUS=converging from \(join)")
+            let pass = operations.converge(joinPath: join)
+            // Unbuffered writes: the journal reads stdout through a pipe.
+            say(pass.output + "seed-agent: \(pass.status.ready ? "ready" : "not ready"): \(pass.status.summary) (\(pass.changes) changes)\n")
+            do { try operations.writeStatus(pass.status) } catch { say("seed-agent: could not write the status file: \(error)\n") }
+            ServiceNotifier.notify("STATUS=\(pass.status.ready ? "ready" : "not ready"): \(pass.status.summary)")
+            if pass.status.ready && !notifiedReady {
+                ServiceNotifier.notify("READY=1")
+                notifiedReady = true
+            }
+            if once { throw ExitCode(pass.status.ready ? 0 : 1) }
+            if !watchingBinaries, operations.root.isDirectory(NodePaths.binDir) {
+                try watcher.watch(NodePaths.binDir)
+                watchingBinaries = true
+            }
+            // Sleep in the kernel until the join file or the binaries directory changes.
+            while true {
+                let changed = try watcher.next()
+                if changed.contains(where: { $0 == join || $0.hasPrefix(NodePaths.binDir + "/") }) { break }
+            }
+        }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what the running agent last reported: every check with its state and reason.")
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let root = HostRoot()
+        guard let data = try root.read(AgentStatus.defaultPath) else {
+            print("seed-agent is not running or has not finished a pass (no \(AgentStatus.defaultPath)); see: systemctl status seed-agent")
+            throw ExitCode(3)
+        }
+        let status = try JSONDecoder().decode(AgentStatus.self, from: data)
+        print(json ? String(decoding: status.encoded(), as: UTF8.self) : status.table(), terminator: json ? "\n" : "")
+        if !status.ready { throw ExitCode(1) }
+    }
 }

@@ -220,7 +220,7 @@ extension JoinFile {
             switch key {
             case "name":
                 let name = try value.string()
-                guard name.count <= 253, name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ Validate.isDNSLabel(String($0)) }) else {
+                guard isValidNodeName(name) else {
                     throw value.error(.invalidValue, "'\(name)' is not a node name (lowercase DNS name)")
                 }
                 join.nodeName = name
@@ -293,6 +293,11 @@ extension JoinFile {
                 join.kubelet.rootDir = path
             }
         }
+    }
+
+    /// A lowercase DNS name usable as a Kubernetes node name.
+    public static func isValidNodeName(_ name: String) -> Bool {
+        name.count <= 253 && name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { Validate.isDNSLabel(String($0)) }
     }
 
     static func dnsLabel(_ value: YAMLField) throws -> String {

@@ -15,6 +15,9 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
     case startUnit(String)
     case disableUnit(String)
     case stopUnit(String)
+    case restartUnit(String)
+    /// systemd re-reads unit files (needed before starting a unit whose file was just written).
+    case reloadSystemd
 
     /// Modules come first: the bridge and conntrack sysctls only exist once their module is in.
     public var isModuleLoad: Bool {
@@ -37,6 +40,8 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
         case .startUnit(let unit): return "start \(unit)"
         case .disableUnit(let unit): return "disable \(unit)"
         case .stopUnit(let unit): return "stop \(unit)"
+        case .restartUnit(let unit): return "restart \(unit)"
+        case .reloadSystemd: return "reload systemd"
         }
     }
 }

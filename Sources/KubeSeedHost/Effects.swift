@@ -28,6 +28,8 @@ public protocol ServiceManager: AnyObject {
     /// Starts the unit and waits for its job to finish; throws unless the job result is `done`.
     func start(_ name: String) throws
     func stop(_ name: String) throws
+    /// Restarts the unit and waits for its job, like `start`.
+    func restart(_ name: String) throws
 }
 
 /// `org.freedesktop.timedate1` (live: sd-bus).

@@ -64,6 +64,7 @@ public final class LiveServiceManager: ServiceManager {
 
     public func start(_ name: String) throws { try runJob("StartUnit", name) }
     public func stop(_ name: String) throws { try runJob("StopUnit", name) }
+    public func restart(_ name: String) throws { try runJob("RestartUnit", name) }
 
     /// Queues a job and waits for its `JobRemoved` signal; throws with the unit's state unless `done`.
     private func runJob(_ method: String, _ name: String) throws {

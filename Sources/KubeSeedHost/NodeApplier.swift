@@ -106,6 +106,7 @@ public final class NodeApplier {
         case .startUnit(let unit): records.append(.unitStarted(unit))
         case .disableUnit(let unit): records.append(.unitDisabled(unit))
         case .stopUnit(let unit): records.append(.unitStopped(unit))
+        case .restartUnit, .reloadSystemd: break
         }
         return records
     }
@@ -140,6 +141,8 @@ public final class NodeApplier {
         case .startUnit(let unit): try services().start(unit)
         case .disableUnit(let unit): try services().disable(unit)
         case .stopUnit(let unit): try services().stop(unit)
+        case .restartUnit(let unit): try services().restart(unit)
+        case .reloadSystemd: try services().reload()
         }
     }
 

@@ -76,8 +76,13 @@ final class FakeServices: ServiceManager {
     var units: [String: UnitState]
     var calls: [String] = []
     var failNext: [String: Int] = [:]
+    /// Where `reload()` discovers unit files written under /etc/systemd/system, as systemd would.
+    var root: HostRoot?
 
-    init(units: [String: UnitState]) { self.units = units }
+    init(units: [String: UnitState], root: HostRoot? = nil) {
+        self.units = units
+        self.root = root
+    }
 
     private func maybeFail(_ call: String) throws {
         calls.append(call)
@@ -110,9 +115,15 @@ final class FakeServices: ServiceManager {
             units[name]?.unitFileState = "generated"
         }
     }
-    func reload() throws { try maybeFail("reload") }
+    func reload() throws {
+        try maybeFail("reload")
+        for name in root?.list("/etc/systemd/system") ?? [] where name.hasSuffix(".service") && units[name] == nil {
+            units[name] = UnitState(loadState: "loaded", unitFileState: "disabled")
+        }
+    }
     func start(_ name: String) throws { try maybeFail("start \(name)"); units[name]?.activeState = "active" }
     func stop(_ name: String) throws { try maybeFail("stop \(name)"); units[name]?.activeState = "inactive" }
+    func restart(_ name: String) throws { try maybeFail("restart \(name)"); units[name]?.activeState = "active" }
 }
 
 /// Recording fake of timedate1 (a fake): writes the relative /etc/localtime link as timedated does.
@@ -151,7 +162,7 @@ final class TemporaryHost {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("kubeseed-test-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         root = HostRoot(path: path)
-        for dir in ["/etc/sysctl.d", "/etc/modules-load.d", "/proc/net", "/sys/module/overlay", "/opt", "/var/lib", "/run",
+        for dir in ["/etc/systemd/system", "/etc/kubeseed", "/proc/sys/kernel", "/etc/sysctl.d", "/etc/modules-load.d", "/proc/net", "/sys/module/overlay", "/opt", "/var/lib", "/run",
                     "/usr/share/zoneinfo/Asia", "/usr/share/zoneinfo/Etc", "/sys/fs/cgroup", "/sys/devices/system/cpu", "/usr/sbin", "/usr/bin"] {
             try FileManager.default.createDirectory(atPath: root.resolve(dir), withIntermediateDirectories: true)
         }
@@ -164,6 +175,7 @@ final class TemporaryHost {
         try Self.write(root, "/etc/sysctl.d/99-sysctl.conf", "# operator's own\nkernel.pid_max = 65536\n")
         try Self.write(root, "/proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n/swapfile file 65532 0 -2\n")
         try Self.write(root, "/etc/timezone", "Etc/UTC\n")
+        try Self.write(root, "/proc/sys/kernel/hostname", "Worker-7\n")
         try Self.write(root, "/proc/meminfo", "MemTotal: 2000000 kB\nMemAvailable: 1500000 kB\n")
         try Self.write(root, "/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n")
         try Self.write(root, "/sys/devices/system/cpu/online", "0-1\n")
@@ -181,7 +193,8 @@ final class TemporaryHost {
             "swapfile.swap": UnitState(loadState: "loaded", activeState: "active", subState: "active", unitFileState: "generated"),
             "swap.target": UnitState(loadState: "loaded", activeState: "active", subState: "active", unitFileState: "static"),
             "chrony.service": UnitState(loadState: "loaded", activeState: "inactive", subState: "dead", unitFileState: "disabled"),
-        ])
+            "containerd.service": UnitState(loadState: "loaded", activeState: "active", subState: "running", unitFileState: "enabled"),
+        ], root: root)
         time = FakeTimeDate(root: root, current: TimeState(timezone: "Etc/UTC", localRTC: false, ntpSynchronized: false))
     }
 

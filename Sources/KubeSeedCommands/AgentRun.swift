@@ -1,0 +1,137 @@
+import Foundation
+import Glibc
+import KubeSeedCore
+import KubeSeedHost
+
+extension AgentOperations {
+    /// The outcome of one pass of the agent over the join file.
+    public struct Convergence {
+        public var status: AgentStatus
+        public var output: String
+        /// Host changes made in this pass (0 on an unchanged pass).
+        public var changes: Int
+    }
+
+    /// Reads and validates the join file: owner root, not group/world-accessible, size-bounded.
+    public static func loadJoinFile(root: HostRoot, path: String, now: Date = Date()) throws -> JoinFile {
+        var st = stat()
+        guard stat(root.resolve(path), &st) == 0 else {
+            throw ConfigError(.unreadable, file: path, "no join file here; mint one on the master with 'seed join-file NODE'")
+        }
+        if st.st_mode & 0o077 != 0 {
+            throw ConfigError(.permissions, file: path, "mode \(String(st.st_mode & 0o777, radix: 8)) lets others read the bootstrap token; run: chmod 600 \(path)")
+        }
+        if st.st_uid != 0 && geteuid() == 0 {
+            throw ConfigError(.permissions, file: path, "owned by uid \(st.st_uid), not root; run: chown root:root \(path)")
+        }
+        if st.st_size > off_t(YAMLField.maxBytes) {
+            throw ConfigError(.tooLarge, file: path, "file is \(st.st_size) bytes; the limit is \(YAMLField.maxBytes)")
+        }
+        guard let data = try root.read(path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(.unreadable, file: path, "not UTF-8 text")
+        }
+        return try JoinFile.parse(text, file: path, now: now)
+    }
+
+    /// The node's name and IP: from the join file, else the host name and the default-route address.
+    func nodeIdentity(_ join: JoinFile, _ observed: NodeObservation) throws -> NodeIdentity {
+        let hostname = ((try? root.readText("/proc/sys/kernel/hostname")) ?? nil) ?? ""
+        let name = join.nodeName ?? hostname.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        guard JoinFile.isValidNodeName(name) else {
+            throw ConfigError(.invalidValue, file: JoinFile.defaultPath, field: "node.name",
+                              "the host name '\(name)' is not a valid node name; set node.name in the join file")
+        }
+        guard let ip = join.nodeIP ?? observed.defaultRoute?.address else {
+            throw ConfigError(.missingField, file: JoinFile.defaultPath, field: "node.ip",
+                              "no default route to take the node IP from (\(observed.routeError ?? "none")); set node.ip in the join file")
+        }
+        return NodeIdentity(name: name, ip: ip)
+    }
+
+    /// One full pass: validate the join file, prepare the node, write and start the components.
+    /// Nothing changes on the host when the join file is invalid.
+    public func converge(joinPath: String = JoinFile.defaultPath, now: Date = Date()) -> Convergence {
+        let stamp = ISO8601DateFormatter().string(from: now)
+        func failed(_ name: String, _ reason: String, output: String = "", changes: Int = 0) -> Convergence {
+            Convergence(status: AgentStatus(ready: false, summary: "\(name): \(reason)", updated: stamp,
+                                            checks: [AgentStatus.Check(name, "failed", reason)]),
+                        output: output + "seed-agent: \(name): \(reason)\n", changes: changes)
+        }
+        let join: JoinFile
+        do { join = try Self.loadJoinFile(root: root, path: joinPath, now: now) } catch {
+            return failed("join file", "\(error); nothing changed")
+        }
+        var prep = self
+        prep.settings = join.host
+        for dir in NodeComponents.directories(join) where !prep.settings.directories.contains(dir) {
+            prep.settings.directories.append(dir)
+        }
+        let observed = NodeObserver(root: root, effects: effects, effectiveUID: effectiveUID).observe(prep.settings)
+        let node: NodeIdentity
+        do { node = try nodeIdentity(join, observed) } catch { return failed("node identity", "\(error); nothing changed") }
+
+        let prepared = prep.apply()
+        var output = prepared.output
+        var changes = prepared.changes
+        if prepared.exitCode != 0 {
+            return failed("node preparation", "see the output above", output: output, changes: changes)
+        }
+        let files = NodeComponents.files(join, node)
+        let plan: NodePlan
+        do {
+            plan = ComponentPlanner.plan(files, try ComponentObserver(root: root, services: effects.services).observe(files))
+        } catch {
+            return failed("components", "\(error)", output: output, changes: changes)
+        }
+        if let blocking = plan.blockingFailures.first {
+            return failed(blocking.name, blocking.detail, output: output, changes: changes)
+        }
+        do {
+            let applier = try NodeApplier(root: root, effects: effects, journalPath: journalPath)
+            defer {
+                output += applier.performed.map { "  changed  \($0)\n" }.joined()
+                changes += applier.performed.count
+            }
+            try applier.apply(plan.steps, observed: observed)
+        } catch {
+            return failed("components", "\(error)", output: output, changes: changes)
+        }
+        return Convergence(status: status(join, node, plan, stamp: stamp), output: output, changes: changes)
+    }
+
+    /// Reads back every component's state after a pass.
+    func status(_ join: JoinFile, _ node: NodeIdentity, _ plan: NodePlan, stamp: String) -> AgentStatus {
+        var checks = [
+            AgentStatus.Check("join file", "ok", "cluster \(join.clusterName) at \(join.apiServerEndpoints.joined(separator: ", ")); token \(join.token.id) expires \(ISO8601DateFormatter().string(from: join.tokenExpires))"),
+            AgentStatus.Check("node", "ok", "\(node.name) \(node.ip)"),
+            AgentStatus.Check("node preparation", "ok", "modules, sysctls, swap, SELinux, time, directories as planned"),
+        ]
+        var ready = true
+        var waiting: [String] = []
+        for (unit, binary) in [(ComponentPlanner.containerd, "")] + ComponentPlanner.kubernetesUnits {
+            let state = (try? effects.services?.unitState(unit)) ?? nil
+            let active = state?.activeState == "active"
+            let planned = plan.items.first { $0.name == unit }
+            if !binary.isEmpty, planned?.state == .warn {
+                checks.append(AgentStatus.Check(unit, "waiting", planned!.detail))
+                waiting.append(binary)
+            } else if active {
+                checks.append(AgentStatus.Check(unit, "ok", "\(state!.unitFileState), \(state!.activeState) (\(state!.subState))"))
+            } else {
+                ready = false
+                checks.append(AgentStatus.Check(unit, "failed", state.map { "\($0.activeState) (\($0.subState)); see journalctl -u \(unit)" } ?? "unknown state"))
+            }
+        }
+        let summary = ready
+            ? "node prepared, containerd active" + (waiting.isEmpty ? ", kubelet and kube-proxy active" : "; \(waiting.joined(separator: ", ")) waiting for binaries in \(NodePaths.binDir)")
+            : "components not active: " + checks.filter { $0.state == "failed" }.map(\.name).joined(separator: ", ")
+        return AgentStatus(ready: ready, summary: summary, updated: stamp, checks: checks)
+    }
+
+    /// Writes the status file read by `seed-agent status` (no secrets in it).
+    public func writeStatus(_ status: AgentStatus, path: String = AgentStatus.defaultPath) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !root.isDirectory(directory) { try root.makeDirectory(directory, mode: 0o755) }
+        try root.writeAtomically(path, status.encoded(), mode: 0o644)
+    }
+}

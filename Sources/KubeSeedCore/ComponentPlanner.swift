@@ -1,0 +1,118 @@
+import Foundation
+
+/// What the host looks like for the node components.
+public struct ComponentObservation: Sendable {
+    /// Current text and mode of each file the agent renders (absent: missing).
+    public var files: [String: (content: String, mode: UInt16)] = [:]
+    /// containerd, kubelet, kube-proxy as systemd sees them.
+    public var units: [String: UnitState] = [:]
+    /// Executables found in /opt/k8s/bin, by name.
+    public var binaries: Set<String> = []
+    public init() {}
+}
+
+/// Plans the node components: files that differ, unit enablement, starts and restarts. Pure.
+public enum ComponentPlanner {
+    public static let containerd = "containerd.service"
+    public static let kubelet = "kubelet.service"
+    public static let kubeProxy = "kube-proxy.service"
+    /// Kubernetes units and the binary each needs.
+    public static let kubernetesUnits = [(kubelet, "kubelet"), (kubeProxy, "kube-proxy")]
+
+    public static func plan(_ files: [RenderedFile], _ observed: ComponentObservation) -> NodePlan {
+        var items: [PlanItem] = []
+        var changedUnits = Set<String>()
+        var unitFileWritten = false
+        for file in files {
+            let current = observed.files[file.path]
+            if let current, current.content == file.content, current.mode == file.mode {
+                items.append(PlanItem(file.path, .ok, "up to date"))
+                continue
+            }
+            let why = current == nil ? "will be written" : (current!.content == file.content ? "mode will be set to \(String(file.mode, radix: 8))" : "will be rewritten")
+            items.append(PlanItem(file.path, .change, why, steps: [.writeFile(path: file.path, content: file.content, mode: file.mode)]))
+            changedUnits.formUnion(file.restarts)
+            if file.path.hasPrefix("/etc/systemd/system/") { unitFileWritten = true }
+        }
+        if unitFileWritten { items.append(PlanItem("systemd units", .change, "will reload systemd", steps: [.reloadSystemd])) }
+
+        let containerdState = observed.units[containerd] ?? .notFound
+        if !containerdState.exists {
+            items.append(PlanItem(containerd, .fail, "not installed (apt install containerd runc)", blocksApply: true))
+        } else {
+            items.append(unitItem(containerd, containerdState, configChanged: changedUnits.contains(containerd), runnable: true, binaryNote: ""))
+        }
+        for (unit, binary) in kubernetesUnits {
+            // A unit file written in this run is not loaded yet: treat it as new, disabled and inactive.
+            let state = unitFileWritten && changedUnits.contains(unit) && !(observed.units[unit]?.exists ?? false)
+                ? UnitState(loadState: "loaded", unitFileState: "disabled") : (observed.units[unit] ?? UnitState(loadState: "loaded", unitFileState: "disabled"))
+            let runnable = observed.binaries.contains(binary)
+            items.append(unitItem(unit, state, configChanged: changedUnits.contains(unit), runnable: runnable,
+                                  binaryNote: "binary missing: put \(binary) in \(NodePaths.binDir) (from kubernetes-node-linux-amd64.tar.gz or kubernetes-server-linux-amd64.tar.gz)"))
+        }
+        return NodePlan(items: items)
+    }
+
+    static func unitItem(_ unit: String, _ state: UnitState, configChanged: Bool, runnable: Bool, binaryNote: String) -> PlanItem {
+        var steps: [Step] = []
+        var todo: [String] = []
+        if !state.isEnabled { steps.append(.enableUnit(unit)); todo.append("enable") }
+        guard runnable else {
+            return PlanItem(unit, .warn, binaryNote + (todo.isEmpty ? "" : "; will enable it for when it is there"), steps: steps)
+        }
+        if !state.isActive {
+            steps.append(.startUnit(unit)); todo.append("start")
+        } else if configChanged {
+            steps.append(.restartUnit(unit)); todo.append("restart (configuration changed)")
+        }
+        if steps.isEmpty { return PlanItem(unit, .ok, "\(state.unitFileState), \(state.activeState)") }
+        return PlanItem(unit, .change, "will \(todo.joined(separator: ", "))", steps: steps)
+    }
+}
+
+/// What `seed-agent status` shows: written by the running agent to /run/kubeseed/status.json.
+public struct AgentStatus: Codable, Sendable, Equatable {
+    public static let defaultPath = "/run/kubeseed/status.json"
+
+    public struct Check: Codable, Sendable, Equatable {
+        public var name: String
+        /// ok, waiting (something the operator must provide), or failed.
+        public var state: String
+        public var reason: String
+        public init(_ name: String, _ state: String, _ reason: String) {
+            self.name = name
+            self.state = state
+            self.reason = reason
+        }
+    }
+
+    /// True when the node is prepared and every component that can run is active.
+    public var ready: Bool
+    public var summary: String
+    public var updated: String
+    public var checks: [Check]
+
+    public init(ready: Bool, summary: String, updated: String, checks: [Check]) {
+        self.ready = ready
+        self.summary = summary
+        self.updated = updated
+        self.checks = checks
+    }
+
+    public func encoded() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)) ?? Data()
+    }
+
+    public func table() -> String {
+        let width = max(5, checks.map(\.name.count).max() ?? 0)
+        var out = "\(ready ? "READY" : "NOT READY"): \(summary)\n"
+        out += "CHECK".padding(toLength: width, withPad: " ", startingAt: 0) + "  STATE    REASON\n"
+        for check in checks {
+            out += check.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                + check.state.padding(toLength: 7, withPad: " ", startingAt: 0) + "  " + check.reason + "\n"
+        }
+        return out
+    }
+}

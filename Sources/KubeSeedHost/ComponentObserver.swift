@@ -1,0 +1,72 @@
+import Glibc
+import KubeSeedCore
+
+/// Reads what the component planner needs: rendered files' current text and mode, unit states,
+/// and which Kubernetes binaries are installed. Read-only.
+public struct ComponentObserver {
+    public let root: HostRoot
+    public let services: ServiceManager?
+
+    public init(root: HostRoot = HostRoot(), services: ServiceManager?) {
+        self.root = root
+        self.services = services
+    }
+
+    public func observe(_ files: [RenderedFile]) throws -> ComponentObservation {
+        var observed = ComponentObservation()
+        for file in files {
+            if let text = try root.readText(file.path), let mode = root.mode(file.path) {
+                observed.files[file.path] = (text, mode)
+            }
+        }
+        guard let services else { throw HostError(.dbus, "systemd is not reachable") }
+        for unit in [ComponentPlanner.containerd] + ComponentPlanner.kubernetesUnits.map(\.0) {
+            observed.units[unit] = try services.unitState(unit)
+        }
+        for (_, binary) in ComponentPlanner.kubernetesUnits where access(root.resolve("\(NodePaths.binDir)/\(binary)"), X_OK) == 0 {
+            observed.binaries.insert(binary)
+        }
+        return observed
+    }
+}
+
+/// Blocks until something changes in watched directories (inotify): no polling, no wake-ups.
+public final class DirectoryWatcher {
+    private let fd: Int32
+    private var watches: [Int32: String] = [:]
+
+    public init() throws {
+        fd = try systemCall(.file, "start inotify") { inotify_init1(Int32(IN_CLOEXEC)) }
+    }
+
+    deinit { close(fd) }
+
+    /// Watches `path` (a directory) for files written, moved in, created or removed.
+    public func watch(_ path: String) throws {
+        let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB | IN_MOVED_FROM)
+        let wd = try systemCall(.file, "watch \(path)") { inotify_add_watch(fd, path, mask) }
+        watches[wd] = path
+    }
+
+    /// Waits for the next batch of events; returns the paths (directory/name) that changed.
+    public func next() throws -> [String] {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = try buffer.withUnsafeMutableBytes { raw in
+            try systemCall(.file, "read inotify events") { Int32(truncatingIfNeeded: read(fd, raw.baseAddress, raw.count)) }
+        }
+        var changed: [String] = []
+        var offset = 0
+        let headerSize = MemoryLayout<inotify_event>.size
+        while offset + headerSize <= Int(count) {
+            let (wd, nameLength) = buffer.withUnsafeBytes { raw -> (Int32, Int) in
+                let event = raw.loadUnaligned(fromByteOffset: offset, as: inotify_event.self)
+                return (event.wd, Int(event.len))
+            }
+            let nameBytes = buffer[(offset + headerSize)..<(offset + headerSize + nameLength)].prefix { $0 != 0 }
+            let name = String(decoding: nameBytes, as: UTF8.self)
+            if let directory = watches[wd] { changed.append(name.isEmpty ? directory : "\(directory)/\(name)") }
+            offset += headerSize + nameLength
+        }
+        return changed
+    }
+}
