@@ -34,39 +34,48 @@ public enum ComponentPlanner {
             changedUnits.formUnion(file.restarts)
             if file.path.hasPrefix("/etc/systemd/system/") { unitFileWritten = true }
         }
-        if unitFileWritten { items.append(PlanItem("systemd units", .change, "will reload systemd", steps: [.reloadSystemd])) }
-
+        // Enable everything first, reload systemd once, then start or restart: one reload per pass.
+        var activation: [Step] = []
         let containerdState = observed.units[containerd] ?? .notFound
         if !containerdState.exists {
             items.append(PlanItem(containerd, .fail, "not installed (apt install containerd runc)", blocksApply: true))
         } else {
-            items.append(unitItem(containerd, containerdState, configChanged: changedUnits.contains(containerd), runnable: true, binaryNote: ""))
+            let (item, steps) = unitItem(containerd, containerdState, configChanged: changedUnits.contains(containerd), runnable: true, binaryNote: "")
+            items.append(item)
+            activation += steps
         }
         for (unit, binary) in kubernetesUnits {
             // A unit file written in this run is not loaded yet: treat it as new, disabled and inactive.
-            let state = unitFileWritten && changedUnits.contains(unit) && !(observed.units[unit]?.exists ?? false)
-                ? UnitState(loadState: "loaded", unitFileState: "disabled") : (observed.units[unit] ?? UnitState(loadState: "loaded", unitFileState: "disabled"))
-            let runnable = observed.binaries.contains(binary)
-            items.append(unitItem(unit, state, configChanged: changedUnits.contains(unit), runnable: runnable,
-                                  binaryNote: "binary missing: put \(binary) in \(NodePaths.binDir) (from kubernetes-node-linux-amd64.tar.gz or kubernetes-server-linux-amd64.tar.gz)"))
+            let state = observed.units[unit].flatMap { $0.exists ? $0 : nil } ?? UnitState(loadState: "loaded", unitFileState: "disabled")
+            let (item, steps) = unitItem(unit, state, configChanged: changedUnits.contains(unit), runnable: observed.binaries.contains(binary),
+                                         binaryNote: "binary missing: put \(binary) in \(NodePaths.binDir) (from kubernetes-node-linux-amd64.tar.gz or kubernetes-server-linux-amd64.tar.gz)")
+            items.append(item)
+            activation += steps
+        }
+        let enabling = items.contains { $0.steps.contains { if case .enableUnit = $0 { return true }; return false } }
+        if unitFileWritten || enabling || !activation.isEmpty {
+            let reload: [Step] = unitFileWritten || enabling ? [.reloadSystemd] : []
+            items.append(PlanItem("systemd", .change, (reload + activation).map(\.description).joined(separator: ", "), steps: reload + activation))
         }
         return NodePlan(items: items)
     }
 
-    static func unitItem(_ unit: String, _ state: UnitState, configChanged: Bool, runnable: Bool, binaryNote: String) -> PlanItem {
-        var steps: [Step] = []
+    /// The unit's report line with its enable step, and the start/restart to run after the reload.
+    static func unitItem(_ unit: String, _ state: UnitState, configChanged: Bool, runnable: Bool, binaryNote: String) -> (PlanItem, [Step]) {
+        var enable: [Step] = []
+        var activation: [Step] = []
         var todo: [String] = []
-        if !state.isEnabled { steps.append(.enableUnit(unit)); todo.append("enable") }
+        if !state.isEnabled { enable.append(.enableUnit(unit)); todo.append("enable") }
         guard runnable else {
-            return PlanItem(unit, .warn, binaryNote + (todo.isEmpty ? "" : "; will enable it for when it is there"), steps: steps)
+            return (PlanItem(unit, .warn, binaryNote + (todo.isEmpty ? "" : "; will enable it for when it is there"), steps: enable), [])
         }
         if !state.isActive {
-            steps.append(.startUnit(unit)); todo.append("start")
+            activation.append(.startUnit(unit)); todo.append("start")
         } else if configChanged {
-            steps.append(.restartUnit(unit)); todo.append("restart (configuration changed)")
+            activation.append(.restartUnit(unit)); todo.append("restart (configuration changed)")
         }
-        if steps.isEmpty { return PlanItem(unit, .ok, "\(state.unitFileState), \(state.activeState)") }
-        return PlanItem(unit, .change, "will \(todo.joined(separator: ", "))", steps: steps)
+        if todo.isEmpty { return (PlanItem(unit, .ok, "\(state.unitFileState), \(state.activeState)"), []) }
+        return (PlanItem(unit, .change, "will \(todo.joined(separator: ", "))", steps: enable), activation)
     }
 }
 

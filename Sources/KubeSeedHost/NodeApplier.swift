@@ -59,6 +59,7 @@ public final class NodeApplier {
             }
             switch step {
             case .maskUnits, .enableUnit, .disableUnit: unitFilesChanged = true
+            case .reloadSystemd: unitFilesChanged = false
             default: break
             }
             performed.append(PerformedStep(step: step, seconds: Self.monotonicSeconds() - started))

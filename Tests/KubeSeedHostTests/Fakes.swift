@@ -97,7 +97,14 @@ final class FakeServices: ServiceManager {
     func unitNames(matching patterns: [String]) throws -> [String] {
         units.keys.filter { name in patterns.contains { $0 == "*.swap" ? name.hasSuffix(".swap") : $0 == name } }.sorted()
     }
-    func enable(_ name: String) throws { try maybeFail("enable \(name)"); units[name]?.unitFileState = "enabled" }
+    func enable(_ name: String) throws {
+        try maybeFail("enable \(name)")
+        // Like EnableUnitFiles: works on the file on disk, loaded or not.
+        if units[name] == nil, root?.exists("/etc/systemd/system/\(name)") == true {
+            units[name] = UnitState(loadState: "loaded", unitFileState: "disabled")
+        }
+        units[name]?.unitFileState = "enabled"
+    }
     func disable(_ name: String) throws { try maybeFail("disable \(name)"); units[name]?.unitFileState = "disabled" }
     func mask(_ names: [String]) throws {
         try maybeFail("mask \(names.joined(separator: ","))")

@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# End-to-end test of seed-agent on a real Debian bookworm guest (systemd, Debian kernel) under qemu.
-# Boots the guest twice on one disk (boot 1: check + apply; boot 2: verify after reboot, apply
-# again, reset) and fails loudly on any RESULT FAIL or missing marker. No network: -nic none.
-# Usage: Tests/VM/run-vm-test.sh [--keep]   (KUBESEED_VM_TIMEOUT per boot, default 600 s)
+# End-to-end tests of seed-agent on a real Debian bookworm guest (systemd, Debian kernel) under qemu.
+# Each scenario is a guest script (guest-SCENARIO.sh) run by a unit at every boot; the disk is
+# booted again until the script prints DONE (at most 3 boots). Fails loudly on any RESULT FAIL or a
+# missing DONE. No network: -nic none.
+#   prep: check, apply, reboot and verify, apply again (0 writes), reset (byte-identical), kill -9 mid-apply
+#   join: drop a join file, the .path unit starts the agent, containerd up, kubelet/kube-proxy installed
+# Usage: Tests/VM/run-vm-test.sh [--keep] [SCENARIO...]   (default: all; KUBESEED_VM_TIMEOUT per boot, default 600 s)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 timeout_s=${KUBESEED_VM_TIMEOUT:-600}
-keep=${1:-}
+keep=
+scenarios=()
+for arg in "$@"; do
+  case "$arg" in
+    --keep) keep=--keep ;;
+    *) scenarios+=("$arg") ;;
+  esac
+done
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(prep join)
 start=$(date +%s)
 
 if [ "$(id -u)" != 0 ]; then echo "run-vm-test: needs root (debootstrap, mkfs -d)" >&2; exit 1; fi
@@ -22,61 +33,98 @@ echo "run-vm-test: release build (static Swift runtime)"
 (cd "$repo" && swift build -c release --static-swift-stdlib --product seed-agent 2>&1 | tail -n 3)
 binary="$repo/.build/release/seed-agent"
 
-work=$(mktemp -d /tmp/kubeseed-vmtest.XXXXXX)
-cleanup() { if [ "$keep" = --keep ]; then echo "run-vm-test: kept $work"; else rm -rf "$work"; fi; }
+work_root=$(mktemp -d /tmp/kubeseed-vmtest.XXXXXX)
+cleanup() { if [ "$keep" = --keep ]; then echo "run-vm-test: kept $work_root"; else rm -rf "$work_root"; fi; }
 trap cleanup EXIT
-stage="$work/rootfs"
-cp -a "$image/rootfs" "$stage"
-install -m 0755 "$binary" "$stage/usr/bin/seed-agent"
-install -D -m 0755 "$here/guest-test.sh" "$stage/usr/local/lib/kubeseed-vmtest/guest-test.sh"
-install -D -m 0644 "$here/agent.yaml" "$stage/etc/kubeseed/agent.yaml"
-install -m 0644 "$here/kubeseed-vmtest.service" "$stage/etc/systemd/system/kubeseed-vmtest.service"
-ln -s ../kubeseed-vmtest.service "$stage/etc/systemd/system/multi-user.target.wants/kubeseed-vmtest.service"
-disk="$work/disk.img"
-mkfs.ext4 -q -d "$stage" "$disk" 3G
-rm -rf "$stage"
-echo "run-vm-test: disk ready after $(( $(date +%s) - start )) s"
 
-boot() {
-  local n=$1 t0
-  t0=$(date +%s)
-  timeout "$timeout_s" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 2048 -smp 2 \
-    -nographic -no-reboot -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
-    -append "root=/dev/vda rw console=ttyS0 quiet edd=off" \
-    -drive "file=$disk,format=raw,if=virtio" -nic none > "$work/console$n.log" 2>&1 || {
-      echo "run-vm-test: boot $n: qemu exited $? (timeout ${timeout_s}s?); console tail:" >&2
-      tail -n 40 "$work/console$n.log" >&2
-    }
-  echo "run-vm-test: boot $n took $(( $(date +%s) - t0 )) s"
+# Test data made here for the join scenario: a throwaway CA (openssl) and a join file using it.
+make_join_file() {
+  local dir=$1
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -days 30 -nodes -subj /CN=kubernetes-ca \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+    -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+  {
+    echo "apiVersion: kubeseed.io/v1alpha1"
+    echo "kind: JoinConfiguration"
+    echo "cluster:"
+    echo "  name: vmtest"
+    echo "  kubernetesVersion: v1.31.2"
+    echo "  apiServerEndpoints: [\"https://192.0.2.1:6443\"]"
+    echo "  caCertificate: |"
+    sed 's/^/    /' "$dir/ca.pem"
+    echo "bootstrap:"
+    echo "  token: abcdef.0123456789abcdef"
+    echo "  expires: \"$(date -u -d '+1 day' +%Y-%m-%dT%H:%M:%SZ)\""
+    echo "node:"
+    echo "  name: worker-1"
+    echo "host:"
+    echo "  timezone: Asia/Shanghai"
+  } > "$dir/join.yaml"
+  rm -f "$dir/ca.key"
 }
-boot 1
-boot 2
 
-# The guest's own record of results, read back from the disk (the console is the live copy).
-debugfs -R "dump /var/lib/kubeseed-vmtest/results.txt $work/results.txt" "$disk" >/dev/null 2>&1 || true
-for f in check.txt apply1.txt apply2.txt reset.txt; do
-  debugfs -R "dump /var/lib/kubeseed-vmtest/$f $work/$f" "$disk" >/dev/null 2>&1 || true
-done
-results="$work/results.txt"
-[ -s "$results" ] || { cat "$work"/console*.log | tr -d '\r' | grep '^VMTEST ' | sed 's/^VMTEST //' > "$results" || true; }
-grep '^VMTEST ' "$results" > /dev/null 2>&1 && sed -i 's/^VMTEST //' "$results"
-
-passed=$(grep -c '^RESULT PASS' "$results" || true)
-failed=$(grep -c '^RESULT FAIL' "$results" || true)
-echo "---- guest results ----"
-grep -E '^(RESULT|APPLY|RESET|STARTUP|KILLED|RESUMED|check|phase|DONE)' "$results" || true
-echo "-----------------------"
+total_passed=0
+total_failed=0
 status=0
-if [ "$failed" != 0 ]; then echo "run-vm-test: $failed checks FAILED in the guest" >&2; status=1; fi
-if ! grep -q '^DONE' "$results"; then
-  echo "run-vm-test: the guest did not finish (no DONE marker); console tail:" >&2
-  tail -n 60 "$work/console2.log" >&2 || true
-  status=1
-fi
-if [ -s "$work/check.txt" ]; then echo "---- seed-agent check (boot 1) ----"; cat "$work/check.txt"; fi
-if [ -s "$work/apply1.txt" ]; then echo "---- seed-agent apply (boot 1) ----"; cat "$work/apply1.txt"; fi
-if [ -s "$work/apply2.txt" ]; then echo "---- seed-agent apply (boot 2) ----"; cat "$work/apply2.txt"; fi
-if [ -s "$work/reset.txt" ]; then echo "---- seed-agent reset (boot 2) ----"; cat "$work/reset.txt"; fi
+for scenario in "${scenarios[@]}"; do
+  guest="$here/guest-$scenario.sh"
+  [ -f "$guest" ] || { echo "run-vm-test: no scenario '$scenario' ($guest)" >&2; exit 1; }
+  work="$work_root/$scenario"
+  mkdir -p "$work"
+  echo "==== scenario $scenario"
+  stage="$work/rootfs"
+  cp -a "$image/rootfs" "$stage"
+  install -m 0755 "$binary" "$stage/usr/bin/seed-agent"
+  install -m 0644 "$repo/units/seed-agent.service" "$repo/units/seed-agent.path" "$stage/lib/systemd/system/"
+  install -D -m 0755 "$guest" "$stage/usr/local/lib/kubeseed-vmtest/guest.sh"
+  install -D -m 0644 "$here/agent.yaml" "$stage/usr/local/lib/kubeseed-vmtest/agent.yaml"
+  if [ "$scenario" = join ]; then make_join_file "$work" && install -m 0600 "$work/join.yaml" "$stage/usr/local/lib/kubeseed-vmtest/join.yaml"; fi
+  install -m 0644 "$here/kubeseed-vmtest.service" "$stage/etc/systemd/system/kubeseed-vmtest.service"
+  ln -s ../kubeseed-vmtest.service "$stage/etc/systemd/system/multi-user.target.wants/kubeseed-vmtest.service"
+  disk="$work/disk.img"
+  mkfs.ext4 -q -d "$stage" "$disk" 3G
+  rm -rf "$stage"
+  echo "run-vm-test: disk ready after $(( $(date +%s) - start )) s"
+
+  for n in 1 2 3; do
+    t0=$(date +%s)
+    timeout "$timeout_s" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 2048 -smp 2 \
+      -nographic -no-reboot -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
+      -append "root=/dev/vda rw console=ttyS0 quiet edd=off" \
+      -drive "file=$disk,format=raw,if=virtio" -nic none > "$work/console$n.log" 2>&1 || {
+        echo "run-vm-test: boot $n: qemu exited $? (timeout ${timeout_s}s?); console tail:" >&2
+        tail -n 40 "$work/console$n.log" >&2
+      }
+    echo "run-vm-test: $scenario boot $n took $(( $(date +%s) - t0 )) s"
+    debugfs -R "dump /var/lib/kubeseed-vmtest/results.txt $work/results.txt" "$disk" >/dev/null 2>&1 || true
+    grep -q '^VMTEST DONE' "$work/results.txt" 2>/dev/null && break
+  done
+
+  # The guest's own record of results, read back from the disk (the console is the live copy).
+  for f in check.txt apply1.txt apply2.txt reset.txt agent-journal.txt status.txt; do
+    debugfs -R "dump /var/lib/kubeseed-vmtest/$f $work/$f" "$disk" >/dev/null 2>&1 || true
+  done
+  results="$work/results.txt"
+  [ -s "$results" ] || { cat "$work"/console*.log | tr -d '\r' | grep '^VMTEST ' > "$results" || true; }
+  sed -i 's/^VMTEST //' "$results"
+  passed=$(grep -c '^RESULT PASS' "$results" || true)
+  failed=$(grep -c '^RESULT FAIL' "$results" || true)
+  echo "---- $scenario: guest results ----"
+  grep -vE '^RESULT PASS' "$results" || true
+  echo "---- $scenario: $passed checks passed"
+  if [ "$failed" != 0 ]; then echo "run-vm-test: $scenario: $failed checks FAILED in the guest" >&2; status=1; fi
+  if ! grep -q '^DONE' "$results"; then
+    echo "run-vm-test: $scenario: the guest did not finish (no DONE marker); console tail:" >&2
+    tail -n 60 "$(ls "$work"/console*.log | tail -n 1)" >&2 || true
+    status=1
+    failed=$((failed + 1))
+  fi
+  for f in check.txt apply1.txt apply2.txt reset.txt status.txt agent-journal.txt; do
+    if [ -s "$work/$f" ]; then echo "---- $scenario: $f ----"; cat "$work/$f"; fi
+  done
+  total_passed=$((total_passed + passed))
+  total_failed=$((total_failed + failed))
+done
 echo "run-vm-test: wall time $(( $(date +%s) - start )) s"
-echo "vm: $passed passed, $failed failed"
-[ "$status" = 0 ] && [ "$passed" -gt 0 ] || exit 1
+echo "vm: $total_passed passed, $total_failed failed"
+[ "$status" = 0 ] && [ "$total_passed" -gt 0 ] || exit 1

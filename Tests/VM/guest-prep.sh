@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs inside the VM guest (real systemd, Debian kernel) as kubeseed-vmtest.service, once per boot.
+# Scenario "prep". Runs inside the VM guest (real systemd, Debian kernel) as kubeseed-vmtest.service, once per boot.
 # Boot 1: make a swap file active and in fstab, snapshot the host, run check and apply.
 # Boot 2: verify everything survived the reboot, apply again (zero writes), reset, compare with
 # the snapshot byte for byte. Every result goes to the console as a RESULT line for the host.
@@ -47,6 +47,7 @@ fingerprint() {
 
 if [ "$phase" = 1 ]; then
   log "phase 1 on $(uname -r)"
+  mkdir -p /etc/kubeseed && cp /usr/local/lib/kubeseed-vmtest/agent.yaml /etc/kubeseed/agent.yaml
   dd if=/dev/zero of=/swapfile bs=1M count=64 status=none && chmod 600 /swapfile && mkswap -q /swapfile
   echo "/swapfile none swap sw 0 0" >> /etc/fstab
   systemctl daemon-reload && systemctl start swapfile.swap

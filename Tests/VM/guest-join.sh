@@ -1,0 +1,127 @@
+#!/bin/bash
+# Scenario "join". Runs inside the VM guest (real systemd, Debian kernel, Debian's containerd) as
+# kubeseed-vmtest.service. The operator's story: enable seed-agent.path, drop a join file, and the
+# agent prepares the node, brings containerd up with its config, installs kubelet / kube-proxy and
+# reports readiness. Every result goes to the console as a RESULT line for the host.
+set -u
+state=/var/lib/kubeseed-vmtest
+mkdir -p "$state"
+log() { echo "VMTEST $*" | tee -a "$state/results.txt" > /dev/console; }
+pass() { log "RESULT PASS $*"; }
+fail() { log "RESULT FAIL $*"; }
+expect() {
+  local name=$1; shift
+  if "$@" >> "$state/detail.log" 2>&1; then pass "$name"; else fail "$name (command: $*)"; fi
+}
+ms() { date +%s%3N; }
+# wait_for SECONDS COMMAND...: polls the test's own condition (the agent itself never polls)
+wait_for() {
+  local limit=$1; shift
+  local t0; t0=$(date +%s)
+  while ! "$@" > /dev/null 2>&1; do
+    [ $(( $(date +%s) - t0 )) -ge "$limit" ] && return 1
+    sleep 0.5
+  done
+}
+status_has() { grep -q "$1" /run/kubeseed/status.json; }
+agent_active() { [ "$(systemctl show -p ActiveState --value seed-agent.service)" = active ]; }
+
+log "join scenario on $(uname -r)"
+# A default route on a dummy interface (no NIC: nothing leaves the guest): the node IP comes from it over netlink.
+ip link add kubeseed0 type dummy && ip addr add 192.0.2.20/24 dev kubeseed0 && ip link set kubeseed0 up \
+  && ip route add default via 192.0.2.1 dev kubeseed0
+
+expect "systemd-analyze verify seed-agent.service and seed-agent.path" \
+  systemd-analyze verify /lib/systemd/system/seed-agent.service /lib/systemd/system/seed-agent.path
+systemctl enable --now seed-agent.path
+expect "seed-agent.path is waiting" test "$(systemctl is-active seed-agent.path)" = active
+expect "containerd (Debian's package) is there before the agent" systemctl cat containerd.service
+
+# 1. A join file others can read: the agent starts, refuses it, changes nothing, and waits.
+mkdir -p /etc/kubeseed
+# Debian's containerd ships its own /etc/containerd/config.toml (a conffile): keep its bytes to compare.
+cp -a /etc/containerd/config.toml "$state/containerd-config.debian"
+t0=$(ms)
+install -m 0644 /usr/local/lib/kubeseed-vmtest/join.yaml /etc/kubeseed/join.yaml
+if wait_for 120 status_has 'lets others read the bootstrap token'; then
+  pass "path unit started the agent, which rejects a world-readable join file ($(( $(ms) - t0 )) ms)"
+else
+  fail "agent did not report the unsafe join file: $(cat /run/kubeseed/status.json 2>&1 | head -c 300)"
+fi
+expect "rejected join file wrote nothing" sh -c "cmp -s /etc/containerd/config.toml $state/containerd-config.debian && test ! -e /etc/sysctl.d/kubeseed.conf -a ! -e /var/lib/kubeseed/journal.json -a ! -e /etc/kubernetes"
+expect "agent is not ready yet (activating)" test "$(systemctl show -p ActiveState --value seed-agent.service)" = activating
+
+# 2. Fix the mode: inotify wakes the agent, which converges and sends READY=1.
+t0=$(ms)
+chmod 600 /etc/kubeseed/join.yaml
+if wait_for 300 agent_active; then
+  log "READY after $(( $(ms) - t0 )) ms from the chmod"
+  pass "agent sent READY=1 after the join file was fixed"
+else
+  fail "agent not active: $(systemctl show -p ActiveState -p StatusText seed-agent.service | tr '\n' ' ')"
+fi
+journalctl -u seed-agent.service --no-pager -o cat > "$state/agent-journal.txt" 2>&1
+expect "STATUS= line reports readiness" sh -c "systemctl show -p StatusText --value seed-agent.service | grep -q '^ready: node prepared, containerd active; kubelet, kube-proxy waiting for binaries'"
+seed-agent status > "$state/status.txt" 2>&1; rc=$?
+[ $rc = 0 ] && pass "seed-agent status exits 0 (ready)" || fail "seed-agent status exit $rc"
+expect "status lists kubelet as binary missing" grep -q 'kubelet.service .*waiting .*binary missing: put kubelet in /opt/k8s/bin' "$state/status.txt"
+expect "status --json parses" sh -c "seed-agent status --json | grep -q '\"ready\" : true'"
+expect "node IP came from the default route" grep -q 'worker-1 192.0.2.20' "$state/status.txt"
+
+# 3. containerd under the agent, with the written configuration.
+expect "containerd active" systemctl is-active --quiet containerd.service
+expect "ctr answers over the socket" sh -c "ctr version | grep -q 'Server:'"
+expect "containerd runs the written config (SystemdCgroup, CNI dir, certs.d)" sh -c \
+  "containerd config dump > $state/containerd-dump.toml && grep -q 'SystemdCgroup = true' $state/containerd-dump.toml && grep -q 'bin_dir = \"/usr/lib/cni\"' $state/containerd-dump.toml && grep -q 'root = \"/data/k8s/containerd/root\"' $state/containerd-dump.toml"
+expect "crictl.yaml written" grep -q 'runtime-endpoint: unix:///run/containerd/containerd.sock' /etc/crictl.yaml
+expect "bootstrap kubeconfig is 0600" test "$(stat -c %a /etc/kubernetes/kubelet-bootstrap.kubeconfig)" = 600
+expect "join file token not in the agent's journal" sh -c "! journalctl -u seed-agent.service --no-pager | grep -q 0123456789abcdef"
+expect "join file token not in the status file" sh -c "! grep -q 0123456789abcdef /run/kubeseed/status.json"
+
+# 4. kubelet and kube-proxy: installed, enabled, verified, clearly waiting for their binaries.
+for unit in kubelet kube-proxy; do
+  expect "$unit.service enabled" test "$(systemctl is-enabled $unit.service)" = enabled
+  systemd-analyze verify /etc/systemd/system/$unit.service > "$state/verify-$unit.txt" 2>&1
+  # The only complaint allowed is the binary the operator still has to provide.
+  if grep -v "Command /opt/k8s/bin/$unit is not executable" "$state/verify-$unit.txt" | grep -q .; then
+    fail "systemd-analyze verify $unit.service: $(tr '\n' '|' < "$state/verify-$unit.txt")"
+  else
+    pass "systemd-analyze verify $unit.service (only the missing binary reported)"
+  fi
+done
+expect "kubelet hostname-override equals kube-proxy hostnameOverride" sh -c \
+  "grep -q -- '--hostname-override=worker-1' /etc/systemd/system/kubelet.service && grep -q 'hostnameOverride: worker-1' /etc/kubernetes/kube-proxy-config.yaml"
+expect "node prepared: br_netfilter loaded, ip_forward=1, zone set" sh -c \
+  "test -d /sys/module/br_netfilter && test \$(sysctl -n net.ipv4.ip_forward) = 1 && test \$(readlink -f /etc/localtime) = /usr/share/zoneinfo/Asia/Shanghai"
+
+# 5. A second start writes nothing and restarts nothing.
+containerd_pid=$(systemctl show -p MainPID --value containerd.service)
+fp() { find /etc/containerd /etc/kubernetes /etc/systemd/system /etc/sysctl.d /etc/modules-load.d /etc/crictl.yaml /var/lib/kubeseed -type f -printf '%p %T@ %s\n' | sort; }
+fp > "$state/fp-before"
+t0=$(ms)
+systemctl restart seed-agent.service
+log "SECOND START took $(( $(ms) - t0 )) ms to READY"
+fp > "$state/fp-after"
+expect "second start: no file written" diff "$state/fp-before" "$state/fp-after"
+expect "second start: containerd not restarted" test "$(systemctl show -p MainPID --value containerd.service)" = "$containerd_pid"
+journalctl -u seed-agent.service --no-pager -o cat > "$state/agent-journal.txt" 2>&1
+expect "second start reports 0 changes" sh -c "tail -n 3 $state/agent-journal.txt | grep -q '(0 changes)'"
+
+# 6. At rest: the agent sleeps in the kernel (inotify read), no polling.
+pid=$(systemctl show -p MainPID --value seed-agent.service)
+c0=$(awk '{print $14 + $15}' /proc/$pid/stat); v0=$(awk '/^voluntary_ctxt_switches/ {print $2}' /proc/$pid/status)
+sleep 10
+c1=$(awk '{print $14 + $15}' /proc/$pid/stat); v1=$(awk '/^voluntary_ctxt_switches/ {print $2}' /proc/$pid/status)
+rss=$(awk '/^VmRSS/ {print $2}' /proc/$pid/status)
+log "IDLE 10 s: cpu ticks $((c1 - c0)), context switches $((v1 - v0)), RSS ${rss} kB"
+expect "agent idle: no wake-ups in 10 s" test $((v1 - v0)) -eq 0
+
+# 7. reset puts Debian's containerd config back byte for byte and removes what the join file wrote.
+systemctl stop seed-agent.service seed-agent.path
+expect "reset after join exits 0" seed-agent reset
+expect "reset restored Debian's containerd config.toml" cmp /etc/containerd/config.toml "$state/containerd-config.debian"
+expect "reset removed the kubelet and kube-proxy units and configs" test ! -e /etc/systemd/system/kubelet.service -a ! -e /etc/kubernetes/kubelet-config.yaml -a ! -e /etc/crictl.yaml
+
+log "DONE"
+sync
+systemctl poweroff
