@@ -10,6 +10,9 @@ extension AgentOperations {
         public var output: String
         /// Host changes made in this pass (0 on an unchanged pass).
         public var changes: Int
+        /// A failure that may pass by itself (a unit that did not start): worth a restart of the
+        /// agent. Join-file problems are not: the agent waits for the file to change instead.
+        public var retryable = false
     }
 
     /// Reads and validates the join file: owner root, not group/world-accessible, size-bounded.
@@ -55,7 +58,8 @@ extension AgentOperations {
         func failed(_ name: String, _ reason: String, output: String = "", changes: Int = 0) -> Convergence {
             Convergence(status: AgentStatus(ready: false, summary: "\(name): \(reason)", updated: stamp,
                                             checks: [AgentStatus.Check(name, "failed", reason)]),
-                        output: output + "seed-agent: \(name): \(reason)\n", changes: changes)
+                        output: output + "seed-agent: \(name): \(reason)\n", changes: changes,
+                        retryable: name != "join file" && name != "node identity")
         }
         let join: JoinFile
         do { join = try Self.loadJoinFile(root: root, path: joinPath, now: now) } catch {
@@ -96,7 +100,8 @@ extension AgentOperations {
         } catch {
             return failed("components", "\(error)", output: output, changes: changes)
         }
-        return Convergence(status: status(join, node, plan, stamp: stamp), output: output, changes: changes)
+        let status = status(join, node, plan, stamp: stamp)
+        return Convergence(status: status, output: output, changes: changes, retryable: !status.ready)
     }
 
     /// Reads back every component's state after a pass.

@@ -105,6 +105,9 @@ struct Run: ParsableCommand {
                 notifiedReady = true
             }
             if once { throw ExitCode(pass.status.ready ? 0 : 1) }
+            // A component that failed may come up on a fresh try: exit and let systemd restart us
+            // (Restart=on-failure, RestartSec=10). A bad join file instead waits for an edit.
+            if !pass.status.ready && pass.retryable { throw ExitCode(1) }
             if !watchingBinaries, operations.root.isDirectory(NodePaths.binDir) {
                 try watcher.watch(NodePaths.binDir)
                 watchingBinaries = true

@@ -2,8 +2,9 @@ import Foundation
 
 /// What the host looks like for the node components.
 public struct ComponentObservation: Sendable {
-    /// Current text and mode of each file the agent renders (absent: missing).
-    public var files: [String: (content: String, mode: UInt16)] = [:]
+    /// Current text, mode and modification time (µs since the epoch) of each file the agent
+    /// renders (absent: missing).
+    public var files: [String: (content: String, mode: UInt16, modifiedMicroseconds: UInt64)] = [:]
     /// containerd, kubelet, kube-proxy as systemd sees them.
     public var units: [String: UnitState] = [:]
     /// Executables found in /opt/k8s/bin, by name.
@@ -40,14 +41,16 @@ public enum ComponentPlanner {
         if !containerdState.exists {
             items.append(PlanItem(containerd, .fail, "not installed (apt install containerd runc)", blocksApply: true))
         } else {
-            let (item, steps) = unitItem(containerd, containerdState, configChanged: changedUnits.contains(containerd), runnable: true, binaryNote: "")
+            let (item, steps) = unitItem(containerd, containerdState, configChanged: changedUnits.contains(containerd) || stale(containerd, containerdState, files, observed),
+                                         runnable: true, binaryNote: "")
             items.append(item)
             activation += steps
         }
         for (unit, binary) in kubernetesUnits {
             // A unit file written in this run is not loaded yet: treat it as new, disabled and inactive.
             let state = observed.units[unit].flatMap { $0.exists ? $0 : nil } ?? UnitState(loadState: "loaded", unitFileState: "disabled")
-            let (item, steps) = unitItem(unit, state, configChanged: changedUnits.contains(unit), runnable: observed.binaries.contains(binary),
+            let (item, steps) = unitItem(unit, state, configChanged: changedUnits.contains(unit) || stale(unit, state, files, observed),
+                                         runnable: observed.binaries.contains(binary),
                                          binaryNote: "binary missing: put \(binary) in \(NodePaths.binDir) (from kubernetes-node-linux-amd64.tar.gz or kubernetes-server-linux-amd64.tar.gz)")
             items.append(item)
             activation += steps
@@ -58,6 +61,15 @@ public enum ComponentPlanner {
             items.append(PlanItem("systemd", .change, (reload + activation).map(\.description).joined(separator: ", "), steps: reload + activation))
         }
         return NodePlan(items: items)
+    }
+
+    /// An active unit started before one of its files was last written runs an old configuration
+    /// (a restart that failed, or a pass cut short): restart it. No state beyond the host's own.
+    static func stale(_ unit: String, _ state: UnitState, _ files: [RenderedFile], _ observed: ComponentObservation) -> Bool {
+        guard state.isActive, state.activeEnterMicroseconds > 0 else { return false }
+        return files.contains { file in
+            file.restarts.contains(unit) && (observed.files[file.path]?.modifiedMicroseconds ?? 0) > state.activeEnterMicroseconds
+        }
     }
 
     /// The unit's report line with its enable step, and the start/restart to run after the reload.

@@ -16,12 +16,16 @@ public struct UnitState: Sendable, Equatable, Codable {
     public var activeState: String
     public var subState: String
     public var unitFileState: String
+    /// When the unit last entered the active state (µs since the epoch; 0 = never).
+    public var activeEnterMicroseconds: UInt64
 
-    public init(loadState: String, activeState: String = "inactive", subState: String = "dead", unitFileState: String = "") {
+    public init(loadState: String, activeState: String = "inactive", subState: String = "dead", unitFileState: String = "",
+                activeEnterMicroseconds: UInt64 = 0) {
         self.loadState = loadState
         self.activeState = activeState
         self.subState = subState
         self.unitFileState = unitFileState
+        self.activeEnterMicroseconds = activeEnterMicroseconds
     }
 
     public static let notFound = UnitState(loadState: "not-found")

@@ -16,7 +16,7 @@ public struct ComponentObserver {
         var observed = ComponentObservation()
         for file in files {
             if let text = try root.readText(file.path), let mode = root.mode(file.path) {
-                observed.files[file.path] = (text, mode)
+                observed.files[file.path] = (text, mode, root.modifiedMicroseconds(file.path) ?? 0)
             }
         }
         guard let services else { throw HostError(.dbus, "systemd is not reachable") }

@@ -32,6 +32,13 @@ public struct HostRoot: Sendable {
         return UInt16(st.st_mode & 0o7777)
     }
 
+    /// Last modification time in microseconds since the epoch, or `nil` when the file does not exist.
+    public func modifiedMicroseconds(_ hostPath: String) -> UInt64? {
+        var st = stat()
+        guard stat(resolve(hostPath), &st) == 0 else { return nil }
+        return UInt64(st.st_mtim.tv_sec) * 1_000_000 + UInt64(st.st_mtim.tv_nsec) / 1000
+    }
+
     /// The file's bytes, or `nil` when it does not exist.
     public func read(_ hostPath: String) throws -> Data? {
         let fd: Int32

@@ -26,7 +26,8 @@ public final class LiveServiceManager: ServiceManager {
             try bus.stringProperty(Self.destination, unitPath, unit, member)
         }
         return UnitState(loadState: try property("LoadState"), activeState: try property("ActiveState"),
-                         subState: try property("SubState"), unitFileState: try property("UnitFileState"))
+                         subState: try property("SubState"), unitFileState: try property("UnitFileState"),
+                         activeEnterMicroseconds: try bus.uint64Property(Self.destination, unitPath, unit, "ActiveEnterTimestamp"))
     }
 
     public func unitNames(matching patterns: [String]) throws -> [String] {

@@ -63,6 +63,15 @@ final class SystemBus {
         return value != 0
     }
 
+    func uint64Property(_ destination: String, _ path: String, _ interface: String, _ member: String) throws -> UInt64 {
+        var error = sd_bus_error()
+        defer { sd_bus_error_free(&error) }
+        var value: UInt64 = 0
+        let result = sd_bus_get_property_trivial(bus, destination, path, interface, member, &error, typeCode("t"), &value)
+        if result < 0 { throw Self.error("read \(interface).\(member)", result, error) }
+        return value
+    }
+
     static func error(_ what: String, _ result: Int32, _ error: sd_bus_error) -> HostError {
         if let name = error.name {
             let text = error.message.map { String(cString: $0) } ?? ""

@@ -122,6 +122,25 @@ import Testing
         #expect(pass.output.contains(message), "\(pass.output)")
     }
 
+    @Test func aFailedComponentIsRetryableAndABadJoinFileIsNot() throws {
+        let host = try TemporaryHost()
+        try drop(host, joinText())
+        host.services.failNext["restart"] = 1
+        let failed = operations(host).converge()
+        #expect(!failed.status.ready)
+        #expect(failed.retryable)
+        #expect(failed.output.contains("restart containerd.service"), "\(failed.output)")
+        // The next pass (what systemd's restart of the agent does) finishes the job: containerd
+        // started before its config was written, so it is restarted even though no file changes now.
+        host.services.calls = []
+        let retry = operations(host).converge()
+        #expect(retry.status.ready)
+        #expect(host.services.calls.contains("restart containerd.service"), "\(retry.output)")
+        #expect(operations(host).converge().changes == 0)
+        try drop(host, joinText(), mode: 0o644)
+        #expect(!operations(host).converge().retryable)
+    }
+
     @Test func resetRemovesEverythingTheJoinFileWrote() throws {
         let host = try TemporaryHost()
         try drop(host, joinText())

@@ -128,9 +128,18 @@ final class FakeServices: ServiceManager {
             units[name] = UnitState(loadState: "loaded", unitFileState: "disabled")
         }
     }
-    func start(_ name: String) throws { try maybeFail("start \(name)"); units[name]?.activeState = "active" }
+    static func nowMicroseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000_000) }
+    func start(_ name: String) throws {
+        try maybeFail("start \(name)")
+        units[name]?.activeState = "active"
+        units[name]?.activeEnterMicroseconds = Self.nowMicroseconds()
+    }
     func stop(_ name: String) throws { try maybeFail("stop \(name)"); units[name]?.activeState = "inactive" }
-    func restart(_ name: String) throws { try maybeFail("restart \(name)"); units[name]?.activeState = "active" }
+    func restart(_ name: String) throws {
+        try maybeFail("restart \(name)")
+        units[name]?.activeState = "active"
+        units[name]?.activeEnterMicroseconds = Self.nowMicroseconds()
+    }
 }
 
 /// Recording fake of timedate1 (a fake): writes the relative /etc/localtime link as timedated does.
@@ -200,7 +209,8 @@ final class TemporaryHost {
             "swapfile.swap": UnitState(loadState: "loaded", activeState: "active", subState: "active", unitFileState: "generated"),
             "swap.target": UnitState(loadState: "loaded", activeState: "active", subState: "active", unitFileState: "static"),
             "chrony.service": UnitState(loadState: "loaded", activeState: "inactive", subState: "dead", unitFileState: "disabled"),
-            "containerd.service": UnitState(loadState: "loaded", activeState: "active", subState: "running", unitFileState: "enabled"),
+            "containerd.service": UnitState(loadState: "loaded", activeState: "active", subState: "running", unitFileState: "enabled",
+                                            activeEnterMicroseconds: 1_000_000),
         ], root: root)
         time = FakeTimeDate(root: root, current: TimeState(timezone: "Etc/UTC", localRTC: false, ntpSynchronized: false))
     }
