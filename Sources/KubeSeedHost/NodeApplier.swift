@@ -157,6 +157,9 @@ public final class NodeApplier {
         return time
     }
 
+    /// Daemons to restart when `reset` restores their configuration file.
+    static let restartAfterRestore = [NodePaths.containerdConfig: "containerd.service"]
+
     /// What `reset` did: restored items, and what it left as is (with why).
     public struct ResetOutcome {
         public var restored: [String] = []
@@ -210,6 +213,17 @@ public final class NodeApplier {
         }
         if unitFilesChanged || !toUnmask.isEmpty {
             do { try services().reload() } catch { outcome.failed.append("daemon-reload: \(error)") }
+        }
+        // A running daemon keeps the configuration it read: restart it on the restored one.
+        for record in journal.records {
+            guard case .file(let path, _, _) = record, let unit = Self.restartAfterRestore[path],
+                  let state = try? services().unitState(unit), state.isActive else { continue }
+            do {
+                try services().restart(unit)
+                outcome.restored.append("restarted \(unit) on its restored configuration")
+            } catch {
+                outcome.failed.append("restart \(unit): \(error)")
+            }
         }
         // A module cannot go while another uses it: retry in passes until nothing more unloads.
         var lastErrors: [String: String] = [:]

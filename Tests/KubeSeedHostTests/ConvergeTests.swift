@@ -146,7 +146,10 @@ import Testing
         try drop(host, joinText())
         let original = try host.snapshot()
         #expect(operations(host).converge().status.ready)
+        host.services.calls = []
         #expect(operations(host).reset().exitCode == 0)
         #expect(try host.snapshot() == original)
+        #expect(host.services.calls.contains("restart containerd.service"))
+        #expect(host.services.calls.contains("disable kubelet.service"))
     }
 }
