@@ -158,3 +158,30 @@ func sampleJoinFile(ca: String = TestPKI.ca, token: String = "abcdef.0123456789a
         #expect(!IPAddress.contains(cidr: "10.254.0.0/16", ip: "10.255.0.1"))
     }
 }
+
+/// The corpus of bad join files in Tests/Fixtures/bad-join-files (shared with the host tests,
+/// which prove each one changes nothing). Each file's first line names the expected error.
+enum BadJoinCorpus {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/bad-join-files")
+
+    static var names: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".yaml") }.sorted()
+    }
+}
+
+@Suite struct BadJoinCorpusTests {
+    @Test func corpusIsThere() {
+        #expect(BadJoinCorpus.names.count >= 28)
+    }
+
+    @Test(arguments: BadJoinCorpus.names)
+    func rejected(_ name: String) throws {
+        let text = try String(contentsOf: BadJoinCorpus.directory.appendingPathComponent(name), encoding: .utf8)
+        let expect = text.prefix { $0 != "\n" }.dropFirst("# expect: ".count).split(separator: " ").map(String.init)
+        let error = try #require(throws: ConfigError.self) { try JoinFile.parse(text, file: name) }
+        #expect(error.code.rawValue == expect[0], "\(error)")
+        if expect[1] != "-" { #expect(error.field == expect[1], "\(error)") }
+        #expect(!error.description.contains("0123456789abcdef"))
+    }
+}

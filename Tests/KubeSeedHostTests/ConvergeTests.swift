@@ -153,3 +153,29 @@ import Testing
         #expect(host.services.calls.contains("disable kubelet.service"))
     }
 }
+
+/// Every file of the bad join corpus (Tests/Fixtures/bad-join-files), dropped with mode 0600:
+/// the agent reports it and the host is byte-for-byte unchanged, with no kmod or D-Bus call.
+@Suite struct BadJoinFilesChangeNothing {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/bad-join-files")
+    static let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".yaml") }.sorted()
+
+    @Test(arguments: names + ["<huge>"])
+    func zeroWrites(_ name: String) throws {
+        let host = try TemporaryHost()
+        let text = name == "<huge>"
+            ? String(repeating: "# padding\n", count: 30_000)
+            : try String(contentsOf: Self.directory.appendingPathComponent(name), encoding: .utf8)
+        try TemporaryHost.write(host.root, JoinFile.defaultPath, text)
+        chmod(host.root.resolve(JoinFile.defaultPath), 0o600)
+        let before = try host.snapshot(excluding: [], withTimes: true)
+        let pass = AgentOperations(root: host.root, effects: host.effects, settings: NodePrepSettings(), effectiveUID: 0).converge()
+        #expect(!pass.status.ready)
+        #expect(pass.changes == 0)
+        #expect(pass.output.contains("nothing changed"), "\(pass.output)")
+        #expect(!pass.output.contains("0123456789abcdef"))
+        #expect(try host.snapshot(excluding: [], withTimes: true) == before)
+        #expect(host.modules.calls.isEmpty && host.swap.calls.isEmpty && host.services.calls.isEmpty && host.time.calls.isEmpty)
+    }
+}
