@@ -24,6 +24,9 @@ let package = Package(
         .systemLibrary(
             name: "CMnl", pkgConfig: "libmnl",
             providers: [.apt(["libmnl-dev"])]),
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
         // Linux headers Glibc's module map leaves out (swapon/swapoff).
         .systemLibrary(name: "CLinux"),
         // Pure model and logic: settings, validation, the plan, renderers, the change journal.
@@ -36,7 +39,10 @@ let package = Package(
         // The only module that touches the host (files under a HostRoot, kmod, sd-bus, swap).
         .target(
             name: "KubeSeedHost",
-            dependencies: ["KubeSeedCore", "CSystemd", "CKmod", "CMnl", "CLinux"]),
+            dependencies: [
+                "KubeSeedCore", "CSystemd", "CKmod", "CMnl", "CLinux", "CZlib",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .target(
             name: "KubeSeedCommands",
             dependencies: [

@@ -8,7 +8,7 @@ public struct SeedAgentCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "seed-agent",
         abstract: "Prepare this node for Kubernetes: kernel modules, sysctls, swap, SELinux, time, directories.",
-        subcommands: [Check.self, Apply.self, Reset.self, Run.self, Status.self])
+        subcommands: [Check.self, Apply.self, Reset.self, Run.self, Status.self, InstallBinaries.self])
 
     public init() {}
 }
@@ -135,5 +135,43 @@ struct Status: ParsableCommand {
         let status = try JSONDecoder().decode(AgentStatus.self, from: data)
         print(json ? String(decoding: status.encoded(), as: UTF8.self) : status.table(), terminator: json ? "\n" : "")
         if !status.ready { throw ExitCode(1) }
+    }
+}
+
+struct InstallBinaries: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "install-binaries",
+        abstract: "Install kubelet and kube-proxy into /opt/k8s/bin from a Kubernetes node or server archive.",
+        discussion: """
+            Takes kubernetes/node/bin/ or kubernetes/server/bin/ members from ARCHIVE \
+            (kubernetes-node-linux-amd64.tar.gz or kubernetes-server-linux-amd64.tar.gz), checks the archive's \
+            SHA-256 when given, checks each binary is an ELF executable, and moves them into place atomically. \
+            A running agent notices and starts the units. 'seed-agent reset' removes what this installed.
+            """)
+    @Argument(help: "The .tar.gz archive.") var archive: String
+    @Option(help: "Expected SHA-256 of the archive (hex), as published with the release.") var sha256: String?
+    @Flag(help: "Replace binaries already in /opt/k8s/bin that differ.") var replace = false
+
+    func run() throws {
+        let root = HostRoot()
+        guard geteuid() == 0 else {
+            say("seed-agent install-binaries: must run as root\n")
+            throw ExitCode(1)
+        }
+        let path = archive.hasPrefix("/") ? archive : FileManager.default.currentDirectoryPath + "/" + archive
+        let lock = try HostLock.acquire(root)
+        defer { close(lock) }
+        do {
+            let effects = try HostEffects.live()
+            let journal = try NodeApplier(root: root, effects: effects)
+            let installed = try BinaryInstaller(root: root).install(archive: path, sha256: sha256, replace: replace, journal: journal)
+            for binary in installed {
+                say("  \(binary.changed ? "installed" : "unchanged")  \(binary.path) (\(binary.bytes) bytes)\n")
+            }
+            say("seed-agent install-binaries: \(installed.filter(\.changed).count) installed from \(path)\n")
+        } catch {
+            say("seed-agent install-binaries: nothing installed: \(error)\n")
+            throw ExitCode(1)
+        }
     }
 }

@@ -112,6 +112,13 @@ public final class NodeApplier {
         return records
     }
 
+    /// Journals changes made outside `apply` (installed binaries) before they are made.
+    public func record(_ records: [JournalRecord]) throws {
+        var added = false
+        for record in records where journal.add(record) { added = true }
+        if added { try saveJournal() }
+    }
+
     private func saveJournal() throws {
         let directory = (journalPath as NSString).deletingLastPathComponent
         if !root.isDirectory(directory) { try root.makeDirectory(directory, mode: 0o700) }

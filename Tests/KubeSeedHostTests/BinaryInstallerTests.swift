@@ -1,0 +1,118 @@
+import Crypto
+import Foundation
+import Glibc
+import KubeSeedCore
+import Testing
+@testable import KubeSeedHost
+
+/// The real archive code (zlib, tar, SHA-256) on archives made here with GNU tar. The "binaries"
+/// inside are test data: an ELF magic number and filler, not Kubernetes programs.
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tar"), "needs /usr/bin/tar to make test archives"))
+struct BinaryInstallerTests {
+    /// Makes `<root>/srv/k8s.tar.gz` with the given members (path → bytes); returns its host path.
+    func archive(_ host: TemporaryHost, _ members: [String: [UInt8]], name: String = "k8s.tar.gz") throws -> String {
+        let staging = host.root.resolve("/srv/staging-\(name)")
+        for (path, bytes) in members {
+            let url = URL(fileURLWithPath: staging + "/" + path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(bytes).write(to: url)
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/tar")
+        process.arguments = ["-czf", host.root.resolve("/srv/\(name)"), "-C", staging, "kubernetes"]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        return "/srv/\(name)"
+    }
+
+    static func elf(_ size: Int, seed: UInt8) -> [UInt8] {
+        [0x7f, 0x45, 0x4c, 0x46] + (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) }
+    }
+
+    let kubelet = elf(3_000_000, seed: 1)   // larger than one 1 MiB read: streaming across chunks
+    let kubeProxy = elf(70_000, seed: 2)
+
+    func setUp() throws -> (TemporaryHost, NodeApplier) {
+        let host = try TemporaryHost()
+        try host.root.makeDirectory("/opt/k8s", mode: 0o755)
+        try host.root.makeDirectory("/opt/k8s/bin", mode: 0o755)
+        return (host, try NodeApplier(root: host.root, effects: host.effects))
+    }
+
+    @Test func installsFromANodeArchiveWithALongNamedNeighbour() throws {
+        let (host, journal) = try setUp()
+        let long = "kubernetes/node/" + String(repeating: "l", count: 150) + "/LICENSES"
+        let path = try archive(host, ["kubernetes/node/bin/kubelet": kubelet, "kubernetes/node/bin/kube-proxy": kubeProxy,
+                                      "kubernetes/node/bin/kubeadm": Self.elf(10, seed: 3), long: Array("text".utf8)])
+        let installed = try BinaryInstaller(root: host.root).install(archive: path, sha256: nil, replace: false, journal: journal)
+        #expect(installed.map(\.name) == ["kubelet", "kube-proxy"])
+        #expect(installed.filter { !$0.changed }.isEmpty)
+        #expect(try host.root.read("/opt/k8s/bin/kubelet") == Data(kubelet))
+        #expect(try host.root.read("/opt/k8s/bin/kube-proxy") == Data(kubeProxy))
+        #expect(host.root.mode("/opt/k8s/bin/kubelet") == 0o755)
+        #expect(!host.root.exists("/opt/k8s/bin/kubeadm"))
+        #expect(host.root.list("/opt/k8s/bin").sorted() == ["kube-proxy", "kubelet"])
+        // Again: nothing changes.
+        let again = try BinaryInstaller(root: host.root).install(archive: path, sha256: nil, replace: false, journal: journal)
+        #expect(again.allSatisfy { !$0.changed })
+        // reset removes what was installed.
+        let outcome = try NodeApplier(root: host.root, effects: host.effects).reset()
+        #expect(outcome.failed.isEmpty)
+        #expect(host.root.list("/opt/k8s/bin").isEmpty)
+    }
+
+    @Test func serverArchiveLayoutAndChecksum() throws {
+        let (host, journal) = try setUp()
+        let path = try archive(host, ["kubernetes/server/bin/kubelet": kubelet, "kubernetes/server/bin/kube-proxy": kubeProxy])
+        let digest = SHA256.hash(data: try host.root.read(path)!).map { String(format: "%02x", $0) }.joined()
+        let installed = try BinaryInstaller(root: host.root).install(archive: path, sha256: digest.uppercased(), replace: false, journal: journal)
+        #expect(installed.count == 2)
+    }
+
+    @Test func wrongChecksumInstallsNothing() throws {
+        let (host, journal) = try setUp()
+        let path = try archive(host, ["kubernetes/node/bin/kubelet": kubelet, "kubernetes/node/bin/kube-proxy": kubeProxy])
+        let error = #expect(throws: HostError.self) {
+            try BinaryInstaller(root: host.root).install(archive: path, sha256: String(repeating: "0", count: 64), replace: false, journal: journal)
+        }
+        #expect(error?.description.contains("does not match the expected SHA-256") == true)
+        #expect(host.root.list("/opt/k8s/bin").isEmpty)
+    }
+
+    @Test func missingMemberNotELFTruncatedAndExistingBinaryAreRefused() throws {
+        let (host, journal) = try setUp()
+        let installer = BinaryInstaller(root: host.root)
+        let onlyKubelet = try archive(host, ["kubernetes/node/bin/kubelet": kubelet], name: "a.tar.gz")
+        #expect(throws: HostError.self) { try installer.install(archive: onlyKubelet, sha256: nil, replace: false, journal: journal) }
+        let script = try archive(host, ["kubernetes/node/bin/kubelet": Array("#!/bin/sh\n".utf8), "kubernetes/node/bin/kube-proxy": kubeProxy], name: "b.tar.gz")
+        let notELF = #expect(throws: HostError.self) { try installer.install(archive: script, sha256: nil, replace: false, journal: journal) }
+        #expect(notELF?.description.contains("not an ELF executable") == true)
+        let good = try archive(host, ["kubernetes/node/bin/kubelet": kubelet, "kubernetes/node/bin/kube-proxy": kubeProxy], name: "c.tar.gz")
+        let data = try host.root.read(good)!
+        try host.root.writeAtomically("/srv/truncated.tar.gz", data.prefix(data.count / 2), mode: 0o644)
+        #expect(throws: HostError.self) { try installer.install(archive: "/srv/truncated.tar.gz", sha256: nil, replace: false, journal: journal) }
+        #expect(host.root.list("/opt/k8s/bin").isEmpty)
+        try host.root.writeAtomically("/opt/k8s/bin/kubelet", Data(Self.elf(5, seed: 9)), mode: 0o755)
+        let exists = #expect(throws: HostError.self) { try installer.install(archive: good, sha256: nil, replace: false, journal: journal) }
+        #expect(exists?.description.contains("pass --replace") == true)
+        #expect(try installer.install(archive: good, sha256: nil, replace: true, journal: journal).count == 2)
+        #expect(try host.root.read("/opt/k8s/bin/kubelet") == Data(kubelet))
+    }
+
+    @Test func tarHeaderChecksumIsVerified() throws {
+        var block = [UInt8](repeating: 0, count: 512)
+        Array("kubernetes/node/bin/kubelet".utf8).enumerated().forEach { block[$0.offset] = $0.element }
+        Array("0000644\0".utf8).enumerated().forEach { block[100 + $0.offset] = $0.element }
+        Array("00000000012\0".utf8).enumerated().forEach { block[124 + $0.offset] = $0.element }
+        block[156] = UInt8(ascii: "0")
+        let sum = block.enumerated().reduce(0) { $0 + ((148..<156).contains($1.offset) ? 32 : Int($1.element)) }
+        Array(String(format: "%06o\0 ", sum).utf8).enumerated().forEach { block[148 + $0.offset] = $0.element }
+        let header = try #require(try TarHeader.parse(block))
+        #expect(header.name == "kubernetes/node/bin/kubelet" && header.size == 10 && header.mode == 0o644 && header.kind == .file)
+        block[0] = UInt8(ascii: "X")
+        #expect(throws: TarError.self) { try TarHeader.parse(block) }
+        let end = try TarHeader.parse([UInt8](repeating: 0, count: 512))
+        #expect(end == nil)
+    }
+}
