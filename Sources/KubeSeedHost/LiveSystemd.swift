@@ -102,7 +102,11 @@ public final class LiveServiceManager: ServiceManager {
         let result = watcher.results[job]!
         if result != "done" {
             let state = try? unitState(name)
-            let detail = state.map { "now \($0.activeState)/\($0.subState)" } ?? ""
+            var detail = state.map { "now \($0.activeState)/\($0.subState)" } ?? ""
+            if name.hasSuffix(".service"), let unitPath = try? managerCall("LoadUnit", [.string(name)]).readString("o"),
+               let serviceResult = try? bus.stringProperty(Self.destination, unitPath, "org.freedesktop.systemd1.Service", "Result") {
+                detail += ", result \(serviceResult)"
+            }
             throw HostError(.systemJob, "\(method) \(name) ended '\(result)' \(detail)",
                             cause: "see: journalctl -u \(name)")
         }

@@ -107,6 +107,18 @@ expect "second start: containerd not restarted" test "$(systemctl show -p MainPI
 journalctl -u seed-agent.service --no-pager -o cat > "$state/agent-journal.txt" 2>&1
 expect "second start reports 0 changes" sh -c "tail -n 3 $state/agent-journal.txt | grep -q '(0 changes)'"
 
+# 5b. An edited join file: inotify wakes the agent; only the kubelet config is rewritten, containerd stays.
+t0=$(ms)
+sed -i 's/^  name: worker-1$/  name: worker-1\nkubelet:\n  maxPods: 99/' /etc/kubeseed/join.yaml
+if wait_for 120 grep -q '^maxPods: 99$' /etc/kubernetes/kubelet-config.yaml; then
+  pass "edited join file applied ($(( $(ms) - t0 )) ms)"
+else
+  fail "maxPods change not applied: $(grep maxPods /etc/kubernetes/kubelet-config.yaml)"
+fi
+wait_for 60 sh -c "journalctl -u seed-agent.service --no-pager -o cat | tail -n 1 | grep -q '(1 changes)'"
+expect "edit rewrote exactly one file" sh -c "journalctl -u seed-agent.service --no-pager -o cat | tail -n 1 | grep -q '(1 changes)'"
+expect "edit did not restart containerd" test "$(systemctl show -p MainPID --value containerd.service)" = "$containerd_pid"
+
 # 6. At rest: the agent sleeps in the kernel (inotify read), no polling.
 pid=$(systemctl show -p MainPID --value seed-agent.service)
 c0=$(awk '{print $14 + $15}' /proc/$pid/stat); v0=$(awk '/^voluntary_ctxt_switches/ {print $2}' /proc/$pid/status)
