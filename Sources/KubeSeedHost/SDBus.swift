@@ -55,19 +55,21 @@ final class SystemBus {
     }
 
     func boolProperty(_ destination: String, _ path: String, _ interface: String, _ member: String) throws -> Bool {
-        var error = sd_bus_error()
-        defer { sd_bus_error_free(&error) }
-        var value: Int32 = 0
-        let result = sd_bus_get_property_trivial(bus, destination, path, interface, member, &error, typeCode("b"), &value)
-        if result < 0 { throw Self.error("read \(interface).\(member)", result, error) }
+        let value: Int32 = try trivialProperty(destination, path, interface, member, type: "b", initial: 0)
         return value != 0
     }
 
     func uint64Property(_ destination: String, _ path: String, _ interface: String, _ member: String) throws -> UInt64 {
+        try trivialProperty(destination, path, interface, member, type: "t", initial: 0)
+    }
+
+    /// A fixed-size property (`b` as Int32, `t` as UInt64, …) read straight into `T`.
+    private func trivialProperty<T>(_ destination: String, _ path: String, _ interface: String, _ member: String,
+                                    type: Character, initial: T) throws -> T {
         var error = sd_bus_error()
         defer { sd_bus_error_free(&error) }
-        var value: UInt64 = 0
-        let result = sd_bus_get_property_trivial(bus, destination, path, interface, member, &error, typeCode("t"), &value)
+        var value = initial
+        let result = sd_bus_get_property_trivial(bus, destination, path, interface, member, &error, typeCode(type), &value)
         if result < 0 { throw Self.error("read \(interface).\(member)", result, error) }
         return value
     }
