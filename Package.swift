@@ -36,6 +36,16 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "X509", package: "swift-certificates"),
             ]),
+        // Cluster PKI: CA, leaf certificates, keys (swift-certificates, swift-crypto).
+        .target(
+            name: "KubeSeedPKI",
+            dependencies: [
+                "KubeSeedCore",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]),
         // The only module that touches the host (files under a HostRoot, kmod, sd-bus, swap).
         .target(
             name: "KubeSeedHost",
@@ -59,6 +69,13 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             exclude: ["Golden"]),
+        .testTarget(
+            name: "KubeSeedPKITests",
+            dependencies: [
+                "KubeSeedPKI", "KubeSeedCore",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]),
         .testTarget(
             name: "KubeSeedHostTests", dependencies: ["KubeSeedHost", "KubeSeedCore", "KubeSeedCommands"]),
     ],

@@ -1,0 +1,227 @@
+import _CryptoExtras
+import Crypto
+import Foundation
+import KubeSeedCore
+import SwiftASN1
+import X509
+
+/// Key algorithm for every key of the cluster PKI.
+public enum KeyAlgorithm: String, Sendable, CaseIterable {
+    /// RSA-2048: kubeadm's default and the guide's.
+    case rsa2048 = "rsa"
+    /// ECDSA P-256: much faster to generate, smaller.
+    case ecdsaP256 = "ecdsa"
+}
+
+/// A private key of either algorithm, with what signing and serializing need.
+public struct PrivateKey: @unchecked Sendable {
+    enum Backing {
+        case rsa(_RSA.Signing.PrivateKey)
+        case p256(P256.Signing.PrivateKey)
+    }
+    let backing: Backing
+
+    public static func generate(_ algorithm: KeyAlgorithm) throws -> PrivateKey {
+        switch algorithm {
+        case .rsa2048: return PrivateKey(backing: .rsa(try _RSA.Signing.PrivateKey(keySize: .bits2048)))
+        case .ecdsaP256: return PrivateKey(backing: .p256(P256.Signing.PrivateKey()))
+        }
+    }
+
+    /// Reads a PEM key (PKCS#1 / PKCS#8 RSA, PKCS#8 / SEC1 EC).
+    public init(pem: String) throws {
+        if let rsa = try? _RSA.Signing.PrivateKey(pemRepresentation: pem) {
+            backing = .rsa(rsa)
+        } else {
+            backing = .p256(try P256.Signing.PrivateKey(pemRepresentation: pem))
+        }
+    }
+
+    init(backing: Backing) { self.backing = backing }
+
+    public var pem: String {
+        switch backing {
+        case .rsa(let key): return key.pemRepresentation
+        case .p256(let key): return key.pemRepresentation
+        }
+    }
+
+    public var publicKeyPEM: String {
+        switch backing {
+        case .rsa(let key): return key.publicKey.pemRepresentation
+        case .p256(let key): return key.publicKey.pemRepresentation
+        }
+    }
+
+    var certificateKey: Certificate.PrivateKey {
+        switch backing {
+        case .rsa(let key): return Certificate.PrivateKey(key)
+        case .p256(let key): return Certificate.PrivateKey(key)
+        }
+    }
+
+    var signatureAlgorithm: Certificate.SignatureAlgorithm {
+        switch backing {
+        case .rsa: return .sha256WithRSAEncryption
+        case .p256: return .ecdsaWithSHA256
+        }
+    }
+}
+
+/// What one certificate of the cluster must say.
+public struct CertificateSpec: Sendable, Equatable {
+    public enum Usage: Sendable, Equatable { case ca, server, client, serverAndClient }
+    /// File base name under the cert directory: `<name>.pem`, `<name>-key.pem`.
+    public var name: String
+    public var commonName: String
+    public var organization: String?
+    public var dnsNames: [String] = []
+    public var ipAddresses: [String] = []
+    public var usage: Usage
+}
+
+/// The cluster facts the PKI depends on.
+public struct PKIParameters: Sendable, Equatable {
+    public var masterIPs: [String]
+    public var etcdIPs: [String]
+    public var serviceCIDR: String
+    public var clusterDomain: String
+    public var extraAPIServerNames: [String] = []
+
+    public init(masterIPs: [String], etcdIPs: [String], serviceCIDR: String, clusterDomain: String) {
+        self.masterIPs = masterIPs
+        self.etcdIPs = etcdIPs
+        self.serviceCIDR = serviceCIDR
+        self.clusterDomain = clusterDomain
+    }
+
+    /// The first address of the service CIDR: the `kubernetes` Service's cluster IP.
+    public var firstServiceIP: String? {
+        guard var (address, _) = IPAddress.cidr(serviceCIDR) else { return nil }
+        address[address.count - 1] |= 1
+        if address.count == 4 { return address.map(String.init).joined(separator: ".") }
+        return stride(from: 0, to: 16, by: 2).map { String(UInt16(address[$0]) << 8 | UInt16(address[$0 + 1]), radix: 16) }.joined(separator: ":")
+    }
+}
+
+/// The certificate set of the guide (chapter 02 and per-component chapters), corrected: separate
+/// apiserver→etcd and apiserver→kubelet client certificates, a dedicated service-account key pair.
+public enum ClusterPKI {
+    public static let caName = "ca"
+    public static let serviceAccountKeyName = "sa"
+
+    public static func specs(_ p: PKIParameters) -> [CertificateSpec] {
+        let apiServerNames = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster",
+                              "kubernetes.default.svc.\(p.clusterDomain)"] + p.extraAPIServerNames
+        return [
+            CertificateSpec(name: "etcd-server", commonName: "etcd", organization: "kubeseed", dnsNames: ["localhost"],
+                            ipAddresses: ["127.0.0.1"] + p.etcdIPs, usage: .serverAndClient),
+            CertificateSpec(name: "etcd-peer", commonName: "etcd-peer", organization: "kubeseed", dnsNames: ["localhost"],
+                            ipAddresses: ["127.0.0.1"] + p.etcdIPs, usage: .serverAndClient),
+            CertificateSpec(name: "kube-apiserver", commonName: "kube-apiserver", organization: "kubeseed", dnsNames: apiServerNames,
+                            ipAddresses: ["127.0.0.1"] + p.masterIPs + [p.firstServiceIP].compactMap { $0 }, usage: .server),
+            CertificateSpec(name: "apiserver-etcd-client", commonName: "kube-apiserver-etcd-client", organization: "system:masters", usage: .client),
+            CertificateSpec(name: "apiserver-kubelet-client", commonName: "kube-apiserver-kubelet-client", organization: "system:masters", usage: .client),
+            CertificateSpec(name: "kube-controller-manager", commonName: "system:kube-controller-manager", organization: "system:kube-controller-manager",
+                            ipAddresses: ["127.0.0.1"] + p.masterIPs, usage: .serverAndClient),
+            CertificateSpec(name: "kube-scheduler", commonName: "system:kube-scheduler", organization: "system:kube-scheduler",
+                            ipAddresses: ["127.0.0.1"] + p.masterIPs, usage: .serverAndClient),
+            CertificateSpec(name: "admin", commonName: "admin", organization: "system:masters", usage: .client),
+            CertificateSpec(name: "kube-proxy", commonName: "system:kube-proxy", organization: "system:node-proxier", usage: .client),
+            CertificateSpec(name: "front-proxy-client", commonName: "aggregator", organization: nil, usage: .client),
+        ]
+    }
+}
+
+/// Issues certificates. Pure apart from randomness and the clock it is given.
+public struct Issuer {
+    public let certificate: Certificate
+    public let key: PrivateKey
+
+    public init(certificate: Certificate, key: PrivateKey) {
+        self.certificate = certificate
+        self.key = key
+    }
+
+    /// A self-signed CA `kubernetes-ca`, valid `years` from `now` (backdated an hour for clock skew).
+    public static func makeCA(_ algorithm: KeyAlgorithm, now: Date = Date(), years: Int = 10) throws -> Issuer {
+        let key = try PrivateKey.generate(algorithm)
+        let name = try DistinguishedName {
+            CommonName("kubernetes-ca")
+            OrganizationName("kubeseed")
+        }
+        let publicKey = key.certificateKey.publicKey
+        let extensions = try Certificate.Extensions {
+            Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
+            Critical(KeyUsage(digitalSignature: true, keyCertSign: true, cRLSign: true))
+            SubjectKeyIdentifier(hash: publicKey)
+        }
+        let certificate = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: publicKey,
+            notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(Double(years) * 365.25 * 86400),
+            issuer: name, subject: name, signatureAlgorithm: key.signatureAlgorithm, extensions: extensions,
+            issuerPrivateKey: key.certificateKey)
+        return Issuer(certificate: certificate, key: key)
+    }
+
+    /// A leaf for `spec`, with its own new key, signed by this CA.
+    public func issue(_ spec: CertificateSpec, _ algorithm: KeyAlgorithm, now: Date = Date(), years: Int = 5) throws -> (Certificate, PrivateKey) {
+        let key = try PrivateKey.generate(algorithm)
+        let subject = try DistinguishedName {
+            if let organization = spec.organization { OrganizationName(organization) }
+            CommonName(spec.commonName)
+        }
+        let publicKey = key.certificateKey.publicKey
+        let caKeyID = try? certificate.extensions.subjectKeyIdentifier?.keyIdentifier
+        var sans: [GeneralName] = spec.dnsNames.map { .dnsName($0) }
+        for ip in spec.ipAddresses {
+            guard let bytes = IPAddress.v4(ip) ?? IPAddress.v6(ip) else { throw PKIError("\(spec.name): '\(ip)' is not an IP address") }
+            sans.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes))))
+        }
+        let usages: [ExtendedKeyUsage.Usage]
+        switch spec.usage {
+        case .server: usages = [.serverAuth]
+        case .client: usages = [.clientAuth]
+        case .serverAndClient, .ca: usages = [.serverAuth, .clientAuth]
+        }
+        let extensions = try Certificate.Extensions {
+            Critical(BasicConstraints.notCertificateAuthority)
+            Critical(KeyUsage(digitalSignature: true, keyEncipherment: true))
+            try ExtendedKeyUsage(usages)
+            SubjectKeyIdentifier(hash: publicKey)
+            if let caKeyID { AuthorityKeyIdentifier(keyIdentifier: caKeyID) }
+            if !sans.isEmpty { SubjectAlternativeNames(sans) }
+        }
+        let notAfter = min(now.addingTimeInterval(Double(years) * 365.25 * 86400), certificate.notValidAfter)
+        let leaf = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: publicKey,
+            notValidBefore: now.addingTimeInterval(-3600), notValidAfter: notAfter,
+            issuer: certificate.subject, subject: subject, signatureAlgorithm: self.key.signatureAlgorithm,
+            extensions: extensions, issuerPrivateKey: self.key.certificateKey)
+        return (leaf, key)
+    }
+}
+
+public struct PKIError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension Certificate {
+    public var pem: String { (try? serializeAsPEM().pemString).map { $0 + "\n" } ?? "" }
+
+    /// DNS names and IP addresses of the subjectAltName extension, as text.
+    public var subjectAlternativeNameStrings: [String] {
+        guard let sans = try? extensions.subjectAlternativeNames else { return [] }
+        return sans.compactMap { name in
+            switch name {
+            case .dnsName(let dns): return dns
+            case .ipAddress(let octets):
+                let bytes = Array(octets.bytes)
+                if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
+                return stride(from: 0, to: bytes.count, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }.joined(separator: ":")
+            default: return nil
+            }
+        }
+    }
+}
