@@ -50,7 +50,8 @@ let package = Package(
         .target(
             name: "KubeSeedHost",
             dependencies: [
-                "KubeSeedCore", "CSystemd", "CKmod", "CMnl", "CLinux", "CZlib",
+                "KubeSeedCore", "KubeSeedPKI", "CSystemd", "CKmod", "CMnl", "CLinux", "CZlib",
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .target(

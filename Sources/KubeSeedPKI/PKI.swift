@@ -53,6 +53,11 @@ public struct PrivateKey: @unchecked Sendable {
         }
     }
 
+    /// Whether `certificate` carries this key's public half.
+    public func matches(_ certificate: Certificate) -> Bool {
+        certificateKey.publicKey == certificate.publicKey
+    }
+
     var certificateKey: Certificate.PrivateKey {
         switch backing {
         case .rsa(let key): return Certificate.PrivateKey(key)

@@ -1,0 +1,134 @@
+import Foundation
+import KubeSeedCore
+import KubeSeedPKI
+import X509
+
+/// The cluster PKI on disk (`/etc/kubernetes/cert`): creates what is missing, reuses what is there
+/// and still right, and refuses — never silently regenerates — a certificate that no longer matches.
+public struct PKIStore {
+    public let root: HostRoot
+    public var directory = "/etc/kubernetes/cert"
+    /// Certificates closer than this to expiry are reported, not renewed.
+    public var renewWarning: TimeInterval = 30 * 86400
+
+    public init(root: HostRoot = HostRoot()) { self.root = root }
+
+    public struct Entry: Sendable, Equatable {
+        public enum Outcome: String, Sendable { case created, reused }
+        public var name: String
+        public var outcome: Outcome
+        public var notAfter: Date?
+    }
+
+    func certPath(_ name: String) -> String { "\(directory)/\(name).pem" }
+    func keyPath(_ name: String) -> String { "\(directory)/\(name)-key.pem" }
+
+    /// Makes sure every certificate of `ClusterPKI.specs` and the service-account key pair exist.
+    /// New files are journaled before they are written, so a reset removes exactly them.
+    public func ensure(_ parameters: PKIParameters, algorithm: KeyAlgorithm, journal: NodeApplier, now: Date = Date()) throws -> [Entry] {
+        if !root.isDirectory(directory) { throw HostError(.file, "\(directory) does not exist", cause: "run 'seed-agent apply' first") }
+        var entries: [Entry] = []
+        let (ca, caEntry) = try loadOrCreateCA(algorithm, journal: journal, now: now)
+        entries.append(caEntry)
+        for spec in ClusterPKI.specs(parameters) {
+            entries.append(try loadOrIssue(spec, ca: ca, algorithm: algorithm, journal: journal, now: now))
+        }
+        entries.append(try loadOrCreateServiceAccountKey(algorithm, journal: journal))
+        return entries
+    }
+
+    private func loadOrCreateCA(_ algorithm: KeyAlgorithm, journal: NodeApplier, now: Date) throws -> (Issuer, Entry) {
+        let name = ClusterPKI.caName
+        switch (try root.readText(certPath(name)), try root.readText(keyPath(name))) {
+        case (let cert?, let key?):
+            let certificate = try parseCertificate(cert, name)
+            let privateKey = try parseKey(key, name)
+            guard privateKey.matches(certificate) else {
+                throw HostError(.file, "\(keyPath(name)) does not belong to \(certPath(name))", cause: "restore the matching pair; KubeSeed never replaces a CA")
+            }
+            return (Issuer(certificate: certificate, key: privateKey), Entry(name: name, outcome: .reused, notAfter: certificate.notValidAfter))
+        case (nil, nil):
+            let ca = try Issuer.makeCA(algorithm, now: now)
+            try write(name, certificate: ca.certificate.pem, key: ca.key.pem, journal: journal)
+            return (ca, Entry(name: name, outcome: .created, notAfter: ca.certificate.notValidAfter))
+        default:
+            throw HostError(.file, "only one of \(certPath(name)) and \(keyPath(name)) exists", cause: "restore the missing file; KubeSeed never replaces half a CA")
+        }
+    }
+
+    private func loadOrIssue(_ spec: CertificateSpec, ca: Issuer, algorithm: KeyAlgorithm, journal: NodeApplier, now: Date) throws -> Entry {
+        let name = spec.name
+        switch (try root.readText(certPath(name)), try root.readText(keyPath(name))) {
+        case (let cert?, let key?):
+            let certificate = try parseCertificate(cert, name)
+            let privateKey = try parseKey(key, name)
+            var problems: [String] = []
+            if !privateKey.matches(certificate) { problems.append("the key does not match the certificate") }
+            if certificate.issuer != ca.certificate.subject || !ca.certificate.publicKey.isValidSignature(certificate.signature, for: certificate) {
+                problems.append("it is not signed by this cluster's CA")
+            }
+            let missing = Set(spec.dnsNames + spec.ipAddresses).subtracting(certificate.subjectAlternativeNameStrings)
+            if !missing.isEmpty { problems.append("it lacks the names \(missing.sorted().joined(separator: ", "))") }
+            if !certificate.subject.description.contains("CN=\(spec.commonName)") { problems.append("its subject is \(certificate.subject)") }
+            if certificate.notValidAfter <= now { problems.append("it expired on \(certificate.notValidAfter)") }
+            guard problems.isEmpty else {
+                throw HostError(.file, "\(certPath(name)) cannot be reused: \(problems.joined(separator: "; "))",
+                                cause: "move \(certPath(name)) and \(keyPath(name)) away to have them issued again")
+            }
+            return Entry(name: name, outcome: .reused, notAfter: certificate.notValidAfter)
+        case (nil, nil):
+            let (certificate, key) = try ca.issue(spec, algorithm, now: now)
+            try write(name, certificate: certificate.pem, key: key.pem, journal: journal)
+            return Entry(name: name, outcome: .created, notAfter: certificate.notValidAfter)
+        default:
+            throw HostError(.file, "only one of \(certPath(name)) and \(keyPath(name)) exists", cause: "move the other away to have the pair issued again")
+        }
+    }
+
+    private func loadOrCreateServiceAccountKey(_ algorithm: KeyAlgorithm, journal: NodeApplier) throws -> Entry {
+        let keyFile = "\(directory)/\(ClusterPKI.serviceAccountKeyName).key", publicFile = "\(directory)/\(ClusterPKI.serviceAccountKeyName).pub"
+        if let key = try root.readText(keyFile) {
+            let privateKey = try parseKey(key, "sa")
+            guard try root.readText(publicFile) == privateKey.publicKeyPEM else {
+                throw HostError(.file, "\(publicFile) is missing or does not match \(keyFile)", cause: "restore it; tokens signed with this key must keep verifying")
+            }
+            return Entry(name: "sa (service-account keys)", outcome: .reused, notAfter: nil)
+        }
+        let key = try PrivateKey.generate(algorithm)
+        try journal.record([.file(path: keyFile, previous: nil, previousMode: nil), .file(path: publicFile, previous: try root.read(publicFile), previousMode: root.mode(publicFile))])
+        try root.writeAtomically(keyFile, Data(key.pem.utf8), mode: 0o600)
+        try root.writeAtomically(publicFile, Data(key.publicKeyPEM.utf8), mode: 0o644)
+        return Entry(name: "sa (service-account keys)", outcome: .created, notAfter: nil)
+    }
+
+    private func write(_ name: String, certificate: String, key: String, journal: NodeApplier) throws {
+        try journal.record([.file(path: keyPath(name), previous: nil, previousMode: nil), .file(path: certPath(name), previous: nil, previousMode: nil)])
+        try root.writeAtomically(keyPath(name), Data(key.utf8), mode: 0o600)
+        try root.writeAtomically(certPath(name), Data(certificate.utf8), mode: 0o644)
+    }
+
+    private func parseCertificate(_ pem: String, _ name: String) throws -> Certificate {
+        do { return try Certificate(pemEncoded: pem) } catch {
+            throw HostError(.file, "\(certPath(name)) is not a PEM certificate", cause: "\(error)")
+        }
+    }
+
+    private func parseKey(_ pem: String, _ name: String) throws -> PrivateKey {
+        do { return try PrivateKey(pem: pem) } catch {
+            throw HostError(.file, "the key for \(name) is not a PEM private key", cause: "\(error)")
+        }
+    }
+
+    /// Every certificate in the directory, for `seed certs`.
+    public func list(now: Date = Date()) -> [(file: String, subject: String, names: [String], notAfter: Date?, problem: String?)] {
+        root.list(directory).filter { $0.hasSuffix(".pem") && !$0.hasSuffix("-key.pem") }.sorted().map { file in
+            let path = "\(directory)/\(file)"
+            guard let text = try? root.readText(path), let certificate = try? Certificate(pemEncoded: text) else {
+                return (file, "", [], nil, "not a PEM certificate")
+            }
+            let problem = certificate.notValidAfter <= now ? "EXPIRED"
+                : certificate.notValidAfter.timeIntervalSince(now) < renewWarning ? "expires within 30 days" : nil
+            return (file, certificate.subject.description, certificate.subjectAlternativeNameStrings, certificate.notValidAfter, problem)
+        }
+    }
+}
