@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "seed-agent", targets: ["seed-agent"]),
+        .executable(name: "seed", targets: ["seed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -57,10 +58,11 @@ let package = Package(
         .target(
             name: "KubeSeedCommands",
             dependencies: [
-                "KubeSeedCore", "KubeSeedHost",
+                "KubeSeedCore", "KubeSeedHost", "KubeSeedPKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "seed-agent", dependencies: ["KubeSeedCommands"]),
+        .executableTarget(name: "seed", dependencies: ["KubeSeedCommands"]),
         .testTarget(
             name: "KubeSeedCoreTests",
             dependencies: [

@@ -1,0 +1,3 @@
+import KubeSeedCommands
+
+SeedCommand.main()
