@@ -36,7 +36,8 @@ public struct AgentOperations {
     }
 
     /// Prepares the node: modules first, then (re-observed, since their sysctls appear with them) the rest.
-    public func apply() -> Outcome {
+    /// - Parameter lockHeld: the caller (the agent's pass) already holds the host lock.
+    public func apply(lockHeld: Bool = false) -> Outcome {
         let started = Date()
         var out = ""
         let first = observer.observe(settings)
@@ -47,11 +48,13 @@ public struct AgentOperations {
             out += blocking.map { "  \($0.name): \($0.detail)\n" }.joined()
             return Outcome(output: out, exitCode: 1)
         }
-        let lock: Int32
-        do { lock = try HostLock.acquire(root, path: lockPath) } catch {
-            return Outcome(output: "seed-agent apply: \(error)\n", exitCode: 1)
+        var lock: Int32 = -1
+        if !lockHeld {
+            do { lock = try HostLock.acquire(root, path: lockPath) } catch {
+                return Outcome(output: "seed-agent apply: \(error)\n", exitCode: 1)
+            }
         }
-        defer { close(lock) }
+        defer { if lock >= 0 { close(lock) } }
         let applier: NodeApplier
         do { applier = try NodeApplier(root: root, effects: effects, journalPath: journalPath) } catch {
             return Outcome(output: "seed-agent apply: nothing changed: \(error)\n", exitCode: 1)

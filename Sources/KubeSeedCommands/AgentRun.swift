@@ -74,7 +74,11 @@ extension AgentOperations {
         let node: NodeIdentity
         do { node = try nodeIdentity(join, observed) } catch { return failed("node identity", "\(error); nothing changed") }
 
-        let prepared = prep.apply()
+        // One lock for the whole pass: node preparation and components.
+        let lock: Int32
+        do { lock = try HostLock.acquire(root, path: lockPath) } catch { return failed("lock", "\(error)") }
+        defer { close(lock) }
+        let prepared = prep.apply(lockHeld: true)
         var output = prepared.output
         var changes = prepared.changes
         if prepared.exitCode != 0 {
