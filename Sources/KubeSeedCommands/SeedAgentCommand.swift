@@ -8,7 +8,7 @@ public struct SeedAgentCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "seed-agent",
         abstract: "Prepare this node for Kubernetes: kernel modules, sysctls, swap, SELinux, time, directories.",
-        subcommands: [Check.self, Apply.self, Reset.self, Run.self, Status.self, InstallBinaries.self])
+        subcommands: [Check.self, Apply.self, Reset.self, Run.self, Status.self, ValidateJoin.self, InstallBinaries.self])
 
     public init() {}
 }
@@ -172,6 +172,24 @@ struct InstallBinaries: ParsableCommand {
         } catch {
             say("seed-agent install-binaries: nothing installed: \(error)\n")
             throw ExitCode(1)
+        }
+    }
+}
+
+struct ValidateJoin: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Validate a join file without changing anything: exit 0 when valid, 2 with the field and line when not.")
+    @Argument(help: "The join file.") var file = JoinFile.defaultPath
+
+    func run() throws {
+        let path = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+        do {
+            let join = try AgentOperations.loadJoinFile(root: HostRoot(), path: path)
+            say("\(path): valid: cluster \(join.clusterName) (\(join.kubernetesVersion)) at \(join.apiServerEndpoints.joined(separator: ", ")); token \(join.token) expires \(ISO8601DateFormatter().string(from: join.tokenExpires))\n")
+        } catch {
+            FileHandle.standardError.write(Data("seed-agent: \(error)\n".utf8))
+            throw ExitCode(2)
         }
     }
 }

@@ -37,6 +37,14 @@ systemctl enable --now seed-agent.path
 expect "seed-agent.path is waiting" test "$(systemctl is-active seed-agent.path)" = active
 expect "containerd (Debian's package) is there before the agent" systemctl cat containerd.service
 
+# 0. validate: a good file passes, a broken copy names its field and line, exit 2, nothing written.
+expect "seed-agent validate accepts the join file" seed-agent validate /usr/local/lib/kubeseed-vmtest/join.yaml
+sed 's/^  token: .*/  token: not-a-token/' /usr/local/lib/kubeseed-vmtest/join.yaml > /root/bad-join.yaml && chmod 600 /root/bad-join.yaml
+seed-agent validate /root/bad-join.yaml > "$state/validate-bad.txt" 2>&1; rc=$?
+[ $rc = 2 ] && grep -q "field 'bootstrap.token'" "$state/validate-bad.txt" && grep -q 'bad-join.yaml:[0-9]' "$state/validate-bad.txt" \
+  && pass "seed-agent validate rejects a bad token: exit 2, field and line ($(head -c 160 "$state/validate-bad.txt"))" \
+  || fail "validate on a bad file: exit $rc: $(cat "$state/validate-bad.txt")"
+
 # 1. A join file others can read: the agent starts, refuses it, changes nothing, and waits.
 mkdir -p /etc/kubeseed
 # Debian's containerd ships its own /etc/containerd/config.toml (a conffile): keep its bytes to compare.
