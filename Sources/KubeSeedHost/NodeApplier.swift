@@ -165,7 +165,7 @@ public final class NodeApplier {
     }
 
     /// Daemons to restart when `reset` restores their configuration file.
-    static let restartAfterRestore = [NodePaths.containerdConfig: "containerd.service"]
+    static let restartAfterRestore = [NodePaths.containerdConfig: "containerd.service", EtcdUnit.path: "etcd.service"]
 
     /// What `reset` did: restored items, and what it left as is (with why).
     public struct ResetOutcome {

@@ -122,3 +122,17 @@ import Yams
         return String(decoding: data, as: UTF8.self)
     }
 }
+
+/// Unit tests (pure logic): the etcd unit.
+@Suite struct EtcdUnitTests {
+    @Test func matchesGolden() throws {
+        let me = EtcdUnit.Member(name: "master-1", ip: "192.0.2.10")
+        let text = EtcdUnit.render(this: me, cluster: [me, .init(name: "master-2", ip: "192.0.2.12")])
+        try expectGolden(text, "etcd.service")
+        #expect(text.contains("--client-cert-auth"))
+        #expect(text.contains("--peer-client-cert-auth"))
+        #expect(text.contains("--initial-cluster=master-1=https://192.0.2.10:2380,master-2=https://192.0.2.12:2380"))
+        // No plaintext listener anywhere.
+        #expect(!text.contains("http://"))
+    }
+}

@@ -5,6 +5,7 @@
 # missing DONE. No network: -nic none.
 #   prep: check, apply, reboot and verify, apply again (0 writes), reset (byte-identical), kill -9 mid-apply
 #   join: drop a join file, the .path unit starts the agent, containerd up, kubelet/kube-proxy installed
+#   master: seed pki + seed etcd take over Debian's plaintext etcd; etcdctl with and without certificates
 # Usage: Tests/VM/run-vm-test.sh [--keep] [SCENARIO...]   (default: all; KUBESEED_VM_TIMEOUT per boot, default 600 s)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,7 +19,7 @@ for arg in "$@"; do
     *) scenarios+=("$arg") ;;
   esac
 done
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(prep join)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(prep join master)
 start=$(date +%s)
 
 if [ "$(id -u)" != 0 ]; then echo "run-vm-test: needs root (debootstrap, mkfs -d)" >&2; exit 1; fi
@@ -30,7 +31,7 @@ image=$("$here/build-image.sh")
 echo "run-vm-test: image $image"
 
 echo "run-vm-test: release build (static Swift runtime)"
-(cd "$repo" && swift build -c release --static-swift-stdlib --product seed-agent 2>&1 | tail -n 3)
+(cd "$repo" && swift build -c release --static-swift-stdlib 2>&1 | tail -n 3)
 binary="$repo/.build/release/seed-agent"
 
 work_root=$(mktemp -d /tmp/kubeseed-vmtest.XXXXXX)
@@ -75,6 +76,9 @@ for scenario in "${scenarios[@]}"; do
   stage="$work/rootfs"
   cp -a "$image/rootfs" "$stage"
   install -m 0755 "$binary" "$stage/usr/bin/seed-agent"
+  install -m 0755 "$repo/.build/release/seed" "$stage/usr/bin/seed"
+  # Debian's etcd-server starts a plaintext etcd at boot; only the master scenario keeps it (to take it over).
+  [ "$scenario" = master ] || rm -f "$stage/etc/systemd/system/multi-user.target.wants/etcd.service"
   install -m 0644 "$repo/units/seed-agent.service" "$repo/units/seed-agent.path" "$stage/lib/systemd/system/"
   install -D -m 0755 "$guest" "$stage/usr/local/lib/kubeseed-vmtest/guest.sh"
   install -D -m 0644 "$here/agent.yaml" "$stage/usr/local/lib/kubeseed-vmtest/agent.yaml"
