@@ -230,19 +230,25 @@ public enum NodeComponents {
     }
 
     static func kubeconfig(_ join: JoinFile, user: String, credentials: [(String, YAMLDocument)]) -> String {
-        yaml([
+        kubeconfig(cluster: join.clusterName, server: join.apiServerEndpoints[0], caPEM: join.caCertificatePEM, user: user, credentials: credentials)
+    }
+
+    /// A kubeconfig with one cluster (CA embedded), one user and one context.
+    public static func kubeconfig(cluster clusterName: String, server: String, caPEM: String, user: String,
+                                  credentials: [(String, YAMLDocument)], header: String = NodeComponents.header) -> String {
+        yaml(header: header, [
             ("apiVersion", .string("v1")),
             ("kind", .string("Config")),
             ("clusters", .list([.map([
-                ("name", .string(join.clusterName)),
+                ("name", .string(clusterName)),
                 ("cluster", .map([
-                    ("certificate-authority-data", .string(Data(join.caCertificatePEM.utf8).base64EncodedString())),
-                    ("server", .string(join.apiServerEndpoints[0])),
+                    ("certificate-authority-data", .string(Data(caPEM.utf8).base64EncodedString())),
+                    ("server", .string(server)),
                 ])),
             ])])),
             ("contexts", .list([.map([
                 ("name", .string("default")),
-                ("context", .map([("cluster", .string(join.clusterName)), ("user", .string(user))])),
+                ("context", .map([("cluster", .string(clusterName)), ("user", .string(user))])),
             ])])),
             ("current-context", .string("default")),
             ("users", .list([.map([("name", .string(user)), ("user", .map(credentials))])])),
@@ -322,7 +328,7 @@ public enum NodeComponents {
         }
     }
 
-    public static func yaml(_ pairs: [(String, YAMLDocument)]) -> String {
+    public static func yaml(header: String = NodeComponents.header, _ pairs: [(String, YAMLDocument)]) -> String {
         // Serializing a tree of plain scalars, sequences and mappings does not fail.
         header + ((try? Yams.serialize(node: YAMLDocument.map(pairs).node, indent: 2, width: -1, sortKeys: false)) ?? "")
     }

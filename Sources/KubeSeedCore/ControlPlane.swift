@@ -1,0 +1,191 @@
+import Foundation
+
+/// The control plane's files for the first master (guide chapter 05 with flags valid for
+/// Kubernetes 1.30+). Pure: certificates, keys and the encryption secret come in as arguments.
+public enum ControlPlane {
+    public static let header = "# Written by KubeSeed (seed init); changes here are overwritten.\n"
+    public static let certDir = "/etc/kubernetes/cert"
+    public static let encryptionConfigPath = "/etc/kubernetes/encryption-config.yaml"
+    public static let auditPolicyPath = "/etc/kubernetes/audit-policy.yaml"
+    public static let schedulerConfigPath = "/etc/kubernetes/kube-scheduler.yaml"
+
+    public struct Cluster: Sendable, Equatable {
+        public var name = "kubernetes"
+        public var masterIP: String
+        public var etcdEndpoints: [String]
+        public var serviceCIDR = "10.254.0.0/16"
+        public var podCIDR = "172.30.0.0/16"
+        public var clusterDomain = "cluster.local"
+        public var nodePortRange = "30000-32767"
+        public var dataDir = "/data/k8s/k8s"
+
+        public init(masterIP: String, etcdEndpoints: [String]) {
+            self.masterIP = masterIP
+            self.etcdEndpoints = etcdEndpoints
+        }
+    }
+
+    /// Flags the guide (Kubernetes 1.16) used that current Kubernetes rejects or ignores.
+    public static let removedFlags = [
+        "--insecure-port", "--insecure-bind-address", "--enable-swagger-ui", "--kubelet-https", "--basic-auth-file",
+        "--experimental-encryption-provider-config", "--repair-malformed-updates", "--experimental-cluster-signing-duration",
+        "--port=", "--address=", "--apiserver-count", "--target-ram-mb", "--alsologtostderr", "--logtostderr", "--log-dir",
+        "--feature-gates=RotateKubeletServerCertificate",
+    ]
+
+    static func cert(_ name: String) -> String { "\(certDir)/\(name).pem" }
+    static func key(_ name: String) -> String { "\(certDir)/\(name)-key.pem" }
+
+    public static func apiServerFlags(_ c: Cluster) -> [String] {
+        [
+            "--advertise-address=\(c.masterIP)",
+            "--bind-address=0.0.0.0",
+            "--secure-port=6443",
+            "--allow-privileged=true",
+            "--authorization-mode=Node,RBAC",
+            "--enable-admission-plugins=NodeRestriction",
+            "--enable-bootstrap-token-auth=true",
+            "--client-ca-file=\(cert("ca"))",
+            "--tls-cert-file=\(cert("kube-apiserver"))",
+            "--tls-private-key-file=\(key("kube-apiserver"))",
+            "--kubelet-client-certificate=\(cert("apiserver-kubelet-client"))",
+            "--kubelet-client-key=\(key("apiserver-kubelet-client"))",
+            "--etcd-servers=\(c.etcdEndpoints.joined(separator: ","))",
+            "--etcd-cafile=\(cert("ca"))",
+            "--etcd-certfile=\(cert("apiserver-etcd-client"))",
+            "--etcd-keyfile=\(key("apiserver-etcd-client"))",
+            "--service-account-issuer=https://kubernetes.default.svc.\(c.clusterDomain)",
+            "--service-account-key-file=\(certDir)/sa.pub",
+            "--service-account-signing-key-file=\(certDir)/sa.key",
+            "--service-cluster-ip-range=\(c.serviceCIDR)",
+            "--service-node-port-range=\(c.nodePortRange)",
+            "--encryption-provider-config=\(encryptionConfigPath)",
+            "--audit-policy-file=\(auditPolicyPath)",
+            "--audit-log-path=\(c.dataDir)/kube-apiserver/audit.log",
+            "--audit-log-maxage=15",
+            "--audit-log-maxbackup=3",
+            "--audit-log-maxsize=100",
+            "--requestheader-client-ca-file=\(cert("ca"))",
+            "--requestheader-allowed-names=aggregator",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-username-headers=X-Remote-User",
+            "--proxy-client-cert-file=\(cert("front-proxy-client"))",
+            "--proxy-client-key-file=\(key("front-proxy-client"))",
+            "--enable-aggregator-routing=true",
+            "--v=2",
+        ]
+    }
+
+    public static func controllerManagerFlags(_ c: Cluster) -> [String] {
+        let kubeconfig = "/etc/kubernetes/kube-controller-manager.kubeconfig"
+        return [
+            "--kubeconfig=\(kubeconfig)",
+            "--authentication-kubeconfig=\(kubeconfig)",
+            "--authorization-kubeconfig=\(kubeconfig)",
+            "--bind-address=127.0.0.1",
+            "--secure-port=10257",
+            "--tls-cert-file=\(cert("kube-controller-manager"))",
+            "--tls-private-key-file=\(key("kube-controller-manager"))",
+            "--client-ca-file=\(cert("ca"))",
+            "--requestheader-client-ca-file=\(cert("ca"))",
+            "--cluster-name=\(c.name)",
+            "--cluster-signing-cert-file=\(cert("ca"))",
+            "--cluster-signing-key-file=\(key("ca"))",
+            "--cluster-signing-duration=8760h",
+            "--root-ca-file=\(cert("ca"))",
+            "--service-account-private-key-file=\(certDir)/sa.key",
+            "--service-cluster-ip-range=\(c.serviceCIDR)",
+            "--cluster-cidr=\(c.podCIDR)",
+            "--allocate-node-cidrs=true",
+            "--controllers=*,bootstrapsigner,tokencleaner",
+            "--use-service-account-credentials=true",
+            "--leader-elect=true",
+            "--v=2",
+        ]
+    }
+
+    public static func schedulerFlags(_ c: Cluster) -> [String] {
+        let kubeconfig = "/etc/kubernetes/kube-scheduler.kubeconfig"
+        return [
+            "--config=\(schedulerConfigPath)",
+            "--authentication-kubeconfig=\(kubeconfig)",
+            "--authorization-kubeconfig=\(kubeconfig)",
+            "--bind-address=127.0.0.1",
+            "--secure-port=10259",
+            "--tls-cert-file=\(cert("kube-scheduler"))",
+            "--tls-private-key-file=\(key("kube-scheduler"))",
+            "--client-ca-file=\(cert("ca"))",
+            "--v=2",
+        ]
+    }
+
+    /// KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1).
+    public static func schedulerConfig() -> String {
+        NodeComponents.yaml(header: header, [
+            ("apiVersion", .string("kubescheduler.config.k8s.io/v1")),
+            ("kind", .string("KubeSchedulerConfiguration")),
+            ("clientConnection", .map([("kubeconfig", .string("/etc/kubernetes/kube-scheduler.kubeconfig"))])),
+            ("leaderElection", .map([("leaderElect", .bool(true))])),
+        ])
+    }
+
+    /// EncryptionConfiguration: Secrets encrypted with AES-CBC under `key` (32 random bytes), identity to read old data.
+    public static func encryptionConfig(key: [UInt8]) -> String {
+        NodeComponents.yaml(header: header, [
+            ("apiVersion", .string("apiserver.config.k8s.io/v1")),
+            ("kind", .string("EncryptionConfiguration")),
+            ("resources", .list([.map([
+                ("resources", .list([.string("secrets")])),
+                ("providers", .list([
+                    .map([("aescbc", .map([("keys", .list([.map([
+                        ("name", .string("key1")),
+                        ("secret", .string(Data(key).base64EncodedString())),
+                    ])]))]))]),
+                    .map([("identity", .map([]))]),
+                ])),
+            ])])),
+        ])
+    }
+
+    /// An audit policy: nothing for health checks and kube-proxy's watches, metadata for secrets and the rest.
+    public static func auditPolicy() -> String {
+        NodeComponents.yaml(header: header, [
+            ("apiVersion", .string("audit.k8s.io/v1")),
+            ("kind", .string("Policy")),
+            ("omitStages", .list([.string("RequestReceived")])),
+            ("rules", .list([
+                .map([("level", .string("None")), ("users", .list([.string("system:kube-proxy")])), ("verbs", .list([.string("watch")])),
+                      ("resources", .list([.map([("group", .string("")), ("resources", .list([.string("endpoints"), .string("services"), .string("services/status")]))])]))]),
+                .map([("level", .string("None")), ("nonResourceURLs", .list([.string("/healthz*"), .string("/livez*"), .string("/readyz*"), .string("/version")]))]),
+                .map([("level", .string("Metadata")),
+                      ("resources", .list([.map([("group", .string("")), ("resources", .list([.string("secrets"), .string("configmaps"), .string("serviceaccounts/token")]))])]))]),
+                .map([("level", .string("Metadata"))]),
+            ])),
+        ])
+    }
+
+    /// The unit for one control-plane binary in /opt/k8s/bin.
+    public static func unit(_ binary: String, description: String, flags: [String], after: [String], workingDirectory: String) -> String {
+        var text = header + "[Unit]\nDescription=\(description)\nDocumentation=https://kubernetes.io/docs/reference/command-line-tools-reference/\(binary)/\n"
+        text += "After=\(after.joined(separator: " "))\nConditionFileIsExecutable=\(NodePaths.binDir)/\(binary)\n\n"
+        text += "[Service]\nWorkingDirectory=\(workingDirectory)\nExecStart=\(NodePaths.binDir)/\(binary)"
+        for flag in flags { text += " \\\n  \(flag)" }
+        text += "\nRestart=on-failure\nRestartSec=5\nLimitNOFILE=65536\n\n[Install]\nWantedBy=multi-user.target\n"
+        return text
+    }
+
+    public static func units(_ c: Cluster) -> [(path: String, content: String)] {
+        [
+            ("/etc/systemd/system/kube-apiserver.service",
+             unit("kube-apiserver", description: "Kubernetes API server", flags: apiServerFlags(c), after: ["network-online.target", "etcd.service"],
+                  workingDirectory: "\(c.dataDir)/kube-apiserver")),
+            ("/etc/systemd/system/kube-controller-manager.service",
+             unit("kube-controller-manager", description: "Kubernetes controller manager", flags: controllerManagerFlags(c), after: ["kube-apiserver.service"],
+                  workingDirectory: "\(c.dataDir)/kube-controller-manager")),
+            ("/etc/systemd/system/kube-scheduler.service",
+             unit("kube-scheduler", description: "Kubernetes scheduler", flags: schedulerFlags(c), after: ["kube-apiserver.service"],
+                  workingDirectory: "\(c.dataDir)/kube-scheduler")),
+        ]
+    }
+}
