@@ -4,16 +4,7 @@
 # agent prepares the node, brings containerd up with its config, installs kubelet / kube-proxy and
 # reports readiness. Every result goes to the console as a RESULT line for the host.
 set -u
-state=/var/lib/kubeseed-vmtest
-mkdir -p "$state"
-log() { echo "VMTEST $*" | tee -a "$state/results.txt" > /dev/console; }
-pass() { log "RESULT PASS $*"; }
-fail() { log "RESULT FAIL $*"; }
-expect() {
-  local name=$1; shift
-  if "$@" >> "$state/detail.log" 2>&1; then pass "$name"; else fail "$name (command: $*)"; fi
-}
-ms() { date +%s%3N; }
+source /usr/local/lib/kubeseed-vmtest/guest-lib.sh
 # wait_for SECONDS COMMAND...: polls the test's own condition (the agent itself never polls)
 wait_for() {
   local limit=$1; shift
@@ -28,8 +19,7 @@ agent_active() { [ "$(systemctl show -p ActiveState --value seed-agent.service)"
 
 log "join scenario on $(uname -r)"
 # A default route on a dummy interface (no NIC: nothing leaves the guest): the node IP comes from it over netlink.
-ip link add kubeseed0 type dummy && ip addr add 192.0.2.20/24 dev kubeseed0 && ip link set kubeseed0 up \
-  && ip route add default via 192.0.2.1 dev kubeseed0
+dummy_default_route 192.0.2.20
 
 expect "systemd-analyze verify seed-agent.service and seed-agent.path" \
   systemd-analyze verify /lib/systemd/system/seed-agent.service /lib/systemd/system/seed-agent.path

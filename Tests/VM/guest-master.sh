@@ -3,26 +3,12 @@
 # at boot) as kubeseed-vmtest.service: seed pki, then seed etcd takes etcd over with mutual TLS.
 # Real etcd, real certificates; etcdctl (Debian's etcd-client) is the independent client.
 set -u
-state=/var/lib/kubeseed-vmtest
-mkdir -p "$state"
-log() { echo "VMTEST $*" | tee -a "$state/results.txt" > /dev/console; }
-pass() { log "RESULT PASS $*"; }
-fail() { log "RESULT FAIL $*"; }
-expect() {
-  local name=$1; shift
-  if "$@" >> "$state/detail.log" 2>&1; then pass "$name"; else fail "$name (command: $*)"; fi
-}
-refuse() { # refuse NAME COMMAND...: pass when the command fails
-  local name=$1; shift
-  if "$@" >> "$state/detail.log" 2>&1; then fail "$name (it succeeded: $*)"; else pass "$name"; fi
-}
-ms() { date +%s%3N; }
+source /usr/local/lib/kubeseed-vmtest/guest-lib.sh
 cert=/etc/kubernetes/cert
 export ETCDCTL_API=3
 
 log "master scenario on $(uname -r)"
-ip link add kubeseed0 type dummy && ip addr add 192.0.2.10/24 dev kubeseed0 && ip link set kubeseed0 up \
-  && ip route add default via 192.0.2.1 dev kubeseed0
+dummy_default_route 192.0.2.10
 expect "Debian's etcd runs plaintext before KubeSeed" sh -c "systemctl is-active --quiet etcd && etcdctl --endpoints=http://127.0.0.1:2379 endpoint health"
 
 expect "seed-agent apply prepares the master" seed-agent apply

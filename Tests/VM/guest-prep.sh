@@ -4,17 +4,8 @@
 # Boot 2: verify everything survived the reboot, apply again (zero writes), reset, compare with
 # the snapshot byte for byte. Every result goes to the console as a RESULT line for the host.
 set -u
-state=/var/lib/kubeseed-vmtest
-mkdir -p "$state"
+source /usr/local/lib/kubeseed-vmtest/guest-lib.sh
 phase=$(cat "$state/phase" 2>/dev/null || echo 1)
-log() { echo "VMTEST $*" | tee -a "$state/results.txt" > /dev/console; }
-pass() { log "RESULT PASS $*"; }
-fail() { log "RESULT FAIL $*"; }
-expect() { # expect NAME COMMAND...: pass when the command succeeds
-  local name=$1; shift
-  if "$@" >> "$state/detail.log" 2>&1; then pass "$name"; else fail "$name (command: $*)"; fi
-}
-ms() { date +%s%3N; }
 agent=/usr/bin/seed-agent
 modules="ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh br_netfilter overlay nf_conntrack"
 declare -A sysctls=(
@@ -57,8 +48,7 @@ if [ "$phase" = 1 ]; then
   t0=$(ms); "$agent" --help > /dev/null; t1=$(ms)
   log "STARTUP seed-agent --help wall_ms=$((t1 - t0))"
   # A default route on a dummy interface (no NIC: nothing leaves the guest) for netlink to find.
-  ip link add kubeseed0 type dummy && ip addr add 192.0.2.10/24 dev kubeseed0 && ip link set kubeseed0 up \
-    && ip route add default via 192.0.2.1 dev kubeseed0
+  dummy_default_route 192.0.2.10
   snapshot "$state/before"
   # The dummy interface's module is the test's own, not the agent's.
   ls /sys/module | grep -vx dummy > "$state/modules-before"

@@ -81,6 +81,7 @@ for scenario in "${scenarios[@]}"; do
   [ "$scenario" = master ] || rm -f "$stage/etc/systemd/system/multi-user.target.wants/etcd.service"
   install -m 0644 "$repo/units/seed-agent.service" "$repo/units/seed-agent.path" "$stage/lib/systemd/system/"
   install -D -m 0755 "$guest" "$stage/usr/local/lib/kubeseed-vmtest/guest.sh"
+  install -m 0644 "$here/guest-lib.sh" "$stage/usr/local/lib/kubeseed-vmtest/guest-lib.sh"
   install -D -m 0644 "$here/agent.yaml" "$stage/usr/local/lib/kubeseed-vmtest/agent.yaml"
   if [ "$scenario" = join ]; then make_join_file "$work" && install -m 0600 "$work/join.yaml" "$stage/usr/local/lib/kubeseed-vmtest/join.yaml"; fi
   install -m 0644 "$here/kubeseed-vmtest.service" "$stage/etc/systemd/system/kubeseed-vmtest.service"
