@@ -36,11 +36,13 @@ public struct AgentOperations {
     }
 
     /// Prepares the node: modules first, then (re-observed, since their sysctls appear with them) the rest.
-    /// - Parameter lockHeld: the caller (the agent's pass) already holds the host lock.
-    public func apply(lockHeld: Bool = false) -> Outcome {
+    /// - Parameters:
+    ///   - lockHeld: the caller (the agent's pass) already holds the host lock.
+    ///   - observed: an observation the caller just made with these settings, to reuse.
+    public func apply(lockHeld: Bool = false, observed: NodeObservation? = nil) -> Outcome {
         let started = Date()
         var out = ""
-        let first = observer.observe(settings)
+        let first = observed ?? observer.observe(settings)
         let firstPlan = NodePlanner.plan(settings, first)
         let blocking = firstPlan.blockingFailures
         if !blocking.isEmpty {

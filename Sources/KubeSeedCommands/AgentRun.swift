@@ -70,15 +70,15 @@ extension AgentOperations {
         for dir in NodeComponents.directories(join) where !prep.settings.directories.contains(dir) {
             prep.settings.directories.append(dir)
         }
-        let observed = NodeObserver(root: root, effects: effects, effectiveUID: effectiveUID).observe(prep.settings)
-        let node: NodeIdentity
-        do { node = try nodeIdentity(join, observed) } catch { return failed("node identity", "\(error); nothing changed") }
-
-        // One lock for the whole pass: node preparation and components.
+        // One lock for the whole pass: observation, node preparation and components.
         let lock: Int32
         do { lock = try HostLock.acquire(root, path: lockPath) } catch { return failed("lock", "\(error)") }
         defer { close(lock) }
-        let prepared = prep.apply(lockHeld: true)
+        // Observed once, for the node identity and for node preparation's plan.
+        let observed = NodeObserver(root: root, effects: effects, effectiveUID: effectiveUID).observe(prep.settings)
+        let node: NodeIdentity
+        do { node = try nodeIdentity(join, observed) } catch { return failed("node identity", "\(error); nothing changed") }
+        let prepared = prep.apply(lockHeld: true, observed: observed)
         var output = prepared.output
         var changes = prepared.changes
         if prepared.exitCode != 0 {
