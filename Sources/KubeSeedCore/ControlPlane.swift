@@ -81,13 +81,7 @@ public enum ControlPlane {
         let kubeconfig = "/etc/kubernetes/kube-controller-manager.kubeconfig"
         return [
             "--kubeconfig=\(kubeconfig)",
-            "--authentication-kubeconfig=\(kubeconfig)",
-            "--authorization-kubeconfig=\(kubeconfig)",
-            "--bind-address=127.0.0.1",
-            "--secure-port=10257",
-            "--tls-cert-file=\(cert("kube-controller-manager"))",
-            "--tls-private-key-file=\(key("kube-controller-manager"))",
-            "--client-ca-file=\(cert("ca"))",
+        ] + securedLocally("kube-controller-manager", port: 10257, kubeconfig: kubeconfig) + [
             "--requestheader-client-ca-file=\(cert("ca"))",
             "--cluster-name=\(c.name)",
             "--cluster-signing-cert-file=\(cert("ca"))",
@@ -109,14 +103,21 @@ public enum ControlPlane {
         let kubeconfig = "/etc/kubernetes/kube-scheduler.kubeconfig"
         return [
             "--config=\(schedulerConfigPath)",
+        ] + securedLocally("kube-scheduler", port: 10259, kubeconfig: kubeconfig) + [
+            "--v=2",
+        ]
+    }
+
+    /// Serving on 127.0.0.1 with the component's own certificate, delegating authn/authz to the API server.
+    static func securedLocally(_ component: String, port: Int, kubeconfig: String) -> [String] {
+        [
             "--authentication-kubeconfig=\(kubeconfig)",
             "--authorization-kubeconfig=\(kubeconfig)",
             "--bind-address=127.0.0.1",
-            "--secure-port=10259",
-            "--tls-cert-file=\(cert("kube-scheduler"))",
-            "--tls-private-key-file=\(key("kube-scheduler"))",
+            "--secure-port=\(port)",
+            "--tls-cert-file=\(cert(component))",
+            "--tls-private-key-file=\(key(component))",
             "--client-ca-file=\(cert("ca"))",
-            "--v=2",
         ]
     }
 
