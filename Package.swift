@@ -14,6 +14,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
     ],
     targets: [
         .systemLibrary(
@@ -55,10 +58,19 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        // The Kubernetes API and etcd over HTTPS with mutual TLS (AsyncHTTPClient).
+        .target(
+            name: "KubeSeedAPI",
+            dependencies: [
+                "KubeSeedCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
         .target(
             name: "KubeSeedCommands",
             dependencies: [
-                "KubeSeedCore", "KubeSeedHost", "KubeSeedPKI",
+                "KubeSeedCore", "KubeSeedHost", "KubeSeedPKI", "KubeSeedAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "seed-agent", dependencies: ["KubeSeedCommands"]),
@@ -78,6 +90,17 @@ let package = Package(
                 "KubeSeedPKI", "KubeSeedCore",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]),
+        .testTarget(
+            name: "KubeSeedAPITests",
+            dependencies: [
+                "KubeSeedAPI", "KubeSeedCore", "KubeSeedPKI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
             ]),
         .testTarget(
             name: "KubeSeedHostTests", dependencies: ["KubeSeedHost", "KubeSeedCore", "KubeSeedCommands"]),

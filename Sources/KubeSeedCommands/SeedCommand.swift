@@ -4,12 +4,12 @@ import KubeSeedCore
 import KubeSeedHost
 import KubeSeedPKI
 
-/// `seed`: the first master's tool. This build has the PKI steps of `seed init`.
-public struct SeedCommand: ParsableCommand {
+/// `seed`: the first master's tool.
+public struct SeedCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "seed",
-        abstract: "Turn this machine into the first Kubernetes master (PKI so far; etcd and the control plane follow).",
-        subcommands: [PKI.self, Etcd.self, Certs.self])
+        abstract: "Turn this machine into the first Kubernetes master and mint join files for nodes.",
+        subcommands: [Init.self, JoinFileCommand.self, Token.self, Certs.self, PKI.self, Etcd.self])
 
     public init() {}
 }
@@ -117,38 +117,147 @@ struct Etcd: ParsableCommand {
             let parts = $0.split(separator: "=", maxSplits: 1).map(String.init)
             return EtcdUnit.Member(name: parts[0], ip: parts[1])
         }
-        let needed = ["ca.pem", "etcd-server.pem", "etcd-server-key.pem", "etcd-peer.pem", "etcd-peer-key.pem"].map { "/etc/kubernetes/cert/\($0)" }
-        let missing = needed.filter { !root.exists($0) } + ["/data/k8s/etcd/data", "/data/k8s/etcd/wal"].filter { !root.isDirectory($0) }
-        guard missing.isEmpty else {
-            say("seed etcd: nothing changed; missing \(missing.joined(separator: ", ")) (run 'seed-agent apply' and 'seed pki' first)\n")
-            throw ExitCode(1)
-        }
         let lock = try HostLock.acquire(root)
         defer { close(lock) }
         let started = Date()
         do {
-            let effects = try HostEffects.live()
-            guard let services = effects.services else { throw HostError(.dbus, "systemd is not reachable", cause: effects.busError) }
-            let unit = EtcdUnit.render(this: me, cluster: cluster)
-            let changed = try root.readText(EtcdUnit.path) != unit
-            let state = try services.unitState("etcd.service")
-            var steps: [Step] = []
-            if changed { steps += [.writeFile(path: EtcdUnit.path, content: unit, mode: 0o644), .reloadSystemd] }
-            if !state.isEnabled { steps.append(.enableUnit("etcd.service")) }
-            if changed && state.isActive { steps.append(.restartUnit("etcd.service")) } else if !state.isActive { steps.append(.startUnit("etcd.service")) }
-            let applier = try NodeApplier(root: root, effects: effects)
-            try applier.apply(steps, observed: NodeObservation())
-            for step in applier.performed { say("  changed  \(step)\n") }
-            let after = try services.unitState("etcd.service")
-            guard after.activeState == "active" else {
-                throw HostError(.systemJob, "etcd is \(after.activeState) (\(after.subState))", cause: "see: journalctl -u etcd")
-            }
+            let performed = try EtcdSetup(root: root, effects: try HostEffects.live(), journalPath: Journal.defaultPath).converge(this: me, cluster: cluster)
+            for step in performed { say("  changed  \(step)\n") }
             let millis = Int(Date().timeIntervalSince(started) * 1000)
-            say(steps.isEmpty ? "seed etcd: unchanged: etcd active with mutual TLS (\(millis) ms)\n"
-                              : "seed etcd: etcd ready with mutual TLS on https://\(ip):2379 (\(applier.performed.count) changes, \(millis) ms)\n")
+            say(performed.isEmpty ? "seed etcd: unchanged: etcd active with mutual TLS (\(millis) ms)\n"
+                                  : "seed etcd: etcd ready with mutual TLS on https://\(ip):2379 (\(performed.count) changes, \(millis) ms)\n")
         } catch {
             say("seed etcd: \(error)\n")
             throw ExitCode(1)
+        }
+    }
+}
+
+struct Init: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Set up this machine as the first master: node preparation, PKI, etcd, control plane, TLS bootstrap.",
+        discussion: """
+            Reads the cluster configuration (default /etc/kubeseed/cluster.yaml if it exists; the flags override it) \
+            and then, each step printed with its state and time: prepares the node as seed-agent does, creates \
+            or reuses the PKI, runs etcd with mutual TLS and waits until it answers healthy, installs the \
+            control-plane binaries from a server archive when one is given, writes the kubeconfigs, encryption \
+            config, audit policy and the kube-apiserver, kube-controller-manager and kube-scheduler units, starts \
+            them when their binaries are in /opt/k8s/bin, and once the API server is ready creates the RBAC \
+            bindings for TLS bootstrapping and the Secrets of tokens minted earlier. A re-run changes nothing \
+            that is already right. Bad configuration: exit 2, nothing changed. Without binaries: exit 0 with \
+            everything else in place and a message saying what to add.
+            """)
+    @Option(help: "Cluster configuration file (ClusterConfiguration YAML).") var config: String?
+    @Option(help: "This master's node name (default: the host name).") var name: String?
+    @Option(name: .customLong("master-ip"), help: "This master's IP (default: the address on the default-route interface).") var masterIP: String?
+    @Option(help: "rsa (RSA-2048, default) or ecdsa (P-256).") var keyAlgorithm: String?
+    @Option(help: "Kubernetes version the binaries are (v1.30.0 or later).") var kubernetesVersion: String?
+    @Option(help: "kubernetes-server-linux-amd64.tar.gz to take kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from.")
+    var serverArchive: String?
+    @Option(help: "Expected SHA-256 of the server archive (hex).") var sha256: String?
+    @Flag(help: "Replace binaries in /opt/k8s/bin that differ from the archive's.") var replaceBinaries = false
+    @Option(help: "Seconds to wait for the API server to become ready.") var apiTimeout = 180
+
+    func run() async throws {
+        let root = HostRoot()
+        var cluster = ClusterConfig()
+        let source = config ?? ClusterConfig.defaultPath
+        do {
+            if let text = try root.readText(source) {
+                cluster = try ClusterConfig.parse(text, file: source)
+            } else if config != nil {
+                throw ConfigError(.unreadable, file: source, "no such file")
+            }
+            if let name {
+                guard JoinFile.isValidNodeName(name) else { throw ConfigError(.invalidValue, file: "--name", "'\(name)' is not a node name (lowercase DNS name)") }
+                cluster.masterName = name
+            }
+            if let masterIP {
+                guard IPAddress.isValid(masterIP) else { throw ConfigError(.invalidValue, file: "--master-ip", "'\(masterIP)' is not an IP address") }
+                cluster.masterIP = masterIP
+            }
+            if let keyAlgorithm {
+                guard KeyAlgorithm(rawValue: keyAlgorithm) != nil else { throw ConfigError(.invalidValue, file: "--key-algorithm", "must be rsa or ecdsa") }
+                cluster.keyAlgorithm = keyAlgorithm
+            }
+            if let kubernetesVersion {
+                guard Validate.isSupportedKubernetesVersion(kubernetesVersion) else {
+                    throw ConfigError(.invalidValue, file: "--kubernetes-version", "'\(kubernetesVersion)' is not v1.30.0 or later, like v1.31.2")
+                }
+                cluster.kubernetesVersion = kubernetesVersion
+            }
+            if let serverArchive {
+                cluster.serverArchive = serverArchive.hasPrefix("/") ? serverArchive : FileManager.default.currentDirectoryPath + "/" + serverArchive
+            }
+            if let sha256 { cluster.serverArchiveSHA256 = sha256.lowercased() }
+            if cluster.serverArchive != nil, !root.exists(cluster.serverArchive!) {
+                throw ConfigError(.unreadable, file: cluster.serverArchive!, "no such server archive")
+            }
+        } catch {
+            FileHandle.standardError.write(Data("seed init: nothing changed: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        var operations = MasterOperations(root: root, effects: try HostEffects.live(), effectiveUID: geteuid())
+        operations.apiServerTimeout = .seconds(apiTimeout)
+        let code = await operations.initialize(cluster, source: source, serverArchive: cluster.serverArchive, sha256: cluster.serverArchiveSHA256,
+                                               replaceBinaries: replaceBinaries)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct JoinFileCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "join-file",
+        abstract: "Mint a join file for a node: a new bootstrap token, the cluster CA, this master's API server (0600).",
+        discussion: """
+            Writes /var/lib/kubeseed/join-files/NODE.yaml (or --output) in the agent's JoinConfiguration schema, \
+            checked with the agent's own parser first. The token's Secret is created in kube-system now if the \
+            API server answers, else by the next 'seed init'. The token never appears in output.
+            """)
+    @Argument(help: "The node's name (lowercase DNS name).") var node: String
+    @Option(help: "The node's IP (default: the node picks its default-route address).") var ip: String?
+    @Option(name: .customLong("role"), help: "A role label for the node (repeat; default: worker).") var roles: [String] = []
+    @Option(help: "How long the token is valid, in hours (1 to 168).") var ttlHours = 24
+    @Option(help: "Where to write the join file.") var output: String?
+
+    func validate() throws {
+        guard JoinFile.isValidNodeName(node) else { throw ValidationError("'\(node)' is not a node name (lowercase DNS name)") }
+        if let ip, !IPAddress.isValid(ip) { throw ValidationError("--ip '\(ip)' is not an IP address") }
+        for role in roles where !Validate.isDNSLabel(role) { throw ValidationError("--role '\(role)' is not a role name (a DNS label)") }
+        guard (1...168).contains(ttlHours) else { throw ValidationError("--ttl-hours must be between 1 and 168") }
+    }
+
+    func run() async throws {
+        let request = JoinRequest(nodeName: node, nodeIP: ip, roles: roles.isEmpty ? ["worker"] : roles,
+                                  expires: Date().addingTimeInterval(Double(ttlHours) * 3600))
+        let path = output.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
+        let operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: geteuid())
+        let code = await operations.mintJoinFile(request, output: path)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct Token: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The bootstrap tokens 'seed join-file' minted.",
+        subcommands: [List.self, Delete.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the tokens (id, expiry, node; never the secret).")
+        func run() throws {
+            let operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: geteuid())
+            let code = operations.listTokens()
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a token: its Secret in the cluster, then its record here.")
+        @Argument(help: "The token id (the six characters before the dot).") var id: String
+        func run() async throws {
+            let operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: geteuid())
+            let code = await operations.deleteToken(id: id)
+            if code != 0 { throw ExitCode(code) }
         }
     }
 }

@@ -145,6 +145,19 @@ public enum Validate {
         !s.isEmpty && s.count < 4096 && s.unicodeScalars.allSatisfy { $0 == " " || $0 == "\t" || ($0.isASCII && $0.value > 0x20 && $0.value < 0x7f) }
     }
 
+    /// v1.30.0 or later, like v1.31.2.
+    public static func isSupportedKubernetesVersion(_ version: String) -> Bool {
+        let numbers = version.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
+        guard version.hasPrefix("v"), numbers.count == 3, numbers.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }),
+              let minor = Int(numbers[1]) else { return false }
+        return numbers[0] == "1" && minor >= 30
+    }
+
+    /// Dot-separated DNS labels, like cluster.local.
+    public static func isDNSDomain(_ s: String) -> Bool {
+        s.count <= 253 && s.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNSLabel(String($0)) }
+    }
+
     static func isCleanAbsolutePath(_ s: String) -> Bool {
         s.hasPrefix("/") && !s.split(separator: "/").contains("..") && !s.contains("\n") && !s.contains("\0")
     }

@@ -20,7 +20,29 @@ public enum ComponentPlanner {
     /// Kubernetes units and the binary each needs.
     public static let kubernetesUnits = [(kubelet, "kubelet"), (kubeProxy, "kube-proxy")]
 
+    /// A unit the planner enables and starts: `package` units (containerd, etcd) must be installed;
+    /// units with a `binary` in `/opt/k8s/bin` run only once it is there.
+    public struct ManagedUnit: Sendable, Equatable {
+        public var name: String
+        public var binary: String?
+        public var installHint: String
+        public init(_ name: String, binary: String?, installHint: String) {
+            self.name = name
+            self.binary = binary
+            self.installHint = installHint
+        }
+    }
+
+    public static let nodeUnits: [ManagedUnit] = [ManagedUnit(containerd, binary: nil, installHint: "apt install containerd runc")]
+        + kubernetesUnits.map { ManagedUnit($0.0, binary: $0.1, installHint: "kubernetes-node-linux-amd64.tar.gz or kubernetes-server-linux-amd64.tar.gz") }
+
+    /// The node's components: containerd, kubelet, kube-proxy.
     public static func plan(_ files: [RenderedFile], _ observed: ComponentObservation) -> NodePlan {
+        plan(files, observed, units: nodeUnits)
+    }
+
+    /// Writes what differs, then enables, reloads once, and starts or restarts `units`.
+    public static func plan(_ files: [RenderedFile], _ observed: ComponentObservation, units: [ManagedUnit]) -> NodePlan {
         var items: [PlanItem] = []
         var changedUnits = Set<String>()
         var unitFileWritten = false
@@ -37,21 +59,25 @@ public enum ComponentPlanner {
         }
         // Enable everything first, reload systemd once, then start or restart: one reload per pass.
         var activation: [Step] = []
-        let containerdState = observed.units[containerd] ?? .notFound
-        if !containerdState.exists {
-            items.append(PlanItem(containerd, .fail, "not installed (apt install containerd runc)", blocksApply: true))
-        } else {
-            let (item, steps) = unitItem(containerd, containerdState, configChanged: changedUnits.contains(containerd) || stale(containerd, containerdState, files, observed),
-                                         runnable: true, binaryNote: "")
-            items.append(item)
-            activation += steps
-        }
-        for (unit, binary) in kubernetesUnits {
+        for unit in units {
+            if unit.binary == nil {
+                let state = observed.units[unit.name] ?? .notFound
+                guard state.exists else {
+                    items.append(PlanItem(unit.name, .fail, "not installed (\(unit.installHint))", blocksApply: true))
+                    continue
+                }
+                let (item, steps) = unitItem(unit.name, state, configChanged: changedUnits.contains(unit.name) || stale(unit.name, state, files, observed),
+                                             runnable: true, binaryNote: "")
+                items.append(item)
+                activation += steps
+                continue
+            }
+            let binary = unit.binary!
             // A unit file written in this run is not loaded yet: treat it as new, disabled and inactive.
-            let state = observed.units[unit].flatMap { $0.exists ? $0 : nil } ?? UnitState(loadState: "loaded", unitFileState: "disabled")
-            let (item, steps) = unitItem(unit, state, configChanged: changedUnits.contains(unit) || stale(unit, state, files, observed),
+            let state = observed.units[unit.name].flatMap { $0.exists ? $0 : nil } ?? UnitState(loadState: "loaded", unitFileState: "disabled")
+            let (item, steps) = unitItem(unit.name, state, configChanged: changedUnits.contains(unit.name) || stale(unit.name, state, files, observed),
                                          runnable: observed.binaries.contains(binary),
-                                         binaryNote: "binary missing: put \(binary) in \(NodePaths.binDir) (from kubernetes-node-linux-amd64.tar.gz or kubernetes-server-linux-amd64.tar.gz)")
+                                         binaryNote: "binary missing: put \(binary) in \(NodePaths.binDir) (from \(unit.installHint))")
             items.append(item)
             activation += steps
         }

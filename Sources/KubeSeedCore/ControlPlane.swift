@@ -1,4 +1,5 @@
 import Foundation
+import Yams
 
 /// The control plane's files for the first master (guide chapter 05 with flags valid for
 /// Kubernetes 1.30+). Pure: certificates, keys and the encryption secret come in as arguments.
@@ -8,6 +9,10 @@ public enum ControlPlane {
     public static let encryptionConfigPath = "/etc/kubernetes/encryption-config.yaml"
     public static let auditPolicyPath = "/etc/kubernetes/audit-policy.yaml"
     public static let schedulerConfigPath = "/etc/kubernetes/kube-scheduler.yaml"
+    public static let adminKubeconfigPath = "/etc/kubernetes/admin.kubeconfig"
+    /// For a kube-proxy that runs on its own certificate (nodes joined by the agent use the kubelet's).
+    public static let kubeProxyKubeconfigPath = "/etc/kubernetes/kube-proxy-client.kubeconfig"
+    public static let unitNames = ["kube-apiserver.service", "kube-controller-manager.service", "kube-scheduler.service"]
 
     public struct Cluster: Sendable, Equatable {
         public var name = "kubernetes"
@@ -174,6 +179,67 @@ public enum ControlPlane {
         for flag in flags { text += " \\\n  \(flag)" }
         text += "\nRestart=on-failure\nRestartSec=5\nLimitNOFILE=65536\n\n[Install]\nWantedBy=multi-user.target\n"
         return text
+    }
+
+    /// A client certificate and its key (PEM) to embed in a kubeconfig.
+    public struct Credential: Sendable, Equatable {
+        public var certificatePEM: String
+        public var keyPEM: String
+        public init(certificatePEM: String, keyPEM: String) {
+            self.certificatePEM = certificatePEM
+            self.keyPEM = keyPEM
+        }
+    }
+
+    /// A kubeconfig with the certificate and key embedded (0600 where written).
+    public static func kubeconfig(_ c: Cluster, server: String, caPEM: String, user: String, _ credential: Credential) -> String {
+        NodeComponents.kubeconfig(cluster: c.name, server: server, caPEM: caPEM, user: user, credentials: [
+            ("client-certificate-data", .string(Data(credential.certificatePEM.utf8).base64EncodedString())),
+            ("client-key-data", .string(Data(credential.keyPEM.utf8).base64EncodedString())),
+        ], header: header)
+    }
+
+    /// Every file the first master's control plane needs, with modes and the units each one restarts.
+    /// `credentials` are keyed by certificate name: admin, kube-controller-manager, kube-scheduler, kube-proxy.
+    public static func files(_ c: Cluster, caPEM: String, credentials: [String: Credential], encryptionKey: [UInt8]) -> [RenderedFile] {
+        let local = "https://127.0.0.1:6443"
+        let external = "https://\(c.masterIP.contains(":") ? "[\(c.masterIP)]" : c.masterIP):6443"
+        var files: [RenderedFile] = []
+        func add(_ path: String, user: String, certificate: String, server: String, restarts: [String]) {
+            guard let credential = credentials[certificate] else { return }
+            files.append(RenderedFile(path, kubeconfig(c, server: server, caPEM: caPEM, user: user, credential), mode: 0o600, restarts: restarts))
+        }
+        add(adminKubeconfigPath, user: "admin", certificate: "admin", server: external, restarts: [])
+        add("/etc/kubernetes/kube-controller-manager.kubeconfig", user: "system:kube-controller-manager", certificate: "kube-controller-manager",
+            server: local, restarts: ["kube-controller-manager.service"])
+        add("/etc/kubernetes/kube-scheduler.kubeconfig", user: "system:kube-scheduler", certificate: "kube-scheduler",
+            server: local, restarts: ["kube-scheduler.service"])
+        add(kubeProxyKubeconfigPath, user: "system:kube-proxy", certificate: "kube-proxy", server: external, restarts: [])
+        files.append(RenderedFile(encryptionConfigPath, encryptionConfig(key: encryptionKey), mode: 0o600, restarts: ["kube-apiserver.service"]))
+        files.append(RenderedFile(auditPolicyPath, auditPolicy(), restarts: ["kube-apiserver.service"]))
+        files.append(RenderedFile(schedulerConfigPath, schedulerConfig(), restarts: ["kube-scheduler.service"]))
+        for (path, content) in units(c) {
+            let unit = String(path.split(separator: "/").last!)
+            files.append(RenderedFile(path, content, restarts: [unit]))
+        }
+        return files
+    }
+
+    /// The working directories of the units (the API server writes its audit log there).
+    public static func directories(_ c: Cluster) -> [DirectorySetting] {
+        ["kube-apiserver", "kube-controller-manager", "kube-scheduler"].map { DirectorySetting("\(c.dataDir)/\($0)", mode: 0o700) }
+    }
+
+    /// The AES key in an encryption config this module wrote, so a re-run keeps it (a new key would
+    /// make every stored Secret unreadable). `nil` when the text is not such a file.
+    public static func encryptionKey(in text: String) -> [UInt8]? {
+        guard let node = try? Yams.compose(yaml: text),
+              let resources = node["resources"]?.sequence?.first,
+              let provider = resources["providers"]?.sequence?.first,
+              let key = provider["aescbc"]?["keys"]?.sequence?.first,
+              let secret = key["secret"]?.string,
+              let bytes = Data(base64Encoded: secret), bytes.count == 32 else { return nil }
+        return Array(bytes)
     }
 
     public static func units(_ c: Cluster) -> [(path: String, content: String)] {

@@ -145,9 +145,7 @@ extension JoinFile {
                 join.clusterName = try dnsLabel(value)
             case "kubernetesVersion":
                 let version = try value.string()
-                let numbers = version.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
-                guard version.hasPrefix("v"), numbers.count == 3, numbers.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }),
-                      let minor = Int(numbers[1]), numbers[0] == "1", minor >= 30 else {
+                guard Validate.isSupportedKubernetesVersion(version) else {
                     throw value.error(.invalidValue, "'\(version)' is not a supported Kubernetes version (v1.30.0 or later, like v1.31.2)")
                 }
                 join.kubernetesVersion = version
@@ -177,7 +175,7 @@ extension JoinFile {
                 join.clusterDNS = ip
             default: // clusterDomain
                 let domain = try value.string()
-                guard domain.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ Validate.isDNSLabel(String($0)) }) else {
+                guard Validate.isDNSDomain(domain) else {
                     throw value.error(.invalidValue, "'\(domain)' is not a DNS domain like cluster.local")
                 }
                 join.clusterDomain = domain
@@ -297,7 +295,7 @@ extension JoinFile {
 
     /// A lowercase DNS name usable as a Kubernetes node name.
     public static func isValidNodeName(_ name: String) -> Bool {
-        name.count <= 253 && name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { Validate.isDNSLabel(String($0)) }
+        Validate.isDNSDomain(name)
     }
 
     static func dnsLabel(_ value: YAMLField) throws -> String {
@@ -308,7 +306,7 @@ extension JoinFile {
 }
 
 extension Validate {
-    static func isDNSLabel(_ s: String) -> Bool {
+    public static func isDNSLabel(_ s: String) -> Bool {
         !s.isEmpty && s.count <= 63 && !s.hasPrefix("-") && !s.hasSuffix("-")
             && s.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
     }

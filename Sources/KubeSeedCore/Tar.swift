@@ -69,6 +69,8 @@ public struct TarError: Error, CustomStringConvertible, Sendable {
 public enum KubernetesArchive {
     /// The node binaries the agent runs.
     public static let nodeBinaries = ["kubelet", "kube-proxy"]
+    /// What the first master runs, from `kubernetes-server-linux-amd64.tar.gz`.
+    public static let controlPlaneBinaries = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"]
     /// Member paths in `kubernetes-node-linux-amd64.tar.gz` and `kubernetes-server-linux-amd64.tar.gz`.
     public static func binaryName(forMember path: String, wanted: [String]) -> String? {
         for prefix in ["kubernetes/node/bin/", "kubernetes/server/bin/"] where path.hasPrefix(prefix) {

@@ -12,7 +12,7 @@ public struct ComponentObserver {
         self.services = services
     }
 
-    public func observe(_ files: [RenderedFile]) throws -> ComponentObservation {
+    public func observe(_ files: [RenderedFile], units: [ComponentPlanner.ManagedUnit] = ComponentPlanner.nodeUnits) throws -> ComponentObservation {
         var observed = ComponentObservation()
         for file in files {
             if let text = try root.readText(file.path), let mode = root.mode(file.path) {
@@ -20,11 +20,11 @@ public struct ComponentObserver {
             }
         }
         guard let services else { throw HostError(.dbus, "systemd is not reachable") }
-        for unit in [ComponentPlanner.containerd] + ComponentPlanner.kubernetesUnits.map(\.0) {
-            observed.units[unit] = try services.unitState(unit)
-        }
-        for (_, binary) in ComponentPlanner.kubernetesUnits where access(root.resolve("\(NodePaths.binDir)/\(binary)"), X_OK) == 0 {
-            observed.binaries.insert(binary)
+        for unit in units {
+            observed.units[unit.name] = try services.unitState(unit.name)
+            if let binary = unit.binary, access(root.resolve("\(NodePaths.binDir)/\(binary)"), X_OK) == 0 {
+                observed.binaries.insert(binary)
+            }
         }
         return observed
     }

@@ -91,7 +91,10 @@ public struct PKIParameters: Sendable, Equatable {
     public var etcdIPs: [String]
     public var serviceCIDR: String
     public var clusterDomain: String
+    /// Extra DNS names for the API server certificate.
     public var extraAPIServerNames: [String] = []
+    /// Extra IP addresses for the API server certificate (a load balancer, a NAT address).
+    public var extraAPIServerIPs: [String] = []
 
     public init(masterIPs: [String], etcdIPs: [String], serviceCIDR: String, clusterDomain: String) {
         self.masterIPs = masterIPs
@@ -124,9 +127,10 @@ public enum ClusterPKI {
             CertificateSpec(name: "etcd-peer", commonName: "etcd-peer", organization: "kubeseed", dnsNames: ["localhost"],
                             ipAddresses: ["127.0.0.1"] + p.etcdIPs, usage: .serverAndClient),
             CertificateSpec(name: "kube-apiserver", commonName: "kube-apiserver", organization: "kubeseed", dnsNames: apiServerNames,
-                            ipAddresses: ["127.0.0.1"] + p.masterIPs + [p.firstServiceIP].compactMap { $0 }, usage: .server),
+                            ipAddresses: ["127.0.0.1"] + p.masterIPs + p.extraAPIServerIPs + [p.firstServiceIP].compactMap { $0 }, usage: .server),
             CertificateSpec(name: "apiserver-etcd-client", commonName: "kube-apiserver-etcd-client", organization: "system:masters", usage: .client),
-            CertificateSpec(name: "apiserver-kubelet-client", commonName: "kube-apiserver-kubelet-client", organization: "system:masters", usage: .client),
+            // Not system:masters: its rights on kubelets come from the kubeseed:apiserver-kubelet-client binding.
+            CertificateSpec(name: "apiserver-kubelet-client", commonName: "kube-apiserver-kubelet-client", organization: nil, usage: .client),
             CertificateSpec(name: "kube-controller-manager", commonName: "system:kube-controller-manager", organization: "system:kube-controller-manager",
                             ipAddresses: ["127.0.0.1"] + p.masterIPs, usage: .serverAndClient),
             CertificateSpec(name: "kube-scheduler", commonName: "system:kube-scheduler", organization: "system:kube-scheduler",

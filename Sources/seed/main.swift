@@ -1,3 +1,3 @@
 import KubeSeedCommands
 
-SeedCommand.main()
+await SeedCommand.main()

@@ -67,6 +67,7 @@ import X509
         #expect(specs["kube-controller-manager"]?.organization == "system:kube-controller-manager")
         #expect(specs["kube-scheduler"]?.commonName == specs["kube-scheduler"]?.organization)
         #expect(specs["admin"]?.organization == "system:masters")
+        #expect(specs["apiserver-kubelet-client"]?.organization == nil, "the kubelet client gets its rights from a binding, not from system:masters")
         #expect(specs["kube-proxy"]?.commonName == "system:kube-proxy")
         #expect(specs["front-proxy-client"]?.commonName == "aggregator")
         // Separate client certificates for etcd and kubelets (the guide reused one for all three).

@@ -1,0 +1,171 @@
+import AsyncHTTPClient
+import Foundation
+import KubeSeedCore
+import NIOCore
+import NIOSSL
+
+/// Errors talking to the API server or etcd. The message names what was asked and of whom.
+public struct APIError: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Code: String, Sendable {
+        /// The CA, certificate or key could not be loaded.
+        case credentials
+        /// No TLS connection (refused, timed out, handshake failed).
+        case unreachable
+        /// The server answered with a status the caller cannot accept.
+        case status
+        /// A readiness wait ran out of time.
+        case timeout
+    }
+
+    public var code: Code
+    public var message: String
+    public var cause: String?
+
+    public init(_ code: Code, _ message: String, cause: String? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String { cause.map { "\(message) (\($0))" } ?? message }
+}
+
+/// A CA to trust and a client certificate and key to present (PEM).
+public struct TLSIdentity: Sendable {
+    public var caPEM: String
+    public var certificatePEM: String
+    public var keyPEM: String
+
+    public init(caPEM: String, certificatePEM: String, keyPEM: String) {
+        self.caPEM = caPEM
+        self.certificatePEM = certificatePEM
+        self.keyPEM = keyPEM
+    }
+}
+
+/// An HTTPS client with mutual TLS for one server (the API server or an etcd member), on AsyncHTTPClient.
+/// The server's certificate must chain to the given CA and name the host in `baseURL`.
+public final class MutualTLSClient: Sendable {
+    public let baseURL: String
+    let client: HTTPClient
+
+    public struct Response: Sendable {
+        public var status: Int
+        public var body: Data
+
+        /// The `message` of a Kubernetes `Status` body, or the start of the body.
+        public var message: String {
+            if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let message = object["message"] as? String {
+                return message
+            }
+            return String(decoding: body.prefix(200), as: UTF8.self)
+        }
+    }
+
+    public init(baseURL: String, identity: TLSIdentity, connectTimeout: TimeAmount = .seconds(3)) throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        do {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(identity.caPEM.utf8)))
+            tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificatePEM.utf8)).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.keyPEM.utf8), format: .pem))
+        } catch {
+            throw APIError(.credentials, "cannot load the TLS credentials for \(baseURL)", cause: "\(error)")
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
+        configuration.timeout = .init(connect: connectTimeout, read: .seconds(30))
+        configuration.connectionPool = .init(idleTimeout: .seconds(10))
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    /// Sends one request and reads the whole answer (at most 4 MiB). Any HTTP status is returned;
+    /// only a failure to talk at all throws.
+    public func send(_ request: APIRequest, timeout: TimeAmount = .seconds(30)) async throws -> Response {
+        var http = HTTPClientRequest(url: baseURL + request.path)
+        http.method = .init(rawValue: request.method.rawValue)
+        http.headers.add(name: "Accept", value: "application/json")
+        http.headers.add(name: "User-Agent", value: "kubeseed")
+        if let body = request.body {
+            http.headers.add(name: "Content-Type", value: "application/json")
+            http.body = .bytes(ByteBuffer(bytes: body))
+        }
+        do {
+            let response = try await client.execute(http, timeout: timeout)
+            let buffer = try await response.body.collect(upTo: 4 << 20)
+            return Response(status: Int(response.status.code), body: Data(buffer.readableBytesView))
+        } catch {
+            throw APIError(.unreachable, "\(request.method.rawValue) \(baseURL)\(request.path) failed", cause: "\(error)")
+        }
+    }
+
+    /// Closes the connections. Call once, before the client goes away.
+    public func shutdown() async {
+        try? await client.shutdown()
+    }
+}
+
+/// Readiness checks and waits.
+public enum Readiness {
+    /// etcd's `/health` over mutual TLS: 200 with `"health":"true"`.
+    public static func etcdHealthy(_ client: MutualTLSClient) async -> Result<Void, APIError> {
+        await probe(client, "/health") { response in
+            guard let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any] else { return false }
+            return object["health"] as? String == "true"
+        }
+    }
+
+    /// The API server's `/readyz`: 200 once it serves (etcd reached, post-start hooks done).
+    public static func apiServerReady(_ client: MutualTLSClient) async -> Result<Void, APIError> {
+        await probe(client, "/readyz") { _ in true }
+    }
+
+    static func probe(_ client: MutualTLSClient, _ path: String, accept: (MutualTLSClient.Response) -> Bool) async -> Result<Void, APIError> {
+        do {
+            let response = try await client.send(APIRequest(.get, path, object: path), timeout: .seconds(5))
+            guard response.status == 200, accept(response) else {
+                return .failure(APIError(.status, "\(client.baseURL)\(path) answered \(response.status)", cause: response.message))
+            }
+            return .success(())
+        } catch let error as APIError {
+            return .failure(error)
+        } catch {
+            return .failure(APIError(.unreachable, "\(client.baseURL)\(path)", cause: "\(error)"))
+        }
+    }
+
+    /// Runs `check` every `interval` until it succeeds or `limit` passes; the last failure is the cause.
+    public static func wait(for what: String, limit: Duration, interval: Duration = .milliseconds(500),
+                            _ check: () async -> Result<Void, APIError>) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        while true {
+            let result = await check()
+            switch result {
+            case .success: return
+            case .failure(let error):
+                if clock.now >= deadline {
+                    throw APIError(.timeout, "\(what) not ready after \(limit.components.seconds) s", cause: error.description)
+                }
+            }
+            try await Task.sleep(for: interval)
+        }
+    }
+}
+
+/// Creates or deletes API objects, treating "already there" (create) and "already gone" (delete) as done.
+public enum ObjectApplier {
+    public enum Outcome: String, Sendable, Equatable { case created, exists, deleted, absent }
+
+    public static func apply(_ request: APIRequest, with client: MutualTLSClient) async throws -> Outcome {
+        let response = try await client.send(request)
+        switch (request.method, response.status) {
+        case (.post, 200...202): return .created
+        case (.post, 409): return .exists
+        case (.delete, 200...202): return .deleted
+        case (.delete, 404): return .absent
+        default:
+            throw APIError(.status, "\(request.object): \(request.method.rawValue) \(request.path) answered \(response.status)", cause: response.message)
+        }
+    }
+}

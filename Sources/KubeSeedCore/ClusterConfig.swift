@@ -1,0 +1,202 @@
+import Foundation
+
+/// The first master's cluster configuration (`/etc/kubeseed/cluster.yaml`), read by `seed init`.
+/// Every key is optional; defaults are the guide's. `seed init` records the effective configuration
+/// (master name and IP resolved) at `ClusterConfig.recordPath`, which `seed join-file` reads.
+///
+/// ```yaml
+/// apiVersion: kubeseed.io/v1alpha1
+/// kind: ClusterConfiguration
+/// cluster:
+///   name: kubernetes
+///   kubernetesVersion: v1.31.2
+///   serviceCIDR: 10.254.0.0/16
+///   podCIDR: 172.30.0.0/16
+///   clusterDNS: 10.254.0.2
+///   clusterDomain: cluster.local
+///   nodePortRange: 30000-32767
+/// master:
+///   name: master-1                 # default: the host name
+///   ip: 192.0.2.10                 # default: the address on the default-route interface
+///   extraSANs: [k8s.example.internal, 198.51.100.7]
+/// pki:
+///   keyAlgorithm: rsa              # or ecdsa (P-256)
+/// binaries:
+///   serverArchive: /root/kubernetes-server-linux-amd64.tar.gz
+///   sha256: 0123…                  # optional, checked before anything is unpacked
+/// host:                            # as in the agent config
+///   timezone: Asia/Shanghai
+/// ```
+public struct ClusterConfig: Sendable, Equatable {
+    public static let apiVersion = "kubeseed.io/v1alpha1"
+    public static let kind = "ClusterConfiguration"
+    public static let defaultPath = "/etc/kubeseed/cluster.yaml"
+    /// Where `seed init` records the configuration it ran with.
+    public static let recordPath = "/var/lib/kubeseed/cluster.yaml"
+
+    public var name = "kubernetes"
+    public var kubernetesVersion = "v1.31.2"
+    public var serviceCIDR = "10.254.0.0/16"
+    public var podCIDR = "172.30.0.0/16"
+    public var clusterDNS = "10.254.0.2"
+    public var clusterDomain = "cluster.local"
+    public var nodePortRange = "30000-32767"
+    /// `nil`: the host name.
+    public var masterName: String?
+    /// `nil`: the address on the default-route interface.
+    public var masterIP: String?
+    /// Extra DNS names and IP addresses for the API server certificate.
+    public var extraSANs: [String] = []
+    /// `rsa` or `ecdsa`.
+    public var keyAlgorithm = "rsa"
+    public var serverArchive: String?
+    public var serverArchiveSHA256: String?
+    public var host = NodePrepSettings()
+
+    public init() {}
+
+    /// The API server's URL for nodes; only once `masterIP` is known.
+    public var apiServerEndpoint: String? {
+        masterIP.map { "https://\($0.contains(":") ? "[\($0)]" : $0):6443" }
+    }
+}
+
+extension ClusterConfig {
+    /// Parses and validates a cluster configuration; every problem is a `ConfigError` naming the field and line.
+    public static func parse(_ text: String, file: String) throws -> ClusterConfig {
+        let root = try YAMLField.parse(text, file: file)
+        var config = ClusterConfig()
+        var sawVersion = false, sawKind = false
+        for (key, value) in try root.mapping(allowedKeys: ["apiVersion", "kind", "cluster", "master", "pki", "binaries", "host"]) {
+            switch key {
+            case "apiVersion":
+                guard try value.string() == apiVersion else { throw value.error(.invalidValue, "unsupported apiVersion; expected '\(apiVersion)'") }
+                sawVersion = true
+            case "kind":
+                guard try value.string() == kind else { throw value.error(.invalidValue, "expected kind '\(kind)'") }
+                sawKind = true
+            case "cluster": try parseCluster(value, into: &config)
+            case "master": try parseMaster(value, into: &config)
+            case "pki":
+                for (_, algorithm) in try value.mapping(allowedKeys: ["keyAlgorithm"]) {
+                    let text = try algorithm.string()
+                    guard ["rsa", "ecdsa"].contains(text) else { throw algorithm.error(.invalidValue, "'\(text)' is not rsa or ecdsa") }
+                    config.keyAlgorithm = text
+                }
+            case "binaries":
+                for (name, field) in try value.mapping(allowedKeys: ["serverArchive", "sha256"]) {
+                    let text = try field.string()
+                    if name == "serverArchive" {
+                        guard Validate.isCleanAbsolutePath(text) else { throw field.error(.invalidValue, "'\(text)' must be an absolute path without '..'") }
+                        config.serverArchive = text
+                    } else {
+                        guard text.count == 64, text.allSatisfy(\.isHexDigit) else { throw field.error(.invalidValue, "not a SHA-256 in hex (64 characters)") }
+                        config.serverArchiveSHA256 = text.lowercased()
+                    }
+                }
+            default: // host
+                try HostSettingsParser.apply(value, to: &config.host)
+            }
+        }
+        if !sawVersion { throw ConfigError(.missingField, file: file, field: "apiVersion", "required; use '\(apiVersion)'") }
+        if !sawKind { throw ConfigError(.missingField, file: file, field: "kind", "required; use '\(kind)'") }
+        try config.validateTogether(file: file)
+        return config
+    }
+
+    static func parseCluster(_ field: YAMLField, into config: inout ClusterConfig) throws {
+        for (key, value) in try field.mapping(allowedKeys: ["name", "kubernetesVersion", "serviceCIDR", "podCIDR", "clusterDNS", "clusterDomain", "nodePortRange"]) {
+            let text = try value.string()
+            switch key {
+            case "name":
+                guard Validate.isDNSLabel(text) else { throw value.error(.invalidValue, "'\(text)' is not a DNS label") }
+                config.name = text
+            case "kubernetesVersion":
+                guard Validate.isSupportedKubernetesVersion(text) else {
+                    throw value.error(.invalidValue, "'\(text)' is not a supported Kubernetes version (v1.30.0 or later, like v1.31.2)")
+                }
+                config.kubernetesVersion = text
+            case "serviceCIDR", "podCIDR":
+                guard IPAddress.cidr(text) != nil else { throw value.error(.invalidValue, "'\(text)' is not a CIDR like 10.254.0.0/16 (host bits zero)") }
+                if key == "serviceCIDR" { config.serviceCIDR = text } else { config.podCIDR = text }
+            case "clusterDNS":
+                guard IPAddress.isValid(text) else { throw value.error(.invalidValue, "'\(text)' is not an IP address") }
+                config.clusterDNS = text
+            case "clusterDomain":
+                guard Validate.isDNSDomain(text) else { throw value.error(.invalidValue, "'\(text)' is not a DNS domain like cluster.local") }
+                config.clusterDomain = text
+            default: // nodePortRange
+                let bounds = text.split(separator: "-").compactMap { Int($0) }
+                guard bounds.count == 2, bounds[0] >= 1, bounds[0] < bounds[1], bounds[1] <= 65535 else {
+                    throw value.error(.invalidValue, "'\(text)' is not a port range like 30000-32767")
+                }
+                config.nodePortRange = text
+            }
+        }
+    }
+
+    static func parseMaster(_ field: YAMLField, into config: inout ClusterConfig) throws {
+        for (key, value) in try field.mapping(allowedKeys: ["name", "ip", "extraSANs"]) {
+            switch key {
+            case "name":
+                let name = try value.string()
+                guard JoinFile.isValidNodeName(name) else { throw value.error(.invalidValue, "'\(name)' is not a node name (lowercase DNS name)") }
+                config.masterName = name
+            case "ip":
+                let ip = try value.string()
+                guard IPAddress.isValid(ip) else { throw value.error(.invalidValue, "'\(ip)' is not an IP address") }
+                config.masterIP = ip
+            default: // extraSANs
+                let names = try value.stringList()
+                for (index, name) in names.enumerated() where !IPAddress.isValid(name) && !Validate.isDNSDomain(name) {
+                    throw ConfigError(.invalidValue, file: value.file, field: "\(value.path)[\(index)]", line: value.line,
+                                      "'\(name)' is neither a DNS name nor an IP address")
+                }
+                config.extraSANs = names
+            }
+        }
+    }
+
+    /// Checks that need several fields; `file` names the source in the error.
+    public func validateTogether(file: String) throws {
+        guard IPAddress.contains(cidr: serviceCIDR, ip: clusterDNS) else {
+            throw ConfigError(.invalidValue, file: file, field: "cluster.clusterDNS", "\(clusterDNS) is outside serviceCIDR \(serviceCIDR)")
+        }
+    }
+
+    /// The configuration as YAML this parser reads back (the record `seed init` leaves for `seed join-file`).
+    public func render(header: String = "# Recorded by 'seed init': the configuration this master was set up with.\n") -> String {
+        var master: [(String, NodeComponents.YAMLDocument)] = []
+        if let masterName { master.append(("name", .string(masterName))) }
+        if let masterIP { master.append(("ip", .string(masterIP))) }
+        if !extraSANs.isEmpty { master.append(("extraSANs", .list(extraSANs.map { .string($0) }))) }
+        var pairs: [(String, NodeComponents.YAMLDocument)] = [
+            ("apiVersion", .string(Self.apiVersion)),
+            ("kind", .string(Self.kind)),
+            ("cluster", .map([
+                ("name", .string(name)),
+                ("kubernetesVersion", .string(kubernetesVersion)),
+                ("serviceCIDR", .string(serviceCIDR)),
+                ("podCIDR", .string(podCIDR)),
+                ("clusterDNS", .string(clusterDNS)),
+                ("clusterDomain", .string(clusterDomain)),
+                ("nodePortRange", .string(nodePortRange)),
+            ])),
+        ]
+        if !master.isEmpty { pairs.append(("master", .map(master))) }
+        pairs.append(("pki", .map([("keyAlgorithm", .string(keyAlgorithm))])))
+        return NodeComponents.yaml(header: header, pairs)
+    }
+
+    /// What the control-plane renderers need.
+    public func controlPlaneCluster(masterIP: String) -> ControlPlane.Cluster {
+        var cluster = ControlPlane.Cluster(masterIP: masterIP, etcdEndpoints: ["https://\(masterIP.contains(":") ? "[\(masterIP)]" : masterIP):2379"])
+        cluster.name = name
+        cluster.serviceCIDR = serviceCIDR
+        cluster.podCIDR = podCIDR
+        cluster.clusterDomain = clusterDomain
+        cluster.nodePortRange = nodePortRange
+        if let dataDir = host.directories.first(where: { $0.path.hasSuffix("/k8s/k8s") })?.path { cluster.dataDir = dataDir }
+        return cluster
+    }
+}
