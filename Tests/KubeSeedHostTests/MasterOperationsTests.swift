@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+@testable import KubeSeedCommands
+@testable import KubeSeedCore
+@testable import KubeSeedHost
+
+/// `seed join-file`, `seed token` and `seed init`'s refusals, run for real against a temporary root
+/// (real files, modes and journal; systemd and kmod are the recording fakes of Fakes.swift). No API
+/// server: there is no admin certificate, so nothing tries to connect. The VM test runs `seed init`
+/// on a real host.
+@Suite struct MasterOperationsTests {
+    final class Output: @unchecked Sendable { var text = "" }
+
+    func master(_ host: TemporaryHost) -> (MasterOperations, Output) {
+        let output = Output()
+        var operations = MasterOperations(root: host.root, effects: host.effects, effectiveUID: 0)
+        operations.write = { output.text += $0 }
+        return (operations, output)
+    }
+
+    func initializedHost() throws -> TemporaryHost {
+        let host = try TemporaryHost()
+        var config = ClusterConfig()
+        config.name = "test"
+        config.masterName = "master-1"
+        config.masterIP = "192.0.2.10"
+        try TemporaryHost.write(host.root, ClusterConfig.recordPath, config.render())
+        try TemporaryHost.write(host.root, "/etc/kubernetes/cert/ca.pem", try golden("test-ca.pem"))
+        return host
+    }
+
+    func golden(_ name: String) throws -> String {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../KubeSeedCoreTests/Golden/\(name)")
+        return try String(contentsOf: url, encoding: .utf8)
+    }
+
+    @Test func joinFileIsMintedForTheAgentAndTheTokenIsListedButNeverShown() async throws {
+        let host = try initializedHost()
+        let before = try host.snapshot()
+        let (operations, output) = master(host)
+        let request = JoinRequest(nodeName: "worker-1", nodeIP: "192.0.2.11", expires: Date().addingTimeInterval(3600))
+        #expect(await operations.mintJoinFile(request, output: nil) == 0, "\(output.text)")
+        let path = "/var/lib/kubeseed/join-files/worker-1.yaml"
+        #expect(host.root.mode(path) == 0o600)
+        #expect(host.root.mode(TokenRecord.path) == 0o600)
+        let join = try JoinFile.parse(try #require(try host.root.readText(path)), file: path)
+        #expect(join.apiServerEndpoints == ["https://192.0.2.10:6443"] && join.clusterName == "test" && join.nodeIP == "192.0.2.11")
+        let secret = String(join.token.secretValue.split(separator: ".")[1])
+        #expect(output.text.contains("\(join.token.id).<redacted>"))
+        #expect(output.text.contains("'seed init' creates the token's Secret"))
+
+        output.text = ""
+        #expect(operations.listTokens() == 0)
+        #expect(output.text.contains(join.token.id) && output.text.contains("pending") && output.text.contains("worker-1"))
+        #expect(!output.text.contains(secret))
+
+        #expect(await operations.deleteToken(id: join.token.id) == 0)
+        #expect(try TokenStore(root: host.root).load().isEmpty)
+        #expect(await operations.deleteToken(id: "nosuch") == 1)
+
+        // reset removes the join file, its directory and the token record: the host is as before.
+        let outcome = try NodeApplier(root: host.root, effects: host.effects).reset()
+        #expect(outcome.failed.isEmpty)
+        var after = try host.snapshot()
+        after.removeValue(forKey: Journal.defaultPath)
+        #expect(after == before)
+    }
+
+    @Test func joinFileBeforeInitWritesNothing() async throws {
+        let host = try TemporaryHost()
+        let before = try host.snapshot()
+        let (operations, output) = master(host)
+        #expect(await operations.mintJoinFile(JoinRequest(nodeName: "worker-1", expires: Date().addingTimeInterval(60)), output: nil) == 1)
+        #expect(output.text.contains("run 'seed init' on this master first"))
+        #expect(try host.snapshot() == before)
+    }
+
+    @Test func initRefusesToChangeWhatTheClusterWasBuiltWithAndChangesNothing() async throws {
+        let host = try initializedHost()
+        let before = try host.snapshot()
+        let (operations, output) = master(host)
+        var config = ClusterConfig()
+        config.name = "test"
+        config.masterName = "master-1"
+        config.masterIP = "192.0.2.99"
+        #expect(await operations.initialize(config, source: ClusterConfig.defaultPath) == 2)
+        #expect(output.text.contains("field 'master.ip'") && output.text.contains("192.0.2.10"))
+        config.masterIP = "192.0.2.10"
+        config.serviceCIDR = "10.96.0.0/12"
+        config.clusterDNS = "10.96.0.10"
+        #expect(await operations.initialize(config, source: ClusterConfig.defaultPath) == 2)
+        #expect(output.text.contains("field 'cluster.serviceCIDR'"))
+        #expect(try host.snapshot() == before)
+    }
+
+    @Test func initWithoutARouteOrNameSaysWhichFieldToSet() async throws {
+        let host = try TemporaryHost()
+        try TemporaryHost.write(host.root, "/proc/sys/kernel/hostname", "worker_7\n")
+        let (operations, output) = master(host)
+        // An underscore is not allowed in a node name, so master.name must be set.
+        #expect(await operations.initialize(ClusterConfig(), source: ClusterConfig.defaultPath) == 2)
+        #expect(output.text.contains("field 'master.name'"))
+        var named = ClusterConfig()
+        named.masterName = "master-1"
+        #expect(await operations.initialize(named, source: ClusterConfig.defaultPath) == 2)
+        #expect(output.text.contains("field 'master.ip'"))
+    }
+
+    @Test func nonRootIsRefused() async throws {
+        let host = try TemporaryHost()
+        var (operations, output) = master(host)
+        operations.effectiveUID = 1000
+        #expect(await operations.initialize(ClusterConfig(), source: ClusterConfig.defaultPath) == 1)
+        #expect(await operations.mintJoinFile(JoinRequest(nodeName: "a", expires: Date()), output: nil) == 1)
+        #expect(output.text.contains("must run as root"))
+    }
+}
