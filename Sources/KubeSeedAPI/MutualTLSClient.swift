@@ -62,7 +62,7 @@ public final class MutualTLSClient: Sendable {
         }
     }
 
-    public init(baseURL: String, identity: TLSIdentity, connectTimeout: TimeAmount = .seconds(3)) throws {
+    public init(baseURL: String, identity: TLSIdentity, connectTimeout: Duration = .seconds(3)) throws {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         do {
@@ -73,7 +73,8 @@ public final class MutualTLSClient: Sendable {
             throw APIError(.credentials, "cannot load the TLS credentials for \(baseURL)", cause: "\(error)")
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
-        configuration.timeout = .init(connect: connectTimeout, read: .seconds(30))
+        let connectMillis = connectTimeout.components.seconds * 1000 + connectTimeout.components.attoseconds / 1_000_000_000_000_000
+        configuration.timeout = .init(connect: .milliseconds(connectMillis), read: .seconds(30))
         configuration.connectionPool = .init(idleTimeout: .seconds(10))
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)

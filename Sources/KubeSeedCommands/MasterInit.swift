@@ -224,8 +224,9 @@ public struct MasterOperations {
     static func url(_ ip: String, _ port: Int) -> String { "https://\(ip.contains(":") ? "[\(ip)]" : ip):\(port)" }
 
     /// Runs `body` with a mutual-TLS client presenting `certificate`, and closes the client after.
-    func withClient<T>(_ baseURL: String, presenting certificate: String, _ body: (MutualTLSClient) async throws -> T) async throws -> T {
-        let client = try MutualTLSClient(baseURL: baseURL, identity: identity(certificate))
+    func withClient<T>(_ baseURL: String, presenting certificate: String, connectTimeout: Duration = .seconds(3),
+                       _ body: (MutualTLSClient) async throws -> T) async throws -> T {
+        let client = try MutualTLSClient(baseURL: baseURL, identity: identity(certificate), connectTimeout: connectTimeout)
         do {
             let result = try await body(client)
             await client.shutdown()
@@ -436,7 +437,9 @@ extension MasterOperations {
         guard let masterIP = (try? root.readText(ClusterConfig.recordPath)).flatMap({ $0 }).flatMap({ try? ClusterConfig.parse($0, file: ClusterConfig.recordPath) })?.masterIP,
               root.exists("\(certDirectory)/admin.pem") else { return false }
         let request = BootstrapObjects.createTokenSecret(record.token, expires: record.expires, node: record.node)
-        let outcome = try? await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in
+        // The API server runs on this host: a second is plenty to connect (AsyncHTTPClient retries a
+        // refused connection until the connect timeout).
+        let outcome = try? await withClient(Self.url(masterIP, 6443), presenting: "admin", connectTimeout: .seconds(1)) { client in
             try await ObjectApplier.apply(request, with: client)
         }
         return outcome == .created || outcome == .exists

@@ -39,6 +39,9 @@ public final class NodeApplier {
     /// Performs `steps` in order, journaling first. `observed` supplies previous values that only
     /// the observation knows (time zone, unit states).
     public func apply(_ steps: [Step], observed: NodeObservation) throws {
+        // Another applier in this process may have journaled since this one loaded (the caller holds
+        // the host lock, so nobody else can): start from the file, never overwrite its records.
+        journal = try Self.loadJournal(root, journalPath)
         // Write-ahead for the whole batch: one journal write (and fsync) before the first change.
         var added = false
         for step in steps {
@@ -115,6 +118,7 @@ public final class NodeApplier {
     /// Journals changes made outside `apply` (installed binaries) before they are made.
     public func record(_ records: [JournalRecord]) throws {
         var added = false
+        journal = try Self.loadJournal(root, journalPath)
         for record in records where journal.add(record) { added = true }
         if added { try saveJournal() }
     }
@@ -177,6 +181,7 @@ public final class NodeApplier {
     /// Undoes every journaled change, newest first, then removes the journal. Failures are
     /// collected (the journal keeps those records so `reset` can be run again).
     public func reset() throws -> ResetOutcome {
+        journal = try Self.loadJournal(root, journalPath)
         var outcome = ResetOutcome()
         var remaining: [JournalRecord] = []
         var toUnmask: [String] = []

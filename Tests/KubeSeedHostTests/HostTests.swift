@@ -213,3 +213,21 @@ import Testing
         #expect(try systemd.unitState("dbus.service").exists)
     }
 }
+
+/// The journal under several appliers in one process (as `seed init` has): none may drop another's records.
+@Suite struct JournalSharingTests {
+    @Test func twoAppliersInOneProcessKeepEachOthersRecords() throws {
+        let host = try TemporaryHost()
+        let original = try host.snapshot()
+        let first = try NodeApplier(root: host.root, effects: host.effects)
+        let second = try NodeApplier(root: host.root, effects: host.effects)
+        try second.apply([.writeFile(path: "/etc/kubernetes-b.yaml", content: "b\n", mode: 0o600)], observed: NodeObservation())
+        // `first` loaded the journal before `second` wrote to it.
+        try first.apply([.writeFile(path: "/etc/kubernetes-a.yaml", content: "a\n", mode: 0o600)], observed: NodeObservation())
+        try first.record([.file(path: "/etc/kubernetes-c.yaml", previous: nil, previousMode: nil)])
+        try host.root.writeAtomically("/etc/kubernetes-c.yaml", Data("c\n".utf8), mode: 0o644)
+        let outcome = try first.reset()
+        #expect(outcome.failed.isEmpty)
+        #expect(try host.snapshot() == original, "reset must remove what both appliers wrote")
+    }
+}
