@@ -1,9 +1,14 @@
 import KubeSeedCommands
 
-/// `seed` has async subcommands (API calls), so it starts from an async entry point.
+/// `seed` has async subcommands (API calls), so it starts from an async entry point. The same binary
+/// is `seed-agent` when called by that name: the package ships one binary and a link, not two copies.
 @main
 struct SeedMain {
     static func main() async {
-        await SeedCommand.main()
+        if CommandLine.arguments.first?.split(separator: "/").last == "seed-agent" {
+            SeedAgentCommand.main()
+        } else {
+            await SeedCommand.main()
+        }
     }
 }
