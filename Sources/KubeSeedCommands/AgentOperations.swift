@@ -98,8 +98,11 @@ public struct AgentOperations {
             if applier.journal.records.isEmpty {
                 return Outcome(output: "seed-agent reset: nothing to restore (no journal at \(journalPath))\n", exitCode: 0)
             }
+            // A running agent would notice the files going away and prepare the node again.
+            let stopped = try stopAgentUnits()
             let outcome = try applier.reset()
-            var out = outcome.restored.map { "  restored  \($0)\n" }.joined()
+            var out = stopped.map { "  stopped   \($0) (so the agent does not redo what reset undoes)\n" }.joined()
+            out += outcome.restored.map { "  restored  \($0)\n" }.joined()
             out += outcome.leftAsIs.map { "  left      \($0)\n" }.joined()
             out += outcome.failed.map { "  FAILED    \($0)\n" }.joined()
             if outcome.failed.isEmpty {
@@ -111,6 +114,17 @@ public struct AgentOperations {
         } catch {
             return Outcome(output: "seed-agent reset: \(error)\n", exitCode: 1)
         }
+    }
+
+    /// Stops `seed-agent.path` and `seed-agent.service` when they are active; returns what it stopped.
+    func stopAgentUnits() throws -> [String] {
+        guard let services = effects.services else { return [] }
+        var stopped: [String] = []
+        for unit in ["seed-agent.path", "seed-agent.service"] where try services.unitState(unit).isActive {
+            try services.stop(unit)
+            stopped.append(unit)
+        }
+        return stopped
     }
 
     /// Loads settings from the agent config; a missing file at the default path means defaults.

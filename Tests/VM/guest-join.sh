@@ -5,15 +5,6 @@
 # reports readiness. Every result goes to the console as a RESULT line for the host.
 set -u
 source /usr/local/lib/kubeseed-vmtest/guest-lib.sh
-# wait_for SECONDS COMMAND...: polls the test's own condition (the agent itself never polls)
-wait_for() {
-  local limit=$1; shift
-  local t0; t0=$(date +%s)
-  while ! "$@" > /dev/null 2>&1; do
-    [ $(( $(date +%s) - t0 )) -ge "$limit" ] && return 1
-    sleep 0.5
-  done
-}
 status_has() { grep -q "$1" /run/kubeseed/status.json; }
 agent_active() { [ "$(systemctl show -p ActiveState --value seed-agent.service)" = active ]; }
 

@@ -8,12 +8,12 @@ fail() { log "RESULT FAIL $*"; }
 # expect NAME COMMAND...: pass when the command succeeds
 expect() {
   local name=$1; shift
-  if "$@" >> "$state/detail.log" 2>&1; then pass "$name"; else fail "$name (command: $*)"; fi
+  if "$@" >> "$state/detail.log" 2>&1; then pass "$name"; else fail "$name (command: $*)"; return 1; fi
 }
 # refuse NAME COMMAND...: pass when the command fails
 refuse() {
   local name=$1; shift
-  if "$@" >> "$state/detail.log" 2>&1; then fail "$name (it succeeded: $*)"; else pass "$name"; fi
+  if "$@" >> "$state/detail.log" 2>&1; then fail "$name (it succeeded: $*)"; return 1; else pass "$name"; fi
 }
 ms() { date +%s%3N; }
 # A default route on a dummy interface (no NIC: nothing leaves the guest), for netlink to find.
@@ -21,3 +21,23 @@ dummy_default_route() {
   ip link add kubeseed0 type dummy && ip addr add "$1/24" dev kubeseed0 && ip link set kubeseed0 up \
     && ip route add default via 192.0.2.1 dev kubeseed0
 }
+# timeline EVENT: a timestamped milestone the host merges into one timeline
+timeline() { log "TIMELINE $(date +%s%3N) $(hostname) $*"; }
+# journal_excerpt UNIT...: the last lines of the units' journal, for a failure's context
+journal_excerpt() {
+  local unit
+  for unit in "$@"; do
+    journalctl -b -u "$unit" -n 15 --no-pager -o short-monotonic 2>&1 | sed "s/^/JOURNAL $unit | /" | while read -r line; do log "$line"; done
+  done
+}
+# wait_for SECONDS COMMAND...: polls the test's own condition
+wait_for() {
+  local limit=$1; shift
+  local t0; t0=$(date +%s)
+  while ! "$@" > /dev/null 2>&1; do
+    [ $(( $(date +%s) - t0 )) -ge "$limit" ] && return 1
+    sleep 0.5
+  done
+}
+# phase: which boot of a multi-boot scenario this is (1, 2, …), kept on the guest's disk
+phase() { cat "$state/phase" 2>/dev/null || echo 1; }
