@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The test command: unit tests (swift test), then the end-to-end test on a real Debian + systemd
-# guest under qemu. Run as root on a Debian machine; installs what it needs.
+# The test command: unit tests (swift test), then the end-to-end tests on real Debian + systemd
+# guests under qemu: the single-guest scenarios, then the two-guest story with the .deb. Run as root
+# on a Debian machine; installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source Tests/VM/host-deps.sh
 echo "== swift test"
 swift test
-echo "== VM end-to-end test"
+echo "== VM end-to-end test (one guest per scenario)"
 Tests/VM/run-vm-test.sh
+echo "== VM end-to-end test (two guests, the .deb)"
+Tests/VM/run-e2e.sh

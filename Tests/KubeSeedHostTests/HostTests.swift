@@ -123,6 +123,19 @@ import Testing
         #expect(operations(host).reset().output.contains("nothing to restore"))
     }
 
+    @Test func resetStopsARunningAgentBeforeItUndoesAnything() throws {
+        let host = try TemporaryHost()
+        #expect(operations(host).apply().exitCode == 0)
+        for unit in ["seed-agent.path", "seed-agent.service"] {
+            host.services.units[unit] = UnitState(loadState: "loaded", activeState: "active", subState: "running", unitFileState: "enabled")
+        }
+        host.services.calls.removeAll()
+        let reset = operations(host).reset()
+        #expect(reset.exitCode == 0, "\(reset.output)")
+        #expect(Array(host.services.calls.prefix(2)) == ["stop seed-agent.path", "stop seed-agent.service"])
+        #expect(reset.output.contains("stopped   seed-agent.service"))
+    }
+
     @Test func interruptedApplyIsFinishedByTheNextAndResetStillRestoresTheOriginal() throws {
         let host = try TemporaryHost()
         let original = try host.snapshot()

@@ -23,6 +23,9 @@ echo "run-e2e: image $image"
 echo "run-e2e: building the package"
 deb=$("$repo/packaging/build-deb.sh" "$repo/.build/deb" | tail -n 1)
 echo "run-e2e: $deb ($(du -h "$deb" | cut -f1))"
+lint=$(lintian --fail-on error "$deb" 2>&1) && lint_rc=0 || lint_rc=$?
+echo "run-e2e: lintian: exit $lint_rc, $(echo "$lint" | grep -c '^E:' || true) errors, $(echo "$lint" | grep -c '^W:' || true) warnings"
+echo "$lint" | grep '^E:' >&2 || true
 work=$(mktemp -d /tmp/kubeseed-e2e.XXXXXX)
 cleanup() {
   for pid in ${qemu_pids:-}; do kill "$pid" 2>/dev/null || true; done
@@ -31,7 +34,8 @@ cleanup() {
 trap cleanup EXIT
 
 # A free port on 127.0.0.1 for the link between the guests.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(shuf -i 20000-60000 -n 1)
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$(shuf -i 20000-60000 -n 1); done
 
 stage_guest() { # NAME IP MAC
   local name=$1 ip=$2 mac=$3 stage="$work/$1-rootfs"
@@ -120,5 +124,6 @@ cat "$work/host-timeline.txt" <(grep -h '^TIMELINE' "$work/master-results.txt" "
 echo "---- worker: seed-agent status"
 sed -n 's/^STATUS | //p' "$work/worker-results.txt" | head -n 20
 echo "run-e2e: wall time $(( ($(date +%s%3N) - start_ms) / 1000 )) s"
+if [ "$lint_rc" = 0 ]; then total_passed=$((total_passed + 1)); else echo "run-e2e: FAIL lintian reports errors" >&2; status=1; total_failed=$((total_failed + 1)); fi
 echo "e2e: $total_passed passed, $total_failed failed"
 [ "$status" = 0 ] && [ "$total_passed" -gt 0 ]
