@@ -44,7 +44,7 @@ install -m 0644 packaging/debian/copyright "$stage/usr/share/doc/kubeseed/copyri
 install -D -m 0644 packaging/debian/lintian-overrides "$stage/usr/share/lintian/overrides/kubeseed"
 install -m 0644 packaging/examples/join.yaml packaging/examples/cluster.yaml "$stage/usr/share/doc/kubeseed/examples/"
 commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
-printf 'kubeseed (%s) unstable; urgency=medium\n\n  * Built from commit %s.\n\n -- KubeSeed developers <kubeseed@kubeseed.internal>  %s\n' \
+printf 'kubeseed (%s) unstable; urgency=medium\n\n  * Built from commit %s.\n\n -- KubeSeed developers <kubeseed@example.org>  %s\n' \
   "$version" "$commit" "$(date -R -u -d "@$(git -C "$repo" log -1 --format=%ct 2>/dev/null || date +%s)")" | gzip -9n > "$stage/usr/share/doc/kubeseed/changelog.Debian.gz"
 chmod 0644 "$stage/usr/share/doc/kubeseed/changelog.Debian.gz"
 

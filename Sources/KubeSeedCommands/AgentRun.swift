@@ -122,7 +122,8 @@ extension AgentOperations {
             let active = state?.activeState == "active"
             let planned = plan.items.first { $0.name == unit }
             if !binary.isEmpty, planned?.state == .warn {
-                checks.append(AgentStatus.Check(unit, "waiting", planned!.detail))
+                // The plan's detail says what this pass was going to do; the status says how things are now.
+                checks.append(AgentStatus.Check(unit, "waiting", "\(state?.unitFileState ?? "unknown"); binary missing: put \(binary) in \(NodePaths.binDir)"))
                 waiting.append(binary)
             } else if active {
                 checks.append(AgentStatus.Check(unit, "ok", "\(state!.unitFileState), \(state!.activeState) (\(state!.subState))"))

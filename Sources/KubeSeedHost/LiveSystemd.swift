@@ -10,6 +10,8 @@ public final class LiveServiceManager: ServiceManager {
     private static let manager = "org.freedesktop.systemd1.Manager"
     /// How long a start or stop job may take.
     public var jobTimeoutSeconds: Double = 120
+    /// systemd refuses a second Subscribe from the same connection (AlreadySubscribed).
+    private var subscribed = false
 
     public init() throws {
         bus = try SystemBus()
@@ -85,7 +87,14 @@ public final class LiveServiceManager: ServiceManager {
             }, unmanaged.toOpaque())
         }
         defer { sd_bus_slot_unref(slot) }
-        _ = try managerCall("Subscribe")
+        if !subscribed {
+            do {
+                _ = try managerCall("Subscribe")
+            } catch let error as HostError where error.cause?.contains("AlreadySubscribed") == true {
+                // Subscribed before on this connection: JobRemoved signals already come.
+            }
+            subscribed = true
+        }
         let job = try managerCall(method, [.string(name), .string("replace")]).readString("o")
         let deadline = Self.now() + jobTimeoutSeconds
         while watcher.results[job] == nil {

@@ -28,7 +28,8 @@ if [ "$(phase)" = 1 ]; then
 
   # Fetch the join file from the master (an operator would scp it), then drop it in place, 0600.
   t0=$(date +%s)
-  until socat -u TCP:192.0.2.10:7000,connect-timeout=2 CREATE:/root/join.yaml 2>/dev/null && [ -s /root/join.yaml ]; do
+  # umask 077: the file holds a bootstrap token (and seed-agent refuses one others can read).
+  until (umask 077; socat -u TCP:192.0.2.10:7000,connect-timeout=2 CREATE:/root/join.yaml 2>/dev/null) && [ -s /root/join.yaml ]; do
     [ $(( $(date +%s) - t0 )) -ge 900 ] && break
     sleep 2
   done
