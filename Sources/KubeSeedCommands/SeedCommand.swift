@@ -28,6 +28,8 @@ struct PKI: ParsableCommand {
     @Option(help: "Service CIDR (the first address gets into the API server certificate).") var serviceCIDR = "10.254.0.0/16"
     @Option(help: "Cluster DNS domain.") var clusterDomain = "cluster.local"
     @Option(help: "rsa (RSA-2048, default) or ecdsa (P-256).") var keyAlgorithm = "rsa"
+    @Option(help: ArgumentHelp("Treat this directory as / (journal, lock and certificates under it); for images and benchmarks.",
+                               visibility: .hidden)) var root = "/"
 
     func validate() throws {
         guard !masterIPs.isEmpty else { throw ValidationError("give at least one --master-ip") }
@@ -37,7 +39,7 @@ struct PKI: ParsableCommand {
     }
 
     func run() throws {
-        let root = HostRoot()
+        let root = HostRoot(path: self.root)
         guard geteuid() == 0 else { say("seed pki: must run as root\n"); throw ExitCode(1) }
         let parameters = PKIParameters(masterIPs: masterIPs, etcdIPs: etcdIPs.isEmpty ? masterIPs : etcdIPs,
                                        serviceCIDR: serviceCIDR, clusterDomain: clusterDomain)

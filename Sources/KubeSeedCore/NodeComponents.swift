@@ -120,6 +120,10 @@ public enum NodeComponents {
         [\(cri).registry]
           config_path = \(toml(NodePaths.containerdCertsDir))
 
+        # As Debian's own config does: containerd's managed "opt" under its root, not /opt/containerd.
+        [plugins."io.containerd.internal.v1.opt"]
+          path = \(toml(join.containerd.root + "/opt"))
+
         """
     }
 

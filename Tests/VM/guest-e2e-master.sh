@@ -46,11 +46,7 @@ if [ "$(phase)" = 1 ]; then
   else
     fail "no ready message from the worker ($(cat "$state/worker-says.txt" 2>/dev/null))"
   fi
-  echo 2 > "$state/phase"
-  timeline "powering off for the reboot"
-  sync
-  systemctl poweroff
-  exit 0
+  power_off_for_boot 2
 fi
 
 timeline "boot 2: test driver started ($(cut -d' ' -f1 /proc/uptime) s after kernel start)"

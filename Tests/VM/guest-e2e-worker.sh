@@ -55,11 +55,7 @@ if [ "$(phase)" = 1 ]; then
   expect "kubelet will register as worker-1 with 192.0.2.11" grep -q -- '--node-ip=192.0.2.11' /etc/systemd/system/kubelet.service
   log "CA-SHA256 $(sha256sum < /etc/kubernetes/cert/ca.pem | cut -d' ' -f1)"
   echo "worker-1 ready" | socat -u - TCP:192.0.2.10:7001,connect-timeout=5 && pass "told the master" || fail "could not reach the master on the link"
-  echo 2 > "$state/phase"
-  timeline "powering off for the reboot"
-  sync
-  systemctl poweroff
-  exit 0
+  power_off_for_boot 2
 fi
 
 timeline "boot 2: test driver started ($(cut -d' ' -f1 /proc/uptime) s after kernel start)"

@@ -41,3 +41,11 @@ wait_for() {
 }
 # phase: which boot of a multi-boot scenario this is (1, 2, …), kept on the guest's disk
 phase() { cat "$state/phase" 2>/dev/null || echo 1; }
+# power_off_for_boot N: the next boot of this disk runs phase N of the scenario
+power_off_for_boot() {
+  echo "$1" > "$state/phase"
+  timeline "powering off for boot $1"
+  sync
+  systemctl poweroff
+  exit 0
+}

@@ -5,7 +5,8 @@
 # missing DONE. No network: -nic none.
 #   prep: check, apply, reboot and verify, apply again (0 writes), reset (byte-identical), kill -9 mid-apply
 #   join: drop a join file, the .path unit starts the agent, containerd up, kubelet/kube-proxy installed
-#   master: seed pki + seed etcd take over Debian's plaintext etcd; etcdctl with and without certificates
+#   master: seed init on Debian's plaintext etcd: mutual TLS, control-plane units, a join file, reset
+#   bench: not a test; Benchmarks/run.sh reads its BENCH lines
 # Usage: Tests/VM/run-vm-test.sh [--keep] [SCENARIO...]   (default: all; KUBESEED_VM_TIMEOUT per boot, default 600 s)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -83,7 +84,13 @@ for scenario in "${scenarios[@]}"; do
   install -D -m 0755 "$guest" "$stage/usr/local/lib/kubeseed-vmtest/guest.sh"
   install -m 0644 "$here/guest-lib.sh" "$stage/usr/local/lib/kubeseed-vmtest/guest-lib.sh"
   install -D -m 0644 "$here/agent.yaml" "$stage/usr/local/lib/kubeseed-vmtest/agent.yaml"
-  if [ "$scenario" = join ]; then make_join_file "$work" && install -m 0600 "$work/join.yaml" "$stage/usr/local/lib/kubeseed-vmtest/join.yaml"; fi
+  if [ "$scenario" = join ] || [ "$scenario" = bench ]; then
+    make_join_file "$work" && install -m 0600 "$work/join.yaml" "$stage/usr/local/lib/kubeseed-vmtest/join.yaml"
+  fi
+  if [ "$scenario" = bench ]; then
+    install -m 0644 "$work/ca.pem" "$stage/usr/local/lib/kubeseed-vmtest/bench-ca.pem"
+    install -m 0755 "$repo/Benchmarks/guide-node-prep.sh" "$stage/usr/local/lib/kubeseed-vmtest/guide-node-prep.sh"
+  fi
   install -m 0644 "$here/kubeseed-vmtest.service" "$stage/etc/systemd/system/kubeseed-vmtest.service"
   ln -s ../kubeseed-vmtest.service "$stage/etc/systemd/system/multi-user.target.wants/kubeseed-vmtest.service"
   disk="$work/disk.img"

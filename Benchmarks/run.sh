@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# KubeSeed benchmarks (not tests): one table of figures, each against a baseline measured in the same
+# run, to compare later changes against. Run as root on a Debian machine (installs what it needs).
+#   host  : PKI (seed pki vs the openssl command line), join file validation
+#   guest : node preparation (seed-agent vs the guide's shell, same guest), re-run, daemon at rest
+# Usage: Benchmarks/run.sh [host|guest|all]   (default: all; RUNS=5 repetitions for host figures)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+runs=${RUNS:-5}
+source Tests/VM/host-deps.sh
+command -v openssl > /dev/null || apt-get install -y -qq openssl > /dev/null
+swift build -c release --static-swift-stdlib 2>&1 | tail -n 1
+bin=$PWD/.build/release
+work=$(mktemp -d /tmp/kubeseed-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+rows=()
+row() { rows+=("$1|$2|$3|$4|$5"); }  # what | kubeseed | baseline | ratio | target
+now_ns() { date +%s%N; }
+median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+ms_of() { local t0; t0=$(now_ns); "$@" > /dev/null 2>&1; echo $(( ($(now_ns) - t0) / 1000000 )); }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'; }
+
+if [ "$what" != guest ]; then
+  # 4. PKI: the full set (CA, 10 leaves, service-account pair) into an empty directory.
+  for alg in rsa ecdsa; do
+    seed_runs=() openssl_runs=()
+    for i in $(seq "$runs"); do
+      root="$work/pki-$alg-$i"; mkdir -p "$root/etc/kubernetes/cert" "$root/run" "$root/var/lib"
+      seed_runs+=("$(ms_of "$bin/seed" pki --root "$root" --master-ip 192.0.2.10 --key-algorithm "$alg")")
+      [ "$(ls "$root/etc/kubernetes/cert" | wc -l)" = 24 ] || { echo "bench: seed pki did not make 24 files" >&2; exit 1; }
+      openssl_runs+=("$(ms_of Benchmarks/pki-openssl.sh "$work/openssl-$alg-$i" "$alg" 192.0.2.10)")
+      [ "$(ls "$work/openssl-$alg-$i" | grep -vc srl)" = 24 ] || { echo "bench: openssl baseline did not make 24 files" >&2; exit 1; }
+    done
+    s=$(printf '%s\n' "${seed_runs[@]}" | median); o=$(printf '%s\n' "${openssl_runs[@]}" | median)
+    target=$([ $alg = rsa ] && echo "≥ 1.5× faster" || echo "≤ 50 ms")
+    row "PKI full set, $alg (median of $runs, ms)" "$s" "$o (openssl CLI)" "$(ratio "$o" "$s")× faster" "$target"
+  done
+  # 5. Join file validation: a typical file and the largest accepted (just under 256 KiB), through
+  #    `seed-agent validate`; the baseline is the same process doing nothing (--help).
+  make_join() { # FILE EXTRA_MIRRORS
+    local ca; ca=$(openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -days 30 -nodes -subj /CN=kubernetes-ca \
+      -addext basicConstraints=critical,CA:TRUE -keyout /dev/null 2>/dev/null | sed 's/^/    /')
+    {
+      printf 'apiVersion: kubeseed.io/v1alpha1\nkind: JoinConfiguration\ncluster:\n  kubernetesVersion: v1.31.2\n'
+      printf '  apiServerEndpoints: ["https://192.0.2.10:6443"]\n  caCertificate: |\n%s\n' "$ca"
+      printf 'bootstrap:\n  token: abcdef.0123456789abcdef\n  expires: "%s"\n' "$(date -u -d '+1 day' +%Y-%m-%dT%H:%M:%SZ)"
+      printf 'node:\n  name: worker-1\n  labels: {topology.kubernetes.io/zone: rack-1}\ncontainerd:\n  registryMirrors:\n'
+      printf '    docker.io: ["https://mirror.example.internal"]\n'
+      for i in $(seq "$2"); do printf '    registry-%05d.example.internal: ["https://mirror-a.example.internal/%05d", "https://mirror-b.example.internal/%05d"]\n' "$i" "$i" "$i"; done
+      printf 'host:\n  timezone: Asia/Shanghai\n'
+    } > "$1"
+    chmod 600 "$1"
+  }
+  make_join "$work/typical.yaml" 0
+  make_join "$work/largest.yaml" 1900
+  [ "$(stat -c %s "$work/largest.yaml")" -lt 262144 ] || { echo "bench: largest join file over the limit" >&2; exit 1; }
+  "$bin/seed-agent" validate "$work/largest.yaml" > /dev/null || { echo "bench: the largest file is not accepted" >&2; exit 1; }
+  for f in typical largest; do
+    v=() b=()
+    for i in $(seq 21); do v+=("$(ms_of "$bin/seed-agent" validate "$work/$f.yaml")"); b+=("$(ms_of "$bin/seed-agent" --help)"); done
+    vm=$(printf '%s\n' "${v[@]}" | median); bm=$(printf '%s\n' "${b[@]}" | median)
+    row "join file validation, $f ($(( $(stat -c %s "$work/$f.yaml") / 1024 )) KiB; median of 21, ms)" "$vm" "$bm (process start, --help)" \
+      "+$((vm - bm)) ms" "-"
+  done
+fi
+
+if [ "$what" != host ]; then
+  out="$work/vm.txt"
+  KUBESEED_VM_TIMEOUT=900 Tests/VM/run-vm-test.sh bench > "$out" 2>&1 || { tail -n 40 "$out" >&2; exit 1; }
+  val() { grep -o "\b$1=[^ ]*" "$out" | head -n 1 | cut -d= -f2; }
+  row "node prep + config + units, first run (ms, in a TCG guest)" "$(val agent_first_ms)" "$(val guide_first_ms) (guide's shell)" \
+    "$(ratio "$(val guide_first_ms)" "$(val agent_first_ms)")× faster" "≥ 10× faster"
+  row "  processes forked during it" "$(val agent_first_forks)" "$(val guide_first_forks)" "-" "-"
+  row "re-run, seed-agent run --once (ms)" "$(val agent_rerun_ms)" "$(val guide_rerun_ms) (guide's shell again)" \
+    "$(ratio "$(val guide_rerun_ms)" "$(val agent_rerun_ms)")× faster" "-"
+  row "re-run, seed-agent apply: agent time / wall (ms)" "$(val apply_rerun_agent_ms) / $(val apply_rerun_ms)" "-" "-" "≤ 30 ms agent time"
+  row "re-run writes: /proc/sys, /etc, unit restarts" "$(val rerun_proc_sys_writes), $(val rerun_etc_writes), $(val rerun_unit_restarts)" "-" "-" "0, 0, 0"
+  row "daemon at rest: RSS (KiB), threads" "$(val idle_rss_kb), $(val idle_threads)" "-" "-" "≤ 15 MB"
+  row "daemon at rest: CPU ticks, wake-ups in 60 s" "$(val idle_cpu_ticks), $(val idle_wakeups)" "-" "-" "0 periodic"
+  row "daemon: start to READY (ms)" "$(val daemon_ready_ms)" "-" "-" "-"
+fi
+
+echo
+printf '%-72s | %-16s | %-30s | %-14s | %s\n' "what" "kubeseed" "baseline (same run)" "ratio" "target"
+printf '%s\n' "$(printf '%.0s-' $(seq 150))"
+for r in "${rows[@]}"; do IFS='|' read -r a b c d e <<< "$r"; printf '%-72s | %-16s | %-30s | %-14s | %s\n' "$a" "$b" "$c" "$d" "$e"; done
+echo "machine: $(nproc) CPUs, $(uname -r); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $(date -u +%FT%TZ)"

@@ -1,0 +1,63 @@
+#!/bin/bash
+# Scenario "bench" (for Benchmarks/run.sh, not part of the tests): node preparation by seed-agent and by
+# the guide's shell in the same guest, the re-run, and the daemon at rest. Prints BENCH key=value lines.
+# chrony is started first so neither side pays for a service start the other skips.
+set -u
+source /usr/local/lib/kubeseed-vmtest/guest-lib.sh
+lib=/usr/local/lib/kubeseed-vmtest
+forks() { awk '/^processes/ {print $2}' /proc/stat; }
+bench() { log "BENCH $*"; }
+# measure NAME COMMAND...: wall ms and processes forked system-wide while it ran (the harness's own
+# forks, measured on `true`, are subtracted)
+measure() {
+  local name=$1; shift
+  local f0 t0 t1 f1
+  f0=$(forks); t0=$(ms); "$@" > "$state/$name.txt" 2>&1; local rc=$?; t1=$(ms); f1=$(forks)
+  bench "${name}_ms=$((t1 - t0)) ${name}_forks=$((f1 - f0 - harness_forks)) ${name}_exit=$rc"
+}
+f0=$(forks); t0=$(ms); true; t1=$(ms); f1=$(forks); harness_forks=$((f1 - f0))
+
+log "bench scenario on $(uname -r), $(nproc) CPUs (TCG emulation)"
+dummy_default_route 192.0.2.20
+systemctl enable --now chrony > /dev/null 2>&1
+mkdir -p /etc/kubeseed && install -m 0600 $lib/join.yaml /etc/kubeseed/join.yaml
+seed-agent --help > /dev/null; seed-agent validate /etc/kubeseed/join.yaml > /dev/null   # page cache warm for both sides
+bash -c true; systemctl --version > /dev/null
+
+# 1. The agent: node preparation, layout, config rendering, unit install (containerd restarted on its config).
+measure agent_first seed-agent run --once
+# 2. The re-run: wall time, agent time, and what it wrote (strace on a separate run).
+measure agent_rerun seed-agent run --once
+measure apply_rerun seed-agent apply
+bench "apply_rerun_agent_ms=$(sed -n 's/.*(0 changes, \([0-9]*\) ms).*/\1/p' "$state/apply_rerun.txt")"
+restarts_before=$(systemctl show -p NRestarts,ActiveEnterTimestampMonotonic containerd chrony | tr '\n' ' ')
+strace -f -qq -o "$state/strace.txt" -e trace=openat,rename,renameat,renameat2,unlinkat,mkdir,mkdirat,write seed-agent run --once > /dev/null 2>&1
+restarts_after=$(systemctl show -p NRestarts,ActiveEnterTimestampMonotonic containerd chrony | tr '\n' ' ')
+proc_writes=$(grep -c 'openat(.*"/proc/sys/[^"]*", O_WRONLY\|openat(.*"/proc/sys/[^"]*", O_RDWR' "$state/strace.txt")
+etc_writes=$(grep -cE 'openat\(.*"/etc/[^"]*", O_(WRONLY|RDWR)|rename(at2?)?\(.*"/etc/|unlinkat\(.*"/etc/|mkdir(at)?\(.*"/etc/' "$state/strace.txt")
+bench "rerun_proc_sys_writes=$proc_writes rerun_etc_writes=$etc_writes rerun_unit_restarts=$([ "$restarts_before" = "$restarts_after" ] && echo 0 || echo 1)"
+
+# 3. The daemon at rest: started by systemd, READY, then 60 s idle.
+seed-agent reset > "$state/reset1.txt" 2>&1 || fail "reset before the daemon run: $(tail -n 3 "$state/reset1.txt")"
+t0=$(ms); systemctl start seed-agent.service; t1=$(ms)
+bench "daemon_ready_ms=$((t1 - t0))"
+pid=$(systemctl show -p MainPID --value seed-agent.service)
+sample() { # utime+stime ticks, context switches over all threads
+  local ticks switches=0 f
+  ticks=$(awk '{print $14 + $15}' /proc/$pid/stat)
+  for f in /proc/$pid/task/*/status; do switches=$((switches + $(awk '/ctxt_switches/ {s += $2} END {print s}' "$f"))); done
+  echo "$ticks $switches"
+}
+read -r ticks0 switches0 < <(sample)
+sleep 60
+read -r ticks1 switches1 < <(sample)
+bench "idle_rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$pid/status) idle_threads=$(ls /proc/$pid/task | wc -l) idle_cpu_ticks=$((ticks1 - ticks0)) idle_wakeups=$((switches1 - switches0))"
+systemctl stop seed-agent.service
+seed-agent reset > "$state/reset2.txt" 2>&1 || fail "reset after the daemon run: $(tail -n 3 "$state/reset2.txt")"
+
+# 4. The guide's shell (chapters 01 and 06, transcribed) from the same starting point.
+measure guide_first bash $lib/guide-node-prep.sh --components
+measure guide_rerun bash $lib/guide-node-prep.sh --components
+log "DONE"
+sync
+systemctl poweroff
