@@ -66,7 +66,9 @@ public struct HostRoot: Sendable {
 
     /// Replaces a file atomically: a temporary file in the same directory, written with `mode`,
     /// fsynced, renamed over the target, then the directory fsynced. Readers see old or new, never half.
-    public func writeAtomically(_ hostPath: String, _ data: Data, mode: UInt16) throws {
+    /// A caller writing many files into one directory passes `syncDirectory: false` and calls
+    /// `syncDirectory(of:)` once after the last.
+    public func writeAtomically(_ hostPath: String, _ data: Data, mode: UInt16, syncDirectory sync: Bool = true) throws {
         let target = resolve(hostPath)
         let directory = (target as NSString).deletingLastPathComponent
         removeStaleTemporaries(hostPath)
@@ -85,7 +87,12 @@ public struct HostRoot: Sendable {
             unlink(temporary)
             throw error
         }
-        try syncDirectory(directory)
+        if sync { try syncDirectory(directory) }
+    }
+
+    /// Makes the renames into `hostPath` (a directory) durable.
+    public func syncDirectory(of hostPath: String) throws {
+        try syncDirectory(resolve(hostPath))
     }
 
     /// Writes `value` and a newline in place, as sysctl(8) does, for kernel files (`/proc/sys`,

@@ -27,10 +27,22 @@ public struct PKIStore {
     /// New files are journaled before they are written, so a reset removes exactly them.
     public func ensure(_ parameters: PKIParameters, algorithm: KeyAlgorithm, journal: NodeApplier, now: Date = Date()) throws -> [Entry] {
         if !root.isDirectory(directory) { throw HostError(.file, "\(directory) does not exist", cause: "run 'seed-agent apply' first") }
+        // One journal write (and fsync) for every file this run will create, before the first of them.
+        let specs = ClusterPKI.specs(parameters)
+        var newFiles: [JournalRecord] = []
+        for name in [ClusterPKI.caName] + specs.map(\.name) where !root.exists(certPath(name)) && !root.exists(keyPath(name)) {
+            newFiles += [.file(path: keyPath(name), previous: nil, previousMode: nil), .file(path: certPath(name), previous: nil, previousMode: nil)]
+        }
+        if !root.exists(serviceAccountKeyFile) {
+            newFiles += [.file(path: serviceAccountKeyFile, previous: nil, previousMode: nil),
+                         .file(path: serviceAccountPublicFile, previous: try root.read(serviceAccountPublicFile), previousMode: root.mode(serviceAccountPublicFile))]
+        }
+        try journal.record(newFiles)
+        defer { if !newFiles.isEmpty { try? root.syncDirectory(of: directory) } }
         var entries: [Entry] = []
         let (ca, caEntry) = try loadOrCreateCA(algorithm, journal: journal, now: now)
         entries.append(caEntry)
-        for spec in ClusterPKI.specs(parameters) {
+        for spec in specs {
             entries.append(try loadOrIssue(spec, ca: ca, algorithm: algorithm, journal: journal, now: now))
         }
         entries.append(try loadOrCreateServiceAccountKey(algorithm, journal: journal))
@@ -85,8 +97,11 @@ public struct PKIStore {
         }
     }
 
+    var serviceAccountKeyFile: String { "\(directory)/\(ClusterPKI.serviceAccountKeyName).key" }
+    var serviceAccountPublicFile: String { "\(directory)/\(ClusterPKI.serviceAccountKeyName).pub" }
+
     private func loadOrCreateServiceAccountKey(_ algorithm: KeyAlgorithm, journal: NodeApplier) throws -> Entry {
-        let keyFile = "\(directory)/\(ClusterPKI.serviceAccountKeyName).key", publicFile = "\(directory)/\(ClusterPKI.serviceAccountKeyName).pub"
+        let keyFile = serviceAccountKeyFile, publicFile = serviceAccountPublicFile
         if let key = try root.readText(keyFile) {
             let privateKey = try parseKey(key, "sa")
             guard try root.readText(publicFile) == privateKey.publicKeyPEM else {
@@ -95,16 +110,16 @@ public struct PKIStore {
             return Entry(name: "sa (service-account keys)", outcome: .reused, notAfter: nil)
         }
         let key = try PrivateKey.generate(algorithm)
-        try journal.record([.file(path: keyFile, previous: nil, previousMode: nil), .file(path: publicFile, previous: try root.read(publicFile), previousMode: root.mode(publicFile))])
-        try root.writeAtomically(keyFile, Data(key.pem.utf8), mode: 0o600)
-        try root.writeAtomically(publicFile, Data(key.publicKeyPEM.utf8), mode: 0o644)
+        // Journaled up front by `ensure`.
+        try root.writeAtomically(keyFile, Data(key.pem.utf8), mode: 0o600, syncDirectory: false)
+        try root.writeAtomically(publicFile, Data(key.publicKeyPEM.utf8), mode: 0o644, syncDirectory: false)
         return Entry(name: "sa (service-account keys)", outcome: .created, notAfter: nil)
     }
 
+    /// Writes a new pair; `ensure` journaled both files before the first write, and syncs the directory after the last.
     private func write(_ name: String, certificate: String, key: String, journal: NodeApplier) throws {
-        try journal.record([.file(path: keyPath(name), previous: nil, previousMode: nil), .file(path: certPath(name), previous: nil, previousMode: nil)])
-        try root.writeAtomically(keyPath(name), Data(key.utf8), mode: 0o600)
-        try root.writeAtomically(certPath(name), Data(certificate.utf8), mode: 0o644)
+        try root.writeAtomically(keyPath(name), Data(key.utf8), mode: 0o600, syncDirectory: false)
+        try root.writeAtomically(certPath(name), Data(certificate.utf8), mode: 0o644, syncDirectory: false)
     }
 
     private func parseCertificate(_ pem: String, _ name: String) throws -> Certificate {

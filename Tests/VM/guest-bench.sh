@@ -14,6 +14,7 @@ measure() {
   local f0 t0 t1 f1
   f0=$(forks); t0=$(ms); "$@" > "$state/$name.txt" 2>&1; local rc=$?; t1=$(ms); f1=$(forks)
   bench "${name}_ms=$((t1 - t0)) ${name}_forks=$((f1 - f0 - harness_forks)) ${name}_exit=$rc"
+  [ $rc = 0 ] && pass "$name exits 0" || fail "$name exit $rc: $(tail -n 3 "$state/$name.txt")"
 }
 f0=$(forks); t0=$(ms); true; t1=$(ms); f1=$(forks); harness_forks=$((f1 - f0))
 
@@ -35,6 +36,7 @@ strace -f -qq -o "$state/strace.txt" -e trace=openat,rename,renameat,renameat2,u
 restarts_after=$(systemctl show -p NRestarts,ActiveEnterTimestampMonotonic containerd chrony | tr '\n' ' ')
 proc_writes=$(grep -c 'openat(.*"/proc/sys/[^"]*", O_WRONLY\|openat(.*"/proc/sys/[^"]*", O_RDWR' "$state/strace.txt")
 etc_writes=$(grep -cE 'openat\(.*"/etc/[^"]*", O_(WRONLY|RDWR)|rename(at2?)?\(.*"/etc/|unlinkat\(.*"/etc/|mkdir(at)?\(.*"/etc/' "$state/strace.txt")
+cp "$state/agent_first.txt" "$state/apply1.txt"   # the harness prints it: the agent's own per-step times
 bench "rerun_proc_sys_writes=$proc_writes rerun_etc_writes=$etc_writes rerun_unit_restarts=$([ "$restarts_before" = "$restarts_after" ] && echo 0 || echo 1)"
 
 # 3. The daemon at rest: started by systemd, READY, then 60 s idle.
