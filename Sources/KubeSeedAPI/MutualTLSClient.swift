@@ -73,8 +73,7 @@ public final class MutualTLSClient: Sendable {
             throw APIError(.credentials, "cannot load the TLS credentials for \(baseURL)", cause: "\(error)")
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
-        let connectMillis = connectTimeout.components.seconds * 1000 + connectTimeout.components.attoseconds / 1_000_000_000_000_000
-        configuration.timeout = .init(connect: .milliseconds(connectMillis), read: .seconds(30))
+        configuration.timeout = .init(connect: .milliseconds(connectTimeout.milliseconds), read: .seconds(30))
         configuration.connectionPool = .init(idleTimeout: .seconds(10))
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)

@@ -60,8 +60,7 @@ public struct MasterOperations {
                 changes += result.changes
                 if result.state == .waiting { waiting.append(name) }
                 let elapsed = clock.now - started
-                let millis = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-                write(label + result.state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0) + result.detail + " (\(millis) ms)\n")
+                write(label + result.state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0) + result.detail + " (\(elapsed.milliseconds) ms)\n")
             } catch {
                 write(label + "FAILED   \(error)\n")
                 throw StepFailure(step: name)
@@ -92,8 +91,7 @@ public struct MasterOperations {
             }
             config.masterIP = address
         }
-        if let recorded = try root.readText(ClusterConfig.recordPath) {
-            let before = try ClusterConfig.parse(recorded, file: ClusterConfig.recordPath)
+        if let before = try recordedConfig() {
             let fixed: [(String, String, String)] = [
                 ("cluster.name", before.name, config.name), ("cluster.serviceCIDR", before.serviceCIDR, config.serviceCIDR),
                 ("cluster.podCIDR", before.podCIDR, config.podCIDR), ("cluster.clusterDomain", before.clusterDomain, config.clusterDomain),
@@ -106,6 +104,12 @@ public struct MasterOperations {
             }
         }
         return config
+    }
+
+    /// The configuration an earlier `seed init` recorded; `nil` before the first.
+    func recordedConfig() throws -> ClusterConfig? {
+        guard let text = try root.readText(ClusterConfig.recordPath) else { return nil }
+        return try ClusterConfig.parse(text, file: ClusterConfig.recordPath)
     }
 
     /// `seed init`: node preparation, PKI, etcd, the control plane, and (once the API server is up)
@@ -389,10 +393,10 @@ extension MasterOperations {
         let text: String
         let cluster: ClusterConfig
         do {
-            guard let recorded = try root.readText(ClusterConfig.recordPath) else {
+            guard let recorded = try recordedConfig() else {
                 throw HostError(.file, "\(ClusterConfig.recordPath) is missing", cause: "run 'seed init' on this master first")
             }
-            cluster = try ClusterConfig.parse(recorded, file: ClusterConfig.recordPath)
+            cluster = recorded
             guard let caPEM = try root.readText("\(certDirectory)/ca.pem") else {
                 throw HostError(.file, "\(certDirectory)/ca.pem is missing", cause: "run 'seed init' on this master first")
             }
@@ -434,7 +438,8 @@ extension MasterOperations {
 
     /// Creates the token's Secret if the API server answers within a few seconds.
     func uploadToken(_ record: TokenRecord) async -> Bool {
-        guard let masterIP = (try? root.readText(ClusterConfig.recordPath)).flatMap({ $0 }).flatMap({ try? ClusterConfig.parse($0, file: ClusterConfig.recordPath) })?.masterIP,
+        let recorded = (try? recordedConfig()) ?? nil
+        guard let masterIP = recorded?.masterIP,
               root.exists("\(certDirectory)/admin.pem") else { return false }
         let request = BootstrapObjects.createTokenSecret(record.token, expires: record.expires, node: record.node)
         // The API server runs on this host: a second is plenty to connect (AsyncHTTPClient retries a
@@ -481,7 +486,7 @@ extension MasterOperations {
                 return 1
             }
             if token.uploaded {
-                guard let masterIP = try ClusterConfig.parse(try root.readText(ClusterConfig.recordPath) ?? "", file: ClusterConfig.recordPath).masterIP else {
+                guard let masterIP = try recordedConfig()?.masterIP else {
                     throw HostError(.file, "no master IP in \(ClusterConfig.recordPath)")
                 }
                 let outcome = try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in

@@ -64,3 +64,8 @@ public enum IPAddress {
         return true
     }
 }
+
+extension Duration {
+    /// Whole milliseconds, for progress lines and timeouts.
+    public var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}
