@@ -54,7 +54,7 @@ extension AgentOperations {
     /// One full pass: validate the join file, prepare the node, write and start the components.
     /// Nothing changes on the host when the join file is invalid.
     public func converge(joinPath: String = JoinFile.defaultPath, now: Date = Date()) -> Convergence {
-        let stamp = ISO8601DateFormatter().string(from: now)
+        let stamp = Timestamp.string(now)
         func failed(_ name: String, _ reason: String, output: String = "", changes: Int = 0) -> Convergence {
             Convergence(status: AgentStatus(ready: false, summary: "\(name): \(reason)", updated: stamp,
                                             checks: [AgentStatus.Check(name, "failed", reason)]),
@@ -111,7 +111,7 @@ extension AgentOperations {
     /// Reads back every component's state after a pass.
     func status(_ join: JoinFile, _ node: NodeIdentity, _ plan: NodePlan, stamp: String) -> AgentStatus {
         var checks = [
-            AgentStatus.Check("join file", "ok", "cluster \(join.clusterName) at \(join.apiServerEndpoints.joined(separator: ", ")); token \(join.token.id) expires \(ISO8601DateFormatter().string(from: join.tokenExpires))"),
+            AgentStatus.Check("join file", "ok", "cluster \(join.clusterName) at \(join.apiServerEndpoints.joined(separator: ", ")); token \(join.token.id) expires \(Timestamp.string(join.tokenExpires))"),
             AgentStatus.Check("node", "ok", "\(node.name) \(node.ip)"),
             AgentStatus.Check("node preparation", "ok", "modules, sysctls, swap, SELinux, time, directories as planned"),
         ]

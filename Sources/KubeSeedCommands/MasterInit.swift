@@ -174,7 +174,7 @@ public struct MasterOperations {
             return 1
         }
         let elapsed = clock.now - started
-        let took = "\(progress.changes) changes, \(elapsed.components.seconds).\(String(format: "%01d", elapsed.components.attoseconds / 100_000_000_000_000_000)) s"
+        let took = "\(progress.changes) changes, \(elapsed.components.seconds).\(elapsed.components.attoseconds / 100_000_000_000_000_000) s"
         let endpoint = config.apiServerEndpoint ?? ""
         if !binariesPresent {
             write("seed init: everything but the control-plane binaries is in place (\(took)).\n")
@@ -414,7 +414,7 @@ extension MasterOperations {
         }
         defer { close(lock) }
         var record = TokenRecord(token: token, expires: request.expires, node: request.nodeName)
-        let expires = ISO8601DateFormatter().string(from: request.expires)
+        let expires = Timestamp.string(request.expires)
         do {
             let journal = try NodeApplier(root: root, effects: effects, journalPath: journalPath)
             let directory = (path as NSString).deletingLastPathComponent
@@ -458,11 +458,10 @@ extension MasterOperations {
             return 1
         }
         if tokens.isEmpty { write("seed token list: no tokens (mint one with 'seed join-file NODE')\n"); return 0 }
-        let formatter = ISO8601DateFormatter()
         write("ID      EXPIRES               STATE    SECRET IN CLUSTER  NODE\n")
         for token in tokens {
             let state = token.expires > now ? "valid" : "expired"
-            write("\(token.id)  \(formatter.string(from: token.expires))  \(state.padding(toLength: 7, withPad: " ", startingAt: 0))  "
+            write("\(token.id)  \(Timestamp.string(token.expires))  \(state.padding(toLength: 7, withPad: " ", startingAt: 0))  "
                   + "\((token.uploaded ? "yes" : "pending").padding(toLength: 17, withPad: " ", startingAt: 0))  \(token.node)\n")
         }
         return 0

@@ -186,7 +186,7 @@ struct ValidateJoin: ParsableCommand {
         let path = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
         do {
             let join = try AgentOperations.loadJoinFile(root: HostRoot(), path: path)
-            say("\(path): valid: cluster \(join.clusterName) (\(join.kubernetesVersion)) at \(join.apiServerEndpoints.joined(separator: ", ")); token \(join.token) expires \(ISO8601DateFormatter().string(from: join.tokenExpires))\n")
+            say("\(path): valid: cluster \(join.clusterName) (\(join.kubernetesVersion)) at \(join.apiServerEndpoints.joined(separator: ", ")); token \(join.token) expires \(Timestamp.string(join.tokenExpires))\n")
         } catch {
             FileHandle.standardError.write(Data("seed-agent: \(error)\n".utf8))
             throw ExitCode(2)

@@ -50,7 +50,7 @@ struct PKI: ParsableCommand {
             let journal = try NodeApplier(root: root, effects: try HostEffects.live())
             let entries = try PKIStore(root: root).ensure(parameters, algorithm: KeyAlgorithm(rawValue: keyAlgorithm)!, journal: journal)
             for entry in entries {
-                let expiry = entry.notAfter.map { " (valid until \(ISO8601DateFormatter().string(from: $0)))" } ?? ""
+                let expiry = entry.notAfter.map { " (valid until \(Timestamp.string($0)))" } ?? ""
                 say("  \(entry.outcome.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(entry.name)\(expiry)\n")
             }
             let created = entries.filter { $0.outcome == .created }.count
@@ -71,12 +71,11 @@ struct Certs: ParsableCommand {
         store.directory = dir
         let certificates = store.list()
         if certificates.isEmpty { say("seed certs: no certificates in \(dir)\n"); throw ExitCode(1) }
-        let formatter = ISO8601DateFormatter()
         let width = max(4, certificates.map(\.file.count).max() ?? 0)
         say("FILE".padding(toLength: width, withPad: " ", startingAt: 0) + "  EXPIRES               DAYS  SUBJECT / NAMES\n")
         for cert in certificates {
             let days = cert.notAfter.map { String(Int($0.timeIntervalSinceNow / 86400)) } ?? "-"
-            let expires = cert.notAfter.map { formatter.string(from: $0) } ?? "-"
+            let expires = cert.notAfter.map(Timestamp.string) ?? "-"
             var line = cert.file.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + expires.padding(toLength: 20, withPad: " ", startingAt: 0)
             line += "  " + days.padding(toLength: 4, withPad: " ", startingAt: 0) + "  " + cert.subject
             if !cert.names.isEmpty { line += " [" + cert.names.joined(separator: ", ") + "]" }

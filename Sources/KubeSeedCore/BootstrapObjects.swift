@@ -80,7 +80,7 @@ public enum BootstrapObjects {
                 "description": "kubeseed join file for \(node)",
                 "token-id": token.id,
                 "token-secret": secret,
-                "expiration": ISO8601DateFormatter().string(from: expires),
+                "expiration": Timestamp.string(expires),
                 "usage-bootstrap-authentication": "true",
                 "usage-bootstrap-signing": "true",
                 "auth-extra-groups": tokenGroup,

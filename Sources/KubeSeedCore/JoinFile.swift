@@ -122,7 +122,7 @@ extension JoinFile {
                 token = parsed
             } else {
                 let text = try value.scalarText()
-                guard let date = ISO8601DateFormatter().date(from: text) else {
+                guard let date = Timestamp.date(text) else {
                     throw value.error(.invalidValue, "'\(text)' is not an RFC 3339 time like 2026-12-01T00:00:00Z")
                 }
                 guard date > now else {

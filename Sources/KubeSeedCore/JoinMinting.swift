@@ -70,7 +70,6 @@ extension JoinFile {
     /// Renders a join file in the agent's schema (`JoinFile.parse` reads it back) for one node,
     /// from the configuration `seed init` recorded, the cluster CA and a token.
     public static func render(cluster: ClusterConfig, caPEM: String, token: BootstrapToken, request: JoinRequest) -> String {
-        let formatter = ISO8601DateFormatter()
         var node: [(String, NodeComponents.YAMLDocument)] = [("name", .string(request.nodeName))]
         if let ip = request.nodeIP { node.append(("ip", .string(ip))) }
         node.append(("roles", .list(request.roles.map { .string($0) })))
@@ -89,7 +88,7 @@ extension JoinFile {
             ])),
             ("bootstrap", .map([
                 ("token", .string(token.secretValue)),
-                ("expires", .string(formatter.string(from: request.expires))),
+                ("expires", .string(Timestamp.string(request.expires))),
             ])),
             ("node", .map(node)),
         ]

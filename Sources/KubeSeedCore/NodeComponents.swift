@@ -147,7 +147,7 @@ public enum NodeComponents {
             case "\n": out += "\\n"
             case "\t": out += "\\t"
             default:
-                if scalar.value < 0x20 || scalar.value == 0x7f { out += String(format: "\\u%04X", scalar.value) } else { out.unicodeScalars.append(scalar) }
+                if scalar.value < 0x20 || scalar.value == 0x7f { out += "\\u" + scalar.value.hexDigits(width: 4).uppercased() } else { out.unicodeScalars.append(scalar) }
             }
         }
         return out + "\""

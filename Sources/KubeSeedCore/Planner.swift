@@ -272,7 +272,7 @@ public enum NodePlanner {
                               "\(observed.cpuCount)" + (observed.cpuCount >= 2 ? "" : " (2 recommended)")))
         let freeGiB = Double(observed.diskFreeBytes) / 1_073_741_824
         items.append(PlanItem("disk free", freeGiB >= 10 ? .ok : .warn,
-                              String(format: "%.1f GiB free on %@", freeGiB, observed.diskPath) + (freeGiB >= 10 ? "" : " (10 GiB recommended)")))
+                              "\((freeGiB * 10).rounded(.down) / 10) GiB free on \(observed.diskPath)" + (freeGiB >= 10 ? "" : " (10 GiB recommended)")))
         if let route = observed.defaultRoute {
             items.append(PlanItem("default route", .ok, "via \(route.interface)" + (route.address.map { ", node IP \($0)" } ?? "")
                                   + (route.gateway.map { ", gateway \($0)" } ?? "")))

@@ -40,7 +40,7 @@ public struct BinaryInstaller {
         try Gunzip.stream(fd: fd, path: archive, onCompressed: { hasher.update(bufferPointer: $0) }) { chunk in
             try extractor.consume(chunk)
         }
-        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let digest = hasher.finalize().map { $0.hexDigits(width: 2) }.joined()
         if let expected, expected.lowercased() != digest {
             throw HostError(.file, "\(archive) does not match the expected SHA-256", cause: "expected \(expected.lowercased()), got \(digest)")
         }
