@@ -24,6 +24,8 @@ public struct AgentOperations {
         public var exitCode: Int32
         /// Steps that changed the host (apply) — 0 on an unchanged run.
         public var changes: Int = 0
+        /// A daemon-reload `apply(deferReload: true)` left to the caller.
+        public var reloadPending = false
     }
 
     private var observer: NodeObserver { NodeObserver(root: root, effects: effects, effectiveUID: effectiveUID) }
@@ -39,7 +41,9 @@ public struct AgentOperations {
     /// - Parameters:
     ///   - lockHeld: the caller (the agent's pass) already holds the host lock.
     ///   - observed: an observation the caller just made with these settings, to reuse.
-    public func apply(lockHeld: Bool = false, observed: NodeObservation? = nil) -> Outcome {
+    ///   - deferReload: leave the daemon-reload masks need to the caller (`Outcome.reloadPending`),
+    ///     which folds it into its own.
+    public func apply(lockHeld: Bool = false, observed: NodeObservation? = nil, deferReload: Bool = false) -> Outcome {
         let started = Date()
         var out = ""
         let first = observed ?? observer.observe(settings)
@@ -63,10 +67,10 @@ public struct AgentOperations {
         }
         do {
             let moduleSteps = firstPlan.steps.filter(\.isModuleLoad)
-            try applier.apply(moduleSteps, observed: first)
+            try applier.apply(moduleSteps, observed: first, deferReload: true)
             let observed = moduleSteps.isEmpty ? first : observer.observe(settings)
             let plan = moduleSteps.isEmpty ? firstPlan : NodePlanner.plan(settings, observed)
-            try applier.apply(plan.steps.filter { !$0.isModuleLoad }, observed: observed)
+            try applier.apply(plan.steps.filter { !$0.isModuleLoad }, observed: observed, deferReload: deferReload)
         } catch {
             out += applier.performed.map { "  changed  \($0)\n" }.joined()
             out += "seed-agent apply: failed after \(applier.performed.count) changes: \(error)\n"
@@ -80,7 +84,7 @@ public struct AgentOperations {
         } else {
             out += "seed-agent apply: \(applier.performed.count) changes in \(millis) ms\n"
         }
-        return Outcome(output: out, exitCode: 0, changes: applier.performed.count)
+        return Outcome(output: out, exitCode: 0, changes: applier.performed.count, reloadPending: applier.reloadPending)
     }
 
     /// Restores what the journal says was there before.

@@ -78,31 +78,33 @@ extension AgentOperations {
         let observed = NodeObserver(root: root, effects: effects, effectiveUID: effectiveUID).observe(prep.settings)
         let node: NodeIdentity
         do { node = try nodeIdentity(join, observed) } catch { return failed("node identity", "\(error); nothing changed") }
-        let prepared = prep.apply(lockHeld: true, observed: observed)
+        // Node preparation's daemon-reload (after masks) is folded into the components' one.
+        let prepared = prep.apply(lockHeld: true, observed: observed, deferReload: true)
         var output = prepared.output
         var changes = prepared.changes
         if prepared.exitCode != 0 {
             return failed("node preparation", "see the output above", output: output, changes: changes)
         }
         let files = NodeComponents.files(join, node)
-        let plan: NodePlan
-        do {
-            plan = ComponentPlanner.plan(files, try ComponentObserver(root: root, services: effects.services).observe(files))
-        } catch {
+        let applier: NodeApplier
+        do { applier = try NodeApplier(root: root, effects: effects, journalPath: journalPath) } catch {
             return failed("components", "\(error)", output: output, changes: changes)
         }
-        if let blocking = plan.blockingFailures.first {
-            return failed(blocking.name, blocking.detail, output: output, changes: changes)
-        }
+        if prepared.reloadPending { applier.requireReload() }
+        var failure: (name: String, reason: String)?
+        var plan: NodePlan?
         do {
-            let applier = try NodeApplier(root: root, effects: effects, journalPath: journalPath)
-            defer {
-                output += applier.performed.map { "  changed  \($0)\n" }.joined()
-                changes += applier.performed.count
-            }
-            try applier.apply(plan.steps, observed: observed)
+            let planned = ComponentPlanner.plan(files, try ComponentObserver(root: root, services: effects.services).observe(files))
+            if let blocking = planned.blockingFailures.first { failure = (blocking.name, blocking.detail) } else { plan = planned }
         } catch {
-            return failed("components", "\(error)", output: output, changes: changes)
+            failure = ("components", "\(error)")
+        }
+        // Without a plan this still runs the reload node preparation left pending.
+        do { try applier.apply(plan?.steps ?? [], observed: observed) } catch { failure = failure ?? ("components", "\(error)") }
+        output += applier.performed.map { "  changed  \($0)\n" }.joined()
+        changes += applier.performed.count
+        guard let plan, failure == nil else {
+            return failed(failure?.name ?? "components", failure?.reason ?? "no plan", output: output, changes: changes)
         }
         let status = status(join, node, plan, stamp: stamp)
         return Convergence(status: status, output: output, changes: changes, retryable: !status.ready)
@@ -117,8 +119,10 @@ extension AgentOperations {
         ]
         var ready = true
         var waiting: [String] = []
-        for (unit, binary) in [(ComponentPlanner.containerd, "")] + ComponentPlanner.kubernetesUnits {
-            let state = (try? effects.services?.unitState(unit)) ?? nil
+        let components = [(ComponentPlanner.containerd, "")] + ComponentPlanner.kubernetesUnits
+        let states = (try? effects.services?.unitStates(components.map(\.0))) ?? [:]
+        for (unit, binary) in components {
+            let state = states[unit]
             let active = state?.activeState == "active"
             let planned = plan.items.first { $0.name == unit }
             if !binary.isEmpty, planned?.state == .warn {

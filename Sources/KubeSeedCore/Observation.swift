@@ -1,3 +1,5 @@
+import Foundation
+
 /// How the kernel sees a module.
 public enum ModuleState: String, Sendable, Equatable, Codable {
     /// `/sys/module/<name>` exists.
@@ -92,4 +94,30 @@ public struct NodeObservation: Sendable {
     public var tools: [String: String] = [:]
 
     public init() {}
+}
+
+extension TimeState {
+    /// The zone timedated reports for an `/etc/localtime` link target: the path under
+    /// `/usr/share/zoneinfo/` (absolute or `../`-relative), or nil when the target is elsewhere
+    /// (then only timedated itself can say).
+    public static func zone(localtimeTarget target: String) -> String? {
+        for prefix in ["/usr/share/zoneinfo/", "../usr/share/zoneinfo/"] where target.hasPrefix(prefix) {
+            let zone = String(target.dropFirst(prefix.count))
+            return zone.isEmpty ? nil : zone
+        }
+        return nil
+    }
+
+    /// Whether the RTC keeps local time, as timedated reads `/etc/adjtime`: its third line is
+    /// `LOCAL`. A missing file (nil) means UTC.
+    public static func localRTC(adjtime text: String?) -> Bool {
+        guard let text else { return false }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        return lines.count >= 3 && lines[2].trimmingCharacters(in: .whitespaces) == "LOCAL"
+    }
+
+    /// timedated's NTPSynchronized: the kernel's maximum error is under 16 s (its `ntp_synced()`).
+    public static func ntpSynchronized(maxErrorMicroseconds: Int) -> Bool {
+        maxErrorMicroseconds < 16_000_000
+    }
 }

@@ -20,8 +20,9 @@ public struct ComponentObserver {
             }
         }
         guard let services else { throw HostError(.dbus, "systemd is not reachable") }
+        let states = try services.unitStates(units.map(\.name))
         for unit in units {
-            observed.units[unit.name] = try services.unitState(unit.name)
+            observed.units[unit.name] = states[unit.name] ?? .notFound
             if let binary = unit.binary, access(root.resolve("\(NodePaths.binDir)/\(binary)"), X_OK) == 0 {
                 observed.binaries.insert(binary)
             }

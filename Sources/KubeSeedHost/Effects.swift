@@ -17,6 +17,8 @@ public protocol SwapControl: AnyObject {
 /// The parts of `org.freedesktop.systemd1` node preparation uses (live: sd-bus).
 public protocol ServiceManager: AnyObject {
     func unitState(_ name: String) throws -> UnitState
+    /// Several units' states at once, keyed by name (the live manager batches its bus calls).
+    func unitStates(_ names: [String]) throws -> [String: UnitState]
     /// Names of loaded units matching shell-style patterns (e.g. `*.swap`).
     func unitNames(matching patterns: [String]) throws -> [String]
     /// Unit-file changes (enable, disable, mask, unmask) take effect in systemd's view after `reload()`.
@@ -30,6 +32,14 @@ public protocol ServiceManager: AnyObject {
     func stop(_ name: String) throws
     /// Restarts the unit and waits for its job, like `start`.
     func restart(_ name: String) throws
+}
+
+extension ServiceManager {
+    public func unitStates(_ names: [String]) throws -> [String: UnitState] {
+        var states: [String: UnitState] = [:]
+        for name in names { states[name] = try unitState(name) }
+        return states
+    }
 }
 
 /// `org.freedesktop.timedate1` (live: sd-bus).

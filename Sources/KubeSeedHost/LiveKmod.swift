@@ -3,25 +3,29 @@ import KubeSeedCore
 
 /// Kernel modules through libkmod (the library modprobe uses), never by running modprobe.
 public final class LiveKernelModules: KernelModuleControl {
-    private let context: OpaquePointer
+    /// Created on first use: a pass that finds every module loaded (read from /sys/module) never
+    /// parses modprobe.d or maps the module indexes.
+    private var lazyContext: OpaquePointer?
 
-    public init() throws {
-        guard let context = kmod_new(nil, nil) else {
-            throw HostError(.kmod, "could not create a libkmod context")
-        }
-        self.context = context
+    public init() throws {}
+
+    deinit { if let lazyContext { kmod_unref(lazyContext) } }
+
+    private func context() -> OpaquePointer? {
+        if let lazyContext { return lazyContext }
+        guard let context = kmod_new(nil, nil) else { return nil }
         // libkmod prints its own errors to stderr; ours carry the same facts with context.
         kmod_set_log_priority(context, 0)
         // Without indexes libkmod falls back to reading files; a failure here is not fatal.
         _ = kmod_load_resources(context)
+        lazyContext = context
+        return context
     }
-
-    deinit { kmod_unref(context) }
 
     /// The first module an alias or name resolves to (the caller unrefs it).
     private func lookup(_ name: String) -> OpaquePointer? {
         var list: OpaquePointer?
-        guard kmod_module_new_from_lookup(context, name, &list) >= 0, let list else { return nil }
+        guard let context = context(), kmod_module_new_from_lookup(context, name, &list) >= 0, let list else { return nil }
         defer { kmod_module_unref_list(list) }
         guard let module = kmod_module_get_module(list) else { return nil }
         return module
@@ -37,6 +41,7 @@ public final class LiveKernelModules: KernelModuleControl {
     }
 
     public func load(_ name: String) throws {
+        guard context() != nil else { throw HostError(.kmod, "load module \(name)", cause: "could not create a libkmod context") }
         guard let module = lookup(name) else {
             throw HostError(.kmod, "load module \(name)", cause: "not found in the module index of this kernel")
         }

@@ -1,3 +1,4 @@
+import CLinux
 import CSystemd
 import Glibc
 import KubeSeedCore
@@ -22,14 +23,39 @@ public final class LiveServiceManager: ServiceManager {
     }
 
     public func unitState(_ name: String) throws -> UnitState {
-        let unitPath = try managerCall("LoadUnit", [.string(name)]).readString("o")
-        let unit = "org.freedesktop.systemd1.Unit"
-        func property(_ member: String) throws -> String {
-            try bus.stringProperty(Self.destination, unitPath, unit, member)
+        guard let state = try unitStates([name])[name] else { throw HostError(.dbus, "systemd did not report \(name)") }
+        return state
+    }
+
+    /// One `ListUnitsByNames` for load, active and sub state (it loads units not in memory), then per
+    /// unit only what it leaves out: the unit file state, and for active units when they became active.
+    /// Reading five properties one call each cost ~6 round trips per unit.
+    public func unitStates(_ names: [String]) throws -> [String: UnitState] {
+        guard !names.isEmpty else { return [:] }
+        let reply = try managerCall("ListUnitsByNames", [.stringArray(names)])
+        var listed: [(name: String, state: UnitState, path: String)] = []
+        _ = try reply.enter("a", "(ssssssouso)")
+        while try reply.enter("r", "ssssssouso") {
+            let name = try reply.readString()
+            try reply.skip("s")
+            let load = try reply.readString(), active = try reply.readString(), sub = try reply.readString()
+            try reply.skip("s")
+            let path = try reply.readString("o")
+            try reply.skip("uso")
+            try reply.exit()
+            listed.append((name, UnitState(loadState: load, activeState: active, subState: sub), path))
         }
-        return UnitState(loadState: try property("LoadState"), activeState: try property("ActiveState"),
-                         subState: try property("SubState"), unitFileState: try property("UnitFileState"),
-                         activeEnterMicroseconds: try bus.uint64Property(Self.destination, unitPath, unit, "ActiveEnterTimestamp"))
+        try reply.exit()
+        let unit = "org.freedesktop.systemd1.Unit"
+        var states: [String: UnitState] = [:]
+        for var entry in listed {
+            entry.state.unitFileState = try bus.stringProperty(Self.destination, entry.path, unit, "UnitFileState")
+            if entry.state.isActive {
+                entry.state.activeEnterMicroseconds = try bus.uint64Property(Self.destination, entry.path, unit, "ActiveEnterTimestamp")
+            }
+            states[entry.name] = entry.state
+        }
+        return states
     }
 
     public func unitNames(matching patterns: [String]) throws -> [String] {
@@ -133,22 +159,37 @@ private final class JobWatcher {
     var results: [String: String] = [:]
 }
 
-/// `org.freedesktop.timedate1` over sd-bus.
+/// Time settings: read the way timedated reads them (`/etc/localtime`, `/etc/adjtime`, adjtimex),
+/// changed through `org.freedesktop.timedate1` over sd-bus. timedated is bus-activated and exits when
+/// idle, so asking it on every pass would start a process each time just to read three values.
 public final class LiveTimeDate: TimeDateControl {
     private let bus: SystemBus
+    private let root: HostRoot
     private static let destination = "org.freedesktop.timedate1"
     private static let path = "/org/freedesktop/timedate1"
     private static let interface = "org.freedesktop.timedate1"
 
-    public init() throws {
+    public init(root: HostRoot = HostRoot()) throws {
         bus = try SystemBus()
+        self.root = root
     }
 
     public func state() throws -> TimeState {
-        TimeState(
-            timezone: try bus.stringProperty(Self.destination, Self.path, Self.interface, "Timezone"),
-            localRTC: try bus.boolProperty(Self.destination, Self.path, Self.interface, "LocalRTC"),
-            ntpSynchronized: try bus.boolProperty(Self.destination, Self.path, Self.interface, "NTPSynchronized"))
+        var timex = timex()
+        let maxError = adjtimex(&timex) < 0 ? Int.max : Int(timex.maxerror)
+        let localRTC = TimeState.localRTC(adjtime: try root.readText("/etc/adjtime"))
+        let zone: String
+        if let target = root.readLink("/etc/localtime") {
+            // A link outside the zoneinfo tree: timedated's own answer.
+            zone = try TimeState.zone(localtimeTarget: target)
+                ?? bus.stringProperty(Self.destination, Self.path, Self.interface, "Timezone")
+        } else if !root.exists("/etc/localtime") {
+            zone = "UTC"   // glibc's and timedated's default without the link
+        } else {
+            zone = try bus.stringProperty(Self.destination, Self.path, Self.interface, "Timezone")
+        }
+        return TimeState(timezone: zone, localRTC: localRTC,
+                         ntpSynchronized: TimeState.ntpSynchronized(maxErrorMicroseconds: maxError))
     }
 
     public func setTimezone(_ zone: String) throws {

@@ -36,9 +36,17 @@ public final class NodeApplier {
         }
     }
 
+    /// Unit-file changes (masks, disables) systemd has not reloaded yet.
+    public private(set) var reloadPending = false
+
+    /// Asks for a reload by the end of the next `apply` (an earlier applier's deferred one).
+    public func requireReload() { reloadPending = true }
+
     /// Performs `steps` in order, journaling first. `observed` supplies previous values that only
-    /// the observation knows (time zone, unit states).
-    public func apply(_ steps: [Step], observed: NodeObservation) throws {
+    /// the observation knows (time zone, unit states). Masks and disables are followed by one
+    /// daemon-reload at the end, unless `deferReload` leaves it pending for the caller to fold into
+    /// a later one (each reload reruns every systemd generator).
+    public func apply(_ steps: [Step], observed: NodeObservation, deferReload: Bool = false) throws {
         // Another applier in this process may have journaled since this one loaded (the caller holds
         // the host lock, so nobody else can): start from the file, never overwrite its records.
         journal = try Self.loadJournal(root, journalPath)
@@ -48,7 +56,6 @@ public final class NodeApplier {
             for record in try previousState(for: step, observed) where journal.add(record) { added = true }
         }
         if added { try saveJournal() }
-        var unitFilesChanged = false
         for step in steps {
             let started = Self.monotonicSeconds()
             if case .loadModule = step {
@@ -61,14 +68,19 @@ public final class NodeApplier {
                 try perform(step)
             }
             switch step {
-            case .maskUnits, .enableUnit, .disableUnit: unitFilesChanged = true
-            case .reloadSystemd: unitFilesChanged = false
+            // Enabling only adds links: systemd needs no reload to start the unit or to boot with it.
+            case .maskUnits, .disableUnit: reloadPending = true
+            case .reloadSystemd: reloadPending = false
             default: break
             }
             performed.append(PerformedStep(step: step, seconds: Self.monotonicSeconds() - started))
         }
-        // One daemon-reload for all unit-file changes (each reload costs systemd a full re-read).
-        if unitFilesChanged { try services().reload() }
+        if reloadPending && !deferReload {
+            let started = Self.monotonicSeconds()
+            try services().reload()
+            reloadPending = false
+            performed.append(PerformedStep(step: .reloadSystemd, seconds: Self.monotonicSeconds() - started))
+        }
     }
 
     static func monotonicSeconds() -> Double {

@@ -62,10 +62,10 @@ public struct NodeObserver {
             for device in observed.activeSwaps + fstabSwaps {
                 if let unit = Render.swapUnitName(forDevice: device) { swapUnits.insert(unit) }
             }
-            for unit in swapUnits { observed.swapUnits[unit] = try services.unitState(unit) }
-            for unit in [settings.ntpUnit, NodePlanner.firewalldUnit] {
-                observed.units[unit] = try services.unitState(unit)
-            }
+            let others = [settings.ntpUnit, NodePlanner.firewalldUnit]
+            let states = try services.unitStates(swapUnits.sorted() + others)
+            for unit in swapUnits { observed.swapUnits[unit] = states[unit] ?? .notFound }
+            for unit in others { observed.units[unit] = states[unit] ?? .notFound }
         } catch {
             observed.unitsError = "\(error)"
         }

@@ -64,7 +64,7 @@ final class SystemBus {
     }
 
     /// A fixed-size property (`b` as Int32, `t` as UInt64, …) read straight into `T`.
-    private func trivialProperty<T>(_ destination: String, _ path: String, _ interface: String, _ member: String,
+    private func trivialProperty<T: BitwiseCopyable>(_ destination: String, _ path: String, _ interface: String, _ member: String,
                                     type: Character, initial: T) throws -> T {
         var error = sd_bus_error()
         defer { sd_bus_error_free(&error) }

@@ -26,3 +26,25 @@ import Testing
         #expect(UInt32(0x12345).hexDigits(width: 4) == "12345")
     }
 }
+
+/// Pure logic: the time settings read the way timedated reads them.
+@Suite struct TimeStateReadingTests {
+    @Test func zoneFromTheLocaltimeLink() {
+        #expect(TimeState.zone(localtimeTarget: "/usr/share/zoneinfo/Asia/Shanghai") == "Asia/Shanghai")
+        #expect(TimeState.zone(localtimeTarget: "../usr/share/zoneinfo/Etc/UTC") == "Etc/UTC")
+        #expect(TimeState.zone(localtimeTarget: "/etc/zoneinfo-custom/x") == nil)
+        #expect(TimeState.zone(localtimeTarget: "/usr/share/zoneinfo/") == nil)
+    }
+
+    @Test func rtcInLocalTimeOnlyWhenAdjtimeSaysLOCAL() {
+        #expect(TimeState.localRTC(adjtime: "0.0 0 0.0\n0\nLOCAL\n"))
+        #expect(!TimeState.localRTC(adjtime: "0.0 0 0.0\n0\nUTC\n"))
+        #expect(!TimeState.localRTC(adjtime: nil))
+        #expect(!TimeState.localRTC(adjtime: "0.0 0 0.0\n"))
+    }
+
+    @Test func synchronizedWhileTheMaximumErrorIsUnder16Seconds() {
+        #expect(TimeState.ntpSynchronized(maxErrorMicroseconds: 15_999_999))
+        #expect(!TimeState.ntpSynchronized(maxErrorMicroseconds: 16_000_000))
+    }
+}

@@ -63,6 +63,32 @@ import Testing
         #expect(!String(decoding: pass.status.encoded(), as: UTF8.self).contains("0123456789abcdef"))
     }
 
+    @Test func theFirstPassReloadsSystemdOnceAfterTheMasksAndTheSecondNever() throws {
+        let host = try TemporaryHost()
+        try drop(host, joinText())
+        let first = operations(host).converge()
+        #expect(first.status.ready, "\(first.output)")
+        #expect(host.services.reloads == 1, "\(host.services.calls)")
+        let calls = host.services.calls
+        let mask = try #require(calls.firstIndex { $0.hasPrefix("mask ") })
+        let reload = try #require(calls.firstIndex(of: "reload"))
+        #expect(mask < reload)
+        #expect(first.output.contains("changed  reload systemd"), "the reload is reported with its time")
+        _ = operations(host).converge()
+        #expect(host.services.reloads == 1, "an unchanged pass does not reload")
+    }
+
+    @Test func aReloadNodePreparationLeftPendingIsNotLostWhenComponentsAreBlocked() throws {
+        let host = try TemporaryHost()
+        host.services.units["containerd.service"] = nil   // not installed: the component plan blocks
+        try drop(host, joinText())
+        let pass = operations(host).converge()
+        #expect(!pass.status.ready)
+        #expect(pass.status.summary.contains("containerd.service"), "\(pass.status.summary)")
+        #expect(host.services.calls.contains { $0.hasPrefix("mask ") })
+        #expect(host.services.reloads == 1, "\(host.services.calls)")
+    }
+
     @Test func secondPassWritesNothingAndRestartsNothing() throws {
         let host = try TemporaryHost()
         try drop(host, joinText())

@@ -93,16 +93,23 @@ final class FakeServices: ServiceManager {
         }
     }
 
-    func unitState(_ name: String) throws -> UnitState { units[name] ?? .notFound }
+    /// Like systemd: a unit not in memory is read from disk when asked for (here: a unit file
+    /// written under /etc/systemd/system), with or without a reload.
+    func unitState(_ name: String) throws -> UnitState { loadOnDemand(name) ?? .notFound }
+    private func loadOnDemand(_ name: String) -> UnitState? {
+        if units[name] == nil, root?.exists("/etc/systemd/system/\(name)") == true {
+            units[name] = UnitState(loadState: "loaded", unitFileState: "disabled")
+        }
+        return units[name]
+    }
+    var reloads: Int { calls.filter { $0 == "reload" }.count }
     func unitNames(matching patterns: [String]) throws -> [String] {
         units.keys.filter { name in patterns.contains { $0 == "*.swap" ? name.hasSuffix(".swap") : $0 == name } }.sorted()
     }
     func enable(_ name: String) throws {
         try maybeFail("enable \(name)")
         // Like EnableUnitFiles: works on the file on disk, loaded or not.
-        if units[name] == nil, root?.exists("/etc/systemd/system/\(name)") == true {
-            units[name] = UnitState(loadState: "loaded", unitFileState: "disabled")
-        }
+        _ = loadOnDemand(name)
         units[name]?.unitFileState = "enabled"
     }
     func disable(_ name: String) throws { try maybeFail("disable \(name)"); units[name]?.unitFileState = "disabled" }
@@ -131,6 +138,7 @@ final class FakeServices: ServiceManager {
     static func nowMicroseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000_000) }
     func start(_ name: String) throws {
         try maybeFail("start \(name)")
+        _ = loadOnDemand(name)
         units[name]?.activeState = "active"
         units[name]?.activeEnterMicroseconds = Self.nowMicroseconds()
     }
