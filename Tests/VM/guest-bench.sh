@@ -8,12 +8,17 @@ lib=/usr/local/lib/kubeseed-vmtest
 forks() { awk '/^processes/ {print $2}' /proc/stat; }
 bench() { log "BENCH $*"; }
 # measure NAME COMMAND...: wall ms and processes forked system-wide while it ran (the harness's own
-# forks, measured on `true`, are subtracted)
+# forks, measured on `true`, are subtracted); systemd reloads in that time and systemd's own total for
+# them ("Reloading finished in N ms." from PID 1's journal)
 measure() {
   local name=$1; shift
-  local f0 t0 t1 f1
+  local f0 t0 t1 f1 cursor reloads
+  journalctl --sync 2>/dev/null; cursor=$(journalctl -n 0 --show-cursor 2>/dev/null | sed -n 's/^-- cursor: //p')
   f0=$(forks); t0=$(ms); "$@" > "$state/$name.txt" 2>&1; local rc=$?; t1=$(ms); f1=$(forks)
-  bench "${name}_ms=$((t1 - t0)) ${name}_forks=$((f1 - f0 - harness_forks)) ${name}_exit=$rc"
+  journalctl --sync 2>/dev/null
+  reloads=$(journalctl -q --after-cursor="$cursor" _PID=1 2>/dev/null | sed -n 's/.*Reloading finished in \([0-9]*\) ms.*/\1/p')
+  bench "${name}_ms=$((t1 - t0)) ${name}_forks=$((f1 - f0 - harness_forks)) ${name}_exit=$rc" \
+    "${name}_reloads=$(echo $reloads | wc -w) ${name}_reload_ms=$(echo $reloads | awk '{for (i = 1; i <= NF; i++) s += $i} END {print s + 0}')"
   [ $rc = 0 ] && pass "$name exits 0" || fail "$name exit $rc: $(tail -n 3 "$state/$name.txt")"
 }
 f0=$(forks); t0=$(ms); true; t1=$(ms); f1=$(forks); harness_forks=$((f1 - f0))
