@@ -45,7 +45,7 @@ public enum ComponentPlanner {
     public static func plan(_ files: [RenderedFile], _ observed: ComponentObservation, units: [ManagedUnit]) -> NodePlan {
         var items: [PlanItem] = []
         var changedUnits = Set<String>()
-        var loadedUnitFileWritten = false
+        var unitFileWritten = false
         for file in files {
             let current = observed.files[file.path]
             if let current, current.content == file.content, current.mode == file.mode {
@@ -55,7 +55,7 @@ public enum ComponentPlanner {
             let why = current == nil ? "will be written" : (current!.content == file.content ? "mode will be set to \(String(file.mode, radix: 8))" : "will be rewritten")
             items.append(PlanItem(file.path, .change, why, steps: [.writeFile(path: file.path, content: file.content, mode: file.mode)]))
             changedUnits.formUnion(file.restarts)
-            if let unit = unitName(ofFile: file.path), observed.units[unit]?.exists ?? true { loadedUnitFileWritten = true }
+            if file.path.hasPrefix("/etc/systemd/system/") { unitFileWritten = true }
         }
         // Enable everything first, reload systemd once, then start or restart: one reload per pass.
         var activation: [Step] = []
@@ -82,23 +82,11 @@ public enum ComponentPlanner {
             activation += steps
         }
         let enabling = items.contains { $0.steps.contains { if case .enableUnit = $0 { return true }; return false } }
-        if loadedUnitFileWritten || enabling || !activation.isEmpty {
-            // systemd reads a unit it has not loaded from disk when it is first asked for it (and
-            // retries one it found missing once its directory changes); enabling only adds links.
-            // Only a changed file of a unit systemd holds in memory needs the reload (seconds on a
-            // small VM: it reruns every generator).
-            let reload: [Step] = loadedUnitFileWritten ? [.reloadSystemd] : []
+        if unitFileWritten || enabling || !activation.isEmpty {
+            let reload: [Step] = unitFileWritten || enabling ? [.reloadSystemd] : []
             items.append(PlanItem("systemd", .change, (reload + activation).map(\.description).joined(separator: ", "), steps: reload + activation))
         }
         return NodePlan(items: items)
-    }
-
-    /// The unit a file under /etc/systemd/system configures (its unit file or a drop-in), if any.
-    static func unitName(ofFile path: String) -> String? {
-        let prefix = "/etc/systemd/system/"
-        guard path.hasPrefix(prefix) else { return nil }
-        let first = path.dropFirst(prefix.count).split(separator: "/").first.map(String.init) ?? ""
-        return first.hasSuffix(".d") ? String(first.dropLast(2)) : first
     }
 
     /// An active unit started before one of its files was last written runs an old configuration

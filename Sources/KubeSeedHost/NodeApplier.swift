@@ -36,14 +36,14 @@ public final class NodeApplier {
         }
     }
 
-    /// Unit-file changes (masks, disables) systemd has not reloaded yet.
+    /// Unit-file changes (masks, enables, disables) systemd has not reloaded yet.
     public private(set) var reloadPending = false
 
     /// Asks for a reload by the end of the next `apply` (an earlier applier's deferred one).
     public func requireReload() { reloadPending = true }
 
     /// Performs `steps` in order, journaling first. `observed` supplies previous values that only
-    /// the observation knows (time zone, unit states). Masks and disables are followed by one
+    /// the observation knows (time zone, unit states). Masks, enables and disables are followed by one
     /// daemon-reload at the end, unless `deferReload` leaves it pending for the caller to fold into
     /// a later one (each reload reruns every systemd generator).
     public func apply(_ steps: [Step], observed: NodeObservation, deferReload: Bool = false) throws {
@@ -68,8 +68,8 @@ public final class NodeApplier {
                 try perform(step)
             }
             switch step {
-            // Enabling only adds links: systemd needs no reload to start the unit or to boot with it.
-            case .maskUnits, .disableUnit: reloadPending = true
+            // Changes through systemd's install API leave every unit NeedDaemonReload until a reload.
+            case .maskUnits, .enableUnit, .disableUnit: reloadPending = true
             case .reloadSystemd: reloadPending = false
             default: break
             }

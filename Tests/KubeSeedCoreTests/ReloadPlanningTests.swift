@@ -1,23 +1,22 @@
 import Testing
 @testable import KubeSeedCore
 
-/// Pure planning: when a pass needs systemd's daemon-reload (it reruns every generator: seconds on a
-/// small VM) and when it does not.
+/// Pure planning: one daemon-reload (it reruns every systemd generator: seconds on a small VM) when
+/// unit files change, before any start or restart, and none on an unchanged pass.
 @Suite struct ReloadPlanningTests {
     let units = [ComponentPlanner.ManagedUnit("kubelet.service", binary: "kubelet", installHint: "node archive")]
     let unitFile = RenderedFile("/etc/systemd/system/kubelet.service", "[Unit]\n", restarts: ["kubelet.service"])
 
-    @Test func aNewUnitFileIsEnabledAndStartedWithoutAReload() {
+    @Test func aNewUnitIsWrittenEnabledReloadedOnceThenStarted() throws {
         var observed = ComponentObservation()
         observed.units["kubelet.service"] = .notFound
         observed.binaries = ["kubelet"]
-        let plan = ComponentPlanner.plan([unitFile], observed, units: units)
-        #expect(plan.steps.contains(.enableUnit("kubelet.service")))
-        #expect(plan.steps.contains(.startUnit("kubelet.service")))
-        #expect(!plan.steps.contains(.reloadSystemd))
+        let steps = ComponentPlanner.plan([unitFile], observed, units: units).steps
+        #expect(steps == [.writeFile(path: unitFile.path, content: unitFile.content, mode: unitFile.mode), .enableUnit("kubelet.service"),
+                          .reloadSystemd, .startUnit("kubelet.service")])
     }
 
-    @Test func aChangedFileOfALoadedUnitIsReloadedOnceBeforeTheRestart() throws {
+    @Test func aChangedFileOfARunningUnitIsReloadedOnceBeforeTheRestart() throws {
         var observed = ComponentObservation()
         observed.units["kubelet.service"] = UnitState(loadState: "loaded", activeState: "active", subState: "running", unitFileState: "enabled")
         observed.files[unitFile.path] = ("[Unit]\nDescription=old\n", 0o644, 1)
@@ -29,14 +28,12 @@ import Testing
         #expect(reload < restart)
     }
 
-    @Test func aDropInCountsForItsUnitAndOtherFilesForNone() {
-        #expect(ComponentPlanner.unitName(ofFile: "/etc/systemd/system/containerd.service.d/10-kubeseed.conf") == "containerd.service")
-        #expect(ComponentPlanner.unitName(ofFile: "/etc/systemd/system/etcd.service") == "etcd.service")
-        #expect(ComponentPlanner.unitName(ofFile: "/etc/containerd/config.toml") == nil)
-    }
-
-    @Test func aFileOfAUnitTheObservationDidNotCoverIsReloadedToBeSafe() {
-        let plan = ComponentPlanner.plan([unitFile], ComponentObservation(), units: units)
-        #expect(plan.steps.contains(.reloadSystemd))
+    @Test func anUnchangedPassHasNoReload() {
+        var observed = ComponentObservation()
+        observed.units["kubelet.service"] = UnitState(loadState: "loaded", activeState: "active", subState: "running", unitFileState: "enabled",
+                                                      activeEnterMicroseconds: 2)
+        observed.files[unitFile.path] = (unitFile.content, unitFile.mode, 1)
+        observed.binaries = ["kubelet"]
+        #expect(ComponentPlanner.plan([unitFile], observed, units: units).steps.isEmpty)
     }
 }
