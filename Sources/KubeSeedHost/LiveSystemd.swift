@@ -15,7 +15,7 @@ public final class LiveServiceManager: ServiceManager {
     private var subscribed = false
 
     public init() throws {
-        bus = try SystemBus()
+        bus = try SystemBus(systemd: true)
     }
 
     private func managerCall(_ member: String, _ arguments: [BusArgument] = []) throws -> BusMessage {
@@ -102,7 +102,7 @@ public final class LiveServiceManager: ServiceManager {
         defer { unmanaged.release() }
         var slot: OpaquePointer?
         try negativeErrnoCall(.dbus, "watch systemd jobs") {
-            sd_bus_match_signal(bus.bus, &slot, Self.destination, Self.path, Self.manager, "JobRemoved", { message, userdata, _ in
+            sd_bus_match_signal(bus.bus, &slot, bus.direct ? nil : Self.destination, Self.path, Self.manager, "JobRemoved", { message, userdata, _ in
                 guard let message, let userdata else { return 0 }
                 let watcher = Unmanaged<JobWatcher>.fromOpaque(userdata).takeUnretainedValue()
                 let reply = BusMessage(sd_bus_message_ref(message))

@@ -46,6 +46,11 @@ restarts_after=$(systemctl show -p NRestarts,ActiveEnterTimestampMonotonic conta
 proc_writes=$(grep -c 'openat(.*"/proc/sys/[^"]*", O_WRONLY\|openat(.*"/proc/sys/[^"]*", O_RDWR' "$state/strace.txt")
 etc_writes=$(grep -cE 'openat\(.*"/etc/[^"]*", O_(WRONLY|RDWR)|rename(at2?)?\(.*"/etc/|unlinkat\(.*"/etc/|mkdir(at)?\(.*"/etc/' "$state/strace.txt")
 cp "$state/agent_first.txt" "$state/apply1.txt"   # the harness prints it: the agent's own per-step times
+# Where the re-run's time goes (apply2.txt, printed by the harness): wall time per syscall, and which
+# sockets it talks to (systemd's private socket, not the bus daemon).
+strace -f -qq -e trace=connect -o "$state/connect.txt" seed-agent apply > /dev/null 2>&1
+bench "apply_rerun_sockets=$(grep -o 'sun_path="[^"]*"' "$state/connect.txt" | cut -d'"' -f2 | sort | uniq -c | awk '{print $2 "x" $1}' | paste -sd, -)"
+strace -f -qq -w -c -S time -o "$state/apply2.txt" seed-agent apply > /dev/null 2>&1
 bench "rerun_proc_sys_writes=$proc_writes rerun_etc_writes=$etc_writes rerun_unit_restarts=$([ "$restarts_before" = "$restarts_after" ] && echo 0 || echo 1)"
 
 # 3. The daemon at rest: started by systemd, READY, then 60 s idle.
