@@ -110,10 +110,10 @@ printf '%s\n' "$(printf '%.0s-' $(seq 150))"
 for r in "${rows[@]}"; do IFS='|' read -r a b c d e <<< "$r"; printf '%-72s | %-16s | %-30s | %-14s | %s\n' "$a" "$b" "$c" "$d" "$e"; done
 if [ -s "${out:-}" ]; then
   echo "---- the agent's own step times in the guest (first run)"
-  sed -n '/---- bench: apply1.txt ----/,/^----/p' "$out" | sed '1d;$d' | grep -E '^  changed|seed-agent' || true
+  sed -n '/---- bench: apply1.txt ----/,/^---- /p' "$out" | sed '1d;$d' | grep -E '^  changed|seed-agent' || true
 fi
 if [ -s "${out:-}" ]; then
   echo "---- where a re-run's time goes: seed-agent apply under strace -w -c (wall time per syscall; sockets: $(val apply_rerun_sockets))"
-  sed -n '/---- bench: apply2.txt ----/,/^----/p' "$out" | sed '1d;$d' | head -n 14 || true
+  sed -n '/---- bench: apply2.txt ----/,/^---- /p' "$out" | sed '1d;$d' | head -n 14 || true
 fi
 echo "machine: $(nproc) CPUs, $(uname -r); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $(date -u +%FT%TZ)"

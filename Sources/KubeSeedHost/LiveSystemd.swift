@@ -163,15 +163,22 @@ private final class JobWatcher {
 /// changed through `org.freedesktop.timedate1` over sd-bus. timedated is bus-activated and exits when
 /// idle, so asking it on every pass would start a process each time just to read three values.
 public final class LiveTimeDate: TimeDateControl {
-    private let bus: SystemBus
+    /// Connected on first use: a pass that changes no time setting never talks to the bus.
+    private var connection: SystemBus?
     private let root: HostRoot
     private static let destination = "org.freedesktop.timedate1"
     private static let path = "/org/freedesktop/timedate1"
     private static let interface = "org.freedesktop.timedate1"
 
     public init(root: HostRoot = HostRoot()) throws {
-        bus = try SystemBus()
         self.root = root
+    }
+
+    private func bus() throws -> SystemBus {
+        if let connection { return connection }
+        let bus = try SystemBus()
+        connection = bus
+        return bus
     }
 
     public func state() throws -> TimeState {
@@ -182,22 +189,22 @@ public final class LiveTimeDate: TimeDateControl {
         if let target = root.readLink("/etc/localtime") {
             // A link outside the zoneinfo tree: timedated's own answer.
             zone = try TimeState.zone(localtimeTarget: target)
-                ?? bus.stringProperty(Self.destination, Self.path, Self.interface, "Timezone")
+                ?? bus().stringProperty(Self.destination, Self.path, Self.interface, "Timezone")
         } else if !root.exists("/etc/localtime") {
             zone = "UTC"   // glibc's and timedated's default without the link
         } else {
-            zone = try bus.stringProperty(Self.destination, Self.path, Self.interface, "Timezone")
+            zone = try bus().stringProperty(Self.destination, Self.path, Self.interface, "Timezone")
         }
         return TimeState(timezone: zone, localRTC: localRTC,
                          ntpSynchronized: TimeState.ntpSynchronized(maxErrorMicroseconds: maxError))
     }
 
     public func setTimezone(_ zone: String) throws {
-        _ = try bus.call(Self.destination, Self.path, Self.interface, "SetTimezone", [.string(zone), .bool(false)])
+        _ = try bus().call(Self.destination, Self.path, Self.interface, "SetTimezone", [.string(zone), .bool(false)])
     }
 
     public func setLocalRTC(_ local: Bool) throws {
-        _ = try bus.call(Self.destination, Self.path, Self.interface, "SetLocalRTC", [.bool(local), .bool(false), .bool(false)])
+        _ = try bus().call(Self.destination, Self.path, Self.interface, "SetLocalRTC", [.bool(local), .bool(false), .bool(false)])
     }
 }
 

@@ -74,6 +74,8 @@ seed-agent reset > "$state/reset2.txt" 2>&1 || fail "reset after the daemon run:
 # 4. The guide's shell (chapters 01 and 06, transcribed) from the same starting point.
 measure guide_first bash $lib/guide-node-prep.sh --components
 measure guide_rerun bash $lib/guide-node-prep.sh --components
+bench "journal_reload_lines=$(journalctl -o cat _PID=1 | grep -c 'Reloading finished') journal_reloading_lines=$(journalctl -o cat _PID=1 | grep -c 'Reloading') journal_since_lines=$(journalctl -q -o cat _PID=1 --since "@$(( $(ms) / 1000 - 3600 ))" | wc -l)"
+journalctl -o short-monotonic _PID=1 | grep -i reload | tail -n 4 | while read -r line; do log "journal: $line"; done
 log "DONE"
 sync
 systemctl poweroff
