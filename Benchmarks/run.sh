@@ -102,6 +102,9 @@ if [ "$what" != host ]; then
   row "daemon at rest: RSS = anonymous + file-backed (KiB); threads" "$(val idle_rss_kb) = $(val idle_rss_anon_kb) + $(val idle_rss_file_kb); $(val idle_threads)" "-" "-" "≤ 15 MB"
   row "daemon at rest: CPU ticks, wake-ups in 60 s (worst boot)" "$(vals idle_cpu_ticks | sort -n | tail -n 1), $(vals idle_wakeups | sort -n | tail -n 1)" "-" "-" "0 periodic"
   row "daemon: start to READY (ms)" "$(val daemon_ready_ms)" "-" "-" "-"
+  native_help=$(for i in 1 2 3 4 5; do ms_of "$bin/seed-agent" --help; done | median)
+  row "emulation's toll: seed-agent --help in the guest vs on this host (ms)" "$(val help_ms)" "$native_help (native)" \
+    "$(ratio "$(val help_ms)" "$native_help")× slower" "-"
 fi
 
 echo

@@ -17,6 +17,26 @@ import Testing
         #expect(try host.root.read("/etc/absent") == nil)
     }
 
+    @Test func batchWriteSetsEveryFileAndModeAndLeavesNoTemporaries() throws {
+        let host = try TemporaryHost()
+        try host.root.makeDirectory("/etc/kubernetes", mode: 0o755)
+        try host.root.writeAtomically([("/etc/kubernetes/a-key.pem", Data("k".utf8), 0o600), ("/etc/kubernetes/a.pem", Data("c".utf8), 0o644),
+                                       ("/etc/other.conf", Data("o".utf8), 0o644)].map { (path: $0.0, data: $0.1, mode: UInt16($0.2)) })
+        #expect(try host.root.readText("/etc/kubernetes/a-key.pem") == "k")
+        #expect(host.root.mode("/etc/kubernetes/a-key.pem") == 0o600)
+        #expect(host.root.mode("/etc/kubernetes/a.pem") == 0o644)
+        #expect(try host.root.readText("/etc/other.conf") == "o")
+        #expect((host.root.list("/etc") + host.root.list("/etc/kubernetes")).filter { $0.contains("kubeseed-") }.isEmpty)
+    }
+
+    @Test func aBatchThatCannotBeWrittenWritesNothing() throws {
+        let host = try TemporaryHost()
+        let batch: [(path: String, data: Data, mode: UInt16)] = [("/etc/first.conf", Data("1".utf8), 0o644), ("/etc/missing-dir/second.conf", Data("2".utf8), 0o644)]
+        #expect(throws: HostError.self) { try host.root.writeAtomically(batch) }
+        #expect(try host.root.read("/etc/first.conf") == nil, "the first file must not land without the second")
+        #expect(host.root.list("/etc").filter { $0.contains("kubeseed-") }.isEmpty)
+    }
+
     @Test func staleTemporaryFromAKilledWriterIsCleared() throws {
         let host = try TemporaryHost()
         try TemporaryHost.write(host.root, "/etc/.fstab.kubeseed-99999", "half written")
