@@ -41,8 +41,8 @@ public struct AgentOperations {
     /// - Parameters:
     ///   - lockHeld: the caller (the agent's pass) already holds the host lock.
     ///   - observed: an observation the caller just made with these settings, to reuse.
-    ///   - deferReload: leave the daemon-reload masks need to the caller (`Outcome.reloadPending`),
-    ///     which folds it into its own.
+    ///   - deferReload: leave the daemon-reload that masks and enables need to the caller
+    ///     (`Outcome.reloadPending`), which folds it into its own.
     public func apply(lockHeld: Bool = false, observed: NodeObservation? = nil, deferReload: Bool = false) -> Outcome {
         let started = Date()
         var out = ""

@@ -78,7 +78,7 @@ extension AgentOperations {
         let observed = NodeObserver(root: root, effects: effects, effectiveUID: effectiveUID).observe(prep.settings)
         let node: NodeIdentity
         do { node = try nodeIdentity(join, observed) } catch { return failed("node identity", "\(error); nothing changed") }
-        // Node preparation's daemon-reload (after masks) is folded into the components' one.
+        // Node preparation's daemon-reload (after masks and enables) is folded into the components' one.
         let prepared = prep.apply(lockHeld: true, observed: observed, deferReload: true)
         var output = prepared.output
         var changes = prepared.changes

@@ -67,9 +67,8 @@ public struct HostRoot: Sendable {
 
     /// Replaces a file atomically: a temporary file in the same directory, written with `mode`,
     /// fsynced, renamed over the target, then the directory fsynced. Readers see old or new, never half.
-    /// A caller writing many files into one directory passes `syncDirectory: false` and calls
-    /// `syncDirectory(of:)` once after the last.
-    public func writeAtomically(_ hostPath: String, _ data: Data, mode: UInt16, syncDirectory sync: Bool = true) throws {
+    /// Many files at once: `writeAtomically(_ files:)`, one flush for all.
+    public func writeAtomically(_ hostPath: String, _ data: Data, mode: UInt16) throws {
         let target = resolve(hostPath)
         let directory = (target as NSString).deletingLastPathComponent
         removeStaleTemporaries(hostPath)
@@ -88,11 +87,11 @@ public struct HostRoot: Sendable {
             unlink(temporary)
             throw error
         }
-        if sync { try syncDirectory(directory) }
+        try syncDirectory(directory)
     }
 
     /// Writes several files, each atomically, with one flush for all of them: every temporary is
-    /// written, one syncfs(2) per filesystem makes them durable, then each is renamed into place and
+    /// written, one syncfs(2) per directory's filesystem makes them durable, then each is renamed into place and
     /// each directory is fsynced once. After a crash each file is as it was or complete, as with
     /// `writeAtomically` one by one, for one flush instead of one fsync per file.
     public func writeAtomically(_ files: [(path: String, data: Data, mode: UInt16)]) throws {
@@ -121,11 +120,6 @@ public struct HostRoot: Sendable {
             written.removeFirst()
         }
         for directory in directories { try syncDirectory(directory) }
-    }
-
-    /// Makes the renames into `hostPath` (a directory) durable.
-    public func syncDirectory(of hostPath: String) throws {
-        try syncDirectory(resolve(hostPath))
     }
 
     /// Writes `value` and a newline in place, as sysctl(8) does, for kernel files (`/proc/sys`,
