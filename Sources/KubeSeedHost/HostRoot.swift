@@ -70,24 +70,34 @@ public struct HostRoot: Sendable {
     /// Many files at once: `writeAtomically(_ files:)`, one flush for all.
     public func writeAtomically(_ hostPath: String, _ data: Data, mode: UInt16) throws {
         let target = resolve(hostPath)
-        let directory = (target as NSString).deletingLastPathComponent
-        removeStaleTemporaries(hostPath)
-        let temporary = directory + "/" + temporaryPrefix(hostPath) + "\(getpid())"
-        let fd = try systemCall(.file, "create \(hostPath)") {
-            open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
-        }
+        let temporary = try writeTemporary(hostPath, data, mode: mode, fsync: true)
         do {
-            try systemCall(.file, "set the mode of \(hostPath)") { fchmod(fd, mode_t(mode)) }
-            try writeAll(fd, data, hostPath)
-            try systemCall(.file, "fsync \(hostPath)") { fsync(fd) }
-            close(fd)
             try systemCall(.file, "rename into \(hostPath)") { rename(temporary, target) }
         } catch {
-            close(fd)
             unlink(temporary)
             throw error
         }
-        try syncDirectory(directory)
+        try syncDirectory((target as NSString).deletingLastPathComponent)
+    }
+
+    /// Writes `data` with `mode` to a temporary file beside `hostPath` (fsynced if asked) and returns
+    /// its path for the caller to rename or unlink; on failure nothing is left.
+    private func writeTemporary(_ hostPath: String, _ data: Data, mode: UInt16, fsync flush: Bool) throws -> String {
+        removeStaleTemporaries(hostPath)
+        let temporary = (resolve(hostPath) as NSString).deletingLastPathComponent + "/" + temporaryPrefix(hostPath) + "\(getpid())"
+        let fd = try systemCall(.file, "create \(hostPath)") {
+            open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
+        }
+        defer { close(fd) }
+        do {
+            try systemCall(.file, "set the mode of \(hostPath)") { fchmod(fd, mode_t(mode)) }
+            try writeAll(fd, data, hostPath)
+            if flush { try systemCall(.file, "fsync \(hostPath)") { fsync(fd) } }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        return temporary
     }
 
     /// Writes several files, each atomically, with one flush for all of them: every temporary is
@@ -98,16 +108,8 @@ public struct HostRoot: Sendable {
         var written: [(temporary: String, target: String, path: String)] = []
         defer { for file in written { unlink(file.temporary) } }   // left only on failure
         for file in files {
-            let target = resolve(file.path)
-            removeStaleTemporaries(file.path)
-            let temporary = (target as NSString).deletingLastPathComponent + "/" + temporaryPrefix(file.path) + "\(getpid())"
-            let fd = try systemCall(.file, "create \(file.path)") {
-                open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode_t(file.mode))
-            }
-            written.append((temporary, target, file.path))
-            defer { close(fd) }
-            try systemCall(.file, "set the mode of \(file.path)") { fchmod(fd, mode_t(file.mode)) }
-            try writeAll(fd, file.data, file.path)
+            let temporary = try writeTemporary(file.path, file.data, mode: file.mode, fsync: false)
+            written.append((temporary, resolve(file.path), file.path))
         }
         let directories = Array(Set(written.map { ($0.target as NSString).deletingLastPathComponent })).sorted()
         for directory in directories {
