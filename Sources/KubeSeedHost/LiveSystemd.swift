@@ -9,13 +9,16 @@ public final class LiveServiceManager: ServiceManager {
     private static let destination = "org.freedesktop.systemd1"
     private static let path = "/org/freedesktop/systemd1"
     private static let manager = "org.freedesktop.systemd1.Manager"
+    private static let alreadySubscribed = "org.freedesktop.systemd1.AlreadySubscribed"
     /// How long a start or stop job may take.
     public var jobTimeoutSeconds: Double = 120
-    /// systemd refuses a second Subscribe from the same connection (AlreadySubscribed).
+    /// systemd refuses a second Subscribe from the same connection (`alreadySubscribed`).
     private var subscribed = false
 
-    public init() throws {
-        bus = try SystemBus(systemd: true)
+    /// - Parameter effectiveUID: this process's effective UID; as root the manager talks to systemd
+    ///   over its private socket instead of through the bus daemon.
+    public init(effectiveUID: UInt32 = geteuid()) throws {
+        bus = try SystemBus(systemdWithEffectiveUID: effectiveUID)
     }
 
     private func managerCall(_ member: String, _ arguments: [BusArgument] = []) throws -> BusMessage {
@@ -116,7 +119,7 @@ public final class LiveServiceManager: ServiceManager {
         if !subscribed {
             do {
                 _ = try managerCall("Subscribe")
-            } catch let error as HostError where error.cause?.contains("AlreadySubscribed") == true {
+            } catch let error as HostError where error.dbusErrorName == Self.alreadySubscribed {
                 // Subscribed before on this connection: JobRemoved signals already come.
             }
             subscribed = true
@@ -217,11 +220,12 @@ public enum ServiceNotifier {
 
 extension HostEffects {
     /// The real host: libkmod, swap syscalls, and the system bus when there is one.
-    public static func live() throws -> HostEffects {
+    /// - Parameter effectiveUID: this process's effective UID (decides how systemd is reached).
+    public static func live(effectiveUID: UInt32 = geteuid()) throws -> HostEffects {
         let modules = try LiveKernelModules()
         do {
             return HostEffects(modules: modules, swap: LiveSwap(), network: LiveNetwork(),
-                               services: try LiveServiceManager(), time: try LiveTimeDate())
+                               services: try LiveServiceManager(effectiveUID: effectiveUID), time: try LiveTimeDate())
         } catch {
             return HostEffects(modules: modules, swap: LiveSwap(), network: LiveNetwork(),
                                services: nil, time: nil, busError: "\(error) — is systemd running with its system bus?")

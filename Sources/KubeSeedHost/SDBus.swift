@@ -20,10 +20,11 @@ final class SystemBus {
     /// True on a direct connection to PID 1 (no bus daemon: messages carry no sender name).
     let direct: Bool
 
-    /// - Parameter systemd: talk to systemd itself, over its private socket when running as root
-    ///   (as systemctl does): one hop instead of two through the bus daemon, for every call and job.
-    init(systemd: Bool = false, privateSocket: String = "/run/systemd/private") throws {
-        if systemd, geteuid() == 0, let bus = Self.connectDirect(privateSocket) {
+    /// - Parameter effectiveUID: to talk to systemd itself, this process's effective UID: as root the
+    ///   connection goes over systemd's private socket (as systemctl does), one hop instead of two
+    ///   through the bus daemon for every call and job. `nil`: the bus daemon, for any other service.
+    init(systemdWithEffectiveUID effectiveUID: uid_t? = nil, privateSocket: String = "/run/systemd/private") throws {
+        if effectiveUID == 0, let bus = Self.connectDirect(privateSocket) {
             self.bus = bus
             direct = true
             return
@@ -104,10 +105,13 @@ final class SystemBus {
         return value
     }
 
+    /// The error a failed call reports: the D-Bus error's name (kept in `dbusErrorName`) and message
+    /// when the bus or the service replied with one, else sd-bus's negative errno.
     static func error(_ what: String, _ result: Int32, _ error: sd_bus_error) -> HostError {
         if let name = error.name {
+            let name = String(cString: name)
             let text = error.message.map { String(cString: $0) } ?? ""
-            return HostError(.dbus, what, cause: "\(String(cString: name)): \(text)")
+            return HostError(.dbus, what, cause: "\(name): \(text)", dbusErrorName: name)
         }
         return HostError.errno(.dbus, what, -result)
     }
