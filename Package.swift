@@ -5,7 +5,8 @@ let package = Package(
     name: "KubeSeed",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "seed-agent", targets: ["seed-agent"]),
+        // One binary: `seed` is also `seed-agent` when called by that name (Sources/seed/SeedMain.swift);
+        // the .deb, the VM tests and the benchmarks install it with a `seed-agent` symlink.
         .executable(name: "seed", targets: ["seed"]),
     ],
     dependencies: [
@@ -73,7 +74,6 @@ let package = Package(
                 "KubeSeedCore", "KubeSeedHost", "KubeSeedPKI", "KubeSeedAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .executableTarget(name: "seed-agent", dependencies: ["KubeSeedCommands"]),
         .executableTarget(name: "seed", dependencies: ["KubeSeedCommands"]),
         .testTarget(
             name: "KubeSeedCoreTests",
@@ -103,7 +103,11 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
             ]),
         .testTarget(
-            name: "KubeSeedHostTests", dependencies: ["KubeSeedHost", "KubeSeedCore", "KubeSeedCommands"]),
+            name: "KubeSeedHostTests",
+            dependencies: [
+                "KubeSeedHost", "KubeSeedCore", "KubeSeedCommands", "KubeSeedPKI", "CSystemd",
+                .product(name: "X509", package: "swift-certificates"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

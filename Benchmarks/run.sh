@@ -15,7 +15,21 @@ swift build -c release --static-swift-stdlib 2>&1 | tail -n 1
 bin=$PWD/.build/release
 work=$(mktemp -d /tmp/kubeseed-bench.XXXXXX)
 keep=${BENCH_KEEP:-/tmp/kubeseed-bench-last}   # the guests' raw output stays here for a closer look
-trap 'rm -rf "$keep"; mkdir -p "$keep"; cp "$work"/vm-*.txt "$keep"/ 2>/dev/null; rm -rf "$work"' EXIT
+# On exit: a run that booted guests replaces the kept output; a host-only run has none and leaves the
+# last one alone. Nothing in here may fail: set -e holds in the trap too, and a failing command would
+# turn the run's exit status into 1 after the table (as `cp` of no vm-*.txt files did for `host`).
+finish() {
+  if compgen -G "$work/vm-*.txt" > /dev/null; then
+    rm -rf "$keep"; mkdir -p "$keep"
+    cp "$work"/vm-*.txt "$keep"/ || echo "bench: could not keep the guests' output in $keep" >&2
+  fi
+  rm -rf "$work"
+}
+trap finish EXIT
+# seed-agent as the .deb installs it: a symlink to seed, which is the agent when called by that name.
+mkdir "$work/bin"
+ln -s "$bin/seed" "$work/bin/seed-agent"
+agent=$work/bin/seed-agent
 rows=()
 row() { rows+=("$1|$2|$3|$4|$5"); }  # what | kubeseed | baseline | ratio | target
 now_ns() { date +%s%N; }
@@ -57,10 +71,10 @@ if [ "$what" != guest ]; then
   make_join "$work/typical.yaml" 0
   make_join "$work/largest.yaml" 1900
   [ "$(stat -c %s "$work/largest.yaml")" -lt 262144 ] || { echo "bench: largest join file over the limit" >&2; exit 1; }
-  "$bin/seed-agent" validate "$work/largest.yaml" > /dev/null || { echo "bench: the largest file is not accepted" >&2; exit 1; }
+  "$agent" validate "$work/largest.yaml" > /dev/null || { echo "bench: the largest file is not accepted" >&2; exit 1; }
   for f in typical largest; do
     v=() b=()
-    for i in $(seq 21); do v+=("$(ms_of "$bin/seed-agent" validate "$work/$f.yaml")"); b+=("$(ms_of "$bin/seed-agent" --help)"); done
+    for i in $(seq 21); do v+=("$(ms_of "$agent" validate "$work/$f.yaml")"); b+=("$(ms_of "$agent" --help)"); done
     vm=$(printf '%s\n' "${v[@]}" | median); bm=$(printf '%s\n' "${b[@]}" | median)
     row "join file validation, $f ($(( $(stat -c %s "$work/$f.yaml") / 1024 )) KiB; median of 21, ms)" "$vm" "$bm (process start, --help)" \
       "+$((vm - bm)) ms" "-"
@@ -99,7 +113,7 @@ if [ "$what" != host ]; then
   row "daemon at rest: RSS = anonymous + file-backed (KiB); threads" "$(val idle_rss_kb) = $(val idle_rss_anon_kb) + $(val idle_rss_file_kb); $(val idle_threads)" "-" "-" "≤ 15 MB"
   row "daemon at rest: CPU ticks, wake-ups in 60 s (worst boot)" "$(vals idle_cpu_ticks | sort -n | tail -n 1), $(vals idle_wakeups | sort -n | tail -n 1)" "-" "-" "0 periodic"
   row "daemon: start to READY (ms)" "$(val daemon_ready_ms)" "-" "-" "-"
-  native_help=$(for i in 1 2 3 4 5; do ms_of "$bin/seed-agent" --help; done | median)
+  native_help=$(for i in 1 2 3 4 5; do ms_of "$agent" --help; done | median)
   row "emulation's toll: seed-agent --help in the guest vs on this host (ms)" "$(val help_ms)" "$native_help (native)" \
     "$(ratio "$(val help_ms)" "$native_help")× slower" "-"
 fi

@@ -33,7 +33,8 @@ echo "run-vm-test: image $image"
 
 echo "run-vm-test: release build (static Swift runtime)"
 (cd "$repo" && swift build -c release --static-swift-stdlib 2>&1 | tail -n 3)
-binary="$repo/.build/release/seed-agent"
+# What the .deb ships: the one binary, seed, and seed-agent as a symlink to it (packaging/build-deb.sh).
+binary="$repo/.build/release/seed"
 
 work_root=$(mktemp -d /tmp/kubeseed-vmtest.XXXXXX)
 cleanup() { if [ "$keep" = --keep ]; then echo "run-vm-test: kept $work_root"; else rm -rf "$work_root"; fi; }
@@ -76,8 +77,8 @@ for scenario in "${scenarios[@]}"; do
   echo "==== scenario $scenario"
   stage="$work/rootfs"
   cp -a "$image/rootfs" "$stage"
-  install -m 0755 "$binary" "$stage/usr/bin/seed-agent"
-  install -m 0755 "$repo/.build/release/seed" "$stage/usr/bin/seed"
+  install -m 0755 "$binary" "$stage/usr/bin/seed"
+  ln -s seed "$stage/usr/bin/seed-agent"
   # Debian's etcd-server starts a plaintext etcd at boot; only the master scenario keeps it (to take it over).
   [ "$scenario" = master ] || rm -f "$stage/etc/systemd/system/multi-user.target.wants/etcd.service"
   install -m 0644 "$repo/units/seed-agent.service" "$repo/units/seed-agent.path" "$stage/lib/systemd/system/"

@@ -1,3 +1,0 @@
-import KubeSeedCommands
-
-SeedAgentCommand.main()
