@@ -26,6 +26,8 @@ public struct AgentOperations {
         public var changes: Int = 0
         /// A daemon-reload `apply(deferReload: true)` left to the caller.
         public var reloadPending = false
+        /// A failure that may pass by itself when tried again (the error says so).
+        public var retryable = false
     }
 
     private var observer: NodeObserver { NodeObserver(root: root, effects: effects, effectiveUID: effectiveUID) }
@@ -43,7 +45,9 @@ public struct AgentOperations {
     ///   - observed: an observation the caller just made with these settings, to reuse.
     ///   - deferReload: leave the daemon-reload that masks and enables need to the caller
     ///     (`Outcome.reloadPending`), which folds it into its own.
-    public func apply(lockHeld: Bool = false, observed: NodeObservation? = nil, deferReload: Bool = false) -> Outcome {
+    ///   - journal: the caller's change journal (loaded here when `nil`).
+    public func apply(lockHeld: Bool = false, observed: NodeObservation? = nil, deferReload: Bool = false,
+                      journal: ChangeJournal? = nil) -> Outcome {
         let started = Date()
         var out = ""
         let first = observed ?? observer.observe(settings)
@@ -52,17 +56,18 @@ public struct AgentOperations {
         if !blocking.isEmpty {
             out += "seed-agent apply: nothing changed; fix these first:\n"
             out += blocking.map { "  \($0.name): \($0.detail)\n" }.joined()
-            return Outcome(output: out, exitCode: 1)
+            // What blocks (a package not installed) passes once the operator installs it.
+            return Outcome(output: out, exitCode: 1, retryable: true)
         }
         var lock: Int32 = -1
         if !lockHeld {
             do { lock = try HostLock.acquire(root, path: lockPath) } catch {
-                return Outcome(output: "seed-agent apply: \(error)\n", exitCode: 1)
+                return Outcome(output: "seed-agent apply: \(error)\n", exitCode: 1, retryable: AgentOperations.isRetryable(error))
             }
         }
         defer { if lock >= 0 { close(lock) } }
-        let applier: NodeApplier
-        do { applier = try NodeApplier(root: root, effects: effects, journalPath: journalPath) } catch {
+        let applier: StepRunner
+        do { applier = StepRunner(root: root, effects: effects, journal: try journal ?? ChangeJournal(root: root, path: journalPath)) } catch {
             return Outcome(output: "seed-agent apply: nothing changed: \(error)\n", exitCode: 1)
         }
         do {
@@ -75,7 +80,7 @@ public struct AgentOperations {
             out += applier.performed.map { "  changed  \($0)\n" }.joined()
             out += "seed-agent apply: failed after \(applier.performed.count) changes: \(error)\n"
             out += "  every change so far is journaled; run 'seed-agent apply' again to finish, or 'seed-agent reset' to undo\n"
-            return Outcome(output: out, exitCode: 1, changes: applier.performed.count)
+            return Outcome(output: out, exitCode: 1, changes: applier.performed.count, retryable: Self.isRetryable(error))
         }
         let millis = Int(Date().timeIntervalSince(started) * 1000)
         out += applier.performed.map { "  changed  \($0)\n" }.joined()
@@ -98,13 +103,13 @@ public struct AgentOperations {
         }
         defer { close(lock) }
         do {
-            let applier = try NodeApplier(root: root, effects: effects, journalPath: journalPath)
-            if applier.journal.records.isEmpty {
+            let journal = try ChangeJournal(root: root, path: journalPath)
+            if journal.records.isEmpty {
                 return Outcome(output: "seed-agent reset: nothing to restore (no journal at \(journalPath))\n", exitCode: 0)
             }
             // A running agent would notice the files going away and prepare the node again.
             let stopped = try stopAgentUnits()
-            let outcome = try applier.reset()
+            let outcome = try HostReset(root: root, effects: effects, journal: journal).run()
             var out = stopped.map { "  stopped   \($0) (so the agent does not redo what reset undoes)\n" }.joined()
             out += outcome.restored.map { "  restored  \($0)\n" }.joined()
             out += outcome.leftAsIs.map { "  left      \($0)\n" }.joined()

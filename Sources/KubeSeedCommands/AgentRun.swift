@@ -15,8 +15,8 @@ extension AgentOperations {
         public var retryable = false
     }
 
-    /// Reads and validates the join file: owner root, not group/world-accessible, size-bounded.
-    public static func loadJoinFile(root: HostRoot, path: String, now: Date = Date()) throws -> JoinFile {
+    /// Reads and validates the join file: owner root (when `effectiveUID` is root), not group/world-accessible, size-bounded.
+    public static func loadJoinFile(root: HostRoot, path: String, effectiveUID: UInt32, now: Date = Date()) throws -> JoinFile {
         var st = stat()
         guard stat(root.resolve(path), &st) == 0 else {
             throw ConfigError(.unreadable, file: path, "no join file here; mint one on the master with 'seed join-file NODE'")
@@ -24,7 +24,7 @@ extension AgentOperations {
         if st.st_mode & 0o077 != 0 {
             throw ConfigError(.permissions, file: path, "mode \(String(st.st_mode & 0o777, radix: 8)) lets others read the bootstrap token; run: chmod 600 \(path)")
         }
-        if st.st_uid != 0 && geteuid() == 0 {
+        if st.st_uid != 0 && effectiveUID == 0 {
             throw ConfigError(.permissions, file: path, "owned by uid \(st.st_uid), not root; run: chown root:root \(path)")
         }
         if st.st_size > off_t(YAMLField.maxBytes) {
@@ -37,15 +37,15 @@ extension AgentOperations {
     }
 
     /// The node's name and IP: from the join file, else the host name and the default-route address.
-    func nodeIdentity(_ join: JoinFile, _ observed: NodeObservation) throws -> NodeIdentity {
+    func nodeIdentity(_ join: JoinFile, _ observed: NodeObservation, joinPath: String) throws -> NodeIdentity {
         let hostname = ((try? root.readText("/proc/sys/kernel/hostname")) ?? nil) ?? ""
         let name = join.nodeName ?? hostname.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
         guard JoinFile.isValidNodeName(name) else {
-            throw ConfigError(.invalidValue, file: JoinFile.defaultPath, field: "node.name",
+            throw ConfigError(.invalidValue, file: joinPath, field: "node.name",
                               "the host name '\(name)' is not a valid node name; set node.name in the join file")
         }
         guard let ip = join.nodeIP ?? observed.defaultRoute?.address else {
-            throw ConfigError(.missingField, file: JoinFile.defaultPath, field: "node.ip",
+            throw ConfigError(.missingField, file: joinPath, field: "node.ip",
                               "no default route to take the node IP from (\(observed.routeError ?? "none")); set node.ip in the join file")
         }
         return NodeIdentity(name: name, ip: ip)
@@ -55,59 +55,66 @@ extension AgentOperations {
     /// Nothing changes on the host when the join file is invalid.
     public func converge(joinPath: String = JoinFile.defaultPath, now: Date = Date()) -> Convergence {
         let stamp = Timestamp.string(now)
-        func failed(_ name: String, _ reason: String, output: String = "", changes: Int = 0) -> Convergence {
+        func failed(_ name: String, _ reason: String, retryable: Bool, output: String = "", changes: Int = 0) -> Convergence {
             Convergence(status: AgentStatus(ready: false, summary: "\(name): \(reason)", updated: stamp,
                                             checks: [AgentStatus.Check(name, "failed", reason)]),
-                        output: output + "seed-agent: \(name): \(reason)\n", changes: changes,
-                        retryable: name != "join file" && name != "node identity")
+                        output: output + "seed-agent: \(name): \(reason)\n", changes: changes, retryable: retryable)
         }
         let join: JoinFile
-        do { join = try Self.loadJoinFile(root: root, path: joinPath, now: now) } catch {
-            return failed("join file", "\(error); nothing changed")
+        do { join = try Self.loadJoinFile(root: root, path: joinPath, effectiveUID: effectiveUID, now: now) } catch {
+            return failed("join file", "\(error); nothing changed", retryable: Self.isRetryable(error))
         }
         var prep = self
         prep.settings = join.host
-        for dir in NodeComponents.directories(join) where !prep.settings.directories.contains(dir) {
-            prep.settings.directories.append(dir)
-        }
+        prep.settings.addDirectories(NodeComponents.directories(join))
         // One lock for the whole pass: observation, node preparation and components.
         let lock: Int32
-        do { lock = try HostLock.acquire(root, path: lockPath) } catch { return failed("lock", "\(error)") }
+        do { lock = try HostLock.acquire(root, path: lockPath) } catch { return failed("lock", "\(error)", retryable: Self.isRetryable(error)) }
         defer { close(lock) }
         // Observed once, for the node identity and for node preparation's plan.
         let observed = NodeObserver(root: root, effects: effects, effectiveUID: effectiveUID).observe(prep.settings)
         let node: NodeIdentity
-        do { node = try nodeIdentity(join, observed) } catch { return failed("node identity", "\(error); nothing changed") }
+        do { node = try nodeIdentity(join, observed, joinPath: joinPath) } catch { return failed("node identity", "\(error); nothing changed", retryable: Self.isRetryable(error)) }
         // Node preparation's daemon-reload (after masks and enables) is folded into the components' one.
-        let prepared = prep.apply(lockHeld: true, observed: observed, deferReload: true)
+        let journal: ChangeJournal
+        do { journal = try ChangeJournal(root: root, path: journalPath) } catch { return failed("journal", "\(error); nothing changed", retryable: Self.isRetryable(error)) }
+        let prepared = prep.apply(lockHeld: true, observed: observed, deferReload: true, journal: journal)
         var output = prepared.output
         var changes = prepared.changes
         if prepared.exitCode != 0 {
-            return failed("node preparation", "see the output above", output: output, changes: changes)
+            return failed("node preparation", "see the output above", retryable: prepared.retryable, output: output, changes: changes)
         }
         let files = NodeComponents.files(join, node)
-        let applier: NodeApplier
-        do { applier = try NodeApplier(root: root, effects: effects, journalPath: journalPath) } catch {
-            return failed("components", "\(error)", output: output, changes: changes)
-        }
+        let applier = StepRunner(root: root, effects: effects, journal: journal)
         if prepared.reloadPending { applier.requireReload() }
-        var failure: (name: String, reason: String)?
+        // A blocking plan item (containerd not installed) passes once the operator installs it: retry.
+        var failure: (name: String, reason: String, retryable: Bool)?
         var plan: NodePlan?
         do {
             let planned = ComponentPlanner.plan(files, try ComponentObserver(root: root, services: effects.services).observe(files))
-            if let blocking = planned.blockingFailures.first { failure = (blocking.name, blocking.detail) } else { plan = planned }
+            if let blocking = planned.blockingFailures.first { failure = (blocking.name, blocking.detail, true) } else { plan = planned }
         } catch {
-            failure = ("components", "\(error)")
+            failure = ("components", "\(error)", Self.isRetryable(error))
         }
         // Without a plan this still runs the reload node preparation left pending.
-        do { try applier.apply(plan?.steps ?? [], observed: observed) } catch { failure = failure ?? ("components", "\(error)") }
+        do { try applier.apply(plan?.steps ?? [], observed: observed) } catch { failure = failure ?? ("components", "\(error)", Self.isRetryable(error)) }
         output += applier.performed.map { "  changed  \($0)\n" }.joined()
         changes += applier.performed.count
         guard let plan, failure == nil else {
-            return failed(failure?.name ?? "components", failure?.reason ?? "no plan", output: output, changes: changes)
+            return failed(failure?.name ?? "components", failure?.reason ?? "no plan", retryable: failure?.retryable ?? true, output: output, changes: changes)
         }
         let status = status(join, node, plan, stamp: stamp)
         return Convergence(status: status, output: output, changes: changes, retryable: !status.ready)
+    }
+
+    /// Whether a pass that failed with `error` may succeed by itself later (worth a restart of the agent):
+    /// the error says so. A configuration error needs an edit, which the agent waits for instead.
+    static func isRetryable(_ error: any Error) -> Bool {
+        switch error {
+        case let error as HostError: return error.isRetryable
+        case is ConfigError: return false
+        default: return true
+        }
     }
 
     /// Reads back every component's state after a pass.

@@ -41,6 +41,16 @@ func liveOperations(root: HostRoot, settings: NodePrepSettings) throws -> AgentO
     return AgentOperations(root: root, effects: effects, settings: settings, effectiveUID: geteuid())
 }
 
+/// `path` made absolute against the working directory, `.` and `..` components resolved (no symlinks followed).
+func absolutePath(_ path: String) -> String {
+    let joined = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    var components: [Substring] = []
+    for component in joined.split(separator: "/") where component != "." {
+        if component == ".." { _ = components.popLast() } else { components.append(component) }
+    }
+    return "/" + components.joined(separator: "/")
+}
+
 func say(_ text: String) {
     FileHandle.standardOutput.write(Data(text.utf8))
 }
@@ -87,6 +97,8 @@ struct Run: ParsableCommand {
     @Flag(help: "One pass, then exit (0 when ready).") var once = false
 
     func run() throws {
+        // The watcher compares absolute paths: a relative --join would name no directory at all.
+        let join = absolutePath(self.join)
         let operations = try liveOperations(root: HostRoot(), settings: NodePrepSettings())
         let watcher = try DirectoryWatcher()
         let joinDirectory = (join as NSString).deletingLastPathComponent
@@ -158,12 +170,11 @@ struct InstallBinaries: ParsableCommand {
             say("seed-agent install-binaries: must run as root\n")
             throw ExitCode(1)
         }
-        let path = archive.hasPrefix("/") ? archive : FileManager.default.currentDirectoryPath + "/" + archive
+        let path = absolutePath(archive)
         let lock = try HostLock.acquire(root)
         defer { close(lock) }
         do {
-            let effects = try HostEffects.live()
-            let journal = try NodeApplier(root: root, effects: effects)
+            let journal = try ChangeJournal(root: root)
             let installed = try BinaryInstaller(root: root).install(archive: path, sha256: sha256, replace: replace, journal: journal)
             for binary in installed {
                 say("  \(binary.changed ? "installed" : "unchanged")  \(binary.path) (\(binary.bytes) bytes)\n")
@@ -183,9 +194,9 @@ struct ValidateJoin: ParsableCommand {
     @Argument(help: "The join file.") var file = JoinFile.defaultPath
 
     func run() throws {
-        let path = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+        let path = absolutePath(file)
         do {
-            let join = try AgentOperations.loadJoinFile(root: HostRoot(), path: path)
+            let join = try AgentOperations.loadJoinFile(root: HostRoot(), path: path, effectiveUID: geteuid())
             say("\(path): valid: cluster \(join.clusterName) (\(join.kubernetesVersion)) at \(join.apiServerEndpoints.joined(separator: ", ")); token \(join.token) expires \(Timestamp.string(join.tokenExpires))\n")
         } catch {
             FileHandle.standardError.write(Data("seed-agent: \(error)\n".utf8))

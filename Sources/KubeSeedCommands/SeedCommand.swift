@@ -14,51 +14,79 @@ public struct SeedCommand: AsyncParsableCommand {
     public init() {}
 }
 
-struct PKI: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Create the cluster PKI in /etc/kubernetes/cert, reusing what is there (a step of 'seed init').",
-        discussion: """
-            CA, etcd server and peer, kube-apiserver (every SAN), apiserver→etcd and apiserver→kubelet clients, \\
-            controller-manager, scheduler, admin, kube-proxy, front-proxy client, and a service-account key pair. \\
-            Keys are 0600. An existing certificate that no longer fits (a new master IP, another CA) is refused \\
-            with the reason, never silently regenerated.
-            """)
-    @Option(name: .customLong("master-ip"), help: "A master's IP (repeat for several).") var masterIPs: [String]
-    @Option(name: .customLong("etcd-ip"), help: "An etcd member's IP (default: the master IPs).") var etcdIPs: [String] = []
-    @Option(help: "Service CIDR (the first address gets into the API server certificate).") var serviceCIDR = "10.254.0.0/16"
-    @Option(help: "Cluster DNS domain.") var clusterDomain = "cluster.local"
-    @Option(help: "rsa (RSA-2048, default) or ecdsa (P-256).") var keyAlgorithm = "rsa"
-    @Option(help: ArgumentHelp("Treat this directory as / (journal, lock and certificates under it); for images and benchmarks.",
+/// The options `seed init` and its single phases (`seed pki`, `seed etcd`) share: the cluster
+/// configuration file and the flags that override it.
+struct ClusterOptions: ParsableArguments {
+    @Option(help: "Cluster configuration file (ClusterConfiguration YAML; default \(ClusterConfig.defaultPath) if it exists).") var config: String?
+    @Option(help: "This master's node name (default: the host name).") var name: String?
+    @Option(name: .customLong("master-ip"), help: "This master's IP (default: the address on the default-route interface).") var masterIP: String?
+    @Option(help: "rsa (RSA-2048, default) or ecdsa (P-256).") var keyAlgorithm: String?
+    @Option(help: "Kubernetes version the binaries are (v1.30.0 or later).") var kubernetesVersion: String?
+    @Option(help: ArgumentHelp("Treat this directory as / (configuration, journal, lock and certificates under it); for images and benchmarks.",
                                visibility: .hidden)) var root = "/"
 
-    func validate() throws {
-        guard !masterIPs.isEmpty else { throw ValidationError("give at least one --master-ip") }
-        for ip in masterIPs + etcdIPs where !IPAddress.isValid(ip) { throw ValidationError("'\(ip)' is not an IP address") }
-        guard IPAddress.cidr(serviceCIDR) != nil else { throw ValidationError("--service-cidr '\(serviceCIDR)' is not a CIDR like 10.254.0.0/16") }
-        guard KeyAlgorithm(rawValue: keyAlgorithm) != nil else { throw ValidationError("--key-algorithm must be rsa or ecdsa") }
+    var source: String { config ?? ClusterConfig.defaultPath }
+
+    /// The cluster configuration with the flags applied. Bad values: exit 2, nothing changed.
+    func load(_ command: String, root: HostRoot) throws -> ClusterConfig {
+        var cluster = ClusterConfig()
+        do {
+            if let text = try root.readText(source) {
+                cluster = try ClusterConfig.parse(text, file: source)
+            } else if config != nil {
+                throw ConfigError(.unreadable, file: source, "no such file")
+            }
+            if let name {
+                guard JoinFile.isValidNodeName(name) else { throw ConfigError(.invalidValue, file: "--name", "'\(name)' is not a node name (lowercase DNS name)") }
+                cluster.masterName = name
+            }
+            if let masterIP {
+                guard IPAddress.isValid(masterIP) else { throw ConfigError(.invalidValue, file: "--master-ip", "'\(masterIP)' is not an IP address") }
+                cluster.masterIP = masterIP
+            }
+            if let keyAlgorithm {
+                guard KeyAlgorithm(rawValue: keyAlgorithm) != nil else { throw ConfigError(.invalidValue, file: "--key-algorithm", "must be rsa or ecdsa") }
+                cluster.keyAlgorithm = keyAlgorithm
+            }
+            if let kubernetesVersion {
+                guard Validate.isSupportedKubernetesVersion(kubernetesVersion) else {
+                    throw ConfigError(.invalidValue, file: "--kubernetes-version", "'\(kubernetesVersion)' is not v1.30.0 or later, like v1.31.2")
+                }
+                cluster.kubernetesVersion = kubernetesVersion
+            }
+        } catch {
+            FileHandle.standardError.write(Data("\(command): nothing changed: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        return cluster
     }
 
-    func run() throws {
-        let root = HostRoot(path: self.root)
-        guard geteuid() == 0 else { say("seed pki: must run as root\n"); throw ExitCode(1) }
-        let parameters = PKIParameters(masterIPs: masterIPs, etcdIPs: etcdIPs.isEmpty ? masterIPs : etcdIPs,
-                                       serviceCIDR: serviceCIDR, clusterDomain: clusterDomain)
-        let lock = try HostLock.acquire(root)
-        defer { close(lock) }
-        let started = Date()
-        do {
-            let journal = try NodeApplier(root: root, effects: try HostEffects.live())
-            let entries = try PKIStore(root: root).ensure(parameters, algorithm: KeyAlgorithm(rawValue: keyAlgorithm)!, journal: journal)
-            for entry in entries {
-                let expiry = entry.notAfter.map { " (valid until \(Timestamp.string($0)))" } ?? ""
-                say("  \(entry.outcome.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(entry.name)\(expiry)\n")
-            }
-            let created = entries.filter { $0.outcome == .created }.count
-            say("seed pki: \(created) created, \(entries.count - created) reused in \(Int(Date().timeIntervalSince(started) * 1000)) ms\n")
-        } catch {
-            say("seed pki: \(error)\n")
+    func operations(_ command: String) throws -> MasterOperations {
+        let effects: HostEffects
+        do { effects = try HostEffects.live() } catch {
+            FileHandle.standardError.write(Data("\(command): \(error)\n".utf8))
             throw ExitCode(1)
         }
+        return MasterOperations(root: HostRoot(path: root), effects: effects, effectiveUID: geteuid())
+    }
+}
+
+struct PKI: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create the cluster PKI in /etc/kubernetes/cert, reusing what is there (the pki phase of 'seed init').",
+        discussion: """
+            Reads the same configuration and flags as 'seed init'. CA, etcd server and peer, kube-apiserver (every SAN, \
+            extraSANs included), apiserver→etcd and apiserver→kubelet clients, controller-manager, scheduler, admin, \
+            kube-proxy, front-proxy client, and a service-account key pair. Keys are 0600. An existing certificate \
+            that no longer fits (a new master IP, another CA) is refused with the reason, never silently regenerated.
+            """)
+    @OptionGroup var options: ClusterOptions
+
+    func run() async throws {
+        let root = HostRoot(path: options.root)
+        let cluster = try options.load("seed pki", root: root)
+        let code = await try options.operations("seed pki").pki(cluster, source: options.source)
+        if code != 0 { throw ExitCode(code) }
     }
 }
 
@@ -86,51 +114,22 @@ struct Certs: ParsableCommand {
     }
 }
 
-struct Etcd: ParsableCommand {
+struct Etcd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run etcd (Debian's etcd-server) under systemd with mutual TLS, taking over the package's plaintext unit (a step of 'seed init').",
+        abstract: "Run etcd (Debian's etcd-server) under systemd with mutual TLS, taking over the package's plaintext unit (the etcd phases of 'seed init').",
         discussion: """
-            Writes /etc/systemd/system/etcd.service (it shadows Debian's plaintext unit of the same name), \
-            reloads systemd and starts or restarts etcd only when the unit changed. The unit is Type=notify, so \
-            the start job ends only when etcd reports itself ready. Needs the PKI ('seed pki') and the data \
-            directories ('seed-agent apply').
+            Reads the same configuration and flags as 'seed init'. Writes /etc/systemd/system/etcd.service (it shadows \
+            Debian's plaintext unit of the same name), reloads systemd and starts or restarts etcd only when the unit \
+            changed, then waits until etcd answers healthy over mutual TLS. The unit is Type=notify, so the start job \
+            ends only when etcd reports itself ready. Needs the PKI ('seed pki') and the data directories ('seed-agent apply').
             """)
-    @Option(help: "This member's name.") var name: String
-    @Option(help: "This member's IP.") var ip: String
-    @Option(name: .customLong("member"), help: "Every member as NAME=IP (default: this one only).") var members: [String] = []
+    @OptionGroup var options: ClusterOptions
 
-    func validate() throws {
-        guard JoinFile.isValidNodeName(name) else { throw ValidationError("--name '\(name)' is not a DNS name") }
-        guard IPAddress.isValid(ip) else { throw ValidationError("--ip '\(ip)' is not an IP address") }
-        for member in members {
-            let parts = member.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, JoinFile.isValidNodeName(parts[0]), IPAddress.isValid(parts[1]) else {
-                throw ValidationError("--member '\(member)' is not NAME=IP")
-            }
-        }
-    }
-
-    func run() throws {
-        let root = HostRoot()
-        guard geteuid() == 0 else { say("seed etcd: must run as root\n"); throw ExitCode(1) }
-        let me = EtcdUnit.Member(name: name, ip: ip)
-        let cluster = members.isEmpty ? [me] : members.map {
-            let parts = $0.split(separator: "=", maxSplits: 1).map(String.init)
-            return EtcdUnit.Member(name: parts[0], ip: parts[1])
-        }
-        let lock = try HostLock.acquire(root)
-        defer { close(lock) }
-        let started = Date()
-        do {
-            let performed = try EtcdSetup(root: root, effects: try HostEffects.live(), journalPath: Journal.defaultPath).converge(this: me, cluster: cluster)
-            for step in performed { say("  changed  \(step)\n") }
-            let millis = Int(Date().timeIntervalSince(started) * 1000)
-            say(performed.isEmpty ? "seed etcd: unchanged: etcd active with mutual TLS (\(millis) ms)\n"
-                                  : "seed etcd: etcd ready with mutual TLS on https://\(ip):2379 (\(performed.count) changes, \(millis) ms)\n")
-        } catch {
-            say("seed etcd: \(error)\n")
-            throw ExitCode(1)
-        }
+    func run() async throws {
+        let root = HostRoot(path: options.root)
+        let cluster = try options.load("seed etcd", root: root)
+        let code = await try options.operations("seed etcd").etcd(cluster, source: options.source)
+        if code != 0 { throw ExitCode(code) }
     }
 }
 
@@ -148,11 +147,7 @@ struct Init: AsyncParsableCommand {
             that is already right. Bad configuration: exit 2, nothing changed. Without binaries: exit 0 with \
             everything else in place and a message saying what to add.
             """)
-    @Option(help: "Cluster configuration file (ClusterConfiguration YAML).") var config: String?
-    @Option(help: "This master's node name (default: the host name).") var name: String?
-    @Option(name: .customLong("master-ip"), help: "This master's IP (default: the address on the default-route interface).") var masterIP: String?
-    @Option(help: "rsa (RSA-2048, default) or ecdsa (P-256).") var keyAlgorithm: String?
-    @Option(help: "Kubernetes version the binaries are (v1.30.0 or later).") var kubernetesVersion: String?
+    @OptionGroup var options: ClusterOptions
     @Option(help: "kubernetes-server-linux-amd64.tar.gz to take kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from.")
     var serverArchive: String?
     @Option(help: "Expected SHA-256 of the server archive (hex).") var sha256: String?
@@ -160,48 +155,19 @@ struct Init: AsyncParsableCommand {
     @Option(help: "Seconds to wait for the API server to become ready.") var apiTimeout = 180
 
     func run() async throws {
-        let root = HostRoot()
-        var cluster = ClusterConfig()
-        let source = config ?? ClusterConfig.defaultPath
-        do {
-            if let text = try root.readText(source) {
-                cluster = try ClusterConfig.parse(text, file: source)
-            } else if config != nil {
-                throw ConfigError(.unreadable, file: source, "no such file")
-            }
-            if let name {
-                guard JoinFile.isValidNodeName(name) else { throw ConfigError(.invalidValue, file: "--name", "'\(name)' is not a node name (lowercase DNS name)") }
-                cluster.masterName = name
-            }
-            if let masterIP {
-                guard IPAddress.isValid(masterIP) else { throw ConfigError(.invalidValue, file: "--master-ip", "'\(masterIP)' is not an IP address") }
-                cluster.masterIP = masterIP
-            }
-            if let keyAlgorithm {
-                guard KeyAlgorithm(rawValue: keyAlgorithm) != nil else { throw ConfigError(.invalidValue, file: "--key-algorithm", "must be rsa or ecdsa") }
-                cluster.keyAlgorithm = keyAlgorithm
-            }
-            if let kubernetesVersion {
-                guard Validate.isSupportedKubernetesVersion(kubernetesVersion) else {
-                    throw ConfigError(.invalidValue, file: "--kubernetes-version", "'\(kubernetesVersion)' is not v1.30.0 or later, like v1.31.2")
-                }
-                cluster.kubernetesVersion = kubernetesVersion
-            }
-            if let serverArchive {
-                cluster.serverArchive = serverArchive.hasPrefix("/") ? serverArchive : FileManager.default.currentDirectoryPath + "/" + serverArchive
-            }
-            if let sha256 { cluster.serverArchiveSHA256 = sha256.lowercased() }
-            if cluster.serverArchive != nil, !root.exists(cluster.serverArchive!) {
-                throw ConfigError(.unreadable, file: cluster.serverArchive!, "no such server archive")
-            }
-        } catch {
-            FileHandle.standardError.write(Data("seed init: nothing changed: \(error)\n".utf8))
+        let root = HostRoot(path: options.root)
+        var cluster = try options.load("seed init", root: root)
+        if let serverArchive {
+            cluster.serverArchive = absolutePath(serverArchive)
+        }
+        if let sha256 { cluster.serverArchiveSHA256 = sha256.lowercased() }
+        if let archive = cluster.serverArchive, !root.exists(archive) {
+            FileHandle.standardError.write(Data("seed init: nothing changed: \(ConfigError(.unreadable, file: archive, "no such server archive"))\n".utf8))
             throw ExitCode(2)
         }
-        var operations = MasterOperations(root: root, effects: try HostEffects.live(), effectiveUID: geteuid())
+        var operations = try options.operations("seed init")
         operations.apiServerTimeout = .seconds(apiTimeout)
-        let code = await operations.initialize(cluster, source: source, serverArchive: cluster.serverArchive, sha256: cluster.serverArchiveSHA256,
-                                               replaceBinaries: replaceBinaries)
+        let code = await operations.initialize(cluster, source: options.source, replaceBinaries: replaceBinaries)
         if code != 0 { throw ExitCode(code) }
     }
 }
@@ -231,7 +197,7 @@ struct JoinFileCommand: AsyncParsableCommand {
     func run() async throws {
         let request = JoinRequest(nodeName: node, nodeIP: ip, roles: roles.isEmpty ? ["worker"] : roles,
                                   expires: Date().addingTimeInterval(Double(ttlHours) * 3600))
-        let path = output.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
+        let path = output.map(absolutePath)
         let operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: geteuid())
         let code = await operations.mintJoinFile(request, output: path)
         if code != 0 { throw ExitCode(code) }

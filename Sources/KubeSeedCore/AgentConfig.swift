@@ -23,27 +23,10 @@ public enum AgentConfig {
 
     /// Parses and validates the file's text into node-preparation settings.
     public static func parse(_ text: String, file: String) throws -> NodePrepSettings {
-        let root = try YAMLField.parse(text, file: file)
         var settings = NodePrepSettings()
-        var sawVersion = false, sawKind = false
-        for (key, value) in try root.mapping(allowedKeys: ["apiVersion", "kind", "host"]) {
-            switch key {
-            case "apiVersion":
-                guard try value.string() == apiVersion else {
-                    throw value.error(.invalidValue, "unsupported apiVersion; expected '\(apiVersion)'")
-                }
-                sawVersion = true
-            case "kind":
-                guard try value.string() == kind else {
-                    throw value.error(.invalidValue, "expected kind '\(kind)'")
-                }
-                sawKind = true
-            default:
-                try HostSettingsParser.apply(value, to: &settings)
-            }
+        for (_, host) in try YAMLField.document(text, file: file, apiVersion: apiVersion, kind: kind, sections: ["host"]) {
+            try HostSettingsParser.apply(host, to: &settings)
         }
-        if !sawVersion { throw ConfigError(.missingField, file: file, field: "apiVersion", "required; use '\(apiVersion)'") }
-        if !sawKind { throw ConfigError(.missingField, file: file, field: "kind", "required; use '\(kind)'") }
         return settings
     }
 }
@@ -87,9 +70,9 @@ public enum HostSettingsParser {
             case "dataDir":
                 let dir = try value.string()
                 guard Validate.isCleanAbsolutePath(dir), dir != "/" else {
-                    throw value.error(.invalidValue, "'\(dir)' must be an absolute path without '..' (not '/')")
+                    throw value.error(.invalidValue, "\(Validate.shown(dir)) must be \(Validate.cleanPathRule), and not '/'")
                 }
-                settings.directories = NodePrepSettings.directories(dataDir: dir)
+                settings.dataDir = dir
             case "extraModules":
                 for (index, name) in try value.stringList().enumerated() {
                     guard Validate.isModuleName(name) else {
@@ -112,53 +95,5 @@ public enum HostSettingsParser {
                 }
             }
         }
-    }
-}
-
-/// Small, pure validators shared by the config parsers.
-public enum Validate {
-    static func isTimezoneName(_ s: String) -> Bool {
-        !s.isEmpty && s.count < 128 && !s.hasPrefix("/") && !s.contains("..")
-            && s.unicodeScalars.allSatisfy { ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "_+-/".unicodeScalars.contains($0) }
-    }
-
-    static func isUnitName(_ s: String) -> Bool {
-        !s.isEmpty && s.count < 256 && !s.contains("/")
-            && s.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || ":-_.\\@".unicodeScalars.contains($0)) }
-    }
-
-    static func isModuleName(_ s: String) -> Bool {
-        !s.isEmpty && s.count < 64
-            && s.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-") }
-    }
-
-    static func isSysctlKey(_ s: String) -> Bool {
-        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count >= 2 && parts.allSatisfy { part in
-            !part.isEmpty && part != ".." && part.unicodeScalars.allSatisfy {
-                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-")
-            }
-        }
-    }
-
-    static func isSysctlValue(_ s: String) -> Bool {
-        !s.isEmpty && s.count < 4096 && s.unicodeScalars.allSatisfy { $0 == " " || $0 == "\t" || ($0.isASCII && $0.value > 0x20 && $0.value < 0x7f) }
-    }
-
-    /// v1.30.0 or later, like v1.31.2.
-    public static func isSupportedKubernetesVersion(_ version: String) -> Bool {
-        let numbers = version.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
-        guard version.hasPrefix("v"), numbers.count == 3, numbers.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }),
-              let minor = Int(numbers[1]) else { return false }
-        return numbers[0] == "1" && minor >= 30
-    }
-
-    /// Dot-separated DNS labels, like cluster.local.
-    public static func isDNSDomain(_ s: String) -> Bool {
-        s.count <= 253 && s.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNSLabel(String($0)) }
-    }
-
-    static func isCleanAbsolutePath(_ s: String) -> Bool {
-        s.hasPrefix("/") && !s.split(separator: "/").contains("..") && !s.contains("\n") && !s.contains("\0")
     }
 }

@@ -57,24 +57,17 @@ public struct ClusterConfig: Sendable, Equatable {
 
     /// The API server's URL for nodes; only once `masterIP` is known.
     public var apiServerEndpoint: String? {
-        masterIP.map { "https://\($0.contains(":") ? "[\($0)]" : $0):6443" }
+        masterIP.map { IPAddress.httpsURL($0, port: 6443) }
     }
 }
 
 extension ClusterConfig {
     /// Parses and validates a cluster configuration; every problem is a `ConfigError` naming the field and line.
     public static func parse(_ text: String, file: String) throws -> ClusterConfig {
-        let root = try YAMLField.parse(text, file: file)
         var config = ClusterConfig()
-        var sawVersion = false, sawKind = false
-        for (key, value) in try root.mapping(allowedKeys: ["apiVersion", "kind", "cluster", "master", "pki", "binaries", "host"]) {
+        for (key, value) in try YAMLField.document(text, file: file, apiVersion: apiVersion, kind: kind,
+                                                   sections: ["cluster", "master", "pki", "binaries", "host"]) {
             switch key {
-            case "apiVersion":
-                guard try value.string() == apiVersion else { throw value.error(.invalidValue, "unsupported apiVersion; expected '\(apiVersion)'") }
-                sawVersion = true
-            case "kind":
-                guard try value.string() == kind else { throw value.error(.invalidValue, "expected kind '\(kind)'") }
-                sawKind = true
             case "cluster": try parseCluster(value, into: &config)
             case "master": try parseMaster(value, into: &config)
             case "pki":
@@ -87,7 +80,7 @@ extension ClusterConfig {
                 for (name, field) in try value.mapping(allowedKeys: ["serverArchive", "sha256"]) {
                     let text = try field.string()
                     if name == "serverArchive" {
-                        guard Validate.isCleanAbsolutePath(text) else { throw field.error(.invalidValue, "'\(text)' must be an absolute path without '..'") }
+                        guard Validate.isCleanAbsolutePath(text) else { throw field.error(.invalidValue, "\(Validate.shown(text)) must be \(Validate.cleanPathRule)") }
                         config.serverArchive = text
                     } else {
                         guard text.count == 64, text.allSatisfy(\.isHexDigit) else { throw field.error(.invalidValue, "not a SHA-256 in hex (64 characters)") }
@@ -98,8 +91,6 @@ extension ClusterConfig {
                 try HostSettingsParser.apply(value, to: &config.host)
             }
         }
-        if !sawVersion { throw ConfigError(.missingField, file: file, field: "apiVersion", "required; use '\(apiVersion)'") }
-        if !sawKind { throw ConfigError(.missingField, file: file, field: "kind", "required; use '\(kind)'") }
         try config.validateTogether(file: file)
         return config
     }
@@ -166,11 +157,11 @@ extension ClusterConfig {
 
     /// The configuration as YAML this parser reads back (the record `seed init` leaves for `seed join-file`).
     public func render(header: String = "# Recorded by 'seed init': the configuration this master was set up with.\n") -> String {
-        var master: [(String, NodeComponents.YAMLDocument)] = []
+        var master: [(String, YAMLDocument)] = []
         if let masterName { master.append(("name", .string(masterName))) }
         if let masterIP { master.append(("ip", .string(masterIP))) }
         if !extraSANs.isEmpty { master.append(("extraSANs", .list(extraSANs.map { .string($0) }))) }
-        var pairs: [(String, NodeComponents.YAMLDocument)] = [
+        var pairs: [(String, YAMLDocument)] = [
             ("apiVersion", .string(Self.apiVersion)),
             ("kind", .string(Self.kind)),
             ("cluster", .map([
@@ -185,18 +176,22 @@ extension ClusterConfig {
         ]
         if !master.isEmpty { pairs.append(("master", .map(master))) }
         pairs.append(("pki", .map([("keyAlgorithm", .string(keyAlgorithm))])))
-        return NodeComponents.yaml(header: header, pairs)
+        // What later runs and join files need of the host settings: where the data lives, the time zone.
+        var hostPairs: [(String, YAMLDocument)] = [("dataDir", .string(host.dataDir))]
+        if let timezone = host.timezone { hostPairs.append(("timezone", .string(timezone))) }
+        pairs.append(("host", .map(hostPairs)))
+        return YAMLDocument.render(header: header, pairs)
     }
 
     /// What the control-plane renderers need.
     public func controlPlaneCluster(masterIP: String) -> ControlPlane.Cluster {
-        var cluster = ControlPlane.Cluster(masterIP: masterIP, etcdEndpoints: ["https://\(masterIP.contains(":") ? "[\(masterIP)]" : masterIP):2379"])
+        var cluster = ControlPlane.Cluster(masterIP: masterIP, etcdEndpoints: [IPAddress.httpsURL(masterIP, port: 2379)])
         cluster.name = name
         cluster.serviceCIDR = serviceCIDR
         cluster.podCIDR = podCIDR
         cluster.clusterDomain = clusterDomain
         cluster.nodePortRange = nodePortRange
-        if let dataDir = host.directories.first(where: { $0.path.hasSuffix("/k8s/k8s") })?.path { cluster.dataDir = dataDir }
+        cluster.dataDir = host.kubernetesDataDir
         return cluster
     }
 }

@@ -4,7 +4,8 @@ import Yams
 /// The control plane's files for the first master (guide chapter 05 with flags valid for
 /// Kubernetes 1.30+). Pure: certificates, keys and the encryption secret come in as arguments.
 public enum ControlPlane {
-    public static let header = "# Written by KubeSeed (seed init); changes here are overwritten.\n"
+    static let commentLine = "Written by KubeSeed (seed init); changes here are overwritten."
+    public static let header = "# \(commentLine)\n"
     public static let certDir = "/etc/kubernetes/cert"
     public static let encryptionConfigPath = "/etc/kubernetes/encryption-config.yaml"
     public static let auditPolicyPath = "/etc/kubernetes/audit-policy.yaml"
@@ -128,7 +129,7 @@ public enum ControlPlane {
 
     /// KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1).
     public static func schedulerConfig() -> String {
-        NodeComponents.yaml(header: header, [
+        YAMLDocument.render(header: header, [
             ("apiVersion", .string("kubescheduler.config.k8s.io/v1")),
             ("kind", .string("KubeSchedulerConfiguration")),
             ("clientConnection", .map([("kubeconfig", .string("/etc/kubernetes/kube-scheduler.kubeconfig"))])),
@@ -138,7 +139,7 @@ public enum ControlPlane {
 
     /// EncryptionConfiguration: Secrets encrypted with AES-CBC under `key` (32 random bytes), identity to read old data.
     public static func encryptionConfig(key: [UInt8]) -> String {
-        NodeComponents.yaml(header: header, [
+        YAMLDocument.render(header: header, [
             ("apiVersion", .string("apiserver.config.k8s.io/v1")),
             ("kind", .string("EncryptionConfiguration")),
             ("resources", .list([.map([
@@ -156,7 +157,7 @@ public enum ControlPlane {
 
     /// An audit policy: nothing for health checks and kube-proxy's watches, metadata for secrets and the rest.
     public static func auditPolicy() -> String {
-        NodeComponents.yaml(header: header, [
+        YAMLDocument.render(header: header, [
             ("apiVersion", .string("audit.k8s.io/v1")),
             ("kind", .string("Policy")),
             ("omitStages", .list([.string("RequestReceived")])),
@@ -173,12 +174,20 @@ public enum ControlPlane {
 
     /// The unit for one control-plane binary in /opt/k8s/bin.
     public static func unit(_ binary: String, description: String, flags: [String], after: [String], workingDirectory: String) -> String {
-        var text = header + "[Unit]\nDescription=\(description)\nDocumentation=https://kubernetes.io/docs/reference/command-line-tools-reference/\(binary)/\n"
-        text += "After=\(after.joined(separator: " "))\nConditionFileIsExecutable=\(NodePaths.binDir)/\(binary)\n\n"
-        text += "[Service]\nWorkingDirectory=\(workingDirectory)\nExecStart=\(NodePaths.binDir)/\(binary)"
-        for flag in flags { text += " \\\n  \(flag)" }
-        text += "\nRestart=on-failure\nRestartSec=5\nLimitNOFILE=65536\n\n[Install]\nWantedBy=multi-user.target\n"
-        return text
+        SystemdUnit(comment: commentLine, [
+            .init("Unit", [
+                ("Description", .text(description)),
+                ("Documentation", .text("https://kubernetes.io/docs/reference/command-line-tools-reference/\(binary)/")),
+                ("After", .text(after.joined(separator: " "))),
+                ("ConditionFileIsExecutable", .text("\(NodePaths.binDir)/\(binary)")),
+            ]),
+            .init("Service", [
+                ("WorkingDirectory", .text(workingDirectory)),
+                ("ExecStart", .command("\(NodePaths.binDir)/\(binary)", flags)),
+                ("Restart", .text("on-failure")), ("RestartSec", .text("5")), ("LimitNOFILE", .text("65536")),
+            ]),
+            .init("Install", [("WantedBy", .text("multi-user.target"))]),
+        ]).render()
     }
 
     /// A client certificate and its key (PEM) to embed in a kubeconfig.
@@ -203,7 +212,7 @@ public enum ControlPlane {
     /// `credentials` are keyed by certificate name: admin, kube-controller-manager, kube-scheduler, kube-proxy.
     public static func files(_ c: Cluster, caPEM: String, credentials: [String: Credential], encryptionKey: [UInt8]) -> [RenderedFile] {
         let local = "https://127.0.0.1:6443"
-        let external = "https://\(c.masterIP.contains(":") ? "[\(c.masterIP)]" : c.masterIP):6443"
+        let external = IPAddress.httpsURL(c.masterIP, port: 6443)
         var files: [RenderedFile] = []
         func add(_ path: String, user: String, certificate: String, server: String, restarts: [String]) {
             guard let credential = credentials[certificate] else { return }

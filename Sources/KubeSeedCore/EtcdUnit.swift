@@ -13,9 +13,11 @@ public enum EtcdUnit {
         }
     }
 
+    /// The unit for `member` in `cluster`; `settings` says where the data and WAL live.
     public static func render(this member: Member, cluster: [Member], certDir: String = "/etc/kubernetes/cert",
-                              dataDir: String = "/data/k8s/etcd/data", walDir: String = "/data/k8s/etcd/wal") -> String {
-        func url(_ ip: String, _ port: Int) -> String { "https://\(ip.contains(":") ? "[\(ip)]" : ip):\(port)" }
+                              settings: NodePrepSettings = NodePrepSettings()) -> String {
+        let dataDir = settings.etcdDataDir, walDir = settings.etcdWALDir
+        func url(_ ip: String, _ port: Int) -> String { IPAddress.httpsURL(ip, port: port) }
         let flags = [
             "--name=\(member.name)",
             "--data-dir=\(dataDir)",
@@ -42,12 +44,20 @@ public enum EtcdUnit {
             "--heartbeat-interval=250",
             "--election-timeout=2000",
         ]
-        var text = "# Written by KubeSeed (seed etcd); changes here are overwritten.\n"
-        text += "[Unit]\nDescription=etcd for Kubernetes (mutual TLS; KubeSeed)\nDocumentation=https://etcd.io/docs/\n"
-        text += "After=network-online.target\nWants=network-online.target\n\n"
-        text += "[Service]\nType=notify\nWorkingDirectory=\(dataDir)\nExecStart=\(binary)"
-        for flag in flags { text += " \\\n  \(flag)" }
-        text += "\nRestart=on-failure\nRestartSec=5\nLimitNOFILE=65536\n\n[Install]\nWantedBy=multi-user.target\n"
-        return text
+        return SystemdUnit(comment: "Written by KubeSeed (seed etcd); changes here are overwritten.", [
+            .init("Unit", [
+                ("Description", .text("etcd for Kubernetes (mutual TLS; KubeSeed)")),
+                ("Documentation", .text("https://etcd.io/docs/")),
+                ("After", .text("network-online.target")),
+                ("Wants", .text("network-online.target")),
+            ]),
+            .init("Service", [
+                ("Type", .text("notify")),
+                ("WorkingDirectory", .text(dataDir)),
+                ("ExecStart", .command(binary, flags)),
+                ("Restart", .text("on-failure")), ("RestartSec", .text("5")), ("LimitNOFILE", .text("65536")),
+            ]),
+            .init("Install", [("WantedBy", .text("multi-user.target"))]),
+        ]).render()
     }
 }

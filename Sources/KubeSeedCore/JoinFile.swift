@@ -76,15 +76,11 @@ extension JoinFile {
     /// Parses and validates a join file. Every problem is a `ConfigError` naming the field and line;
     /// `now` decides whether the token has expired.
     public static func parse(_ text: String, file: String, now: Date = Date()) throws -> JoinFile {
-        let root = try YAMLField.parse(text, file: file)
         var sections: [String: YAMLField] = [:]
-        for (key, value) in try root.mapping(allowedKeys: ["apiVersion", "kind", "cluster", "bootstrap", "node", "containerd", "kubelet", "kubeProxy", "host"]) {
+        for (key, value) in try YAMLField.document(text, file: file, apiVersion: apiVersion, kind: kind,
+                                                   sections: ["cluster", "bootstrap", "node", "containerd", "kubelet", "kubeProxy", "host"]) {
             sections[key] = value
         }
-        guard let version = sections["apiVersion"] else { throw ConfigError(.missingField, file: file, field: "apiVersion", "required; use '\(apiVersion)'") }
-        guard try version.string() == apiVersion else { throw version.error(.invalidValue, "unsupported apiVersion; expected '\(apiVersion)'") }
-        guard let kindField = sections["kind"] else { throw ConfigError(.missingField, file: file, field: "kind", "required; use '\(kind)'") }
-        guard try kindField.string() == kind else { throw kindField.error(.invalidValue, "expected kind '\(kind)'") }
         guard let cluster = sections["cluster"] else { throw ConfigError(.missingField, file: file, field: "cluster", "required") }
         guard let bootstrap = sections["bootstrap"] else { throw ConfigError(.missingField, file: file, field: "bootstrap", "required") }
 
@@ -92,6 +88,10 @@ extension JoinFile {
         var join = JoinFile(token: token, tokenExpires: expires)
         try parseCluster(cluster, into: &join, now: now)
         if let node = sections["node"] { try parseNode(node, into: &join) }
+        // host first: containerd.root and kubelet.rootDir follow host.dataDir unless given explicitly.
+        if let host = sections["host"] { try HostSettingsParser.apply(host, to: &join.host) }
+        join.containerd.root = join.host.containerdRoot
+        join.kubelet.rootDir = join.host.kubeletRootDir
         if let containerd = sections["containerd"] { try parseContainerd(containerd, into: &join) }
         if let kubelet = sections["kubelet"] { try parseKubelet(kubelet, into: &join) }
         if let proxy = sections["kubeProxy"] {
@@ -102,10 +102,6 @@ extension JoinFile {
                 }
                 join.kubeProxy.ipvsScheduler = scheduler
             }
-        }
-        if let host = sections["host"] { try HostSettingsParser.apply(host, to: &join.host) }
-        if join.host.directories != NodePrepSettings().directories, let dataDir = join.host.directories.first(where: { $0.path.hasSuffix("/k8s") })?.path {
-            join.containerd.root = dataDir.replacingOccurrences(of: "/k8s", with: "/containerd/root", options: .backwards)
         }
         return join
     }
@@ -251,7 +247,7 @@ extension JoinFile {
             switch key {
             case "root", "state":
                 let path = try value.string()
-                guard Validate.isCleanAbsolutePath(path), path != "/" else { throw value.error(.invalidValue, "'\(path)' must be an absolute path without '..'") }
+                guard Validate.isCleanAbsolutePath(path), path != "/" else { throw value.error(.invalidValue, "\(Validate.shown(path)) must be \(Validate.cleanPathRule), and not '/'") }
                 if key == "root" { join.containerd.root = path } else { join.containerd.state = path }
             case "sandboxImage":
                 let image = try value.string()
@@ -287,7 +283,7 @@ extension JoinFile {
                 if key == "maxPods" { join.kubelet.maxPods = number } else { join.kubelet.podPidsLimit = number }
             default:
                 let path = try value.string()
-                guard Validate.isCleanAbsolutePath(path), path != "/" else { throw value.error(.invalidValue, "'\(path)' must be an absolute path without '..'") }
+                guard Validate.isCleanAbsolutePath(path), path != "/" else { throw value.error(.invalidValue, "\(Validate.shown(path)) must be \(Validate.cleanPathRule), and not '/'") }
                 join.kubelet.rootDir = path
             }
         }
@@ -303,52 +299,4 @@ extension JoinFile {
         guard Validate.isDNSLabel(text) else { throw value.error(.invalidValue, "'\(text)' is not a DNS label (lowercase letters, digits, '-')") }
         return text
     }
-}
-
-extension Validate {
-    public static func isDNSLabel(_ s: String) -> Bool {
-        !s.isEmpty && s.count <= 63 && !s.hasPrefix("-") && !s.hasSuffix("-")
-            && s.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
-    }
-
-    static func isLabelValue(_ s: String) -> Bool {
-        s.isEmpty || (s.count <= 63 && s.first!.isLetterOrDigitASCII && s.last!.isLetterOrDigitASCII
-                      && s.allSatisfy { $0.isLetterOrDigitASCII || $0 == "-" || $0 == "_" || $0 == "." })
-    }
-
-    static func isLabelKey(_ s: String) -> Bool {
-        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let name = parts.last, !name.isEmpty, isLabelValue(String(name)) else { return false }
-        if parts.count == 2 {
-            return parts[0].count <= 253 && parts[0].split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNSLabel(String($0)) }
-        }
-        return true
-    }
-
-    /// NodeRestriction lets a kubelet set only these labels in the kubernetes.io / k8s.io namespaces.
-    static func isKubeletSettableLabel(_ key: String) -> Bool {
-        let parts = key.split(separator: "/")
-        guard parts.count == 2 else { return true }
-        let prefix = String(parts[0])
-        let restricted = prefix == "kubernetes.io" || prefix.hasSuffix(".kubernetes.io") || prefix == "k8s.io" || prefix.hasSuffix(".k8s.io")
-        if !restricted { return true }
-        if prefix == "kubelet.kubernetes.io" || prefix.hasSuffix(".kubelet.kubernetes.io")
-            || prefix == "node.kubernetes.io" || prefix.hasSuffix(".node.kubernetes.io") { return true }
-        return [
-            "kubernetes.io/hostname", "kubernetes.io/arch", "kubernetes.io/os", "beta.kubernetes.io/instance-type",
-            "failure-domain.beta.kubernetes.io/region", "failure-domain.beta.kubernetes.io/zone",
-            "topology.kubernetes.io/region", "topology.kubernetes.io/zone",
-        ].contains(key)
-    }
-
-    static func isRegistryHost(_ s: String) -> Bool {
-        let hostPort = s.split(separator: ":", omittingEmptySubsequences: false)
-        guard hostPort.count <= 2, let host = hostPort.first, !host.isEmpty else { return false }
-        if hostPort.count == 2, Int(hostPort[1]) == nil { return false }
-        return host.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNSLabel(String($0)) }
-    }
-}
-
-extension Character {
-    var isLetterOrDigitASCII: Bool { isASCII && (isLetter || isNumber) }
 }

@@ -70,10 +70,10 @@ extension JoinFile {
     /// Renders a join file in the agent's schema (`JoinFile.parse` reads it back) for one node,
     /// from the configuration `seed init` recorded, the cluster CA and a token.
     public static func render(cluster: ClusterConfig, caPEM: String, token: BootstrapToken, request: JoinRequest) -> String {
-        var node: [(String, NodeComponents.YAMLDocument)] = [("name", .string(request.nodeName))]
+        var node: [(String, YAMLDocument)] = [("name", .string(request.nodeName))]
         if let ip = request.nodeIP { node.append(("ip", .string(ip))) }
         node.append(("roles", .list(request.roles.map { .string($0) })))
-        var pairs: [(String, NodeComponents.YAMLDocument)] = [
+        var pairs: [(String, YAMLDocument)] = [
             ("apiVersion", .string(apiVersion)),
             ("kind", .string(kind)),
             ("cluster", .map([
@@ -97,6 +97,6 @@ extension JoinFile {
         }
         let header = "# Join file for node \(request.nodeName), minted by 'seed join-file'. It holds a bootstrap token: keep it 0600,\n"
             + "# copy it to the node as /etc/kubeseed/join.yaml (root, 0600) and delete this copy.\n"
-        return NodeComponents.yaml(header: header, pairs)
+        return YAMLDocument.render(header: header, pairs)
     }
 }

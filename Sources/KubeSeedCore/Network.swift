@@ -47,6 +47,21 @@ public enum IPAddress {
 
     public static func isValid(_ s: String) -> Bool { v4(s) != nil || v6(s) != nil }
 
+    /// The address's bytes: 4 for IPv4, 16 for IPv6; `nil` when `s` is not an address.
+    public static func bytes(_ s: String) -> [UInt8]? { v4(s) ?? v6(s) }
+
+    /// Whether two texts name the same address (`2001:db8::1` and `2001:DB8:0:0::1` do); compared as bytes.
+    public static func same(_ a: String, _ b: String) -> Bool {
+        guard let left = bytes(a), let right = bytes(b) else { return false }
+        return left == right
+    }
+
+    /// A host as it goes into a URL or `host:port`: IPv6 addresses in brackets.
+    public static func urlHost(_ host: String) -> String { v6(host) != nil ? "[\(host)]" : host }
+
+    /// `https://HOST:PORT`, with an IPv6 host in brackets.
+    public static func httpsURL(_ host: String, port: Int) -> String { "https://\(urlHost(host)):\(port)" }
+
     /// Address bytes and prefix length of a CIDR such as `10.254.0.0/16`; host bits must be zero.
     public static func cidr(_ s: String) -> (address: [UInt8], prefix: Int)? {
         let parts = s.split(separator: "/", omittingEmptySubsequences: false)

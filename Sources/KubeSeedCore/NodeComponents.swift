@@ -52,7 +52,8 @@ public struct NodeIdentity: Sendable, Equatable {
 
 /// Pure renderers for containerd, crictl, kubelet and kube-proxy from a join file.
 public enum NodeComponents {
-    public static let header = "# Written by KubeSeed from the join file; changes here are overwritten.\n"
+    static let commentLine = "Written by KubeSeed from the join file; changes here are overwritten."
+    public static let header = "# \(commentLine)\n"
 
     /// Every file the agent writes for the node components, in write order.
     public static func files(_ join: JoinFile, _ node: NodeIdentity) -> [RenderedFile] {
@@ -156,7 +157,7 @@ public enum NodeComponents {
     // MARK: YAML documents
 
     public static func crictl() -> String {
-        yaml([
+        YAMLDocument.render(header: header, [
             ("runtime-endpoint", .string(NodePaths.containerdSocket)),
             ("image-endpoint", .string(NodePaths.containerdSocket)),
             ("timeout", .int(10)),
@@ -166,7 +167,7 @@ public enum NodeComponents {
 
     /// KubeletConfiguration (kubelet.config.k8s.io/v1beta1) for current Kubernetes.
     public static func kubeletConfig(_ join: JoinFile, _ node: NodeIdentity) -> String {
-        yaml([
+        YAMLDocument.render(header: header, [
             ("apiVersion", .string("kubelet.config.k8s.io/v1beta1")),
             ("kind", .string("KubeletConfiguration")),
             ("address", .string(node.ip)),
@@ -203,21 +204,20 @@ public enum NodeComponents {
 
     /// KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) in IPVS mode.
     public static func kubeProxyConfig(_ join: JoinFile, _ node: NodeIdentity) -> String {
-        yaml([
+        YAMLDocument.render(header: header, [
             ("apiVersion", .string("kubeproxy.config.k8s.io/v1alpha1")),
             ("kind", .string("KubeProxyConfiguration")),
             ("bindAddress", .string(node.ip)),
             ("clientConnection", .map([("kubeconfig", .string(NodePaths.kubeProxyKubeconfig))])),
             ("clusterCIDR", .string(join.podCIDR)),
-            ("healthzBindAddress", .string("\(hostPort(node.ip)):10256")),
-            ("metricsBindAddress", .string("\(hostPort(node.ip)):10249")),
+            ("healthzBindAddress", .string("\(IPAddress.urlHost(node.ip)):10256")),
+            ("metricsBindAddress", .string("\(IPAddress.urlHost(node.ip)):10249")),
             ("hostnameOverride", .string(node.name)),
             ("mode", .string("ipvs")),
             ("ipvs", .map([("scheduler", .string(join.kubeProxy.ipvsScheduler))])),
         ])
     }
 
-    static func hostPort(_ ip: String) -> String { ip.contains(":") ? "[\(ip)]" : ip }
 
     /// The kubelet's bootstrap kubeconfig: the cluster CA and the bootstrap token (a secret: 0600).
     public static func bootstrapKubeconfig(_ join: JoinFile) -> String {
@@ -240,7 +240,7 @@ public enum NodeComponents {
     /// A kubeconfig with one cluster (CA embedded), one user and one context.
     public static func kubeconfig(cluster clusterName: String, server: String, caPEM: String, user: String,
                                   credentials: [(String, YAMLDocument)], header: String = NodeComponents.header) -> String {
-        yaml(header: header, [
+        YAMLDocument.render(header: header, [
             ("apiVersion", .string("v1")),
             ("kind", .string("Config")),
             ("clusters", .list([.map([
@@ -292,48 +292,22 @@ public enum NodeComponents {
     }
 
     static func unit(description: String, binary: String, after: [String], requires: [String], workingDirectory: String, flags: [String]) -> String {
-        var text = header + "[Unit]\nDescription=\(description)\nDocumentation=https://kubernetes.io/docs/reference/command-line-tools-reference/\(binary)/\n"
-        text += "After=\(after.joined(separator: " "))\n"
-        if after.contains("network-online.target") { text += "Wants=network-online.target\n" }
-        if !requires.isEmpty { text += "Requires=\(requires.joined(separator: " "))\n" }
-        text += "ConditionFileIsExecutable=\(NodePaths.binDir)/\(binary)\n\n"
-        text += "[Service]\nWorkingDirectory=\(workingDirectory)\nExecStart=\(NodePaths.binDir)/\(binary)"
-        for flag in flags { text += " \\\n  \(flag)" }
-        text += "\nRestart=always\nRestartSec=5\nLimitNOFILE=65536\n\n[Install]\nWantedBy=multi-user.target\n"
-        return text
-    }
-
-    // MARK: YAML through Yams
-
-    /// An ordered YAML document (mapping order is kept as written).
-    public indirect enum YAMLDocument {
-        case string(String), int(Int), bool(Bool)
-        case list([YAMLDocument])
-        case map([(String, YAMLDocument)])
-
-        var node: Node {
-            switch self {
-            case .string(let s): return Node(s, .implicit, Self.needsQuotes(s) ? .doubleQuoted : .plain)
-            case .int(let i): return Node(String(i))
-            case .bool(let b): return Node(b ? "true" : "false")
-            case .list(let items): return Node(items.map(\.node))
-            case .map(let pairs): return Node(pairs.map { (Node($0.0), $0.1.node) })
-            }
-        }
-
-        /// Strings YAML would read as something else (numbers, booleans, null) or that carry
-        /// special characters are emitted double-quoted so they re-parse as strings.
-        static func needsQuotes(_ s: String) -> Bool {
-            if s.isEmpty || Int(s) != nil || Double(s) != nil { return true }
-            if ["true", "false", "yes", "no", "on", "off", "null", "~", "y", "n"].contains(s.lowercased()) { return true }
-            return s.contains(": ") || s.contains(" #") || s.hasPrefix("-") || s.hasPrefix("[") || s.hasPrefix("{")
-                || s.hasPrefix("*") || s.hasPrefix("&") || s.hasPrefix("!") || s.hasPrefix("%") || s.hasPrefix("@")
-                || s.hasPrefix("`") || s.hasPrefix("'") || s.hasPrefix("\"") || s.hasSuffix(":") || s.contains("\n")
-        }
-    }
-
-    public static func yaml(header: String = NodeComponents.header, _ pairs: [(String, YAMLDocument)]) -> String {
-        // Serializing a tree of plain scalars, sequences and mappings does not fail.
-        header + ((try? Yams.serialize(node: YAMLDocument.map(pairs).node, indent: 2, width: -1, sortKeys: false)) ?? "")
+        var unitEntries: [(key: String, value: SystemdUnit.Value)] = [
+            ("Description", .text(description)),
+            ("Documentation", .text("https://kubernetes.io/docs/reference/command-line-tools-reference/\(binary)/")),
+            ("After", .text(after.joined(separator: " "))),
+        ]
+        if after.contains("network-online.target") { unitEntries.append(("Wants", .text("network-online.target"))) }
+        if !requires.isEmpty { unitEntries.append(("Requires", .text(requires.joined(separator: " ")))) }
+        unitEntries.append(("ConditionFileIsExecutable", .text("\(NodePaths.binDir)/\(binary)")))
+        return SystemdUnit(comment: commentLine, [
+            .init("Unit", unitEntries),
+            .init("Service", [
+                ("WorkingDirectory", .text(workingDirectory)),
+                ("ExecStart", .command("\(NodePaths.binDir)/\(binary)", flags)),
+                ("Restart", .text("always")), ("RestartSec", .text("5")), ("LimitNOFILE", .text("65536")),
+            ]),
+            .init("Install", [("WantedBy", .text("multi-user.target"))]),
+        ]).render()
     }
 }

@@ -19,8 +19,35 @@ public struct NodePrepSettings: Sendable, Equatable {
     public var disableFirewalld: Bool
     /// Wanted SELinux mode where SELinux exists.
     public var selinuxMode: SELinuxMode
-    /// Directories laid out for the components, with their modes.
-    public var directories: [DirectorySetting]
+    /// Where the data lives (the guide's `/data/k8s`): etcd's data and WAL, the control plane's
+    /// working directories, containerd's root and the kubelet's root dir are all derived from it.
+    public var dataDir: String
+    /// Directories laid out besides the data layout (the components' own), with their modes.
+    public var extraDirectories: [DirectorySetting] = []
+
+    /// Every directory laid out: the layout under `dataDir`, then `extraDirectories` not already in it.
+    public var directories: [DirectorySetting] {
+        let layout = NodePrepSettings.directories(dataDir: dataDir)
+        return layout + extraDirectories.filter { !layout.contains($0) }
+    }
+
+    /// Adds directories to lay out, skipping those already there.
+    public mutating func addDirectories(_ more: [DirectorySetting]) {
+        for directory in more where !directories.contains(directory) { extraDirectories.append(directory) }
+    }
+
+    /// etcd's data directory under `dataDir`.
+    public var etcdDataDir: String { "\(dataDir)/etcd/data" }
+    /// etcd's write-ahead log directory under `dataDir`.
+    public var etcdWALDir: String { "\(dataDir)/etcd/wal" }
+    /// The Kubernetes components' data under `dataDir` (control-plane working directories, the kubelet's root).
+    public var kubernetesDataDir: String { "\(dataDir)/k8s" }
+    /// containerd's root under `dataDir`, unless the join file names one.
+    public var containerdRoot: String { "\(dataDir)/containerd/root" }
+    /// The kubelet's root directory under `dataDir`, unless the join file names one.
+    public var kubeletRootDir: String { "\(dataDir)/k8s/kubelet" }
+
+    public static let defaultDataDir = "/data/k8s"
 
     public init(
         modules: [String] = NodePrepSettings.defaultModules,
@@ -31,7 +58,7 @@ public struct NodePrepSettings: Sendable, Equatable {
         ntpUnit: String = "chrony.service",
         disableFirewalld: Bool = true,
         selinuxMode: SELinuxMode = .permissive,
-        directories: [DirectorySetting] = NodePrepSettings.directories(dataDir: "/data/k8s")
+        dataDir: String = NodePrepSettings.defaultDataDir
     ) {
         self.modules = modules
         self.conntrackModuleCandidates = conntrackModuleCandidates
@@ -41,7 +68,7 @@ public struct NodePrepSettings: Sendable, Equatable {
         self.ntpUnit = ntpUnit
         self.disableFirewalld = disableFirewalld
         self.selinuxMode = selinuxMode
-        self.directories = directories
+        self.dataDir = dataDir
     }
 
     public static let defaultModules = ["ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "br_netfilter", "overlay"]

@@ -163,3 +163,22 @@ private func errorProblem(_ error: YamlError) -> String {
         return "\(error)"
     }
 }
+
+extension YAMLField {
+    /// The sections of a KubeSeed document (`apiVersion` and `kind` checked, both required, then left
+    /// out), in file order. The one place the three file kinds check their header.
+    public static func document(_ text: String, file: String, apiVersion: String, kind: String,
+                                sections: Set<String>) throws -> [(key: String, value: YAMLField)] {
+        let root = try parse(text, file: file)
+        let entries = try root.mapping(allowedKeys: sections.union(["apiVersion", "kind"]))
+        guard let version = entries.first(where: { $0.key == "apiVersion" })?.value else {
+            throw ConfigError(.missingField, file: file, field: "apiVersion", "required; use '\(apiVersion)'")
+        }
+        guard try version.string() == apiVersion else { throw version.error(.invalidValue, "unsupported apiVersion; expected '\(apiVersion)'") }
+        guard let kindField = entries.first(where: { $0.key == "kind" })?.value else {
+            throw ConfigError(.missingField, file: file, field: "kind", "required; use '\(kind)'")
+        }
+        guard try kindField.string() == kind else { throw kindField.error(.invalidValue, "expected kind '\(kind)'") }
+        return entries.filter { $0.key != "apiVersion" && $0.key != "kind" }
+    }
+}

@@ -28,7 +28,7 @@ public struct BinaryInstaller {
     ///   - replace: allow replacing a different binary already in `binDir`.
     ///   - journal: records each new file so `seed-agent reset` removes it.
     public func install(archive: String, sha256 expected: String?, wanted: [String] = KubernetesArchive.nodeBinaries,
-                        replace: Bool, journal: NodeApplier) throws -> [Installed] {
+                        replace: Bool, journal: ChangeJournal) throws -> [Installed] {
         guard root.isDirectory(binDir) else {
             throw HostError(.file, "\(binDir) does not exist", cause: "run 'seed-agent apply' (or start the agent) first")
         }
@@ -111,10 +111,9 @@ struct TarExtractor {
                 if let current {
                     var offset = 0
                     while offset < slice.count {
-                        let written = try systemCall(.file, "write \(current.path)") {
-                            Int32(truncatingIfNeeded: write(current.fd, slice.baseAddress! + offset, slice.count - offset))
+                        offset += try systemCall(.file, "write \(current.path)") {
+                            write(current.fd, slice.baseAddress! + offset, slice.count - offset)
                         }
-                        offset += Int(written)
                     }
                 } else if collectingPax {
                     paxData?.append(contentsOf: slice)
@@ -208,11 +207,11 @@ enum Gunzip {
         var finished = false
         while !finished {
             let count = try input.withUnsafeMutableBytes { raw in
-                try systemCall(.file, "read \(path)") { Int32(truncatingIfNeeded: read(fd, raw.baseAddress, raw.count)) }
+                try systemCall(.file, "read \(path)") { read(fd, raw.baseAddress, raw.count) }
             }
             if count == 0 { throw HostError(.file, "\(path) ends early", cause: "truncated gzip data") }
             try input.withUnsafeMutableBytes { inRaw in
-                onCompressed(UnsafeRawBufferPointer(rebasing: inRaw[0..<Int(count)]))
+                onCompressed(UnsafeRawBufferPointer(rebasing: inRaw[0..<count]))
                 stream.next_in = inRaw.baseAddress!.assumingMemoryBound(to: Bytef.self)
                 stream.avail_in = uInt(count)
                 repeat {

@@ -53,10 +53,10 @@ public struct HostRoot: Sendable {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let count = try buffer.withUnsafeMutableBytes { raw in
-                try systemCall(.file, "read \(hostPath)") { Int32(truncatingIfNeeded: Glibc.read(fd, raw.baseAddress, raw.count)) }
+                try systemCall(.file, "read \(hostPath)") { Glibc.read(fd, raw.baseAddress, raw.count) }
             }
             if count == 0 { break }
-            data.append(contentsOf: buffer[0..<Int(count)])
+            data.append(contentsOf: buffer[0..<count])
         }
         return data
     }
@@ -174,10 +174,12 @@ public struct HostRoot: Sendable {
     /// Removes an empty directory; a directory that is not empty is kept (returns `false`).
     @discardableResult
     public func removeDirectoryIfEmpty(_ hostPath: String) throws -> Bool {
-        if rmdir(resolve(hostPath)) == 0 { return true }
-        let error = Glibc.errno
-        if error == ENOTEMPTY || error == EEXIST || error == ENOENT { return false }
-        throw HostError.errno(.file, "remove directory \(hostPath)", error)
+        do {
+            try systemCall(.file, "remove directory \(hostPath)") { rmdir(resolve(hostPath)) }
+            return true
+        } catch let error as HostError where [ENOTEMPTY, EEXIST, ENOENT].contains(error.errnoValue ?? 0) {
+            return false
+        }
     }
 
     /// Names in a directory (empty when it does not exist).
@@ -203,18 +205,16 @@ public struct HostRoot: Sendable {
         try data.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
-                let written = try systemCall(.file, "write \(hostPath)") {
-                    Int32(truncatingIfNeeded: write(fd, raw.baseAddress! + offset, raw.count - offset))
-                }
-                offset += Int(written)
+                offset += try systemCall(.file, "write \(hostPath)") { write(fd, raw.baseAddress! + offset, raw.count - offset) }
             }
         }
     }
 
-    private func syncDirectory(_ directory: String) throws {
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return }
+    /// Makes a rename or unlink in `directory` durable; a failure is reported, never ignored (the change
+    /// might not survive a power cut).
+    func syncDirectory(_ directory: String) throws {
+        let fd = try systemCall(.file, "open \(directory) to flush it") { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         defer { close(fd) }
-        _ = fsync(fd)
+        try systemCall(.file, "flush directory \(directory)") { fsync(fd) }
     }
 }

@@ -80,7 +80,7 @@ public struct NodeObserver {
         observed.memAvailableKiB = memory.availableKiB
         observed.cpuCount = ProcParsers.cpuCount((try? root.readText("/sys/devices/system/cpu/online")) ?? "")
         // Free space where the data will live: the deepest existing parent of the etcd data dir.
-        var diskPath = settings.directories.first { $0.path.hasSuffix("/etcd/data") }?.path ?? "/"
+        var diskPath = settings.etcdDataDir
         while diskPath != "/" && !root.isDirectory(diskPath) {
             diskPath = (diskPath as NSString).deletingLastPathComponent
         }

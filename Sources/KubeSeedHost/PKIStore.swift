@@ -25,7 +25,7 @@ public struct PKIStore {
 
     /// Makes sure every certificate of `ClusterPKI.specs` and the service-account key pair exist.
     /// New files are journaled before they are written, so a reset removes exactly them.
-    public func ensure(_ parameters: PKIParameters, algorithm: KeyAlgorithm, journal: NodeApplier, now: Date = Date()) throws -> [Entry] {
+    public func ensure(_ parameters: PKIParameters, algorithm: KeyAlgorithm, journal: ChangeJournal, now: Date = Date()) throws -> [Entry] {
         if !root.isDirectory(directory) { throw HostError(.file, "\(directory) does not exist", cause: "run 'seed-agent apply' first") }
         // One journal write (and fsync) for every file this run will create, before the first of them.
         let specs = ClusterPKI.specs(parameters)
@@ -84,7 +84,10 @@ public struct PKIStore {
             if certificate.issuer != ca.certificate.subject || !ca.certificate.publicKey.isValidSignature(certificate.signature, for: certificate) {
                 problems.append("it is not signed by this cluster's CA")
             }
-            let missing = Set(spec.dnsNames + spec.ipAddresses).subtracting(certificate.subjectAlternativeNameStrings)
+            // IPs compare as bytes: 2001:db8::a and 2001:db8:0:0::a are one address, however the certificate spells it.
+            let presentIPs = certificate.subjectAlternativeIPAddresses
+            let missing = Set(spec.dnsNames).subtracting(certificate.subjectAlternativeDNSNames)
+                .union(spec.ipAddresses.filter { ip in !presentIPs.contains { $0 == IPAddress.bytes(ip) } })
             if !missing.isEmpty { problems.append("it lacks the names \(missing.sorted().joined(separator: ", "))") }
             if !certificate.subject.description.contains("CN=\(spec.commonName)") { problems.append("its subject is \(certificate.subject)") }
             if certificate.notValidAfter <= now { problems.append("it expired on \(certificate.notValidAfter)") }
@@ -148,27 +151,5 @@ public struct PKIStore {
                 : certificate.notValidAfter.timeIntervalSince(now) < renewWarning ? "expires within 30 days" : nil
             return (file, certificate.subject.description, certificate.subjectAlternativeNameStrings, certificate.notValidAfter, problem)
         }
-    }
-}
-
-/// The bootstrap tokens `seed join-file` minted (`TokenRecord.path`, 0600: it holds their secrets).
-public struct TokenStore {
-    public let root: HostRoot
-    public var path = TokenRecord.path
-
-    public init(root: HostRoot = HostRoot()) { self.root = root }
-
-    public func load() throws -> [TokenRecord] {
-        guard let data = try root.read(path) else { return [] }
-        do { return try TokenRecord.decode(data) } catch {
-            throw HostError(.file, "\(path) is not a token list KubeSeed wrote", cause: "\(error)")
-        }
-    }
-
-    /// Saves the list atomically (0600). Only the file's first creation is journaled, so `reset`
-    /// removes it without the journal ever holding a copy of the secrets.
-    public func save(_ records: [TokenRecord], journal: NodeApplier) throws {
-        if !root.exists(path) { try journal.record([.file(path: path, previous: nil, previousMode: nil)]) }
-        try root.writeAtomically(path, TokenRecord.encode(records), mode: 0o600)
     }
 }

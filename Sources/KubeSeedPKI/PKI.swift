@@ -219,7 +219,19 @@ public struct PKIError: Error, CustomStringConvertible, Sendable {
 extension Certificate {
     public var pem: String { (try? serializeAsPEM().pemString).map { $0 + "\n" } ?? "" }
 
-    /// DNS names and IP addresses of the subjectAltName extension, as text.
+    /// The DNS names of the subjectAltName extension.
+    public var subjectAlternativeDNSNames: [String] {
+        guard let sans = try? extensions.subjectAlternativeNames else { return [] }
+        return sans.compactMap { if case .dnsName(let dns) = $0 { return dns } else { return nil } }
+    }
+
+    /// The IP addresses of the subjectAltName extension, as bytes (4 or 16).
+    public var subjectAlternativeIPAddresses: [[UInt8]] {
+        guard let sans = try? extensions.subjectAlternativeNames else { return [] }
+        return sans.compactMap { if case .ipAddress(let octets) = $0 { return Array(octets.bytes) } else { return nil } }
+    }
+
+    /// DNS names and IP addresses of the subjectAltName extension, as text (for display).
     public var subjectAlternativeNameStrings: [String] {
         guard let sans = try? extensions.subjectAlternativeNames else { return [] }
         return sans.compactMap { name in

@@ -69,6 +69,11 @@ func preparedObservation(_ settings: NodePrepSettings = NodePrepSettings()) -> N
         let dirs = steps.compactMap { if case .createDirectory(let p, _) = $0 { return p }; return nil }
         #expect(dirs.first == "/opt/k8s")
         #expect(Set(dirs).count == dirs.count)
+        for (index, dir) in dirs.enumerated() {
+            let parent = (dir as NSString).deletingLastPathComponent
+            if let parentIndex = dirs.firstIndex(of: parent) { #expect(parentIndex < index, "\(parent) must come before \(dir)") }
+        }
+        #expect(dirs.contains("/data/k8s") && dirs.contains("/data/k8s/etcd/data"), "the check above needs nested directories to compare")
         #expect(steps.contains(.createDirectory(path: "/data/k8s/etcd/data", mode: 0o700)))
     }
 

@@ -33,11 +33,11 @@ struct BinaryInstallerTests {
     let kubelet = elf(3_000_000, seed: 1)   // larger than one 1 MiB read: streaming across chunks
     let kubeProxy = elf(70_000, seed: 2)
 
-    func setUp() throws -> (TemporaryHost, NodeApplier) {
+    func setUp() throws -> (TemporaryHost, ChangeJournal) {
         let host = try TemporaryHost()
         try host.root.makeDirectory("/opt/k8s", mode: 0o755)
         try host.root.makeDirectory("/opt/k8s/bin", mode: 0o755)
-        return (host, try NodeApplier(root: host.root, effects: host.effects))
+        return (host, try ChangeJournal(root: host.root))
     }
 
     @Test func installsFromANodeArchiveWithALongNamedNeighbour() throws {
@@ -57,7 +57,7 @@ struct BinaryInstallerTests {
         let again = try BinaryInstaller(root: host.root).install(archive: path, sha256: nil, replace: false, journal: journal)
         #expect(again.allSatisfy { !$0.changed })
         // reset removes what was installed.
-        let outcome = try NodeApplier(root: host.root, effects: host.effects).reset()
+        let outcome = try HostReset(root: host.root, effects: host.effects, journal: ChangeJournal(root: host.root)).run()
         #expect(outcome.failed.isEmpty)
         #expect(host.root.list("/opt/k8s/bin").isEmpty)
     }

@@ -59,7 +59,7 @@ import Testing
         #expect(await operations.deleteToken(id: "nosuch") == 1)
 
         // reset removes the join file, its directory and the token record: the host is as before.
-        let outcome = try NodeApplier(root: host.root, effects: host.effects).reset()
+        let outcome = try HostReset(root: host.root, effects: host.effects, journal: ChangeJournal(root: host.root)).run()
         #expect(outcome.failed.isEmpty)
         var after = try host.snapshot()
         after.removeValue(forKey: Journal.defaultPath)

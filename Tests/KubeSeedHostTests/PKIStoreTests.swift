@@ -8,10 +8,10 @@ import Testing
 @Suite struct PKIStoreTests {
     let parameters = PKIParameters(masterIPs: ["192.0.2.10"], etcdIPs: ["192.0.2.10"], serviceCIDR: "10.254.0.0/16", clusterDomain: "cluster.local")
 
-    func setUp() throws -> (TemporaryHost, NodeApplier, PKIStore) {
+    func setUp() throws -> (TemporaryHost, ChangeJournal, PKIStore) {
         let host = try TemporaryHost()
         try FileManager.default.createDirectory(atPath: host.root.resolve("/etc/kubernetes/cert"), withIntermediateDirectories: true)
-        return (host, try NodeApplier(root: host.root, effects: host.effects), PKIStore(root: host.root))
+        return (host, try ChangeJournal(root: host.root), PKIStore(root: host.root))
     }
 
     @Test func createsTheSetWithSafeModesThenReusesIt() throws {
@@ -25,7 +25,7 @@ import Testing
         }
         #expect(host.root.mode("/etc/kubernetes/cert/sa.key") == 0o600)
         let before = try host.snapshot(withTimes: true)
-        let second = try store.ensure(parameters, algorithm: .ecdsaP256, journal: try NodeApplier(root: host.root, effects: host.effects))
+        let second = try store.ensure(parameters, algorithm: .ecdsaP256, journal: try ChangeJournal(root: host.root))
         #expect(second.allSatisfy { $0.outcome == .reused })
         #expect(try host.snapshot(withTimes: true) == before)
         #expect(store.list().count == 11)
@@ -55,7 +55,7 @@ import Testing
         let (host, journal, store) = try setUp()
         let original = try host.snapshot()
         _ = try store.ensure(parameters, algorithm: .ecdsaP256, journal: journal)
-        #expect(try NodeApplier(root: host.root, effects: host.effects).reset().failed.isEmpty)
+        #expect(try HostReset(root: host.root, effects: host.effects, journal: ChangeJournal(root: host.root)).run().failed.isEmpty)
         #expect(try host.snapshot() == original)
     }
 }

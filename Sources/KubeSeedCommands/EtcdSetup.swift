@@ -1,0 +1,40 @@
+import Foundation
+import KubeSeedCore
+import KubeSeedHost
+
+/// etcd under systemd with KubeSeed's unit (the etcd phase of `seed init` and `seed etcd`).
+struct EtcdSetup {
+    var root: HostRoot
+    var effects: HostEffects
+    var journal: ChangeJournal
+    var certDirectory = ControlPlane.certDir
+    /// Where etcd's data and WAL live (`host.dataDir`).
+    var settings: NodePrepSettings
+
+    static let neededCertificates = ["ca.pem", "etcd-server.pem", "etcd-server-key.pem", "etcd-peer.pem", "etcd-peer-key.pem"]
+
+    /// Writes the unit when it differs, then reloads, enables, and starts or restarts etcd; the
+    /// Type=notify start job ends only when etcd is ready. Returns the steps performed.
+    func converge(this member: EtcdUnit.Member, cluster: [EtcdUnit.Member]) throws -> [StepRunner.PerformedStep] {
+        let missing = Self.neededCertificates.map { "\(certDirectory)/\($0)" }.filter { !root.exists($0) }
+            + [settings.etcdDataDir, settings.etcdWALDir].filter { !root.isDirectory($0) }
+        guard missing.isEmpty else {
+            throw HostError(.file, "missing \(missing.joined(separator: ", "))", cause: "run 'seed-agent apply' and 'seed pki' first")
+        }
+        guard let services = effects.services else { throw HostError(.dbus, "systemd is not reachable", cause: effects.busError) }
+        let unit = EtcdUnit.render(this: member, cluster: cluster, certDir: certDirectory, settings: settings)
+        let changed = try root.readText(EtcdUnit.path) != unit
+        let state = try services.unitState("etcd.service")
+        var steps: [Step] = []
+        if changed { steps += [.writeFile(path: EtcdUnit.path, content: unit, mode: 0o644), .reloadSystemd] }
+        if !state.isEnabled { steps.append(.enableUnit("etcd.service")) }
+        if changed && state.isActive { steps.append(.restartUnit("etcd.service")) } else if !state.isActive { steps.append(.startUnit("etcd.service")) }
+        let runner = StepRunner(root: root, effects: effects, journal: journal)
+        try runner.apply(steps, observed: NodeObservation())
+        let after = try services.unitState("etcd.service")
+        guard after.activeState == "active" else {
+            throw HostError(.systemJob, "etcd is \(after.activeState) (\(after.subState))", cause: "see: journalctl -u etcd")
+        }
+        return runner.performed
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import KubeSeedCore
+import KubeSeedHost
+import KubeSeedPKI
+
+/// One phase of `seed init`, in the manner of kubeadm's workflow phases: `seed init` runs the whole
+/// list, `seed pki` and `seed etcd` run their phases from the same list with the same parameters,
+/// and a control-plane join is another list over the same phases.
+struct InitPhase: Sendable {
+    /// What the phase did.
+    struct Result {
+        enum State: String { case ok, changed, waiting, skipped }
+        var state: State
+        var detail: String
+        var changes = 0
+    }
+
+    var name: String
+    /// Whether the phase needs the master's node name (the PKI does not).
+    var needsMasterName = true
+    var run: @Sendable (MasterOperations, InitContext) async throws -> Result
+}
+
+/// What the phases of one run share: the resolved configuration, the change journal (loaded once, given
+/// to everything that changes the host), and what earlier phases found.
+final class InitContext {
+    let config: ClusterConfig
+    let masterIP: String
+    let algorithm: KeyAlgorithm
+    let cluster: ControlPlane.Cluster
+    let journal: ChangeJournal
+    var replaceBinaries = false
+    /// Set by the control-plane phase: the units could start (their binaries are there).
+    var controlPlaneStarted = false
+
+    init(config: ClusterConfig, masterIP: String, algorithm: KeyAlgorithm, journal: ChangeJournal) {
+        self.config = config
+        self.masterIP = masterIP
+        self.algorithm = algorithm
+        self.cluster = config.controlPlaneCluster(masterIP: masterIP)
+        self.journal = journal
+    }
+}
+
+/// A phase that failed, with the error that made it fail.
+struct PhaseFailure: Error, CustomStringConvertible {
+    var phase: String
+    var underlying: any Error
+    var description: String { "\(phase): \(underlying)" }
+}
+
+/// Prints `[n/N] phase  state  detail (ms)` as each phase ends, and counts changes.
+final class PhaseProgress {
+    let total: Int
+    let write: (String) -> Void
+    var index = 0
+    var changes = 0
+
+    init(total: Int, write: @escaping (String) -> Void) {
+        self.total = total
+        self.write = write
+    }
+
+    func run(_ phase: InitPhase, _ operations: MasterOperations, _ context: InitContext) async throws {
+        index += 1
+        let clock = ContinuousClock()
+        let started = clock.now
+        let label = "  [\(index)/\(total)] " + phase.name.padding(toLength: 16, withPad: " ", startingAt: 0)
+        do {
+            let result = try await phase.run(operations, context)
+            changes += result.changes
+            let elapsed = clock.now - started
+            write(label + result.state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0) + result.detail + " (\(elapsed.milliseconds) ms)\n")
+        } catch {
+            write(label + "FAILED   \(error)\n")
+            throw PhaseFailure(phase: phase.name, underlying: error)
+        }
+    }
+}
+
+extension InitPhase {
+    /// `seed init`, in order.
+    static let initialization: [InitPhase] = [.node, .pki, .etcd, .etcdHealth, .binaries, .controlPlane, .apiServer, .bootstrapRBAC, .record]
+    /// `seed pki`.
+    static let pkiOnly: [InitPhase] = [.pki]
+    /// `seed etcd`.
+    static let etcdOnly: [InitPhase] = [.etcd, .etcdHealth]
+
+    static let node = InitPhase(name: "node") { operations, context in
+        var settings = context.config.host
+        settings.addDirectories(ControlPlane.directories(context.cluster))
+        var agent = AgentOperations(root: operations.root, effects: operations.effects, settings: settings, effectiveUID: operations.effectiveUID)
+        agent.journalPath = operations.journalPath
+        agent.lockPath = operations.lockPath
+        let outcome = agent.apply(lockHeld: true, journal: context.journal)
+        guard outcome.exitCode == 0 else {
+            throw HostError(.file, "node preparation failed", cause: outcome.output.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        return outcome.changes == 0 ? Result(state: .ok, detail: "already prepared")
+            : Result(state: .changed, detail: "\(outcome.changes) changes (modules, sysctls, swap, SELinux, time, directories)", changes: outcome.changes)
+    }
+
+    static let pki = InitPhase(name: "pki", needsMasterName: false) { operations, context in
+        var store = PKIStore(root: operations.root)
+        store.directory = operations.certDirectory
+        let entries = try store.ensure(PKIParameters(context.config), algorithm: context.algorithm, journal: context.journal)
+        let created = entries.filter { $0.outcome == .created }.count
+        return created == 0 ? Result(state: .ok, detail: "\(entries.count) reused")
+            : Result(state: .changed, detail: "\(created) created, \(entries.count - created) reused", changes: created)
+    }
+
+    static let etcd = InitPhase(name: "etcd") { operations, context in
+        let member = EtcdUnit.Member(name: context.config.masterName!, ip: context.masterIP)
+        let performed = try EtcdSetup(root: operations.root, effects: operations.effects, journal: context.journal,
+                                      certDirectory: operations.certDirectory, settings: context.config.host)
+            .converge(this: member, cluster: [member])
+        return performed.isEmpty ? Result(state: .ok, detail: "active with mutual TLS")
+            : Result(state: .changed, detail: performed.map { "\($0.step)" }.joined(separator: ", "), changes: performed.count)
+    }
+
+    static let etcdHealth = InitPhase(name: "etcd health") { operations, context in
+        try await operations.etcdHealth(context.masterIP)
+    }
+
+    static let binaries = InitPhase(name: "binaries") { operations, context in
+        try operations.installBinaries(context.config.serverArchive, sha256: context.config.serverArchiveSHA256,
+                                       replace: context.replaceBinaries, journal: context.journal)
+    }
+
+    static let controlPlane = InitPhase(name: "control plane") { operations, context in
+        let (result, runnable) = try operations.controlPlane(context)
+        context.controlPlaneStarted = runnable
+        return result
+    }
+
+    static let apiServer = InitPhase(name: "api server") { operations, context in
+        guard context.controlPlaneStarted else { return Result(state: .skipped, detail: "not started: binaries missing") }
+        return try await operations.apiServerReady(context.masterIP)
+    }
+
+    static let bootstrapRBAC = InitPhase(name: "bootstrap rbac") { operations, context in
+        guard context.controlPlaneStarted else { return Result(state: .skipped, detail: "needs the API server") }
+        return try await operations.bootstrapObjects(context.masterIP, journal: context.journal)
+    }
+
+    static let record = InitPhase(name: "record") { operations, context in
+        try operations.record(context.config, journal: context.journal)
+    }
+}
+
+extension PKIParameters {
+    /// The PKI a cluster configuration asks for: the master's IP for the API server and etcd, the
+    /// service range and domain, and `extraSANs` (IPs and names) on the API server certificate.
+    init(_ config: ClusterConfig) {
+        let masterIPs = config.masterIP.map { [$0] } ?? []
+        self.init(masterIPs: masterIPs, etcdIPs: masterIPs, serviceCIDR: config.serviceCIDR, clusterDomain: config.clusterDomain)
+        extraAPIServerIPs = config.extraSANs.filter(IPAddress.isValid)
+        extraAPIServerNames = config.extraSANs.filter { !IPAddress.isValid($0) }
+    }
+}

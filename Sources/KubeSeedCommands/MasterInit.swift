@@ -1,0 +1,199 @@
+import Foundation
+import Glibc
+import KubeSeedAPI
+import KubeSeedCore
+import KubeSeedHost
+import KubeSeedPKI
+
+extension MasterOperations {
+    /// `seed init`: node preparation, PKI, etcd, the control plane, and (once the API server is up)
+    /// the objects TLS bootstrapping needs. Returns the exit code.
+    public func initialize(_ requested: ClusterConfig, source: String, replaceBinaries: Bool = false) async -> Int32 {
+        await run("seed init", InitPhase.initialization, requested, source: source, replaceBinaries: replaceBinaries)
+    }
+
+    /// `seed pki`: the PKI phase of `seed init`, with the same configuration.
+    public func pki(_ requested: ClusterConfig, source: String) async -> Int32 {
+        await run("seed pki", InitPhase.pkiOnly, requested, source: source)
+    }
+
+    /// `seed etcd`: the etcd phases of `seed init`, with the same configuration.
+    public func etcd(_ requested: ClusterConfig, source: String) async -> Int32 {
+        await run("seed etcd", InitPhase.etcdOnly, requested, source: source)
+    }
+
+    /// Runs `phases` in order under the host lock with one change journal. Exit codes: 0 done, 1 a phase
+    /// failed (every change so far journaled), 2 bad configuration (nothing changed).
+    func run(_ command: String, _ phases: [InitPhase], _ requested: ClusterConfig, source: String, replaceBinaries: Bool = false) async -> Int32 {
+        let clock = ContinuousClock()
+        let started = clock.now
+        guard effectiveUID == 0 else { write("\(command): must run as root\n"); return 1 }
+        let config: ClusterConfig
+        let masterIP: String
+        let algorithm: KeyAlgorithm
+        do {
+            config = try resolve(requested, source: source, needsName: phases.contains { $0.needsMasterName })
+            guard let ip = config.masterIP else {
+                throw ConfigError(.missingField, file: source, field: "master.ip", "set master.ip or --master-ip")
+            }
+            guard let parsed = KeyAlgorithm(rawValue: config.keyAlgorithm) else {
+                throw ConfigError(.invalidValue, file: source, field: "pki.keyAlgorithm", "'\(config.keyAlgorithm)' is not rsa or ecdsa")
+            }
+            masterIP = ip
+            algorithm = parsed
+        } catch {
+            write("\(command): nothing changed: \(error)\n")
+            return 2
+        }
+        write("\(command): cluster \(config.name) (\(config.kubernetesVersion)), master \(config.masterName ?? "-") \(masterIP), \(algorithm == .rsa2048 ? "RSA-2048" : "ECDSA P-256") keys\n")
+        let lock: Int32
+        let context: InitContext
+        do {
+            lock = try HostLock.acquire(root, path: lockPath)
+            do {
+                context = InitContext(config: config, masterIP: masterIP, algorithm: algorithm, journal: try ChangeJournal(root: root, path: journalPath))
+            } catch {
+                close(lock)
+                throw error
+            }
+        } catch {
+            write("\(command): nothing changed: \(error)\n")
+            return 1
+        }
+        defer { close(lock) }
+        context.replaceBinaries = replaceBinaries
+        let progress = PhaseProgress(total: phases.count, write: write)
+        do {
+            for phase in phases { try await progress.run(phase, self, context) }
+        } catch let failure as PhaseFailure {
+            write("\(command): stopped at '\(failure.phase)' after \(progress.changes) changes (\(failure.underlying)); every change so far is journaled:\n")
+            write("  fix the cause and run '\(command)' again to finish, or 'seed-agent reset' to undo\n")
+            return 1
+        } catch {
+            write("\(command): \(error)\n")
+            return 1
+        }
+        let elapsed = clock.now - started
+        let took = "\(progress.changes) changes, \(elapsed.components.seconds).\(elapsed.components.attoseconds / 100_000_000_000_000_000) s"
+        guard phases.contains(where: { $0.name == InitPhase.controlPlane.name }) else {
+            write("\(command): \(progress.changes == 0 ? "unchanged" : "done") (\(took))\n")
+            return 0
+        }
+        let endpoint = config.apiServerEndpoint ?? ""
+        if !context.controlPlaneStarted {
+            write("\(command): everything but the control-plane binaries is in place (\(took)).\n")
+            write("  Put kube-apiserver, kube-controller-manager and kube-scheduler in \(NodePaths.binDir), or run\n")
+            write("  'seed init --server-archive kubernetes-server-linux-amd64.tar.gz'; then mint join files with 'seed join-file NODE'.\n")
+        } else if progress.changes == 0 {
+            write("\(command): unchanged: control plane ready at \(endpoint) (\(took))\n")
+        } else {
+            write("\(command): control plane ready at \(endpoint) (\(took)); next: 'seed join-file NODE' for each node\n")
+        }
+        return 0
+    }
+
+    func etcdHealth(_ masterIP: String) async throws -> InitPhase.Result {
+        let url = Self.url(masterIP, 2379)
+        try await withClient(url, presenting: "apiserver-etcd-client") { client in
+            try await Readiness.wait(for: "etcd at \(url)", limit: etcdTimeout) { await Readiness.etcdHealthy(client) }
+        }
+        return InitPhase.Result(state: .ok, detail: "\(url)/health answers healthy over mutual TLS (apiserver-etcd-client)")
+    }
+
+    func installBinaries(_ archive: String?, sha256: String?, replace: Bool, journal: ChangeJournal) throws -> InitPhase.Result {
+        if let archive {
+            let installed = try BinaryInstaller(root: root).install(archive: archive, sha256: sha256, wanted: KubernetesArchive.controlPlaneBinaries,
+                                                                  replace: replace, journal: journal)
+            let changed = installed.filter(\.changed)
+            return changed.isEmpty ? InitPhase.Result(state: .ok, detail: "\(installed.count) binaries in \(NodePaths.binDir) match \(archive)")
+                : InitPhase.Result(state: .changed, detail: "installed \(changed.map(\.name).joined(separator: ", ")) from \(archive)", changes: changed.count)
+        }
+        let missing = Self.controlPlaneUnits.compactMap(\.binary).filter { access(root.resolve("\(NodePaths.binDir)/\($0)"), X_OK) != 0 }
+        return missing.isEmpty ? InitPhase.Result(state: .ok, detail: "control-plane binaries present in \(NodePaths.binDir)")
+            : InitPhase.Result(state: .waiting, detail: "missing in \(NodePaths.binDir): \(missing.joined(separator: ", ")) (no --server-archive given)")
+    }
+
+    /// Writes the control plane's files and units, enables the units, and starts them when their binaries are there.
+    func controlPlane(_ context: InitContext) throws -> (InitPhase.Result, runnable: Bool) {
+        let files = ControlPlane.files(context.cluster, caPEM: try identity("admin").caPEM, credentials: try controlPlaneCredentials(),
+                                       encryptionKey: try encryptionKey())
+        let units = Self.controlPlaneUnits
+        let observed = try ComponentObserver(root: root, services: effects.services).observe(files, units: units)
+        let plan = ComponentPlanner.plan(files, observed, units: units)
+        let runner = StepRunner(root: root, effects: effects, journal: context.journal)
+        try runner.apply(plan.steps, observed: NodeObservation())
+        let runnable = units.allSatisfy { observed.binaries.contains($0.binary!) }
+        let written = plan.steps.filter { if case .writeFile = $0 { return true }; return false }.count
+        var detail = written == 0 ? "\(files.count) files up to date" : "\(written) of \(files.count) files written"
+        let activation = runner.performed.filter { if case .writeFile = $0.step { return false }; return true }
+        if !activation.isEmpty { detail += "; " + activation.map { "\($0.step)" }.joined(separator: ", ") }
+        if !runnable { detail += "; units enabled, not started: binaries missing" }
+        let state: InitPhase.Result.State = runner.performed.isEmpty ? (runnable ? .ok : .waiting) : .changed
+        return (InitPhase.Result(state: state, detail: detail, changes: runner.performed.count), runnable)
+    }
+
+    func controlPlaneCredentials() throws -> [String: ControlPlane.Credential] {
+        var credentials: [String: ControlPlane.Credential] = [:]
+        for name in ["admin", "kube-controller-manager", "kube-scheduler", "kube-proxy"] {
+            let pair = try identity(name)
+            credentials[name] = ControlPlane.Credential(certificatePEM: pair.certificatePEM, keyPEM: pair.keyPEM)
+        }
+        return credentials
+    }
+
+    /// The key already in the encryption config, or a new random one; never a silent replacement.
+    func encryptionKey() throws -> [UInt8] {
+        if let existing = try root.readText(ControlPlane.encryptionConfigPath) {
+            guard let key = ControlPlane.encryptionKey(in: existing) else {
+                throw HostError(.file, "\(ControlPlane.encryptionConfigPath) has no aescbc key KubeSeed can keep",
+                                cause: "Secrets stored under its key would become unreadable; restore the file or move it away if the cluster holds no data yet")
+            }
+            return key
+        }
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    }
+
+    func apiServerReady(_ masterIP: String) async throws -> InitPhase.Result {
+        let url = Self.url(masterIP, 6443)
+        do {
+            try await withClient(url, presenting: "admin") { client in
+                try await Readiness.wait(for: "kube-apiserver at \(url)", limit: apiServerTimeout, interval: .seconds(1)) {
+                    await Readiness.apiServerReady(client)
+                }
+            }
+        } catch let error as APIError where error.code == .timeout {
+            throw APIError(.timeout, error.description, cause: "see: journalctl -u kube-apiserver")
+        }
+        return InitPhase.Result(state: .ok, detail: "\(url)/readyz ok")
+    }
+
+    /// ClusterRoleBindings for TLS bootstrapping and the Secrets of tokens minted before the API server was up.
+    func bootstrapObjects(_ masterIP: String, journal: ChangeJournal) async throws -> InitPhase.Result {
+        var tokens = try TokenStore(root: root).load()
+        let pending = tokens.filter { !$0.uploaded && $0.expires > Date() }
+        let created = try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in
+            var created: [String] = []
+            for request in BootstrapObjects.initRequests(tokens: pending) {
+                if try await ObjectApplier.apply(request, with: client) == .created { created.append(request.object) }
+            }
+            return created
+        }
+        if !pending.isEmpty {
+            for index in tokens.indices where pending.contains(where: { $0.id == tokens[index].id }) { tokens[index].uploaded = true }
+            try TokenStore(root: root).save(tokens, journal: journal)
+        }
+        let count = BootstrapObjects.bindings.count
+        return created.isEmpty ? InitPhase.Result(state: .ok, detail: "\(count) ClusterRoleBindings present")
+            : InitPhase.Result(state: .changed, detail: "created \(created.joined(separator: ", "))", changes: created.count)
+    }
+
+    /// Records the configuration for `seed join-file` (and to refuse in-place changes later).
+    func record(_ config: ClusterConfig, journal: ChangeJournal) throws -> InitPhase.Result {
+        let text = config.render()
+        if try root.readText(ClusterConfig.recordPath) == text { return InitPhase.Result(state: .ok, detail: ClusterConfig.recordPath) }
+        try StepRunner(root: root, effects: effects, journal: journal)
+            .apply([.writeFile(path: ClusterConfig.recordPath, content: text, mode: 0o644)], observed: NodeObservation())
+        return InitPhase.Result(state: .changed, detail: "wrote \(ClusterConfig.recordPath)", changes: 1)
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Glibc
+import KubeSeedAPI
+import KubeSeedCore
+import KubeSeedHost
+import KubeSeedPKI
+
+/// The master's operations (`seed init` and its single phases, `seed join-file`, `seed token`), apart
+/// from argument parsing, so tests drive them against a temporary root with fake effects.
+public struct MasterOperations {
+    public var root: HostRoot
+    public var effects: HostEffects
+    public var effectiveUID: UInt32
+    public var journalPath = Journal.defaultPath
+    public var lockPath = HostLock.defaultPath
+    public var certDirectory = ControlPlane.certDir
+    /// Where each progress line goes.
+    public var write: (String) -> Void = say
+    public var etcdTimeout: Duration = .seconds(60)
+    public var apiServerTimeout: Duration = .seconds(180)
+
+    public init(root: HostRoot, effects: HostEffects, effectiveUID: UInt32) {
+        self.root = root
+        self.effects = effects
+        self.effectiveUID = effectiveUID
+    }
+
+    public static let controlPlaneUnits = zip(ControlPlane.unitNames, ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]).map {
+        ComponentPlanner.ManagedUnit($0.0, binary: $0.1, installHint: "kubernetes-server-linux-amd64.tar.gz: seed init --server-archive FILE")
+    }
+
+    func hostname() -> String {
+        (((try? root.readText("/proc/sys/kernel/hostname")) ?? nil) ?? "").trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+    }
+
+    /// Fills in the master's name and IP and checks them against what an earlier `seed init` recorded.
+    /// - Parameter needsName: whether the phases to run need the master's name (the PKI does not).
+    public func resolve(_ config: ClusterConfig, source: String, needsName: Bool = true) throws -> ClusterConfig {
+        var config = config
+        if config.masterName == nil {
+            let name = hostname()
+            if JoinFile.isValidNodeName(name) {
+                config.masterName = name
+            } else if needsName {
+                throw ConfigError(.invalidValue, file: source, field: "master.name", "the host name '\(name)' is not a valid node name; set master.name or --name")
+            }
+        }
+        if config.masterIP == nil {
+            let route = (try? effects.network?.defaultRoute()) ?? nil
+            guard let address = route?.address else {
+                throw ConfigError(.missingField, file: source, field: "master.ip", "no default route to take the master IP from; set master.ip or --master-ip")
+            }
+            config.masterIP = address
+        }
+        if let before = try recordedConfig() {
+            let fixed: [(String, String, String)] = [
+                ("cluster.name", before.name, config.name), ("cluster.serviceCIDR", before.serviceCIDR, config.serviceCIDR),
+                ("cluster.podCIDR", before.podCIDR, config.podCIDR), ("cluster.clusterDomain", before.clusterDomain, config.clusterDomain),
+                ("cluster.clusterDNS", before.clusterDNS, config.clusterDNS), ("master.ip", before.masterIP ?? "", config.masterIP ?? ""),
+                ("master.name", before.masterName ?? "", config.masterName ?? before.masterName ?? ""),
+                ("host.dataDir", before.host.dataDir, config.host.dataDir),
+            ]
+            for (field, old, new) in fixed where old != new && !(field == "master.ip" && IPAddress.same(old, new)) {
+                throw ConfigError(.invalidValue, file: source, field: field,
+                                  "this master was set up with \(old) (recorded in \(ClusterConfig.recordPath)); it cannot change to \(new) in place — run 'seed-agent reset' first to start over")
+            }
+        }
+        return config
+    }
+
+    /// The configuration an earlier `seed init` recorded; `nil` before the first.
+    func recordedConfig() throws -> ClusterConfig? {
+        guard let text = try root.readText(ClusterConfig.recordPath) else { return nil }
+        return try ClusterConfig.parse(text, file: ClusterConfig.recordPath)
+    }
+
+    func identity(_ certificate: String) throws -> TLSIdentity {
+        func read(_ name: String) throws -> String {
+            guard let text = try root.readText("\(certDirectory)/\(name)") else { throw HostError(.file, "\(certDirectory)/\(name) is missing", cause: "run 'seed init' again") }
+            return text
+        }
+        return TLSIdentity(caPEM: try read("ca.pem"), certificatePEM: try read("\(certificate).pem"), keyPEM: try read("\(certificate)-key.pem"))
+    }
+
+    static func url(_ ip: String, _ port: Int) -> String { IPAddress.httpsURL(ip, port: port) }
+
+    /// Runs `body` with a mutual-TLS client presenting `certificate`, and closes the client after.
+    func withClient<T>(_ baseURL: String, presenting certificate: String, connectTimeout: Duration = .seconds(3),
+                       _ body: (MutualTLSClient) async throws -> T) async throws -> T {
+        let client = try MutualTLSClient(baseURL: baseURL, identity: identity(certificate), connectTimeout: connectTimeout)
+        do {
+            let result = try await body(client)
+            await client.shutdown()
+            return result
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+    }
+}

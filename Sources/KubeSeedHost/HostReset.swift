@@ -1,0 +1,168 @@
+import Foundation
+import KubeSeedCore
+
+/// `reset`: undoes every journaled change, newest first, with the same effects the changes were made through.
+public struct HostReset {
+    public let root: HostRoot
+    public let effects: HostEffects
+    public let journal: ChangeJournal
+
+    public init(root: HostRoot = HostRoot(), effects: HostEffects, journal: ChangeJournal) {
+        self.root = root
+        self.effects = effects
+        self.journal = journal
+    }
+
+    /// Daemons to restart when `reset` restores their configuration file.
+    static let restartAfterRestore = [NodePaths.containerdConfig: "containerd.service", EtcdUnit.path: "etcd.service"]
+
+    /// What `reset` did: restored items, and what it left as is (with why).
+    public struct ResetOutcome {
+        public var restored: [String] = []
+        public var leftAsIs: [String] = []
+        public var failed: [String] = []
+    }
+
+    /// Undoes every journaled change, newest first, then removes the journal. Failures are
+    /// collected (the journal keeps those records so `reset` can be run again).
+    public func run() throws -> ResetOutcome {
+        try journal.reload()
+        var outcome = ResetOutcome()
+        var remaining: [JournalRecord] = []
+        var toUnmask: [String] = []
+        var toUnload: [String] = []
+        for record in journal.records.reversed() {
+            switch record {
+            case .unitMasked(let unit):
+                toUnmask.append(unit)
+            case .moduleLoaded(let name):
+                toUnload.append(name)
+            case .swapActive(let path):
+                do {
+                    try effects.swap.swapOn(path)
+                    outcome.restored.append("swapon \(path)")
+                } catch {
+                    outcome.leftAsIs.append("swap \(path) stays off (\(error))")
+                }
+            default:
+                do {
+                    outcome.restored.append(try restore(record))
+                } catch {
+                    outcome.failed.append("\(record.key): \(error)")
+                    remaining.append(record)
+                }
+            }
+        }
+        let unitFilesChanged = journal.records.contains {
+            switch $0 {
+            case .unitEnabled, .unitDisabled: return true
+            default: return false
+            }
+        }
+        if !toUnmask.isEmpty {
+            do {
+                try services().unmask(toUnmask.reversed())
+                outcome.restored.append("unmasked \(toUnmask.reversed().joined(separator: " "))")
+            } catch {
+                outcome.failed.append("unmask \(toUnmask.joined(separator: " ")): \(error)")
+                remaining += toUnmask.map { .unitMasked($0) }
+            }
+        }
+        if unitFilesChanged || !toUnmask.isEmpty {
+            do { try services().reload() } catch { outcome.failed.append("daemon-reload: \(error)") }
+        }
+        // A running daemon keeps the configuration it read: restart it on the restored one.
+        for record in journal.records {
+            guard case .file(let path, _, _) = record, let unit = Self.restartAfterRestore[path],
+                  let state = try? services().unitState(unit), state.isActive else { continue }
+            do {
+                try services().restart(unit)
+                outcome.restored.append("restarted \(unit) on its restored configuration")
+            } catch {
+                outcome.failed.append("restart \(unit): \(error)")
+            }
+        }
+        // A module cannot go while another uses it: retry in passes until nothing more unloads.
+        var lastErrors: [String: String] = [:]
+        while !toUnload.isEmpty {
+            var stillLoaded: [String] = []
+            for name in toUnload where root.exists("/sys/module/\(name)") {
+                do {
+                    try effects.modules.unload(name)
+                    outcome.restored.append("unloaded module \(name)")
+                } catch {
+                    lastErrors[name] = "\(error)"
+                    stillLoaded.append(name)
+                }
+            }
+            if stillLoaded.count == toUnload.count { break }
+            toUnload = stillLoaded
+        }
+        for name in toUnload where root.exists("/sys/module/\(name)") {
+            outcome.leftAsIs.append("module \(name) stays loaded (\(lastErrors[name] ?? "in use"))")
+        }
+        try journal.replace(with: remaining.reversed())
+        return outcome
+    }
+
+    private func restore(_ record: JournalRecord) throws -> String {
+        switch record {
+        case .file(let path, let previous, let mode):
+            if let previous {
+                try root.writeAtomically(path, previous, mode: mode ?? 0o644)
+                return "restored \(path)"
+            }
+            try root.remove(path)
+            return "removed \(path)"
+        case .symlink(let path, let previousTarget):
+            if let previousTarget {
+                guard root.readLink(path) != previousTarget else { return "\(path) already → \(previousTarget)" }
+                try root.replaceSymlink(path, target: previousTarget)
+                return "link \(path) → \(previousTarget)"
+            }
+            try root.remove(path)
+            return "removed \(path)"
+        case .sysctl(let key, let previous):
+            let path = SysctlSetting(key, previous).procPath
+            guard root.exists(path) else { return "sysctl \(key) gone with its module" }
+            try root.writeKernelValue(path, previous)
+            return "sysctl \(key) = \(previous)"
+        case .selinuxEnforce(let previous):
+            try root.writeKernelValue(NodePlanner.selinuxEnforcePath, previous)
+            return "SELinux enforce = \(previous)"
+        case .timezone(let previous):
+            guard !previous.isEmpty else { return "time zone was unset before; left as is" }
+            try timeDate().setTimezone(previous)
+            return "time zone \(previous)"
+        case .localRTC(let previous):
+            try timeDate().setLocalRTC(previous)
+            return "RTC in \(previous ? "local time" : "UTC")"
+        case .unitEnabled(let unit):
+            try services().disable(unit)
+            return "disabled \(unit)"
+        case .unitStarted(let unit):
+            try services().stop(unit)
+            return "stopped \(unit)"
+        case .unitDisabled(let unit):
+            try services().enable(unit)
+            return "enabled \(unit)"
+        case .unitStopped(let unit):
+            try services().start(unit)
+            return "started \(unit)"
+        case .directoryCreated(let path):
+            return try root.removeDirectoryIfEmpty(path) ? "removed \(path)" : "kept \(path) (not empty)"
+        case .unitMasked, .moduleLoaded, .swapActive:
+            return "" // handled by reset()
+        }
+    }
+
+    private func services() throws -> ServiceManager {
+        guard let services = effects.services else { throw HostError(.dbus, "systemd is not reachable", cause: effects.busError) }
+        return services
+    }
+
+    private func timeDate() throws -> TimeDateControl {
+        guard let time = effects.time else { throw HostError(.dbus, "timedate1 is not reachable", cause: effects.busError) }
+        return time
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Glibc
+import KubeSeedCore
+import KubeSeedPKI
+import X509
+import Testing
+@testable import KubeSeedCommands
+@testable import KubeSeedHost
+
+/// The defects the architecture read-through found, each run for real against a temporary root
+/// (files, modes and journal real; systemd and kmod the recording fakes of Fakes.swift).
+@Suite struct ArchitectureDefectTests {
+    final class Output: @unchecked Sendable { var text = "" }
+
+    func master(_ host: TemporaryHost) -> (MasterOperations, Output) {
+        let output = Output()
+        var operations = MasterOperations(root: host.root, effects: host.effects, effectiveUID: 0)
+        operations.write = { output.text += $0 }
+        return (operations, output)
+    }
+
+    @Test func reRunWithAnIPv6MasterReusesItsOwnCertificates() throws {
+        let host = try TemporaryHost()
+        try FileManager.default.createDirectory(atPath: host.root.resolve("/etc/kubernetes/cert"), withIntermediateDirectories: true)
+        let journal = try ChangeJournal(root: host.root)
+        let written = PKIParameters(masterIPs: ["2001:db8::a"], etcdIPs: ["2001:db8::a"], serviceCIDR: "fd00:10::/108", clusterDomain: "cluster.local")
+        #expect(try PKIStore(root: host.root).ensure(written, algorithm: .ecdsaP256, journal: journal).allSatisfy { $0.outcome == .created })
+        // The same addresses spelled another way are the same addresses.
+        let respelled = PKIParameters(masterIPs: ["2001:DB8:0:0::A"], etcdIPs: ["2001:db8:0::a"], serviceCIDR: "fd00:10::/108", clusterDomain: "cluster.local")
+        for parameters in [written, respelled] {
+            #expect(try PKIStore(root: host.root).ensure(parameters, algorithm: .ecdsaP256, journal: journal).allSatisfy { $0.outcome == .reused })
+        }
+        let other = PKIParameters(masterIPs: ["2001:db8::b"], etcdIPs: ["2001:db8::b"], serviceCIDR: "fd00:10::/108", clusterDomain: "cluster.local")
+        #expect(throws: HostError.self) { try PKIStore(root: host.root).ensure(other, algorithm: .ecdsaP256, journal: journal) }
+    }
+
+    @Test func seedPKIRunsInitsPhaseWithExtraSANsAndCountsItsOwnSteps() async throws {
+        let host = try TemporaryHost()
+        try FileManager.default.createDirectory(atPath: host.root.resolve("/etc/kubernetes/cert"), withIntermediateDirectories: true)
+        let (operations, output) = master(host)
+        var config = ClusterConfig()
+        config.masterIP = "192.0.2.10"
+        config.keyAlgorithm = "ecdsa"
+        config.extraSANs = ["k8s.example.internal", "198.51.100.7"]
+        #expect(await operations.pki(config, source: ClusterConfig.defaultPath) == 0, "\(output.text)")
+        #expect(output.text.contains("[1/1] pki"), "the step count comes from the phase list: \(output.text)")
+        let pem = try #require(try host.root.readText("/etc/kubernetes/cert/kube-apiserver.pem"))
+        let names = try Certificate(pemEncoded: pem).subjectAlternativeNameStrings
+        #expect(names.contains("k8s.example.internal") && names.contains("198.51.100.7"), "\(names)")
+    }
+
+    @Test func aFailedPhaseKeepsItsCauseAndExitsOne() async throws {
+        let host = try TemporaryHost()
+        let (operations, output) = master(host)
+        var config = ClusterConfig()
+        config.masterName = "master-1"
+        config.masterIP = "192.0.2.10"
+        #expect(await operations.etcd(config, source: ClusterConfig.defaultPath) == 1)
+        #expect(output.text.contains("[1/2] etcd"))
+        #expect(output.text.contains("stopped at 'etcd'") && output.text.contains("missing /etc/kubernetes/cert/ca.pem"), "\(output.text)")
+    }
+
+    @Test func initNeverExitsTwoSilently() async throws {
+        let host = try TemporaryHost()
+        let (operations, output) = master(host)
+        var config = ClusterConfig()
+        config.masterName = "master-1"
+        config.masterIP = "192.0.2.10"
+        config.keyAlgorithm = "dsa"
+        #expect(await operations.initialize(config, source: "/etc/kubeseed/cluster.yaml") == 2)
+        #expect(output.text.contains("field 'pki.keyAlgorithm'") && output.text.contains("nothing changed"), "\(output.text)")
+    }
+
+    @Test func aChangedDataDirIsRefusedOnARerun() async throws {
+        let host = try TemporaryHost()
+        var recorded = ClusterConfig()
+        recorded.masterName = "master-1"
+        recorded.masterIP = "192.0.2.10"
+        try TemporaryHost.write(host.root, ClusterConfig.recordPath, recorded.render())
+        let before = try host.snapshot()
+        let (operations, output) = master(host)
+        var moved = recorded
+        moved.host.dataDir = "/srv/k8s"
+        #expect(await operations.initialize(moved, source: ClusterConfig.defaultPath) == 2)
+        #expect(output.text.contains("field 'host.dataDir'"), "\(output.text)")
+        #expect(try host.snapshot() == before)
+    }
+
+    @Test func nodeIdentityErrorsNameTheFileThatWasRead() throws {
+        let host = try TemporaryHost()
+        try TemporaryHost.write(host.root, "/proc/sys/kernel/hostname", "worker_7\n")
+        let path = "/root/elsewhere/join.yaml"
+        let text = ConvergeTests().joinText()
+        try TemporaryHost.write(host.root, path, text)
+        chmod(host.root.resolve(path), 0o600)
+        let pass = AgentOperations(root: host.root, effects: host.effects, settings: NodePrepSettings(), effectiveUID: 0).converge(joinPath: path)
+        #expect(!pass.status.ready)
+        #expect(pass.status.summary.contains(path) && pass.status.summary.contains("node.name"), "\(pass.status.summary)")
+        #expect(!pass.retryable, "a bad node name needs an edit, not a restart")
+    }
+
+    @Test func retryabilityComesFromTheError() {
+        #expect(AgentOperations.isRetryable(HostError(.systemJob, "start kubelet.service")))
+        #expect(!AgentOperations.isRetryable(ConfigError(.invalidValue, file: "/etc/kubeseed/join.yaml", "bad")))
+        #expect(!AgentOperations.isRetryable(HostError.errno(.file, "write /etc/containerd/config.toml", EACCES)))
+        #expect(AgentOperations.isRetryable(HostError.errno(.file, "write /etc/containerd/config.toml", EBUSY)))
+    }
+
+    @Test func relativePathsBecomeAbsolute() {
+        let cwd = FileManager.default.currentDirectoryPath
+        #expect(absolutePath("join.yaml") == (cwd == "/" ? "" : cwd) + "/join.yaml")
+        #expect(absolutePath("/etc/kubeseed/./x/../join.yaml") == "/etc/kubeseed/join.yaml")
+        #expect(absolutePath("./join.yaml").hasPrefix("/") && !absolutePath("./join.yaml").contains("/./"))
+    }
+
+    @Test func aBusyLockIsReportedAsBusyAndAnythingElseAsItself() throws {
+        let host = try TemporaryHost()
+        let lock = try HostLock.acquire(host.root, path: "/run/kubeseed/agent.lock")
+        defer { close(lock) }
+        // flock locks belong to the open file description: a second open in this process conflicts too.
+        #expect { _ = try HostLock.acquire(host.root, path: "/run/kubeseed/agent.lock") } throws: { error in
+            (error as? HostError)?.code == .busy && "\(error)".contains("another KubeSeed command")
+        }
+        try TemporaryHost.write(host.root, "/run/not-a-directory", "x")
+        #expect { _ = try HostLock.acquire(host.root, path: "/run/not-a-directory/agent.lock") } throws: { error in
+            (error as? HostError)?.code == .file && !"\(error)".contains("another")
+        }
+    }
+
+    @Test func aDirectoryFlushThatFailsIsReported() throws {
+        let host = try TemporaryHost()
+        #expect { try host.root.syncDirectory(host.root.resolve("/no/such/directory")) } throws: { error in
+            (error as? HostError)?.errnoValue == ENOENT
+        }
+    }
+
+    @Test func oneJournalServesAWholeInit() throws {
+        let host = try TemporaryHost()
+        let journal = try ChangeJournal(root: host.root)
+        let runner = StepRunner(root: host.root, effects: host.effects, journal: journal)
+        try runner.apply([.writeFile(path: "/etc/kubernetes-a.yaml", content: "a\n", mode: 0o600)], observed: NodeObservation())
+        try TokenStore(root: host.root).save([], journal: journal)
+        #expect(journal.records.map(\.key) == ["file:/etc/kubernetes-a.yaml", "file:\(TokenRecord.path)"])
+        #expect(try ChangeJournal(root: host.root).records == journal.records)
+    }
+}
