@@ -61,7 +61,9 @@ expect "node IP came from the default route" grep -q 'worker-1 192.0.2.20' "$sta
 expect "containerd active" systemctl is-active --quiet containerd.service
 expect "ctr answers over the socket" sh -c "ctr version | grep -q 'Server:'"
 expect "containerd runs the written config (SystemdCgroup, CNI dir, certs.d)" sh -c \
-  "containerd config dump > $state/containerd-dump.toml && grep -q 'SystemdCgroup = true' $state/containerd-dump.toml && grep -q 'bin_dir = \"/usr/lib/cni\"' $state/containerd-dump.toml && grep -q 'root = \"/data/k8s/containerd/root\"' $state/containerd-dump.toml"
+  "containerd config dump > $state/containerd-dump.toml && grep -q 'SystemdCgroup = true' $state/containerd-dump.toml && grep -q 'bin_dir = \"/usr/lib/cni\"' $state/containerd-dump.toml && grep -q 'root = \"/srv/kubeseed-data/containerd/root\"' $state/containerd-dump.toml"
+expect "kubelet's root dir follows host.dataDir" grep -q -- '--root-dir=/srv/kubeseed-data/k8s/kubelet' /etc/systemd/system/kubelet.service
+expect "containerd's root under host.dataDir holds its state" sh -c "ls -A /srv/kubeseed-data/containerd/root | grep -q ."
 expect "crictl.yaml written" grep -q 'runtime-endpoint: unix:///run/containerd/containerd.sock' /etc/crictl.yaml
 expect "bootstrap kubeconfig is 0600" test "$(stat -c %a /etc/kubernetes/kubelet-bootstrap.kubeconfig)" = 600
 expect "join file token not in the agent's journal" sh -c "! journalctl -u seed-agent.service --no-pager | grep -q 0123456789abcdef"

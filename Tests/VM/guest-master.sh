@@ -24,6 +24,9 @@ cluster:
   serviceCIDR: 10.254.0.1/16
 master:
   name: master-1
+host:
+  dataDir: /srv/kubeseed-data
+  timezone: Asia/Shanghai
 EOF
 seed init > "$state/init-bad.txt" 2>&1; rc=$?
 [ $rc = 2 ] && grep -q "cluster.yaml:5: field 'cluster.serviceCIDR'" "$state/init-bad.txt" \
@@ -38,6 +41,10 @@ while read -r line; do log "INIT | $line"; done < "$state/init.txt"
 [ $rc = 0 ] && pass "seed init exits 0 without Kubernetes binaries" || fail "seed init exit $rc"
 expect "seed init says the control-plane binaries are what is missing" grep -q 'everything but the control-plane binaries is in place' "$state/init.txt"
 expect "seed init waited for etcd healthy over mutual TLS (native client)" grep -Eq 'etcd health +ok +https://192.0.2.10:2379/health answers healthy' "$state/init.txt"
+expect "etcd keeps its data under host.dataDir" test -d /srv/kubeseed-data/etcd/data/member -a -d /srv/kubeseed-data/etcd/wal
+expect "the API server's audit log and working directory follow host.dataDir" sh -c "grep -q -- '--audit-log-path=/srv/kubeseed-data/k8s/kube-apiserver/audit.log' /etc/systemd/system/kube-apiserver.service && grep -q 'WorkingDirectory=/srv/kubeseed-data/k8s/kube-apiserver' /etc/systemd/system/kube-apiserver.service"
+refuse "nothing was laid out under the default /data/k8s" test -e /data/k8s
+expect "the record keeps host.dataDir" grep -q 'dataDir: /srv/kubeseed-data' /var/lib/kubeseed/cluster.yaml
 expect "etcd.service is KubeSeed's unit now" test "$(systemctl show -p FragmentPath --value etcd.service)" = /etc/systemd/system/etcd.service
 expect "systemd-analyze verify etcd.service" systemd-analyze verify /etc/systemd/system/etcd.service
 expect "etcd healthy over mutual TLS (etcdctl, apiserver-etcd-client certificate)" etcdctl --endpoints=https://192.0.2.10:2379,https://127.0.0.1:2379 $etcd_tls endpoint health
@@ -74,7 +81,12 @@ expect "second seed init kept the encryption key" test "$(sha256sum < /etc/kuber
 seed init --master-ip 192.0.2.99 > "$state/init3.txt" 2>&1; rc=$?
 [ $rc = 2 ] && grep -q 'master.ip' "$state/init3.txt" && pass "a new master IP is refused with exit 2, nothing changed" || fail "init with a new IP: exit $rc $(cat "$state/init3.txt")"
 seed pki --master-ip 192.0.2.99 > "$state/pki3.txt" 2>&1; rc=$?
-[ $rc = 1 ] && grep -q 'cannot be reused' "$state/pki3.txt" && pass "seed pki with a new IP is refused, not silently re-issued" || fail "pki with a new IP: exit $rc"
+[ $rc = 2 ] && grep -q "field 'master.ip'" "$state/pki3.txt" && pass "seed pki (init's pki phase) with a new IP is refused, not silently re-issued" || fail "pki with a new IP: exit $rc $(cat "$state/pki3.txt")"
+seed pki > "$state/pki4.txt" 2>&1; rc=$?
+[ $rc = 0 ] && grep -q '\[1/1\] pki  *ok  *12 reused' "$state/pki4.txt" && pass "seed pki runs init's pki phase with the same configuration: all 12 reused" || fail "seed pki: exit $rc $(cat "$state/pki4.txt")"
+seed etcd > "$state/etcd2.txt" 2>&1; rc=$?
+[ $rc = 0 ] && grep -q '\[1/2\] etcd  *ok' "$state/etcd2.txt" && grep -q '\[2/2\] etcd health  *ok' "$state/etcd2.txt" \
+  && pass "seed etcd runs init's etcd phases: unchanged, healthy" || fail "seed etcd: exit $rc $(cat "$state/etcd2.txt")"
 
 t0=$(ms); seed join-file worker-1 --ip 192.0.2.11 > "$state/joinfile.txt" 2>&1; rc=$?
 log "JOIN-FILE exit=$rc wall_ms=$(( $(ms) - t0 )) $(head -n 1 "$state/joinfile.txt")"
@@ -82,6 +94,7 @@ join=/var/lib/kubeseed/join-files/worker-1.yaml
 [ $rc = 0 ] && pass "seed join-file exits 0" || fail "seed join-file exit $rc: $(cat "$state/joinfile.txt")"
 expect "the join file is 0600 root" test "$(stat -c '%a %U' $join)" = "600 root"
 expect "seed-agent accepts the minted join file" seed-agent validate $join
+expect "the join file carries the master's time zone" sh -c "grep -A1 '^host:' $join | grep -q 'timezone: Asia/Shanghai'"
 secret=$(awk '/^  token:/ {print $2}' $join)
 expect "the join file carries a bootstrap token" sh -c "echo '$secret' | grep -Eqx '[a-z0-9]{6}[.][a-z0-9]{16}'"
 refuse "the token's secret appears in no output" grep -rqF "${secret#*.}" "$state/joinfile.txt" "$state/init.txt" "$state/init2.txt"

@@ -62,6 +62,7 @@ make_join_file() {
     echo "  name: worker-1"
     echo "host:"
     echo "  timezone: Asia/Shanghai"
+    echo "  dataDir: /srv/kubeseed-data"
   } > "$dir/join.yaml"
   rm -f "$dir/ca.key"
 }
