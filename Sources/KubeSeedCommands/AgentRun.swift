@@ -18,8 +18,16 @@ extension AgentOperations {
     /// Reads and validates the join file: owner root (when `effectiveUID` is root), not group/world-accessible, size-bounded.
     public static func loadJoinFile(root: HostRoot, path: String, effectiveUID: UInt32, now: Date = Date()) throws -> JoinFile {
         var st = stat()
-        guard stat(root.resolve(path), &st) == 0 else {
+        guard lstat(root.resolve(path), &st) == 0 else {
             throw ConfigError(.unreadable, file: path, "no join file here; mint one on the master with 'seed join-file NODE'")
+        }
+        // A link would let whoever can write its directory point root's agent at any file; the join file
+        // is copied into place, so only a regular file is taken.
+        if st.st_mode & S_IFMT == S_IFLNK {
+            throw ConfigError(.permissions, file: path, "is a symbolic link; copy the join file itself here (root, 0600)")
+        }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw ConfigError(.unreadable, file: path, "is not a regular file")
         }
         if st.st_mode & 0o077 != 0 {
             throw ConfigError(.permissions, file: path, "mode \(String(st.st_mode & 0o777, radix: 8)) lets others read the bootstrap token; run: chmod 600 \(path)")
@@ -91,7 +99,9 @@ extension AgentOperations {
         var failure: (name: String, reason: String, retryable: Bool)?
         var plan: NodePlan?
         do {
-            let planned = ComponentPlanner.plan(files, try ComponentObserver(root: root, services: effects.services).observe(files))
+            var observedComponents = try ComponentObserver(root: root, services: effects.services).observe(files)
+            observedComponents.ownedFiles = Self.ownedFiles(in: journal, under: NodePaths.containerdCertsDir, root: root)
+            let planned = ComponentPlanner.plan(files, observedComponents)
             if let blocking = planned.blockingFailures.first { failure = (blocking.name, blocking.detail, true) } else { plan = planned }
         } catch {
             failure = ("components", "\(error)", Self.isRetryable(error))
@@ -105,6 +115,13 @@ extension AgentOperations {
         }
         let status = status(join, node, plan, stamp: stamp)
         return Convergence(status: status, output: output, changes: changes, retryable: !status.ready)
+    }
+
+    /// Files the journal says KubeSeed created under `directory` that are still there.
+    static func ownedFiles(in journal: ChangeJournal, under directory: String, root: HostRoot) -> Set<String> {
+        var owned = Set<String>()
+        for case .file(let path, nil, _) in journal.records where path.hasPrefix(directory + "/") && root.exists(path) { owned.insert(path) }
+        return owned
     }
 
     /// Whether a pass that failed with `error` may succeed by itself later (worth a restart of the agent):
@@ -149,10 +166,11 @@ extension AgentOperations {
         return AgentStatus(ready: ready, summary: summary, updated: stamp, checks: checks)
     }
 
-    /// Writes the status file read by `seed-agent status` (no secrets in it).
+    /// Writes the status file read by `seed-agent status`. Its reasons quote the agent's errors, which
+    /// withhold every join-file value; it is still root's alone (0600), like the join file it reports on.
     public func writeStatus(_ status: AgentStatus, path: String = AgentStatus.defaultPath) throws {
         let directory = (path as NSString).deletingLastPathComponent
         if !root.isDirectory(directory) { try root.makeDirectory(directory, mode: 0o755) }
-        try root.writeAtomically(path, status.encoded(), mode: 0o644)
+        try root.writeAtomically(path, status.encoded(), mode: AgentStatus.fileMode)
     }
 }

@@ -140,6 +140,10 @@ struct Status: ParsableCommand {
 
     func run() throws {
         let root = HostRoot()
+        if geteuid() != 0 && root.exists(AgentStatus.defaultPath) && access(AgentStatus.defaultPath, R_OK) != 0 {
+            print("seed-agent status: \(AgentStatus.defaultPath) is root's alone (it describes the join file); run as root")
+            throw ExitCode(4)
+        }
         guard let data = try root.read(AgentStatus.defaultPath) else {
             print("seed-agent is not running or has not finished a pass (no \(AgentStatus.defaultPath)); see: systemctl status seed-agent")
             throw ExitCode(3)

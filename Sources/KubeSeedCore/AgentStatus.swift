@@ -3,6 +3,8 @@ import Foundation
 /// What `seed-agent status` shows: written by the running agent to /run/kubeseed/status.json.
 public struct AgentStatus: Codable, Sendable, Equatable {
     public static let defaultPath = "/run/kubeseed/status.json"
+    /// Root's alone: the reasons describe the join file.
+    public static let fileMode: UInt16 = 0o600
 
     public struct Check: Codable, Sendable, Equatable {
         public var name: String

@@ -65,10 +65,13 @@ extension ClusterConfig {
     /// Parses and validates a cluster configuration; every problem is a `ConfigError` naming the field and line.
     public static func parse(_ text: String, file: String) throws -> ClusterConfig {
         var config = ClusterConfig()
+        var clusterLine: Int?
         for (key, value) in try YAMLField.document(text, file: file, apiVersion: apiVersion, kind: kind,
                                                    sections: ["cluster", "master", "pki", "binaries", "host"]) {
             switch key {
-            case "cluster": try parseCluster(value, into: &config)
+            case "cluster":
+                clusterLine = value.line
+                try parseCluster(value, into: &config)
             case "master": try parseMaster(value, into: &config)
             case "pki":
                 for (_, algorithm) in try value.mapping(allowedKeys: ["keyAlgorithm"]) {
@@ -91,7 +94,7 @@ extension ClusterConfig {
                 try HostSettingsParser.apply(value, to: &config.host)
             }
         }
-        try config.validateTogether(file: file)
+        try config.validateTogether(file: file, line: clusterLine)
         return config
     }
 
@@ -117,8 +120,7 @@ extension ClusterConfig {
                 guard Validate.isDNSDomain(text) else { throw value.error(.invalidValue, "'\(text)' is not a DNS domain like cluster.local") }
                 config.clusterDomain = text
             default: // nodePortRange
-                let bounds = text.split(separator: "-").compactMap { Int($0) }
-                guard bounds.count == 2, bounds[0] >= 1, bounds[0] < bounds[1], bounds[1] <= 65535 else {
+                guard Validate.portRange(text) != nil else {
                     throw value.error(.invalidValue, "'\(text)' is not a port range like 30000-32767")
                 }
                 config.nodePortRange = text
@@ -148,10 +150,14 @@ extension ClusterConfig {
         }
     }
 
-    /// Checks that need several fields; `file` names the source in the error.
-    public func validateTogether(file: String) throws {
+    /// Checks that need several fields; `file` and `line` (of the `cluster` section) name the source in the error.
+    public func validateTogether(file: String, line: Int? = nil) throws {
+        if IPAddress.overlaps(serviceCIDR, podCIDR) {
+            throw ConfigError(.invalidValue, file: file, field: "cluster.podCIDR", line: line,
+                              "\(podCIDR) overlaps serviceCIDR \(serviceCIDR); pods and services need separate ranges")
+        }
         guard IPAddress.contains(cidr: serviceCIDR, ip: clusterDNS) else {
-            throw ConfigError(.invalidValue, file: file, field: "cluster.clusterDNS", "\(clusterDNS) is outside serviceCIDR \(serviceCIDR)")
+            throw ConfigError(.invalidValue, file: file, field: "cluster.clusterDNS", line: line, "\(clusterDNS) is outside serviceCIDR \(serviceCIDR)")
         }
     }
 

@@ -9,6 +9,9 @@ public struct ComponentObservation: Sendable {
     public var units: [String: UnitState] = [:]
     /// Executables found in /opt/k8s/bin, by name.
     public var binaries: Set<String> = []
+    /// Files KubeSeed created in the directories whose content it renders whole (containerd's certs.d),
+    /// from the change journal, that are still there: one no longer rendered is removed.
+    public var ownedFiles: Set<String> = []
     public init() {}
 }
 
@@ -56,6 +59,12 @@ public enum ComponentPlanner {
             items.append(PlanItem(file.path, .change, why, steps: [.writeFile(path: file.path, content: file.content, mode: file.mode)]))
             changedUnits.formUnion(file.restarts)
             if file.path.hasPrefix("/etc/systemd/system/") { unitFileWritten = true }
+        }
+        // A mirror taken out of the join file takes its hosts.toml with it: containerd reads certs.d on each
+        // pull, so it would keep pulling through the mirror.
+        let rendered = Set(files.map(\.path))
+        for path in observed.ownedFiles.subtracting(rendered).sorted() {
+            items.append(PlanItem(path, .change, "no longer in the join file: will be removed", steps: [.removeFile(path: path)]))
         }
         // Enable everything first, reload systemd once, then start or restart: one reload per pass.
         var activation: [Step] = []

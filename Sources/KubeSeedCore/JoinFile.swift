@@ -75,7 +75,16 @@ public struct KubeProxySettings: Sendable, Equatable {
 extension JoinFile {
     /// Parses and validates a join file. Every problem is a `ConfigError` naming the field and line;
     /// `now` decides whether the token has expired.
+    /// The file holds a bootstrap token, so no message repeats a value from it (`SecretRedaction`).
     public static func parse(_ text: String, file: String, now: Date = Date()) throws -> JoinFile {
+        do {
+            return try parseRevealingValues(text, file: file, now: now)
+        } catch let error as ConfigError {
+            throw error.withholdingValues(of: text)
+        }
+    }
+
+    static func parseRevealingValues(_ text: String, file: String, now: Date) throws -> JoinFile {
         var sections: [String: YAMLField] = [:]
         for (key, value) in try YAMLField.document(text, file: file, apiVersion: apiVersion, kind: kind,
                                                    sections: ["cluster", "bootstrap", "node", "containerd", "kubelet", "kubeProxy", "host"]) {
@@ -180,6 +189,10 @@ extension JoinFile {
         if !sawVersion { throw ConfigError(.missingField, file: field.file, field: "cluster.kubernetesVersion", line: field.line, "required, like v1.31.2") }
         if !sawEndpoints { throw ConfigError(.missingField, file: field.file, field: "cluster.apiServerEndpoints", line: field.line, "required") }
         if !sawCA { throw ConfigError(.missingField, file: field.file, field: "cluster.caCertificate", line: field.line, "required: the cluster CA certificate (PEM)") }
+        if IPAddress.overlaps(join.serviceCIDR, join.podCIDR) {
+            throw ConfigError(.invalidValue, file: field.file, field: "cluster.podCIDR", line: field.line,
+                              "\(join.podCIDR) overlaps serviceCIDR \(join.serviceCIDR); pods and services need separate ranges")
+        }
         guard IPAddress.contains(cidr: join.serviceCIDR, ip: join.clusterDNS) else {
             throw ConfigError(.invalidValue, file: field.file, field: "cluster.clusterDNS", line: field.line,
                               "\(join.clusterDNS) is outside serviceCIDR \(join.serviceCIDR)")
@@ -251,8 +264,8 @@ extension JoinFile {
                 if key == "root" { join.containerd.root = path } else { join.containerd.state = path }
             case "sandboxImage":
                 let image = try value.string()
-                guard !image.isEmpty, !image.contains(" "), !image.contains("\""), image.count < 256 else {
-                    throw value.error(.invalidValue, "'\(image)' is not an image reference like registry.k8s.io/pause:3.9")
+                guard Validate.isImageReference(image) else {
+                    throw value.error(.invalidValue, "\(Validate.shown(image)) is not an image reference like registry.k8s.io/pause:3.9")
                 }
                 join.containerd.sandboxImage = image
             default: // registryMirrors
@@ -277,8 +290,8 @@ extension JoinFile {
             switch key {
             case "maxPods", "podPidsLimit":
                 let text = try value.scalarText()
-                guard let number = Int(text), key == "maxPods" ? (1...2000).contains(number) : number >= -1 else {
-                    throw value.error(.invalidValue, "'\(text)' is not a valid \(key)")
+                guard let number = Validate.decimalInteger(text), key == "maxPods" ? (1...2000).contains(number) : number >= -1 else {
+                    throw value.error(.invalidValue, "\(Validate.shown(text)) is not a valid \(key): " + (key == "maxPods" ? "a whole number from 1 to 2000" : "-1 (no limit) or a whole number"))
                 }
                 if key == "maxPods" { join.kubelet.maxPods = number } else { join.kubelet.podPidsLimit = number }
             default:

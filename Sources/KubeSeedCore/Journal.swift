@@ -18,6 +18,9 @@ public enum JournalRecord: Codable, Sendable, Equatable {
     case unitDisabled(String)
     case unitStopped(String)
     case directoryCreated(String)
+    /// KubeSeed wrote (or is about to write) content with this SHA-256 (hex) at `path`. `reset` restores
+    /// or removes a file only while it still holds one of these; a file changed since is left with a report.
+    case fileWritten(path: String, sha256: String)
 
     /// What the record is about. The first record for a key holds the original value; later
     /// attempts (an interrupted apply run again) must not overwrite it.
@@ -35,6 +38,7 @@ public enum JournalRecord: Codable, Sendable, Equatable {
         case .unitEnabled(let unit), .unitDisabled(let unit): return "enablement:\(unit)"
         case .unitStarted(let unit), .unitStopped(let unit): return "activity:\(unit)"
         case .directoryCreated(let path): return "dir:\(path)"
+        case .fileWritten(let path, let sha256): return "written:\(path):\(sha256)"
         }
     }
 }

@@ -72,6 +72,14 @@ public enum IPAddress {
         return (address, prefix)
     }
 
+    /// Whether two CIDRs share any address (same family; either contains the other's network address).
+    public static func overlaps(_ a: String, _ b: String) -> Bool {
+        guard let (left, leftPrefix) = cidr(a), let (right, rightPrefix) = cidr(b), left.count == right.count else { return false }
+        let prefix = min(leftPrefix, rightPrefix)
+        for bit in 0..<prefix where (left[bit / 8] ^ right[bit / 8]) & (0x80 >> UInt8(bit % 8)) != 0 { return false }
+        return true
+    }
+
     /// Whether `ip` lies inside `cidr` (same family).
     public static func contains(cidr: String, ip: String) -> Bool {
         guard let (network, prefix) = self.cidr(cidr), let address = v4(ip) ?? v6(ip), address.count == network.count else { return false }

@@ -4,6 +4,8 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
     case loadModule(String)
     /// Write a whole file; `mode` `nil` keeps an existing file's mode (new files get 0644).
     case writeFile(path: String, content: String, mode: UInt16?)
+    /// Remove a file KubeSeed wrote that is no longer rendered (a mirror taken out of the join file).
+    case removeFile(path: String)
     case setSysctl(key: String, value: String)
     case swapOff(String)
     /// Mask units and reload systemd.
@@ -30,6 +32,7 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
         case .createDirectory(let path, let mode): return "create directory \(path) (mode \(String(mode, radix: 8)))"
         case .loadModule(let name): return "load module \(name)"
         case .writeFile(let path, _, _): return "write \(path)"
+        case .removeFile(let path): return "remove \(path) (no longer rendered)"
         case .setSysctl(let key, let value): return "set \(key) = \(value)"
         case .swapOff(let path): return "swapoff \(path)"
         case .maskUnits(let units): return "mask \(units.joined(separator: ", "))"

@@ -24,6 +24,14 @@ public enum Render {
         }
     }
 
+    /// `fstab` with the lines KubeSeed commented out active again, every other byte as it is (lines
+    /// the operator added or changed since stay).
+    public static func fstabRestoringSwap(_ fstab: String) -> String {
+        fstab.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasPrefix(fstabMarker) ? String(line.dropFirst(fstabMarker.count)) : String(line)
+        }.joined(separator: "\n")
+    }
+
     /// The fstab with every active swap line commented out (other bytes untouched).
     public static func fstabWithoutSwap(_ fstab: String) -> String {
         fstab.split(separator: "\n", omittingEmptySubsequences: false).map { line in

@@ -100,11 +100,76 @@ public enum Validate {
         ].contains(key)
     }
 
+    /// A registry host as containerd's certs.d names it: a DNS name, optionally `:PORT` (1–65535, digits only).
     static func isRegistryHost(_ s: String) -> Bool {
         let hostPort = s.split(separator: ":", omittingEmptySubsequences: false)
-        guard hostPort.count <= 2, let host = hostPort.first, !host.isEmpty else { return false }
-        if hostPort.count == 2, Int(hostPort[1]) == nil { return false }
+        guard hostPort.count <= 2, let host = hostPort.first, !host.isEmpty, host.count <= 253 else { return false }
+        if hostPort.count == 2 {
+            guard let port = decimalInteger(String(hostPort[1])), (1...65535).contains(port) else { return false }
+        }
         return host.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNSLabel(String($0)) }
+    }
+
+    /// A decimal integer as a person writes one: digits, an optional leading `-`, no `+`, no leading zeros,
+    /// at most 18 digits. `nil` for anything else (`+0002000`, `0x10`, `1_000`, ` 5`).
+    public static func decimalInteger(_ s: String) -> Int? {
+        let digits = s.hasPrefix("-") ? s.dropFirst() : Substring(s)
+        guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+              digits == "0" || !digits.hasPrefix("0"), !(s.hasPrefix("-") && digits == "0") else { return nil }
+        return Int(s)
+    }
+
+    /// A port range `N-M` with 1 ≤ N < M ≤ 65535, digits only.
+    public static func portRange(_ s: String) -> ClosedRange<Int>? {
+        let bounds = s.split(separator: "-", omittingEmptySubsequences: false).map { decimalInteger(String($0)) }
+        guard bounds.count == 2, let low = bounds[0], let high = bounds[1], low >= 1, low < high, high <= 65535 else { return nil }
+        return low...high
+    }
+
+    /// An image reference as containerd reads one: `[registry[:port]/]path[:tag][@algorithm:hex]`, path
+    /// components of lowercase letters and digits joined by `.`, `_`, `__` or `-`s (the distribution
+    /// reference grammar), at most 255 characters, nothing else.
+    public static func isImageReference(_ s: String) -> Bool {
+        guard !s.isEmpty, s.utf8.count <= 255, s.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7f }) else { return false }
+        var rest = Substring(s)
+        if let at = rest.firstIndex(of: "@") {
+            let digest = rest[rest.index(after: at)...].split(separator: ":", omittingEmptySubsequences: false)
+            guard digest.count == 2, !digest[0].isEmpty, digest[0].allSatisfy({ $0.isLowercase || $0.isNumber || "+._-".contains($0) }),
+                  digest[1].count >= 32, digest[1].allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return false }
+            rest = rest[..<at]
+        }
+        var components = rest.split(separator: "/", omittingEmptySubsequences: false)
+        guard var last = components.popLast(), !last.isEmpty else { return false }
+        if let colon = last.lastIndex(of: ":") {
+            let tag = last[last.index(after: colon)...]
+            guard let first = tag.first, first.isLetter || first.isNumber || first == "_", tag.count <= 128,
+                  tag.allSatisfy({ $0.isLetter || $0.isNumber || "_.-".contains($0) }) else { return false }
+            last = last[..<colon]
+        }
+        components.append(last)
+        if components.count > 1, let domain = components.first, domain.contains(".") || domain.contains(":") || domain == "localhost" {
+            guard isRegistryHost(String(domain)) else { return false }
+            components.removeFirst()
+        }
+        return !components.isEmpty && components.allSatisfy(isImagePathComponent)
+    }
+
+    static func isImagePathComponent(_ component: Substring) -> Bool {
+        guard let first = component.first, let last = component.last,
+              first.isLowercase || first.isNumber, last.isLowercase || last.isNumber else { return false }
+        var previousSeparator = ""
+        for character in component {
+            if character.isASCII && (character.isLowercase || character.isNumber) {
+                previousSeparator = ""
+            } else if ".-_".contains(character) {
+                previousSeparator.append(character)
+                // Separators: one `.`, one or two `_`, or any run of `-`.
+                if previousSeparator.count > 1 && !(previousSeparator == "__" || previousSeparator.allSatisfy { $0 == "-" }) { return false }
+            } else {
+                return false
+            }
+        }
+        return true
     }
 }
 

@@ -16,14 +16,18 @@ public indirect enum YAMLDocument {
         }
     }
 
-    /// Strings YAML would read as something else (numbers, booleans, null) or that carry
-    /// special characters are emitted double-quoted so they re-parse as strings.
+    /// Everything but a plain word is emitted double-quoted, so that no YAML reader (1.2 like Yams, or
+    /// 1.1 like the Go YAML the kubelet uses) takes it for a number, a boolean, a null, a timestamp, a
+    /// base-60 number (`1:20`) or anything but the string it is. A plain word starts with a letter or `/`
+    /// (never a digit, sign, dot or indicator), holds only letters, digits and `._/-:+=*@` (no space, so
+    /// no `: ` or ` #`), does not end in `:`, and is not one of YAML 1.1's boolean or null words.
     static func needsQuotes(_ s: String) -> Bool {
-        if s.isEmpty || Int(s) != nil || Double(s) != nil { return true }
-        if ["true", "false", "yes", "no", "on", "off", "null", "~", "y", "n"].contains(s.lowercased()) { return true }
-        return s.contains(": ") || s.contains(" #") || s.hasPrefix("-") || s.hasPrefix("[") || s.hasPrefix("{")
-            || s.hasPrefix("*") || s.hasPrefix("&") || s.hasPrefix("!") || s.hasPrefix("%") || s.hasPrefix("@")
-            || s.hasPrefix("`") || s.hasPrefix("'") || s.hasPrefix("\"") || s.hasSuffix(":") || s.contains("\n")
+        guard let first = s.unicodeScalars.first, first.isASCII, first.properties.isAlphabetic || first == "/" else { return true }
+        guard s.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._/-:+=*@".unicodeScalars.contains($0)) }) else {
+            return true
+        }
+        if s.hasSuffix(":") { return true }
+        return ["y", "yes", "n", "no", "true", "false", "on", "off", "null", "nan", "inf"].contains(s.lowercased())
     }
 
     /// Renders `pairs` as a YAML mapping after `header` (the project's one YAML emitter).

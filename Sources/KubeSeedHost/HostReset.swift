@@ -2,10 +2,12 @@ import Foundation
 import KubeSeedCore
 
 /// `reset`: undoes every journaled change, newest first, with the same effects the changes were made through.
-public struct HostReset {
+public final class HostReset {
     public let root: HostRoot
     public let effects: HostEffects
     public let journal: ChangeJournal
+    /// What KubeSeed wrote at each path (SHA-256), from the journal.
+    private var writtenHashes: [String: Set<String>] = [:]
 
     public init(root: HostRoot = HostRoot(), effects: HostEffects, journal: ChangeJournal) {
         self.root = root
@@ -27,6 +29,9 @@ public struct HostReset {
     /// collected (the journal keeps those records so `reset` can be run again).
     public func run() throws -> ResetOutcome {
         try journal.reload()
+        var hashes: [String: Set<String>] = [:]
+        for case .fileWritten(let path, let sha256) in journal.records { hashes[path, default: []].insert(sha256) }
+        writtenHashes = hashes
         var outcome = ResetOutcome()
         var remaining: [JournalRecord] = []
         var toUnmask: [String] = []
@@ -44,9 +49,13 @@ public struct HostReset {
                 } catch {
                     outcome.leftAsIs.append("swap \(path) stays off (\(error))")
                 }
+            case .fileWritten:
+                break
             default:
                 do {
                     outcome.restored.append(try restore(record))
+                } catch let kept as Kept {
+                    outcome.leftAsIs.append(kept.detail)
                 } catch {
                     outcome.failed.append("\(record.key): \(error)")
                     remaining.append(record)
@@ -105,15 +114,41 @@ public struct HostReset {
         return outcome
     }
 
-    private func restore(_ record: JournalRecord) throws -> String {
-        switch record {
-        case .file(let path, let previous, let mode):
+    /// Restores a file KubeSeed wrote, but only while it still holds what KubeSeed wrote: a file changed
+    /// since (an operator's edit, a key restored from a backup) is never overwritten or removed. fstab
+    /// gets KubeSeed's own lines back and keeps the rest; any other such file stays, with its original
+    /// beside it as `<path>.kubeseed-orig`, and the outcome says so.
+    private func restoreFile(_ path: String, previous: Data?, mode: UInt16?, written: Set<String>) throws -> String {
+        let current = try root.read(path)
+        let ours = current.map { written.isEmpty || written.contains(StepRunner.sha256($0)) } ?? true
+        if ours {
             if let previous {
                 try root.writeAtomically(path, previous, mode: mode ?? 0o644)
                 return "restored \(path)"
             }
+            guard current != nil else { return "\(path) already gone" }
             try root.remove(path)
             return "removed \(path)"
+        }
+        if path == NodePlanner.fstabPath, previous != nil, let text = current.flatMap({ String(data: $0, encoding: .utf8) }) {
+            try root.writeAtomically(path, Data(Render.fstabRestoringSwap(text).utf8), mode: root.mode(path) ?? mode ?? 0o644)
+            throw Kept(detail: "swap lines KubeSeed commented out in \(path) are active again; the other edits made since are kept")
+        }
+        guard let previous else {
+            throw Kept(detail: "\(path) changed since KubeSeed created it: left in place")
+        }
+        let backup = path + ".kubeseed-orig"
+        try root.writeAtomically(backup, previous, mode: mode ?? 0o600)
+        throw Kept(detail: "\(path) changed since KubeSeed wrote it: left in place; its original is in \(backup)")
+    }
+
+    /// A journaled file left (or only partly restored) because it changed since KubeSeed wrote it.
+    struct Kept: Error { var detail: String }
+
+    private func restore(_ record: JournalRecord) throws -> String {
+        switch record {
+        case .file(let path, let previous, let mode):
+            return try restoreFile(path, previous: previous, mode: mode, written: writtenHashes[path] ?? [])
         case .symlink(let path, let previousTarget):
             if let previousTarget {
                 guard root.readLink(path) != previousTarget else { return "\(path) already → \(previousTarget)" }
@@ -151,8 +186,8 @@ public struct HostReset {
             return "started \(unit)"
         case .directoryCreated(let path):
             return try root.removeDirectoryIfEmpty(path) ? "removed \(path)" : "kept \(path) (not empty)"
-        case .unitMasked, .moduleLoaded, .swapActive:
-            return "" // handled by reset()
+        case .unitMasked, .moduleLoaded, .swapActive, .fileWritten:
+            return "" // handled by run()
         }
     }
 

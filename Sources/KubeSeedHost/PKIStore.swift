@@ -24,23 +24,13 @@ public struct PKIStore {
     func keyPath(_ name: String) -> String { "\(directory)/\(name)-key.pem" }
 
     /// Makes sure every certificate of `ClusterPKI.specs` and the service-account key pair exist.
-    /// New files are journaled before they are written, so a reset removes exactly them.
+    /// Everything is made in memory first; then exactly the files about to be written are journaled
+    /// (with what was there and the SHA-256 of what goes there) and written in one batch. A failure
+    /// on the way journals and writes nothing.
     public func ensure(_ parameters: PKIParameters, algorithm: KeyAlgorithm, journal: ChangeJournal, now: Date = Date()) throws -> [Entry] {
         if !root.isDirectory(directory) { throw HostError(.file, "\(directory) does not exist", cause: "run 'seed-agent apply' first") }
-        // One journal write (and fsync) for every file this run will create, before the first of them.
         let specs = ClusterPKI.specs(parameters)
-        var newFiles: [JournalRecord] = []
-        for name in [ClusterPKI.caName] + specs.map(\.name) where !root.exists(certPath(name)) && !root.exists(keyPath(name)) {
-            newFiles += [.file(path: keyPath(name), previous: nil, previousMode: nil), .file(path: certPath(name), previous: nil, previousMode: nil)]
-        }
-        if !root.exists(serviceAccountKeyFile) {
-            newFiles += [.file(path: serviceAccountKeyFile, previous: nil, previousMode: nil),
-                         .file(path: serviceAccountPublicFile, previous: try root.read(serviceAccountPublicFile), previousMode: root.mode(serviceAccountPublicFile))]
-        }
-        try journal.record(newFiles)
-        // Everything is made in memory first, then written in one batch with one flush (was one
-        // fsync per file: 41 of the 55 ms of a P-256 set on this machine). A failure on the way
-        // writes nothing.
+        // One batch with one flush (was one fsync per file: 41 of the 55 ms of a P-256 set on this machine).
         var pending: [(path: String, data: Data, mode: UInt16)] = []
         var entries: [Entry] = []
         let (ca, caEntry) = try loadOrCreateCA(algorithm, now: now, pending: &pending)
@@ -49,7 +39,12 @@ public struct PKIStore {
             entries.append(try loadOrIssue(spec, ca: ca, algorithm: algorithm, now: now, pending: &pending))
         }
         entries.append(try loadOrCreateServiceAccountKey(algorithm, pending: &pending))
-        if !pending.isEmpty { try root.writeAtomically(pending) }
+        guard !pending.isEmpty else { return entries }
+        try journal.record(try pending.flatMap { file -> [JournalRecord] in
+            [.file(path: file.path, previous: try root.read(file.path), previousMode: root.mode(file.path)),
+             .fileWritten(path: file.path, sha256: StepRunner.sha256(file.data))]
+        })
+        try root.writeAtomically(pending)
         return entries
     }
 

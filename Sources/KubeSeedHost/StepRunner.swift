@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Crypto
 import KubeSeedCore
 
 /// Performs plan steps on the host. Each step's previous value goes into the change journal
@@ -65,6 +66,11 @@ public final class StepRunner {
         }
     }
 
+    /// The SHA-256 of `data` in hex, as the journal records what KubeSeed wrote.
+    public static func sha256(_ data: Data) -> String {
+        SHA256.hash(data: data).map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
+    }
+
     static func monotonicSeconds() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -78,7 +84,10 @@ public final class StepRunner {
             records.append(.directoryCreated(path))
         case .loadModule(let name):
             records.append(.moduleLoaded(name))
-        case .writeFile(let path, _, _):
+        case .writeFile(let path, let content, _):
+            records.append(.file(path: path, previous: try root.read(path), previousMode: root.mode(path)))
+            records.append(.fileWritten(path: path, sha256: Self.sha256(Data(content.utf8))))
+        case .removeFile(let path):
             records.append(.file(path: path, previous: try root.read(path), previousMode: root.mode(path)))
         case .setSysctl(let key, _):
             let path = SysctlSetting(key, "").procPath
@@ -115,6 +124,13 @@ public final class StepRunner {
             if !root.isDirectory(path) { try root.makeDirectory(path, mode: mode) }
         case .loadModule(let name):
             try effects.modules.load(name)
+        case .removeFile(let path):
+            try root.remove(path)
+            // A certs.d/<registry> directory goes with its last file.
+            let directory = (path as NSString).deletingLastPathComponent
+            if (directory as NSString).deletingLastPathComponent == NodePaths.containerdCertsDir {
+                _ = try root.removeDirectoryIfEmpty(directory)
+            }
         case .writeFile(let path, let content, let mode):
             try root.writeAtomically(path, Data(content.utf8), mode: mode ?? root.mode(path) ?? 0o644)
         case .setSysctl(let key, let value):

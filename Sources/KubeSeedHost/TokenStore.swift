@@ -18,7 +18,11 @@ public struct TokenStore {
     /// Saves the list atomically (0600). Only the file's first creation is journaled, so `reset`
     /// removes it without the journal ever holding a copy of the secrets.
     public func save(_ records: [TokenRecord], journal: ChangeJournal) throws {
-        if !root.exists(path) { try journal.record([.file(path: path, previous: nil, previousMode: nil)]) }
-        try root.writeAtomically(path, TokenRecord.encode(records), mode: 0o600)
+        let data = TokenRecord.encode(records)
+        // Only the hash of each version goes into the journal, never a copy of the secrets.
+        var entries: [JournalRecord] = [.fileWritten(path: path, sha256: StepRunner.sha256(data))]
+        if !root.exists(path) { entries.insert(.file(path: path, previous: nil, previousMode: nil), at: 0) }
+        try journal.record(entries)
+        try root.writeAtomically(path, data, mode: 0o600)
     }
 }

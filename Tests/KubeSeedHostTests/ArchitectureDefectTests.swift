@@ -140,7 +140,7 @@ import Testing
         let runner = StepRunner(root: host.root, effects: host.effects, journal: journal)
         try runner.apply([.writeFile(path: "/etc/kubernetes-a.yaml", content: "a\n", mode: 0o600)], observed: NodeObservation())
         try TokenStore(root: host.root).save([], journal: journal)
-        #expect(journal.records.map(\.key) == ["file:/etc/kubernetes-a.yaml", "file:\(TokenRecord.path)"])
+        #expect(journal.records.map(\.key).filter { $0.hasPrefix("file:") } == ["file:/etc/kubernetes-a.yaml", "file:\(TokenRecord.path)"])
         #expect(try ChangeJournal(root: host.root).records == journal.records)
     }
 }

@@ -278,7 +278,7 @@ import Testing
         try first.apply([.writeFile(path: "/etc/kubernetes-a.yaml", content: "a\n", mode: 0o600)], observed: NodeObservation())
         try firstJournal.record([.file(path: "/etc/kubernetes-c.yaml", previous: nil, previousMode: nil)])
         try host.root.writeAtomically("/etc/kubernetes-c.yaml", Data("c\n".utf8), mode: 0o644)
-        #expect(try ChangeJournal(root: host.root).records.count == 3)
+        #expect(try ChangeJournal(root: host.root).records.filter { $0.key.hasPrefix("file:") }.count == 3)
         let outcome = try HostReset(root: host.root, effects: host.effects, journal: firstJournal).run()
         #expect(outcome.failed.isEmpty)
         #expect(try host.snapshot() == original, "reset must remove what both runners wrote")

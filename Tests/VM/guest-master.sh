@@ -95,7 +95,7 @@ join=/var/lib/kubeseed/join-files/worker-1.yaml
 expect "the join file is 0600 root" test "$(stat -c '%a %U' $join)" = "600 root"
 expect "seed-agent accepts the minted join file" seed-agent validate $join
 expect "the join file carries the master's time zone" sh -c "grep -A1 '^host:' $join | grep -q 'timezone: Asia/Shanghai'"
-secret=$(awk '/^  token:/ {print $2}' $join)
+secret=$(awk '/^  token:/ {print $2}' $join | tr -d '"')
 expect "the join file carries a bootstrap token" sh -c "echo '$secret' | grep -Eqx '[a-z0-9]{6}[.][a-z0-9]{16}'"
 refuse "the token's secret appears in no output" grep -rqF "${secret#*.}" "$state/joinfile.txt" "$state/init.txt" "$state/init2.txt"
 id=${secret%%.*}
