@@ -61,6 +61,8 @@ public struct SystemdUnit: Sendable, Equatable {
     /// One word of an `ExecStart=` line as systemd splits it back: quoted when it holds anything systemd
     /// would split on or unescape, with C escapes inside the quotes; `%` and `$` doubled.
     public static func commandWord(_ word: String) -> String {
+        // A lone `;` would separate two commands, quoted or not: systemd's own escape keeps it a word.
+        if word == ";" { return "\\;" }
         var escaped = ""
         var needsQuotes = word.isEmpty
         for scalar in word.unicodeScalars {
@@ -71,7 +73,6 @@ public struct SystemdUnit: Sendable, Equatable {
             case "\"": escaped += "\\\""; needsQuotes = true
             case "'": escaped += "\\'"; needsQuotes = true
             case " ": escaped += " "; needsQuotes = true
-            case ";" where word.unicodeScalars.count == 1: escaped += ";"; needsQuotes = true
             default:
                 if scalar.value < 0x20 || scalar.value == 0x7f || (0x80...0x9f).contains(scalar.value)
                     || scalar.value == 0x2028 || scalar.value == 0x2029 {

@@ -125,6 +125,18 @@ expect "reset after join exits 0" seed-agent reset
 expect "reset restored Debian's containerd config.toml" cmp /etc/containerd/config.toml "$state/containerd-config.debian"
 expect "reset removed the kubelet and kube-proxy units and configs" test ! -e /etc/systemd/system/kubelet.service -a ! -e /etc/kubernetes/kubelet-config.yaml -a ! -e /etc/crictl.yaml
 
+# The one unit writer, read back by systemd itself: every word a value could hold (spaces that would
+# inject flags, CR and LF that would start a directive, specifiers, variables, quotes, a lone ';')
+# reaches the process as exactly one argument.
+words=("--root-dir=/data/k 8s" "--anonymous-auth=true --authorization-mode=AlwaysAllow" "%H" "100%" '$HOME' '${PATH}' \
+  'say "hi"' 'back\slash' "it's" "" $'tab\there' $'line\rExecStartPre=/bin/false' $'new\nExecStartPre=/bin/false' "ünïcødé" ";")
+seed-agent unit-probe --unit /run/systemd/system/kubeseed-probe.service --output /run/kubeseed-probe.out -- "${words[@]}"
+systemctl daemon-reload
+expect "systemd-analyze verify accepts a unit whose words hold spaces, CR, LF, %, \$ and quotes" systemd-analyze verify /run/systemd/system/kubeseed-probe.service
+expect "systemd reads no ExecStartPre= out of a value" sh -c "test -z \"\$(systemctl show -p ExecStartPre --value kubeseed-probe.service)\""
+systemctl start kubeseed-probe.service
+printf '%s\0' "${words[@]}" > /run/kubeseed-probe.expected
+expect "systemd ran the unit with exactly the words written, each one argument" cmp /run/kubeseed-probe.out /run/kubeseed-probe.expected
 log "DONE"
 sync
 systemctl poweroff

@@ -6,6 +6,8 @@
 #   prep: check, apply, reboot and verify, apply again (0 writes), reset (byte-identical), kill -9 mid-apply
 #   join: drop a join file, the .path unit starts the agent, containerd up, kubelet/kube-proxy installed
 #   master: seed init on Debian's plaintext etcd: mutual TLS, control-plane units, a join file, reset
+#   powercut: the power cut at random points of the agent's first run and of seed init (KUBESEED_POWER_CUTS
+#             each, default 1; Tests/VM/run-powercuts.sh runs 5): the next run converges, reset restores
 #   bench: not a test; Benchmarks/run.sh reads its BENCH lines
 # Usage: Tests/VM/run-vm-test.sh [--keep] [SCENARIO...]   (default: all; KUBESEED_VM_TIMEOUT per boot, default 600 s)
 set -euo pipefail
@@ -20,7 +22,9 @@ for arg in "$@"; do
     *) scenarios+=("$arg") ;;
   esac
 done
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(prep join master)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(prep join master powercut)
+# Power cuts per run in the powercut scenario (each of the agent's first run and of seed init).
+cuts=${KUBESEED_POWER_CUTS:-1}
 start=$(date +%s)
 
 if [ "$(id -u)" != 0 ]; then echo "run-vm-test: needs root (debootstrap, mkfs -d)" >&2; exit 1; fi
@@ -81,12 +85,17 @@ for scenario in "${scenarios[@]}"; do
   install -m 0755 "$binary" "$stage/usr/bin/seed"
   ln -s seed "$stage/usr/bin/seed-agent"
   # Debian's etcd-server starts a plaintext etcd at boot; only the master scenario keeps it (to take it over).
-  [ "$scenario" = master ] || rm -f "$stage/etc/systemd/system/multi-user.target.wants/etcd.service"
+  [ "$scenario" = master ] || [ "$scenario" = powercut ] || rm -f "$stage/etc/systemd/system/multi-user.target.wants/etcd.service"
   install -m 0644 "$repo/units/seed-agent.service" "$repo/units/seed-agent.path" "$stage/lib/systemd/system/"
   install -D -m 0755 "$guest" "$stage/usr/local/lib/kubeseed-vmtest/guest.sh"
   install -m 0644 "$here/guest-lib.sh" "$stage/usr/local/lib/kubeseed-vmtest/guest-lib.sh"
   install -D -m 0644 "$here/agent.yaml" "$stage/usr/local/lib/kubeseed-vmtest/agent.yaml"
-  if [ "$scenario" = join ] || [ "$scenario" = bench ]; then
+  if [ "$scenario" = powercut ]; then
+    echo "$cuts" > "$stage/usr/local/lib/kubeseed-vmtest/cuts"
+    printf 'apiVersion: kubeseed.io/v1alpha1\nkind: ClusterConfiguration\ncluster:\n  name: powercut\nmaster:\n  name: master-1\n' \
+      > "$stage/usr/local/lib/kubeseed-vmtest/cluster.yaml"
+  fi
+  if [ "$scenario" = join ] || [ "$scenario" = bench ] || [ "$scenario" = powercut ]; then
     make_join_file "$work" && install -m 0600 "$work/join.yaml" "$stage/usr/local/lib/kubeseed-vmtest/join.yaml"
   fi
   if [ "$scenario" = bench ]; then
@@ -100,7 +109,9 @@ for scenario in "${scenarios[@]}"; do
   rm -rf "$stage"
   echo "run-vm-test: disk ready after $(( $(date +%s) - start )) s"
 
-  for n in 1 2 3; do
+  boots=3
+  [ "$scenario" = powercut ] && boots=$((2 * cuts + 2))
+  for n in $(seq 1 "$boots"); do
     t0=$(date +%s)
     timeout "$timeout_s" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 2048 -smp 2 \
       -nographic -no-reboot -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
