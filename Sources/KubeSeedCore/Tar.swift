@@ -6,7 +6,8 @@ public struct TarHeader: Sendable, Equatable {
     public var mode: UInt16
     public var kind: Kind
 
-    /// Parses a 512-byte header; `nil` for the all-zero end-of-archive block. Throws on a bad checksum.
+    /// Parses a 512-byte header; `nil` for the all-zero end-of-archive block. Throws on a bad checksum
+    /// or a size that is negative or does not fit in an `Int`.
     public static func parse(_ block: [UInt8]) throws -> TarHeader? {
         guard block.count == 512 else { throw TarError("short header block") }
         if block.allSatisfy({ $0 == 0 }) { return nil }
@@ -28,21 +29,48 @@ public struct TarHeader: Sendable, Equatable {
         case UInt8(ascii: "x"): kind = .paxHeader
         default: kind = .other
         }
-        return TarHeader(name: name, size: octal(block[124..<136]), mode: UInt16(truncatingIfNeeded: octal(block[100..<108])), kind: kind)
+        let length = try size(block[124..<136])
+        return TarHeader(name: name, size: length, mode: UInt16(truncatingIfNeeded: octal(block[100..<108])), kind: kind)
     }
 
     /// Bytes of padding after `size` bytes of data, to the next 512-byte boundary.
     public static func padding(_ size: Int) -> Int { (512 - size % 512) % 512 }
 
-    /// The `path=` value of a pax extended header, if any.
+    /// The `path=` value of a pax extended header, if any (`nil` too when the header is malformed).
     public static func paxPath(_ data: [UInt8]) -> String? {
-        for record in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-            // "<length> path=<value>"
-            guard let space = record.firstIndex(of: " ") else { continue }
-            let field = record[record.index(after: space)...]
-            if field.hasPrefix("path=") { return String(field.dropFirst(5)) }
+        (try? paxRecords(data))?["path"]
+    }
+
+    /// The records of a pax extended header, keyword → value (a later record wins, as in POSIX).
+    /// Each record is `"<length> <keyword>=<value>\n"`, its decimal length counting the whole record,
+    /// so values may hold newlines. Throws when a length does not match the data.
+    public static func paxRecords(_ data: [UInt8]) throws -> [String: String] {
+        var records: [String: String] = [:]
+        var start = data.startIndex
+        while start < data.endIndex && data[start] != 0 {
+            guard let space = data[start...].prefix(20).firstIndex(of: UInt8(ascii: " ")),
+                  let length = Int(String(decoding: data[start..<space], as: UTF8.self)),
+                  length > space - start + 1, length <= data.endIndex - start, data[start + length - 1] == UInt8(ascii: "\n"),
+                  let equals = data[(space + 1)..<(start + length - 1)].firstIndex(of: UInt8(ascii: "="))
+            else { throw TarError("malformed pax extended header record at byte \(start)") }
+            let keyword = String(decoding: data[(space + 1)..<equals], as: UTF8.self)
+            records[keyword] = String(decoding: data[(equals + 1)..<(start + length - 1)], as: UTF8.self)
+            start += length
         }
-        return nil
+        return records
+    }
+
+    /// The size field: octal digits, or GNU tar's base-256 (first byte 0x80 and up) for 8 GiB and more.
+    static func size(_ bytes: ArraySlice<UInt8>) throws -> Int {
+        guard let first = bytes.first, first & 0x80 != 0 else { return octal(bytes) }
+        // Base-256 is two's complement below the marker bit: bit 6 set means negative.
+        guard first & 0x40 == 0 else { throw TarError("negative member size") }
+        var value = Int(first & 0x3f)
+        for byte in bytes.dropFirst() {
+            guard value <= Int.max >> 8 else { throw TarError("member size does not fit in 64 bits") }
+            value = value << 8 | Int(byte)
+        }
+        return value
     }
 
     static func octal(_ bytes: ArraySlice<UInt8>) -> Int {

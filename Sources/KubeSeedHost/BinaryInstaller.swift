@@ -1,16 +1,22 @@
 import Crypto
-import CZlib
 import Foundation
 import Glibc
 import KubeSeedCore
 
 /// Installs Kubernetes binaries from a release archive (`kubernetes-node-linux-amd64.tar.gz` or
-/// `kubernetes-server-linux-amd64.tar.gz`): streams it once through SHA-256, zlib and a tar reader,
-/// extracts only the wanted members, checks they are ELF executables, and moves them into place
-/// atomically (0755). Nothing is moved unless the whole archive verified.
+/// `kubernetes-server-linux-amd64.tar.gz`).
+///
+/// With an expected SHA-256, a first pass hashes the compressed file and nothing is inflated or
+/// written unless it matches. The extraction pass then streams the file through zlib and a tar
+/// reader, writes only the wanted members to temporaries beside their targets (checked to be ELF
+/// from their first bytes, hashed as written), hashes the compressed bytes again (the file may have
+/// changed since), and moves the new binaries into place atomically (0755). Every size is bounded
+/// (`ArchiveLimits`), memory stays flat, and nothing is moved unless the whole archive was read.
 public struct BinaryInstaller {
     public let root: HostRoot
     public var binDir = NodePaths.binDir
+    /// `false` forces dot-named temporaries instead of unnamed (`O_TMPFILE`) ones (tests of the fallback).
+    var unnamedTemporaries = true
 
     public init(root: HostRoot = HostRoot()) { self.root = root }
 
@@ -23,210 +29,136 @@ public struct BinaryInstaller {
     }
 
     /// - Parameters:
-    ///   - archive: host path of the .tar.gz.
-    ///   - sha256: expected SHA-256 of the archive (hex), checked before anything is installed.
+    ///   - archive: host path of the .tar.gz (a regular file: it is read twice when `sha256` is given).
+    ///   - sha256: expected SHA-256 of the archive (64 hex digits, either case), checked before anything
+    ///     is inflated or written.
+    ///   - wanted: the binaries to install, by name (`KubernetesArchive.nodeBinaries` or `.controlPlaneBinaries`).
     ///   - replace: allow replacing a different binary already in `binDir`.
     ///   - journal: records each new file so `seed-agent reset` removes it.
+    ///   - limits: bounds on header, member and inflated sizes; an archive past one is refused.
     public func install(archive: String, sha256 expected: String?, wanted: [String] = KubernetesArchive.nodeBinaries,
-                        replace: Bool, journal: ChangeJournal) throws -> [Installed] {
+                        replace: Bool, journal: ChangeJournal, limits: ArchiveLimits = ArchiveLimits()) throws -> [Installed] {
         guard root.isDirectory(binDir) else {
             throw HostError(.file, "\(binDir) does not exist", cause: "run 'seed-agent apply' (or start the agent) first")
         }
+        let expected = try expected.map(Self.checkedDigest)
         let fd = try systemCall(.file, "open \(archive)") { open(root.resolve(archive), O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }
-        var extractor = TarExtractor(root: root, binDir: binDir, wanted: wanted)
+        if let expected {
+            let digest = try Self.sha256(fd: fd, path: archive)
+            guard digest == expected else {
+                throw HostError(.file, "\(archive) does not match the expected SHA-256",
+                                cause: "expected \(expected), got \(digest); nothing was extracted; download it again or check the SHA-256 given")
+            }
+            do {
+                try systemCall(.file, "rewind \(archive) after checking its SHA-256") { lseek(fd, 0, SEEK_SET) }
+            } catch let error as HostError where error.errnoValue == ESPIPE {
+                throw HostError(.file, "\(archive) cannot be read twice", cause: "give a regular file, not a pipe, with a SHA-256 to check")
+            }
+        }
+        removeStaleTemporaries(wanted)
+        var extractor = TarExtractor(root: root, binDir: binDir, archive: archive, wanted: wanted, limits: limits)
+        extractor.unnamedTemporaries = unnamedTemporaries
         defer { extractor.discardTemporaries() }
-        var hasher = SHA256()
-        try Gunzip.stream(fd: fd, path: archive, onCompressed: { hasher.update(bufferPointer: $0) }) { chunk in
+        var hasher = expected.map { _ in SHA256() }
+        try Gunzip.stream(fd: fd, path: archive, maxBytes: limits.decompressedBytes, onCompressed: { hasher?.update(bufferPointer: $0) }) { chunk in
             try extractor.consume(chunk)
         }
-        let digest = hasher.finalize().map { $0.hexDigits(width: 2) }.joined()
-        if let expected, expected.lowercased() != digest {
-            throw HostError(.file, "\(archive) does not match the expected SHA-256", cause: "expected \(expected.lowercased()), got \(digest)")
+        if let expected, let hasher, Self.hex(hasher.finalize()) != expected {
+            throw HostError(.file, "\(archive) changed while it was being read",
+                            cause: "it matched the expected SHA-256 before extraction and not after; is something still writing it?")
+        }
+        if let member = extractor.truncatedMember {
+            throw HostError(.file, "\(archive) ends inside \(member)", cause: "truncated tar data; download it again")
         }
         let missing = wanted.filter { extractor.extracted[$0] == nil }
         if !missing.isEmpty {
             throw HostError(.file, "\(archive) has no \(missing.joined(separator: ", "))",
                             cause: "expected kubernetes/node/bin/ or kubernetes/server/bin/ members; is this a Kubernetes node or server archive?")
         }
-        var plan: [(name: String, temporary: String, target: String, bytes: Int, changed: Bool)] = []
+        var plan: [(temporary: ArchiveTemporary, changed: Bool)] = []
         for name in wanted {
-            let (temporary, bytes) = extractor.extracted[name]!
-            guard let head = try root.read(temporary)?.prefix(4), head.elementsEqual([0x7f, 0x45, 0x4c, 0x46]) else {
-                throw HostError(.file, "\(name) in \(archive) is not an ELF executable")
-            }
-            let target = "\(binDir)/\(name)"
-            if let existing = try root.read(target) {
-                if try root.read(temporary) == existing {
-                    plan.append((name, temporary, target, bytes, false))
+            let temporary = extractor.extracted[name]!
+            if let same = try Self.holds(root, temporary.target, bytes: temporary.bytes, digest: temporary.digest) {
+                if same {
+                    plan.append((temporary, false))
                     continue
                 }
                 guard replace else {
-                    throw HostError(.file, "\(target) exists and differs from the archive's", cause: "pass --replace to overwrite it (reset will not bring the old one back)")
+                    throw HostError(.file, "\(temporary.target) exists and differs from the archive's",
+                                    cause: "pass --replace to overwrite it (reset will not bring the old one back)")
                 }
             }
-            plan.append((name, temporary, target, bytes, true))
+            plan.append((temporary, true))
         }
-        try journal.record(plan.filter { $0.changed && !root.exists($0.target) }.map { .file(path: $0.target, previous: nil, previousMode: nil) })
-        var installed: [Installed] = []
-        for item in plan {
-            if item.changed {
-                try systemCall(.file, "set the mode of \(item.target)") { chmod(root.resolve(item.temporary), 0o755) }
-                try systemCall(.file, "move \(item.name) into \(binDir)") { rename(root.resolve(item.temporary), root.resolve(item.target)) }
-            }
-            installed.append(Installed(name: item.name, path: item.target, bytes: item.bytes, changed: item.changed))
+        // New files are journaled as created; every version written is journaled by its SHA-256, so reset
+        // removes a binary only while it is the one KubeSeed put there.
+        var records: [JournalRecord] = []
+        for item in plan where item.changed {
+            if !root.exists(item.temporary.target) { records.append(.file(path: item.temporary.target, previous: nil, previousMode: nil)) }
+            if let digest = item.temporary.digest { records.append(.fileWritten(path: item.temporary.target, sha256: Self.hex(digest))) }
         }
-        return installed
-    }
-}
-
-/// Streams a tar archive, writing wanted regular-file members to temporary files beside their target.
-struct TarExtractor {
-    let root: HostRoot
-    let binDir: String
-    let wanted: [String]
-    /// Binary name → (temporary host path, size).
-    var extracted: [String: (String, Int)] = [:]
-    private var pending: [UInt8] = []
-    private var remaining = 0
-    private var skipPadding = 0
-    private var current: (name: String, fd: Int32, path: String)?
-    private var longName: String?
-    private var paxData: [UInt8]?
-    private var collectingPax = false
-    private var ended = false
-
-    init(root: HostRoot, binDir: String, wanted: [String]) {
-        self.root = root
-        self.binDir = binDir
-        self.wanted = wanted
+        try journal.record(records)
+        for item in plan where item.changed { try item.temporary.install() }
+        if plan.contains(where: { $0.changed }) { try root.syncDirectory(root.resolve(binDir)) }
+        return plan.map { Installed(name: $0.temporary.name, path: $0.temporary.target, bytes: $0.temporary.bytes, changed: $0.changed) }
     }
 
-    mutating func consume(_ chunk: UnsafeRawBufferPointer) throws {
-        var bytes = chunk[...]
-        while !bytes.isEmpty && !ended {
-            if remaining > 0 {
-                let take = min(remaining, bytes.count)
-                let slice = UnsafeRawBufferPointer(rebasing: bytes.prefix(take))
-                if let current {
-                    var offset = 0
-                    while offset < slice.count {
-                        offset += try systemCall(.file, "write \(current.path)") {
-                            write(current.fd, slice.baseAddress! + offset, slice.count - offset)
-                        }
-                    }
-                } else if collectingPax {
-                    paxData?.append(contentsOf: slice)
-                }
-                remaining -= take
-                bytes = bytes.dropFirst(take)
-                if remaining == 0 { try finishMember() }
-                continue
-            }
-            if skipPadding > 0 {
-                let take = min(skipPadding, bytes.count)
-                skipPadding -= take
-                bytes = bytes.dropFirst(take)
-                continue
-            }
-            let take = min(512 - pending.count, bytes.count)
-            pending.append(contentsOf: bytes.prefix(take))
-            bytes = bytes.dropFirst(take)
-            if pending.count == 512 {
-                let block = pending
-                pending = []
-                try startMember(block)
-            }
+    /// The expected digest in lower case, or an error when it is not 64 hex digits.
+    static func checkedDigest(_ text: String) throws -> String {
+        let digest = text.lowercased()
+        guard digest.utf8.count == 64, digest.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }) else {
+            throw HostError(.file, "the expected SHA-256 \"\(text)\" is not 64 hex digits", cause: "give the digest published in the release's .sha256 file")
         }
+        return digest
     }
 
-    private mutating func startMember(_ block: [UInt8]) throws {
-        let header: TarHeader?
-        do { header = try TarHeader.parse(block) } catch { throw HostError(.file, "reading the archive", cause: "\(error)") }
-        guard var header else { ended = true; return }
-        remaining = header.size
-        skipPadding = TarHeader.padding(header.size)
-        switch header.kind {
-        case .gnuLongName, .paxHeader:
-            collectingPax = true
-            paxData = []
-            longName = header.kind == .gnuLongName ? "" : nil
-        case .file:
-            if let name = longName, !name.isEmpty { header.name = name }
-            longName = nil
-            if let name = KubernetesArchive.binaryName(forMember: header.name, wanted: wanted) {
-                let path = "\(binDir)/.\(name).kubeseed-\(getpid())"
-                let fd = try systemCall(.file, "create \(path)") {
-                    open(root.resolve(path), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-                }
-                current = (name, fd, path)
-                extracted[name] = (path, header.size)
-            }
-        default:
-            longName = nil
-        }
-        if remaining == 0 { try finishMember() }
-    }
+    static func hex(_ digest: SHA256.Digest) -> String { digest.map { $0.hexDigits(width: 2) }.joined() }
 
-    private mutating func finishMember() throws {
-        if let current {
-            defer { close(current.fd) }
-            try systemCall(.file, "fsync \(current.path)") { fsync(current.fd) }
-            self.current = nil
-        }
-        if collectingPax {
-            let data = paxData ?? []
-            if longName == "" {
-                longName = String(decoding: data.prefix { $0 != 0 }, as: UTF8.self)
-            } else if let path = TarHeader.paxPath(data) {
-                longName = path
-            }
-            collectingPax = false
-            paxData = nil
-        }
-    }
-
-    func discardTemporaries() {
-        for (_, (path, _)) in extracted where root.exists(path) { unlink(root.resolve(path)) }
-        if let current { close(current.fd) }
-    }
-}
-
-/// Streams a gzip file through zlib.
-enum Gunzip {
-    static func stream(fd: Int32, path: String, onCompressed: (UnsafeRawBufferPointer) -> Void,
-                       onData: (UnsafeRawBufferPointer) throws -> Void) throws {
-        var stream = z_stream()
-        // 16 + MAX_WBITS: expect a gzip header and check its CRC.
-        guard inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw HostError(.file, "could not start zlib")
-        }
-        defer { inflateEnd(&stream) }
-        var input = [UInt8](repeating: 0, count: 1 << 20)
-        var output = [UInt8](repeating: 0, count: 1 << 20)
-        var finished = false
-        while !finished {
-            let count = try input.withUnsafeMutableBytes { raw in
+    /// SHA-256 (hex) of what remains to read from `fd`, read in fixed-size chunks.
+    static func sha256(fd: Int32, path: String) throws -> String {
+        var hasher = SHA256()
+        var buffer = [UInt8](repeating: 0, count: Gunzip.bufferBytes)
+        while true {
+            let count = try buffer.withUnsafeMutableBytes { raw in
                 try systemCall(.file, "read \(path)") { read(fd, raw.baseAddress, raw.count) }
             }
-            if count == 0 { throw HostError(.file, "\(path) ends early", cause: "truncated gzip data") }
-            try input.withUnsafeMutableBytes { inRaw in
-                onCompressed(UnsafeRawBufferPointer(rebasing: inRaw[0..<count]))
-                stream.next_in = inRaw.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                stream.avail_in = uInt(count)
-                repeat {
-                    let produced = try output.withUnsafeMutableBytes { outRaw -> Int in
-                        stream.next_out = outRaw.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                        stream.avail_out = uInt(outRaw.count)
-                        let status = inflate(&stream, Z_NO_FLUSH)
-                        if status == Z_STREAM_END { finished = true } else if status != Z_OK && status != Z_BUF_ERROR {
-                            let message = stream.msg.map { String(cString: $0) } ?? "zlib error \(status)"
-                            throw HostError(.file, "\(path) is not a valid gzip file", cause: message)
-                        }
-                        return outRaw.count - Int(stream.avail_out)
-                    }
-                    if produced > 0 { try output.withUnsafeBytes { try onData(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) } }
-                } while stream.avail_out == 0 && !finished
+            if count == 0 { return hex(hasher.finalize()) }
+            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        }
+    }
+
+    /// Whether the file at `hostPath` (following a symlink) holds `bytes` bytes with SHA-256 `digest`,
+    /// read in fixed-size chunks and only when its size matches; `nil` when there is no such file.
+    static func holds(_ root: HostRoot, _ hostPath: String, bytes: Int, digest: SHA256.Digest?) throws -> Bool? {
+        let fd: Int32
+        do {
+            fd = try systemCall(.file, "open \(hostPath)") { open(root.resolve(hostPath), O_RDONLY | O_CLOEXEC) }
+        } catch let error as HostError where error.errnoValue == ENOENT {
+            return nil
+        }
+        defer { close(fd) }
+        var st = stat()
+        try systemCall(.file, "stat \(hostPath)") { fstat(fd, &st) }
+        guard Int(st.st_size) == bytes, let digest else { return false }
+        var hasher = SHA256()
+        var buffer = [UInt8](repeating: 0, count: Gunzip.bufferBytes)
+        while true {
+            let count = try buffer.withUnsafeMutableBytes { raw in
+                try systemCall(.file, "read \(hostPath)") { read(fd, raw.baseAddress, raw.count) }
+            }
+            if count == 0 { return hasher.finalize() == digest }
+            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        }
+    }
+
+    /// Dot-named temporaries an install killed mid-way left behind (callers hold the host lock, so
+    /// no other install is writing them).
+    private func removeStaleTemporaries(_ wanted: [String]) {
+        let entries = root.list(binDir)
+        for name in wanted {
+            for entry in entries where entry.hasPrefix(ArchiveTemporary.temporaryPrefix(name)) {
+                unlink(root.resolve("\(binDir)/\(entry)"))
             }
         }
     }

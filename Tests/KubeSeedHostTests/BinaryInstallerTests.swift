@@ -94,6 +94,34 @@ struct BinaryInstallerTests {
         #expect(host.root.list("/opt/k8s/bin").isEmpty)
     }
 
+    /// The SHA-256 is checked on the compressed file before anything is inflated: a real file of a
+    /// gzip header followed by bytes that are not deflate data gets the SHA-256 mismatch, not a gzip
+    /// error, and leaves binDir empty; with its right SHA-256 the same file gets to zlib, which
+    /// refuses it. A digest that is not 64 hex digits is refused before the file is opened.
+    @Test func theChecksumIsCheckedBeforeAnythingIsInflated() throws {
+        let (host, journal) = try setUp()
+        try host.root.makeDirectory("/srv", mode: 0o755)
+        let bytes = Data([0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0x03]) + Data(repeating: 0xff, count: 4096)
+        try host.root.writeAtomically("/srv/not-deflate.tar.gz", bytes, mode: 0o644)
+        let installer = BinaryInstaller(root: host.root)
+        let mismatch = #expect(throws: HostError.self) {
+            try installer.install(archive: "/srv/not-deflate.tar.gz", sha256: String(repeating: "ab", count: 32), replace: false, journal: journal)
+        }
+        #expect(mismatch?.description.contains("does not match the expected SHA-256") == true)
+        #expect(mismatch?.description.contains("nothing was extracted") == true)
+        #expect(host.root.list("/opt/k8s/bin").isEmpty)
+        let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let inflated = #expect(throws: HostError.self) {
+            try installer.install(archive: "/srv/not-deflate.tar.gz", sha256: digest, replace: false, journal: journal)
+        }
+        #expect(inflated?.description.contains("is not a valid gzip file") == true)
+        let malformed = #expect(throws: HostError.self) {
+            try installer.install(archive: "/srv/missing.tar.gz", sha256: "sha256:" + digest, replace: false, journal: journal)
+        }
+        #expect(malformed?.description.contains("is not 64 hex digits") == true)
+        #expect(host.root.list("/opt/k8s/bin").isEmpty)
+    }
+
     @Test func missingMemberNotELFTruncatedAndExistingBinaryAreRefused() throws {
         let (host, journal) = try setUp()
         let installer = BinaryInstaller(root: host.root)
