@@ -17,28 +17,27 @@ extension AgentOperations {
 
     /// Reads and validates the join file: owner root (when `effectiveUID` is root), not group/world-accessible, size-bounded.
     public static func loadJoinFile(root: HostRoot, path: String, effectiveUID: UInt32, now: Date = Date()) throws -> JoinFile {
-        var st = stat()
-        guard lstat(root.resolve(path), &st) == 0 else {
+        // Opened without following a link, and every check made on the open file: nothing can be swapped
+        // in between. A link would let whoever can write its directory point root's agent at any file;
+        // the join file is copied into place, so only a regular file is taken.
+        guard let file = try root.openWithoutFollowing(path, limit: YAMLField.maxBytes) else {
             throw ConfigError(.unreadable, file: path, "no join file here; mint one on the master with 'seed join-file NODE'")
         }
-        // A link would let whoever can write its directory point root's agent at any file; the join file
-        // is copied into place, so only a regular file is taken.
-        if st.st_mode & S_IFMT == S_IFLNK {
-            throw ConfigError(.permissions, file: path, "is a symbolic link; copy the join file itself here (root, 0600)")
+        switch file.kind {
+        case .symbolicLink: throw ConfigError(.permissions, file: path, "is a symbolic link; copy the join file itself here (root, 0600)")
+        case .other: throw ConfigError(.unreadable, file: path, "is not a regular file")
+        case .regular: break
         }
-        guard st.st_mode & S_IFMT == S_IFREG else {
-            throw ConfigError(.unreadable, file: path, "is not a regular file")
+        if file.mode & 0o077 != 0 {
+            throw ConfigError(.permissions, file: path, "mode \(String(file.mode & 0o777, radix: 8)) lets others read the bootstrap token; run: chmod 600 \(path)")
         }
-        if st.st_mode & 0o077 != 0 {
-            throw ConfigError(.permissions, file: path, "mode \(String(st.st_mode & 0o777, radix: 8)) lets others read the bootstrap token; run: chmod 600 \(path)")
+        if file.owner != 0 && effectiveUID == 0 {
+            throw ConfigError(.permissions, file: path, "owned by uid \(file.owner), not root; run: chown root:root \(path)")
         }
-        if st.st_uid != 0 && effectiveUID == 0 {
-            throw ConfigError(.permissions, file: path, "owned by uid \(st.st_uid), not root; run: chown root:root \(path)")
+        guard let data = file.data, data.count <= YAMLField.maxBytes else {
+            throw ConfigError(.tooLarge, file: path, "file is \(file.size) bytes; the limit is \(YAMLField.maxBytes)")
         }
-        if st.st_size > off_t(YAMLField.maxBytes) {
-            throw ConfigError(.tooLarge, file: path, "file is \(st.st_size) bytes; the limit is \(YAMLField.maxBytes)")
-        }
-        guard let data = try root.read(path), let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(.unreadable, file: path, "not UTF-8 text")
         }
         return try JoinFile.parse(text, file: path, now: now)
@@ -117,10 +116,16 @@ extension AgentOperations {
         return Convergence(status: status, output: output, changes: changes, retryable: !status.ready)
     }
 
-    /// Files the journal says KubeSeed created under `directory` that are still there.
+    /// Files the journal says KubeSeed created under `directory` that still hold what KubeSeed wrote (an
+    /// operator's edit since makes a file theirs: it is never removed).
     static func ownedFiles(in journal: ChangeJournal, under directory: String, root: HostRoot) -> Set<String> {
+        var written: [String: Set<String>] = [:]
+        for case .fileWritten(let path, let sha256) in journal.records { written[path, default: []].insert(sha256) }
         var owned = Set<String>()
-        for case .file(let path, nil, _) in journal.records where path.hasPrefix(directory + "/") && root.exists(path) { owned.insert(path) }
+        for case .file(let path, nil, _) in journal.records where path.hasPrefix(directory + "/") {
+            guard let data = try? root.read(path), written[path]?.contains(StepRunner.sha256(data)) == true else { continue }
+            owned.insert(path)
+        }
         return owned
     }
 

@@ -106,12 +106,13 @@ struct Run: ParsableCommand {
         var watchingBinaries = false
         var notifiedReady = false
         while true {
-            ServiceNotifier.notify("STATUS=converging from \(join)")
+            ServiceNotifier.notify("STATUS=converging from \(Validate.printable(join))")
             let pass = operations.converge(joinPath: join)
             // Unbuffered writes: the journal reads stdout through a pipe.
             say(pass.output + "seed-agent: \(pass.status.ready ? "ready" : "not ready"): \(pass.status.summary) (\(pass.changes) changes)\n")
             do { try operations.writeStatus(pass.status) } catch { say("seed-agent: could not write the status file: \(error)\n") }
-            ServiceNotifier.notify("STATUS=\(pass.status.ready ? "ready" : "not ready"): \(pass.status.summary)")
+            // One line: a value that slipped a newline into the summary must not add READY=1 or anything else.
+            ServiceNotifier.notify("STATUS=\(pass.status.ready ? "ready" : "not ready"): \(Validate.printable(pass.status.summary))")
             if pass.status.ready && !notifiedReady {
                 ServiceNotifier.notify("READY=1")
                 notifiedReady = true

@@ -120,6 +120,9 @@ extension ClusterConfig {
                 guard Validate.isDNSDomain(text) else { throw value.error(.invalidValue, "'\(text)' is not a DNS domain like cluster.local") }
                 config.clusterDomain = text
             default: // nodePortRange
+                if let range = Validate.portRange(text), let port = Validate.reservedPort(in: range) {
+                    throw value.error(.invalidValue, "\(Validate.shown(text)) would let NodePorts take port \(port) on every node; use a range above 1024 clear of 2379-2380, 6443 and 10249-10259, like 30000-32767")
+                }
                 guard Validate.portRange(text) != nil else {
                     throw value.error(.invalidValue, "'\(text)' is not a port range like 30000-32767")
                 }

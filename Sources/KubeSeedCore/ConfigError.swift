@@ -23,10 +23,12 @@ public struct ConfigError: Error, Equatable, CustomStringConvertible, Sendable {
         self.message = message
     }
 
+    /// The one rendering of every configuration error: no control character a value carried gets
+    /// through (see `Validate.printable`).
     public var description: String {
-        var location = file
+        var location = Validate.printable(file)
         if let line { location += ":\(line)" }
-        if let field { return "\(location): field '\(field)': \(message)" }
-        return "\(location): \(message)"
+        if let field { return "\(location): field '\(Validate.printable(field))': \(Validate.printable(message))" }
+        return "\(location): \(Validate.printable(message))"
     }
 }

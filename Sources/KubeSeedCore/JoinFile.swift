@@ -101,7 +101,12 @@ extension JoinFile {
         if let host = sections["host"] { try HostSettingsParser.apply(host, to: &join.host) }
         join.containerd.root = join.host.containerdRoot
         join.kubelet.rootDir = join.host.kubeletRootDir
-        if let containerd = sections["containerd"] { try parseContainerd(containerd, into: &join) }
+        if let containerd = sections["containerd"] {
+            try parseContainerd(containerd, into: &join)
+            if join.containerd.root == join.containerd.state {
+                throw containerd.error(.invalidValue, "root and state must be different directories (containerd refuses to start otherwise)")
+            }
+        }
         if let kubelet = sections["kubelet"] { try parseKubelet(kubelet, into: &join) }
         if let proxy = sections["kubeProxy"] {
             for (key, value) in try proxy.mapping(allowedKeys: ["ipvsScheduler"]) where key == "ipvsScheduler" {

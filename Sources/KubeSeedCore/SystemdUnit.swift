@@ -63,8 +63,10 @@ public struct SystemdUnit: Sendable, Equatable {
     public static func commandWord(_ word: String) -> String {
         // A lone `;` would separate two commands, quoted or not: systemd's own escape keeps it a word.
         if word == ";" { return "\\;" }
+        precondition(!word.unicodeScalars.contains("\u{0}"), "a NUL reached a unit file unvalidated")
         var escaped = ""
-        var needsQuotes = word.isEmpty
+        // systemd drops a continuation line that starts with `#` or `;` as a comment: quote such a word.
+        var needsQuotes = word.isEmpty || word.hasPrefix("#") || word.hasPrefix(";")
         for scalar in word.unicodeScalars {
             switch scalar {
             case "%": escaped += "%%"
@@ -76,7 +78,8 @@ public struct SystemdUnit: Sendable, Equatable {
             default:
                 if scalar.value < 0x20 || scalar.value == 0x7f || (0x80...0x9f).contains(scalar.value)
                     || scalar.value == 0x2028 || scalar.value == 0x2029 {
-                    escaped += scalar.value < 0x100 ? "\\x" + hex2(scalar.value) : "\\u" + hex4(scalar.value)
+                    // \xNN is one raw byte to systemd; above 0x7f the character must stay UTF-8: \uNNNN.
+                    escaped += scalar.value < 0x80 ? "\\x" + hex2(scalar.value) : "\\u" + hex4(scalar.value)
                     needsQuotes = true
                 } else {
                     escaped.unicodeScalars.append(scalar)

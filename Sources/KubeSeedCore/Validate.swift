@@ -44,7 +44,23 @@ public enum Validate {
     }
 
     /// What a path must be, for messages.
-    public static let cleanPathRule = "an absolute path without '..', of ASCII letters, digits and /._-+@:,=~ only"
+    public static let cleanPathRule = "an absolute path without '.', '..' or empty parts, of ASCII letters, digits and /._-+@:,=~ only"
+
+    /// `text` with every control character (C0, DEL, C1, the Unicode line and paragraph separators)
+    /// written as `\u{…}`: what an error message may carry to a terminal, the journal or `STATUS=`
+    /// without forging a line.
+    public static func printable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if isControl(scalar) { out += "\\u{" + String(scalar.value, radix: 16) + "}" } else { out.unicodeScalars.append(scalar) }
+        }
+        return out
+    }
+
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+    }
 
     /// `value` quoted for an error message: control and non-ASCII characters escaped, at most 80 characters,
     /// so a hostile value cannot forge lines in a terminal or the journal.
@@ -61,7 +77,8 @@ public enum Validate {
     /// and YAML need: ASCII letters, digits and `/._-+@:,=~`. No spaces, quotes, `%`, `$`, `\\`, and no
     /// control characters of any kind, so no path can add a line, a flag or a specifier anywhere.
     public static func isCleanAbsolutePath(_ s: String) -> Bool {
-        s.hasPrefix("/") && s.utf8.count <= 4096 && !s.split(separator: "/").contains("..")
+        s.hasPrefix("/") && s.utf8.count <= 4096 && (s == "/" || !s.hasSuffix("/"))
+            && !s.dropFirst().split(separator: "/", omittingEmptySubsequences: false).contains { $0 == ".." || $0 == "." || ($0.isEmpty && s != "/") }
             && s.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "/._-+@:,=~".unicodeScalars.contains($0)) }
     }
 
@@ -124,6 +141,16 @@ public enum Validate {
         let bounds = s.split(separator: "-", omittingEmptySubsequences: false).map { decimalInteger(String($0)) }
         guard bounds.count == 2, let low = bounds[0], let high = bounds[1], low >= 1, low < high, high <= 65535 else { return nil }
         return low...high
+    }
+
+    /// Ports a NodePort range must leave alone: below 1024, and what etcd, the API server, the kubelet
+    /// and kube-proxy listen on, on every node.
+    public static let portsNodePortsMustNotTake = [2379, 2380, 6443, 10249, 10250, 10256, 10257, 10259]
+
+    /// The first port of `range` that NodePorts must not take, if any.
+    public static func reservedPort(in range: ClosedRange<Int>) -> Int? {
+        if range.lowerBound < 1024 { return range.lowerBound }
+        return portsNodePortsMustNotTake.first { range.contains($0) }
     }
 
     /// An image reference as containerd reads one: `[registry[:port]/]path[:tag][@algorithm:hex]`, path

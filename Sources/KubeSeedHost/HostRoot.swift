@@ -40,6 +40,49 @@ public struct HostRoot: Sendable {
         return UInt64(st.st_mtim.tv_sec) * 1_000_000 + UInt64(st.st_mtim.tv_nsec) / 1000
     }
 
+    /// A file opened without following a link, with what `fstat` said of the open descriptor (so nothing
+    /// can be swapped in between the checks and the read).
+    public struct OpenedFile: Sendable {
+        public enum Kind: Sendable { case regular, symbolicLink, other }
+        public var kind: Kind
+        public var mode: UInt16
+        public var owner: UInt32
+        public var size: Int
+        /// At most `limit` + 1 bytes (read only for a regular file within the limit).
+        public var data: Data?
+    }
+
+    /// Opens `hostPath` with `O_NOFOLLOW` and reads it only when it is a regular file of at most
+    /// `limit` bytes; `nil` when nothing is there.
+    public func openWithoutFollowing(_ hostPath: String, limit: Int) throws -> OpenedFile? {
+        let fd: Int32
+        do {
+            fd = try systemCall(.file, "open \(hostPath)") { open(resolve(hostPath), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }
+        } catch let error as HostError where error.errnoValue == ENOENT {
+            return nil
+        } catch let error as HostError where error.errnoValue == ELOOP {
+            return OpenedFile(kind: .symbolicLink, mode: 0, owner: 0, size: 0, data: nil)
+        }
+        defer { close(fd) }
+        var st = stat()
+        try systemCall(.file, "stat \(hostPath)") { fstat(fd, &st) }
+        let kind: OpenedFile.Kind = st.st_mode & S_IFMT == S_IFREG ? .regular : .other
+        var file = OpenedFile(kind: kind, mode: UInt16(st.st_mode & 0o7777), owner: st.st_uid, size: Int(st.st_size), data: nil)
+        guard kind == .regular, file.size <= limit else { return file }
+        var data = Data(count: limit + 1)
+        var total = 0
+        while total <= limit {
+            let count = try data.withUnsafeMutableBytes { raw in
+                try systemCall(.file, "read \(hostPath)") { Glibc.read(fd, raw.baseAddress! + total, raw.count - total) }
+            }
+            if count == 0 { break }
+            total += count
+        }
+        file.data = data.prefix(total)
+        file.size = max(file.size, total)
+        return file
+    }
+
     /// The file's bytes, or `nil` when it does not exist.
     public func read(_ hostPath: String) throws -> Data? {
         let fd: Int32

@@ -104,7 +104,14 @@ public final class StepRunner {
         case .setTimezone:
             // timedated rewrites the /etc/localtime link (relative) and Debian's /etc/timezone;
             // keep their exact bytes, restored after the zone itself on reset (journal order reversed).
-            records.append(.symlink(path: "/etc/localtime", previousTarget: root.readLink("/etc/localtime")))
+            if let target = root.readLink("/etc/localtime") {
+                records.append(.symlink(path: "/etc/localtime", previousTarget: target))
+            } else if let bytes = try root.read("/etc/localtime") {
+                // Some images ship a copy of the zone file, not a link: keep its bytes.
+                records.append(.file(path: "/etc/localtime", previous: bytes, previousMode: root.mode("/etc/localtime")))
+            } else {
+                records.append(.symlink(path: "/etc/localtime", previousTarget: nil))
+            }
             records.append(.file(path: "/etc/timezone", previous: try root.read("/etc/timezone"), previousMode: root.mode("/etc/timezone")))
             records.append(.timezone(previous: observed.time?.timezone ?? ""))
         case .setLocalRTC:

@@ -50,7 +50,7 @@ import Testing
     static let hostile = [
         "--root-dir=/data/k8s", "/data/k 8s --anonymous-auth=true --authorization-mode=AlwaysAllow", "a\rExecStartPre=/bin/sh",
         "a\nExecStartPre=/bin/sh", "%H", "100%", "$HOME", "${PATH}", "say \"hi\"", "back\\slash", "it's", "", "tab\there",
-        "\u{7f}del", "\u{85}nel", "\u{2028}ls", ";", "ünïcødé",
+        "\u{7f}del", "\u{85}nel", "\u{2028}ls", ";", ";x", "#x", "ünïcødé",
     ]
 
     @Test(arguments: hostile)

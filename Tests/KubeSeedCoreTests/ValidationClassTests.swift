@@ -81,3 +81,43 @@ import Yams
         #expect(YAMLDocument.render(header: "", [("key", .string(value))]) == "key: \(value)\n")
     }
 }
+
+/// Unit tests (pure logic) of what the red-team pass found.
+@Suite struct RedTeamFindingTests {
+    @Test func redactingAnAliasBombVisitsEachNodeOnce() throws {
+        let url = BadJoinCorpus.directory.appendingPathComponent("35-alias-bomb-fourteen-levels.yaml")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        // 9^14 scalars if aliases were followed; one per written node when they are not.
+        #expect(SecretRedaction.scalars(of: text).count <= 15 * 10)
+    }
+
+    @Test func aTokenInAKeyStaysOutOfTheFieldPath() throws {
+        let error = ConfigError(.unknownKey, file: "join.yaml", field: "bootstrap.token abcdef.0123456789abcdef", line: 3, "unknown key")
+            .withholdingValues(of: "bootstrap: {token abcdef.0123456789abcdef}\n")
+        #expect(!error.description.contains("0123456789abcdef"), "\(error)")
+        #expect(error.description.contains("field 'bootstrap.token …'"), "\(error)")
+    }
+
+    @Test func controlCharactersNeverReachAMessage() {
+        let error = ConfigError(.invalidValue, file: "agent.yaml", field: "host.x\nREADY=1", line: 2, "'a\rb' is bad\u{85}")
+        #expect(!error.description.unicodeScalars.contains { Validate.isControl($0) }, "\(error)")
+    }
+
+    @Test(arguments: ["/.", "//", "/./", "/srv/./k8s", "/srv//k8s", "/srv/k8s/", "/srv/.."])
+    func pathsWithDotOrEmptyPartsAreRefused(_ path: String) { #expect(!Validate.isCleanAbsolutePath(path), "\(path)") }
+
+    @Test(arguments: ["1-65535", "80-90", "2000-3000", "6000-7000", "10000-11000"])
+    func nodePortRangesThatTakeTheControlPlanesPortsAreRefused(_ range: String) {
+        let text = "apiVersion: kubeseed.io/v1alpha1\nkind: ClusterConfiguration\ncluster:\n  nodePortRange: \(range)\n"
+        #expect { _ = try ClusterConfig.parse(text, file: "cluster.yaml") } throws: { error in
+            (error as? ConfigError)?.field == "cluster.nodePortRange"
+        }
+    }
+
+    @Test func containerdRootAndStateMustDiffer() {
+        let text = sampleJoinFile().replacingOccurrences(of: "containerd:\n", with: "containerd:\n  root: /run/containerd\n")
+        #expect { _ = try JoinFile.parse(text, file: "join.yaml") } throws: { error in
+            (error as? ConfigError)?.field == "containerd"
+        }
+    }
+}

@@ -83,3 +83,34 @@ import Testing
         #expect(agent(host).converge().changes == 0, "a second pass changes nothing")
     }
 }
+
+/// More of what `reset` and the agent must leave alone (the red-team pass), for real against a temporary root.
+@Suite struct ResetLeavesOperatorFilesTests {
+    @Test func aLocaltimeThatWasAFileComesBackAsThatFile() throws {
+        let host = try TemporaryHost()
+        try host.root.remove("/etc/localtime")
+        try TemporaryHost.write(host.root, "/etc/localtime", "TZif a copied zone file\n")
+        var settings = NodePrepSettings()
+        settings.timezone = "Asia/Shanghai"
+        let operations = AgentOperations(root: host.root, effects: host.effects, settings: settings, effectiveUID: 0)
+        #expect(operations.apply().exitCode == 0)
+        #expect(host.root.readLink("/etc/localtime") != nil)
+        #expect(operations.reset().exitCode == 0)
+        #expect(host.root.readLink("/etc/localtime") == nil)
+        #expect(try host.root.readText("/etc/localtime") == "TZif a copied zone file\n")
+    }
+
+    @Test func anEditedHostsTomlIsNotRemovedWithItsMirror() throws {
+        let host = try TemporaryHost()
+        let converge = ConvergeTests()
+        let agent = AgentOperations(root: host.root, effects: host.effects, settings: NodePrepSettings(), effectiveUID: 0)
+        try converge.drop(host, converge.joinText().replacingOccurrences(of: "containerd:\n",
+            with: "containerd:\n  registryMirrors:\n    docker.io: [\"https://mirror.example.internal\"]\n"))
+        #expect(agent.converge().status.ready)
+        let hosts = "\(NodePaths.containerdCertsDir)/docker.io/hosts.toml"
+        try host.root.writeAtomically(hosts, Data("# the operator's own\nserver = \"https://registry-1.docker.io\"\n".utf8), mode: 0o644)
+        try converge.drop(host, converge.joinText())
+        #expect(agent.converge().status.ready)
+        #expect(try host.root.readText(hosts)?.hasPrefix("# the operator's own") == true)
+    }
+}

@@ -129,7 +129,7 @@ expect "reset removed the kubelet and kube-proxy units and configs" test ! -e /e
 # inject flags, CR and LF that would start a directive, specifiers, variables, quotes, a lone ';')
 # reaches the process as exactly one argument.
 words=("--root-dir=/data/k 8s" "--anonymous-auth=true --authorization-mode=AlwaysAllow" "%H" "100%" '$HOME' '${PATH}' \
-  'say "hi"' 'back\slash' "it's" "" $'tab\there' $'line\rExecStartPre=/bin/false' $'new\nExecStartPre=/bin/false' "ünïcødé" ";")
+  'say "hi"' 'back\slash' "it's" "" $'tab\there' $'line\rExecStartPre=/bin/false' $'new\nExecStartPre=/bin/false' "ünïcødé" ";" ";x" "#x")
 seed-agent unit-probe --unit /run/systemd/system/kubeseed-probe.service --output /run/kubeseed-probe.out -- "${words[@]}"
 systemctl daemon-reload
 expect "systemd-analyze verify accepts a unit whose words hold spaces, CR, LF, %, \$ and quotes" systemd-analyze verify /run/systemd/system/kubeseed-probe.service
