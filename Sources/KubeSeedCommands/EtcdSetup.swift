@@ -28,7 +28,9 @@ struct EtcdSetup {
         var steps: [Step] = []
         if changed { steps += [.writeFile(path: EtcdUnit.path, content: unit, mode: 0o644), .reloadSystemd] }
         if !state.isEnabled { steps.append(.enableUnit("etcd.service")) }
-        if changed && state.isActive { steps.append(.restartUnit("etcd.service")) } else if !state.isActive { steps.append(.startUnit("etcd.service")) }
+        // A start already under way (systemd started the enabled unit at boot; after a power cut etcd
+        // replays its WAL first) is joined, not skipped: the start job ends only when etcd is ready.
+        if changed && state.isActive { steps.append(.restartUnit("etcd.service")) } else if state.activeState != "active" { steps.append(.startUnit("etcd.service")) }
         let runner = StepRunner(root: root, effects: effects, journal: journal)
         try runner.apply(steps, observed: NodeObservation())
         let after = try services.unitState("etcd.service")

@@ -144,3 +144,25 @@ import Testing
         #expect(try ChangeJournal(root: host.root).records == journal.records)
     }
 }
+
+/// What the long power-cut run found (Tests/VM/run-powercuts.sh): after a cut during `seed init`,
+/// systemd starts the enabled etcd at boot and it is still `activating` (replaying its WAL) when the
+/// next `seed init` looks. The etcd phase joins that start and waits for it instead of failing.
+@Suite struct EtcdStartAfterPowerCutTests {
+    @Test func anEtcdStillStartingIsWaitedForNotReportedAsFailed() throws {
+        let host = try TemporaryHost()
+        var settings = NodePrepSettings()
+        settings.dataDir = "/data/k8s"
+        for path in EtcdSetup.neededCertificates { try TemporaryHost.write(host.root, "\(ControlPlane.certDir)/\(path)", "x\n") }
+        for dir in [settings.etcdDataDir, settings.etcdWALDir] {
+            try FileManager.default.createDirectory(atPath: host.root.resolve(dir), withIntermediateDirectories: true)
+        }
+        let member = EtcdUnit.Member(name: "master-1", ip: "192.0.2.10")
+        try TemporaryHost.write(host.root, EtcdUnit.path, EtcdUnit.render(this: member, cluster: [member], settings: settings))
+        host.services.units["etcd.service"] = UnitState(loadState: "loaded", activeState: "activating", subState: "start", unitFileState: "enabled")
+        let setup = EtcdSetup(root: host.root, effects: host.effects, journal: try ChangeJournal(root: host.root), settings: settings)
+        let performed = try setup.converge(this: member, cluster: [member])
+        #expect(performed.map { "\($0.step)" } == ["start etcd.service"])
+        #expect(host.services.calls.contains("start etcd.service"))
+    }
+}
