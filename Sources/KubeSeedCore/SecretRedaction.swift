@@ -15,29 +15,42 @@ public enum SecretRedaction {
     /// `message` with every value of `fileText` withheld: quoted spans, each scalar of the document
     /// (6 characters or more), and anything shaped like a token or its secret half.
     public static func withholdValues(in message: String, of fileText: String) -> String {
+        let text = withholdingScalars(of: fileText, from: message)
+        return text == message ? text : text + note
+    }
+
+    /// `field` (a dotted path of keys) with anything shaped like a token or its secret half withheld,
+    /// glued to other letters or not. Schema keys (camel case) and label keys stay, so the path still
+    /// says where; a run of 16 or more lower-case letters and digits is taken for a secret.
+    static func withholdValues(inField field: String) -> String {
+        field.replacingOccurrences(of: tokenShape, with: placeholder, options: .regularExpression)
+            .replacingOccurrences(of: "[A-Za-z0-9]*[a-z0-9]{16,}[A-Za-z0-9]*", with: placeholder, options: .regularExpression)
+    }
+
+    private static func withholdingScalars(of fileText: String, from message: String) -> String {
         var text = message
         // Longest first, so a value that contains another is withheld whole.
         for value in scalars(of: fileText).filter({ $0.count >= 6 }).sorted(by: { $0.count > $1.count }) {
-            text = text.replacingOccurrences(of: value, with: placeholder)
+            // The standard library's literal search: Foundation's traps on some texts (NULs after U+FFFD, found by fuzzing).
+            text = text.replacing(value, with: placeholder)
         }
         for pattern in ["'[^']*'", "\"[^\"]*\"", tokenShape, "\\b[a-z0-9]{16}\\b"] {
             text = text.replacingOccurrences(of: pattern, with: pattern.hasPrefix("'") ? "'\(placeholder)'" : placeholder,
                                              options: .regularExpression)
         }
-        return text == message ? text : text + note
+        return text
     }
 
     /// Every scalar in the document, and every key that is not a plain word (a missing colon makes a token
-    /// part of a key); none
-    /// when it does not parse. Yams hands back an anchored node at each of its aliases: a position seen
-    /// once is not visited again, so an alias bomb costs one visit per node written, not its expansion.
+    /// part of a key). A text that is not composed (it does not parse, or it has anchors, which are refused
+    /// before composing: see `YAMLAnchorScan`) gives its words instead: every run of characters that are
+    /// not white space or YAML punctuation.
     static func scalars(of text: String) -> [String] {
-        guard let node = try? Yams.compose(yaml: text) else { return [] }
+        guard YAMLAnchorScan.firstAnchorOrAlias(in: text) == nil, let node = try? Yams.compose(yaml: text) else {
+            return words(of: text)
+        }
         var values: [String] = []
-        var seen = Set<String>()
         func visit(_ node: Node) {
-            if let mark = node.mark, !seen.insert("\(mark.line):\(mark.column)").inserted { return }
-            guard values.count < 10_000 else { return }
             switch node {
             case .scalar(let scalar): values.append(scalar.string)
             case .mapping(let mapping):
@@ -53,6 +66,13 @@ public enum SecretRedaction {
         visit(node)
         return values
     }
+
+    static func words(of text: String) -> [String] {
+        let separators = Set(" \t\r\n:,[]{}'\"#&*!|>?-\u{85}\u{2028}\u{2029}".unicodeScalars)
+        var spaced = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars { spaced.append(separators.contains(scalar) ? " " : scalar) }
+        return String(spaced).split(separator: " ").map(String.init)
+    }
 }
 
 extension ConfigError {
@@ -60,9 +80,7 @@ extension ConfigError {
     public func withholdingValues(of fileText: String) -> ConfigError {
         var error = self
         error.message = SecretRedaction.withholdValues(in: message, of: fileText)
-        // A key can carry the token too (`token abcdef.…` inside a flow mapping); field paths are
-        // otherwise schema words and label keys, kept as they are so the message still says where.
-        error.field = field.map { $0.replacingOccurrences(of: SecretRedaction.tokenShape, with: SecretRedaction.placeholder, options: .regularExpression) }
+        error.field = field.map { SecretRedaction.withholdValues(inField: $0) }
         return error
     }
 }

@@ -10,11 +10,16 @@ public struct YAMLField {
     /// Largest configuration file accepted (configs are a few KiB; this bounds parse time).
     public static let maxBytes = 256 * 1024
 
-    /// Parses `text` into its root node. Anchors and aliases are refused (they are never needed in
-    /// a config, and alias expansion is how a small file becomes a huge one).
+    /// Parses `text` into its root node. Anchors and aliases are refused before the text is composed
+    /// (they are never needed in a config, and alias expansion is how a small file becomes a huge one;
+    /// see `YAMLAnchorScan`).
     public static func parse(_ text: String, file: String) throws -> YAMLField {
         if text.utf8.count > maxBytes {
             throw ConfigError(.tooLarge, file: file, "file is \(text.utf8.count) bytes; the limit is \(maxBytes)")
+        }
+        if let anchor = YAMLAnchorScan.firstAnchorOrAlias(in: text) {
+            throw ConfigError(.aliasNotAllowed, file: file, line: anchor.line,
+                              "YAML anchors and aliases are not allowed (column \(anchor.column): an '&' or '*' that starts a word is one, inside quotes too)")
         }
         let node: Node?
         do {
@@ -27,41 +32,13 @@ public struct YAMLField {
         guard let node else {
             throw ConfigError(.empty, file: file, "file is empty")
         }
-        let root = YAMLField(node: node, path: "", file: file)
-        var seen = Set<String>()
-        try root.refuseAliases(&seen, line: nil)
-        return root
+        return YAMLField(node: node, path: "", file: file)
     }
 
     public var line: Int? { node.mark.map { $0.line } }
 
     func error(_ code: ConfigError.Code, _ message: String) -> ConfigError {
         ConfigError(code, file: file, field: path.isEmpty ? nil : path, line: line, message)
-    }
-
-    /// Yams resolves an alias to the anchored node itself, so an alias shows up as a second
-    /// visit to the same source position. Stopping at the first repeat keeps this linear even
-    /// for an alias bomb (whose expansion would be exponential).
-    private func refuseAliases(_ seen: inout Set<String>, line: Int?) throws {
-        if let mark = node.mark {
-            guard seen.insert("\(mark.line):\(mark.column)").inserted else {
-                throw ConfigError(.aliasNotAllowed, file: file, field: path.isEmpty ? nil : path, line: line ?? mark.line,
-                                  "YAML anchors and aliases are not allowed")
-            }
-        }
-        switch node {
-        case .mapping(let mapping):
-            for (key, value) in mapping {
-                let name = key.scalar?.string ?? "?"
-                try YAMLField(node: value, path: child(name), file: file).refuseAliases(&seen, line: key.mark?.line)
-            }
-        case .sequence(let sequence):
-            for (index, item) in sequence.enumerated() {
-                try YAMLField(node: item, path: "\(path)[\(index)]", file: file).refuseAliases(&seen, line: nil)
-            }
-        default:
-            break
-        }
     }
 
     private func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }

@@ -65,7 +65,7 @@ import Testing
         .init(yaml: header + "host:\n  timezone:\n", code: .wrongType, field: "host.timezone", line: nil),
         .init(yaml: "kind: AgentConfig\n", code: .missingField, field: "apiVersion", line: nil),
         .init(yaml: "apiVersion: kubeseed.io/v9\nkind: AgentConfig\n", code: .invalidValue, field: "apiVersion", line: 1),
-        .init(yaml: header + "host: &a {timezone: UTC}\nextra: *a\n", code: .aliasNotAllowed, field: "extra", line: 4),
+        .init(yaml: header + "host: &a {timezone: UTC}\nextra: *a\n", code: .aliasNotAllowed, field: nil, line: 3),
         .init(yaml: header + "host:\n  timezone: UTC\n  timezone: UTC\n", code: .syntax, field: nil, line: nil),
         .init(yaml: header + "host: [\n", code: .syntax, field: nil, line: nil),
         .init(yaml: "", code: .empty, field: nil, line: nil),
