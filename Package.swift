@@ -8,6 +8,9 @@ let package = Package(
         // One binary: `seed` is also `seed-agent` when called by that name (Sources/seed/SeedMain.swift);
         // the .deb, the VM tests and the benchmarks install it with a `seed-agent` symlink.
         .executable(name: "seed", targets: ["seed"]),
+        // For the fuzz targets in Fuzz/ (a package of its own that depends on this one by path).
+        .library(name: "KubeSeedCore", targets: ["KubeSeedCore"]),
+        .library(name: "KubeSeedHost", targets: ["KubeSeedHost"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
