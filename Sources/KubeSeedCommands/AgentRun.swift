@@ -148,7 +148,7 @@ extension AgentOperations {
         ]
         var ready = true
         var waiting: [String] = []
-        let components = [(ComponentPlanner.containerd, "")] + ComponentPlanner.kubernetesUnits
+        let components = [(ComponentPlanner.containerd, ""), (APIBalancer.unit, "")] + ComponentPlanner.kubernetesUnits
         let states = (try? effects.services?.unitStates(components.map(\.0))) ?? [:]
         for (unit, binary) in components {
             let state = states[unit]
@@ -166,7 +166,7 @@ extension AgentOperations {
             }
         }
         let summary = ready
-            ? "node prepared, containerd active" + (waiting.isEmpty ? ", kubelet and kube-proxy active" : "; \(waiting.joined(separator: ", ")) waiting for binaries in \(NodePaths.binDir)")
+            ? "node prepared, containerd and the API balancer active" + (waiting.isEmpty ? ", kubelet and kube-proxy active" : "; \(waiting.joined(separator: ", ")) waiting for binaries in \(NodePaths.binDir)")
             : "components not active: " + checks.filter { $0.state == "failed" }.map(\.name).joined(separator: ", ")
         return AgentStatus(ready: ready, summary: summary, updated: stamp, checks: checks)
     }

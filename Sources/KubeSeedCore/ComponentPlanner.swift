@@ -24,7 +24,7 @@ public enum ComponentPlanner {
     public static let kubernetesUnits = [(kubelet, "kubelet"), (kubeProxy, "kube-proxy")]
 
     /// A unit the planner enables and starts: `package` units (containerd, etcd) must be installed;
-    /// units with a `binary` in `/opt/k8s/bin` run only once it is there.
+    /// units with a `binary` (a name in `/opt/k8s/bin`, or an absolute path) run only once it is there.
     public struct ManagedUnit: Sendable, Equatable {
         public var name: String
         public var binary: String?
@@ -36,10 +36,12 @@ public enum ComponentPlanner {
         }
     }
 
-    public static let nodeUnits: [ManagedUnit] = [ManagedUnit(containerd, binary: nil, installHint: "apt install containerd runc")]
-        + kubernetesUnits.map { ManagedUnit($0.0, binary: $0.1, installHint: "kubernetes-node-linux-amd64.tar.gz or kubernetes-server-linux-amd64.tar.gz") }
+    public static let nodeUnits: [ManagedUnit] = [
+        ManagedUnit(containerd, binary: nil, installHint: "apt install containerd runc"),
+        ManagedUnit(APIBalancer.unit, binary: APIBalancer.executable, installHint: "apt install haproxy"),
+    ] + kubernetesUnits.map { ManagedUnit($0.0, binary: $0.1, installHint: "kubernetes-node-linux-amd64.tar.gz or kubernetes-server-linux-amd64.tar.gz") }
 
-    /// The node's components: containerd, kubelet, kube-proxy.
+    /// The node's components: containerd, the API balancer, kubelet, kube-proxy.
     public static func plan(_ files: [RenderedFile], _ observed: ComponentObservation) -> NodePlan {
         plan(files, observed, units: nodeUnits)
     }
@@ -86,7 +88,8 @@ public enum ComponentPlanner {
             let state = observed.units[unit.name].flatMap { $0.exists ? $0 : nil } ?? UnitState(loadState: "loaded", unitFileState: "disabled")
             let (item, steps) = unitItem(unit.name, state, configChanged: changedUnits.contains(unit.name) || stale(unit.name, state, files, observed),
                                          runnable: observed.binaries.contains(binary),
-                                         binaryNote: "binary missing: put \(binary) in \(NodePaths.binDir) (from \(unit.installHint))")
+                                         binaryNote: binary.hasPrefix("/") ? "\(binary) missing (\(unit.installHint))"
+                                             : "binary missing: put \(binary) in \(NodePaths.binDir) (from \(unit.installHint))")
             items.append(item)
             activation += steps
         }

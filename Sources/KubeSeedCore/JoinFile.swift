@@ -164,10 +164,9 @@ extension JoinFile {
                 let endpoints = try value.stringList()
                 guard !endpoints.isEmpty else { throw value.error(.invalidValue, "at least one https://HOST:PORT endpoint is required") }
                 for (index, endpoint) in endpoints.enumerated() {
-                    guard let url = URLComponents(string: endpoint), url.scheme == "https", let host = url.host, !host.isEmpty,
-                          url.path.isEmpty || url.path == "/", url.query == nil, url.user == nil else {
+                    guard APIEndpoint.parse(endpoint) != nil else {
                         throw ConfigError(.invalidValue, file: value.file, field: "\(value.path)[\(index)]", line: value.line,
-                                          "'\(endpoint)' is not an https://HOST:PORT URL")
+                                          "'\(endpoint)' is not an https://HOST:PORT URL (HOST an IP address, IPv6 in brackets, or a DNS name)")
                     }
                 }
                 join.apiServerEndpoints = endpoints

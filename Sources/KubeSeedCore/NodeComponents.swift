@@ -50,7 +50,7 @@ public struct NodeIdentity: Sendable, Equatable {
     }
 }
 
-/// Pure renderers for containerd, crictl, kubelet and kube-proxy from a join file.
+/// Pure renderers for containerd, crictl, the API balancer, kubelet and kube-proxy from a join file.
 public enum NodeComponents {
     static let commentLine = "Written by KubeSeed from the join file; changes here are overwritten."
     public static let header = "# \(commentLine)\n"
@@ -67,7 +67,10 @@ public enum NodeComponents {
         }
         files += [
             RenderedFile(NodePaths.crictlConfig, crictl()),
-            RenderedFile(NodePaths.caCertificate, join.caCertificatePEM, restarts: ["kubelet.service"]),
+            RenderedFile(NodePaths.caCertificate, join.caCertificatePEM, restarts: ["kubelet.service", APIBalancer.unit]),
+        ]
+        files += APIBalancer.files(join)
+        files += [
             RenderedFile(NodePaths.bootstrapKubeconfig, bootstrapKubeconfig(join), mode: 0o600, restarts: ["kubelet.service"]),
             RenderedFile(NodePaths.kubeletConfig, kubeletConfig(join, node), restarts: ["kubelet.service"]),
             RenderedFile(NodePaths.kubeletUnit, kubeletUnit(join, node), restarts: ["kubelet.service"]),
@@ -234,7 +237,7 @@ public enum NodeComponents {
     }
 
     static func kubeconfig(_ join: JoinFile, user: String, credentials: [(String, YAMLDocument)]) -> String {
-        kubeconfig(cluster: join.clusterName, server: join.apiServerEndpoints[0], caPEM: join.caCertificatePEM, user: user, credentials: credentials)
+        kubeconfig(cluster: join.clusterName, server: APIBalancer.server, caPEM: join.caCertificatePEM, user: user, credentials: credentials)
     }
 
     /// A kubeconfig with one cluster (CA embedded), one user and one context.
@@ -277,12 +280,12 @@ public enum NodeComponents {
         let labels = join.labels.keys.sorted().map { "\($0)=\(join.labels[$0]!)" }
         if !labels.isEmpty { flags.append("--node-labels=\(labels.joined(separator: ","))") }
         flags.append("--v=2")
-        return unit(description: "Kubernetes kubelet", binary: "kubelet", after: ["containerd.service"], requires: ["containerd.service"],
+        return unit(description: "Kubernetes kubelet", binary: "kubelet", after: ["containerd.service", APIBalancer.unit], requires: ["containerd.service"],
                     workingDirectory: join.kubelet.rootDir, flags: flags)
     }
 
     public static func kubeProxyUnit(_ join: JoinFile, _ node: NodeIdentity) -> String {
-        unit(description: "Kubernetes kube-proxy (IPVS)", binary: "kube-proxy", after: ["network-online.target"], requires: [],
+        unit(description: "Kubernetes kube-proxy (IPVS)", binary: "kube-proxy", after: ["network-online.target", APIBalancer.unit], requires: [],
              workingDirectory: kubeProxyDirectory(join), flags: ["--config=\(NodePaths.kubeProxyConfig)", "--v=2"])
     }
 
@@ -297,7 +300,8 @@ public enum NodeComponents {
             ("Documentation", .text("https://kubernetes.io/docs/reference/command-line-tools-reference/\(binary)/")),
             ("After", .text(after.joined(separator: " "))),
         ]
-        if after.contains("network-online.target") { unitEntries.append(("Wants", .text("network-online.target"))) }
+        let wants = after.filter { $0 == "network-online.target" || $0 == APIBalancer.unit }
+        if !wants.isEmpty { unitEntries.append(("Wants", .text(wants.joined(separator: " ")))) }
         if !requires.isEmpty { unitEntries.append(("Requires", .text(requires.joined(separator: " ")))) }
         unitEntries.append(("ConditionFileIsExecutable", .text("\(NodePaths.binDir)/\(binary)")))
         return SystemdUnit(comment: commentLine, [

@@ -27,6 +27,8 @@ import Yams
         (NodePaths.kubeProxyKubeconfig, "kube-proxy.kubeconfig"),
         (NodePaths.kubeletUnit, "kubelet.service"),
         (NodePaths.kubeProxyUnit, "kube-proxy.service"),
+        (APIBalancer.configPath, "api-balancer.cfg"),
+        (APIBalancer.unitPath, "kubeseed-api-balancer.service"),
     ])
     func matchesGolden(_ path: String, _ goldenName: String) throws {
         try expectGolden(try rendered(path), goldenName)
@@ -66,7 +68,9 @@ import Yams
         let bootstrap = try #require(try Yams.load(yaml: try rendered(NodePaths.bootstrapKubeconfig)) as? [String: Any])
         let clusters = try #require(bootstrap["clusters"] as? [[String: Any]])
         let cluster = try #require(clusters.first?["cluster"] as? [String: Any])
-        #expect(cluster["server"] as? String == "https://192.0.2.10:6443")
+        // Through the node-local balancer, which has the join file's endpoint behind it.
+        #expect(cluster["server"] as? String == "https://127.0.0.1:8443")
+        #expect(try rendered(APIBalancer.configPath).contains("    server api-1 192.0.2.10:6443\n"))
         let caData = try #require(cluster["certificate-authority-data"] as? String)
         #expect(String(decoding: Data(base64Encoded: caData)!, as: UTF8.self) == Self.fixedCA)
         let users = try #require(bootstrap["users"] as? [[String: Any]])

@@ -204,7 +204,7 @@ final class TemporaryHost {
         try Self.write(root, "/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n")
         try Self.write(root, "/sys/devices/system/cpu/online", "0-1\n")
         try Self.write(root, "/proc/net/tcp", "  sl  local_address rem_address   st\n")
-        for tool in ["/usr/sbin/ip", "/usr/sbin/iptables", "/usr/bin/mount", "/usr/bin/nsenter"] {
+        for tool in ["/usr/sbin/ip", "/usr/sbin/iptables", "/usr/bin/mount", "/usr/bin/nsenter", APIBalancer.executable] {
             try Self.write(root, tool, "#!/bin/sh\n")
             chmod(root.resolve(tool), 0o755)
         }

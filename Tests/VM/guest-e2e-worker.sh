@@ -48,8 +48,10 @@ if [ "$(phase)" = 1 ]; then
   status_lines
   expect "the agent runs as seed-agent.service (Type=notify, active)" systemctl is-active --quiet seed-agent.service
   expect "containerd active" systemctl is-active --quiet containerd.service
-  expect "kubelet's bootstrap kubeconfig points at the master's API server" grep -Eq 'server: "?https://192.0.2.10:6443' /etc/kubernetes/kubelet-bootstrap.kubeconfig
-  expect "kube-proxy's kubeconfig points at the master's API server" grep -Eq 'server: "?https://192.0.2.10:6443' /etc/kubernetes/kube-proxy.kubeconfig
+  expect "kubelet's bootstrap kubeconfig points at the node-local balancer" grep -Eq 'server: "?https://127.0.0.1:8443' /etc/kubernetes/kubelet-bootstrap.kubeconfig
+  expect "kube-proxy's kubeconfig points at the node-local balancer" grep -Eq 'server: "?https://127.0.0.1:8443' /etc/kubernetes/kube-proxy.kubeconfig
+  expect "the balancer (active) has the master's API server behind it" sh -c \
+    "systemctl is-active --quiet kubeseed-api-balancer.service && grep -q 'server api-1 192.0.2.10:6443' /etc/kubernetes/api-balancer.cfg"
   expect "kubelet and kube-proxy enabled, waiting for their binaries" sh -c "systemctl is-enabled --quiet kubelet.service && systemctl is-enabled --quiet kube-proxy.service \
     && seed-agent status | grep -q 'waiting for binaries'"
   expect "kubelet will register as worker-1 with 192.0.2.11" grep -q -- '--node-ip=192.0.2.11' /etc/systemd/system/kubelet.service

@@ -50,7 +50,7 @@ else
   fail "agent not active: $(systemctl show -p ActiveState -p StatusText seed-agent.service | tr '\n' ' ')"
 fi
 journalctl -u seed-agent.service --no-pager -o cat > "$state/agent-journal.txt" 2>&1
-expect "STATUS= line reports readiness" sh -c "systemctl show -p StatusText --value seed-agent.service | grep -q '^ready: node prepared, containerd active; kubelet, kube-proxy waiting for binaries'"
+expect "STATUS= line reports readiness" sh -c "systemctl show -p StatusText --value seed-agent.service | grep -q '^ready: node prepared, containerd and the API balancer active; kubelet, kube-proxy waiting for binaries'"
 seed-agent status > "$state/status.txt" 2>&1; rc=$?
 [ $rc = 0 ] && pass "seed-agent status exits 0 (ready)" || fail "seed-agent status exit $rc"
 expect "status lists kubelet as binary missing" grep -q 'kubelet.service .*waiting .*binary missing: put kubelet in /opt/k8s/bin' "$state/status.txt"
@@ -85,8 +85,61 @@ expect "kubelet hostname-override equals kube-proxy hostnameOverride" sh -c \
 expect "node prepared: br_netfilter loaded, ip_forward=1, zone set" sh -c \
   "test -d /sys/module/br_netfilter && test \$(sysctl -n net.ipv4.ip_forward) = 1 && test \$(readlink -f /etc/localtime) = /usr/share/zoneinfo/Asia/Shanghai"
 
+# 4b. The node-local API balancer: Debian's haproxy on 127.0.0.1:8443 in front of the join file's two
+# endpoints. The Kubernetes binaries cannot be had here: two stand-ins (socat serving TLS with a
+# certificate from the join file's CA) play the API servers, and each answers with which one it is.
+lib=/usr/local/lib/kubeseed-vmtest
+expect "API balancer active" systemctl is-active --quiet kubeseed-api-balancer.service
+expect "balancer listens on 127.0.0.1:8443 and nowhere else" sh -c "test \"\$(ss -Hltn 'sport = :8443' | awk '{print \$4}')\" = 127.0.0.1:8443"
+expect "kubelet's bootstrap kubeconfig and kube-proxy's point at the balancer" sh -c \
+  "grep -Eq 'server: \"?https://127.0.0.1:8443' /etc/kubernetes/kubelet-bootstrap.kubeconfig && grep -Eq 'server: \"?https://127.0.0.1:8443' /etc/kubernetes/kube-proxy.kubeconfig"
+expect "balancer has both endpoints behind it" sh -c "grep -q 'server api-1 127.0.0.2:6443' /etc/kubernetes/api-balancer.cfg && grep -q 'server api-2 127.0.0.3:6443' /etc/kubernetes/api-balancer.cfg"
+printf '#!/bin/sh\nread -r request\nprintf "HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nstand-in %%s\\n" "$STANDIN"\n' > /run/kubeseed-standin.sh
+chmod 755 /run/kubeseed-standin.sh
+standin() {
+  systemd-run --quiet --unit "standin-$1" --setenv=STANDIN="$1" \
+    socat "OPENSSL-LISTEN:6443,bind=$1,reuseaddr,fork,cert=$lib/standin.pem,key=$lib/standin.key,verify=0" EXEC:/run/kubeseed-standin.sh
+}
+# Through the balancer, TLS verified end to end against the cluster CA (the stand-ins' certificate has 127.0.0.1).
+ask() { printf 'GET /readyz HTTP/1.0\r\n\r\n' | timeout 5 socat -t 3 - OPENSSL:127.0.0.1:8443,cafile=/etc/kubernetes/cert/ca.pem 2>/dev/null | grep -o 'stand-in 127.0.0.[0-9]'; }
+asks() { for i in $(seq 1 "$1"); do ask || echo failed; done | sort | uniq -c | tr -s ' \n' ' '; }
+balancer_log() { journalctl -u kubeseed-api-balancer.service --no-pager -o cat; }
+# haproxy logs each server's state changes (it starts with the servers up, so both go down first here).
+changes() { balancer_log | grep -c "$1"; }
+standin 127.0.0.2; standin 127.0.0.3
+wait_for 20 sh -c "journalctl -u kubeseed-api-balancer.service --no-pager -o cat | grep -q 'api-1 is UP' && journalctl -u kubeseed-api-balancer.service --no-pager -o cat | grep -q 'api-2 is UP'" || true
+spread=$(asks 10)
+log "BALANCER 10 requests with both stand-ins up: $spread"
+expect "balancer spreads requests over both stand-ins, TLS verified against the cluster CA" sh -c "echo '$spread' | grep -q 'stand-in 127.0.0.2' && echo '$spread' | grep -q 'stand-in 127.0.0.3' && ! echo '$spread' | grep -q failed"
+downs=$(changes 'api-1 is DOWN')
+t0=$(ms)
+systemctl stop standin-127.0.0.2.service
+during=$(asks 10)
+if wait_for 30 sh -c "test \$(journalctl -u kubeseed-api-balancer.service --no-pager -o cat | grep -c 'api-1 is DOWN') -gt $downs"; then
+  down_ms=$(( $(ms) - t0 ))
+  log "BALANCER a stopped API server left rotation after $down_ms ms (check every 1 s, 2 failures); 10 requests meanwhile: $during"
+  pass "a stopped API server leaves rotation ($down_ms ms)"
+else
+  fail "haproxy never marked api-1 down: $(balancer_log | tail -n 5 | tr '\n' '|')"
+fi
+expect "no request failed while it left (a refused connection is retried on the other server)" sh -c "! echo '$during' | grep -q failed"
+after=$(asks 10)
+expect "with one stand-in down every request reaches the other" sh -c "test '$after' = ' 10 stand-in 127.0.0.3 '"
+ups=$(changes 'api-1 is UP')
+t0=$(ms)
+standin 127.0.0.2
+if wait_for 30 sh -c "test \$(journalctl -u kubeseed-api-balancer.service --no-pager -o cat | grep -c 'api-1 is UP') -gt $ups"; then
+  log "BALANCER the restarted API server was back in rotation after $(( $(ms) - t0 )) ms"
+  pass "a restarted API server comes back into rotation"
+else
+  fail "api-1 did not come back: $(balancer_log | tail -n 5 | tr '\n' '|')"
+fi
+balancer_log > "$state/balancer-journal.txt"
+systemctl stop standin-127.0.0.2.service standin-127.0.0.3.service
+
 # 5. A second start writes nothing and restarts nothing.
 containerd_pid=$(systemctl show -p MainPID --value containerd.service)
+balancer_pid=$(systemctl show -p MainPID --value kubeseed-api-balancer.service)
 fp() { find /etc/containerd /etc/kubernetes /etc/systemd/system /etc/sysctl.d /etc/modules-load.d /etc/crictl.yaml /var/lib/kubeseed -type f -printf '%p %T@ %s\n' | sort; }
 fp > "$state/fp-before"
 t0=$(ms)
@@ -95,6 +148,7 @@ log "SECOND START took $(( $(ms) - t0 )) ms to READY"
 fp > "$state/fp-after"
 expect "second start: no file written" diff "$state/fp-before" "$state/fp-after"
 expect "second start: containerd not restarted" test "$(systemctl show -p MainPID --value containerd.service)" = "$containerd_pid"
+expect "second start: balancer not restarted" test "$(systemctl show -p MainPID --value kubeseed-api-balancer.service)" = "$balancer_pid"
 journalctl -u seed-agent.service --no-pager -o cat > "$state/agent-journal.txt" 2>&1
 expect "second start reports 0 changes" sh -c "tail -n 3 $state/agent-journal.txt | grep -q '(0 changes)'"
 
@@ -124,6 +178,8 @@ systemctl stop seed-agent.service seed-agent.path
 expect "reset after join exits 0" seed-agent reset
 expect "reset restored Debian's containerd config.toml" cmp /etc/containerd/config.toml "$state/containerd-config.debian"
 expect "reset removed the kubelet and kube-proxy units and configs" test ! -e /etc/systemd/system/kubelet.service -a ! -e /etc/kubernetes/kubelet-config.yaml -a ! -e /etc/crictl.yaml
+expect "reset stopped the balancer and removed its unit and config" sh -c \
+  "test ! -e /etc/systemd/system/kubeseed-api-balancer.service -a ! -e /etc/kubernetes/api-balancer.cfg && ! ss -Hltn 'sport = :8443' | grep -q ."
 
 # The one unit writer, read back by systemd itself: every word a value could hold (spaces that would
 # inject flags, CR and LF that would start a directive, specifiers, variables, quotes, a lone ';')

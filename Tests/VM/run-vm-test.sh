@@ -56,7 +56,7 @@ make_join_file() {
     echo "cluster:"
     echo "  name: vmtest"
     echo "  kubernetesVersion: v1.31.2"
-    echo "  apiServerEndpoints: [\"https://192.0.2.1:6443\"]"
+    echo "  apiServerEndpoints: [\"https://127.0.0.2:6443\", \"https://127.0.0.3:6443\"]"
     echo "  caCertificate: |"
     sed 's/^/    /' "$dir/ca.pem"
     echo "bootstrap:"
@@ -68,6 +68,12 @@ make_join_file() {
     echo "  timezone: Asia/Shanghai"
     echo "  dataDir: /srv/kubeseed-data"
   } > "$dir/join.yaml"
+  # The API server stand-ins' certificate (the join scenario's balancer checks them against this CA).
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=kube-apiserver-stand-in \
+    -keyout "$dir/standin.key" -out "$dir/standin.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3\nextendedKeyUsage=serverAuth\n' > "$dir/standin.ext"
+  openssl x509 -req -in "$dir/standin.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial -days 30 \
+    -extfile "$dir/standin.ext" -out "$dir/standin.pem" 2>/dev/null
   rm -f "$dir/ca.key"
 }
 
@@ -97,6 +103,7 @@ for scenario in "${scenarios[@]}"; do
   fi
   if [ "$scenario" = join ] || [ "$scenario" = bench ] || [ "$scenario" = powercut ]; then
     make_join_file "$work" && install -m 0600 "$work/join.yaml" "$stage/usr/local/lib/kubeseed-vmtest/join.yaml"
+    install -m 0600 "$work/standin.pem" "$work/standin.key" "$stage/usr/local/lib/kubeseed-vmtest/"
   fi
   if [ "$scenario" = bench ]; then
     install -m 0644 "$work/ca.pem" "$stage/usr/local/lib/kubeseed-vmtest/bench-ca.pem"

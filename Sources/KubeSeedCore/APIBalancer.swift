@@ -1,0 +1,91 @@
+/// The node-local API server balancer: Debian's haproxy on 127.0.0.1:8443 in front of every API server
+/// the join file lists (the guide's `kube-nginx`), under a unit KubeSeed owns. Every kubeconfig the
+/// agent writes points at it, so kubelet and kube-proxy survive the loss of any one master.
+///
+/// Health: a TLS check of `/readyz` every second, verified against the cluster CA (an API server that
+/// answers but is not ready, or a server the CA did not sign, is out); two failures take a server out
+/// of rotation, two successes put it back. A connection refused at once is retried on another server.
+public enum APIBalancer {
+    public static let unit = "kubeseed-api-balancer.service"
+    public static let configPath = "/etc/kubernetes/api-balancer.cfg"
+    public static let unitPath = "/etc/systemd/system/kubeseed-api-balancer.service"
+    public static let executable = "/usr/sbin/haproxy"
+    public static let listen = APIEndpoint(host: "127.0.0.1", port: 8443)
+    /// What every kubeconfig on a node points at.
+    public static var server: String { listen.url }
+    /// Milliseconds between health checks, and how many in a row change a server's state.
+    public static let checkIntervalMilliseconds = 1000
+    public static let checksToChange = 2
+
+    /// haproxy's configuration: one TCP frontend on loopback, one backend with every endpoint.
+    public static func config(_ endpoints: [APIEndpoint], caFile: String = NodePaths.caCertificate) -> String {
+        var text = NodeComponents.header + """
+        global
+            log stdout format short daemon notice
+            maxconn 4096
+            # Workers drop to Debian's haproxy user once the (root-only) CA file is read.
+            user haproxy
+            group haproxy
+
+        defaults
+            mode tcp
+            log global
+            option dontlognull
+            timeout connect 3s
+            timeout check 2s
+            # Watches stay open for minutes.
+            timeout client 15m
+            timeout server 15m
+            retries 2
+            option redispatch
+
+        frontend kube-apiserver
+            bind \(listen.hostPort)
+            default_backend kube-apiservers
+
+        backend kube-apiservers
+            balance roundrobin
+            option httpchk
+            http-check send meth GET uri /readyz
+            http-check expect status 200
+            default-server check check-ssl verify required ca-file \(caFile) inter \(checkIntervalMilliseconds) fall \(checksToChange) rise \(checksToChange)
+
+        """
+        // A name is resolved at run time (a master that is not resolvable yet does not keep the balancer down).
+        let named = endpoints.contains { IPAddress.bytes($0.host) == nil }
+        for (index, endpoint) in endpoints.enumerated() {
+            let resolving = IPAddress.bytes(endpoint.host) == nil ? " init-addr last,libc,none resolvers system" : ""
+            text += "    server api-\(index + 1) \(endpoint.hostPort)\(resolving)\n"
+        }
+        if named { text += "\nresolvers system\n    parse-resolv-conf\n    hold valid 10s\n" }
+        return text
+    }
+
+    /// The unit: haproxy in master-worker mode (systemd notified when it listens), the configuration
+    /// checked before each start.
+    public static func unitFile() -> String {
+        SystemdUnit(comment: NodeComponents.commentLine, [
+            .init("Unit", [
+                ("Description", .text("KubeSeed node-local API server balancer (haproxy on \(listen.hostPort))")),
+                ("After", .text("network-online.target")),
+                ("Wants", .text("network-online.target")),
+                ("ConditionFileIsExecutable", .text(executable)),
+            ]),
+            .init("Service", [
+                ("Type", .text("notify")),
+                ("ExecStartPre", .command(executable, ["-c", "-q", "-f", configPath])),
+                ("ExecStart", .command(executable, ["-Ws", "-f", configPath])),
+                ("Restart", .text("always")), ("RestartSec", .text("2")), ("LimitNOFILE", .text("65536")),
+            ]),
+            .init("Install", [("WantedBy", .text("multi-user.target"))]),
+        ]).render()
+    }
+
+    /// The balancer's files for a join file (its endpoints are validated by then).
+    public static func files(_ join: JoinFile) -> [RenderedFile] {
+        [
+            RenderedFile(configPath, config(join.apiServerEndpoints.compactMap(APIEndpoint.parse)), restarts: [unit]),
+            RenderedFile(unitPath, unitFile(), restarts: [unit]),
+        ]
+    }
+}
