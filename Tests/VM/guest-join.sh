@@ -108,7 +108,7 @@ balancer_log() { journalctl -u kubeseed-api-balancer.service --no-pager -o cat; 
 # haproxy logs each server's state changes (it starts with the servers up, so both go down first here).
 changes() { balancer_log | grep -c "$1"; }
 # When haproxy logged the last line matching $1, in ms since the epoch (the journal's own timestamp).
-logged_ms() { journalctl -u kubeseed-api-balancer.service --no-pager -o short-unix | grep "$1" | tail -n 1 | awk '{ printf "%d", $1 * 1000 }'; }
+logged_ms() { journalctl -u kubeseed-api-balancer.service --no-pager -o short-unix | grep "$1" | tail -n 1 | awk '{ printf "%.0f", $1 * 1000 }'; }
 standin 127.0.0.2; standin 127.0.0.3
 wait_for 20 sh -c "journalctl -u kubeseed-api-balancer.service --no-pager -o cat | grep -q 'api-1 is UP' && journalctl -u kubeseed-api-balancer.service --no-pager -o cat | grep -q 'api-2 is UP'" || true
 spread=$(asks 10)
