@@ -52,12 +52,11 @@ public enum APIBalancer {
 
         """
         // A name is resolved at run time (a master that is not resolvable yet does not keep the balancer down).
-        let named = endpoints.contains { IPAddress.bytes($0.host) == nil }
         for (index, endpoint) in endpoints.enumerated() {
-            let resolving = IPAddress.bytes(endpoint.host) == nil ? " init-addr last,libc,none resolvers system" : ""
+            let resolving = endpoint.hostIsName ? " init-addr last,libc,none resolvers system" : ""
             text += "    server api-\(index + 1) \(endpoint.hostPort)\(resolving)\n"
         }
-        if named { text += "\nresolvers system\n    parse-resolv-conf\n    hold valid 10s\n" }
+        if endpoints.contains(where: \.hostIsName) { text += "\nresolvers system\n    parse-resolv-conf\n    hold valid 10s\n" }
         return text
     }
 

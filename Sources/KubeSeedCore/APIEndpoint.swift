@@ -41,6 +41,8 @@ public struct APIEndpoint: Sendable, Equatable {
         return APIEndpoint(host: String(host), port: port)
     }
 
+    /// Whether the host is a DNS name (resolved when used) rather than an IP address.
+    public var hostIsName: Bool { IPAddress.bytes(host) == nil }
     /// `HOST:PORT`, an IPv6 host in brackets.
     public var hostPort: String { "\(IPAddress.urlHost(host)):\(port)" }
     public var url: String { "https://\(hostPort)" }

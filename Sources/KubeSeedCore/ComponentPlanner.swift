@@ -34,6 +34,9 @@ public enum ComponentPlanner {
             self.binary = binary
             self.installHint = installHint
         }
+
+        /// Where the unit's binary is: an absolute path as given, a name in `/opt/k8s/bin`.
+        public var binaryPath: String? { binary.map { $0.hasPrefix("/") ? $0 : "\(NodePaths.binDir)/\($0)" } }
     }
 
     public static let nodeUnits: [ManagedUnit] = [

@@ -280,12 +280,14 @@ public enum NodeComponents {
         let labels = join.labels.keys.sorted().map { "\($0)=\(join.labels[$0]!)" }
         if !labels.isEmpty { flags.append("--node-labels=\(labels.joined(separator: ","))") }
         flags.append("--v=2")
-        return unit(description: "Kubernetes kubelet", binary: "kubelet", after: ["containerd.service", APIBalancer.unit], requires: ["containerd.service"],
+        return unit(description: "Kubernetes kubelet", binary: "kubelet", after: ["containerd.service", APIBalancer.unit],
+                    wants: [APIBalancer.unit], requires: ["containerd.service"],
                     workingDirectory: join.kubelet.rootDir, flags: flags)
     }
 
     public static func kubeProxyUnit(_ join: JoinFile, _ node: NodeIdentity) -> String {
-        unit(description: "Kubernetes kube-proxy (IPVS)", binary: "kube-proxy", after: ["network-online.target", APIBalancer.unit], requires: [],
+        unit(description: "Kubernetes kube-proxy (IPVS)", binary: "kube-proxy", after: ["network-online.target", APIBalancer.unit],
+             wants: ["network-online.target", APIBalancer.unit], requires: [],
              workingDirectory: kubeProxyDirectory(join), flags: ["--config=\(NodePaths.kubeProxyConfig)", "--v=2"])
     }
 
@@ -294,13 +296,12 @@ public enum NodeComponents {
         (join.kubelet.rootDir as NSString).deletingLastPathComponent + "/kube-proxy"
     }
 
-    static func unit(description: String, binary: String, after: [String], requires: [String], workingDirectory: String, flags: [String]) -> String {
+    static func unit(description: String, binary: String, after: [String], wants: [String], requires: [String], workingDirectory: String, flags: [String]) -> String {
         var unitEntries: [(key: String, value: SystemdUnit.Value)] = [
             ("Description", .text(description)),
             ("Documentation", .text("https://kubernetes.io/docs/reference/command-line-tools-reference/\(binary)/")),
             ("After", .text(after.joined(separator: " "))),
         ]
-        let wants = after.filter { $0 == "network-online.target" || $0 == APIBalancer.unit }
         if !wants.isEmpty { unitEntries.append(("Wants", .text(wants.joined(separator: " ")))) }
         if !requires.isEmpty { unitEntries.append(("Requires", .text(requires.joined(separator: " ")))) }
         unitEntries.append(("ConditionFileIsExecutable", .text("\(NodePaths.binDir)/\(binary)")))

@@ -23,7 +23,7 @@ public struct ComponentObserver {
         let states = try services.unitStates(units.map(\.name))
         for unit in units {
             observed.units[unit.name] = states[unit.name] ?? .notFound
-            if let binary = unit.binary, access(root.resolve(binary.hasPrefix("/") ? binary : "\(NodePaths.binDir)/\(binary)"), X_OK) == 0 {
+            if let binary = unit.binary, let path = unit.binaryPath, access(root.resolve(path), X_OK) == 0 {
                 observed.binaries.insert(binary)
             }
         }
