@@ -98,7 +98,7 @@ extension AgentOperations {
         var failure: (name: String, reason: String, retryable: Bool)?
         var plan: NodePlan?
         do {
-            var observedComponents = try ComponentObserver(root: root, services: effects.services).observe(files)
+            var observedComponents = try ComponentObserver(root: root, services: effects.services).observe(files, cniLayout: true)
             observedComponents.ownedFiles = Self.ownedFiles(in: journal, under: NodePaths.containerdCertsDir, root: root)
             let planned = ComponentPlanner.plan(files, observedComponents)
             if let blocking = planned.blockingFailures.first { failure = (blocking.name, blocking.detail, true) } else { plan = planned }

@@ -12,6 +12,10 @@ public struct ComponentObservation: Sendable {
     /// Files KubeSeed created in the directories whose content it renders whole (containerd's certs.d),
     /// from the change journal, that are still there: one no longer rendered is removed.
     public var ownedFiles: Set<String> = []
+    /// Executables in `/usr/lib/cni` (Debian's CNI plugins), and what `/opt/cni/bin` holds by name;
+    /// `nil` when the plan has no CNI layout (masters that are not nodes).
+    public var debianCNIPlugins: [String]?
+    public var cniBinEntries: [String: CNIBinEntry] = [:]
     public init() {}
 }
 
@@ -64,6 +68,9 @@ public enum ComponentPlanner {
             items.append(PlanItem(file.path, .change, why, steps: [.writeFile(path: file.path, content: file.content, mode: file.mode)]))
             changedUnits.formUnion(file.restarts)
             if file.path.hasPrefix("/etc/systemd/system/") { unitFileWritten = true }
+        }
+        if let plugins = observed.debianCNIPlugins {
+            items.append(CNILayout.plan(debianPlugins: plugins, entries: observed.cniBinEntries))
         }
         // A mirror taken out of the join file takes its hosts.toml with it: containerd reads certs.d on each
         // pull, so it would keep pulling through the mirror.

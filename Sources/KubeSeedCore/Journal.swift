@@ -21,6 +21,9 @@ public enum JournalRecord: Codable, Sendable, Equatable {
     /// KubeSeed wrote (or is about to write) content with this SHA-256 (hex) at `path`. `reset` restores
     /// or removes a file only while it still holds one of these; a file changed since is left with a report.
     case fileWritten(path: String, sha256: String)
+    /// KubeSeed made (or is about to make) `path` a link to `target`. `reset` removes a link only while it
+    /// still points there: a binary a CNI installed over it since is left.
+    case linkMade(path: String, target: String)
 
     /// What the record is about. The first record for a key holds the original value; later
     /// attempts (an interrupted apply run again) must not overwrite it.
@@ -39,6 +42,7 @@ public enum JournalRecord: Codable, Sendable, Equatable {
         case .unitStarted(let unit), .unitStopped(let unit): return "activity:\(unit)"
         case .directoryCreated(let path): return "dir:\(path)"
         case .fileWritten(let path, let sha256): return "written:\(path):\(sha256)"
+        case .linkMade(let path, let target): return "linked:\(path):\(target)"
         }
     }
 }

@@ -19,8 +19,10 @@ public enum NodePaths {
     public static let kubeletUnit = "/etc/systemd/system/kubelet.service"
     public static let kubeProxyUnit = "/etc/systemd/system/kube-proxy.service"
     public static let binDir = "/opt/k8s/bin"
-    /// Debian's containernetworking-plugins install here (not /opt/cni/bin).
-    public static let cniBinDir = "/usr/lib/cni"
+    /// containerd's one CNI `bin_dir`: where DaemonSet-deployed CNIs (flannel, Calico, Cilium) install theirs.
+    public static let cniBinDir = "/opt/cni/bin"
+    /// Debian's containernetworking-plugins install here; each is linked into `cniBinDir`.
+    public static let debianCNIPluginDir = "/usr/lib/cni"
     public static let cniConfDir = "/etc/cni/net.d"
 }
 
@@ -93,7 +95,7 @@ public enum NodeComponents {
 
     // MARK: containerd
 
-    /// containerd 1.6 config, version 2: systemd cgroups for runc, CNI from Debian's plugins,
+    /// containerd 1.6 config, version 2: systemd cgroups for runc, CNI from /opt/cni/bin,
     /// registry mirrors through certs.d (hosts.toml).
     public static func containerdConfig(_ join: JoinFile) -> String {
         let cri = "plugins.\"io.containerd.grpc.v1.cri\""

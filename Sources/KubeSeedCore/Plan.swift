@@ -6,6 +6,8 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
     case writeFile(path: String, content: String, mode: UInt16?)
     /// Remove a file KubeSeed wrote that is no longer rendered (a mirror taken out of the join file).
     case removeFile(path: String)
+    /// Make `path` a symbolic link to `target` (nothing of the operator's is at `path`).
+    case link(path: String, target: String)
     case setSysctl(key: String, value: String)
     case swapOff(String)
     /// Mask units and reload systemd.
@@ -33,6 +35,7 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
         case .loadModule(let name): return "load module \(name)"
         case .writeFile(let path, _, _): return "write \(path)"
         case .removeFile(let path): return "remove \(path) (no longer rendered)"
+        case .link(let path, let target): return "link \(path) → \(target)"
         case .setSysctl(let key, let value): return "set \(key) = \(value)"
         case .swapOff(let path): return "swapoff \(path)"
         case .maskUnits(let units): return "mask \(units.joined(separator: ", "))"

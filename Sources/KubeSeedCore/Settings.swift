@@ -110,6 +110,7 @@ public struct NodePrepSettings: Sendable, Equatable {
             .init("\(dataDir)/k8s", mode: 0o755),
             .init("\(dataDir)/containerd", mode: 0o711),
             .init("/etc/cni/net.d", mode: 0o755),
+            .init("/opt/cni/bin", mode: 0o755),
         ]
     }
 }

@@ -12,8 +12,20 @@ public struct ComponentObserver {
         self.services = services
     }
 
-    public func observe(_ files: [RenderedFile], units: [ComponentPlanner.ManagedUnit] = ComponentPlanner.nodeUnits) throws -> ComponentObservation {
+    /// `cniLayout`: also read Debian's CNI plugins and `/opt/cni/bin` (a node's plan links them).
+    public func observe(_ files: [RenderedFile], units: [ComponentPlanner.ManagedUnit] = ComponentPlanner.nodeUnits,
+                        cniLayout: Bool = false) throws -> ComponentObservation {
         var observed = ComponentObservation()
+        if cniLayout {
+            observed.debianCNIPlugins = root.list(NodePaths.debianCNIPluginDir).filter { name in
+                let path = root.resolve(CNILayout.target(name))
+                var info = stat()
+                return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && access(path, X_OK) == 0
+            }
+            for name in root.list(NodePaths.cniBinDir) {
+                observed.cniBinEntries[name] = root.readLink(CNILayout.linkPath(name)).map { .link($0) } ?? .other
+            }
+        }
         for file in files {
             if let text = try root.readText(file.path), let mode = root.mode(file.path) {
                 observed.files[file.path] = (text, mode, root.modifiedMicroseconds(file.path) ?? 0)

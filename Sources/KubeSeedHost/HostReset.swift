@@ -8,6 +8,8 @@ public final class HostReset {
     public let journal: ChangeJournal
     /// What KubeSeed wrote at each path (SHA-256), from the journal.
     private var writtenHashes: [String: Set<String>] = [:]
+    /// Where KubeSeed pointed each link it made, from the journal.
+    private var madeLinks: [String: Set<String>] = [:]
 
     public init(root: HostRoot = HostRoot(), effects: HostEffects, journal: ChangeJournal) {
         self.root = root
@@ -32,6 +34,9 @@ public final class HostReset {
         var hashes: [String: Set<String>] = [:]
         for case .fileWritten(let path, let sha256) in journal.records { hashes[path, default: []].insert(sha256) }
         writtenHashes = hashes
+        var links: [String: Set<String>] = [:]
+        for case .linkMade(let path, let target) in journal.records { links[path, default: []].insert(target) }
+        madeLinks = links
         var outcome = ResetOutcome()
         var remaining: [JournalRecord] = []
         var toUnmask: [String] = []
@@ -49,7 +54,7 @@ public final class HostReset {
                 } catch {
                     outcome.leftAsIs.append("swap \(path) stays off (\(error))")
                 }
-            case .fileWritten:
+            case .fileWritten, .linkMade:
                 break
             default:
                 do {
@@ -155,6 +160,15 @@ public final class HostReset {
                 try root.replaceSymlink(path, target: previousTarget)
                 return "link \(path) → \(previousTarget)"
             }
+            if let targets = madeLinks[path] {
+                guard let current = root.readLink(path) else {
+                    guard root.exists(path) else { return "\(path) already gone" }
+                    throw Kept(detail: "\(path) was replaced since KubeSeed linked it: left in place")
+                }
+                guard targets.contains(current) else {
+                    throw Kept(detail: "\(path) points elsewhere since KubeSeed linked it (→ \(current)): left in place")
+                }
+            }
             try root.remove(path)
             return "removed \(path)"
         case .sysctl(let key, let previous):
@@ -186,7 +200,7 @@ public final class HostReset {
             return "started \(unit)"
         case .directoryCreated(let path):
             return try root.removeDirectoryIfEmpty(path) ? "removed \(path)" : "kept \(path) (not empty)"
-        case .unitMasked, .moduleLoaded, .swapActive, .fileWritten:
+        case .unitMasked, .moduleLoaded, .swapActive, .fileWritten, .linkMade:
             return "" // handled by run()
         }
     }

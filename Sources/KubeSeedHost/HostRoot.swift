@@ -198,6 +198,12 @@ public struct HostRoot: Sendable {
         try syncDirectory((link as NSString).deletingLastPathComponent)
     }
 
+    /// Creates the link `hostPath` → `target`; fails (EEXIST) when anything is already there.
+    public func makeSymlink(_ hostPath: String, target: String) throws {
+        try systemCall(.file, "create link \(hostPath)") { symlink(target, resolve(hostPath)) }
+        try syncDirectory((resolve(hostPath) as NSString).deletingLastPathComponent)
+    }
+
     public func remove(_ hostPath: String) throws {
         removeStaleTemporaries(hostPath)
         do {

@@ -89,6 +89,9 @@ public final class StepRunner {
             records.append(.fileWritten(path: path, sha256: Self.sha256(Data(content.utf8))))
         case .removeFile(let path):
             records.append(.file(path: path, previous: try root.read(path), previousMode: root.mode(path)))
+        case .link(let path, let target):
+            records.append(.symlink(path: path, previousTarget: root.readLink(path)))
+            records.append(.linkMade(path: path, target: target))
         case .setSysctl(let key, _):
             let path = SysctlSetting(key, "").procPath
             if let current = try root.readText(path) {
@@ -138,6 +141,9 @@ public final class StepRunner {
             if (directory as NSString).deletingLastPathComponent == NodePaths.containerdCertsDir {
                 _ = try root.removeDirectoryIfEmpty(directory)
             }
+        case .link(let path, let target):
+            // Run again after a cut: the link may already be there.
+            if root.readLink(path) != target { try root.makeSymlink(path, target: target) }
         case .writeFile(let path, let content, let mode):
             try root.writeAtomically(path, Data(content.utf8), mode: mode ?? root.mode(path) ?? 0o644)
         case .setSysctl(let key, let value):

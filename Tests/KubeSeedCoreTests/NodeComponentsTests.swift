@@ -85,7 +85,7 @@ import Yams
         let parsed = try pythonTOML(config)
         #expect(parsed.contains("version=2"))
         #expect(parsed.contains("SystemdCgroup=True"))
-        #expect(parsed.contains("bin_dir=/usr/lib/cni"))
+        #expect(parsed.contains("bin_dir=/opt/cni/bin"))
         #expect(parsed.contains("config_path=/etc/containerd/certs.d"))
         let hosts = try pythonTOML(try rendered("/etc/containerd/certs.d/docker.io/hosts.toml"))
         #expect(hosts.contains("server=https://registry-1.docker.io"))

@@ -204,7 +204,8 @@ final class TemporaryHost {
         try Self.write(root, "/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n")
         try Self.write(root, "/sys/devices/system/cpu/online", "0-1\n")
         try Self.write(root, "/proc/net/tcp", "  sl  local_address rem_address   st\n")
-        for tool in ["/usr/sbin/ip", "/usr/sbin/iptables", "/usr/bin/mount", "/usr/bin/nsenter", APIBalancer.executable] {
+        for tool in ["/usr/sbin/ip", "/usr/sbin/iptables", "/usr/bin/mount", "/usr/bin/nsenter", APIBalancer.executable]
+            + Self.debianCNIPlugins.map(CNILayout.target) {
             try Self.write(root, tool, "#!/bin/sh\n")
             chmod(root.resolve(tool), 0o755)
         }
@@ -224,6 +225,9 @@ final class TemporaryHost {
     }
 
     deinit { try? FileManager.default.removeItem(atPath: root.path) }
+
+    /// Debian's CNI plugins the temporary host has in /usr/lib/cni (a subset of containernetworking-plugins).
+    static let debianCNIPlugins = ["bridge", "host-local", "loopback", "portmap"]
 
     var effects: HostEffects { HostEffects(modules: modules, swap: swap, services: services, time: time) }
 

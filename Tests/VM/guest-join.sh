@@ -61,13 +61,76 @@ expect "node IP came from the default route" grep -q 'worker-1 192.0.2.20' "$sta
 expect "containerd active" systemctl is-active --quiet containerd.service
 expect "ctr answers over the socket" sh -c "ctr version | grep -q 'Server:'"
 expect "containerd runs the written config (SystemdCgroup, CNI dir, certs.d)" sh -c \
-  "containerd config dump > $state/containerd-dump.toml && grep -q 'SystemdCgroup = true' $state/containerd-dump.toml && grep -q 'bin_dir = \"/usr/lib/cni\"' $state/containerd-dump.toml && grep -q 'root = \"/srv/kubeseed-data/containerd/root\"' $state/containerd-dump.toml"
+  "containerd config dump > $state/containerd-dump.toml && grep -q 'SystemdCgroup = true' $state/containerd-dump.toml && grep -q 'bin_dir = \"/opt/cni/bin\"' $state/containerd-dump.toml && grep -q 'root = \"/srv/kubeseed-data/containerd/root\"' $state/containerd-dump.toml"
 expect "kubelet's root dir follows host.dataDir" grep -q -- '--root-dir=/srv/kubeseed-data/k8s/kubelet' /etc/systemd/system/kubelet.service
 expect "containerd's root under host.dataDir holds its state" sh -c "ls -A /srv/kubeseed-data/containerd/root | grep -q ."
 expect "crictl.yaml written" grep -q 'runtime-endpoint: unix:///run/containerd/containerd.sock' /etc/crictl.yaml
 expect "bootstrap kubeconfig is 0600" test "$(stat -c %a /etc/kubernetes/kubelet-bootstrap.kubeconfig)" = 600
 expect "join file token not in the agent's journal" sh -c "! journalctl -u seed-agent.service --no-pager | grep -q 0123456789abcdef"
 expect "join file token not in the status file" sh -c "! grep -q 0123456789abcdef /run/kubeseed/status.json"
+
+# 3b. CNI: every Debian plugin linked into /opt/cni/bin (containerd's one bin_dir, where DaemonSet CNIs
+# install theirs), and a container really on a CNI network. The conflist is the test's own (a pod network
+# is the CNI's to write); everything else is what the agent wrote. The image is built here from the
+# guest's own bash and cat (guests have no registry) and imported with ctr. ctr's --cni reads
+# /opt/cni/bin and /etc/cni/net.d, the directories the CRI plugin is configured with.
+linked=0; unlinked=""
+for plugin in /usr/lib/cni/*; do
+  name=$(basename "$plugin")
+  if [ "$(readlink "/opt/cni/bin/$name")" = "$plugin" ]; then linked=$((linked + 1)); else unlinked="$unlinked $name"; fi
+done
+log "CNI $linked of $(ls /usr/lib/cni | wc -l) Debian plugins linked into /opt/cni/bin${unlinked:+; not linked:$unlinked}"
+expect "every Debian CNI plugin is linked into /opt/cni/bin" test -z "$unlinked" -a "$linked" -gt 5
+cat > /etc/cni/net.d/10-kubeseed-test.conflist <<'CONF'
+{"cniVersion": "1.0.0", "name": "kubeseed-test", "plugins": [
+  {"type": "bridge", "bridge": "cni0", "isGateway": true, "isDefaultGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.85.0.0/24"}]]}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}
+CONF
+image_dir=$(mktemp -d)
+make_probe_image() {
+  local root=$image_dir/rootfs blobs=$image_dir/oci/blobs/sha256 file lib
+  mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev" "$root/etc" "$root/tmp" "$blobs"
+  for file in /bin/bash /bin/cat; do
+    cp "$file" "$root/bin/"
+    for lib in $(ldd "$file" | grep -o '/[^ ]*'); do mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"; done
+  done
+  tar -C "$root" -cf "$image_dir/layer.tar" .
+  local layer; layer=$(sha256sum "$image_dir/layer.tar" | cut -d' ' -f1)
+  mv "$image_dir/layer.tar" "$blobs/$layer"
+  printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/bash"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$layer" > "$image_dir/config.json"
+  local config; config=$(sha256sum "$image_dir/config.json" | cut -d' ' -f1)
+  mv "$image_dir/config.json" "$blobs/$config"
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
+    "$config" "$(stat -c %s "$blobs/$config")" "$layer" "$(stat -c %s "$blobs/$layer")" > "$image_dir/manifest.json"
+  local manifest; manifest=$(sha256sum "$image_dir/manifest.json" | cut -d' ' -f1)
+  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"platform":{"architecture":"amd64","os":"linux"},"annotations":{"io.containerd.image.name":"kubeseed.test/cni-probe:1","org.opencontainers.image.ref.name":"1"}}]}' \
+    "$manifest" "$(stat -c %s "$image_dir/manifest.json")" > "$image_dir/oci/index.json"
+  mv "$image_dir/manifest.json" "$blobs/$manifest"
+  printf '{"imageLayoutVersion":"1.0.0"}' > "$image_dir/oci/oci-layout"
+  tar -C "$image_dir/oci" -cf "$image_dir/probe.tar" oci-layout index.json blobs
+}
+make_probe_image
+expect "a probe image built from the guest's bash and cat imports with ctr" sh -c \
+  "ctr -n kubeseed-test image import '$image_dir/probe.tar' > '$state/ctr-import.txt' 2>&1 && ctr -n kubeseed-test image ls -q | grep -q kubeseed.test/cni-probe:1"
+# The container says hello over the CNI network to a listener on the host (the bridge's gateway).
+rm -f /run/cni-peer /run/cni-probe.out
+systemd-run --quiet --collect --unit cni-listener socat TCP-LISTEN:7777,reuseaddr SYSTEM:'echo "$SOCAT_PEERADDR" > /run/cni-peer; cat > /run/cni-probe.out'
+wait_for 10 sh -c "ss -Hltn 'sport = :7777' | grep -q ." || true
+timeout 120 ctr -n kubeseed-test run --rm --cni --runc-systemd-cgroup --cgroup system.slice:kubeseed:cniprobe kubeseed.test/cni-probe:1 cniprobe \
+  /bin/bash -c 'cat /proc/self/cgroup; cat /proc/net/route; echo "hello from the container" > /dev/tcp/10.85.0.1/7777' > "$state/cni-container.txt" 2>&1; rc=$?
+wait_for 10 test -s /run/cni-probe.out || true
+peer=$(cat /run/cni-peer 2>/dev/null)
+log "CNI container exit $rc, cgroup $(grep -o '0::.*' "$state/cni-container.txt"), address $peer"
+expect "the container ran (ctr run --cni, runc with the systemd cgroup driver)" test "$rc" = 0
+expect "its cgroup is a systemd scope in system.slice" grep -q '^0::/system.slice/kubeseed-cniprobe.scope$' "$state/cni-container.txt"
+expect "it had eth0 from the bridge plugin, routed through 10.85.0.1" grep -Eq '^eth0[[:space:]]+00000000[[:space:]]+0100550A' "$state/cni-container.txt"
+expect "it reached the host over the CNI bridge from an address host-local gave it" sh -c \
+  "grep -q 'hello from the container' /run/cni-probe.out && echo '$peer' | grep -Eq '^10\.85\.0\.([2-9]|[1-9][0-9]+)$'"
+systemctl stop cni-listener.service 2>/dev/null
+ctr -n kubeseed-test image rm kubeseed.test/cni-probe:1 > /dev/null 2>&1
+rm -rf "$image_dir" /etc/cni/net.d/10-kubeseed-test.conflist /var/lib/cni
+ip link del cni0 2>/dev/null
 
 # 4. kubelet and kube-proxy: installed, enabled, verified, clearly waiting for their binaries.
 for unit in kubelet kube-proxy; do
@@ -188,6 +251,7 @@ expect "reset restored Debian's containerd config.toml" cmp /etc/containerd/conf
 expect "reset removed the kubelet and kube-proxy units and configs" test ! -e /etc/systemd/system/kubelet.service -a ! -e /etc/kubernetes/kubelet-config.yaml -a ! -e /etc/crictl.yaml
 expect "reset stopped the balancer and removed its unit and config" sh -c \
   "test ! -e /etc/systemd/system/kubeseed-api-balancer.service -a ! -e /etc/kubernetes/api-balancer.cfg && ! ss -Hltn 'sport = :8443' | grep -q ."
+expect "reset removed the CNI links and /opt/cni, and left Debian's plugins" sh -c "test ! -e /opt/cni -a -x /usr/lib/cni/bridge"
 
 # The one unit writer, read back by systemd itself: every word a value could hold (spaces that would
 # inject flags, CR and LF that would start a directive, specifiers, variables, quotes, a lone ';')

@@ -23,7 +23,7 @@ snapshot() {
   for d in /etc/sysctl.d /etc/modules-load.d /etc/systemd/system /etc/selinux; do
     (cd "$d" 2>/dev/null && find . -printf '%p %y %l %m\n' | sort) > "$out/listing$(echo "$d" | tr / _)"
   done
-  for d in /opt/k8s /etc/kubernetes /etc/etcd /data /etc/cni /var/lib/kubeseed; do
+  for d in /opt/k8s /etc/kubernetes /etc/etcd /data /etc/cni /opt/cni /var/lib/kubeseed; do
     [ -e "$d" ] && echo present || echo absent
   done > "$out/dirs"
   systemctl is-enabled chrony.service > "$out/chrony.enabled" 2>&1
@@ -88,7 +88,7 @@ if [ "$phase" = 2 ]; then
   expect "swap.target masked" test "$(systemctl is-enabled swap.target 2>&1)" = masked
   expect "time zone Asia/Shanghai after reboot" test "$(readlink -f /etc/localtime)" = /usr/share/zoneinfo/Asia/Shanghai
   expect "chrony active" systemctl is-active --quiet chrony.service
-  expect "directory layout present" test -d /opt/k8s/bin -a -d /data/k8s/etcd/wal -a -d /etc/cni/net.d
+  expect "directory layout present" test -d /opt/k8s/bin -a -d /data/k8s/etcd/wal -a -d /etc/cni/net.d -a -d /opt/cni/bin
   expect "etcd data dir is 0700" test "$(stat -c %a /data/k8s/etcd/data)" = 700
   expect "journal is 0600" test "$(stat -c %a /var/lib/kubeseed/journal.json)" = 600
 
