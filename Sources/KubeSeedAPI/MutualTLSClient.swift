@@ -62,7 +62,8 @@ public final class MutualTLSClient: Sendable {
         }
     }
 
-    public init(baseURL: String, identity: TLSIdentity, connectTimeout: Duration = .seconds(3)) throws {
+    /// `readTimeout`: the longest silence on a connection (a watch is silent between events).
+    public init(baseURL: String, identity: TLSIdentity, connectTimeout: Duration = .seconds(3), readTimeout: Duration = .seconds(30)) throws {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         do {
@@ -73,7 +74,7 @@ public final class MutualTLSClient: Sendable {
             throw APIError(.credentials, "cannot load the TLS credentials for \(baseURL)", cause: "\(error)")
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
-        configuration.timeout = .init(connect: .milliseconds(connectTimeout.milliseconds), read: .seconds(30))
+        configuration.timeout = .init(connect: .milliseconds(connectTimeout.milliseconds), read: .milliseconds(readTimeout.milliseconds))
         configuration.connectionPool = .init(idleTimeout: .seconds(10))
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
@@ -97,6 +98,52 @@ public final class MutualTLSClient: Sendable {
         } catch {
             throw APIError(.unreachable, "\(request.method.rawValue) \(baseURL)\(request.path) failed", cause: "\(error)")
         }
+    }
+
+    /// Sends one request whose answer is a stream of lines (a watch). A 200 answer is handed to `line`
+    /// one newline-terminated line at a time (each at most 4 MiB) until the server ends it; any other
+    /// status is returned with its body. Only a failure to talk at all throws.
+    public func streamLines(_ request: APIRequest, timeout: TimeAmount, line: @Sendable (Data) async throws -> Void) async throws -> Response {
+        var http = HTTPClientRequest(url: baseURL + request.path)
+        http.method = .init(rawValue: request.method.rawValue)
+        http.headers.add(name: "Accept", value: "application/json")
+        http.headers.add(name: "User-Agent", value: "kubeseed")
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(http, timeout: timeout)
+        } catch {
+            throw APIError(.unreachable, "\(request.method.rawValue) \(baseURL)\(request.path) failed", cause: "\(error)")
+        }
+        guard response.status == .ok else {
+            let buffer = try await response.body.collect(upTo: 4 << 20)
+            return Response(status: Int(response.status.code), body: Data(buffer.readableBytesView))
+        }
+        // What `line` throws reaches the caller as it is; only a broken stream is wrapped.
+        struct LineFailure: Error { var underlying: any Error }
+        var pending = Data()
+        do {
+            for try await chunk in response.body {
+                pending.append(contentsOf: chunk.readableBytesView)
+                while let end = pending.firstIndex(of: 0x0A) {
+                    let text = pending[pending.startIndex..<end]
+                    pending = Data(pending[(end + 1)...])
+                    if !text.isEmpty {
+                        do { try await line(Data(text)) } catch { throw LineFailure(underlying: error) }
+                    }
+                }
+                guard pending.count <= 4 << 20 else {
+                    throw APIError(.status, "\(request.path): a line of the stream is over 4 MiB")
+                }
+            }
+        } catch let failure as LineFailure {
+            throw failure.underlying
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError(.unreachable, "\(request.method.rawValue) \(baseURL)\(request.path): the stream broke", cause: "\(error)")
+        }
+        if !pending.isEmpty { try await line(pending) }
+        return Response(status: 200, body: Data())
     }
 
     /// Closes the connections. Call once, before the client goes away.

@@ -80,7 +80,7 @@ final class PhaseProgress {
 
 extension InitPhase {
     /// `seed init`, in order.
-    static let initialization: [InitPhase] = [.node, .pki, .etcd, .etcdHealth, .binaries, .controlPlane, .apiServer, .bootstrapRBAC, .record]
+    static let initialization: [InitPhase] = [.node, .pki, .etcd, .etcdHealth, .binaries, .controlPlane, .rootKubectl, .apiServer, .bootstrapRBAC, .record]
     /// `seed pki`.
     static let pkiOnly: [InitPhase] = [.pki]
     /// `seed etcd`.
@@ -131,6 +131,10 @@ extension InitPhase {
         let (result, runnable) = try operations.controlPlane(context)
         context.controlPlaneStarted = runnable
         return result
+    }
+
+    static let rootKubectl = InitPhase(name: "kubectl") { operations, context in
+        try operations.rootKubectl(journal: context.journal)
     }
 
     static let apiServer = InitPhase(name: "api server") { operations, context in

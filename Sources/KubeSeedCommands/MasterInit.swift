@@ -132,6 +132,30 @@ extension MasterOperations {
         return (InitPhase.Result(state: state, detail: detail, changes: runner.performed.count), runnable)
     }
 
+    /// `/root/.kube/config` and `kubectl` on PATH for root, unless root has its own.
+    func rootKubectl(journal: ChangeJournal) throws -> InitPhase.Result {
+        guard let admin = try root.readText(ControlPlane.adminKubeconfigPath) else {
+            throw HostError(.file, "\(ControlPlane.adminKubeconfigPath) is missing", cause: "the control-plane phase writes it; run 'seed init' again")
+        }
+        var observed = RootKubectl.Observation()
+        if let current = try root.read(RootKubectl.configPath) {
+            observed.config = String(decoding: current, as: UTF8.self)
+            observed.configMode = root.mode(RootKubectl.configPath)
+            observed.configIsKubeSeeds = journal.records.contains(.fileWritten(path: RootKubectl.configPath, sha256: StepRunner.sha256(current)))
+        }
+        observed.kubeDirectoryExists = root.isDirectory(RootKubectl.kubeDirectory)
+        observed.linkDirectoryExists = root.isDirectory(RootKubectl.linkDirectory)
+        observed.link = root.readLink(RootKubectl.linkPath).map { .link($0) } ?? (root.exists(RootKubectl.linkPath) ? .other : nil)
+        observed.binaryPresent = access(root.resolve(RootKubectl.binary), X_OK) == 0
+        let items = RootKubectl.plan(adminKubeconfig: admin, observed)
+        let runner = StepRunner(root: root, effects: effects, journal: journal)
+        try runner.apply(items.flatMap(\.steps), observed: NodeObservation())
+        let detail = items.map { item in
+            item.steps.isEmpty ? "\(item.name): \(item.detail)" : item.steps.map(\.description).joined(separator: ", ")
+        }.joined(separator: "; ")
+        return InitPhase.Result(state: runner.performed.isEmpty ? .ok : .changed, detail: detail, changes: runner.performed.count)
+    }
+
     func controlPlaneCredentials() throws -> [String: ControlPlane.Credential] {
         var credentials: [String: ControlPlane.Credential] = [:]
         for name in ["admin", "kube-controller-manager", "kube-scheduler", "kube-proxy"] {

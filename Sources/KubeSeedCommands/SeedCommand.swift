@@ -9,7 +9,7 @@ public struct SeedCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "seed",
         abstract: "Turn this machine into the first Kubernetes master and mint join files for nodes.",
-        subcommands: [Init.self, JoinFileCommand.self, Token.self, Certs.self, PKI.self, Etcd.self])
+        subcommands: [Init.self, JoinFileCommand.self, Token.self, Certs.self, PKI.self, Etcd.self, CSRApproverCommand.self])
 
     public init() {}
 }
@@ -200,6 +200,25 @@ struct JoinFileCommand: AsyncParsableCommand {
         let path = output.map(absolutePath)
         let operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: geteuid())
         let code = await operations.mintJoinFile(request, output: path)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct CSRApproverCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "csr-approver",
+        abstract: "Approve kubelets' serving certificates that pass every check, deny the rest with a reason (run by \(ControlPlane.csrApproverUnit)).",
+        discussion: """
+            Watches CertificateSigningRequests for kubernetes.io/kubelet-serving with the admin credentials. Approves \
+            one only when the requester is system:node:NAME in system:nodes, the subject is exactly that CN and \
+            O=system:nodes, the usages are the serving ones, and every DNS name and IP is one of the Node's \
+            addresses; IPs must also be the one the node's join file was minted with, and never another node's, a \
+            master's or in the service range. Anything else is denied with the failed check as the reason.
+            """)
+
+    func run() async throws {
+        let operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: geteuid())
+        let code = await operations.approveCSRs()
         if code != 0 { throw ExitCode(code) }
     }
 }

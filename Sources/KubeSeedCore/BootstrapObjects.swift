@@ -2,7 +2,7 @@ import Foundation
 
 /// One call to the Kubernetes API: data, so the requests are checked without a server.
 public struct APIRequest: Sendable, Equatable, CustomStringConvertible {
-    public enum Method: String, Sendable { case get = "GET", post = "POST", delete = "DELETE" }
+    public enum Method: String, Sendable { case get = "GET", post = "POST", put = "PUT", delete = "DELETE" }
     public var method: Method
     public var path: String
     /// JSON; may hold a secret, so it is never part of `description`.

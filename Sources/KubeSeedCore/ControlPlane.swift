@@ -14,6 +14,9 @@ public enum ControlPlane {
     /// For a kube-proxy that runs on its own certificate (nodes joined by the agent use the kubelet's).
     public static let kubeProxyKubeconfigPath = "/etc/kubernetes/kube-proxy-client.kubeconfig"
     public static let unitNames = ["kube-apiserver.service", "kube-controller-manager.service", "kube-scheduler.service"]
+    /// `seed csr-approver` under systemd: approves kubelet serving certificates that pass every check.
+    public static let csrApproverUnit = "kubeseed-csr-approver.service"
+    public static let seedExecutable = "/usr/bin/seed"
 
     public struct Cluster: Sendable, Equatable {
         public var name = "kubernetes"
@@ -190,6 +193,23 @@ public enum ControlPlane {
         ]).render()
     }
 
+    /// The approver runs where the API server can: it starts with it and retries (with backoff) until it answers.
+    public static func csrApproverUnitText() -> String {
+        SystemdUnit(comment: commentLine, [
+            .init("Unit", [
+                ("Description", .text("KubeSeed kubelet-serving CSR approver")),
+                ("After", .text("kube-apiserver.service")),
+                ("ConditionFileIsExecutable", .text("\(NodePaths.binDir)/kube-apiserver")),
+            ]),
+            .init("Service", [
+                ("Type", .text("notify")),
+                ("ExecStart", .command(seedExecutable, ["csr-approver"])),
+                ("Restart", .text("on-failure")), ("RestartSec", .text("5")),
+            ]),
+            .init("Install", [("WantedBy", .text("multi-user.target"))]),
+        ]).render()
+    }
+
     /// A client certificate and its key (PEM) to embed in a kubeconfig.
     public struct Credential: Sendable, Equatable {
         public var certificatePEM: String
@@ -262,6 +282,7 @@ public enum ControlPlane {
             ("/etc/systemd/system/kube-scheduler.service",
              unit("kube-scheduler", description: "Kubernetes scheduler", flags: schedulerFlags(c), after: ["kube-apiserver.service"],
                   workingDirectory: "\(c.dataDir)/kube-scheduler")),
+            ("/etc/systemd/system/\(csrApproverUnit)", csrApproverUnitText()),
         ]
     }
 }

@@ -69,6 +69,16 @@ for unit in kube-apiserver kube-controller-manager kube-scheduler; do
     fail "systemd-analyze verify $unit.service: $(cat "$state/verify-$unit.txt")"
   fi
 done
+# The kubelet-serving CSR approver: installed with the control plane, started with the API server. Its
+# decisions are proven by contract tests; here, the unit is sound and the command, run by hand with no
+# API server (no binaries), reads the real admin credentials, says what it watches and retries with backoff.
+expect "kubeseed-csr-approver.service installed and enabled" test "$(systemctl is-enabled kubeseed-csr-approver.service)" = enabled
+expect "systemd-analyze verify kubeseed-csr-approver.service" systemd-analyze verify /etc/systemd/system/kubeseed-csr-approver.service
+refuse "the approver is not running without the API server's binary" systemctl is-active --quiet kubeseed-csr-approver.service
+timeout 4 seed csr-approver > "$state/approver.txt" 2>&1; rc=$?
+log "APPROVER exit=$rc $(head -c 400 "$state/approver.txt" | tr '\n' '|')"
+expect "seed csr-approver starts, names what it watches and retries an API server that does not answer" sh -c \
+  "test $rc = 124 && grep -q 'watching kubelet-serving CSRs at https://192.0.2.10:6443' $state/approver.txt && grep -q 'retrying in 1000 ms' $state/approver.txt"
 seed certs > "$state/certs.txt" 2>&1 && pass "seed certs exits 0" || fail "seed certs: $(cat "$state/certs.txt")"
 
 pid=$(systemctl show -p MainPID --value etcd.service)
@@ -78,6 +88,15 @@ log "INIT2 exit=$rc wall_ms=$(( $(ms) - t0 )) $(grep '^seed init' "$state/init2.
 expect "second seed init changes nothing" grep -q '(0 changes' "$state/init2.txt"
 expect "second seed init did not restart etcd" test "$(systemctl show -p MainPID --value etcd.service)" = "$pid"
 expect "second seed init kept the encryption key" test "$(sha256sum < /etc/kubernetes/encryption-config.yaml)" = "$key_before"
+# kubectl for root: the admin kubeconfig as root's own (0600 in a 0700 directory), and kubectl on PATH once
+# it is in /opt/k8s/bin (a stand-in script here: the Kubernetes binaries cannot be had).
+expect "root's kubeconfig is the admin kubeconfig, 0600 in a 0700 /root/.kube" sh -c \
+  "cmp /root/.kube/config /etc/kubernetes/admin.kubeconfig && test \$(stat -c %a /root/.kube/config) = 600 -a \$(stat -c %a /root/.kube) = 700"
+expect "without kubectl in /opt/k8s/bin nothing is linked" sh -c "grep -q 'kubectl on PATH: no /opt/k8s/bin/kubectl yet' $state/init.txt && test ! -e /usr/local/bin/kubectl"
+printf '#!/bin/sh\necho "kubectl stand-in $*"\n' > /opt/k8s/bin/kubectl && chmod 755 /opt/k8s/bin/kubectl
+seed init > "$state/init-kubectl.txt" 2>&1; rc=$?
+expect "seed init links kubectl once it is there (1 change)" sh -c "test $rc = 0 && grep -q '(1 changes' $state/init-kubectl.txt && test \$(readlink /usr/local/bin/kubectl) = /opt/k8s/bin/kubectl"
+expect "root's login shell finds kubectl on PATH" sh -c "test \"\$(bash -lc 'kubectl get nodes')\" = 'kubectl stand-in get nodes'"
 seed init --master-ip 192.0.2.99 > "$state/init3.txt" 2>&1; rc=$?
 [ $rc = 2 ] && grep -q 'master.ip' "$state/init3.txt" && pass "a new master IP is refused with exit 2, nothing changed" || fail "init with a new IP: exit $rc $(cat "$state/init3.txt")"
 seed pki --master-ip 192.0.2.99 > "$state/pki3.txt" 2>&1; rc=$?
@@ -111,6 +130,8 @@ t0=$(ms); seed-agent reset > "$state/reset.txt" 2>&1; rc=$?
 log "RESET exit=$rc wall_ms=$(( $(ms) - t0 )) $(tail -n 1 "$state/reset.txt")"
 [ $rc = 0 ] && pass "seed-agent reset undoes seed init" || fail "reset exit $rc: $(cat "$state/reset.txt")"
 expect "Debian's plaintext etcd is back after reset" sh -c "systemctl is-active --quiet etcd && etcdctl --endpoints=http://127.0.0.1:2379 endpoint health"
+expect "reset removed root's kubeconfig, /root/.kube and the kubectl link" test ! -e /root/.kube -a ! -e /usr/local/bin/kubectl
+rm -f /opt/k8s/bin/kubectl
 find /etc /var/lib/kubeseed -xdev 2>/dev/null | sort | grep -v '^/etc/kubeseed' > "$state/after-reset.txt"
 expect "after reset no file KubeSeed made is left in /etc or /var/lib/kubeseed (but the journal)" \
   sh -c "grep -v '^/etc/kubeseed' $state/before-files.txt | diff - $state/after-reset.txt | grep '^>' | grep -v '/var/lib/kubeseed' | (! grep .)"

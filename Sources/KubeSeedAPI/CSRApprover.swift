@@ -1,0 +1,184 @@
+import Foundation
+import KubeSeedCore
+
+/// Watches CertificateSigningRequests and approves or denies kubelet-serving ones by
+/// `KubeletServingReview`. Lists, then watches from the list's resourceVersion; a watch that ends or
+/// breaks resumes from the last version seen, and one the server has expired (410) lists again. Each
+/// CSR is judged in its own task, so a slow Node lookup never holds up the watch or other CSRs.
+public actor CSRApprover {
+    public static let csrPath = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+
+    /// What the approver has done so far, for its status line.
+    public struct Counts: Sendable, Equatable {
+        public var approved = 0
+        public var denied = 0
+        public var failed = 0
+    }
+
+    let client: MutualTLSClient
+    /// Read for each review: join files minted since the approver started count.
+    let addressBook: @Sendable () throws -> AddressBook
+    let log: @Sendable (String) -> Void
+    let status: @Sendable (String) -> Void
+    let watchSeconds: Int
+    let initialBackoff: Duration
+    let maximumBackoff: Duration
+    public private(set) var counts = Counts()
+    /// The last resourceVersion seen (from a list or an event).
+    public private(set) var resourceVersion: String?
+    private var inFlight: [String: Task<Void, Never>] = [:]
+    /// CSRs left pending by a review that could not decide, judged again after the next request.
+    private var deferred: [String: CSRFacts] = [:]
+
+    public init(client: MutualTLSClient, addressBook: @escaping @Sendable () throws -> AddressBook, watchSeconds: Int = 300,
+                initialBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(30), log: @escaping @Sendable (String) -> Void, status: @escaping @Sendable (String) -> Void) {
+        self.client = client
+        self.addressBook = addressBook
+        self.watchSeconds = watchSeconds
+        self.initialBackoff = initialBackoff
+        self.maximumBackoff = maximumBackoff
+        self.log = log
+        self.status = status
+    }
+
+    /// Lists and watches until cancelled, or for `requests` list and watch requests (tests). An API
+    /// server that cannot be reached is retried with backoff (`initialBackoff` doubling to `maximumBackoff`) and
+    /// the status says so; nothing is approved meanwhile.
+    public func run(requests: Int? = nil) async {
+        var backoff = initialBackoff
+        var sent = 0
+        while !Task.isCancelled, requests.map({ sent < $0 }) ?? true {
+            sent += 1
+            do {
+                if let version = resourceVersion {
+                    try await watch(from: version)
+                } else {
+                    try await list()
+                }
+                backoff = initialBackoff
+                retryDeferred()
+                status("watching kubelet-serving CSRs; \(summary)")
+            } catch is WatchExpired {
+                log("csr-approver: the watch's resourceVersion expired (410); listing again")
+            } catch {
+                status("API server not answering (\(error)); retrying in \(backoff.milliseconds) ms; \(summary)")
+                log("csr-approver: \(error); retrying in \(backoff.milliseconds) ms")
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, maximumBackoff)
+            }
+        }
+    }
+
+    /// The server no longer has the watch's resourceVersion (410 Gone): list again, at once.
+    struct WatchExpired: Error {}
+
+    var summary: String { "approved \(counts.approved), denied \(counts.denied), failed \(counts.failed)" }
+
+    /// Waits for every review under way (tests, and before exiting).
+    public func drain() async {
+        while let (name, task) = inFlight.first {
+            await task.value
+            if inFlight[name] == task { inFlight[name] = nil }
+        }
+    }
+
+    /// One list: every pending CSR is judged; the list's resourceVersion is where the watch starts.
+    func list() async throws {
+        let response = try await client.send(APIRequest(.get, Self.csrPath, object: "CertificateSigningRequests"))
+        guard response.status == 200, let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
+              let metadata = object["metadata"] as? [String: Any], let version = metadata["resourceVersion"] as? String else {
+            throw APIError(.status, "listing CSRs answered \(response.status)", cause: response.message)
+        }
+        for item in object["items"] as? [[String: Any]] ?? [] { consider(item) }
+        resourceVersion = version
+    }
+
+    /// One watch from `version`, until the server ends it. A 410 (expired version) clears it: the next request lists.
+    func watch(from version: String) async throws {
+        let path = "\(Self.csrPath)?watch=1&allowWatchBookmarks=true&timeoutSeconds=\(watchSeconds)&resourceVersion=\(version)"
+        let response = try await client.streamLines(APIRequest(.get, path, object: "CSR watch"), timeout: .seconds(Int64(watchSeconds) + 30)) { line in
+            try await self.event(line)
+        }
+        if response.status == 410 { resourceVersion = nil; throw WatchExpired() }
+        guard response.status == 200 else { throw APIError(.status, "watching CSRs answered \(response.status)", cause: response.message) }
+    }
+
+    func event(_ line: Data) throws {
+        guard let event = try? JSONSerialization.jsonObject(with: line) as? [String: Any], let type = event["type"] as? String,
+              let object = event["object"] as? [String: Any] else {
+            throw APIError(.status, "the CSR watch sent something that is not an event")
+        }
+        if type == "ERROR" {
+            // A Status: 410 Gone means the version is too old; list again.
+            if object["code"] as? Int == 410 { resourceVersion = nil; throw WatchExpired() }
+            throw APIError(.status, "the CSR watch failed", cause: object["message"] as? String)
+        }
+        if let version = (object["metadata"] as? [String: Any])?["resourceVersion"] as? String { resourceVersion = version }
+        if type == "ADDED" || type == "MODIFIED" { consider(object) }
+    }
+
+    /// Starts a review of a pending kubelet-serving CSR, unless one is under way for it.
+    func consider(_ object: [String: Any]) {
+        guard let csr = CSRFacts(json: object) else { return }
+        consider(csr)
+    }
+
+    func consider(_ csr: CSRFacts) {
+        guard csr.signerName == KubeletServingReview.signer, !csr.decided, inFlight[csr.name] == nil else { return }
+        deferred[csr.name] = nil
+        inFlight[csr.name] = Task { await self.review(csr, node: KubeletServingReview.nodeName(csr)) }
+    }
+
+    /// Judges again the CSRs left pending (no Node yet, or no answer), after each list or watch.
+    func retryDeferred() {
+        for csr in deferred.values.sorted(by: { $0.name < $1.name }) { consider(csr) }
+    }
+
+    func review(_ csr: CSRFacts, node: String?) async {
+        defer { inFlight[csr.name] = nil }
+        do {
+            var addresses: [NodeAddress] = []
+            if let node {
+                let response = try await client.send(APIRequest(.get, "/api/v1/nodes/\(node)", object: "Node \(node)"), timeout: .seconds(10))
+                guard response.status == 200, let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any] else {
+                    // No Node (yet), or no answer: decide nothing now; the next list judges it again.
+                    log("csr-approver: \(csr.name): Node \(node) answered \(response.status); left pending")
+                    deferred[csr.name] = csr
+                    return
+                }
+                addresses = NodeAddress.of(node: object)
+            }
+            let verdict = KubeletServingReview.review(csr, nodeAddresses: addresses, book: try addressBook())
+            switch verdict {
+            case .notOurs: return
+            case .approve(let reason): try await decide(csr, approved: true, reason: reason)
+            case .deny(let reason): try await decide(csr, approved: false, reason: reason)
+            }
+        } catch {
+            counts.failed += 1
+            deferred[csr.name] = csr
+            log("csr-approver: \(csr.name): \(error); left pending")
+        }
+    }
+
+    func decide(_ csr: CSRFacts, approved: Bool, reason: String) async throws {
+        let condition: [String: Any] = [
+            "type": approved ? "Approved" : "Denied", "status": "True",
+            "reason": approved ? "KubeSeedApproved" : "KubeSeedDenied", "message": reason,
+        ]
+        let body: [String: Any] = [
+            "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+            "metadata": ["name": csr.name, "resourceVersion": csr.resourceVersion],
+            "spec": ["request": Data(csr.request).base64EncodedString(), "signerName": csr.signerName, "usages": csr.usages,
+                     "username": csr.username, "groups": csr.groups],
+            "status": ["conditions": [condition]],
+        ]
+        let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+        let response = try await client.send(APIRequest(.put, "\(Self.csrPath)/\(csr.name)/approval", body: data, object: "CSR \(csr.name) approval"))
+        guard response.status == 200 else {
+            throw APIError(.status, "\(approved ? "approving" : "denying") \(csr.name) answered \(response.status)", cause: response.message)
+        }
+        if approved { counts.approved += 1 } else { counts.denied += 1 }
+        log("csr-approver: \(approved ? "approved" : "denied") \(csr.name): \(reason)")
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import KubeSeedAPI
+import KubeSeedCore
+import KubeSeedHost
+
+extension MasterOperations {
+    /// What this master knows of the cluster's machines: `seed init`'s record and every join file minted
+    /// here (read again for each review, so a node joined since counts).
+    static func addressBook(root: HostRoot) throws -> AddressBook {
+        guard let text = try root.readText(ClusterConfig.recordPath) else {
+            throw HostError(.file, "\(ClusterConfig.recordPath) is missing", cause: "run 'seed init' first")
+        }
+        let cluster = try ClusterConfig.parse(text, file: ClusterConfig.recordPath)
+        var joinFiles: [JoinFile] = []
+        let directory = joinFileDirectory
+        for name in root.list(directory).sorted() where name.hasSuffix(".yaml") {
+            guard let join = try root.readText("\(directory)/\(name)") else { continue }
+            // An expired token does not make the node's IP less true.
+            joinFiles.append(try JoinFile.parse(join, file: "\(directory)/\(name)", now: .distantPast))
+        }
+        return AddressBook(cluster: cluster, joinFiles: joinFiles)
+    }
+
+    /// `seed csr-approver`: watches CSRs and decides kubelet-serving ones until stopped. Exit 2 when
+    /// `seed init` has not run here (nothing to check against); otherwise it runs until stopped.
+    public func approveCSRs() async -> Int32 {
+        guard effectiveUID == 0 else { write("seed csr-approver: must run as root (it reads the admin key)\n"); return 1 }
+        let masterIP: String
+        let client: MutualTLSClient
+        do {
+            let book = try Self.addressBook(root: root)
+            guard let ip = try recordedConfig()?.masterIP else { throw HostError(.file, "\(ClusterConfig.recordPath) has no master.ip") }
+            masterIP = ip
+            client = try MutualTLSClient(baseURL: Self.url(masterIP, 6443), identity: try identity("admin"), readTimeout: .seconds(330))
+            write("seed csr-approver: watching kubelet-serving CSRs at \(Self.url(masterIP, 6443)); \(book.nodes.count) nodes and \(book.masters.count) masters known\n")
+        } catch {
+            write("seed csr-approver: \(error)\n")
+            return 2
+        }
+        let root = self.root
+        let approver = CSRApprover(client: client, addressBook: { try Self.addressBook(root: root) },
+                                   log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) },
+                                   status: { ServiceNotifier.notify("STATUS=\(Validate.printable($0))") })
+        ServiceNotifier.notify("READY=1")
+        await approver.run()
+        await approver.drain()
+        await client.shutdown()
+        return 0
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import NIOConcurrencyHelpers
+import Testing
+import X509
+@testable import KubeSeedAPI
+@testable import KubeSeedCore
+
+/// Contract tests of the kubelet-serving CSR approver against the mutual-TLS test server, which plays
+/// an API server from a script: list, watch streams that end or expire, Nodes, and the approval
+/// subresource. The CSRs are real PKCS#10 requests made with openssl (Tests/Fixtures/csr). No
+/// Kubernetes here: what an API server does with the approval is not proven.
+@Suite struct CSRApproverContractTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/csr")
+    static let book = AddressBook(nodes: ["worker-1": "192.0.2.11", "worker-2": "192.0.2.12", "worker-3": "192.0.2.13"],
+                                  masters: ["master-1": "192.0.2.10"], serviceCIDR: "10.254.0.0/16")
+
+    static func csr(_ name: String, node: String, fixture: String, version: String, signer: String = KubeletServingReview.signer,
+                    decided: Bool = false) throws -> String {
+        let pem = try Data(contentsOf: fixtures.appendingPathComponent("\(fixture).pem"))
+        let metadata: [String: Any] = ["name": name, "resourceVersion": version]
+        let spec: [String: Any] = [
+            "request": pem.base64EncodedString(), "signerName": signer, "usages": ["digital signature", "server auth"],
+            "username": "system:node:\(node)", "groups": ["system:nodes", "system:authenticated"],
+        ]
+        let conditions: [[String: Any]] = decided ? [["type": "Approved", "status": "True"]] : []
+        let object: [String: Any] = ["metadata": metadata, "spec": spec, "status": ["conditions": conditions]]
+        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+    }
+
+    static func node(_ ips: [String], hostname: String) -> String {
+        let addresses = ips.map { "{\"type\":\"InternalIP\",\"address\":\"\($0)\"}" } + ["{\"type\":\"Hostname\",\"address\":\"\(hostname)\"}"]
+        return "{\"kind\":\"Node\",\"status\":{\"addresses\":[\(addresses.joined(separator: ","))]}}"
+    }
+
+    final class Log: Sendable {
+        let lines = NIOLockedValueBox<[String]>([])
+        func add(_ line: String) { lines.withLockedValue { $0.append(line) } }
+        var all: [String] { lines.withLockedValue { $0 } }
+    }
+
+    func approver(_ client: MutualTLSClient, _ log: Log, _ status: Log) -> CSRApprover {
+        CSRApprover(client: client, addressBook: { Self.book }, watchSeconds: 5, initialBackoff: .milliseconds(10), maximumBackoff: .milliseconds(40),
+                    log: { log.add($0) }, status: { status.add($0) })
+    }
+
+    /// The decision each approval PUT carried, by CSR name.
+    static func decisions(_ requests: [RecordingServer.Request]) -> [String: (type: String, message: String)] {
+        var result: [String: (String, String)] = [:]
+        for request in requests where request.method == "PUT" {
+            let name = request.uri.split(separator: "/").dropLast().last.map(String.init) ?? ""
+            let condition = ((request.json?["status"] as? NSDictionary)?["conditions"] as? [NSDictionary])?.first
+            result[name] = (condition?["type"] as? String ?? "", condition?["message"] as? String ?? "")
+        }
+        return result
+    }
+
+    @Test func listsJudgesEachPendingCSRWatchesResumesFromTheLastVersionAndListsAgainWhenExpired() async throws {
+        let pki = try ContractTests.PKI()
+        let list = """
+        {"kind":"CertificateSigningRequestList","metadata":{"resourceVersion":"100"},"items":[
+        \(try Self.csr("csr-good", node: "worker-1", fixture: "worker-1", version: "10")),
+        \(try Self.csr("csr-liar", node: "worker-2", fixture: "worker-2-claims-master", version: "11")),
+        \(try Self.csr("csr-client", node: "worker-1", fixture: "worker-1", version: "12", signer: "kubernetes.io/kube-apiserver-client-kubelet")),
+        \(try Self.csr("csr-done", node: "worker-1", fixture: "worker-1", version: "13", decided: true))]}
+        """
+        // The first watch sends a new CSR and a bookmark, then the stream ends; the second is told its version expired.
+        let firstWatch = """
+        {"type":"ADDED","object":\(try Self.csr("csr-new", node: "worker-3", fixture: "worker-3", version: "101"))}
+        {"type":"BOOKMARK","object":{"kind":"CertificateSigningRequest","metadata":{"resourceVersion":"105"}}}
+
+        """
+        let expired = "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"message\":\"too old resource version: 105 (200)\"}}\n"
+        let watches = NIOLockedValueBox(0)
+        try await ContractTests().withServer(pki, responder: { request in
+            switch (request.method, request.uri) {
+            case ("GET", CSRApprover.csrPath): return (200, list)
+            case ("GET", let uri) where uri.hasPrefix(CSRApprover.csrPath + "?watch=1"):
+                return watches.withLockedValue { count in count += 1; return count == 1 ? (200, firstWatch) : (200, expired) }
+            case ("GET", "/api/v1/nodes/worker-1"): return (200, Self.node(["192.0.2.11"], hostname: "worker-1"))
+            // worker-2 writes the master's IP into its own status.addresses: the API server would believe it.
+            case ("GET", "/api/v1/nodes/worker-2"): return (200, Self.node(["192.0.2.12", "192.0.2.10"], hostname: "worker-2"))
+            case ("GET", "/api/v1/nodes/worker-3"): return (200, Self.node(["192.0.2.13"], hostname: "worker-3"))
+            case ("PUT", _): return (200, "{}")
+            default: return (404, "{\"kind\":\"Status\",\"code\":404}")
+            }
+        }) { server, client in
+            let log = Log(), status = Log()
+            let approver = approver(client, log, status)
+            await approver.run(requests: 4)
+            await approver.drain()
+            let gets = server.requests.filter { $0.method == "GET" && $0.uri.hasPrefix(CSRApprover.csrPath) }.map(\.uri)
+            #expect(gets == [
+                CSRApprover.csrPath,
+                CSRApprover.csrPath + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=5&resourceVersion=100",
+                CSRApprover.csrPath + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=5&resourceVersion=105",
+                CSRApprover.csrPath,
+            ])
+            let decisions = Self.decisions(server.requests)
+            #expect(decisions["csr-good"]?.type == "Approved")
+            #expect(decisions["csr-new"]?.type == "Approved")
+            #expect(decisions["csr-liar"]?.type == "Denied")
+            #expect(decisions["csr-liar"]?.message == "IP 192.0.2.10 is master master-1's")
+            #expect(decisions["csr-client"] == nil && decisions["csr-done"] == nil, "another signer's and a decided CSR are not touched")
+            #expect(log.all.contains("csr-approver: denied csr-liar: IP 192.0.2.10 is master master-1's"), "\(log.all)")
+            #expect(log.all.contains("csr-approver: the watch's resourceVersion expired (410); listing again"), "\(log.all)")
+            #expect(!status.all.contains { $0.hasPrefix("API server not answering") }, "an expired watch is not an outage: \(status.all)")
+            // The second list shows csr-good pending again (the script never changes): judged again unless its
+            // first review is still under way, never twice at once.
+            #expect((1...2).contains(server.requests.filter { $0.method == "PUT" && $0.uri.contains("/csr-good/") }.count))
+            let put = try #require(server.requests.first { $0.method == "PUT" && $0.uri.contains("/csr-good/") })
+            #expect(put.uri == CSRApprover.csrPath + "/csr-good/approval")
+            #expect(put.contentType == "application/json")
+            let metadata = put.json?["metadata"] as? NSDictionary
+            #expect(metadata?["name"] as? String == "csr-good" && metadata?["resourceVersion"] as? String == "10")
+            #expect(put.clientCertificateDER.flatMap { try? Certificate(derEncoded: $0) } == pki.adminCertificate, "the approver presents the admin certificate")
+        }
+    }
+
+    @Test func aNodeThatCannotBeReadLeavesItsCSRPendingAndHoldsUpNoOther() async throws {
+        let pki = try ContractTests.PKI()
+        let list = """
+        {"metadata":{"resourceVersion":"7"},"items":[\(try Self.csr("csr-a", node: "worker-1", fixture: "worker-1", version: "1")),
+        \(try Self.csr("csr-b", node: "worker-3", fixture: "worker-3", version: "2"))]}
+        """
+        let nodeAnswers = NIOLockedValueBox(0)
+        try await ContractTests().withServer(pki, responder: { request in
+            switch (request.method, request.uri) {
+            case ("GET", CSRApprover.csrPath): return (200, list)
+            case ("GET", let uri) where uri.hasPrefix(CSRApprover.csrPath + "?watch=1"): return (200, "")
+            // worker-1's Node fails once (an API server restarting), then answers.
+            case ("GET", "/api/v1/nodes/worker-1"):
+                return nodeAnswers.withLockedValue { count in count += 1; return count == 1 ? (500, "{}") : (200, Self.node(["192.0.2.11"], hostname: "worker-1")) }
+            case ("GET", "/api/v1/nodes/worker-3"): return (200, Self.node(["192.0.2.13"], hostname: "worker-3"))
+            case ("PUT", _): return (200, "{}")
+            default: return (404, "{}")
+            }
+        }) { server, client in
+            let log = Log(), status = Log()
+            let approver = approver(client, log, status)
+            await approver.run(requests: 1)
+            await approver.drain()
+            var decisions = Self.decisions(server.requests)
+            #expect(decisions["csr-b"]?.type == "Approved")
+            #expect(decisions["csr-a"] == nil, "no decision on partial information")
+            #expect(log.all.contains("csr-approver: csr-a: Node worker-1 answered 500; left pending"), "\(log.all)")
+            // After the next request (an empty watch that ends), the pending CSR is judged again.
+            await approver.run(requests: 1)
+            await approver.drain()
+            decisions = Self.decisions(server.requests)
+            #expect(decisions["csr-a"]?.type == "Approved")
+        }
+    }
+
+    @Test func anUnreachableAPIServerIsRetriedWithBackoffAndSaidInTheStatus() async throws {
+        let pki = try ContractTests.PKI()
+        // A port nothing listens on: bind the test server, note its port, stop it.
+        let server = try await RecordingServer(certificatePEM: pki.server.cert, keyPEM: pki.server.key, clientCAPEM: pki.ca.certificate.pem) { _ in (200, "{}") }
+        let port = server.port
+        try await server.stop()
+        let client = try MutualTLSClient(baseURL: "https://127.0.0.1:\(port)", identity: pki.adminIdentity, connectTimeout: .milliseconds(500))
+        let log = Log(), status = Log()
+        let approver = approver(client, log, status)
+        await approver.run(requests: 3)
+        await client.shutdown()
+        #expect(status.all.count == 3)
+        #expect(status.all.allSatisfy { $0.hasPrefix("API server not answering") }, "\(status.all)")
+        #expect(status.all.map { $0.contains("retrying in 10 ms") || $0.contains("retrying in 20 ms") || $0.contains("retrying in 40 ms") } == [true, true, true])
+        #expect(status.all[2].contains("retrying in 40 ms"), "backoff doubles: \(status.all)")
+        #expect(await approver.counts == CSRApprover.Counts())
+    }
+}

@@ -1,0 +1,141 @@
+import Crypto
+import Foundation
+import SwiftASN1
+import Testing
+import X509
+@testable import KubeSeedCore
+
+/// Makes real PKCS#10 requests (swift-certificates) for the approver's tests.
+enum CSRMaker {
+    static func pem(cn: String, organizations: [String] = ["system:nodes"], dns: [String] = [], ips: [[UInt8]] = [],
+                    emails: [String] = []) throws -> [UInt8] {
+        let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
+        let subject = try DistinguishedName {
+            CommonName(cn)
+            for organization in organizations { OrganizationName(organization) }
+        }
+        let names = dns.map { GeneralName.dnsName($0) } + ips.map { GeneralName.ipAddress(ASN1OctetString(contentBytes: ArraySlice($0))) }
+            + emails.map { GeneralName.rfc822Name($0) }
+        var attributes = CertificateSigningRequest.Attributes()
+        if !names.isEmpty {
+            let extensions = try Certificate.Extensions { SubjectAlternativeNames(names) }
+            attributes.insert(try CertificateSigningRequest.Attribute(ExtensionRequest(extensions: extensions)))
+        }
+        let request = try CertificateSigningRequest(version: .v1, subject: subject, privateKey: key, attributes: attributes,
+                                                    signatureAlgorithm: .ecdsaWithSHA256)
+        return Array(try request.serializeAsPEM().pemString.utf8)
+    }
+
+    static func facts(_ name: String = "csr-1", node: String = "worker-1", request: [UInt8], usages: [String] = ["digital signature", "server auth"],
+                      groups: [String] = ["system:nodes", "system:authenticated"], signer: String = KubeletServingReview.signer) -> CSRFacts {
+        CSRFacts(name: name, resourceVersion: "7", signerName: signer, username: "system:node:\(node)", groups: groups, usages: usages, request: request)
+    }
+}
+
+/// The approver's checks, pure: real CSRs in, verdicts out. Each refusal is one check failing alone.
+@Suite struct KubeletServingReviewTests {
+    let book = AddressBook(nodes: ["worker-1": "192.0.2.11", "worker-2": "192.0.2.12"], masters: ["master-1": "192.0.2.10"],
+                           serviceCIDR: "10.254.0.0/16")
+    let addresses = [NodeAddress("InternalIP", "192.0.2.11"), NodeAddress("Hostname", "worker-1")]
+
+    func verdict(_ csr: CSRFacts, _ addresses: [NodeAddress]? = nil) -> KubeletServingReview.Verdict {
+        KubeletServingReview.review(csr, nodeAddresses: addresses ?? self.addresses, book: book)
+    }
+
+    func denial(_ csr: CSRFacts, _ addresses: [NodeAddress]? = nil) -> String? {
+        if case .deny(let reason) = verdict(csr, addresses) { return reason }
+        return nil
+    }
+
+    @Test func aKubeletsOwnRequestIsApprovedWithEitherKeyTypesUsages() throws {
+        let request = try CSRMaker.pem(cn: "system:node:worker-1", dns: ["worker-1"], ips: [[192, 0, 2, 11]])
+        guard case .approve = verdict(CSRMaker.facts(request: request)) else { Issue.record("not approved: \(verdict(CSRMaker.facts(request: request)))"); return }
+        let rsa = CSRMaker.facts(request: request, usages: ["digital signature", "key encipherment", "server auth"])
+        guard case .approve = verdict(rsa) else { Issue.record("RSA usages not approved"); return }
+    }
+
+    @Test func otherSignersAndDecidedRequestsAreNotTouched() throws {
+        let request = try CSRMaker.pem(cn: "system:node:worker-1", ips: [[192, 0, 2, 11]])
+        #expect(verdict(CSRMaker.facts(request: request, signer: "kubernetes.io/kube-apiserver-client-kubelet")) == .notOurs)
+        var decided = CSRMaker.facts(request: request)
+        decided.decided = true
+        #expect(verdict(decided) == .notOurs)
+    }
+
+    @Test(arguments: [
+        ("a requester that is not a node", "not a node"),
+        ("a node outside system:nodes", "not in the group system:nodes"),
+        ("client auth among the usages", "not exactly the serving ones"),
+        ("a usage twice", "not exactly the serving ones"),
+        ("another node's CN", "CN is not system:node:worker-1"),
+        ("system:masters as organization", "organization is not exactly system:nodes"),
+        ("a second organization", "organization is not exactly system:nodes"),
+        ("no names", "names no DNS name or IP address"),
+        ("an IP the node does not have", "IP 192.0.2.99 is not one of node worker-1's addresses"),
+        ("a DNS name the node does not have", "DNS name kubernetes.default is not one of node worker-1's addresses"),
+        ("an e-mail address", "other than DNS names and IP addresses"),
+        ("not a PEM request", "not a PEM PKCS#10"),
+    ])
+    func eachFailedCheckIsADenialWithItsReason(_ case_: String, _ reason: String) throws {
+        let good = try CSRMaker.pem(cn: "system:node:worker-1", dns: ["worker-1"], ips: [[192, 0, 2, 11]])
+        var csr = CSRMaker.facts(request: good)
+        switch case_ {
+        case "a requester that is not a node": csr.username = "system:serviceaccount:kube-system:evil"
+        case "a node outside system:nodes": csr.groups = ["system:authenticated"]
+        case "client auth among the usages": csr.usages = ["digital signature", "server auth", "client auth"]
+        case "a usage twice": csr.usages = ["digital signature", "server auth", "server auth"]
+        case "another node's CN": csr.request = try CSRMaker.pem(cn: "system:node:worker-2", ips: [[192, 0, 2, 11]])
+        case "system:masters as organization": csr.request = try CSRMaker.pem(cn: "system:node:worker-1", organizations: ["system:masters"], ips: [[192, 0, 2, 11]])
+        case "a second organization": csr.request = try CSRMaker.pem(cn: "system:node:worker-1", organizations: ["system:nodes", "system:masters"], ips: [[192, 0, 2, 11]])
+        case "no names": csr.request = try CSRMaker.pem(cn: "system:node:worker-1")
+        case "an IP the node does not have": csr.request = try CSRMaker.pem(cn: "system:node:worker-1", ips: [[192, 0, 2, 99]])
+        case "a DNS name the node does not have": csr.request = try CSRMaker.pem(cn: "system:node:worker-1", dns: ["kubernetes.default"])
+        case "an e-mail address": csr.request = try CSRMaker.pem(cn: "system:node:worker-1", ips: [[192, 0, 2, 11]], emails: ["a@b.c"])
+        case "not a PEM request": csr.request = Array("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n".utf8)
+        default: Issue.record("unknown case \(case_)")
+        }
+        let denied = denial(csr)
+        #expect(denied?.contains(reason) == true, "\(case_): \(String(describing: denied))")
+    }
+
+    /// A compromised node writes its own status.addresses: what it claims there is not enough.
+    @Test(arguments: [
+        ([UInt8]([192, 0, 2, 10]), "192.0.2.10", "IP 192.0.2.10 is master master-1's"),
+        ([192, 0, 2, 12], "192.0.2.12", "IP 192.0.2.12 is node worker-2's"),
+        ([10, 254, 0, 1], "10.254.0.1", "IP 10.254.0.1 is in the service range 10.254.0.0/16"),
+        ([192, 0, 2, 13], "192.0.2.13", "IP 192.0.2.13 is not 192.0.2.11, the IP node worker-1 was joined with"),
+    ])
+    func anAddressTheNodeClaimsForItselfIsCheckedAgainstWhatTheMasterMinted(_ ip: [UInt8], _ text: String, _ reason: String) throws {
+        let request = try CSRMaker.pem(cn: "system:node:worker-1", ips: [[192, 0, 2, 11], ip])
+        let claimed = addresses + [NodeAddress("InternalIP", text)]
+        #expect(denial(CSRMaker.facts(request: request), claimed) == reason)
+    }
+
+    @Test func anotherNodesNameAsDNSNameIsDenied() throws {
+        let request = try CSRMaker.pem(cn: "system:node:worker-1", dns: ["worker-2"])
+        #expect(denial(CSRMaker.facts(request: request), addresses + [NodeAddress("Hostname", "worker-2")]) == "DNS name worker-2 is node worker-2's name")
+    }
+
+    @Test func aNodeNoJoinFileWasMintedForIsDeniedAndAMasterMayServeItsOwnIP() throws {
+        let stranger = try CSRMaker.pem(cn: "system:node:stranger", ips: [[192, 0, 2, 50]])
+        #expect(denial(CSRMaker.facts(node: "stranger", request: stranger), [NodeAddress("InternalIP", "192.0.2.50")])
+                == "no join file was minted here for node stranger: its IP cannot be checked")
+        let master = try CSRMaker.pem(cn: "system:node:master-1", ips: [[192, 0, 2, 10]])
+        guard case .approve = verdict(CSRMaker.facts(node: "master-1", request: master), [NodeAddress("InternalIP", "192.0.2.10")]) else {
+            Issue.record("a master's own kubelet was not approved"); return
+        }
+    }
+
+    @Test func theFactsAreReadFromTheAPIsJSON() throws {
+        let request = try CSRMaker.pem(cn: "system:node:worker-1", ips: [[192, 0, 2, 11]])
+        let json: [String: Any] = [
+            "metadata": ["name": "csr-x", "resourceVersion": "42"],
+            "spec": ["request": Data(request).base64EncodedString(), "signerName": KubeletServingReview.signer, "usages": ["digital signature", "server auth"],
+                     "username": "system:node:worker-1", "groups": ["system:nodes"]],
+            "status": ["conditions": [["type": "Denied", "status": "True"]]],
+        ]
+        let facts = try #require(CSRFacts(json: json))
+        #expect(facts.name == "csr-x" && facts.resourceVersion == "42" && facts.request == request && facts.decided)
+        #expect(CSRFacts(json: ["kind": "Status"]) == nil)
+    }
+}
