@@ -80,7 +80,7 @@ final class PhaseProgress {
 
 extension InitPhase {
     /// `seed init`, in order.
-    static let initialization: [InitPhase] = [.node, .pki, .etcd, .etcdHealth, .binaries, .controlPlane, .rootKubectl, .apiServer, .bootstrapRBAC, .record]
+    static let initialization: [InitPhase] = [.node, .pki, .etcd, .etcdHealth, .binaries, .controlPlane, .rootKubectl, .apiServer, .bootstrapRBAC, .clusterDNS, .record]
     /// `seed pki`.
     static let pkiOnly: [InitPhase] = [.pki]
     /// `seed etcd`.
@@ -145,6 +145,11 @@ extension InitPhase {
     static let bootstrapRBAC = InitPhase(name: "bootstrap rbac") { operations, context in
         guard context.controlPlaneStarted else { return Result(state: .skipped, detail: "needs the API server") }
         return try await operations.bootstrapObjects(context.masterIP, journal: context.journal)
+    }
+
+    static let clusterDNS = InitPhase(name: "cluster dns") { operations, context in
+        guard context.controlPlaneStarted else { return Result(state: .skipped, detail: "needs the API server") }
+        return try await operations.clusterDNS(context.config, context.masterIP)
     }
 
     static let record = InitPhase(name: "record") { operations, context in

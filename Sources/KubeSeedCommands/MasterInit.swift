@@ -196,13 +196,7 @@ extension MasterOperations {
     func bootstrapObjects(_ masterIP: String, journal: ChangeJournal) async throws -> InitPhase.Result {
         var tokens = try TokenStore(root: root).load()
         let pending = tokens.filter { !$0.uploaded && $0.expires > Date() }
-        let created = try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in
-            var created: [String] = []
-            for request in BootstrapObjects.initRequests(tokens: pending) {
-                if try await ObjectApplier.apply(request, with: client) == .created { created.append(request.object) }
-            }
-            return created
-        }
+        let created = try await create(BootstrapObjects.initRequests(tokens: pending), masterIP)
         if !pending.isEmpty {
             for index in tokens.indices where pending.contains(where: { $0.id == tokens[index].id }) { tokens[index].uploaded = true }
             try TokenStore(root: root).save(tokens, journal: journal)
@@ -210,6 +204,25 @@ extension MasterOperations {
         let count = BootstrapObjects.bindings.count
         return created.isEmpty ? InitPhase.Result(state: .ok, detail: "\(count) ClusterRoleBindings present")
             : InitPhase.Result(state: .changed, detail: "created \(created.joined(separator: ", "))", changes: created.count)
+    }
+
+    /// Creates each object that is not there yet (an existing one, edited or not, is left); returns what it created.
+    func create(_ requests: [APIRequest], _ masterIP: String) async throws -> [String] {
+        try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in
+            var created: [String] = []
+            for request in requests where try await ObjectApplier.apply(request, with: client) == .created {
+                created.append(request.object)
+            }
+            return created
+        }
+    }
+
+    /// CoreDNS at `clusterDNS`: created once, left alone after.
+    func clusterDNS(_ config: ClusterConfig, _ masterIP: String) async throws -> InitPhase.Result {
+        let requests = ClusterDNS.requests(config)
+        let created = try await create(requests, masterIP)
+        return created.isEmpty ? InitPhase.Result(state: .ok, detail: "\(requests.count) objects present (left as they are)")
+            : InitPhase.Result(state: .changed, detail: "created \(created.joined(separator: ", ")) (\(config.dnsImage))", changes: created.count)
     }
 
     /// Records the configuration for `seed join-file` (and to refuse in-place changes later).

@@ -15,6 +15,7 @@ import Foundation
 ///   clusterDNS: 10.254.0.2
 ///   clusterDomain: cluster.local
 ///   nodePortRange: 30000-32767
+///   dnsImage: registry.k8s.io/coredns/coredns:v1.11.3   # CoreDNS, e.g. from a registry mirror
 /// master:
 ///   name: master-1                 # default: the host name
 ///   ip: 192.0.2.10                 # default: the address on the default-route interface
@@ -41,6 +42,8 @@ public struct ClusterConfig: Sendable, Equatable {
     public var clusterDNS = "10.254.0.2"
     public var clusterDomain = "cluster.local"
     public var nodePortRange = "30000-32767"
+    /// The CoreDNS image `seed init` deploys.
+    public var dnsImage = ClusterDNS.defaultImage
     /// `nil`: the host name.
     public var masterName: String?
     /// `nil`: the address on the default-route interface.
@@ -99,7 +102,7 @@ extension ClusterConfig {
     }
 
     static func parseCluster(_ field: YAMLField, into config: inout ClusterConfig) throws {
-        for (key, value) in try field.mapping(allowedKeys: ["name", "kubernetesVersion", "serviceCIDR", "podCIDR", "clusterDNS", "clusterDomain", "nodePortRange"]) {
+        for (key, value) in try field.mapping(allowedKeys: ["name", "kubernetesVersion", "serviceCIDR", "podCIDR", "clusterDNS", "clusterDomain", "nodePortRange", "dnsImage"]) {
             let text = try value.string()
             switch key {
             case "name":
@@ -119,6 +122,11 @@ extension ClusterConfig {
             case "clusterDomain":
                 guard Validate.isDNSDomain(text) else { throw value.error(.invalidValue, "'\(text)' is not a DNS domain like cluster.local") }
                 config.clusterDomain = text
+            case "dnsImage":
+                guard Validate.isImageReference(text) else {
+                    throw value.error(.invalidValue, "\(Validate.shown(text)) is not an image reference like registry.k8s.io/coredns/coredns:v1.11.3")
+                }
+                config.dnsImage = text
             default: // nodePortRange
                 if let range = Validate.portRange(text), let port = Validate.reservedPort(in: range) {
                     throw value.error(.invalidValue, "\(Validate.shown(text)) would let NodePorts take port \(port) on every node; use a range above 1024 clear of 2379-2380, 6443 and 10249-10259, like 30000-32767")
@@ -181,6 +189,7 @@ extension ClusterConfig {
                 ("clusterDNS", .string(clusterDNS)),
                 ("clusterDomain", .string(clusterDomain)),
                 ("nodePortRange", .string(nodePortRange)),
+                ("dnsImage", .string(dnsImage)),
             ])),
         ]
         if !master.isEmpty { pairs.append(("master", .map(master))) }
