@@ -40,7 +40,10 @@ extension AgentOperations {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(.unreadable, file: path, "not UTF-8 text")
         }
-        return try JoinFile.parse(text, file: path, now: now)
+        // The token is needed once, for the kubelet's first client certificate; after that (a reboot a
+        // week later) an expired token must not stop the agent from keeping the node as it is.
+        let bootstrapped = root.exists(NodePaths.kubeletClientCertificate)
+        return try JoinFile.parse(text, file: path, now: now, tokenExpiryMatters: !bootstrapped)
     }
 
     /// The node's name and IP: from the join file, else the host name and the default-route address.
@@ -59,8 +62,9 @@ extension AgentOperations {
     }
 
     /// One full pass: validate the join file, prepare the node, write and start the components.
-    /// Nothing changes on the host when the join file is invalid.
-    public func converge(joinPath: String = JoinFile.defaultPath, now: Date = Date()) -> Convergence {
+    /// Nothing changes on the host when the join file is invalid. `lockHeld`: the caller (`seed init`
+    /// making its master a node) already holds the host lock.
+    public func converge(joinPath: String = JoinFile.defaultPath, now: Date = Date(), lockHeld: Bool = false) -> Convergence {
         let stamp = Timestamp.string(now)
         func failed(_ name: String, _ reason: String, retryable: Bool, output: String = "", changes: Int = 0) -> Convergence {
             Convergence(status: AgentStatus(ready: false, summary: "\(name): \(reason)", updated: stamp,
@@ -75,9 +79,11 @@ extension AgentOperations {
         prep.settings = join.host
         prep.settings.addDirectories(NodeComponents.directories(join))
         // One lock for the whole pass: observation, node preparation and components.
-        let lock: Int32
-        do { lock = try HostLock.acquire(root, path: lockPath) } catch { return failed("lock", "\(error)", retryable: Self.isRetryable(error)) }
-        defer { close(lock) }
+        var lock: Int32 = -1
+        if !lockHeld {
+            do { lock = try HostLock.acquire(root, path: lockPath) } catch { return failed("lock", "\(error)", retryable: Self.isRetryable(error)) }
+        }
+        defer { if lock >= 0 { close(lock) } }
         // Observed once, for the node identity and for node preparation's plan.
         let observed = NodeObserver(root: root, effects: effects, effectiveUID: effectiveUID).observe(prep.settings)
         let node: NodeIdentity

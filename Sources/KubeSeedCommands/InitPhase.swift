@@ -80,7 +80,7 @@ final class PhaseProgress {
 
 extension InitPhase {
     /// `seed init`, in order.
-    static let initialization: [InitPhase] = [.node, .pki, .etcd, .etcdHealth, .binaries, .controlPlane, .rootKubectl, .apiServer, .bootstrapRBAC, .clusterDNS, .record]
+    static let initialization: [InitPhase] = [.node, .pki, .etcd, .etcdHealth, .binaries, .controlPlane, .rootKubectl, .apiServer, .bootstrapRBAC, .clusterDNS, .record, .masterNode]
     /// `seed pki`.
     static let pkiOnly: [InitPhase] = [.pki]
     /// `seed etcd`.
@@ -150,6 +150,10 @@ extension InitPhase {
     static let clusterDNS = InitPhase(name: "cluster dns") { operations, context in
         guard context.controlPlaneStarted else { return Result(state: .skipped, detail: "needs the API server") }
         return try await operations.clusterDNS(context.config, context.masterIP)
+    }
+
+    static let masterNode = InitPhase(name: "master as node") { operations, context in
+        try await operations.masterAsNode(context)
     }
 
     static let record = InitPhase(name: "record") { operations, context in

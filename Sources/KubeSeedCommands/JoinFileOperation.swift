@@ -13,52 +13,65 @@ extension MasterOperations {
     public func mintJoinFile(_ request: JoinRequest, output: String?, now: Date = Date()) async -> Int32 {
         guard effectiveUID == 0 else { write("seed join-file: must run as root\n"); return 1 }
         let path = output ?? "\(Self.joinFileDirectory)/\(request.nodeName).yaml"
-        let token = BootstrapToken.generate()
+        let token: BootstrapToken
         let text: String
         let cluster: ClusterConfig
         do {
-            guard let recorded = try recordedConfig() else {
-                throw HostError(.file, "\(ClusterConfig.recordPath) is missing", cause: "run 'seed init' on this master first")
-            }
-            cluster = recorded
-            guard let caPEM = try root.readText("\(certDirectory)/ca.pem") else {
-                throw HostError(.file, "\(certDirectory)/ca.pem is missing", cause: "run 'seed init' on this master first")
-            }
-            text = JoinFile.render(cluster: cluster, caPEM: caPEM, token: token, request: request)
-            // The agent must accept what we hand out; a failure here is a KubeSeed bug, reported as such.
-            _ = try JoinFile.parse(text, file: path, now: now)
+            (text, token, cluster) = try joinFileText(request, path: path, now: now)
         } catch {
             write("seed join-file: nothing written: \(error)\n")
             return 1
         }
         let lock: Int32
-        do { lock = try HostLock.acquire(root, path: lockPath) } catch {
+        do { lock = try HostLock.acquire(root, path: lockPath, waiting: lockWait) } catch {
             write("seed join-file: nothing written: \(error)\n")
             return 1
         }
         defer { close(lock) }
-        var record = TokenRecord(token: token, expires: request.expires, node: request.nodeName)
-        let expires = Timestamp.string(request.expires)
+        let record: TokenRecord
         do {
-            let journal = try ChangeJournal(root: root, path: journalPath)
-            let runner = StepRunner(root: root, effects: effects, journal: journal)
-            let directory = (path as NSString).deletingLastPathComponent
-            if !root.isDirectory(directory) {
-                try runner.apply([.createDirectory(path: directory, mode: 0o700)], observed: NodeObservation())
-            }
-            record.uploaded = await uploadToken(record)
-            let store = TokenStore(root: root)
-            try store.save(try store.load() + [record], journal: journal)
-            try runner.apply([.writeFile(path: path, content: text, mode: 0o600)], observed: NodeObservation())
+            record = try await writeJoinFile(text, token: token, request: request, path: path, journal: try ChangeJournal(root: root, path: journalPath))
         } catch {
             write("seed join-file: \(error)\n")
             return 1
         }
+        let expires = Timestamp.string(request.expires)
         write("seed join-file: wrote \(path) (0600) for node \(request.nodeName): API server \(cluster.apiServerEndpoint ?? ""), token \(token) expires \(expires)\n")
         write(record.uploaded ? "  the token's Secret is in kube-system\n"
                               : "  the API server is not answering: 'seed init' creates the token's Secret once it is up\n")
         write("  copy it to the node as /etc/kubeseed/join.yaml (root, 0600); the seed-agent.path unit starts the agent\n")
         return 0
+    }
+
+    /// A join file for `request` with a new token, checked with the agent's own parser.
+    func joinFileText(_ request: JoinRequest, path: String, now: Date) throws -> (text: String, token: BootstrapToken, cluster: ClusterConfig) {
+        guard let cluster = try recordedConfig() else {
+            throw HostError(.file, "\(ClusterConfig.recordPath) is missing", cause: "run 'seed init' on this master first")
+        }
+        guard let caPEM = try root.readText("\(certDirectory)/ca.pem") else {
+            throw HostError(.file, "\(certDirectory)/ca.pem is missing", cause: "run 'seed init' on this master first")
+        }
+        let token = BootstrapToken.generate()
+        let text = JoinFile.render(cluster: cluster, caPEM: caPEM, token: token, request: request)
+        // The agent must accept what we hand out; a failure here is a KubeSeed bug, reported as such.
+        _ = try JoinFile.parse(text, file: path, now: now)
+        return (text, token, cluster)
+    }
+
+    /// Records the token (its Secret created now if the API server answers) and writes the join file
+    /// (0600, journaled). The caller holds the host lock and has checked `text` with the agent's parser.
+    func writeJoinFile(_ text: String, token: BootstrapToken, request: JoinRequest, path: String, journal: ChangeJournal) async throws -> TokenRecord {
+        var record = TokenRecord(token: token, expires: request.expires, node: request.nodeName)
+        let runner = StepRunner(root: root, effects: effects, journal: journal)
+        let directory = (path as NSString).deletingLastPathComponent
+        if !root.isDirectory(directory) {
+            try runner.apply([.createDirectory(path: directory, mode: 0o700)], observed: NodeObservation())
+        }
+        record.uploaded = await uploadToken(record)
+        let store = TokenStore(root: root)
+        try store.save(try store.load() + [record], journal: journal)
+        try runner.apply([.writeFile(path: path, content: text, mode: 0o600)], observed: NodeObservation())
+        return record
     }
 
     /// Creates the token's Secret if the API server answers within a few seconds.

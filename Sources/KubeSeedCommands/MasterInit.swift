@@ -49,7 +49,7 @@ extension MasterOperations {
         let lock: Int32
         let context: InitContext
         do {
-            lock = try HostLock.acquire(root, path: lockPath)
+            lock = try HostLock.acquire(root, path: lockPath, waiting: lockWait)
             do {
                 context = InitContext(config: config, masterIP: masterIP, algorithm: algorithm, journal: try ChangeJournal(root: root, path: journalPath))
             } catch {
@@ -108,7 +108,9 @@ extension MasterOperations {
             return changed.isEmpty ? InitPhase.Result(state: .ok, detail: "\(installed.count) binaries in \(NodePaths.binDir) match \(archive)")
                 : InitPhase.Result(state: .changed, detail: "installed \(changed.map(\.name).joined(separator: ", ")) from \(archive)", changes: changed.count)
         }
-        let missing = Self.controlPlaneUnits.compactMap(\.binary).filter { access(root.resolve("\(NodePaths.binDir)/\($0)"), X_OK) != 0 }
+        var seen = Set<String>()
+        let missing = Self.controlPlaneUnits.compactMap(\.binary).filter { seen.insert($0).inserted }
+            .filter { access(root.resolve("\(NodePaths.binDir)/\($0)"), X_OK) != 0 }
         return missing.isEmpty ? InitPhase.Result(state: .ok, detail: "control-plane binaries present in \(NodePaths.binDir)")
             : InitPhase.Result(state: .waiting, detail: "missing in \(NodePaths.binDir): \(missing.joined(separator: ", ")) (no --server-archive given)")
     }

@@ -18,6 +18,8 @@ public struct MasterOperations {
     public var write: (String) -> Void = say
     public var etcdTimeout: Duration = .seconds(60)
     public var apiServerTimeout: Duration = .seconds(180)
+    /// How long `seed` waits for another KubeSeed command (an agent's pass) to release the host lock.
+    public var lockWait: Duration = .seconds(120)
 
     public init(root: HostRoot, effects: HostEffects, effectiveUID: UInt32) {
         self.root = root

@@ -28,7 +28,7 @@ extension MasterOperations {
     public func deleteToken(id: String) async -> Int32 {
         guard effectiveUID == 0 else { write("seed token delete: must run as root\n"); return 1 }
         let lock: Int32
-        do { lock = try HostLock.acquire(root, path: lockPath) } catch {
+        do { lock = try HostLock.acquire(root, path: lockPath, waiting: lockWait) } catch {
             write("seed token delete: nothing changed: \(error)\n")
             return 1
         }

@@ -74,17 +74,18 @@ public struct KubeProxySettings: Sendable, Equatable {
 
 extension JoinFile {
     /// Parses and validates a join file. Every problem is a `ConfigError` naming the field and line;
-    /// `now` decides whether the token has expired.
+    /// `now` decides whether the token has expired and the CA is valid; `tokenExpiryMatters` `false`
+    /// accepts an expired token (a node whose kubelet has bootstrapped needs it no more).
     /// The file holds a bootstrap token, so no message repeats a value from it (`SecretRedaction`).
-    public static func parse(_ text: String, file: String, now: Date = Date()) throws -> JoinFile {
+    public static func parse(_ text: String, file: String, now: Date = Date(), tokenExpiryMatters: Bool = true) throws -> JoinFile {
         do {
-            return try parseRevealingValues(text, file: file, now: now)
+            return try parseRevealingValues(text, file: file, now: now, tokenExpiryMatters: tokenExpiryMatters)
         } catch let error as ConfigError {
             throw error.withholdingValues(of: text)
         }
     }
 
-    static func parseRevealingValues(_ text: String, file: String, now: Date) throws -> JoinFile {
+    static func parseRevealingValues(_ text: String, file: String, now: Date, tokenExpiryMatters: Bool = true) throws -> JoinFile {
         var sections: [String: YAMLField] = [:]
         for (key, value) in try YAMLField.document(text, file: file, apiVersion: apiVersion, kind: kind,
                                                    sections: ["cluster", "bootstrap", "node", "containerd", "kubelet", "kubeProxy", "host"]) {
@@ -93,7 +94,7 @@ extension JoinFile {
         guard let cluster = sections["cluster"] else { throw ConfigError(.missingField, file: file, field: "cluster", "required") }
         guard let bootstrap = sections["bootstrap"] else { throw ConfigError(.missingField, file: file, field: "bootstrap", "required") }
 
-        let (token, expires) = try parseBootstrap(bootstrap, now: now)
+        let (token, expires) = try parseBootstrap(bootstrap, now: tokenExpiryMatters ? now : .distantPast)
         var join = JoinFile(token: token, tokenExpires: expires)
         try parseCluster(cluster, into: &join, now: now)
         if let node = sections["node"] { try parseNode(node, into: &join) }

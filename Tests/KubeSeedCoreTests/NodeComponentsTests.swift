@@ -140,3 +140,18 @@ import Yams
         #expect(!text.contains("http://"))
     }
 }
+
+/// A master that is also a node: what its agent renders from the join file `seed init` minted for it.
+@Suite struct MasterJoinFileTests {
+    @Test func theCACertificateTheNodeWritesIsTheMastersByteForByteSoItsPassRewritesNothingOfThePKI() throws {
+        let ca = try golden("test-ca.pem")
+        var cluster = ClusterConfig()
+        cluster.masterName = "master-1"
+        cluster.masterIP = "192.0.2.10"
+        let request = JoinRequest(nodeName: "master-1", nodeIP: "192.0.2.10", roles: ["control-plane"], expires: Date().addingTimeInterval(3600))
+        let text = JoinFile.render(cluster: cluster, caPEM: ca, token: BootstrapToken("abcdef.0123456789abcdef")!, request: request)
+        let join = try JoinFile.parse(text, file: "join.yaml")
+        let files = NodeComponents.files(join, NodeIdentity(name: "master-1", ip: "192.0.2.10"))
+        #expect(files.first { $0.path == NodePaths.caCertificate }?.content == ca)
+    }
+}

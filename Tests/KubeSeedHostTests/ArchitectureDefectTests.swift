@@ -127,6 +127,21 @@ import Testing
         }
     }
 
+    @Test func aCommandThatWaitsGetsTheLockOnceTheHolderReleasesItAndOnlyThen() async throws {
+        let host = try TemporaryHost()
+        let path = "/run/kubeseed/agent.lock"
+        let held = try HostLock.acquire(host.root, path: path)
+        // Waiting less than the holder keeps it: still busy.
+        #expect { _ = try HostLock.acquire(host.root, path: path, waiting: .milliseconds(300)) } throws: { ($0 as? HostError)?.code == .busy }
+        let root = host.root
+        let waiter = Task.detached { try HostLock.acquire(root, path: path, waiting: .seconds(10)) }
+        try await Task.sleep(for: .milliseconds(300))
+        close(held)
+        let taken = try await waiter.value
+        #expect(taken >= 0)
+        close(taken)
+    }
+
     @Test func aDirectoryFlushThatFailsIsReported() throws {
         let host = try TemporaryHost()
         #expect { try host.root.syncDirectory(host.root.resolve("/no/such/directory")) } throws: { error in

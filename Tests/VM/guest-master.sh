@@ -88,6 +88,18 @@ log "INIT2 exit=$rc wall_ms=$(( $(ms) - t0 )) $(grep '^seed init' "$state/init2.
 expect "second seed init changes nothing" grep -q '(0 changes' "$state/init2.txt"
 expect "second seed init did not restart etcd" test "$(systemctl show -p MainPID --value etcd.service)" = "$pid"
 expect "second seed init kept the encryption key" test "$(sha256sum < /etc/kubernetes/encryption-config.yaml)" = "$key_before"
+# The master is a node too, made one by the agent's own pass on a join file seed init minted for it.
+expect "seed init made the master a node through the agent (containerd and the balancer active)" \
+  grep -Eq 'master as node +changed +node master-1 192.0.2.10 \(join file /etc/kubeseed/join.yaml minted\): ready: node prepared, containerd and the API balancer active' "$state/init.txt"
+expect "the master's join file is 0600 root, for master-1 at 192.0.2.10 with role control-plane" sh -c \
+  "test \"\$(stat -c '%a %U' /etc/kubeseed/join.yaml)\" = '600 root' && seed-agent validate /etc/kubeseed/join.yaml > /dev/null && grep -q 'control-plane' /etc/kubeseed/join.yaml"
+expect "the master's kubelet and kube-proxy are installed and enabled as master-1" sh -c \
+  "systemctl is-enabled --quiet kubelet.service && systemctl is-enabled --quiet kube-proxy.service && grep -q -- '--hostname-override=master-1' /etc/systemd/system/kubelet.service"
+expect "containerd and the API balancer run on the master" sh -c "systemctl is-active --quiet containerd && systemctl is-active --quiet kubeseed-api-balancer"
+expect "the master's balancer sends to its own API server" grep -q 'server api-1 192.0.2.10:6443' /etc/kubernetes/api-balancer.cfg
+expect "the agent's pass left the PKI's CA certificate as it was (one write of it in the journal)" \
+  test "$(grep -c '"path" : "/etc/kubernetes/cert/ca.pem"' /var/lib/kubeseed/journal.json)" = 2
+
 # kubectl for root: the admin kubeconfig as root's own (0600 in a 0700 directory), and kubectl on PATH once
 # it is in /opt/k8s/bin (a stand-in script here: the Kubernetes binaries cannot be had).
 expect "root's kubeconfig is the admin kubeconfig, 0600 in a 0700 /root/.kube" sh -c \
@@ -129,6 +141,7 @@ refuse "the deleted token is gone from the list" grep -q "^$id " <(seed token li
 t0=$(ms); seed-agent reset > "$state/reset.txt" 2>&1; rc=$?
 log "RESET exit=$rc wall_ms=$(( $(ms) - t0 )) $(tail -n 1 "$state/reset.txt")"
 [ $rc = 0 ] && pass "seed-agent reset undoes seed init" || fail "reset exit $rc: $(cat "$state/reset.txt")"
+expect "reset took the master's node part too (join file, kubelet unit, balancer)" test ! -e /etc/kubeseed/join.yaml -a ! -e /etc/systemd/system/kubelet.service -a ! -e /etc/kubernetes/api-balancer.cfg
 expect "Debian's plaintext etcd is back after reset" sh -c "systemctl is-active --quiet etcd && etcdctl --endpoints=http://127.0.0.1:2379 endpoint health"
 expect "reset removed root's kubeconfig, /root/.kube and the kubectl link" test ! -e /root/.kube -a ! -e /usr/local/bin/kubectl
 rm -f /opt/k8s/bin/kubectl

@@ -1,0 +1,52 @@
+import Foundation
+import KubeSeedCore
+import KubeSeedHost
+
+extension MasterOperations {
+    /// How long the token in the master's own join file is valid: its kubelet needs it once, to bootstrap.
+    static let masterTokenLifetime: TimeInterval = 24 * 3600
+
+    /// Makes this master a node the way every node becomes one: a join file for it (role control-plane)
+    /// at the agent's path, then the agent's own pass on it (node preparation, containerd, the API
+    /// balancer, kubelet and kube-proxy). The join file is kept while its token is valid, or once the
+    /// kubelet has its client certificate; a join file that is not KubeSeed's is never replaced.
+    func masterAsNode(_ context: InitContext, now: Date = Date()) async throws -> InitPhase.Result {
+        let path = JoinFile.defaultPath
+        var minted = 0
+        if try needsJoinFile(path, journal: context.journal, now: now) {
+            let request = JoinRequest(nodeName: context.config.masterName!, nodeIP: context.masterIP, roles: ["control-plane"],
+                                      expires: now.addingTimeInterval(Self.masterTokenLifetime))
+            let (text, token, _) = try joinFileText(request, path: path, now: now)
+            _ = try await writeJoinFile(text, token: token, request: request, path: path, journal: context.journal)
+            minted = 1
+        }
+        var agent = AgentOperations(root: root, effects: effects, settings: context.config.host, effectiveUID: effectiveUID)
+        agent.journalPath = journalPath
+        agent.lockPath = lockPath
+        let pass = agent.converge(joinPath: path, now: now, lockHeld: true)
+        let changes = minted + pass.changes
+        let summary = "node \(context.config.masterName!) \(context.masterIP)\(minted == 1 ? " (join file \(path) minted)" : ""): \(pass.status.summary)"
+        guard pass.status.ready else {
+            if pass.retryable { return InitPhase.Result(state: .waiting, detail: summary, changes: changes) }
+            throw HostError(.file, "the agent's pass on this master failed", cause: pass.status.summary)
+        }
+        return InitPhase.Result(state: changes == 0 ? .ok : .changed, detail: summary, changes: changes)
+    }
+
+    /// A new join file is needed when there is none, or when KubeSeed's has a token that expired before
+    /// the kubelet bootstrapped. Someone else's file at the agent's path is an error, not replaced.
+    func needsJoinFile(_ path: String, journal: ChangeJournal, now: Date) throws -> Bool {
+        guard let data = try root.read(path) else { return true }
+        let kubeSeeds = journal.records.contains(.fileWritten(path: path, sha256: StepRunner.sha256(data)))
+        do {
+            _ = try JoinFile.parse(String(decoding: data, as: UTF8.self), file: path, now: now)
+            return false
+        } catch {
+            guard kubeSeeds else {
+                throw HostError(.file, "\(path) is not a join file KubeSeed wrote, and the agent refuses it",
+                                cause: "\(error); move it away and run 'seed init' again")
+            }
+            return !root.exists(NodePaths.kubeletClientCertificate)
+        }
+    }
+}
