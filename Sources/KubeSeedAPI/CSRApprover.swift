@@ -137,6 +137,7 @@ public actor CSRApprover {
     func review(_ csr: CSRFacts, node: String?) async {
         defer { inFlight[csr.name] = nil }
         do {
+            let book = try addressBook()
             var addresses: [NodeAddress] = []
             if let node {
                 let response = try await client.send(APIRequest(.get, "/api/v1/nodes/\(node)", object: "Node \(node)"), timeout: .seconds(10))
@@ -147,8 +148,9 @@ public actor CSRApprover {
                     return
                 }
                 addresses = NodeAddress.of(node: object)
+                await label(node, response.body, roles: book.roles[node] ?? [])
             }
-            let verdict = KubeletServingReview.review(csr, nodeAddresses: addresses, book: try addressBook())
+            let verdict = KubeletServingReview.review(csr, nodeAddresses: addresses, book: book)
             switch verdict {
             case .notOurs: return
             case .approve(let reason): try await decide(csr, approved: true, reason: reason)
@@ -158,6 +160,20 @@ public actor CSRApprover {
             counts.failed += 1
             deferred[csr.name] = csr
             log("csr-approver: \(csr.name): \(error); left pending")
+        }
+    }
+
+    /// A kubelet asks for its serving certificate right after it registers its Node: the moment to give
+    /// the Node the roles its join file names. A failure here is logged and decides nothing about the CSR.
+    func label(_ node: String, _ nodeJSON: Data, roles: [String]) async {
+        guard !roles.isEmpty else { return }
+        do {
+            if try await NodeLabeller.ensure(node, roles: roles, nodeJSON: nodeJSON, with: client) == .patched {
+                log("csr-approver: Node \(node) labelled \(roles.sorted().map { NodeRoles.labelPrefix + $0 }.joined(separator: ", "))"
+                    + (roles.contains("control-plane") ? " and tainted \(NodeRoles.controlPlaneTaintKey):NoSchedule" : ""))
+            }
+        } catch {
+            log("csr-approver: Node \(node): roles not set: \(error)")
         }
     }
 

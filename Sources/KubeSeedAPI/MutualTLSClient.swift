@@ -88,7 +88,7 @@ public final class MutualTLSClient: Sendable {
         http.headers.add(name: "Accept", value: "application/json")
         http.headers.add(name: "User-Agent", value: "kubeseed")
         if let body = request.body {
-            http.headers.add(name: "Content-Type", value: "application/json")
+            http.headers.add(name: "Content-Type", value: request.contentType)
             http.body = .bytes(ByteBuffer(bytes: body))
         }
         do {

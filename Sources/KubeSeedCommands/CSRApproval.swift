@@ -47,4 +47,24 @@ extension MasterOperations {
         await client.shutdown()
         return 0
     }
+
+    /// Role labels and the control-plane taint for every node this master minted a join file for (and
+    /// itself), on the Nodes that exist; the approver labels the others as they register.
+    func nodeRoles(_ masterIP: String) async throws -> InitPhase.Result {
+        let book = try Self.addressBook(root: root)
+        var patched: [String] = []
+        var absent: [String] = []
+        try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in
+            for (node, roles) in book.roles.sorted(by: { $0.key < $1.key }) where !roles.isEmpty {
+                switch try await NodeLabeller.ensure(node, roles: roles, with: client) {
+                case .patched: patched.append(node)
+                case .absent: absent.append(node)
+                case .unchanged: break
+                }
+            }
+        }
+        let waiting = absent.isEmpty ? "" : "; not registered yet (labelled by the CSR approver when they are): \(absent.joined(separator: " "))"
+        return patched.isEmpty ? InitPhase.Result(state: .ok, detail: "\(book.roles.count - absent.count) Nodes have their roles\(waiting)")
+            : InitPhase.Result(state: .changed, detail: "labelled \(patched.joined(separator: " "))\(waiting)", changes: patched.count)
+    }
 }

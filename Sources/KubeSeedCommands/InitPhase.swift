@@ -80,7 +80,7 @@ final class PhaseProgress {
 
 extension InitPhase {
     /// `seed init`, in order.
-    static let initialization: [InitPhase] = [.node, .pki, .etcd, .etcdHealth, .binaries, .controlPlane, .rootKubectl, .apiServer, .bootstrapRBAC, .clusterDNS, .record, .masterNode]
+    static let initialization: [InitPhase] = [.node, .pki, .etcd, .etcdHealth, .binaries, .controlPlane, .rootKubectl, .apiServer, .bootstrapRBAC, .clusterDNS, .record, .masterNode, .nodeRoles]
     /// `seed pki`.
     static let pkiOnly: [InitPhase] = [.pki]
     /// `seed etcd`.
@@ -154,6 +154,11 @@ extension InitPhase {
 
     static let masterNode = InitPhase(name: "master as node") { operations, context in
         try await operations.masterAsNode(context)
+    }
+
+    static let nodeRoles = InitPhase(name: "node roles") { operations, context in
+        guard context.controlPlaneStarted else { return Result(state: .skipped, detail: "needs the API server") }
+        return try await operations.nodeRoles(context.masterIP)
     }
 
     static let record = InitPhase(name: "record") { operations, context in

@@ -102,7 +102,7 @@ extension MasterOperations {
 
     func installBinaries(_ archive: String?, sha256: String?, replace: Bool, journal: ChangeJournal) throws -> InitPhase.Result {
         if let archive {
-            let installed = try BinaryInstaller(root: root).install(archive: archive, sha256: sha256, wanted: KubernetesArchive.controlPlaneBinaries,
+            let installed = try BinaryInstaller(root: root).install(archive: archive, sha256: sha256, wanted: KubernetesArchive.masterBinaries,
                                                                   replace: replace, journal: journal)
             let changed = installed.filter(\.changed)
             return changed.isEmpty ? InitPhase.Result(state: .ok, detail: "\(installed.count) binaries in \(NodePaths.binDir) match \(archive)")

@@ -6,11 +6,14 @@ public struct AddressBook: Sendable, Equatable {
     /// Master IPs: never a node's serving address unless the node is that master.
     public var masters: [String: String]
     public var serviceCIDR: String
+    /// Node name → the roles its join file gives it (labelled from the control plane).
+    public var roles: [String: [String]]
 
-    public init(nodes: [String: String], masters: [String: String], serviceCIDR: String) {
+    public init(nodes: [String: String], masters: [String: String], serviceCIDR: String, roles: [String: [String]] = [:]) {
         self.nodes = nodes
         self.masters = masters
         self.serviceCIDR = serviceCIDR
+        self.roles = roles
     }
 }
 
@@ -19,11 +22,17 @@ extension AddressBook {
     /// without `node.ip` (the node takes its default-route address) adds nothing.
     public init(cluster: ClusterConfig, joinFiles: [JoinFile]) {
         var nodes: [String: String] = [:]
+        var roles: [String: [String]] = [:]
         for join in joinFiles {
-            if let name = join.nodeName, let ip = join.nodeIP { nodes[name] = ip }
+            guard let name = join.nodeName else { continue }
+            roles[name] = join.roles
+            if let ip = join.nodeIP { nodes[name] = ip }
         }
         var masters: [String: String] = [:]
-        if let name = cluster.masterName, let ip = cluster.masterIP { masters[name] = ip }
-        self.init(nodes: nodes, masters: masters, serviceCIDR: cluster.serviceCIDR)
+        if let name = cluster.masterName, let ip = cluster.masterIP {
+            masters[name] = ip
+            roles[name] = Array(Set((roles[name] ?? []) + ["control-plane"])).sorted()
+        }
+        self.init(nodes: nodes, masters: masters, serviceCIDR: cluster.serviceCIDR, roles: roles)
     }
 }

@@ -99,6 +99,8 @@ public enum KubernetesArchive {
     public static let nodeBinaries = ["kubelet", "kube-proxy"]
     /// What the first master runs, from `kubernetes-server-linux-amd64.tar.gz`.
     public static let controlPlaneBinaries = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"]
+    /// What a master installs from the server archive: it is a node too.
+    public static let masterBinaries = controlPlaneBinaries + nodeBinaries
     /// Member paths in `kubernetes-node-linux-amd64.tar.gz` and `kubernetes-server-linux-amd64.tar.gz`.
     public static func binaryName(forMember path: String, wanted: [String]) -> String? {
         for prefix in ["kubernetes/node/bin/", "kubernetes/server/bin/"] where path.hasPrefix(prefix) {

@@ -12,7 +12,8 @@ import X509
 @Suite struct CSRApproverContractTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/csr")
     static let book = AddressBook(nodes: ["worker-1": "192.0.2.11", "worker-2": "192.0.2.12", "worker-3": "192.0.2.13"],
-                                  masters: ["master-1": "192.0.2.10"], serviceCIDR: "10.254.0.0/16")
+                                  masters: ["master-1": "192.0.2.10"], serviceCIDR: "10.254.0.0/16",
+                                  roles: ["worker-1": ["worker"], "worker-2": ["worker"], "worker-3": ["worker"], "master-1": ["control-plane"]])
 
     static func csr(_ name: String, node: String, fixture: String, version: String, signer: String = KubeletServingReview.signer,
                     decided: Bool = false) throws -> String {
@@ -27,9 +28,10 @@ import X509
         return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }
 
-    static func node(_ ips: [String], hostname: String) -> String {
+    static func node(_ ips: [String], hostname: String, labels: String = "{}", version: String = "5") -> String {
         let addresses = ips.map { "{\"type\":\"InternalIP\",\"address\":\"\($0)\"}" } + ["{\"type\":\"Hostname\",\"address\":\"\(hostname)\"}"]
-        return "{\"kind\":\"Node\",\"status\":{\"addresses\":[\(addresses.joined(separator: ","))]}}"
+        return "{\"kind\":\"Node\",\"metadata\":{\"name\":\"\(hostname)\",\"resourceVersion\":\"\(version)\",\"labels\":\(labels)},"
+            + "\"status\":{\"addresses\":[\(addresses.joined(separator: ","))]}}"
     }
 
     final class Log: Sendable {
@@ -79,8 +81,9 @@ import X509
             case ("GET", "/api/v1/nodes/worker-1"): return (200, Self.node(["192.0.2.11"], hostname: "worker-1"))
             // worker-2 writes the master's IP into its own status.addresses: the API server would believe it.
             case ("GET", "/api/v1/nodes/worker-2"): return (200, Self.node(["192.0.2.12", "192.0.2.10"], hostname: "worker-2"))
-            case ("GET", "/api/v1/nodes/worker-3"): return (200, Self.node(["192.0.2.13"], hostname: "worker-3"))
-            case ("PUT", _): return (200, "{}")
+            case ("GET", "/api/v1/nodes/worker-3"):
+                return (200, Self.node(["192.0.2.13"], hostname: "worker-3", labels: "{\"node-role.kubernetes.io/worker\":\"\"}"))
+            case ("PUT", _), ("PATCH", _): return (200, "{}")
             default: return (404, "{\"kind\":\"Status\",\"code\":404}")
             }
         }) { server, client in
@@ -112,6 +115,12 @@ import X509
             #expect(put.contentType == "application/json")
             let metadata = put.json?["metadata"] as? NSDictionary
             #expect(metadata?["name"] as? String == "csr-good" && metadata?["resourceVersion"] as? String == "10")
+            // The Node of a kubelet asking for its serving certificate gets its role label (worker-3 has it already).
+            let patch = try #require(server.requests.first { $0.method == "PATCH" && $0.uri == "/api/v1/nodes/worker-1" })
+            #expect(patch.contentType == "application/merge-patch+json")
+            #expect(String(decoding: patch.body, as: UTF8.self) == "{\"metadata\":{\"labels\":{\"node-role.kubernetes.io\\/worker\":\"\"},\"resourceVersion\":\"5\"}}")
+            #expect(!server.requests.contains { $0.method == "PATCH" && $0.uri == "/api/v1/nodes/worker-3" })
+            #expect(log.all.contains("csr-approver: Node worker-1 labelled node-role.kubernetes.io/worker"), "\(log.all)")
             #expect(put.clientCertificateDER.flatMap { try? Certificate(derEncoded: $0) } == pki.adminCertificate, "the approver presents the admin certificate")
         }
     }
@@ -131,7 +140,7 @@ import X509
             case ("GET", "/api/v1/nodes/worker-1"):
                 return nodeAnswers.withLockedValue { count in count += 1; return count == 1 ? (500, "{}") : (200, Self.node(["192.0.2.11"], hostname: "worker-1")) }
             case ("GET", "/api/v1/nodes/worker-3"): return (200, Self.node(["192.0.2.13"], hostname: "worker-3"))
-            case ("PUT", _): return (200, "{}")
+            case ("PUT", _), ("PATCH", _): return (200, "{}")
             default: return (404, "{}")
             }
         }) { server, client in
@@ -167,5 +176,29 @@ import X509
         #expect(status.all.map { $0.contains("retrying in 10 ms") || $0.contains("retrying in 20 ms") || $0.contains("retrying in 40 ms") } == [true, true, true])
         #expect(status.all[2].contains("retrying in 40 ms"), "backoff doubles: \(status.all)")
         #expect(await approver.counts == CSRApprover.Counts())
+    }
+
+    @Test func aNodeChangedWhileItIsLabelledIsReadAgainAndTheControlPlaneTaintSent() async throws {
+        let pki = try ContractTests.PKI()
+        let patches = NIOLockedValueBox(0)
+        try await ContractTests().withServer(pki, responder: { request in
+            switch (request.method, request.uri) {
+            case ("GET", "/api/v1/nodes/master-1"):
+                return (200, Self.node(["192.0.2.10"], hostname: "master-1", version: patches.withLockedValue { "\(10 + $0)" }))
+            case ("PATCH", "/api/v1/nodes/master-1"):
+                return patches.withLockedValue { count in count += 1; return count == 1 ? (409, "{\"kind\":\"Status\",\"code\":409}") : (200, "{}") }
+            case ("GET", "/api/v1/nodes/gone"): return (404, "{}")
+            default: return (500, "{}")
+            }
+        }) { server, client in
+            #expect(try await NodeLabeller.ensure("master-1", roles: ["control-plane"], with: client) == .patched)
+            let sent = server.requests.filter { $0.method == "PATCH" }
+            #expect(sent.count == 2)
+            let second = try #require(sent.last?.json)
+            #expect((second["metadata"] as? NSDictionary)?["resourceVersion"] as? String == "11", "the second patch carries the version read again")
+            let taints = (second["spec"] as? NSDictionary)?["taints"] as? [NSDictionary]
+            #expect(taints?.first?["key"] as? String == "node-role.kubernetes.io/control-plane" && taints?.first?["effect"] as? String == "NoSchedule")
+            #expect(try await NodeLabeller.ensure("gone", roles: ["worker"], with: client) == .absent)
+        }
     }
 }
