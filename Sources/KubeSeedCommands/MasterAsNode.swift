@@ -14,8 +14,9 @@ extension MasterOperations {
         let path = JoinFile.defaultPath
         var minted = 0
         if try needsJoinFile(path, journal: context.journal, now: now) {
-            let request = JoinRequest(nodeName: context.config.masterName!, nodeIP: context.masterIP, roles: ["control-plane"],
+            var request = JoinRequest(nodeName: context.config.masterName!, nodeIP: context.masterIP, roles: ["control-plane"],
                                       expires: now.addingTimeInterval(Self.masterTokenLifetime))
+            request.host = context.config.host
             let (text, token, _) = try joinFileText(request, path: path, now: now)
             _ = try await writeJoinFile(text, token: token, request: request, path: path, journal: context.journal)
             minted = 1

@@ -33,13 +33,14 @@ public enum AgentConfig {
 
 /// Reads a `host:` block (shared by the agent config and, later, the join file).
 public enum HostSettingsParser {
-    static let keys: Set<String> = [
-        "timezone", "localRTC", "ntpService", "selinux", "disableFirewalld", "disableIPv6",
-        "dataDir", "extraModules", "extraSysctls",
-    ]
+    /// The keys in the order they are applied, whatever their order in the file: the same settings
+    /// always come out the same (and `render` gives them back).
+    static let order = ["timezone", "localRTC", "ntpService", "selinux", "disableFirewalld", "dataDir", "disableIPv6", "extraModules", "extraSysctls"]
+    static let keys = Set(order)
 
     public static func apply(_ host: YAMLField, to settings: inout NodePrepSettings) throws {
-        for (key, value) in try host.mapping(allowedKeys: keys) {
+        let entries = try host.mapping(allowedKeys: keys).sorted { order.firstIndex(of: $0.key)! < order.firstIndex(of: $1.key)! }
+        for (key, value) in entries {
             switch key {
             case "timezone":
                 let zone = try value.string()
@@ -95,5 +96,27 @@ public enum HostSettingsParser {
                 }
             }
         }
+    }
+}
+
+extension HostSettingsParser {
+    /// A `host:` block that `apply` reads back into exactly `settings` (what differs from the defaults).
+    public static func render(_ settings: NodePrepSettings) -> [(String, YAMLDocument)] {
+        let defaults = NodePrepSettings()
+        var pairs: [(String, YAMLDocument)] = []
+        if let timezone = settings.timezone { pairs.append(("timezone", .string(timezone))) }
+        if settings.localRTC != defaults.localRTC { pairs.append(("localRTC", .bool(settings.localRTC))) }
+        if settings.ntpUnit != defaults.ntpUnit { pairs.append(("ntpService", .string(settings.ntpUnit))) }
+        if settings.selinuxMode != defaults.selinuxMode { pairs.append(("selinux", .string(settings.selinuxMode.rawValue))) }
+        if settings.disableFirewalld != defaults.disableFirewalld { pairs.append(("disableFirewalld", .bool(settings.disableFirewalld))) }
+        if settings.dataDir != defaults.dataDir { pairs.append(("dataDir", .string(settings.dataDir))) }
+        let ipv6 = NodePrepSettings.disableIPv6Sysctls
+        let ipv6Off = ipv6.allSatisfy { settings.sysctls.contains($0) }
+        if ipv6Off { pairs.append(("disableIPv6", .bool(true))) }
+        let modules = settings.modules.filter { !defaults.modules.contains($0) }
+        if !modules.isEmpty { pairs.append(("extraModules", .list(modules.map { .string($0) }))) }
+        let sysctls = settings.sysctls.filter { !defaults.sysctls.contains($0) && !(ipv6Off && ipv6.contains($0)) }
+        if !sysctls.isEmpty { pairs.append(("extraSysctls", .map(sysctls.map { ($0.key, .string($0.value)) }))) }
+        return pairs
     }
 }

@@ -57,6 +57,9 @@ public struct JoinRequest: Sendable, Equatable {
     public var nodeIP: String?
     public var roles: [String]
     public var expires: Date
+    /// The whole host section to hand over (the master's own join file carries the master's settings,
+    /// so its agent prepares the host exactly as `seed init` did); `nil`: only the time zone.
+    public var host: NodePrepSettings?
 
     public init(nodeName: String, nodeIP: String? = nil, roles: [String] = ["worker"], expires: Date) {
         self.nodeName = nodeName
@@ -92,7 +95,10 @@ extension JoinFile {
             ])),
             ("node", .map(node)),
         ]
-        if let timezone = cluster.host.timezone {
+        if let host = request.host {
+            let rendered = HostSettingsParser.render(host)
+            if !rendered.isEmpty { pairs.append(("host", .map(rendered))) }
+        } else if let timezone = cluster.host.timezone {
             pairs.append(("host", .map([("timezone", .string(timezone))])))
         }
         let header = "# Join file for node \(request.nodeName), minted by 'seed join-file'. It holds a bootstrap token: keep it 0600,\n"
