@@ -115,6 +115,7 @@ public actor CSRApprover {
         }
         if let version = (object["metadata"] as? [String: Any])?["resourceVersion"] as? String { resourceVersion = version }
         if type == "ADDED" || type == "MODIFIED" { consider(object) }
+        if type == "DELETED", let name = (object["metadata"] as? [String: Any])?["name"] as? String { deferred[name] = nil }
     }
 
     /// Starts a review of a pending kubelet-serving CSR, unless one is under way for it.
@@ -124,8 +125,15 @@ public actor CSRApprover {
     }
 
     func consider(_ csr: CSRFacts) {
-        guard csr.signerName == KubeletServingReview.signer, !csr.decided, inFlight[csr.name] == nil else { return }
+        // The newest facts replace older ones; a decided CSR is no longer anyone's to retry.
         deferred[csr.name] = nil
+        guard csr.signerName == KubeletServingReview.signer, !csr.decided else { return }
+        guard !csr.resourceVersion.isEmpty else {
+            log("csr-approver: \(csr.name) has no resourceVersion: left pending (an approval must be guarded by one)")
+            return
+        }
+        // Under review already: judged again with these facts once that review is over.
+        guard inFlight[csr.name] == nil else { deferred[csr.name] = csr; return }
         inFlight[csr.name] = Task { await self.review(csr, node: KubeletServingReview.nodeName(csr)) }
     }
 
@@ -191,6 +199,11 @@ public actor CSRApprover {
         ]
         let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
         let response = try await client.send(APIRequest(.put, "\(Self.csrPath)/\(csr.name)/approval", body: data, object: "CSR \(csr.name) approval"))
+        if response.status == 404 || response.status == 409 {
+            // Deleted or changed since it was read (decided by someone else, say): the watch brings what it is now.
+            log("csr-approver: \(csr.name) changed or went away before it was \(approved ? "approved" : "denied") (\(response.status)); left to the watch")
+            return
+        }
         guard response.status == 200 else {
             throw APIError(.status, "\(approved ? "approving" : "denying") \(csr.name) answered \(response.status)", cause: response.message)
         }

@@ -24,6 +24,9 @@ public enum NodeLabeller {
                 }
                 current = object
             }
+            guard ((current!["metadata"] as? [String: Any])?["resourceVersion"] as? String)?.isEmpty == false else {
+                throw APIError(.status, "Node \(name) came without a resourceVersion: not patched unguarded")
+            }
             guard let patch = NodeRoles.patch(node: current!, roles: roles) else { return .unchanged }
             let response = try await client.send(APIRequest(.patch, "/api/v1/nodes/\(name)", body: patch, object: "Node \(name) roles",
                                                              contentType: "application/merge-patch+json"), timeout: .seconds(10))

@@ -8,6 +8,8 @@ public struct AddressBook: Sendable, Equatable {
     public var serviceCIDR: String
     /// Node name → the roles its join file gives it (labelled from the control plane).
     public var roles: [String: [String]]
+    /// Names two join files give different IPs: no IP of theirs can be checked.
+    public var conflicts: Set<String> = []
 
     public init(nodes: [String: String], masters: [String: String], serviceCIDR: String, roles: [String: [String]] = [:]) {
         self.nodes = nodes
@@ -23,10 +25,13 @@ extension AddressBook {
     public init(cluster: ClusterConfig, joinFiles: [JoinFile]) {
         var nodes: [String: String] = [:]
         var roles: [String: [String]] = [:]
+        var conflicts = Set<String>()
         for join in joinFiles {
             guard let name = join.nodeName else { continue }
-            roles[name] = join.roles
-            if let ip = join.nodeIP { nodes[name] = ip }
+            roles[name] = Array(Set((roles[name] ?? []) + join.roles)).sorted()
+            guard let ip = join.nodeIP else { continue }
+            if let earlier = nodes[name], IPAddress.bytes(earlier) != IPAddress.bytes(ip) { conflicts.insert(name) }
+            nodes[name] = ip
         }
         var masters: [String: String] = [:]
         if let name = cluster.masterName, let ip = cluster.masterIP {
@@ -34,5 +39,6 @@ extension AddressBook {
             roles[name] = Array(Set((roles[name] ?? []) + ["control-plane"])).sorted()
         }
         self.init(nodes: nodes, masters: masters, serviceCIDR: cluster.serviceCIDR, roles: roles)
+        self.conflicts = conflicts
     }
 }

@@ -76,11 +76,12 @@ public enum KubeletServingReview {
         case deny(String)
     }
 
-    /// The node a CSR claims to be from (`system:node:NAME`), when it is a kubelet-serving CSR still pending.
+    /// The node a CSR claims to be from (`system:node:NAME`, NAME a node name: it goes into API paths),
+    /// when it is a kubelet-serving CSR still pending.
     public static func nodeName(_ csr: CSRFacts) -> String? {
         guard csr.signerName == signer, !csr.decided, csr.username.hasPrefix(nodePrefix) else { return nil }
         let name = String(csr.username.dropFirst(nodePrefix.count))
-        return name.isEmpty ? nil : name
+        return JoinFile.isValidNodeName(name) ? name : nil
     }
 
     /// The verdict on `csr`, given its Node's `status.addresses` as the API server has them.
@@ -88,6 +89,10 @@ public enum KubeletServingReview {
         guard csr.signerName == signer, !csr.decided else { return .notOurs }
         guard let node = nodeName(csr) else { return .deny("requester '\(csr.username)' is not a node (system:node:NAME)") }
         guard csr.groups.contains("system:nodes") else { return .deny("requester \(csr.username) is not in the group system:nodes") }
+        guard !book.conflicts.contains(node) else { return .deny("join files here name node \(node) with different IPs: its IP cannot be checked") }
+        guard book.roles[node] != nil || book.masters[node] != nil else {
+            return .deny("no join file was minted here for node \(node): its names cannot be checked")
+        }
         guard servingUsages.contains(Set(csr.usages)), Set(csr.usages).count == csr.usages.count else {
             return .deny("usages \(csr.usages) are not exactly the serving ones (digital signature, [key encipherment,] server auth)")
         }
@@ -101,10 +106,15 @@ public enum KubeletServingReview {
         let organizations = request.subject.flatMap { $0 }.filter { $0.type == .RDNAttributeType.organizationName }.map { String($0.value) ?? "" }
         guard commonNames == [csr.username] else { return .deny("the subject's CN is not \(csr.username)") }
         guard organizations == ["system:nodes"] else { return .deny("the subject's organization is not exactly system:nodes") }
-        guard request.subject.count == 2 else { return .deny("the subject names more than CN and O") }
+        guard request.subject.count == 2, request.subject.allSatisfy({ $0.count == 1 }) else { return .deny("the subject names more than CN and O") }
         let names: [GeneralName]
         do {
+            let requests = request.attributes.filter { $0.oid == .CSRAttributes.extensionRequest }
+            guard requests.count <= 1 else { return .deny("the request asks for extensions twice") }
             let extensions = try request.attributes.extensionRequest?.extensions
+            if let other = extensions?.first(where: { $0.oid != .X509ExtensionID.subjectAlternativeName }) {
+                return .deny("the request asks for an extension other than subject alternative names (\(other.oid))")
+            }
             names = try extensions?.subjectAlternativeNames.map { Array($0) } ?? []
         } catch {
             return .deny("the requested extensions do not parse")
@@ -115,25 +125,25 @@ public enum KubeletServingReview {
         for name in names {
             switch name {
             case .dnsName(let dns):
+                // The serving certificate is signed by the cluster CA: any other name (the API server's, a
+                // master's, a wildcard) would let this node pose as it to everyone who trusts that CA.
+                guard dns.lowercased() == node else { return .deny("DNS name \(dns) is not the node's own name \(node)") }
                 guard ownDNS.contains(dns.lowercased()) else { return .deny("DNS name \(dns) is not one of node \(node)'s addresses") }
-                if let other = book.nodes.keys.first(where: { $0 != node && $0.lowercased() == dns.lowercased() }) {
-                    return .deny("DNS name \(dns) is node \(other)'s name")
-                }
             case .ipAddress(let octets):
-                let bytes = Array(octets.bytes)
+                let bytes = IPAddress.unmapped(Array(octets.bytes))
                 let ip = Self.text(bytes)
-                guard ownIPs.contains(bytes) else { return .deny("IP \(ip) is not one of node \(node)'s addresses") }
+                guard ownIPs.map(IPAddress.unmapped).contains(bytes) else { return .deny("IP \(ip) is not one of node \(node)'s addresses") }
                 guard !IPAddress.contains(cidr: book.serviceCIDR, ip: ip) else { return .deny("IP \(ip) is in the service range \(book.serviceCIDR)") }
-                if let master = book.masters.first(where: { $0.key != node && IPAddress.bytes($0.value) == bytes }) {
+                if let master = book.masters.first(where: { $0.key != node && IPAddress.bytes($0.value).map(IPAddress.unmapped) == bytes }) {
                     return .deny("IP \(ip) is master \(master.key)'s")
                 }
-                if let other = book.nodes.first(where: { $0.key != node && IPAddress.bytes($0.value) == bytes }) {
+                if let other = book.nodes.first(where: { $0.key != node && IPAddress.bytes($0.value).map(IPAddress.unmapped) == bytes }) {
                     return .deny("IP \(ip) is node \(other.key)'s")
                 }
                 guard let minted = book.nodes[node] ?? book.masters[node] else {
                     return .deny("no join file was minted here for node \(node): its IP cannot be checked")
                 }
-                guard IPAddress.bytes(minted) == bytes else { return .deny("IP \(ip) is not \(minted), the IP node \(node) was joined with") }
+                guard IPAddress.bytes(minted).map(IPAddress.unmapped) == bytes else { return .deny("IP \(ip) is not \(minted), the IP node \(node) was joined with") }
             default:
                 return .deny("the request names something other than DNS names and IP addresses (\(name))")
             }

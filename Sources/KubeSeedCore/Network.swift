@@ -50,6 +50,13 @@ public enum IPAddress {
     /// The address's bytes: 4 for IPv4, 16 for IPv6; `nil` when `s` is not an address.
     public static func bytes(_ s: String) -> [UInt8]? { v4(s) ?? v6(s) }
 
+    /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as its 4 IPv4 bytes; anything else as it is.
+    /// Clients treat the two forms as one address, so comparisons must too.
+    public static func unmapped(_ bytes: [UInt8]) -> [UInt8] {
+        guard bytes.count == 16, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xff, bytes[11] == 0xff else { return bytes }
+        return Array(bytes[12..<16])
+    }
+
     /// Whether two texts name the same address (`2001:db8::1` and `2001:DB8:0:0::1` do); compared as bytes.
     public static func same(_ a: String, _ b: String) -> Bool {
         guard let left = bytes(a), let right = bytes(b) else { return false }

@@ -201,4 +201,29 @@ import X509
             #expect(try await NodeLabeller.ensure("gone", roles: ["worker"], with: client) == .absent)
         }
     }
+
+    @Test func anApprovalThatConflictsIsLeftToTheWatchNotRetriedForever() async throws {
+        let pki = try ContractTests.PKI()
+        let list = "{\"metadata\":{\"resourceVersion\":\"7\"},\"items\":[\(try Self.csr("csr-a", node: "worker-1", fixture: "worker-1", version: "1"))]}"
+        try await ContractTests().withServer(pki, responder: { request in
+            switch (request.method, request.uri) {
+            case ("GET", CSRApprover.csrPath): return (200, list)
+            case ("GET", let uri) where uri.hasPrefix(CSRApprover.csrPath + "?watch=1"): return (200, "")
+            case ("GET", "/api/v1/nodes/worker-1"): return (200, Self.node(["192.0.2.11"], hostname: "worker-1", labels: "{\"node-role.kubernetes.io/worker\":\"\"}"))
+            // Someone else decided it since it was listed.
+            case ("PUT", _): return (409, "{\"kind\":\"Status\",\"code\":409}")
+            default: return (404, "{}")
+            }
+        }) { server, client in
+            let log = Log(), status = Log()
+            let approver = approver(client, log, status)
+            await approver.run(requests: 1)
+            await approver.drain()
+            await approver.run(requests: 2)
+            await approver.drain()
+            #expect(server.requests.filter { $0.method == "PUT" }.count == 1)
+            #expect(await approver.counts == CSRApprover.Counts())
+            #expect(log.all.contains("csr-approver: csr-a changed or went away before it was approved (409); left to the watch"), "\(log.all)")
+        }
+    }
 }

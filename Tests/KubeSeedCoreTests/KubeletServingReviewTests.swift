@@ -35,7 +35,7 @@ enum CSRMaker {
 /// The approver's checks, pure: real CSRs in, verdicts out. Each refusal is one check failing alone.
 @Suite struct KubeletServingReviewTests {
     let book = AddressBook(nodes: ["worker-1": "192.0.2.11", "worker-2": "192.0.2.12"], masters: ["master-1": "192.0.2.10"],
-                           serviceCIDR: "10.254.0.0/16")
+                           serviceCIDR: "10.254.0.0/16", roles: ["worker-1": ["worker"], "worker-2": ["worker"], "master-1": ["control-plane"]])
     let addresses = [NodeAddress("InternalIP", "192.0.2.11"), NodeAddress("Hostname", "worker-1")]
 
     func verdict(_ csr: CSRFacts, _ addresses: [NodeAddress]? = nil) -> KubeletServingReview.Verdict {
@@ -72,13 +72,14 @@ enum CSRMaker {
         ("a second organization", "organization is not exactly system:nodes"),
         ("no names", "names no DNS name or IP address"),
         ("an IP the node does not have", "IP 192.0.2.99 is not one of node worker-1's addresses"),
-        ("a DNS name the node does not have", "DNS name kubernetes.default is not one of node worker-1's addresses"),
+        ("a DNS name the node does not have", "DNS name worker-1 is not one of node worker-1's addresses"),
         ("an e-mail address", "other than DNS names and IP addresses"),
         ("not a PEM request", "not a PEM PKCS#10"),
     ])
     func eachFailedCheckIsADenialWithItsReason(_ case_: String, _ reason: String) throws {
         let good = try CSRMaker.pem(cn: "system:node:worker-1", dns: ["worker-1"], ips: [[192, 0, 2, 11]])
         var csr = CSRMaker.facts(request: good)
+        var claimed: [NodeAddress]? = nil
         switch case_ {
         case "a requester that is not a node": csr.username = "system:serviceaccount:kube-system:evil"
         case "a node outside system:nodes": csr.groups = ["system:authenticated"]
@@ -89,12 +90,14 @@ enum CSRMaker {
         case "a second organization": csr.request = try CSRMaker.pem(cn: "system:node:worker-1", organizations: ["system:nodes", "system:masters"], ips: [[192, 0, 2, 11]])
         case "no names": csr.request = try CSRMaker.pem(cn: "system:node:worker-1")
         case "an IP the node does not have": csr.request = try CSRMaker.pem(cn: "system:node:worker-1", ips: [[192, 0, 2, 99]])
-        case "a DNS name the node does not have": csr.request = try CSRMaker.pem(cn: "system:node:worker-1", dns: ["kubernetes.default"])
+        case "a DNS name the node does not have":
+            csr.request = try CSRMaker.pem(cn: "system:node:worker-1", dns: ["worker-1"])
+            claimed = [NodeAddress("InternalIP", "192.0.2.11")]
         case "an e-mail address": csr.request = try CSRMaker.pem(cn: "system:node:worker-1", ips: [[192, 0, 2, 11]], emails: ["a@b.c"])
         case "not a PEM request": csr.request = Array("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n".utf8)
         default: Issue.record("unknown case \(case_)")
         }
-        let denied = denial(csr)
+        let denied = denial(csr, claimed)
         #expect(denied?.contains(reason) == true, "\(case_): \(String(describing: denied))")
     }
 
@@ -111,15 +114,87 @@ enum CSRMaker {
         #expect(denial(CSRMaker.facts(request: request), claimed) == reason)
     }
 
-    @Test func anotherNodesNameAsDNSNameIsDenied() throws {
-        let request = try CSRMaker.pem(cn: "system:node:worker-1", dns: ["worker-2"])
-        #expect(denial(CSRMaker.facts(request: request), addresses + [NodeAddress("Hostname", "worker-2")]) == "DNS name worker-2 is node worker-2's name")
+    /// The certificate is signed by the cluster CA: a name the node writes into its own status must still be its own.
+    @Test(arguments: ["worker-2", "master-1", "kubernetes.default.svc", "kubernetes", "*.worker-1", "worker-1.", "WORKER-1.example", "192.0.2.11"])
+    func aDNSNameOtherThanTheNodesOwnIsDeniedEvenWhenItsStatusClaimsIt(_ dns: String) throws {
+        let request = try CSRMaker.pem(cn: "system:node:worker-1", dns: ["worker-1", dns])
+        #expect(denial(CSRMaker.facts(request: request), addresses + [NodeAddress("Hostname", dns)]) == "DNS name \(dns) is not the node's own name worker-1")
+    }
+
+    @Test func theNodesOwnNameMatchesWhateverItsCase() throws {
+        let request = try CSRMaker.pem(cn: "system:node:worker-1", dns: ["Worker-1"])
+        guard case .approve = verdict(CSRMaker.facts(request: request)) else { Issue.record("\(verdict(CSRMaker.facts(request: request)))"); return }
+    }
+
+    @Test func anIPv4MappedIPv6AddressIsTheIPv4AddressItMaps() throws {
+        let mapped: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 10]
+        let request = try CSRMaker.pem(cn: "system:node:worker-1", ips: [mapped])
+        #expect(denial(CSRMaker.facts(request: request), addresses + [NodeAddress("InternalIP", "::ffff:192.0.2.10")]) == "IP 192.0.2.10 is master master-1's")
+        let own = try CSRMaker.pem(cn: "system:node:worker-1", ips: [[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 11]])
+        guard case .approve = verdict(CSRMaker.facts(request: own)) else { Issue.record("its own IP, mapped: \(verdict(CSRMaker.facts(request: own)))"); return }
+    }
+
+    @Test func aSubjectWithAMultiValuedNameOrExtraExtensionsIsDenied() throws {
+        let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
+        let multi = try DistinguishedName([
+            RelativeDistinguishedName([.init(type: .RDNAttributeType.commonName, utf8String: "system:node:worker-1"),
+                                       .init(type: .RDNAttributeType.organizationalUnitName, utf8String: "x")]),
+            RelativeDistinguishedName(.init(type: .RDNAttributeType.organizationName, utf8String: "system:nodes")),
+        ])
+        let sans = try Certificate.Extensions { SubjectAlternativeNames([.ipAddress(ASN1OctetString(contentBytes: [192, 0, 2, 11]))]) }
+        var attributes = CertificateSigningRequest.Attributes()
+        attributes.insert(try CertificateSigningRequest.Attribute(ExtensionRequest(extensions: sans)))
+        let multiRequest = try CertificateSigningRequest(version: .v1, subject: multi, privateKey: key, attributes: attributes, signatureAlgorithm: .ecdsaWithSHA256)
+        #expect(denial(CSRMaker.facts(request: Array(try multiRequest.serializeAsPEM().pemString.utf8))) == "the subject names more than CN and O")
+
+        let subject = try DistinguishedName { CommonName("system:node:worker-1"); OrganizationName("system:nodes") }
+        let withCA = try Certificate.Extensions {
+            Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
+            SubjectAlternativeNames([.ipAddress(ASN1OctetString(contentBytes: [192, 0, 2, 11]))])
+        }
+        var caAttributes = CertificateSigningRequest.Attributes()
+        caAttributes.insert(try CertificateSigningRequest.Attribute(ExtensionRequest(extensions: withCA)))
+        let caRequest = try CertificateSigningRequest(version: .v1, subject: subject, privateKey: key, attributes: caAttributes, signatureAlgorithm: .ecdsaWithSHA256)
+        #expect(denial(CSRMaker.facts(request: Array(try caRequest.serializeAsPEM().pemString.utf8)))?.hasPrefix("the request asks for an extension other than subject alternative names") == true)
+    }
+
+    @Test func aNodeNameThatIsNotOneIsNotANode() throws {
+        let request = try CSRMaker.pem(cn: "system:node:x/../../api", ips: [[192, 0, 2, 11]])
+        var csr = CSRMaker.facts(request: request)
+        csr.username = "system:node:x/../../api"
+        #expect(KubeletServingReview.nodeName(csr) == nil)
+        #expect(denial(csr) == "requester 'system:node:x/../../api' is not a node (system:node:NAME)")
+    }
+
+    @Test func twoJoinFilesThatDisagreeOnANodesIPLeaveItUncheckable() throws {
+        var cluster = ClusterConfig()
+        cluster.masterName = "master-1"
+        cluster.masterIP = "192.0.2.10"
+        func join(_ ip: String) -> JoinFile {
+            var join = JoinFile(token: BootstrapToken("abcdef.0123456789abcdef")!, tokenExpires: Date())
+            join.nodeName = "worker-1"
+            join.nodeIP = ip
+            return join
+        }
+        let book = AddressBook(cluster: cluster, joinFiles: [join("192.0.2.11"), join("192.0.2.99")])
+        #expect(book.conflicts == ["worker-1"])
+        let request = try CSRMaker.pem(cn: "system:node:worker-1", ips: [[192, 0, 2, 11]])
+        #expect(KubeletServingReview.review(CSRMaker.facts(request: request), nodeAddresses: addresses, book: book)
+                == .deny("join files here name node worker-1 with different IPs: its IP cannot be checked"))
     }
 
     @Test func aNodeNoJoinFileWasMintedForIsDeniedAndAMasterMayServeItsOwnIP() throws {
         let stranger = try CSRMaker.pem(cn: "system:node:stranger", ips: [[192, 0, 2, 50]])
         #expect(denial(CSRMaker.facts(node: "stranger", request: stranger), [NodeAddress("InternalIP", "192.0.2.50")])
-                == "no join file was minted here for node stranger: its IP cannot be checked")
+                == "no join file was minted here for node stranger: its names cannot be checked")
+        let dnsOnly = try CSRMaker.pem(cn: "system:node:stranger", dns: ["stranger"])
+        #expect(denial(CSRMaker.facts(node: "stranger", request: dnsOnly), [NodeAddress("Hostname", "stranger")])
+                == "no join file was minted here for node stranger: its names cannot be checked")
+        var unaddressed = book
+        unaddressed.roles["worker-9"] = ["worker"]
+        let noIP = try CSRMaker.pem(cn: "system:node:worker-9", ips: [[192, 0, 2, 59]])
+        #expect(KubeletServingReview.review(CSRMaker.facts(node: "worker-9", request: noIP), nodeAddresses: [NodeAddress("InternalIP", "192.0.2.59")], book: unaddressed)
+                == .deny("no join file was minted here for node worker-9: its IP cannot be checked"))
         let master = try CSRMaker.pem(cn: "system:node:master-1", ips: [[192, 0, 2, 10]])
         guard case .approve = verdict(CSRMaker.facts(node: "master-1", request: master), [NodeAddress("InternalIP", "192.0.2.10")]) else {
             Issue.record("a master's own kubelet was not approved"); return
