@@ -40,10 +40,17 @@ extension AgentOperations {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(.unreadable, file: path, "not UTF-8 text")
         }
-        // The token is needed once, for the kubelet's first client certificate; after that (a reboot a
-        // week later) an expired token must not stop the agent from keeping the node as it is.
-        let bootstrapped = root.exists(NodePaths.kubeletClientCertificate)
-        return try JoinFile.parse(text, file: path, now: now, tokenExpiryMatters: !bootstrapped)
+        do {
+            return try JoinFile.parse(text, file: path, now: now)
+        } catch let error as ConfigError where error.field == "bootstrap.expires" {
+            // The token is needed once, for the kubelet's first client certificate; after that (a reboot a
+            // week later) an expired token must not stop the agent from keeping the node as it is.
+            let join = try JoinFile.parse(text, file: path, now: now, tokenExpiryMatters: false)
+            guard KubeletCredential.isValid(try root.readText(NodePaths.kubeletClientCertificate), caPEM: join.caCertificatePEM, now: now) else {
+                throw error
+            }
+            return join
+        }
     }
 
     /// The node's name and IP: from the join file, else the host name and the default-route address.

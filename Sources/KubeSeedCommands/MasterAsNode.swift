@@ -13,7 +13,7 @@ extension MasterOperations {
     func masterAsNode(_ context: InitContext, now: Date = Date()) async throws -> InitPhase.Result {
         let path = JoinFile.defaultPath
         var minted = 0
-        if try needsJoinFile(path, journal: context.journal, now: now) {
+        if try needsJoinFile(path, host: context.config.host, journal: context.journal, now: now) {
             var request = JoinRequest(nodeName: context.config.masterName!, nodeIP: context.masterIP, roles: ["control-plane"],
                                       expires: now.addingTimeInterval(Self.masterTokenLifetime))
             request.host = context.config.host
@@ -34,20 +34,22 @@ extension MasterOperations {
         return InitPhase.Result(state: changes == 0 ? .ok : .changed, detail: summary, changes: changes)
     }
 
-    /// A new join file is needed when there is none, or when KubeSeed's has a token that expired before
-    /// the kubelet bootstrapped. Someone else's file at the agent's path is an error, not replaced.
-    func needsJoinFile(_ path: String, journal: ChangeJournal, now: Date) throws -> Bool {
+    /// A new join file is needed when there is none, when KubeSeed's carries other host settings than
+    /// the cluster's (the agent would undo what the node phase just did), or when its token expired
+    /// before the kubelet bootstrapped. Someone else's file at the agent's path is never replaced.
+    func needsJoinFile(_ path: String, host: NodePrepSettings, journal: ChangeJournal, now: Date) throws -> Bool {
         guard let data = try root.read(path) else { return true }
         let kubeSeeds = journal.records.contains(.fileWritten(path: path, sha256: StepRunner.sha256(data)))
         do {
-            _ = try JoinFile.parse(String(decoding: data, as: UTF8.self), file: path, now: now)
-            return false
+            let join = try JoinFile.parse(String(decoding: data, as: UTF8.self), file: path, now: now)
+            return kubeSeeds && join.host != host
         } catch {
             guard kubeSeeds else {
                 throw HostError(.file, "\(path) is not a join file KubeSeed wrote, and the agent refuses it",
                                 cause: "\(error); move it away and run 'seed init' again")
             }
-            return !root.exists(NodePaths.kubeletClientCertificate)
+            guard let join = try? JoinFile.parse(String(decoding: data, as: UTF8.self), file: path, now: now, tokenExpiryMatters: false) else { return true }
+            return !KubeletCredential.isValid(try root.readText(NodePaths.kubeletClientCertificate), caPEM: join.caCertificatePEM, now: now)
         }
     }
 }

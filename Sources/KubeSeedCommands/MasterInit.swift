@@ -149,6 +149,7 @@ extension MasterOperations {
         observed.linkDirectoryExists = root.isDirectory(RootKubectl.linkDirectory)
         observed.link = root.readLink(RootKubectl.linkPath).map { .link($0) } ?? (root.exists(RootKubectl.linkPath) ? .other : nil)
         observed.binaryPresent = access(root.resolve(RootKubectl.binary), X_OK) == 0
+        observed.otherKubectl = RootKubectl.laterOnPath.first { root.exists($0) }
         let items = RootKubectl.plan(adminKubeconfig: admin, observed)
         let runner = StepRunner(root: root, effects: effects, journal: journal)
         try runner.apply(items.flatMap(\.steps), observed: NodeObservation())

@@ -91,8 +91,12 @@ public enum HostSettingsParser {
                     guard Validate.isSysctlValue(text) else {
                         throw sysctlValue.error(.invalidValue, "value must be one line of printable text")
                     }
-                    settings.sysctls.removeAll { $0.key == sysctlKey }
-                    settings.sysctls.append(SysctlSetting(sysctlKey, text))
+                    // In place: the same settings always come out in the same order (and `render` gives them back).
+                    if let index = settings.sysctls.firstIndex(where: { $0.key == sysctlKey }) {
+                        settings.sysctls[index] = SysctlSetting(sysctlKey, text)
+                    } else {
+                        settings.sysctls.append(SysctlSetting(sysctlKey, text))
+                    }
                 }
             }
         }
@@ -110,12 +114,10 @@ extension HostSettingsParser {
         if settings.selinuxMode != defaults.selinuxMode { pairs.append(("selinux", .string(settings.selinuxMode.rawValue))) }
         if settings.disableFirewalld != defaults.disableFirewalld { pairs.append(("disableFirewalld", .bool(settings.disableFirewalld))) }
         if settings.dataDir != defaults.dataDir { pairs.append(("dataDir", .string(settings.dataDir))) }
-        let ipv6 = NodePrepSettings.disableIPv6Sysctls
-        let ipv6Off = ipv6.allSatisfy { settings.sysctls.contains($0) }
-        if ipv6Off { pairs.append(("disableIPv6", .bool(true))) }
         let modules = settings.modules.filter { !defaults.modules.contains($0) }
         if !modules.isEmpty { pairs.append(("extraModules", .list(modules.map { .string($0) }))) }
-        let sysctls = settings.sysctls.filter { !defaults.sysctls.contains($0) && !(ipv6Off && ipv6.contains($0)) }
+        // Every sysctl that is not a default one, in order (disableIPv6's among them): read back in place.
+        let sysctls = settings.sysctls.filter { !defaults.sysctls.contains($0) }
         if !sysctls.isEmpty { pairs.append(("extraSysctls", .map(sysctls.map { ($0.key, .string($0.value)) }))) }
         return pairs
     }

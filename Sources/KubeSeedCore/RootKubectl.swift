@@ -7,6 +7,8 @@ public enum RootKubectl {
     public static let linkDirectory = "/usr/local/bin"
     public static let linkPath = "/usr/local/bin/kubectl"
     public static let binary = "\(NodePaths.binDir)/kubectl"
+    /// Where root's PATH finds commands after /usr/local/bin.
+    public static let laterOnPath = ["/usr/sbin/kubectl", "/usr/bin/kubectl", "/sbin/kubectl", "/bin/kubectl"]
 
     /// What the host holds for root's kubectl.
     public struct Observation: Sendable, Equatable {
@@ -21,6 +23,9 @@ public enum RootKubectl {
         public var link: CNIBinEntry?
         /// `/opt/k8s/bin/kubectl` is there and executable.
         public var binaryPresent = false
+        /// A kubectl the operator already has further down PATH (`/usr/bin/kubectl` from a package): a
+        /// link in /usr/local/bin would shadow it.
+        public var otherKubectl: String?
         public init() {}
     }
 
@@ -51,6 +56,7 @@ public enum RootKubectl {
         case .link, .other:
             return PlanItem(name, .ok, "\(linkPath) is the operator's: left as is")
         case nil:
+            if let other = observed.otherKubectl { return PlanItem(name, .ok, "\(other) is the operator's: not shadowed (run \(binary) by its path)") }
             guard observed.linkDirectoryExists else { return PlanItem(name, .warn, "no \(linkDirectory): run \(binary) by its path") }
             return PlanItem(name, .change, "will link \(linkPath) → \(binary)", steps: [.link(path: linkPath, target: binary)])
         }

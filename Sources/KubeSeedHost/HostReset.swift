@@ -115,6 +115,21 @@ public final class HostReset {
         for name in toUnload where root.exists("/sys/module/\(name)") {
             outcome.leftAsIs.append("module \(name) stays loaded (\(lastErrors[name] ?? "in use"))")
         }
+        // What KubeSeed wrote or linked stays on record for every path still to restore: a later reset
+        // must still tell KubeSeed's content from what appeared since.
+        let pending = Set(remaining.compactMap { record -> String? in
+            switch record {
+            case .file(let path, _, _), .symlink(let path, _): return path
+            default: return nil
+            }
+        })
+        for record in journal.records.reversed() {
+            switch record {
+            case .fileWritten(let path, _), .linkMade(let path, _):
+                if pending.contains(path) { remaining.append(record) }
+            default: break
+            }
+        }
         try journal.replace(with: remaining.reversed())
         return outcome
     }
@@ -155,11 +170,7 @@ public final class HostReset {
         case .file(let path, let previous, let mode):
             return try restoreFile(path, previous: previous, mode: mode, written: writtenHashes[path] ?? [])
         case .symlink(let path, let previousTarget):
-            if let previousTarget {
-                guard root.readLink(path) != previousTarget else { return "\(path) already → \(previousTarget)" }
-                try root.replaceSymlink(path, target: previousTarget)
-                return "link \(path) → \(previousTarget)"
-            }
+            // A link KubeSeed made is undone only while it is still KubeSeed's.
             if let targets = madeLinks[path] {
                 guard let current = root.readLink(path) else {
                     guard root.exists(path) else { return "\(path) already gone" }
@@ -168,6 +179,11 @@ public final class HostReset {
                 guard targets.contains(current) else {
                     throw Kept(detail: "\(path) points elsewhere since KubeSeed linked it (→ \(current)): left in place")
                 }
+            }
+            if let previousTarget {
+                guard root.readLink(path) != previousTarget else { return "\(path) already → \(previousTarget)" }
+                try root.replaceSymlink(path, target: previousTarget)
+                return "link \(path) → \(previousTarget)"
             }
             try root.remove(path)
             return "removed \(path)"

@@ -142,8 +142,11 @@ public final class StepRunner {
                 _ = try root.removeDirectoryIfEmpty(directory)
             }
         case .link(let path, let target):
-            // Run again after a cut: the link may already be there.
-            if root.readLink(path) != target { try root.makeSymlink(path, target: target) }
+            // Run again after a cut: the link may already be there. Something that appeared at the path
+            // since the plan (a CNI installing its own plugin) is theirs: left, and reset leaves it too.
+            if root.readLink(path) != target {
+                do { try root.makeSymlink(path, target: target) } catch let error as HostError where error.errnoValue == EEXIST {}
+            }
         case .writeFile(let path, let content, let mode):
             try root.writeAtomically(path, Data(content.utf8), mode: mode ?? root.mode(path) ?? 0o644)
         case .setSysctl(let key, let value):

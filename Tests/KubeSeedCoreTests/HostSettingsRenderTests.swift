@@ -12,6 +12,9 @@ import Yams
         "  extraSysctls: {net.core.somaxconn: \"4096\", vm.swappiness: \"1\"}\n  disableIPv6: true\n  extraModules: [dummy]\n",
         "  disableIPv6: true\n  extraSysctls: {vm.swappiness: \"1\"}\n  localRTC: true\n  ntpService: systemd-timesyncd.service\n",
         "  selinux: disabled\n  disableFirewalld: false\n  dataDir: /data2\n  timezone: UTC\n",
+        "  extraSysctls: {vm.swappiness: \"0\", net.ipv4.ip_forward: \"1\"}\n",
+        "  disableIPv6: true\n  extraSysctls: {net.ipv6.conf.all.disable_ipv6: \"1\", net.core.somaxconn: \"1024\"}\n",
+        "  extraSysctls: {net.ipv6.conf.all.disable_ipv6: \"0\"}\n  disableIPv6: true\n",
     ]
 
     func settings(_ block: String) throws -> NodePrepSettings {

@@ -50,4 +50,13 @@ import Testing
         #expect(!items.flatMap(\.steps).contains { if case .link = $0 { return true }; return false })
         #expect(items[1].detail == "no /opt/k8s/bin/kubectl yet: nothing to link")
     }
+
+    @Test func aKubectlTheOperatorHasFurtherDownPathIsNotShadowed() {
+        var observed = RootKubectl.Observation()
+        observed.binaryPresent = true
+        observed.otherKubectl = "/usr/bin/kubectl"
+        let items = RootKubectl.plan(adminKubeconfig: admin, observed)
+        #expect(!items.flatMap(\.steps).contains { if case .link = $0 { return true }; return false })
+        #expect(items[1].detail.hasPrefix("/usr/bin/kubectl is the operator's: not shadowed"))
+    }
 }

@@ -62,3 +62,43 @@ import Testing
         #expect(!host.root.exists("/opt/cni/bin/loopback"))
     }
 }
+
+/// Reset's guards hold across a reset that could not finish, and against a plugin that appears between
+/// the plan and the link (real files and journal on a temporary root; systemd and kmod fakes).
+@Suite struct ResetGuardTests {
+    func reset(_ host: TemporaryHost) -> AgentOperations.Outcome {
+        AgentOperations(root: host.root, effects: host.effects, settings: NodePrepSettings(), effectiveUID: 0).reset()
+    }
+
+    @Test func aSecondResetStillKnowsWhatKubeSeedWroteAtAPathTheFirstCouldNotRestore() throws {
+        let host = try TemporaryHost()
+        let path = "/etc/kubeseed-test.conf"
+        let journal = try ChangeJournal(root: host.root)
+        _ = try journal.record([.file(path: path, previous: Data("the original\n".utf8), previousMode: 0o644),
+                                .fileWritten(path: path, sha256: StepRunner.sha256(Data("KubeSeed's\n".utf8)))])
+        // The first reset cannot restore it (a directory is in the way)...
+        try FileManager.default.createDirectory(atPath: host.root.resolve(path + "/inside"), withIntermediateDirectories: true)
+        #expect(reset(host).exitCode != 0)
+        #expect(try ChangeJournal(root: host.root).records.contains(.fileWritten(path: path, sha256: StepRunner.sha256(Data("KubeSeed's\n".utf8)))))
+        // ...and by the second, someone else's file is there: it is not KubeSeed's to overwrite.
+        try FileManager.default.removeItem(atPath: host.root.resolve(path))
+        try TemporaryHost.write(host.root, path, "someone else's\n")
+        _ = reset(host)
+        #expect(try host.root.readText(path) == "someone else's\n")
+        #expect(try host.root.readText(path + ".kubeseed-orig") == "the original\n")
+    }
+
+    @Test func aPluginThatAppearsBetweenThePlanAndTheLinkIsLeftAndResetLeavesItToo() throws {
+        let host = try TemporaryHost()
+        let journal = try ChangeJournal(root: host.root)
+        try FileManager.default.createDirectory(atPath: host.root.resolve("/opt/cni/bin"), withIntermediateDirectories: true)
+        let runner = StepRunner(root: host.root, effects: host.effects, journal: journal)
+        // Planned while /opt/cni/bin/bridge was free; a CNI's installer puts its own there first.
+        let planned: [Step] = [.link(path: "/opt/cni/bin/bridge", target: "/usr/lib/cni/bridge")]
+        try TemporaryHost.write(host.root, "/opt/cni/bin/bridge", "the CNI's bridge\n")
+        try runner.apply(planned, observed: NodeObservation())
+        #expect(try host.root.readText("/opt/cni/bin/bridge") == "the CNI's bridge\n")
+        _ = reset(host)
+        #expect(try host.root.readText("/opt/cni/bin/bridge") == "the CNI's bridge\n")
+    }
+}
