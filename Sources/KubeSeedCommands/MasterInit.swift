@@ -224,8 +224,16 @@ extension MasterOperations {
     func clusterDNS(_ config: ClusterConfig, _ masterIP: String) async throws -> InitPhase.Result {
         let requests = ClusterDNS.requests(config)
         let created = try await create(requests, masterIP)
-        return created.isEmpty ? InitPhase.Result(state: .ok, detail: "\(requests.count) objects present (left as they are)")
-            : InitPhase.Result(state: .changed, detail: "created \(created.joined(separator: ", ")) (\(config.dnsImage))", changes: created.count)
+        var drift: String?
+        if !created.contains("Deployment kube-system/coredns") {
+            let response = try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in
+                try await client.send(APIRequest(.get, ClusterDNS.deploymentPath, object: "Deployment kube-system/coredns"))
+            }
+            drift = response.status == 200 ? ClusterDNS.imageDrift(deployment: response.body, wanted: config.dnsImage) : nil
+        }
+        let note = drift.map { "; \($0)" } ?? ""
+        return created.isEmpty ? InitPhase.Result(state: .ok, detail: "\(requests.count) objects present (left as they are)\(note)")
+            : InitPhase.Result(state: .changed, detail: "created \(created.joined(separator: ", ")) (\(config.dnsImage))\(note)", changes: created.count)
     }
 
     /// Records the configuration for `seed join-file` (and to refuse in-place changes later).

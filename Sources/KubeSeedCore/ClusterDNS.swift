@@ -130,4 +130,20 @@ public enum ClusterDNS {
             ],
         ]
     }
+
+    public static let deploymentPath = "/apis/apps/v1/namespaces/\(namespace)/deployments/coredns"
+
+    /// What a re-run says when the CoreDNS Deployment already there runs another image than `wanted`
+    /// (`cluster.dnsImage` changed since): KubeSeed leaves it, the operator decides. `nil` when it matches.
+    public static func imageDrift(deployment: Data, wanted: String) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: deployment) as? [String: Any],
+              let spec = (object["spec"] as? [String: Any])?["template"] as? [String: Any],
+              let containers = (spec["spec"] as? [String: Any])?["containers"] as? [[String: Any]],
+              let image = containers.first(where: { $0["name"] as? String == "coredns" })?["image"] as? String else {
+            return "the coredns Deployment has no coredns container: left as it is"
+        }
+        guard image != wanted else { return nil }
+        return "the coredns Deployment runs \(image), not cluster.dnsImage \(wanted): left as it is "
+            + "(kubectl -n \(namespace) set image deployment/coredns coredns=\(wanted))"
+    }
 }

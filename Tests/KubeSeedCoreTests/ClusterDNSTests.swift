@@ -58,4 +58,13 @@ import Testing
         let mirrored = try config("  dnsImage: mirror.example.internal/coredns:1")
         #expect(try ClusterConfig.parse(mirrored.render(), file: "record").dnsImage == "mirror.example.internal/coredns:1")
     }
+
+    @Test func aDeploymentRunningAnotherImageIsReportedNotChanged() throws {
+        let deployment = try #require(ClusterDNS.requests(try config()).first { $0.object == "Deployment kube-system/coredns" }?.body)
+        #expect(ClusterDNS.imageDrift(deployment: deployment, wanted: ClusterDNS.defaultImage) == nil)
+        #expect(ClusterDNS.imageDrift(deployment: deployment, wanted: "mirror.example.internal/coredns:1")
+                == "the coredns Deployment runs \(ClusterDNS.defaultImage), not cluster.dnsImage mirror.example.internal/coredns:1: left as it is "
+                + "(kubectl -n kube-system set image deployment/coredns coredns=mirror.example.internal/coredns:1)")
+        #expect(ClusterDNS.imageDrift(deployment: Data("{}".utf8), wanted: "x")?.contains("no coredns container") == true)
+    }
 }
