@@ -66,6 +66,22 @@ import Testing
         #expect(after == before)
     }
 
+    /// The approver's address book from join files minted here, one of them with a token long expired:
+    /// the IP a node was joined with stays true after its token expires.
+    @Test func theAddressBookReadsEveryMintedJoinFileEvenOnceItsTokenExpired() async throws {
+        let host = try initializedHost()
+        let (operations, output) = master(host)
+        let longAgo = Date().addingTimeInterval(-3 * 86400)
+        #expect(await operations.mintJoinFile(JoinRequest(nodeName: "worker-1", nodeIP: "192.0.2.11", expires: longAgo.addingTimeInterval(3600)),
+                                              output: nil, now: longAgo) == 0, "\(output.text)")
+        #expect(await operations.mintJoinFile(JoinRequest(nodeName: "worker-2", nodeIP: "192.0.2.12", roles: ["ingress"],
+                                                          expires: Date().addingTimeInterval(3600)), output: nil) == 0, "\(output.text)")
+        let book = try MasterOperations.addressBook(root: host.root)
+        #expect(book.nodes == ["worker-1": "192.0.2.11", "worker-2": "192.0.2.12"])
+        #expect(book.masters == ["master-1": "192.0.2.10"])
+        #expect(book.roles == ["master-1": ["control-plane"], "worker-1": ["worker"], "worker-2": ["ingress"]])
+    }
+
     @Test func joinFileBeforeInitWritesNothing() async throws {
         let host = try TemporaryHost()
         let before = try host.snapshot()
