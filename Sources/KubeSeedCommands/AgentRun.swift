@@ -46,11 +46,15 @@ extension AgentOperations {
             // The token is needed once, for the kubelet's first client certificate; after that (a reboot a
             // week later) an expired token must not stop the agent from keeping the node as it is.
             let join = try JoinFile.parse(text, file: path, now: now, tokenExpiryMatters: false)
-            guard KubeletCredential.isValid(try root.readText(NodePaths.kubeletClientCertificate), caPEM: join.caCertificatePEM, now: now) else {
-                throw error
-            }
+            guard try kubeletBootstrapped(root: root, caPEM: join.caCertificatePEM, now: now) else { throw error }
             return join
         }
+    }
+
+    /// Whether the kubelet holds a valid client certificate from the cluster CA: a join file's token is
+    /// no longer needed.
+    static func kubeletBootstrapped(root: HostRoot, caPEM: String, now: Date) throws -> Bool {
+        KubeletCredential.isValid(try root.readText(NodePaths.kubeletClientCertificate), caPEM: caPEM, now: now)
     }
 
     /// The node's name and IP: from the join file, else the host name and the default-route address.

@@ -39,17 +39,19 @@ extension MasterOperations {
     /// before the kubelet bootstrapped. Someone else's file at the agent's path is never replaced.
     func needsJoinFile(_ path: String, host: NodePrepSettings, journal: ChangeJournal, now: Date) throws -> Bool {
         guard let data = try root.read(path) else { return true }
-        let kubeSeeds = journal.records.contains(.fileWritten(path: path, sha256: StepRunner.sha256(data)))
-        do {
-            let join = try JoinFile.parse(String(decoding: data, as: UTF8.self), file: path, now: now)
-            return kubeSeeds && join.host != host
-        } catch {
-            guard kubeSeeds else {
-                throw HostError(.file, "\(path) is not a join file KubeSeed wrote, and the agent refuses it",
-                                cause: "\(error); move it away and run 'seed init' again")
-            }
-            guard let join = try? JoinFile.parse(String(decoding: data, as: UTF8.self), file: path, now: now, tokenExpiryMatters: false) else { return true }
-            return !KubeletCredential.isValid(try root.readText(NodePaths.kubeletClientCertificate), caPEM: join.caCertificatePEM, now: now)
+        let kubeSeeds = journal.recordsWrite(of: data, at: path)
+        func refused(_ why: String) -> HostError {
+            HostError(.file, "\(path) is not a join file KubeSeed wrote, and the agent refuses it", cause: "\(why); move it away and run 'seed init' again")
         }
+        let join: JoinFile
+        do {
+            join = try JoinFile.parse(String(decoding: data, as: UTF8.self), file: path, now: now, tokenExpiryMatters: false)
+        } catch {
+            guard kubeSeeds else { throw refused("\(error)") }
+            return true
+        }
+        if join.tokenExpires > now { return kubeSeeds && join.host != host }
+        guard kubeSeeds else { throw refused("its bootstrap token has expired") }
+        return try !AgentOperations.kubeletBootstrapped(root: root, caPEM: join.caCertificatePEM, now: now)
     }
 }

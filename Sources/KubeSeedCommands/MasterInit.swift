@@ -143,7 +143,7 @@ extension MasterOperations {
         if let current = try root.read(RootKubectl.configPath) {
             observed.config = String(decoding: current, as: UTF8.self)
             observed.configMode = root.mode(RootKubectl.configPath)
-            observed.configIsKubeSeeds = journal.records.contains(.fileWritten(path: RootKubectl.configPath, sha256: StepRunner.sha256(current)))
+            observed.configIsKubeSeeds = journal.recordsWrite(of: current, at: RootKubectl.configPath)
         }
         observed.kubeDirectoryExists = root.isDirectory(RootKubectl.kubeDirectory)
         observed.linkDirectoryExists = root.isDirectory(RootKubectl.linkDirectory)
@@ -199,7 +199,9 @@ extension MasterOperations {
     func bootstrapObjects(_ masterIP: String, journal: ChangeJournal) async throws -> InitPhase.Result {
         var tokens = try TokenStore(root: root).load()
         let pending = tokens.filter { !$0.uploaded && $0.expires > Date() }
-        let created = try await create(BootstrapObjects.initRequests(tokens: pending), masterIP)
+        let created = try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in
+            try await create(BootstrapObjects.initRequests(tokens: pending), with: client)
+        }
         if !pending.isEmpty {
             for index in tokens.indices where pending.contains(where: { $0.id == tokens[index].id }) { tokens[index].uploaded = true }
             try TokenStore(root: root).save(tokens, journal: journal)
@@ -210,26 +212,22 @@ extension MasterOperations {
     }
 
     /// Creates each object that is not there yet (an existing one, edited or not, is left); returns what it created.
-    func create(_ requests: [APIRequest], _ masterIP: String) async throws -> [String] {
-        try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in
-            var created: [String] = []
-            for request in requests where try await ObjectApplier.apply(request, with: client) == .created {
-                created.append(request.object)
-            }
-            return created
+    func create(_ requests: [APIRequest], with client: MutualTLSClient) async throws -> [String] {
+        var created: [String] = []
+        for request in requests where try await ObjectApplier.apply(request, with: client) == .created {
+            created.append(request.object)
         }
+        return created
     }
 
     /// CoreDNS at `clusterDNS`: created once, left alone after.
     func clusterDNS(_ config: ClusterConfig, _ masterIP: String) async throws -> InitPhase.Result {
         let requests = ClusterDNS.requests(config)
-        let created = try await create(requests, masterIP)
-        var drift: String?
-        if !created.contains("Deployment kube-system/coredns") {
-            let response = try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in
-                try await client.send(APIRequest(.get, ClusterDNS.deploymentPath, object: "Deployment kube-system/coredns"))
-            }
-            drift = response.status == 200 ? ClusterDNS.imageDrift(deployment: response.body, wanted: config.dnsImage) : nil
+        let (created, drift) = try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client -> ([String], String?) in
+            let created = try await create(requests, with: client)
+            guard !created.contains("Deployment kube-system/coredns") else { return (created, nil) }
+            let response = try await client.send(APIRequest(.get, ClusterDNS.deploymentPath, object: "Deployment kube-system/coredns"))
+            return (created, response.status == 200 ? ClusterDNS.imageDrift(deployment: response.body, wanted: config.dnsImage) : nil)
         }
         let note = drift.map { "; \($0)" } ?? ""
         return created.isEmpty ? InitPhase.Result(state: .ok, detail: "\(requests.count) objects present (left as they are)\(note)")

@@ -210,10 +210,11 @@ struct CSRApproverCommand: AsyncParsableCommand {
         abstract: "Approve kubelets' serving certificates that pass every check, deny the rest with a reason (run by \(ControlPlane.csrApproverUnit)).",
         discussion: """
             Watches CertificateSigningRequests for kubernetes.io/kubelet-serving with the admin credentials. Approves \
-            one only when the requester is system:node:NAME in system:nodes, the subject is exactly that CN and \
-            O=system:nodes, the usages are the serving ones, and every DNS name and IP is one of the Node's \
-            addresses; IPs must also be the one the node's join file was minted with, and never another node's, a \
-            master's or in the service range. Anything else is denied with the failed check as the reason.
+            one only when the requester is system:node:NAME in system:nodes and a join file was minted here for \
+            NAME, the subject is exactly CN=system:node:NAME and O=system:nodes, the usages are the serving ones, \
+            only subject alternative names are requested, and every name is one of the Node's addresses: the only \
+            DNS name is NAME itself, and each IP is the one NAME's join file was minted with, never another \
+            node's, a master's or in the service range. Anything else is denied with the failed check as the reason.
             """)
 
     func run() async throws {

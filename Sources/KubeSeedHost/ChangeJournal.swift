@@ -33,6 +33,11 @@ public final class ChangeJournal {
         return true
     }
 
+    /// Whether `data` is exactly what KubeSeed wrote at `path` (a file changed since is someone else's).
+    public func recordsWrite(of data: Data, at path: String) -> Bool {
+        records.contains(.fileWritten(path: path, sha256: StepRunner.sha256(data)))
+    }
+
     /// Keeps only `remaining` (what `reset` could not restore); removes the file and its directory when empty.
     public func replace(with remaining: [JournalRecord]) throws {
         if remaining.isEmpty {
