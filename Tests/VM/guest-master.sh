@@ -125,6 +125,9 @@ join=/var/lib/kubeseed/join-files/worker-1.yaml
 [ $rc = 0 ] && pass "seed join-file exits 0" || fail "seed join-file exit $rc: $(cat "$state/joinfile.txt")"
 expect "the join file is 0600 root" test "$(stat -c '%a %U' $join)" = "600 root"
 expect "seed-agent accepts the minted join file" seed-agent validate $join
+timeout 12 seed csr-approver > "$state/approver2.txt" 2>&1; rc=$?
+expect "with a join file minted, the approver knows worker-1 and still starts (its address book reads minted join files)" sh -c \
+  "test $rc = 124 && grep -q '1 nodes and 1 masters known' $state/approver2.txt"
 expect "the join file carries the master's time zone" sh -c "grep -A1 '^host:' $join | grep -q 'timezone: Asia/Shanghai'"
 secret=$(awk '/^  token:/ {print $2}' $join | tr -d '"')
 expect "the join file carries a bootstrap token" sh -c "echo '$secret' | grep -Eqx '[a-z0-9]{6}[.][a-z0-9]{16}'"
