@@ -16,13 +16,28 @@ struct EtcdSetup {
     /// Writes the unit when it differs, then reloads, enables, and starts or restarts etcd; the
     /// Type=notify start job ends only when etcd is ready. Returns the steps performed.
     func converge(this member: EtcdUnit.Member, cluster: [EtcdUnit.Member]) throws -> [StepRunner.PerformedStep] {
+        let unit = try Self.joinedUnit(root: root, name: member.name)
+            ?? EtcdUnit.render(this: member, cluster: cluster, certDir: certDirectory, settings: settings)
+        return try converge(unit: unit)
+    }
+
+    /// The unit of a member that joined a running cluster (`seed join`), when this host has one for
+    /// `name`: it is kept as written, since its `--initial-cluster` was the membership of the day it
+    /// joined and etcd reads it only at that first start.
+    static func joinedUnit(root: HostRoot, name: String) throws -> String? {
+        guard let text = try root.readText(EtcdUnit.path),
+              text.contains("--initial-cluster-state=\(EtcdUnit.ClusterState.existing.rawValue)"), text.contains("--name=\(name) ") else { return nil }
+        return text
+    }
+
+    /// Writes `unit` when it differs, then as `converge(this:cluster:)`.
+    func converge(unit: String) throws -> [StepRunner.PerformedStep] {
         let missing = Self.neededCertificates.map { "\(certDirectory)/\($0)" }.filter { !root.exists($0) }
             + [settings.etcdDataDir, settings.etcdWALDir].filter { !root.isDirectory($0) }
         guard missing.isEmpty else {
             throw HostError(.file, "missing \(missing.joined(separator: ", "))", cause: "run 'seed-agent apply' and 'seed pki' first")
         }
         guard let services = effects.services else { throw HostError(.dbus, "systemd is not reachable", cause: effects.busError) }
-        let unit = EtcdUnit.render(this: member, cluster: cluster, certDir: certDirectory, settings: settings)
         let changed = try root.readText(EtcdUnit.path) != unit
         let state = try services.unitState("etcd.service")
         var steps: [Step] = []

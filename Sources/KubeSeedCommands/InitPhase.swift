@@ -32,6 +32,8 @@ final class InitContext {
     var replaceBinaries = false
     /// Set by the control-plane phase: the units could start (their binaries are there).
     var controlPlaneStarted = false
+    /// `seed join`: what was checked and opened before anything changed.
+    var joining: ControlPlaneJoinState?
 
     init(config: ClusterConfig, masterIP: String, algorithm: KeyAlgorithm, journal: ChangeJournal) {
         self.config = config

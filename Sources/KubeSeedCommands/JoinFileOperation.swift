@@ -3,6 +3,7 @@ import Glibc
 import KubeSeedAPI
 import KubeSeedCore
 import KubeSeedHost
+import KubeSeedPKI
 
 extension MasterOperations {
     public static let joinFileDirectory = "/var/lib/kubeseed/join-files"
@@ -13,10 +14,23 @@ extension MasterOperations {
     public func mintJoinFile(_ request: JoinRequest, output: String?, now: Date = Date()) async -> Int32 {
         guard effectiveUID == 0 else { write("seed join-file: must run as root\n"); return 1 }
         let path = output ?? "\(Self.joinFileDirectory)/\(request.nodeName).yaml"
+        var request = request
         let token: BootstrapToken
         let text: String
         let cluster: ClusterConfig
+        var certificateKey: SealedSecrets.Key?
         do {
+            let members = try? await localEtcdMembers()
+            request.apiServerEndpoints = members.map(EtcdMembership.apiServerEndpoints).flatMap { $0.isEmpty ? nil : $0 }
+            if request.roles.contains(ControlPlaneSecrets.role) {
+                guard let ip = request.nodeIP else { throw ConfigError(.missingField, file: "--ip", "a master's join file needs its IP (etcd and the API server listen on it)") }
+                if let member = members?.first(where: { $0.hasPeer(ip: ip) }) {
+                    throw ConfigError(.invalidValue, file: "--ip", "\(ip) is already etcd member \(member.name.isEmpty ? EtcdMembership.hex(member.id) : member.name); remove it first")
+                }
+                let (sealed, key) = try sealSharedSecrets(node: request.nodeName, expires: request.expires)
+                request.controlPlane = sealed
+                certificateKey = key
+            }
             (text, token, cluster) = try joinFileText(request, path: path, now: now)
         } catch {
             write("seed join-file: nothing written: \(error)\n")
@@ -36,9 +50,17 @@ extension MasterOperations {
             return 1
         }
         let expires = Timestamp.string(request.expires)
-        write("seed join-file: wrote \(path) (0600) for node \(request.nodeName): API server \(cluster.apiServerEndpoint ?? ""), token \(token) expires \(expires)\n")
+        let servers = (request.apiServerEndpoints ?? [cluster.apiServerEndpoint ?? ""]).joined(separator: ", ")
+        write("seed join-file: wrote \(path) (0600) for node \(request.nodeName): API servers \(servers), token \(token) expires \(expires)\n")
         write(record.uploaded ? "  the token's Secret is in kube-system\n"
                               : "  the API server is not answering: 'seed init' creates the token's Secret once it is up\n")
+        if let certificateKey {
+            // Shown once, never stored: the file alone does not open.
+            write("  its secrets open until \(Timestamp.string(request.controlPlane!.expires)) with this certificate key (shown once, stored nowhere):\n")
+            write("  \(certificateKey.hex)\n")
+            write("  on \(request.nodeName): seed join FILE (it asks for the key on standard input, or --certificate-key-file KEYFILE)\n")
+            return 0
+        }
         write("  copy it to the node as /etc/kubeseed/join.yaml (root, 0600); the seed-agent.path unit starts the agent\n")
         return 0
     }

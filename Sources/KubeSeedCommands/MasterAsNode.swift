@@ -13,10 +13,12 @@ extension MasterOperations {
     func masterAsNode(_ context: InitContext, now: Date = Date()) async throws -> InitPhase.Result {
         let path = JoinFile.defaultPath
         var minted = 0
-        if try needsJoinFile(path, host: context.config.host, journal: context.journal, now: now) {
-            var request = JoinRequest(nodeName: context.config.masterName!, nodeIP: context.masterIP, roles: ["control-plane"],
+        let endpoints = await knownAPIServerEndpoints()
+        if try needsJoinFile(path, host: context.config.host, endpoints: endpoints, journal: context.journal, now: now) {
+            var request = JoinRequest(nodeName: context.config.masterName!, nodeIP: context.masterIP, roles: [ControlPlaneSecrets.role],
                                       expires: now.addingTimeInterval(Self.masterTokenLifetime))
             request.host = context.config.host
+            request.apiServerEndpoints = endpoints
             let (text, token, _) = try joinFileText(request, path: path, now: now)
             _ = try await writeJoinFile(text, token: token, request: request, path: path, journal: context.journal)
             minted = 1
@@ -35,9 +37,10 @@ extension MasterOperations {
     }
 
     /// A new join file is needed when there is none, when KubeSeed's carries other host settings than
-    /// the cluster's (the agent would undo what the node phase just did), or when its token expired
-    /// before the kubelet bootstrapped. Someone else's file at the agent's path is never replaced.
-    func needsJoinFile(_ path: String, host: NodePrepSettings, journal: ChangeJournal, now: Date) throws -> Bool {
+    /// the cluster's (the agent would undo what the node phase just did) or another list of API servers
+    /// than the etcd members name (`endpoints`; `nil` when etcd did not answer: kept), or when its token
+    /// expired before the kubelet bootstrapped. Someone else's file at the agent's path is never replaced.
+    func needsJoinFile(_ path: String, host: NodePrepSettings, endpoints: [String]? = nil, journal: ChangeJournal, now: Date) throws -> Bool {
         guard let data = try root.read(path) else { return true }
         let kubeSeeds = journal.recordsWrite(of: data, at: path)
         func refused(_ why: String) -> HostError {
@@ -50,7 +53,10 @@ extension MasterOperations {
             guard kubeSeeds else { throw refused("\(error)") }
             return true
         }
-        if join.tokenExpires > now { return kubeSeeds && join.host != host }
+        let stale = join.host != host || endpoints.map { $0 != join.apiServerEndpoints } ?? false
+        if join.tokenExpires > now { return kubeSeeds && stale }
+        // Expired but bootstrapped: a stale list still needs a new file (with a new token the kubelet will not use).
+        if kubeSeeds && stale { return true }
         guard kubeSeeds else { throw refused("its bootstrap token has expired") }
         return try !AgentOperations.kubeletBootstrapped(root: root, caPEM: join.caCertificatePEM, now: now)
     }

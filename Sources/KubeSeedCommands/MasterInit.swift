@@ -24,7 +24,8 @@ extension MasterOperations {
 
     /// Runs `phases` in order under the host lock with one change journal. Exit codes: 0 done, 1 a phase
     /// failed (every change so far journaled), 2 bad configuration (nothing changed).
-    func run(_ command: String, _ phases: [InitPhase], _ requested: ClusterConfig, source: String, replaceBinaries: Bool = false) async -> Int32 {
+    func run(_ command: String, _ phases: [InitPhase], _ requested: ClusterConfig, source: String, replaceBinaries: Bool = false,
+             joining: ControlPlaneJoinState? = nil) async -> Int32 {
         let clock = ContinuousClock()
         let started = clock.now
         guard effectiveUID == 0 else { write("\(command): must run as root\n"); return 1 }
@@ -62,6 +63,7 @@ extension MasterOperations {
         }
         defer { close(lock) }
         context.replaceBinaries = replaceBinaries
+        context.joining = joining
         let progress = PhaseProgress(total: phases.count, write: write)
         do {
             for phase in phases { try await progress.run(phase, self, context) }
@@ -118,7 +120,7 @@ extension MasterOperations {
     /// Writes the control plane's files and units, enables the units, and starts them when their binaries are there.
     func controlPlane(_ context: InitContext) throws -> (InitPhase.Result, runnable: Bool) {
         let files = ControlPlane.files(context.cluster, caPEM: try identity("admin").caPEM, credentials: try controlPlaneCredentials(),
-                                       encryptionKey: try encryptionKey())
+                                       encryptionKey: try encryptionKey(shared: context.joining?.secrets[SharedSecretFile.encryptionKey].map(Array.init)))
         let units = Self.controlPlaneUnits
         let observed = try ComponentObserver(root: root, services: effects.services).observe(files, units: units)
         let plan = ComponentPlanner.plan(files, observed, units: units)
@@ -168,8 +170,9 @@ extension MasterOperations {
         return credentials
     }
 
-    /// The key already in the encryption config, or a new random one; never a silent replacement.
-    func encryptionKey() throws -> [UInt8] {
+    /// The key already in the encryption config, else the cluster's (`shared`, on a joining master), else
+    /// a new random one; never a silent replacement.
+    func encryptionKey(shared: [UInt8]? = nil) throws -> [UInt8] {
         if let existing = try root.readText(ControlPlane.encryptionConfigPath) {
             guard let key = ControlPlane.encryptionKey(in: existing) else {
                 throw HostError(.file, "\(ControlPlane.encryptionConfigPath) has no aescbc key KubeSeed can keep",
@@ -177,6 +180,7 @@ extension MasterOperations {
             }
             return key
         }
+        if let shared { return shared }
         var generator = SystemRandomNumberGenerator()
         return (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
     }

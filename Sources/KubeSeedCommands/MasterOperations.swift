@@ -100,4 +100,35 @@ public struct MasterOperations {
             throw error
         }
     }
+
+    /// Runs `body` with one client per etcd endpoint presenting `identity`, and closes them after.
+    func withEtcdClients<T>(_ endpoints: [String], identity: TLSIdentity, connectTimeout: Duration = .seconds(3),
+                            _ body: (EtcdClusterClient) async throws -> T) async throws -> T {
+        let clients = try endpoints.map { try MutualTLSClient(baseURL: $0, identity: identity, connectTimeout: connectTimeout) }
+        do {
+            let result = try await body(EtcdClusterClient(clients: clients))
+            for client in clients { await client.shutdown() }
+            return result
+        } catch {
+            for client in clients { await client.shutdown() }
+            throw error
+        }
+    }
+
+    /// The etcd members as this master's etcd reports them (apiserver-etcd-client credentials).
+    func localEtcdMembers() async throws -> [EtcdMember] {
+        guard let ip = try recordedConfig()?.masterIP else {
+            throw HostError(.file, "\(ClusterConfig.recordPath) is missing", cause: "run 'seed init' on this master first")
+        }
+        // This host's own etcd: a second is plenty to connect.
+        return try await withEtcdClients([Self.url(ip, 2379)], identity: identity("apiserver-etcd-client"), connectTimeout: .seconds(1)) { try await $0.list().members }
+    }
+
+    /// Every master's API server, as the etcd members say (stacked etcd: each master runs one);
+    /// `nil` when etcd does not answer (the caller falls back to the recorded master).
+    func knownAPIServerEndpoints() async -> [String]? {
+        guard let members = try? await localEtcdMembers() else { return nil }
+        let endpoints = EtcdMembership.apiServerEndpoints(members)
+        return endpoints.isEmpty ? nil : endpoints
+    }
 }

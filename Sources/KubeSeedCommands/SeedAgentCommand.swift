@@ -4,7 +4,7 @@ import KubeSeedCore
 import KubeSeedHost
 
 /// `seed-agent`: prepares a node for Kubernetes.
-public struct SeedAgentCommand: ParsableCommand {
+public struct SeedAgentCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "seed-agent",
         abstract: "Prepare this node for Kubernetes: kernel modules, sysctls, swap, SELinux, time, directories.",
@@ -77,12 +77,27 @@ struct Apply: ParsableCommand {
     func run() throws { try finish(try options.operations().apply()) }
 }
 
-struct Reset: ParsableCommand {
+struct Reset: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Restore everything 'apply' changed, from its journal.")
+        abstract: "Restore everything 'apply' changed, from its journal.",
+        discussion: """
+            On a master, first removes its etcd member through a healthy peer, so the members that stay keep a \
+            correct quorum; refuses (exit 2, nothing changed) when the voting members left that answer would not \
+            be a majority, or when no member answers, unless --force.
+            """)
     @OptionGroup var options: ConfigOption
+    @Flag(help: "On a master: reset even when its etcd member cannot be removed safely.") var force = false
 
-    func run() throws { try finish(try options.operations().reset()) }
+    func run() async throws {
+        let agent = try options.operations()
+        let master = MasterOperations(root: agent.root, effects: agent.effects, effectiveUID: agent.effectiveUID)
+        if agent.effectiveUID == 0 {
+            let leave = await master.leaveEtcd(force: force)
+            say(leave.output)
+            if leave.refused { throw ExitCode(2) }
+        }
+        try finish(agent.reset())
+    }
 }
 
 struct Run: ParsableCommand {

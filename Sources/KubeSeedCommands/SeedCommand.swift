@@ -9,7 +9,7 @@ public struct SeedCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "seed",
         abstract: "Turn this machine into the first Kubernetes master and mint join files for nodes.",
-        subcommands: [Init.self, JoinFileCommand.self, Token.self, Certs.self, PKI.self, Etcd.self, CSRApproverCommand.self])
+        subcommands: [Init.self, Join.self, JoinFileCommand.self, Token.self, Certs.self, PKI.self, Etcd.self, CSRApproverCommand.self])
 
     public init() {}
 }
@@ -85,7 +85,7 @@ struct PKI: AsyncParsableCommand {
     func run() async throws {
         let root = HostRoot(path: options.root)
         let cluster = try options.load("seed pki", root: root)
-        let code = await try options.operations("seed pki").pki(cluster, source: options.source)
+        let code = try await options.operations("seed pki").pki(cluster, source: options.source)
         if code != 0 { throw ExitCode(code) }
     }
 }
@@ -128,7 +128,7 @@ struct Etcd: AsyncParsableCommand {
     func run() async throws {
         let root = HostRoot(path: options.root)
         let cluster = try options.load("seed etcd", root: root)
-        let code = await try options.operations("seed etcd").etcd(cluster, source: options.source)
+        let code = try await options.operations("seed etcd").etcd(cluster, source: options.source)
         if code != 0 { throw ExitCode(code) }
     }
 }
@@ -184,22 +184,68 @@ struct JoinFileCommand: AsyncParsableCommand {
     @Argument(help: "The node's name (lowercase DNS name).") var node: String
     @Option(help: "The node's IP (default: the node picks its default-route address).") var ip: String?
     @Option(name: .customLong("role"), help: "A role label for the node (repeat; default: worker).") var roles: [String] = []
-    @Option(help: "How long the token is valid, in hours (1 to 168).") var ttlHours = 24
+    @Option(help: "How long the token is valid, in hours (1 to 168; default 24, and 2 for a master's file, whose secrets expire with it).")
+    var ttlHours: Int?
     @Option(help: "Where to write the join file.") var output: String?
+
+    var isMaster: Bool { roles.contains(ControlPlaneSecrets.role) }
 
     func validate() throws {
         guard JoinFile.isValidNodeName(node) else { throw ValidationError("'\(node)' is not a node name (lowercase DNS name)") }
         if let ip, !IPAddress.isValid(ip) { throw ValidationError("--ip '\(ip)' is not an IP address") }
         for role in roles where !Validate.isDNSLabel(role) { throw ValidationError("--role '\(role)' is not a role name (a DNS label)") }
-        guard (1...168).contains(ttlHours) else { throw ValidationError("--ttl-hours must be between 1 and 168") }
+        if let ttlHours {
+            guard (1...168).contains(ttlHours) else { throw ValidationError("--ttl-hours must be between 1 and 168") }
+            guard !isMaster || ttlHours <= 24 else { throw ValidationError("--ttl-hours: a master's join file carries the cluster's keys; at most 24") }
+        }
+        if isMaster && ip == nil { throw ValidationError("--ip is required with --role control-plane: etcd and the API server listen on it") }
     }
 
     func run() async throws {
+        let lifetime = ttlHours.map { Double($0) * 3600 } ?? (isMaster ? ControlPlaneSecrets.defaultLifetime : 24 * 3600)
         let request = JoinRequest(nodeName: node, nodeIP: ip, roles: roles.isEmpty ? ["worker"] : roles,
-                                  expires: Date().addingTimeInterval(Double(ttlHours) * 3600))
+                                  expires: Date().addingTimeInterval(lifetime))
         let path = output.map(absolutePath)
         let operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: geteuid())
         let code = await operations.mintJoinFile(request, output: path)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct Join: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make this machine another master of a cluster, from a control-plane join file.",
+        discussion: """
+            On an existing master: 'seed join-file NODE --ip IP --role control-plane' writes the file and shows a \
+            one-time certificate key. Here, 'seed join FILE' reads the key (standard input, or --certificate-key-file), \
+            opens the sealed secrets (the CA key, the service-account key pair, the encryption key, the cluster's \
+            configuration), checks this host and the etcd cluster, and only then changes anything: node \
+            preparation, the shared keys, this master's own certificates (its IP in the etcd and API server names), \
+            etcd joined as a learner through a peer and promoted once caught up, the control plane, and the \
+            master's node part with the API balancer over every master. Bad input (a wrong key, a changed or \
+            expired file, an IP already a member, no etcd member answering): exit 2, nothing changed here or in \
+            etcd. A second run changes nothing.
+            """)
+    @Argument(help: "The control-plane join file.") var file: String
+    @Option(help: "A file holding the certificate key (64 hex digits); default: read it from standard input.")
+    var certificateKeyFile: String?
+    @Option(help: "Seconds to wait for the API server to become ready.") var apiTimeout = 180
+
+    func run() async throws {
+        let key: String
+        if let certificateKeyFile {
+            guard let data = FileManager.default.contents(atPath: certificateKeyFile) else {
+                FileHandle.standardError.write(Data("seed join: nothing changed: \(ConfigError(.unreadable, file: certificateKeyFile, "cannot read the certificate key file"))\n".utf8))
+                throw ExitCode(2)
+            }
+            key = String(decoding: data, as: UTF8.self)
+        } else {
+            if isatty(0) != 0 { FileHandle.standardError.write(Data("certificate key: ".utf8)) }
+            key = readLine(strippingNewline: true) ?? ""
+        }
+        var operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: geteuid())
+        operations.apiServerTimeout = .seconds(apiTimeout)
+        let code = await operations.joinControlPlane(joinPath: absolutePath(file), keyText: key)
         if code != 0 { throw ExitCode(code) }
     }
 }

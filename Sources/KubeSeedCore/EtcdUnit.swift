@@ -13,8 +13,12 @@ public enum EtcdUnit {
         }
     }
 
-    /// The unit for `member` in `cluster`; `settings` says where the data and WAL live.
-    public static func render(this member: Member, cluster: [Member], certDir: String = "/etc/kubernetes/cert",
+    /// How the member starts: founding a cluster, or joining one whose members already run.
+    public enum ClusterState: String, Sendable { case new, existing }
+
+    /// The unit for `member` in `cluster`; `settings` says where the data and WAL live. A member
+    /// joining a running cluster (`.existing`) was added to it first (as a learner) through etcd's API.
+    public static func render(this member: Member, cluster: [Member], state: ClusterState = .new, certDir: String = "/etc/kubernetes/cert",
                               settings: NodePrepSettings = NodePrepSettings()) -> String {
         let dataDir = settings.etcdDataDir, walDir = settings.etcdWALDir
         func url(_ ip: String, _ port: Int) -> String { IPAddress.httpsURL(ip, port: port) }
@@ -36,7 +40,7 @@ public enum EtcdUnit {
             "--advertise-client-urls=\(url(member.ip, 2379))",
             "--initial-cluster-token=kubeseed-etcd",
             "--initial-cluster=\(cluster.map { "\($0.name)=\(url($0.ip, 2380))" }.joined(separator: ","))",
-            "--initial-cluster-state=new",
+            "--initial-cluster-state=\(state.rawValue)",
             "--auto-compaction-mode=periodic",
             "--auto-compaction-retention=1",
             "--max-request-bytes=33554432",

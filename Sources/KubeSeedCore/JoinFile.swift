@@ -47,6 +47,30 @@ public struct JoinFile: Sendable, Equatable {
     public var kubelet = KubeletSettings()
     public var kubeProxy = KubeProxySettings()
     public var host = NodePrepSettings()
+    /// The sealed shared secrets of a control-plane join file (for `seed join`); `nil` for a node.
+    public var controlPlane: ControlPlaneSecrets?
+}
+
+/// The `controlPlane` section of a control-plane join file: the masters' shared secrets, sealed with
+/// a one-time key that is not in the file (see `SealedSecrets`), and the deadline sealed with them.
+public struct ControlPlaneSecrets: Sendable, Equatable {
+    /// Base64 of nonce, ciphertext and tag.
+    public var sealed: String
+    public var expires: Date
+    /// The line of `controlPlane.secrets`, for messages.
+    public var line: Int?
+    /// The role a master's join files carry.
+    public static let role = "control-plane"
+    /// How long a control-plane join file's secrets open by default (kubeadm's certificate key: 2 h).
+    public static let defaultLifetime: TimeInterval = 2 * 3600
+
+    public init(sealed: String, expires: Date, line: Int? = nil) {
+        self.sealed = sealed
+        self.expires = expires
+        self.line = line
+    }
+
+    public static func == (a: ControlPlaneSecrets, b: ControlPlaneSecrets) -> Bool { a.sealed == b.sealed && a.expires == b.expires }
 }
 
 public struct ContainerdSettings: Sendable, Equatable {
@@ -88,7 +112,7 @@ extension JoinFile {
     static func parseRevealingValues(_ text: String, file: String, now: Date, tokenExpiryMatters: Bool = true) throws -> JoinFile {
         var sections: [String: YAMLField] = [:]
         for (key, value) in try YAMLField.document(text, file: file, apiVersion: apiVersion, kind: kind,
-                                                   sections: ["cluster", "bootstrap", "node", "containerd", "kubelet", "kubeProxy", "host"]) {
+                                                   sections: ["cluster", "bootstrap", "node", "containerd", "kubelet", "kubeProxy", "host", "controlPlane"]) {
             sections[key] = value
         }
         guard let cluster = sections["cluster"] else { throw ConfigError(.missingField, file: file, field: "cluster", "required") }
@@ -98,6 +122,7 @@ extension JoinFile {
         var join = JoinFile(token: token, tokenExpires: expires)
         try parseCluster(cluster, into: &join, now: now)
         if let node = sections["node"] { try parseNode(node, into: &join) }
+        if let controlPlane = sections["controlPlane"] { try parseControlPlane(controlPlane, into: &join) }
         // host first: containerd.root and kubelet.rootDir follow host.dataDir unless given explicitly.
         if let host = sections["host"] { try HostSettingsParser.apply(host, to: &join.host) }
         join.containerd.root = join.host.containerdRoot
@@ -258,6 +283,34 @@ extension JoinFile {
                 }
             }
         }
+    }
+
+    static func parseControlPlane(_ field: YAMLField, into join: inout JoinFile) throws {
+        var sealed: (String, Int?)?
+        var expires: Date?
+        for (key, value) in try field.mapping(allowedKeys: ["secrets", "expires"]) {
+            if key == "secrets" {
+                let text = try value.string()
+                guard let bytes = Data(base64Encoded: text), bytes.count > 28 else {
+                    throw value.error(.invalidValue, "not the base64 of sealed secrets ('seed join-file --role control-plane' writes it)")
+                }
+                sealed = (text, value.line)
+            } else {
+                let text = try value.scalarText()
+                guard let date = Timestamp.date(text) else { throw value.error(.invalidValue, "'\(text)' is not an RFC 3339 time like 2026-12-01T00:00:00Z") }
+                expires = date
+            }
+        }
+        guard let sealed else { throw ConfigError(.missingField, file: field.file, field: "controlPlane.secrets", line: field.line, "required") }
+        guard let expires else { throw ConfigError(.missingField, file: field.file, field: "controlPlane.expires", line: field.line, "required") }
+        guard join.roles.contains(ControlPlaneSecrets.role) else {
+            throw ConfigError(.invalidValue, file: field.file, field: "node.roles", line: field.line, "a join file with a controlPlane section is for a master: its roles must include control-plane")
+        }
+        guard join.nodeIP != nil, join.nodeName != nil else {
+            throw ConfigError(.missingField, file: field.file, field: join.nodeName == nil ? "node.name" : "node.ip", line: field.line,
+                              "a control-plane join file names its master and the IP etcd and the API server listen on")
+        }
+        join.controlPlane = ControlPlaneSecrets(sealed: sealed.0, expires: expires, line: sealed.1)
     }
 
     static func parseContainerd(_ field: YAMLField, into join: inout JoinFile) throws {

@@ -60,6 +60,10 @@ public struct JoinRequest: Sendable, Equatable {
     /// The whole host section to hand over (the master's own join file carries the master's settings,
     /// so its agent prepares the host exactly as `seed init` did); `nil`: only the time zone.
     public var host: NodePrepSettings?
+    /// Every API server the node should balance over; `nil`: the recorded master's.
+    public var apiServerEndpoints: [String]?
+    /// The sealed secrets of a control-plane join file.
+    public var controlPlane: ControlPlaneSecrets?
 
     public init(nodeName: String, nodeIP: String? = nil, roles: [String] = ["worker"], expires: Date) {
         self.nodeName = nodeName
@@ -82,7 +86,7 @@ extension JoinFile {
             ("cluster", .map([
                 ("name", .string(cluster.name)),
                 ("kubernetesVersion", .string(cluster.kubernetesVersion)),
-                ("apiServerEndpoints", .list([.string(cluster.apiServerEndpoint ?? "")])),
+                ("apiServerEndpoints", .list((request.apiServerEndpoints ?? [cluster.apiServerEndpoint ?? ""]).map { .string($0) })),
                 ("caCertificate", .string(caPEM)),
                 ("serviceCIDR", .string(cluster.serviceCIDR)),
                 ("podCIDR", .string(cluster.podCIDR)),
@@ -100,6 +104,17 @@ extension JoinFile {
             if !rendered.isEmpty { pairs.append(("host", .map(rendered))) }
         } else if let timezone = cluster.host.timezone {
             pairs.append(("host", .map([("timezone", .string(timezone))])))
+        }
+        if let secrets = request.controlPlane {
+            pairs.append(("controlPlane", .map([
+                ("secrets", .string(secrets.sealed)),
+                ("expires", .string(Timestamp.string(secrets.expires))),
+            ])))
+        }
+        if request.controlPlane != nil {
+            let header = "# Control-plane join file for master \(request.nodeName), minted by 'seed join-file'. Its secrets are sealed with a\n"
+                + "# one-time key shown once on the minting master; give both to 'seed join' on \(request.nodeName), then delete this copy.\n"
+            return YAMLDocument.render(header: header, pairs)
         }
         let header = "# Join file for node \(request.nodeName), minted by 'seed join-file'. It holds a bootstrap token: keep it 0600,\n"
             + "# copy it to the node as /etc/kubeseed/join.yaml (root, 0600) and delete this copy.\n"

@@ -83,6 +83,15 @@ public struct CertificateSpec: Sendable, Equatable {
     public var dnsNames: [String] = []
     public var ipAddresses: [String] = []
     public var usage: Usage
+
+    public init(name: String, commonName: String, organization: String?, dnsNames: [String] = [], ipAddresses: [String] = [], usage: Usage) {
+        self.name = name
+        self.commonName = commonName
+        self.organization = organization
+        self.dnsNames = dnsNames
+        self.ipAddresses = ipAddresses
+        self.usage = usage
+    }
 }
 
 /// The cluster facts the PKI depends on.

@@ -6,7 +6,7 @@ import KubeSeedCommands
 struct SeedMain {
     static func main() async {
         if CommandLine.arguments.first?.split(separator: "/").last == "seed-agent" {
-            SeedAgentCommand.main()
+            await SeedAgentCommand.main()
         } else {
             await SeedCommand.main()
         }

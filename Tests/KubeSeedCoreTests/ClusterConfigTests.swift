@@ -111,6 +111,31 @@ import Yams
         #expect(text.hasPrefix("# Join file for node worker-1"))
     }
 
+    @Test func aMastersJoinFileCarriesEveryAPIServerAndItsSealedSecretsAndReadsBack() throws {
+        var config = ClusterConfig()
+        config.masterIP = "192.0.2.11"
+        let ca = try golden("test-ca.pem")
+        let expires = Date().addingTimeInterval(7200).rounded
+        var request = JoinRequest(nodeName: "master-3", nodeIP: "192.0.2.13", roles: ["control-plane"], expires: expires)
+        request.apiServerEndpoints = ["https://192.0.2.11:6443", "https://192.0.2.12:6443"]
+        request.controlPlane = ControlPlaneSecrets(sealed: Data(repeating: 7, count: 64).base64EncodedString(), expires: expires)
+        let text = JoinFile.render(cluster: config, caPEM: ca, token: BootstrapToken("abcdef.0123456789abcdef")!, request: request)
+        let join = try JoinFile.parse(text, file: "master-3.yaml")
+        #expect(join.apiServerEndpoints == request.apiServerEndpoints!)
+        #expect(join.controlPlane == request.controlPlane)
+        #expect(join.controlPlane?.line != nil)
+        #expect(text.hasPrefix("# Control-plane join file for master master-3"))
+
+        // The section is only for a master with an IP: each other shape names the field.
+        func error(_ text: String) -> String {
+            do { _ = try JoinFile.parse(text, file: "m.yaml"); return "accepted" } catch { return "\(error)" }
+        }
+        #expect(error(text.replacingOccurrences(of: "- control-plane", with: "- worker")).contains("node.roles"))
+        #expect(error(text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("  ip:") }.joined(separator: "\n")).contains("node.ip"))
+        #expect(error(text.replacingOccurrences(of: request.controlPlane!.sealed, with: "bm90IHNlYWxlZA==")).contains("controlPlane.secrets"))
+        #expect(error(text.replacingOccurrences(of: "  secrets:", with: "  secret:")).contains("controlPlane"))
+    }
+
     @Test func generatedTokensAreWellFormedAndDistinct() {
         var generator = SystemRandomNumberGenerator()
         let tokens = (0..<200).map { _ in BootstrapToken.generate(using: &generator).secretValue }

@@ -1,0 +1,238 @@
+import Foundation
+import Glibc
+import KubeSeedAPI
+import KubeSeedCore
+import KubeSeedHost
+import KubeSeedPKI
+import X509
+
+/// The files every master shares, as sealed in a control-plane join file.
+enum SharedSecretFile {
+    static let caKey = "ca-key.pem"
+    static let serviceAccountKey = "sa.key"
+    static let serviceAccountPublicKey = "sa.pub"
+    /// The 32 raw bytes of the encryption config's aescbc key: every API server must have the same,
+    /// or Secrets written through one are unreadable through another.
+    static let encryptionKey = "encryption-key"
+    /// The recorded cluster configuration of the minting master (authenticated with the rest).
+    static let cluster = "cluster.yaml"
+    static let all = [caKey, serviceAccountKey, serviceAccountPublicKey, encryptionKey, cluster]
+}
+
+/// What a control-plane join found before it changed anything: the opened secrets, and the etcd
+/// cluster as a peer reported it.
+final class ControlPlaneJoinState {
+    let join: JoinFile
+    let secrets: [String: Data]
+    /// A client certificate for etcd made in memory from the shared CA (nothing on disk yet).
+    let etcdIdentity: TLSIdentity
+    /// Peers' client endpoints (`https://IP:2379`) from the join file's API servers.
+    let peerEndpoints: [String]
+
+    init(join: JoinFile, secrets: [String: Data], etcdIdentity: TLSIdentity, peerEndpoints: [String]) {
+        self.join = join
+        self.secrets = secrets
+        self.etcdIdentity = etcdIdentity
+        self.peerEndpoints = peerEndpoints
+    }
+}
+
+extension InitPhase {
+    /// `seed join` on a new master: the shared secrets first, then `seed init`'s phases with etcd
+    /// joined instead of founded (CoreDNS is the first master's, so it is not repeated).
+    static let controlPlaneJoin: [InitPhase] = [.node, .sharedSecrets, .pki, .etcdMember, .etcdHealth, .binaries, .controlPlane, .rootKubectl,
+                                                .apiServer, .bootstrapRBAC, .record, .masterNode, .nodeRoles]
+
+    static let sharedSecrets = InitPhase(name: "shared secrets", needsMasterName: false) { operations, context in
+        try operations.writeSharedSecrets(context)
+    }
+
+    static let etcdMember = InitPhase(name: "etcd member") { operations, context in
+        try await operations.joinEtcd(context)
+    }
+}
+
+extension MasterOperations {
+    /// Seals what a new master needs for `request` (its node, a deadline) under a new one-time key.
+    func sealSharedSecrets(node: String, expires: Date) throws -> (ControlPlaneSecrets, SealedSecrets.Key) {
+        guard let cluster = try root.read(ClusterConfig.recordPath) else {
+            throw HostError(.file, "\(ClusterConfig.recordPath) is missing", cause: "run 'seed init' on this master first")
+        }
+        var files: [String: Data] = [SharedSecretFile.cluster: cluster]
+        for name in [SharedSecretFile.caKey, SharedSecretFile.serviceAccountKey, SharedSecretFile.serviceAccountPublicKey] {
+            guard let data = try root.read("\(certDirectory)/\(name)") else {
+                throw HostError(.file, "\(certDirectory)/\(name) is missing", cause: "a control-plane join file needs this master's full PKI; run 'seed init' again")
+            }
+            files[name] = data
+        }
+        guard let text = try root.readText(ControlPlane.encryptionConfigPath), let key = ControlPlane.encryptionKey(in: text) else {
+            throw HostError(.file, "\(ControlPlane.encryptionConfigPath) is missing or has no aescbc key", cause: "run 'seed init' again on this master")
+        }
+        files[SharedSecretFile.encryptionKey] = Data(key)
+        let recorded = try recordedConfig()
+        let oneTimeKey = SealedSecrets.Key.generate()
+        let sealed = try SealedSecrets.seal(files, key: oneTimeKey, cluster: recorded?.name ?? "", node: node, expires: expires)
+        return (ControlPlaneSecrets(sealed: sealed.sealed, expires: expires), oneTimeKey)
+    }
+
+    /// `seed join FILE`: makes this machine a master of the cluster that minted FILE. Exit codes: 0 done,
+    /// 1 a phase failed (every change so far journaled; run it again), 2 bad input (nothing changed here
+    /// or in etcd).
+    public func joinControlPlane(joinPath: String, keyText: String, now: Date = Date()) async -> Int32 {
+        guard effectiveUID == 0 else { write("seed join: must run as root\n"); return 1 }
+        let state: ControlPlaneJoinState
+        var config: ClusterConfig
+        do {
+            (state, config) = try await prepareJoin(joinPath: joinPath, keyText: keyText, now: now)
+        } catch {
+            write("seed join: nothing changed: \(error)\n")
+            return 2
+        }
+        config.serverArchive = nil
+        return await run("seed join", InitPhase.controlPlaneJoin, config, source: joinPath, joining: state)
+    }
+
+    /// Everything `seed join` checks before it changes anything: the file, the key, the secrets, this
+    /// host, and the etcd cluster. Every failure is bad input (exit 2).
+    func prepareJoin(joinPath: String, keyText: String, now: Date) async throws -> (ControlPlaneJoinState, ClusterConfig) {
+        guard let text = try root.readText(joinPath) else { throw ConfigError(.unreadable, file: joinPath, "no such file") }
+        let join = try JoinFile.parse(text, file: joinPath, now: now, tokenExpiryMatters: false)
+        guard let sealed = join.controlPlane, let nodeName = join.nodeName, let nodeIP = join.nodeIP else {
+            throw ConfigError(.missingField, file: joinPath, field: "controlPlane",
+                              "this is a node's join file; mint one for a master with 'seed join-file NODE --ip IP --role control-plane'")
+        }
+        guard let key = SealedSecrets.Key(hex: keyText.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw ConfigError(.invalidValue, file: "--certificate-key", "not 64 hex digits (the key 'seed join-file' showed once)")
+        }
+        let bundle = SealedSecrets(sealed: sealed.sealed, cluster: join.clusterName, node: nodeName, expires: sealed.expires)
+        let secrets: [String: Data]
+        do {
+            secrets = try bundle.open(with: key, now: now)
+        } catch let failure as SealedSecrets.Failure {
+            let field = { if case .expired = failure { return "controlPlane.expires" } else { return "controlPlane.secrets" } }()
+            throw ConfigError(.invalidValue, file: joinPath, field: field, line: sealed.line, failure.description)
+        }
+        guard let recordData = secrets[SharedSecretFile.cluster], Set(SharedSecretFile.all).isSubset(of: secrets.keys) else {
+            throw ConfigError(.invalidValue, file: joinPath, field: "controlPlane.secrets", line: sealed.line, "the sealed secrets lack files a master needs; mint the join file again")
+        }
+        var config = try ClusterConfig.parse(String(decoding: recordData, as: UTF8.self), file: "\(joinPath) (sealed cluster record)")
+        config.masterName = nodeName
+        config.masterIP = nodeIP
+        let caKeyPEM = String(decoding: secrets[SharedSecretFile.caKey]!, as: UTF8.self)
+        let ca = try Certificate(pemEncoded: join.caCertificatePEM)
+        let caKey = try PrivateKey(pem: caKeyPEM)
+        guard caKey.matches(ca) else {
+            throw ConfigError(.invalidValue, file: joinPath, field: "cluster.caCertificate", "the sealed CA key does not belong to this CA certificate")
+        }
+        try checkHostFitsJoin(join, config: config, secrets: secrets, file: joinPath)
+        // A client certificate for etcd, in memory: the peers are asked before anything is written.
+        let (leaf, leafKey) = try Issuer(certificate: ca, key: caKey).issue(
+            CertificateSpec(name: "join-etcd-client", commonName: "kubeseed-join-\(nodeName)", organization: "system:masters", usage: .client),
+            .ecdsaP256, now: now, years: 1)
+        let identity = TLSIdentity(caPEM: join.caCertificatePEM, certificatePEM: leaf.pem, keyPEM: leafKey.pem)
+        let peers = join.apiServerEndpoints.compactMap(APIEndpoint.parse).filter { !$0.hostIsName && !IPAddress.same($0.host, nodeIP) }
+            .map { IPAddress.httpsURL($0.host, port: 2379) }
+        guard !peers.isEmpty else {
+            throw ConfigError(.invalidValue, file: joinPath, field: "cluster.apiServerEndpoints", "names no other master by IP to join through")
+        }
+        let state = ControlPlaneJoinState(join: join, secrets: secrets, etcdIdentity: identity, peerEndpoints: peers)
+        let members = try await withEtcdPeers(state) { client in try await client.list().members }
+        let recorded = try recordedConfig()
+        let ownsMember = try recorded != nil || EtcdSetup.joinedUnit(root: root, name: nodeName) != nil
+        if let mine = members.first(where: { $0.hasPeer(ip: nodeIP) }), !ownsMember, !mine.isLearner || mine.started {
+            throw ConfigError(.invalidValue, file: joinPath, field: "node.ip",
+                              "\(nodeIP) is already etcd member \(mine.name.isEmpty ? EtcdMembership.hex(mine.id) : mine.name) of this cluster, and this host holds no master: remove that member first ('seed-agent reset' on it, or etcdctl member remove \(EtcdMembership.hex(mine.id)))")
+        }
+        if let other = members.first(where: { $0.isLearner && !$0.hasPeer(ip: nodeIP) }) {
+            throw ConfigError(.invalidValue, file: joinPath, field: "node.ip",
+                              "etcd member \(other.peerURLs.first ?? EtcdMembership.hex(other.id)) is still a learner: etcd takes one at a time; finish that master's 'seed join' (or remove it) first")
+        }
+        return (state, config)
+    }
+
+    /// This host must be fresh, or the same master of the same cluster (a second run): never another
+    /// cluster's master, another CA, or an encryption key Secrets were already written with.
+    func checkHostFitsJoin(_ join: JoinFile, config: ClusterConfig, secrets: [String: Data], file: String) throws {
+        if let recorded = try recordedConfig() {
+            if recorded.name != config.name || recorded.masterIP.map({ !IPAddress.same($0, config.masterIP ?? "") }) ?? true || recorded.masterName != config.masterName {
+                throw ConfigError(.invalidValue, file: file, field: "node",
+                                  "this host is already master \(recorded.masterName ?? "-") (\(recorded.masterIP ?? "-")) of cluster \(recorded.name); run 'seed-agent reset' first to start over")
+            }
+        }
+        if let ca = try root.readText("\(certDirectory)/ca.pem"), ca != join.caCertificatePEM {
+            throw ConfigError(.invalidValue, file: file, field: "cluster.caCertificate",
+                              "\(certDirectory)/ca.pem on this host is another CA; this host belongs to another cluster (run 'seed-agent reset' first)")
+        }
+        for name in [SharedSecretFile.caKey, SharedSecretFile.serviceAccountKey, SharedSecretFile.serviceAccountPublicKey] {
+            if let present = try root.read("\(certDirectory)/\(name)"), present != secrets[name] {
+                throw ConfigError(.invalidValue, file: file, field: "controlPlane.secrets",
+                                  "\(certDirectory)/\(name) on this host differs from the cluster's; move it away if this host holds no other cluster")
+            }
+        }
+        if let text = try root.readText(ControlPlane.encryptionConfigPath), ControlPlane.encryptionKey(in: text).map({ Data($0) }) != secrets[SharedSecretFile.encryptionKey] {
+            throw ConfigError(.invalidValue, file: file, field: "controlPlane.secrets",
+                              "\(ControlPlane.encryptionConfigPath) on this host holds another key than the cluster's; Secrets written with it would become unreadable — move it away only if this host holds no data")
+        }
+    }
+
+    /// Runs `body` with clients to the join's peers, then closes them.
+    func withEtcdPeers<T>(_ state: ControlPlaneJoinState, _ body: (EtcdClusterClient) async throws -> T) async throws -> T {
+        try await withEtcdClients(state.peerEndpoints, identity: state.etcdIdentity, body)
+    }
+
+    /// Writes the CA (certificate and key), the service-account key pair, journaled, 0600 for keys.
+    func writeSharedSecrets(_ context: InitContext) throws -> InitPhase.Result {
+        guard let state = context.joining else { return InitPhase.Result(state: .skipped, detail: "not a join") }
+        let wanted: [(String, Data, UInt16)] = [
+            ("ca.pem", Data(state.join.caCertificatePEM.utf8), 0o644),
+            (SharedSecretFile.caKey, state.secrets[SharedSecretFile.caKey]!, 0o600),
+            (SharedSecretFile.serviceAccountKey, state.secrets[SharedSecretFile.serviceAccountKey]!, 0o600),
+            (SharedSecretFile.serviceAccountPublicKey, state.secrets[SharedSecretFile.serviceAccountPublicKey]!, 0o644),
+        ]
+        var steps: [Step] = []
+        for (name, data, mode) in wanted where try root.read("\(certDirectory)/\(name)") != data {
+            steps.append(.writeFile(path: "\(certDirectory)/\(name)", content: String(decoding: data, as: UTF8.self), mode: mode))
+        }
+        try StepRunner(root: root, effects: effects, journal: context.journal).apply(steps, observed: NodeObservation())
+        return steps.isEmpty ? InitPhase.Result(state: .ok, detail: "CA and service-account keys are the cluster's")
+            : InitPhase.Result(state: .changed, detail: "wrote the cluster's CA and service-account keys (\(steps.count) files)", changes: steps.count)
+    }
+
+    /// Joins the etcd cluster: added as a learner through a peer, started with
+    /// `--initial-cluster-state=existing`, promoted once it has caught up. A member that is already
+    /// a voter keeps its unit.
+    func joinEtcd(_ context: InitContext) async throws -> InitPhase.Result {
+        guard let state = context.joining else { return InitPhase.Result(state: .skipped, detail: "not a join") }
+        let name = context.config.masterName!
+        let peerURL = IPAddress.httpsURL(context.masterIP, port: 2380)
+        return try await withEtcdPeers(state) { cluster in
+            var (members, via) = try await cluster.list()
+            var changes = 0
+            var done: [String] = []
+            var mine = members.first { $0.hasPeer(ip: context.masterIP) }
+            if mine == nil {
+                let added = try await EtcdClusterClient.addLearner(peerURL: peerURL, via: via)
+                done.append("added as learner \(EtcdMembership.hex(added.id)) through \(via.baseURL)")
+                changes += 1
+                (members, via) = try await cluster.list()
+                mine = members.first { $0.id == added.id } ?? added
+            }
+            let setup = EtcdSetup(root: root, effects: effects, journal: context.journal, certDirectory: certDirectory, settings: context.config.host)
+            let initial = EtcdMembership.initialCluster(joining: name, peerURL: peerURL, members: members)
+                .map { EtcdUnit.Member(name: $0.name, ip: APIEndpoint.parse($0.peerURL)?.host ?? "") }
+            let unit = try EtcdSetup.joinedUnit(root: root, name: name) ?? EtcdUnit.render(this: EtcdUnit.Member(name: name, ip: context.masterIP), cluster: initial,
+                                                                                 state: .existing, certDir: certDirectory, settings: context.config.host)
+            let performed = try setup.converge(unit: unit)
+            changes += performed.count
+            done += performed.map { "\($0.step)" }
+            if let learner = mine, learner.isLearner {
+                try await EtcdClusterClient.promote(learner.id, via: via, limit: etcdTimeout)
+                done.append("promoted to voting member")
+                changes += 1
+            }
+            let voters = try await cluster.list().members.filter { !$0.isLearner }.count
+            return changes == 0 ? InitPhase.Result(state: .ok, detail: "a voting member of \(voters)")
+                : InitPhase.Result(state: .changed, detail: done.joined(separator: ", ") + "; \(voters) voting members", changes: changes)
+        }
+    }
+}

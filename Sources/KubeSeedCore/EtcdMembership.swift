@@ -1,0 +1,165 @@
+import Foundation
+
+/// One member of the etcd cluster as etcd's v3 JSON gateway lists it (`POST /v3/cluster/member/list`).
+public struct EtcdMember: Sendable, Equatable {
+    /// etcd's 64-bit member ID (the gateway spells it as a decimal string).
+    public var id: UInt64
+    /// Empty until the member has started and published its name.
+    public var name: String
+    public var peerURLs: [String]
+    public var clientURLs: [String]
+    public var isLearner: Bool
+
+    public init(id: UInt64, name: String, peerURLs: [String], clientURLs: [String] = [], isLearner: Bool = false) {
+        self.id = id
+        self.name = name
+        self.peerURLs = peerURLs
+        self.clientURLs = clientURLs
+        self.isLearner = isLearner
+    }
+
+    /// Whether the member has started (a member added but never started has no name and no client URLs).
+    public var started: Bool { !name.isEmpty }
+
+    /// The host of its first peer URL (an IP for every member KubeSeed adds).
+    public var peerHost: String? { peerURLs.first.flatMap(APIEndpoint.parse)?.host }
+
+    /// Whether one of its peer URLs is on `ip`.
+    public func hasPeer(ip: String) -> Bool {
+        peerURLs.contains { url in APIEndpoint.parse(url).map { IPAddress.same($0.host, ip) } ?? false }
+    }
+}
+
+/// etcd's cluster-membership calls over its v3 JSON gateway, and the rules around them: pure (the
+/// requests and the parsing of answers), so the same code is contract-tested and run against etcd.
+public enum EtcdMembership {
+    public static let listPath = "/v3/cluster/member/list"
+    public static let addPath = "/v3/cluster/member/add"
+    public static let promotePath = "/v3/cluster/member/promote"
+    public static let removePath = "/v3/cluster/member/remove"
+
+    public static func listRequest() -> APIRequest {
+        APIRequest(.post, listPath, body: Data("{}".utf8), object: "etcd member list")
+    }
+
+    /// Adds a member that has not started yet, as a learner: it receives the log but does not vote
+    /// until promoted, so a slow or failed start never costs the cluster its quorum.
+    public static func addLearnerRequest(peerURL: String) -> APIRequest {
+        APIRequest(.post, addPath, body: json(["peerURLs": [peerURL], "isLearner": true]), object: "etcd member add \(peerURL) (learner)")
+    }
+
+    public static func promoteRequest(id: UInt64) -> APIRequest {
+        APIRequest(.post, promotePath, body: json(["ID": String(id)]), object: "etcd member promote \(hex(id))")
+    }
+
+    public static func removeRequest(id: UInt64) -> APIRequest {
+        APIRequest(.post, removePath, body: json(["ID": String(id)]), object: "etcd member remove \(hex(id))")
+    }
+
+    /// etcdctl's spelling of a member ID.
+    public static func hex(_ id: UInt64) -> String { String(id, radix: 16) }
+
+    private static func json(_ object: [String: Any]) -> Data {
+        // Strings, booleans and arrays of strings always serialize.
+        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+    }
+
+    /// What went wrong reading an answer.
+    public struct AnswerError: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    /// The members of a `member list` (or `member add`, which lists them too) answer.
+    public static func members(in body: Data) throws -> [EtcdMember] {
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            throw AnswerError(description: "etcd's answer is not a JSON object")
+        }
+        guard let list = object["members"] as? [[String: Any]] else { return [] }
+        return try list.map(member)
+    }
+
+    /// The member an `add` answer says it added.
+    public static func addedMember(in body: Data) throws -> EtcdMember {
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+              let added = object["member"] as? [String: Any] else {
+            throw AnswerError(description: "etcd's answer to member add names no member")
+        }
+        return try member(added)
+    }
+
+    static func member(_ fields: [String: Any]) throws -> EtcdMember {
+        // The gateway writes uint64 as a decimal string; accept a number too.
+        let id: UInt64?
+        switch fields["ID"] {
+        case let text as String: id = UInt64(text)
+        case let number as NSNumber: id = number.uint64Value
+        default: id = nil
+        }
+        guard let id else { throw AnswerError(description: "an etcd member without an ID") }
+        return EtcdMember(id: id, name: fields["name"] as? String ?? "", peerURLs: fields["peerURLs"] as? [String] ?? [],
+                          clientURLs: fields["clientURLs"] as? [String] ?? [], isLearner: fields["isLearner"] as? Bool ?? false)
+    }
+
+    /// etcd's error text from a failed call (`{"error": "...", "message": "..."}`), or the raw body.
+    public static func errorMessage(_ body: Data) -> String {
+        if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+           let message = object["message"] as? String ?? object["error"] as? String {
+            return message
+        }
+        return String(decoding: body.prefix(300), as: UTF8.self)
+    }
+
+    /// Whether a promote failed only because the learner has not caught up yet (worth retrying).
+    public static func learnerNotReady(_ message: String) -> Bool {
+        message.contains("which is in sync with leader") || message.contains("not ready") || message.contains("too many requests")
+    }
+
+    /// What removing the member on `ip` does to the cluster's quorum.
+    public enum Removal: Equatable, Sendable {
+        /// Not a member: nothing to remove.
+        case notAMember
+        /// The last member: removing it ends the cluster (reset of a single master).
+        case lastMember(EtcdMember)
+        /// Safe: the remaining voters that answer are a majority of the remaining voters.
+        case safe(EtcdMember, remaining: Int, healthy: Int)
+        /// Unsafe: too few of the remaining voters answer to keep a quorum.
+        case wouldLoseQuorum(EtcdMember, remaining: Int, healthy: Int)
+    }
+
+    /// Decides whether the member on `ip` can leave: the voters left behind must still be a quorum
+    /// among themselves counting only those that answer (`healthyIDs`). A learner never votes, so its
+    /// removal is always safe.
+    public static func removal(of ip: String, members: [EtcdMember], healthyIDs: Set<UInt64>) -> Removal {
+        guard let leaving = members.first(where: { $0.hasPeer(ip: ip) }) else { return .notAMember }
+        let others = members.filter { $0.id != leaving.id }
+        guard !others.isEmpty else { return .lastMember(leaving) }
+        let voters = others.filter { !$0.isLearner }
+        let healthy = voters.filter { healthyIDs.contains($0.id) }.count
+        if leaving.isLearner || healthy >= voters.count / 2 + 1 {
+            return .safe(leaving, remaining: voters.count, healthy: healthy)
+        }
+        return .wouldLoseQuorum(leaving, remaining: voters.count, healthy: healthy)
+    }
+
+    /// The `--initial-cluster` of a member joining `members` as `name` on `peerURL`: every started
+    /// member by name, and the new one (etcd checks this list against its membership at start).
+    public static func initialCluster(joining name: String, peerURL: String, members: [EtcdMember]) -> [(name: String, peerURL: String)] {
+        var list: [(name: String, peerURL: String)] = []
+        for member in members {
+            guard let url = member.peerURLs.first else { continue }
+            if member.peerURLs.contains(peerURL) { continue }
+            guard member.started else { continue }
+            list.append((member.name, url))
+        }
+        list.append((name, peerURL))
+        return list
+    }
+
+    /// The API server endpoints of a cluster whose masters are its etcd members (stacked etcd):
+    /// each member's peer host on 6443, in member order, learners included (the balancer's health
+    /// check keeps a master out until its API server is ready).
+    public static func apiServerEndpoints(_ members: [EtcdMember]) -> [String] {
+        var seen = Set<String>()
+        return members.compactMap(\.peerHost).filter { seen.insert($0).inserted }.map { IPAddress.httpsURL($0, port: 6443) }
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+@testable import KubeSeedCommands
+@testable import KubeSeedCore
+@testable import KubeSeedHost
+@testable import KubeSeedPKI
+
+/// `seed join-file --role control-plane` and the refusals of `seed join`, for real against temporary
+/// roots (real PKI, sealing and files; systemd is the recording fake). The minting master's etcd is
+/// "at" 127.0.0.1, where nothing listens: every refusal here comes before etcd would be asked, but for
+/// the last, which is that no etcd member answers. The three-master VM run joins for real.
+@Suite struct ControlPlaneJoinTests {
+    final class Output: @unchecked Sendable { var text = "" }
+
+    func operations(_ host: TemporaryHost) -> (MasterOperations, Output) {
+        let output = Output()
+        var operations = MasterOperations(root: host.root, effects: host.effects, effectiveUID: 0)
+        operations.write = { output.text += $0 }
+        return (operations, output)
+    }
+
+    /// A first master with its whole PKI (made a day ago) and encryption config.
+    func firstMaster() throws -> TemporaryHost {
+        let host = try TemporaryHost()
+        var config = ClusterConfig()
+        config.name = "test"
+        config.masterName = "master-1"
+        config.masterIP = "127.0.0.1"
+        config.keyAlgorithm = "ecdsa"
+        try TemporaryHost.write(host.root, ClusterConfig.recordPath, config.render())
+        try FileManager.default.createDirectory(atPath: host.root.resolve(ControlPlane.certDir), withIntermediateDirectories: true)
+        _ = try PKIStore(root: host.root).ensure(PKIParameters(config), algorithm: .ecdsaP256, journal: ChangeJournal(root: host.root),
+                                                 now: Date().addingTimeInterval(-86400))
+        try TemporaryHost.write(host.root, ControlPlane.encryptionConfigPath, ControlPlane.encryptionConfig(key: Array(repeating: 9, count: 32)))
+        return host
+    }
+
+    /// Mints master-2's file on `master`; returns its text and the key the output showed.
+    func mint(on master: TemporaryHost, now: Date = Date(), lifetime: TimeInterval = 7200) async throws -> (text: String, key: String, output: String) {
+        let (operations, output) = operations(master)
+        let request = JoinRequest(nodeName: "master-2", nodeIP: "192.0.2.12", roles: ["control-plane"], expires: now.addingTimeInterval(lifetime))
+        let path = "/root/master-2-\(Int(now.timeIntervalSince1970)).yaml"
+        #expect(await operations.mintJoinFile(request, output: path, now: now) == 0, "\(output.text)")
+        let key = try #require(output.text.split(whereSeparator: { !$0.isHexDigit }).first { $0.count == 64 }.map(String.init))
+        return (try #require(try master.root.readText(path)), key, output.text)
+    }
+
+    @Test func aMastersJoinFileSealsTheSharedKeysAndShowsTheKeyOnceWithoutStoringIt() async throws {
+        let master = try firstMaster()
+        let (text, key, output) = try await mint(on: master)
+        let join = try JoinFile.parse(text, file: "master-2.yaml")
+        #expect(join.roles == ["control-plane"] && join.nodeIP == "192.0.2.12" && join.controlPlane != nil)
+        #expect(output.contains("shown once"))
+        // Neither the key nor any shared secret is in the file, the journal or anywhere under the root.
+        let caKey = try #require(try master.root.readText("/etc/kubernetes/cert/ca-key.pem"))
+        #expect(!text.contains(key) && !text.contains("PRIVATE KEY"))
+        for (path, content) in try master.snapshot() where !path.hasPrefix("/etc/kubernetes/cert") {
+            #expect(!content.contains(key), "\(path) holds the certificate key")
+            #expect(!content.contains(caKey), "\(path) holds the CA key")
+        }
+        let files = try SealedSecrets(sealed: join.controlPlane!.sealed, cluster: "test", node: "master-2", expires: join.controlPlane!.expires)
+            .open(with: try #require(SealedSecrets.Key(hex: key)))
+        #expect(Set(files.keys) == Set(SharedSecretFile.all))
+        #expect(files[SharedSecretFile.caKey] == Data(caKey.utf8))
+        #expect(files[SharedSecretFile.encryptionKey] == Data(repeating: 9, count: 32))
+    }
+
+    @Test func everyBadJoinIsRefusedWithTheFieldAndExit2AndChangesNothing() async throws {
+        let master = try firstMaster()
+        let (text, key, _) = try await mint(on: master)
+        let (expiredText, expiredKey, _) = try await mint(on: master, now: Date().addingTimeInterval(-3 * 3600), lifetime: 3600)
+        let join = try JoinFile.parse(text, file: "m.yaml")
+        let sealed = join.controlPlane!.sealed
+        var tampered = Array(sealed)
+        tampered[40] = tampered[40] == "A" ? "B" : "A"
+        let otherKey = String(repeating: "0", count: 64)
+
+        let newHost = try TemporaryHost()
+        try TemporaryHost.write(newHost.root, "/root/m.yaml", text)
+        try TemporaryHost.write(newHost.root, "/root/tampered.yaml", text.replacingOccurrences(of: sealed, with: String(tampered)))
+        try TemporaryHost.write(newHost.root, "/root/expired.yaml", expiredText)
+        try TemporaryHost.write(newHost.root, "/root/node.yaml", text.components(separatedBy: "controlPlane:")[0])
+        let before = try newHost.snapshot()
+        let (operations, output) = operations(newHost)
+        let cases: [(file: String, key: String, expected: String)] = [
+            ("/root/m.yaml", otherKey, "controlPlane.secrets"),
+            ("/root/m.yaml", "not-a-key", "--certificate-key"),
+            ("/root/tampered.yaml", key, "controlPlane.secrets"),
+            ("/root/expired.yaml", expiredKey, "controlPlane.expires"),
+            ("/root/node.yaml", key, "controlPlane"),
+            ("/root/absent.yaml", key, "no such file"),
+            // Everything right, but no etcd member answers (127.0.0.1:2379 is closed).
+            ("/root/m.yaml", key, "no etcd member answered"),
+        ]
+        for item in cases {
+            output.text = ""
+            #expect(await operations.joinControlPlane(joinPath: item.file, keyText: item.key) == 2, "\(item.file): \(output.text)")
+            #expect(output.text.contains("nothing changed") && output.text.contains(item.expected), "\(item.file): \(output.text)")
+            #expect(!output.text.contains(key) && !output.text.contains("PRIVATE"))
+            #expect(try newHost.snapshot() == before, "\(item.file) changed the host")
+        }
+
+        // A host that already holds another cluster's CA is refused before etcd is asked.
+        try TemporaryHost.write(newHost.root, "/etc/kubernetes/cert/ca.pem", "-----BEGIN CERTIFICATE-----\nanother cluster's\n-----END CERTIFICATE-----\n")
+        output.text = ""
+        #expect(await operations.joinControlPlane(joinPath: "/root/m.yaml", keyText: key) == 2)
+        #expect(output.text.contains("cluster.caCertificate"), "\(output.text)")
+    }
+}
