@@ -141,15 +141,14 @@ public enum EtcdMembership {
         return .wouldLoseQuorum(leaving, remaining: voters.count, healthy: healthy)
     }
 
-    /// The `--initial-cluster` of a member joining `members` as `name` on `peerURL`: every started
-    /// member by name, and the new one (etcd checks this list against its membership at start).
+    /// The `--initial-cluster` of a member joining `members` as `name` on `peerURL`: every member (etcd
+    /// compares this list's peer URLs with the cluster's own at start, so none may be left out; one
+    /// that never started has no name, and goes by its ID), then the new one.
     public static func initialCluster(joining name: String, peerURL: String, members: [EtcdMember]) -> [(name: String, peerURL: String)] {
         var list: [(name: String, peerURL: String)] = []
-        for member in members {
+        for member in members where !member.peerURLs.contains(peerURL) {
             guard let url = member.peerURLs.first else { continue }
-            if member.peerURLs.contains(peerURL) { continue }
-            guard member.started else { continue }
-            list.append((member.name, url))
+            list.append((member.started ? member.name : hex(member.id), url))
         }
         list.append((name, peerURL))
         return list
