@@ -82,10 +82,11 @@ extension AgentOperations {
                                             checks: [AgentStatus.Check(name, "failed", reason)]),
                         output: output + "seed-agent: \(name): \(reason)\n", changes: changes, retryable: retryable)
         }
-        let join: JoinFile
+        var join: JoinFile
         do { join = try Self.loadJoinFile(root: root, path: joinPath, effectiveUID: effectiveUID, now: now) } catch {
             return failed("join file", "\(error); nothing changed", retryable: Self.isRetryable(error))
         }
+        join.apiServerEndpoints = apiServers(join)
         var prep = self
         prep.settings = join.host
         prep.settings.addDirectories(NodeComponents.directories(join))

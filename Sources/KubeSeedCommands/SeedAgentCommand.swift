@@ -100,18 +100,20 @@ struct Reset: AsyncParsableCommand {
     }
 }
 
-struct Run: ParsableCommand {
+struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The node agent (seed-agent.service): converge from the join file, report readiness, wait for changes.",
         discussion: """
             Validates the join file, prepares the node, writes containerd / kubelet / kube-proxy configuration and \
-            units, starts what can run, then sends READY=1 and waits (inotify, no polling) for the join file or \
-            /opt/k8s/bin to change. An invalid join file changes nothing; the agent reports why and waits for a fix.
+            units, starts what can run, then sends READY=1 and waits (inotify) for the join file or /opt/k8s/bin to \
+            change. Once the kubelet has its client certificate, it also asks every minute which API servers the \
+            default/kubernetes EndpointSlice lists, and points the node-local balancer at them when they changed. \
+            An invalid join file changes nothing; the agent reports why and waits for a fix.
             """)
     @Option(help: "The join file.") var join = JoinFile.defaultPath
     @Flag(help: "One pass, then exit (0 when ready).") var once = false
 
-    func run() throws {
+    func run() async throws {
         // The watcher compares absolute paths: a relative --join would name no directory at all.
         let join = absolutePath(self.join)
         let operations = try liveOperations(root: HostRoot(), settings: NodePrepSettings())
@@ -140,9 +142,15 @@ struct Run: ParsableCommand {
                 try watcher.watch(NodePaths.binDir)
                 watchingBinaries = true
             }
-            // Sleep in the kernel until the join file or the binaries directory changes.
+            // Sleep in the kernel until the join file or the binaries directory changes, waking every
+            // interval to ask which API servers there are.
             while true {
-                let changed = try watcher.next()
+                let changed = try watcher.next(timeout: APIServerDiscovery.interval)
+                if changed.isEmpty {
+                    let refresh = await operations.refreshAPIServers(joinPath: join)
+                    if refresh.changed { say("seed-agent: \(refresh.message)\n"); break }
+                    continue
+                }
                 if changed.contains(where: { $0 == join || $0.hasPrefix(NodePaths.binDir + "/") }) { break }
             }
         }

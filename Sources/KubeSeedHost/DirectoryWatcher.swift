@@ -19,8 +19,15 @@ public final class DirectoryWatcher {
         watches[wd] = path
     }
 
-    /// Waits for the next batch of events; returns the paths (directory/name) that changed.
-    public func next() throws -> [String] {
+    /// Waits for the next batch of events, at most `timeout` (nil: forever); returns the paths
+    /// (directory/name) that changed, none when the time ran out.
+    public func next(timeout: Duration? = nil) throws -> [String] {
+        if let timeout {
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+            let ready = try systemCall(.file, "wait for inotify events") { poll(&entry, 1, milliseconds) }
+            if ready == 0 { return [] }
+        }
         var buffer = [UInt8](repeating: 0, count: 4096)
         let count = try buffer.withUnsafeMutableBytes { raw in
             try systemCall(.file, "read inotify events") { read(fd, raw.baseAddress, raw.count) }

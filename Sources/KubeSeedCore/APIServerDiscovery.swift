@@ -1,0 +1,51 @@
+import Foundation
+
+/// Keeping a node's balancer current: the API servers the `default/kubernetes` EndpointSlice lists
+/// (each API server publishes itself there), read with the node's own credentials. The list found
+/// is kept at `statePath` and, when it holds any ready server, replaces the join file's, so a master
+/// added after a node joined needs no edit on the node.
+public enum APIServerDiscovery {
+    /// The API servers last found, one `https://HOST:PORT` per line.
+    public static let statePath = "/var/lib/kubeseed/api-servers"
+    /// How often the agent asks, while it waits for changes.
+    public static let interval: Duration = .seconds(60)
+
+    public static func request() -> APIRequest {
+        APIRequest(.get, "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dkubernetes",
+                   object: "EndpointSlices of default/kubernetes")
+    }
+
+    /// The ready API servers of an EndpointSliceList, as endpoints for the balancer, in a stable order;
+    /// `nil` when the answer is not such a list or names no ready server (the balancer is never emptied).
+    public static func endpoints(in body: Data) -> [String]? {
+        guard let list = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+              let items = list["items"] as? [[String: Any]] else { return nil }
+        var found = Set<String>()
+        for slice in items {
+            let ports = slice["ports"] as? [[String: Any]] ?? []
+            let port = (ports.first { $0["name"] as? String == "https" } ?? ports.first)?["port"] as? Int
+            guard let port, (1...65535).contains(port) else { continue }
+            for endpoint in slice["endpoints"] as? [[String: Any]] ?? [] {
+                // Absent means ready (EndpointSlice v1).
+                if (endpoint["conditions"] as? [String: Any])?["ready"] as? Bool == false { continue }
+                for address in endpoint["addresses"] as? [String] ?? [] where IPAddress.isValid(address) {
+                    found.insert(IPAddress.httpsURL(address, port: port))
+                }
+            }
+        }
+        return found.isEmpty ? nil : found.sorted()
+    }
+
+    /// The state file's text for `endpoints`.
+    public static func render(_ endpoints: [String]) -> String {
+        "# API servers from the default/kubernetes EndpointSlice, found by seed-agent; the node-local balancer uses these.\n"
+            + endpoints.map { $0 + "\n" }.joined()
+    }
+
+    /// The endpoints in a state file; `nil` when any line is not an endpoint (the join file's list is used then).
+    public static func parse(_ text: String) -> [String]? {
+        let lines = text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") && !$0.isEmpty }
+        guard !lines.isEmpty, lines.allSatisfy({ APIEndpoint.parse($0) != nil }) else { return nil }
+        return lines
+    }
+}
