@@ -17,7 +17,7 @@ public struct SeedCommand: AsyncParsableCommand {
 /// The options `seed init` and its single phases (`seed pki`, `seed etcd`) share: the cluster
 /// configuration file and the flags that override it.
 struct ClusterOptions: ParsableArguments {
-    @Option(help: "Cluster configuration file (ClusterConfiguration YAML; default \(ClusterConfig.defaultPath) if it exists).") var config: String?
+    @Option(help: "Cluster configuration file (ClusterConfiguration YAML; default \(ClusterConfig.defaultPath) if it exists, else what this master was set up with).") var config: String?
     @Option(help: "This master's node name (default: the host name).") var name: String?
     @Option(name: .customLong("master-ip"), help: "This master's IP (default: the address on the default-route interface).") var masterIP: String?
     @Option(help: "rsa (RSA-2048, default) or ecdsa (P-256).") var keyAlgorithm: String?
@@ -35,6 +35,9 @@ struct ClusterOptions: ParsableArguments {
                 cluster = try ClusterConfig.parse(text, file: source)
             } else if config != nil {
                 throw ConfigError(.unreadable, file: source, "no such file")
+            } else if let recorded = try root.readText(ClusterConfig.recordPath) {
+                // A later run on a master (one that joined with 'seed join' has no cluster.yaml) starts from what it was set up with.
+                cluster = try ClusterConfig.parse(recorded, file: ClusterConfig.recordPath)
             }
             if let name {
                 guard JoinFile.isValidNodeName(name) else { throw ConfigError(.invalidValue, file: "--name", "'\(name)' is not a node name (lowercase DNS name)") }

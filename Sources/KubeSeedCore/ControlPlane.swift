@@ -231,7 +231,9 @@ public enum ControlPlane {
     /// Every file the first master's control plane needs, with modes and the units each one restarts.
     /// `credentials` are keyed by certificate name: admin, kube-controller-manager, kube-scheduler, kube-proxy.
     public static func files(_ c: Cluster, caPEM: String, credentials: [String: Credential], encryptionKey: [UInt8]) -> [RenderedFile] {
-        let local = "https://127.0.0.1:6443"
+        // The controller manager and scheduler reach the API servers through the node-local balancer
+        // (every master is a node): losing this master's API server does not stop them.
+        let balanced = APIBalancer.server
         let external = IPAddress.httpsURL(c.masterIP, port: 6443)
         var files: [RenderedFile] = []
         func add(_ path: String, user: String, certificate: String, server: String, restarts: [String]) {
@@ -240,9 +242,9 @@ public enum ControlPlane {
         }
         add(adminKubeconfigPath, user: "admin", certificate: "admin", server: external, restarts: [])
         add("/etc/kubernetes/kube-controller-manager.kubeconfig", user: "system:kube-controller-manager", certificate: "kube-controller-manager",
-            server: local, restarts: ["kube-controller-manager.service"])
+            server: balanced, restarts: ["kube-controller-manager.service"])
         add("/etc/kubernetes/kube-scheduler.kubeconfig", user: "system:kube-scheduler", certificate: "kube-scheduler",
-            server: local, restarts: ["kube-scheduler.service"])
+            server: balanced, restarts: ["kube-scheduler.service"])
         add(kubeProxyKubeconfigPath, user: "system:kube-proxy", certificate: "kube-proxy", server: external, restarts: [])
         files.append(RenderedFile(encryptionConfigPath, encryptionConfig(key: encryptionKey), mode: 0o600, restarts: ["kube-apiserver.service"]))
         files.append(RenderedFile(auditPolicyPath, auditPolicy(), restarts: ["kube-apiserver.service"]))

@@ -176,7 +176,7 @@ import Yams
         let clusters = try #require(admin["clusters"] as? [[String: Any]])
         #expect((clusters[0]["cluster"] as? [String: String])?["server"] == "https://192.0.2.10:6443")
         let scheduler = try #require(try Yams.load(yaml: byPath["/etc/kubernetes/kube-scheduler.kubeconfig"]!.content) as? [String: Any])
-        #expect(((scheduler["clusters"] as? [[String: Any]])?[0]["cluster"] as? [String: String])?["server"] == "https://127.0.0.1:6443")
+        #expect(((scheduler["clusters"] as? [[String: Any]])?[0]["cluster"] as? [String: String])?["server"] == "https://127.0.0.1:8443", "the scheduler reaches the API servers through the node-local balancer")
         // The key survives a re-run: it is read back from the file this renderer wrote.
         #expect(ControlPlane.encryptionKey(in: byPath["/etc/kubernetes/encryption-config.yaml"]!.content) == key)
         #expect(ControlPlane.encryptionKey(in: "kind: EncryptionConfiguration\n") == nil)

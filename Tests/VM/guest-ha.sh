@@ -196,7 +196,7 @@ watch_failover() {
 }
 
 # What the host looked like before KubeSeed: names everywhere it writes, and the bytes of /etc
-# (as guest-e2e-worker.sh).
+#.
 snapshot() {
   { find /etc /lib/systemd/system /usr/bin /usr/share/man/man1 /usr/share/bash-completion /usr/share/doc/kubeseed \
       /opt /data /var/lib/kubeseed -xdev 2>/dev/null | grep -v '^/etc/ld.so.cache$' | sort
@@ -426,6 +426,12 @@ master-2-1)
   fi
   log_members
   expect "after master-3's reset: etcd on master-1 and master-2 healthy" etcd_at 11,12 endpoint health
+  # The package upgrades over itself on a running master; the cluster's units are untouched.
+  DEBIAN_FRONTEND=noninteractive dpkg -i /root/kubeseed.deb > "$state/upgrade.txt" 2>&1 && pass "the package upgrades over itself (dpkg -i again)" \
+    || { fail "upgrade failed"; log_file UPGRADE "$state/upgrade.txt"; }
+  expect "after the upgrade seed-agent.path, etcd and the balancer are active" sh -c \
+    "systemctl is-active --quiet seed-agent.path && systemctl is-active --quiet etcd.service && systemctl is-active --quiet kubeseed-api-balancer.service"
+  expect "seed-agent status: master-2's node part is ready" seed-agent status
   tell 192.0.2.11 7008 finished
   log "DONE"
   sync
@@ -480,6 +486,22 @@ master-3-1)
   hear 7017 1500; t0=$(ms)
   watch_failover "$t0" "$srv" "$downs"
 
+  # While master-1 is down, master-3 may not leave: master-2 would be alone with a dead master-1.
+  if ! etcdctl --endpoints=https://192.0.2.11:2379 $etcd_tls --dial-timeout=2s --command-timeout=4s endpoint health > /dev/null 2>&1; then
+    journal_sum=$(sha256sum < /var/lib/kubeseed/journal.json)
+    seed-agent reset > "$state/reset-refused.txt" 2>&1; rc=$?
+    timeline "seed-agent reset with master-1 down done (exit $rc)"
+    log_file RESET-REFUSED "$state/reset-refused.txt"
+    [ $rc = 2 ] && grep -q 'no quorum' "$state/reset-refused.txt" \
+      && pass "with master-1 down, seed-agent reset on master-3 refuses (exit 2): the voters left would have no quorum" \
+      || fail "with master-1 down, reset exit $rc (2 and 'no quorum' expected)"
+    expect "the refused reset changed nothing (journal, etcd member, services)" sh -c \
+      "test \"\$(sha256sum < /var/lib/kubeseed/journal.json)\" = '$journal_sum' && systemctl is-active --quiet etcd.service && systemctl is-active --quiet kubeseed-api-balancer.service"
+    expect "after the refused reset master-3 is still an etcd member" sh -c "etcdctl --endpoints=https://192.0.2.13:2379 $etcd_tls --dial-timeout=3s --command-timeout=10s member list | grep -q 'started, master-3,'"
+  else
+    log "NOTE master-1 was back before master-3 could try a reset without quorum: that check did not run"
+  fi
+
   # master-3 leaves the cluster once master-1 is back: reset, purge, and its files are as before.
   hear 7019 1800
   systemctl stop standin-apiserver.service   # not a unit KubeSeed knows: reset would leave it running
@@ -496,7 +518,7 @@ master-3-1)
   timeline "package purged"
   snapshot "$state/after.txt"
   # Directories reset keeps because something else filled them (the operator's data) are reported by
-  # reset as "kept … (not empty)"; only those may remain (as guest-e2e-worker.sh).
+  # reset as "kept … (not empty)"; only those may remain.
   kept=$(sed -n 's/.*kept \(\/[^ ]*\) (not empty).*/\1/p' "$state/reset.txt")
   log "reset kept: $(echo $kept)"
   diff "$state/before.txt" "$state/after.txt" | grep '^[<>]' > "$state/diff.txt"
