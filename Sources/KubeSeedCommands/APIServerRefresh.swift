@@ -43,7 +43,7 @@ extension AgentOperations {
     /// Keeps `found` as the balancer's list (journaled) when it names a server and differs from the list in use.
     func keepAPIServers(_ found: [String]?, join: JoinFile) -> (changed: Bool, message: String) {
         let current = apiServers(join)
-        guard let found, found != current else { return (false, "API servers: \(current.joined(separator: ", ")) (unchanged)") }
+        guard let found, found.sorted() != current.sorted() else { return (false, "API servers: \(current.joined(separator: ", ")) (unchanged)") }
         do {
             let lock = try HostLock.acquire(root, path: lockPath)
             defer { close(lock) }

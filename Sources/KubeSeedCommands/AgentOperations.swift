@@ -93,15 +93,18 @@ public struct AgentOperations {
     }
 
     /// Restores what the journal says was there before.
-    public func reset() -> Outcome {
+    /// - Parameter lockHeld: the caller (reset on a master, which leaves etcd first) holds the host lock.
+    public func reset(lockHeld: Bool = false) -> Outcome {
         if effectiveUID != 0 {
             return Outcome(output: "seed-agent reset: must run as root\n", exitCode: 1)
         }
-        let lock: Int32
-        do { lock = try HostLock.acquire(root, path: lockPath) } catch {
-            return Outcome(output: "seed-agent reset: \(error)\n", exitCode: 1)
+        var lock: Int32 = -1
+        if !lockHeld {
+            do { lock = try HostLock.acquire(root, path: lockPath) } catch {
+                return Outcome(output: "seed-agent reset: \(error)\n", exitCode: 1)
+            }
         }
-        defer { close(lock) }
+        defer { if lock >= 0 { close(lock) } }
         do {
             let journal = try ChangeJournal(root: root, path: journalPath)
             if journal.records.isEmpty {

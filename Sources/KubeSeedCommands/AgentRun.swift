@@ -41,14 +41,25 @@ extension AgentOperations {
             throw ConfigError(.unreadable, file: path, "not UTF-8 text")
         }
         do {
-            return try JoinFile.parse(text, file: path, now: now)
+            let join = try JoinFile.parse(text, file: path, now: now)
+            try refuseControlPlaneJoin(join, path: path)
+            return join
         } catch let error as ConfigError where error.field == "bootstrap.expires" {
             // The token is needed once, for the kubelet's first client certificate; after that (a reboot a
             // week later) an expired token must not stop the agent from keeping the node as it is.
             let join = try JoinFile.parse(text, file: path, now: now, tokenExpiryMatters: false)
+            try refuseControlPlaneJoin(join, path: path)
             guard try kubeletBootstrapped(root: root, caPEM: join.caCertificatePEM, now: now) else { throw error }
             return join
         }
+    }
+
+    /// A control-plane join file makes a master (`seed join`); the agent acting on it would make a
+    /// node that only looks like one.
+    static func refuseControlPlaneJoin(_ join: JoinFile, path: String) throws {
+        guard let secrets = join.controlPlane else { return }
+        throw ConfigError(.invalidValue, file: path, field: "controlPlane", line: secrets.line,
+                          "this is a master's join file: run 'seed join \(path)' with its certificate key, and move it away from the agent's path")
     }
 
     /// Whether the kubelet holds a valid client certificate from the cluster CA: a join file's token is

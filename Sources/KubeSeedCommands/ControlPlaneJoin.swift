@@ -54,7 +54,7 @@ extension InitPhase {
 
 extension MasterOperations {
     /// Seals what a new master needs for `request` (its node, a deadline) under a new one-time key.
-    func sealSharedSecrets(node: String, expires: Date) throws -> (ControlPlaneSecrets, SealedSecrets.Key) {
+    func sealSharedSecrets(node: String, ip: String, expires: Date) throws -> (ControlPlaneSecrets, SealedSecrets.Key) {
         guard let cluster = try root.read(ClusterConfig.recordPath) else {
             throw HostError(.file, "\(ClusterConfig.recordPath) is missing", cause: "run 'seed init' on this master first")
         }
@@ -71,9 +71,13 @@ extension MasterOperations {
         files[SharedSecretFile.encryptionKey] = Data(key)
         let recorded = try recordedConfig()
         let oneTimeKey = SealedSecrets.Key.generate()
-        let sealed = try SealedSecrets.seal(files, key: oneTimeKey, cluster: recorded?.name ?? "", node: node, expires: expires)
+        let sealed = try SealedSecrets.seal(files, key: oneTimeKey, cluster: recorded?.name ?? "", node: Self.sealedNode(node, ip), expires: expires)
         return (ControlPlaneSecrets(sealed: sealed.sealed, expires: expires), oneTimeKey)
     }
+
+    /// What the sealed secrets are bound to besides the cluster and the deadline: the master's name and
+    /// IP, so a file edited to point elsewhere does not open.
+    static func sealedNode(_ name: String, _ ip: String) -> String { "\(name) \(ip)" }
 
     /// `seed join FILE`: makes this machine a master of the cluster that minted FILE. Exit codes: 0 done,
     /// 1 a phase failed (every change so far journaled; run it again), 2 bad input (nothing changed here
@@ -102,9 +106,10 @@ extension MasterOperations {
                               "this is a node's join file; mint one for a master with 'seed join-file NODE --ip IP --role control-plane'")
         }
         guard let key = SealedSecrets.Key(hex: keyText.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw ConfigError(.invalidValue, file: "--certificate-key", "not 64 hex digits (the key 'seed join-file' showed once)")
+            throw ConfigError(.invalidValue, file: "the certificate key (--certificate-key-file or standard input)",
+                              "not 64 hex digits (the key 'seed join-file' showed once)")
         }
-        let bundle = SealedSecrets(sealed: sealed.sealed, cluster: join.clusterName, node: nodeName, expires: sealed.expires)
+        let bundle = SealedSecrets(sealed: sealed.sealed, cluster: join.clusterName, node: Self.sealedNode(nodeName, nodeIP), expires: sealed.expires)
         let secrets: [String: Data]
         do {
             secrets = try bundle.open(with: key, now: now)
@@ -124,6 +129,10 @@ extension MasterOperations {
         guard caKey.matches(ca) else {
             throw ConfigError(.invalidValue, file: joinPath, field: "cluster.caCertificate", "the sealed CA key does not belong to this CA certificate")
         }
+        guard localAddresses().contains(where: { IPAddress.same($0, nodeIP) }) else {
+            throw ConfigError(.invalidValue, file: joinPath, field: "node.ip",
+                              "\(nodeIP) is not an address of this host; run 'seed join' on the master the file was minted for, or mint it again with its IP")
+        }
         try checkHostFitsJoin(join, config: config, secrets: secrets, file: joinPath)
         // A client certificate for etcd, in memory: the peers are asked before anything is written.
         let (leaf, leafKey) = try Issuer(certificate: ca, key: caKey).issue(
@@ -135,10 +144,23 @@ extension MasterOperations {
         guard !peers.isEmpty else {
             throw ConfigError(.invalidValue, file: joinPath, field: "cluster.apiServerEndpoints", "names no other master by IP to join through")
         }
+        let recorded = try recordedConfig()
+        let ownsMember = try recorded != nil || EtcdSetup.joinedUnit(root: root, name: nodeName, dataDir: config.host.etcdDataDir) != nil
+        if !ownsMember, root.exists("\(config.host.etcdDataDir)/member") {
+            throw ConfigError(.invalidValue, file: joinPath, field: "host.dataDir",
+                              "\(config.host.etcdDataDir)/member holds an earlier etcd member's data (a reset keeps data); move it away before joining")
+        }
         let state = ControlPlaneJoinState(join: join, secrets: secrets, etcdIdentity: identity, peerEndpoints: peers)
         let members = try await withEtcdPeers(state) { client in try await client.list().members }
-        let recorded = try recordedConfig()
-        let ownsMember = try recorded != nil || EtcdSetup.joinedUnit(root: root, name: nodeName) != nil
+        for member in members where member.peerURLs.count != 1 || member.peerHost.map({ IPAddress.bytes($0) == nil }) ?? true
+            || APIEndpoint.parse(member.peerURLs[0])?.port != 2380 {
+            throw ConfigError(.invalidValue, file: joinPath, field: "cluster",
+                              "etcd member \(member.name.isEmpty ? EtcdMembership.hex(member.id) : member.name) has peer URLs \(member.peerURLs.joined(separator: ", ")); KubeSeed joins clusters whose members each have one https://IP:2380")
+        }
+        if let namesake = members.first(where: { $0.name == nodeName && !$0.hasPeer(ip: nodeIP) }) {
+            throw ConfigError(.invalidValue, file: joinPath, field: "node.name",
+                              "\(nodeName) is already the name of etcd member \(EtcdMembership.hex(namesake.id)) on \(namesake.peerHost ?? "?"); mint the file for another name")
+        }
         if let mine = members.first(where: { $0.hasPeer(ip: nodeIP) }), !ownsMember, !mine.isLearner || mine.started {
             throw ConfigError(.invalidValue, file: joinPath, field: "node.ip",
                               "\(nodeIP) is already etcd member \(mine.name.isEmpty ? EtcdMembership.hex(mine.id) : mine.name) of this cluster, and this host holds no master: remove that member first ('seed-agent reset' on it, or etcdctl member remove \(EtcdMembership.hex(mine.id)))")
@@ -220,7 +242,7 @@ extension MasterOperations {
             let setup = EtcdSetup(root: root, effects: effects, journal: context.journal, certDirectory: certDirectory, settings: context.config.host)
             let initial = EtcdMembership.initialCluster(joining: name, peerURL: peerURL, members: members)
                 .map { EtcdUnit.Member(name: $0.name, ip: APIEndpoint.parse($0.peerURL)?.host ?? "") }
-            let unit = try EtcdSetup.joinedUnit(root: root, name: name) ?? EtcdUnit.render(this: EtcdUnit.Member(name: name, ip: context.masterIP), cluster: initial,
+            let unit = try EtcdSetup.joinedUnit(root: root, name: name, dataDir: context.config.host.etcdDataDir) ?? EtcdUnit.render(this: EtcdUnit.Member(name: name, ip: context.masterIP), cluster: initial,
                                                                                  state: .existing, certDir: certDirectory, settings: context.config.host)
             let performed = try setup.converge(unit: unit)
             changes += performed.count

@@ -16,7 +16,9 @@ extension MasterOperations {
     /// majority of the remaining voters; refuses otherwise (and when no member answers), unless `force`.
     /// Not a master, or the last member: nothing to do.
     public func leaveEtcd(force: Bool) async -> EtcdLeave {
-        guard let recorded = try? recordedConfig(), let ip = recorded.masterIP, root.exists(EtcdUnit.path),
+        // This master's IP from its record, or (a join that stopped before recording) from its etcd unit.
+        let unit = (try? root.readText(EtcdUnit.path)) ?? nil
+        guard let unit, let ip = ((try? recordedConfig()) ?? nil)?.masterIP ?? Self.advertisedPeerHost(unit),
               let identity = try? identity("apiserver-etcd-client") else {
             return EtcdLeave(output: "", refused: false)
         }
@@ -26,15 +28,16 @@ extension MasterOperations {
                                     : "seed-agent reset: nothing changed: \(why); fix that, or pass --force to reset this host anyway\n",
                       refused: !force)
         }
-        // This master's own etcd first, then the other masters its join file lists.
-        var endpoints = [Self.url(ip, 2379)]
+        // This master's own etcd first, then every other master it knows of: its unit's initial cluster,
+        // its join file, and the API servers its agent last found.
+        var hosts = [ip] + Self.initialClusterHosts(unit)
         if let text = try? root.readText(JoinFile.defaultPath),
            let join = try? JoinFile.parse(text, file: JoinFile.defaultPath, tokenExpiryMatters: false) {
-            for endpoint in join.apiServerEndpoints.compactMap(APIEndpoint.parse) where !endpoint.hostIsName {
-                let url = Self.url(endpoint.host, 2379)
-                if !endpoints.contains(url) { endpoints.append(url) }
-            }
+            let agent = AgentOperations(root: root, effects: effects, settings: NodePrepSettings(), effectiveUID: effectiveUID)
+            hosts += agent.apiServers(join).compactMap(APIEndpoint.parse).filter { !$0.hostIsName }.map(\.host)
         }
+        var endpoints: [String] = []
+        for host in hosts where !endpoints.contains(Self.url(host, 2379)) { endpoints.append(Self.url(host, 2379)) }
         do {
             return try await withEtcdClients(endpoints, identity: identity) { cluster -> EtcdLeave in
                 let members = try await cluster.list().members
@@ -76,5 +79,25 @@ extension MasterOperations {
                                  refused: false)
             }
         }
+    }
+
+    /// The host of `--initial-advertise-peer-urls` in an etcd unit KubeSeed wrote.
+    static func advertisedPeerHost(_ unit: String) -> String? {
+        flagValue("--initial-advertise-peer-urls=", in: unit).flatMap(APIEndpoint.parse)?.host
+    }
+
+    /// The peer hosts of `--initial-cluster` in an etcd unit KubeSeed wrote.
+    static func initialClusterHosts(_ unit: String) -> [String] {
+        (flagValue("--initial-cluster=", in: unit) ?? "").split(separator: ",").compactMap { entry in
+            entry.split(separator: "=", maxSplits: 1).last.flatMap { APIEndpoint.parse(String($0))?.host }
+        }
+    }
+
+    static func flagValue(_ prefix: String, in unit: String) -> String? {
+        for line in unit.split(separator: "\n") {
+            let word = line.trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? ""
+            if word.hasPrefix(prefix) { return String(word.dropFirst(prefix.count)) }
+        }
+        return nil
     }
 }

@@ -16,16 +16,17 @@ struct EtcdSetup {
     /// Writes the unit when it differs, then reloads, enables, and starts or restarts etcd; the
     /// Type=notify start job ends only when etcd is ready. Returns the steps performed.
     func converge(this member: EtcdUnit.Member, cluster: [EtcdUnit.Member]) throws -> [StepRunner.PerformedStep] {
-        let unit = try Self.joinedUnit(root: root, name: member.name)
+        let unit = try Self.joinedUnit(root: root, name: member.name, dataDir: settings.etcdDataDir)
             ?? EtcdUnit.render(this: member, cluster: cluster, certDir: certDirectory, settings: settings)
         return try converge(unit: unit)
     }
 
-    /// The unit of a member that joined a running cluster (`seed join`), when this host has one for
-    /// `name`: it is kept as written, since its `--initial-cluster` was the membership of the day it
-    /// joined and etcd reads it only at that first start.
-    static func joinedUnit(root: HostRoot, name: String) throws -> String? {
-        guard let text = try root.readText(EtcdUnit.path),
+    /// The unit of a member that joined a running cluster (`seed join`) and has started (its data is in
+    /// `dataDir`), when this host has one for `name`: it is kept as written, since its `--initial-cluster`
+    /// was the membership of the day it joined and etcd reads it only at that first start. Before the
+    /// first start it is rendered again from the members of the day.
+    static func joinedUnit(root: HostRoot, name: String, dataDir: String) throws -> String? {
+        guard root.exists("\(dataDir)/member"), let text = try root.readText(EtcdUnit.path),
               text.contains("--initial-cluster-state=\(EtcdUnit.ClusterState.existing.rawValue)"), text.contains("--name=\(name) ") else { return nil }
         return text
     }

@@ -24,10 +24,14 @@ extension MasterOperations {
             request.apiServerEndpoints = members.map(EtcdMembership.apiServerEndpoints).flatMap { $0.isEmpty ? nil : $0 }
             if request.roles.contains(ControlPlaneSecrets.role) {
                 guard let ip = request.nodeIP else { throw ConfigError(.missingField, file: "--ip", "a master's join file needs its IP (etcd and the API server listen on it)") }
-                if let member = members?.first(where: { $0.hasPeer(ip: ip) }) {
+                // A learner is a join that did not finish: a new file may finish it.
+                if let member = members?.first(where: { $0.hasPeer(ip: ip) && !$0.isLearner }) {
                     throw ConfigError(.invalidValue, file: "--ip", "\(ip) is already etcd member \(member.name.isEmpty ? EtcdMembership.hex(member.id) : member.name); remove it first")
                 }
-                let (sealed, key) = try sealSharedSecrets(node: request.nodeName, expires: request.expires)
+                if let namesake = members?.first(where: { $0.name == request.nodeName && !$0.hasPeer(ip: ip) }) {
+                    throw ConfigError(.invalidValue, file: "NODE", "\(request.nodeName) is already the name of etcd member \(EtcdMembership.hex(namesake.id)) on \(namesake.peerHost ?? "?")")
+                }
+                let (sealed, key) = try sealSharedSecrets(node: request.nodeName, ip: ip, expires: request.expires)
                 request.controlPlane = sealed
                 certificateKey = key
             }
@@ -51,16 +55,17 @@ extension MasterOperations {
         }
         let expires = Timestamp.string(request.expires)
         let servers = (request.apiServerEndpoints ?? [cluster.apiServerEndpoint ?? ""]).joined(separator: ", ")
-        write("seed join-file: wrote \(path) (0600) for node \(request.nodeName): API servers \(servers), token \(token) expires \(expires)\n")
-        write(record.uploaded ? "  the token's Secret is in kube-system\n"
-                              : "  the API server is not answering: 'seed init' creates the token's Secret once it is up\n")
         if let certificateKey {
+            write("seed join-file: wrote \(path) (0600) for master \(request.nodeName) \(request.nodeIP ?? ""): API servers \(servers)\n")
             // Shown once, never stored: the file alone does not open.
             write("  its secrets open until \(Timestamp.string(request.controlPlane!.expires)) with this certificate key (shown once, stored nowhere):\n")
             write("  \(certificateKey.hex)\n")
             write("  on \(request.nodeName): seed join FILE (it asks for the key on standard input, or --certificate-key-file KEYFILE)\n")
             return 0
         }
+        write("seed join-file: wrote \(path) (0600) for node \(request.nodeName): API servers \(servers), token \(token) expires \(expires)\n")
+        write(record.uploaded ? "  the token's Secret is in kube-system\n"
+                              : "  the API server is not answering: 'seed init' creates the token's Secret once it is up\n")
         write("  copy it to the node as /etc/kubeseed/join.yaml (root, 0600); the seed-agent.path unit starts the agent\n")
         return 0
     }
@@ -89,9 +94,13 @@ extension MasterOperations {
         if !root.isDirectory(directory) {
             try runner.apply([.createDirectory(path: directory, mode: 0o700)], observed: NodeObservation())
         }
-        record.uploaded = await uploadToken(record)
-        let store = TokenStore(root: root)
-        try store.save(try store.load() + [record], journal: journal)
+        // A master's file carries a token only because the schema wants one: it is never made valid
+        // (no Secret, no record), so the file without its key bootstraps nothing. The new master mints its own.
+        if request.controlPlane == nil {
+            record.uploaded = await uploadToken(record)
+            let store = TokenStore(root: root)
+            try store.save(try store.load() + [record], journal: journal)
+        }
         try runner.apply([.writeFile(path: path, content: text, mode: 0o600)], observed: NodeObservation())
         return record
     }

@@ -20,6 +20,8 @@ public struct MasterOperations {
     public var apiServerTimeout: Duration = .seconds(180)
     /// How long `seed` waits for another KubeSeed command (an agent's pass) to release the host lock.
     public var lockWait: Duration = .seconds(120)
+    /// The addresses on this host's interfaces (a joining master's IP must be one of them).
+    public var localAddresses: () -> [String] = interfaceAddresses
 
     public init(root: HostRoot, effects: HostEffects, effectiveUID: UInt32) {
         self.root = root

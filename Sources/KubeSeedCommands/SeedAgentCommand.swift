@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Glibc
 import KubeSeedCore
 import KubeSeedHost
 
@@ -90,13 +91,18 @@ struct Reset: AsyncParsableCommand {
 
     func run() async throws {
         let agent = try options.operations()
-        let master = MasterOperations(root: agent.root, effects: agent.effects, effectiveUID: agent.effectiveUID)
-        if agent.effectiveUID == 0 {
-            let leave = await master.leaveEtcd(force: force)
-            say(leave.output)
-            if leave.refused { throw ExitCode(2) }
+        guard agent.effectiveUID == 0 else { try finish(agent.reset()) ; return }
+        // One lock from leaving etcd to the last restored file: nothing of KubeSeed's runs in between.
+        let lock: Int32
+        do { lock = try HostLock.acquire(agent.root, path: agent.lockPath, waiting: .seconds(120)) } catch {
+            say("seed-agent reset: nothing changed: \(error)\n")
+            throw ExitCode(1)
         }
-        try finish(agent.reset())
+        defer { close(lock) }
+        let leave = await MasterOperations(root: agent.root, effects: agent.effects, effectiveUID: agent.effectiveUID).leaveEtcd(force: force)
+        say(leave.output)
+        if leave.refused { throw ExitCode(2) }
+        try finish(agent.reset(lockHeld: true))
     }
 }
 

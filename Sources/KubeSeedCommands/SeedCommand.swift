@@ -243,8 +243,7 @@ struct Join: AsyncParsableCommand {
             }
             key = String(decoding: data, as: UTF8.self)
         } else {
-            if isatty(0) != 0 { FileHandle.standardError.write(Data("certificate key: ".utf8)) }
-            key = readLine(strippingNewline: true) ?? ""
+            key = readSecretLine(prompt: "certificate key (not shown): ") ?? ""
         }
         var operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: geteuid())
         operations.apiServerTimeout = .seconds(apiTimeout)

@@ -10,16 +10,17 @@ public enum APIServerDiscovery {
     /// How often the agent asks, while it waits for changes.
     public static let interval: Duration = .seconds(60)
 
+    /// The slice the API servers' endpoint reconciler keeps (by name: a slice anyone with rights in
+    /// `default` adds under the service's label is not taken).
     public static func request() -> APIRequest {
-        APIRequest(.get, "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dkubernetes",
-                   object: "EndpointSlices of default/kubernetes")
+        APIRequest(.get, "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes", object: "EndpointSlice default/kubernetes")
     }
 
-    /// The ready API servers of an EndpointSliceList, as endpoints for the balancer, in a stable order;
-    /// `nil` when the answer is not such a list or names no ready server (the balancer is never emptied).
+    /// The ready API servers of an EndpointSlice (or a list of them), as endpoints for the balancer,
+    /// sorted; `nil` when the answer is not one or names no ready server (the balancer is never emptied).
     public static func endpoints(in body: Data) -> [String]? {
-        guard let list = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
-              let items = list["items"] as? [[String: Any]] else { return nil }
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else { return nil }
+        let items = object["items"] as? [[String: Any]] ?? (object["endpoints"] != nil ? [object] : [])
         var found = Set<String>()
         for slice in items {
             let ports = slice["ports"] as? [[String: Any]] ?? []

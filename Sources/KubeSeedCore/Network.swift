@@ -57,10 +57,12 @@ public enum IPAddress {
         return Array(bytes[12..<16])
     }
 
-    /// Whether two texts name the same address (`2001:db8::1` and `2001:DB8:0:0::1` do); compared as bytes.
+    /// Whether two texts name the same address (`2001:db8::1` and `2001:DB8:0:0::1` do, and so do
+    /// `::ffff:192.0.2.1` and `192.0.2.1`); compared as bytes.
     public static func same(_ a: String, _ b: String) -> Bool {
         guard let left = bytes(a), let right = bytes(b) else { return false }
-        return left == right
+        // An IPv4-mapped IPv6 address (::ffff:192.0.2.1) is the IPv4 address it maps.
+        return unmapped(left) == unmapped(right)
     }
 
     /// A host as it goes into a URL or `host:port`: IPv6 addresses in brackets.

@@ -30,7 +30,7 @@ import X509
         #expect(found == ["https://192.0.2.11:6443", "https://192.0.2.12:6443", "https://192.0.2.13:6443"])
         let request = try #require(server.requests.first)
         #expect(request.method == "GET")
-        #expect(request.uri == "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dkubernetes")
+        #expect(request.uri == "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes")
         #expect(request.clientCertificateDER.flatMap { try? Certificate(derEncoded: $0) } == nodeCert)
         await client.shutdown()
         try await server.stop()
@@ -51,6 +51,9 @@ import X509
         }
         #expect(APIServerDiscovery.endpoints(in: Data(#"{"items":[{"ports":[{"port":6443}],"endpoints":[{"addresses":["2001:db8::1"]}]}]}"#.utf8))
                 == ["https://[2001:db8::1]:6443"])
+        // The named slice itself, as GET returns it.
+        #expect(APIServerDiscovery.endpoints(in: Data(#"{"kind":"EndpointSlice","ports":[{"name":"https","port":6443}],"endpoints":[{"addresses":["192.0.2.12"]}]}"#.utf8))
+                == ["https://192.0.2.12:6443"])
         #expect(APIServerDiscovery.endpoints(in: Data(#"{"items":[{"ports":[{"port":6443}],"endpoints":[{"addresses":["x;rm -rf /"]}]}]}"#.utf8)) == nil)
     }
 }

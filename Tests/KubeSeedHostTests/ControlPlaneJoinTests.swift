@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 @testable import KubeSeedCommands
 @testable import KubeSeedCore
@@ -58,7 +59,8 @@ import Testing
             #expect(!content.contains(key), "\(path) holds the certificate key")
             #expect(!content.contains(caKey), "\(path) holds the CA key")
         }
-        let files = try SealedSecrets(sealed: join.controlPlane!.sealed, cluster: "test", node: "master-2", expires: join.controlPlane!.expires)
+        let files = try SealedSecrets(sealed: join.controlPlane!.sealed, cluster: "test", node: MasterOperations.sealedNode("master-2", "192.0.2.12"),
+                                      expires: join.controlPlane!.expires)
             .open(with: try #require(SealedSecrets.Key(hex: key)))
         #expect(Set(files.keys) == Set(SharedSecretFile.all))
         #expect(files[SharedSecretFile.caKey] == Data(caKey.utf8))
@@ -80,8 +82,10 @@ import Testing
         try TemporaryHost.write(newHost.root, "/root/tampered.yaml", text.replacingOccurrences(of: sealed, with: String(tampered)))
         try TemporaryHost.write(newHost.root, "/root/expired.yaml", expiredText)
         try TemporaryHost.write(newHost.root, "/root/node.yaml", text.components(separatedBy: "controlPlane:")[0])
+        try TemporaryHost.write(newHost.root, "/root/other-ip.yaml", text.replacingOccurrences(of: "192.0.2.12", with: "192.0.2.99"))
         let before = try newHost.snapshot()
-        let (operations, output) = operations(newHost)
+        var (operations, output) = operations(newHost)
+        operations.localAddresses = { ["127.0.0.1", "192.0.2.12"] }
         let cases: [(file: String, key: String, expected: String)] = [
             ("/root/m.yaml", otherKey, "controlPlane.secrets"),
             ("/root/m.yaml", "not-a-key", "--certificate-key"),
@@ -89,6 +93,8 @@ import Testing
             ("/root/expired.yaml", expiredKey, "controlPlane.expires"),
             ("/root/node.yaml", key, "controlPlane"),
             ("/root/absent.yaml", key, "no such file"),
+            // The file's IP edited: the sealed secrets are bound to it.
+            ("/root/other-ip.yaml", key, "controlPlane.secrets"),
             // Everything right, but no etcd member answers (127.0.0.1:2379 is closed).
             ("/root/m.yaml", key, "no etcd member answered"),
         ]
@@ -100,10 +106,48 @@ import Testing
             #expect(try newHost.snapshot() == before, "\(item.file) changed the host")
         }
 
+        // Another host's IP, and an earlier member's etcd data left here: refused before etcd is asked.
+        operations.localAddresses = { ["127.0.0.1"] }
+        output.text = ""
+        #expect(await operations.joinControlPlane(joinPath: "/root/m.yaml", keyText: key) == 2)
+        #expect(output.text.contains("field 'node.ip'") && output.text.contains("not an address of this host"), "\(output.text)")
+        operations.localAddresses = { ["192.0.2.12"] }
+        try TemporaryHost.write(newHost.root, "/data/k8s/etcd/data/member/snap/db", "old")
+        output.text = ""
+        #expect(await operations.joinControlPlane(joinPath: "/root/m.yaml", keyText: key) == 2)
+        #expect(output.text.contains("field 'host.dataDir'"), "\(output.text)")
+        try newHost.root.remove("/data/k8s/etcd/data/member/snap/db")
+
         // A host that already holds another cluster's CA is refused before etcd is asked.
         try TemporaryHost.write(newHost.root, "/etc/kubernetes/cert/ca.pem", "-----BEGIN CERTIFICATE-----\nanother cluster's\n-----END CERTIFICATE-----\n")
         output.text = ""
         #expect(await operations.joinControlPlane(joinPath: "/root/m.yaml", keyText: key) == 2)
         #expect(output.text.contains("cluster.caCertificate"), "\(output.text)")
+    }
+
+    @Test func theAgentRefusesAMastersJoinFileAndChangesNothing() async throws {
+        let master = try firstMaster()
+        let (text, _, _) = try await mint(on: master)
+        let node = try TemporaryHost()
+        try TemporaryHost.write(node.root, JoinFile.defaultPath, text)
+        chmod(node.root.resolve(JoinFile.defaultPath), 0o600)
+        let before = try node.snapshot()
+        let pass = AgentOperations(root: node.root, effects: node.effects, settings: NodePrepSettings(), effectiveUID: 0).converge()
+        #expect(!pass.status.ready && !pass.retryable)
+        #expect(pass.output.contains("field 'controlPlane'") && pass.output.contains("seed join"), "\(pass.output)")
+        #expect(try node.snapshot() == before)
+    }
+}
+
+/// How `seed-agent reset` on a master finds its own IP and its peers in its etcd unit when a join
+/// stopped before recording (pure reading of the unit KubeSeed renders).
+@Suite struct EtcdLeaveUnitReadingTests {
+    @Test func theAdvertisedPeerAndTheInitialClusterAreReadFromTheRenderedUnit() {
+        let unit = EtcdUnit.render(this: .init(name: "master-3", ip: "192.0.2.13"),
+                                   cluster: [.init(name: "master-1", ip: "192.0.2.11"), .init(name: "master-2", ip: "2001:db8::12"), .init(name: "master-3", ip: "192.0.2.13")],
+                                   state: .existing)
+        #expect(MasterOperations.advertisedPeerHost(unit) == "192.0.2.13")
+        #expect(MasterOperations.initialClusterHosts(unit) == ["192.0.2.11", "2001:db8::12", "192.0.2.13"])
+        #expect(MasterOperations.advertisedPeerHost("[Service]\nExecStart=/usr/bin/etcd\n") == nil)
     }
 }
