@@ -17,7 +17,7 @@ public actor CSRApprover {
 
     let client: MutualTLSClient
     /// Read for each review: join files minted since the approver started count.
-    let addressBook: @Sendable () throws -> AddressBook
+    let addressBook: @Sendable () async throws -> AddressBook
     let log: @Sendable (String) -> Void
     let status: @Sendable (String) -> Void
     let watchSeconds: Int
@@ -30,7 +30,7 @@ public actor CSRApprover {
     /// CSRs left pending by a review that could not decide, judged again after the next request.
     private var deferred: [String: CSRFacts] = [:]
 
-    public init(client: MutualTLSClient, addressBook: @escaping @Sendable () throws -> AddressBook, watchSeconds: Int = 300,
+    public init(client: MutualTLSClient, addressBook: @escaping @Sendable () async throws -> AddressBook, watchSeconds: Int = 300,
                 initialBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(30), log: @escaping @Sendable (String) -> Void, status: @escaping @Sendable (String) -> Void) {
         self.client = client
         self.addressBook = addressBook
@@ -145,7 +145,7 @@ public actor CSRApprover {
     func review(_ csr: CSRFacts, node: String?) async {
         defer { inFlight[csr.name] = nil }
         do {
-            let book = try addressBook()
+            let book = try await addressBook()
             var addresses: [NodeAddress] = []
             if let node {
                 let response = try await client.send(APIRequest(.get, "/api/v1/nodes/\(node)", object: "Node \(node)"), timeout: .seconds(10))
@@ -163,6 +163,7 @@ public actor CSRApprover {
             case .notOurs: return
             case .approve(let reason): try await decide(csr, approved: true, reason: reason)
             case .deny(let reason): try await decide(csr, approved: false, reason: reason)
+            case .leave(let reason): log("csr-approver: \(csr.name): \(reason)")
             }
         } catch {
             counts.failed += 1

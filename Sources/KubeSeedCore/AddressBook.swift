@@ -20,9 +20,10 @@ public struct AddressBook: Sendable, Equatable {
 }
 
 extension AddressBook {
-    /// The book from `seed init`'s record (the master) and the join files minted here; a join file
-    /// without `node.ip` (the node takes its default-route address) adds nothing.
-    public init(cluster: ClusterConfig, joinFiles: [JoinFile]) {
+    /// The book from `seed init`'s record (this master), the join files minted here, and the etcd
+    /// members (every master of the cluster, by name and IP); a join file without `node.ip` (the node
+    /// takes its default-route address) adds nothing.
+    public init(cluster: ClusterConfig, joinFiles: [JoinFile], etcdMembers: [EtcdMember] = []) {
         var nodes: [String: String] = [:]
         var roles: [String: [String]] = [:]
         var conflicts = Set<String>()
@@ -34,9 +35,15 @@ extension AddressBook {
             nodes[name] = ip
         }
         var masters: [String: String] = [:]
-        if let name = cluster.masterName, let ip = cluster.masterIP {
+        var known: [(String, String)] = etcdMembers.compactMap { member in
+            guard member.started, JoinFile.isValidNodeName(member.name), let ip = member.peerHost else { return nil }
+            return (member.name, ip)
+        }
+        if let name = cluster.masterName, let ip = cluster.masterIP { known.append((name, ip)) }
+        for (name, ip) in known {
+            if let earlier = masters[name], !IPAddress.same(earlier, ip) { conflicts.insert(name) }
             masters[name] = ip
-            roles[name] = Array(Set((roles[name] ?? []) + ["control-plane"])).sorted()
+            roles[name] = Array(Set((roles[name] ?? []) + [ControlPlaneSecrets.role])).sorted()
         }
         self.init(nodes: nodes, masters: masters, serviceCIDR: cluster.serviceCIDR, roles: roles)
         self.conflicts = conflicts

@@ -74,6 +74,9 @@ public enum KubeletServingReview {
         case notOurs
         case approve(String)
         case deny(String)
+        /// Not this master's to judge: no join file for the node was minted here (another master may
+        /// have minted it, and its approver judges). Left pending; never approved.
+        case leave(String)
     }
 
     /// The node a CSR claims to be from (`system:node:NAME`, NAME a node name: it goes into API paths),
@@ -91,7 +94,7 @@ public enum KubeletServingReview {
         guard csr.groups.contains("system:nodes") else { return .deny("requester \(csr.username) is not in the group system:nodes") }
         guard !book.conflicts.contains(node) else { return .deny("join files here name node \(node) with different IPs: its IP cannot be checked") }
         guard book.roles[node] != nil || book.masters[node] != nil else {
-            return .deny("no join file was minted here for node \(node): its names cannot be checked")
+            return .leave("no join file was minted on this master for node \(node): left for the master that minted it")
         }
         guard servingUsages.contains(Set(csr.usages)), Set(csr.usages).count == csr.usages.count else {
             return .deny("usages \(csr.usages) are not exactly the serving ones (digital signature, [key encipherment,] server auth)")

@@ -183,13 +183,13 @@ enum CSRMaker {
                 == .deny("join files here name node worker-1 with different IPs: its IP cannot be checked"))
     }
 
-    @Test func aNodeNoJoinFileWasMintedForIsDeniedAndAMasterMayServeItsOwnIP() throws {
+    @Test func aNodeNoJoinFileWasMintedForIsLeftToAnotherMasterAndAMasterMayServeItsOwnIP() throws {
+        // Never approved; not denied either, since another master's approver may know it.
+        let left = KubeletServingReview.Verdict.leave("no join file was minted on this master for node stranger: left for the master that minted it")
         let stranger = try CSRMaker.pem(cn: "system:node:stranger", ips: [[192, 0, 2, 50]])
-        #expect(denial(CSRMaker.facts(node: "stranger", request: stranger), [NodeAddress("InternalIP", "192.0.2.50")])
-                == "no join file was minted here for node stranger: its names cannot be checked")
+        #expect(verdict(CSRMaker.facts(node: "stranger", request: stranger), [NodeAddress("InternalIP", "192.0.2.50")]) == left)
         let dnsOnly = try CSRMaker.pem(cn: "system:node:stranger", dns: ["stranger"])
-        #expect(denial(CSRMaker.facts(node: "stranger", request: dnsOnly), [NodeAddress("Hostname", "stranger")])
-                == "no join file was minted here for node stranger: its names cannot be checked")
+        #expect(verdict(CSRMaker.facts(node: "stranger", request: dnsOnly), [NodeAddress("Hostname", "stranger")]) == left)
         var unaddressed = book
         unaddressed.roles["worker-9"] = ["worker"]
         let noIP = try CSRMaker.pem(cn: "system:node:worker-9", ips: [[192, 0, 2, 59]])
@@ -212,5 +212,25 @@ enum CSRMaker {
         let facts = try #require(CSRFacts(json: json))
         #expect(facts.name == "csr-x" && facts.resourceVersion == "42" && facts.request == request && facts.decided)
         #expect(CSRFacts(json: ["kind": "Status"]) == nil)
+    }
+
+    @Test func everyMasterOfTheClusterIsKnownFromEtcdSoAnotherMastersKubeletIsJudgedHere() throws {
+        var cluster = ClusterConfig()
+        cluster.masterName = "master-1"
+        cluster.masterIP = "192.0.2.11"
+        let members = [EtcdMember(id: 1, name: "master-1", peerURLs: ["https://192.0.2.11:2380"]),
+                       EtcdMember(id: 2, name: "master-2", peerURLs: ["https://192.0.2.12:2380"]),
+                       EtcdMember(id: 3, name: "", peerURLs: ["https://192.0.2.13:2380"], isLearner: true)]
+        let book = AddressBook(cluster: cluster, joinFiles: [], etcdMembers: members)
+        #expect(book.masters == ["master-1": "192.0.2.11", "master-2": "192.0.2.12"])
+        #expect(book.roles["master-2"] == ["control-plane"])
+        let own = try CSRMaker.pem(cn: "system:node:master-2", dns: ["master-2"], ips: [[192, 0, 2, 12]])
+        guard case .approve = KubeletServingReview.review(CSRMaker.facts(node: "master-2", request: own),
+                                                          nodeAddresses: [NodeAddress("InternalIP", "192.0.2.12"), NodeAddress("Hostname", "master-2")], book: book) else {
+            Issue.record("master-2's kubelet was not approved on master-1"); return
+        }
+        let posing = try CSRMaker.pem(cn: "system:node:master-2", ips: [[192, 0, 2, 11]])
+        #expect(KubeletServingReview.review(CSRMaker.facts(node: "master-2", request: posing), nodeAddresses: [NodeAddress("InternalIP", "192.0.2.11")], book: book)
+                == .deny("IP 192.0.2.11 is master master-1's"))
     }
 }
