@@ -34,6 +34,9 @@ let package = Package(
         .executableTarget(name: "FuzzAgentConfig", dependencies: ["FuzzSupport", core]),
         // TarHeader (KubeSeedCore/Tar.swift): header blocks, padding, pax records, member names. Pure.
         .executableTarget(name: "FuzzTarHeader", dependencies: ["FuzzSupport", core]),
+        // What other machines answer: etcd's membership JSON, the API server's EndpointSlice, and the
+        // state file the agent keeps from it. Pure.
+        .executableTarget(name: "FuzzAPIAnswers", dependencies: ["FuzzSupport", core]),
         // BinaryInstaller.install (KubeSeedHost): gzip (zlib) + tar stream + SHA-256 + install, against a
         // HostRoot in /dev/shm.
         .executableTarget(name: "FuzzArchive", dependencies: ["FuzzSupport", core, host, .product(name: "Crypto", package: "swift-crypto")]),

@@ -1,0 +1,46 @@
+import Foundation
+import FuzzSupport
+import KubeSeedCore
+
+/// The parsers of what other machines answer: etcd's v3 JSON gateway (`EtcdMembership.members(in:)`,
+/// `addedMember(in:)`, `errorMessage`) and the API server's EndpointSlice (`APIServerDiscovery.endpoints(in:)`),
+/// plus the state file the agent keeps from it (`APIServerDiscovery.parse`). Findings: a trap, a memory
+/// error, a hang; an endpoint found that the join file's own endpoint parser would refuse (it goes into
+/// the balancer's configuration); a state file rendered from found endpoints that does not read back;
+/// a member list answer that is not an error and yet drops a member with a valid ID.
+@main enum FuzzAPIAnswersMain {
+    static func main() { Fuzz.main { data, size in fuzz(data ?? Fuzz.empty, size) } }
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let body = Data(Fuzz.bytes(data, size))
+    if let found = APIServerDiscovery.endpoints(in: body) {
+        if found.isEmpty { Fuzz.finding("api-answers", "an empty list of API servers was returned instead of nil") }
+        for endpoint in found where APIEndpoint.parse(endpoint) == nil {
+            Fuzz.finding("api-answers", "EndpointSlice gave \(endpoint.debugDescription), which the endpoint parser refuses")
+        }
+        if APIServerDiscovery.parse(APIServerDiscovery.render(found)) != found {
+            Fuzz.finding("api-answers", "the state file of \(found) does not read back")
+        }
+    }
+    _ = APIServerDiscovery.parse(Fuzz.text(data, size))
+    do {
+        let members = try EtcdMembership.members(in: body)
+        for member in members {
+            _ = member.peerHost
+            _ = member.hasPeer(ip: "192.0.2.11")
+        }
+        _ = EtcdMembership.removal(of: "192.0.2.11", members: members, healthyIDs: Set(members.prefix(2).map(\.id)))
+        _ = EtcdMembership.initialCluster(joining: "master-9", peerURL: "https://192.0.2.19:2380", members: members)
+        for endpoint in EtcdMembership.apiServerEndpoints(members) where APIEndpoint.parse(endpoint) == nil {
+            Fuzz.finding("api-answers", "etcd members gave API server \(endpoint.debugDescription), which the endpoint parser refuses")
+        }
+    } catch is EtcdMembership.AnswerError {
+    } catch {
+        Fuzz.unexpected("api-answers", error)
+    }
+    _ = try? EtcdMembership.addedMember(in: body)
+    _ = EtcdMembership.errorMessage(body)
+    return 0
+}
