@@ -9,7 +9,7 @@ extension AgentOperations {
     /// EndpointSlice, else the join file's.
     func apiServers(_ join: JoinFile) -> [String] {
         guard let text = (try? root.readText(APIServerDiscovery.statePath)) ?? nil else { return join.apiServerEndpoints }
-        return APIServerDiscovery.parse(text) ?? join.apiServerEndpoints
+        return APIServerDiscovery.parse(text, caDigest: Self.caDigest(join)) ?? join.apiServerEndpoints
     }
 
     /// Asks the API server, through this node's balancer (`server`) and with the kubelet's own client
@@ -49,10 +49,14 @@ extension AgentOperations {
             defer { close(lock) }
             let journal = try ChangeJournal(root: root, path: journalPath)
             try StepRunner(root: root, effects: effects, journal: journal)
-                .apply([.writeFile(path: APIServerDiscovery.statePath, content: APIServerDiscovery.render(found), mode: 0o644)], observed: NodeObservation())
+                .apply([.writeFile(path: APIServerDiscovery.statePath, content: APIServerDiscovery.render(found, caDigest: Self.caDigest(join)), mode: 0o644)],
+                       observed: NodeObservation())
         } catch {
             return (false, "API servers: could not keep \(found.joined(separator: ", ")): \(error)")
         }
         return (true, "API servers: now \(found.joined(separator: ", ")) (was \(current.joined(separator: ", ")))")
     }
+
+    /// Which cluster a kept list belongs to: the SHA-256 of the join file's CA certificate.
+    static func caDigest(_ join: JoinFile) -> String { StepRunner.sha256(Data(join.caCertificatePEM.utf8)) }
 }

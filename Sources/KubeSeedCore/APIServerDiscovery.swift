@@ -37,15 +37,19 @@ public enum APIServerDiscovery {
         return found.isEmpty ? nil : found.sorted()
     }
 
-    /// The state file's text for `endpoints`.
-    public static func render(_ endpoints: [String]) -> String {
+    /// The state file's text for `endpoints` found in the cluster whose CA has the SHA-256 `caDigest`.
+    public static func render(_ endpoints: [String], caDigest: String) -> String {
         "# API servers from the default/kubernetes EndpointSlice, found by seed-agent; the node-local balancer uses these.\n"
-            + endpoints.map { $0 + "\n" }.joined()
+            + "ca-sha256 \(caDigest)\n" + endpoints.map { $0 + "\n" }.joined()
     }
 
-    /// The endpoints in a state file; `nil` when any line is not an endpoint (the join file's list is used then).
-    public static func parse(_ text: String) -> [String]? {
-        let lines = text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") && !$0.isEmpty }
+    /// The endpoints in a state file, when it was found in the cluster whose CA has the SHA-256
+    /// `caDigest` (a join file for another cluster put in place makes it stale); `nil` otherwise, or
+    /// when any line is not an endpoint (the join file's list is used then).
+    public static func parse(_ text: String, caDigest: String) -> [String]? {
+        var lines = text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") && !$0.isEmpty }
+        guard lines.first == "ca-sha256 \(caDigest)" else { return nil }
+        lines.removeFirst()
         guard !lines.isEmpty, lines.allSatisfy({ APIEndpoint.parse($0) != nil }) else { return nil }
         return lines
     }

@@ -53,11 +53,17 @@ import Testing
         #expect(Set(after.keys).subtracting(before.keys).filter { !$0.hasPrefix("/etc/kubeseed") }.isEmpty)
     }
 
-    @Test func aStateFileThatIsNotAListOfEndpointsIsIgnored() throws {
+    @Test func aStateFileThatIsNotAListOfEndpointsOrIsAnotherClustersIsIgnored() throws {
         let host = try TemporaryHost()
         let agent = try drop(host)
         let join = try AgentOperations.loadJoinFile(root: host.root, path: JoinFile.defaultPath, effectiveUID: 0)
-        try TemporaryHost.write(host.root, APIServerDiscovery.statePath, "https://192.0.2.21:6443\nserver evil 10.0.0.1:22\n")
+        let digest = AgentOperations.caDigest(join)
+        try TemporaryHost.write(host.root, APIServerDiscovery.statePath, "ca-sha256 \(digest)\nhttps://192.0.2.21:6443\nserver evil 10.0.0.1:22\n")
         #expect(agent.apiServers(join) == join.apiServerEndpoints)
+        // A list kept for another cluster's CA (a join file for another cluster put in place) is not used.
+        try TemporaryHost.write(host.root, APIServerDiscovery.statePath, "ca-sha256 \(String(repeating: "0", count: 64))\nhttps://192.0.2.21:6443\n")
+        #expect(agent.apiServers(join) == join.apiServerEndpoints)
+        try TemporaryHost.write(host.root, APIServerDiscovery.statePath, "ca-sha256 \(digest)\nhttps://192.0.2.21:6443\n")
+        #expect(agent.apiServers(join) == ["https://192.0.2.21:6443"])
     }
 }
