@@ -38,7 +38,7 @@ extension MasterOperations {
             (text, token, cluster) = try joinFileText(request, path: path, now: now)
         } catch {
             write("seed join-file: nothing written: \(error)\n")
-            return 1
+            return error is ConfigError ? 2 : 1
         }
         let lock: Int32
         do { lock = try HostLock.acquire(root, path: lockPath, waiting: lockWait) } catch {

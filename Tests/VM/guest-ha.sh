@@ -311,6 +311,12 @@ master-1-1)
     fail "etcd member list is not master-1, master-2, master-3 all started and voting"
   fi
   log_members
+  # A master's join file for an IP that is already a voting member is refused, and nothing is written.
+  seed join-file master-9 --ip 192.0.2.12 --role control-plane --output /root/master-9.yaml > "$state/joinfile-member.txt" 2>&1; rc=$?
+  log_file JOIN-FILE-MEMBER "$state/joinfile-member.txt"
+  [ $rc = 2 ] && grep -q 'already etcd member master-2' "$state/joinfile-member.txt" && [ ! -e /root/master-9.yaml ] \
+    && pass "a control-plane join file for 192.0.2.12 (already etcd member master-2) is refused: exit 2, nothing written" \
+    || fail "join-file for an existing member's IP: exit $rc"
   expect "etcdctl put through https://192.0.2.11:2379" etcd_at 11 put /kubeseed-ha/key-1 written-through-master-1
   tell 192.0.2.13 7015 "key-1 written"
 
