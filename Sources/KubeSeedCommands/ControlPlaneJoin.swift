@@ -155,7 +155,7 @@ extension MasterOperations {
         for member in members where member.peerURLs.count != 1 || member.peerHost.map({ IPAddress.bytes($0) == nil }) ?? true
             || APIEndpoint.parse(member.peerURLs[0])?.port != 2380 {
             throw ConfigError(.invalidValue, file: joinPath, field: "cluster",
-                              "etcd member \(member.name.isEmpty ? EtcdMembership.hex(member.id) : member.name) has peer URLs \(member.peerURLs.joined(separator: ", ")); KubeSeed joins clusters whose members each have one https://IP:2380")
+                              "etcd member \(member.displayName) has peer URLs \(member.peerURLs.joined(separator: ", ")); KubeSeed joins clusters whose members each have one https://IP:2380")
         }
         if let namesake = members.first(where: { $0.name == nodeName && !$0.hasPeer(ip: nodeIP) }) {
             throw ConfigError(.invalidValue, file: joinPath, field: "node.name",
@@ -163,7 +163,7 @@ extension MasterOperations {
         }
         if let mine = members.first(where: { $0.hasPeer(ip: nodeIP) }), !ownsMember, !mine.isLearner || mine.started {
             throw ConfigError(.invalidValue, file: joinPath, field: "node.ip",
-                              "\(nodeIP) is already etcd member \(mine.name.isEmpty ? EtcdMembership.hex(mine.id) : mine.name) of this cluster, and this host holds no master: remove that member first ('seed-agent reset' on it, or etcdctl member remove \(EtcdMembership.hex(mine.id)))")
+                              "\(nodeIP) is already etcd member \(mine.displayName) of this cluster, and this host holds no master: remove that member first ('seed-agent reset' on it, or etcdctl member remove \(EtcdMembership.hex(mine.id)))")
         }
         if let other = members.first(where: { $0.isLearner && !$0.hasPeer(ip: nodeIP) }) {
             throw ConfigError(.invalidValue, file: joinPath, field: "node.ip",

@@ -41,19 +41,11 @@ extension MasterOperations {
         do {
             return try await withEtcdClients(endpoints, identity: identity) { cluster -> EtcdLeave in
                 let members = try await cluster.list().members
-                var peers: [UInt64: MutualTLSClient] = [:]
-                for member in members where !member.hasPeer(ip: ip) {
-                    guard let url = member.clientURLs.first else { continue }
-                    peers[member.id] = try MutualTLSClient(baseURL: url, identity: identity, connectTimeout: .seconds(2))
-                }
-                let healthyIDs = await EtcdClusterClient.healthy(members) { peers[$0.id] }
-                do {
-                    let leave = try await remove(ip: ip, members: members, healthyIDs: healthyIDs, peers: peers)
-                    for client in peers.values { await client.shutdown() }
-                    return leave
-                } catch {
-                    for client in peers.values { await client.shutdown() }
-                    throw error
+                let others = members.filter { !$0.hasPeer(ip: ip) && !$0.clientURLs.isEmpty }
+                return try await withEtcdClients(others.map { $0.clientURLs[0] }, identity: identity, connectTimeout: .seconds(2)) { peerClients in
+                    let peers = Dictionary(zip(others.map(\.id), peerClients.clients), uniquingKeysWith: { first, _ in first })
+                    let healthyIDs = await EtcdClusterClient.healthy(members) { peers[$0.id] }
+                    return try await remove(ip: ip, members: members, healthyIDs: healthyIDs, peers: peers)
                 }
             }
         } catch {

@@ -26,7 +26,7 @@ extension MasterOperations {
                 guard let ip = request.nodeIP else { throw ConfigError(.missingField, file: "--ip", "a master's join file needs its IP (etcd and the API server listen on it)") }
                 // A learner is a join that did not finish: a new file may finish it.
                 if let member = members?.first(where: { $0.hasPeer(ip: ip) && !$0.isLearner }) {
-                    throw ConfigError(.invalidValue, file: "--ip", "\(ip) is already etcd member \(member.name.isEmpty ? EtcdMembership.hex(member.id) : member.name); remove it first")
+                    throw ConfigError(.invalidValue, file: "--ip", "\(ip) is already etcd member \(member.displayName); remove it first")
                 }
                 if let namesake = members?.first(where: { $0.name == request.nodeName && !$0.hasPeer(ip: ip) }) {
                     throw ConfigError(.invalidValue, file: "NODE", "\(request.nodeName) is already the name of etcd member \(EtcdMembership.hex(namesake.id)) on \(namesake.peerHost ?? "?")")

@@ -18,6 +18,9 @@ public struct EtcdMember: Sendable, Equatable {
         self.isLearner = isLearner
     }
 
+    /// Its name, or (a member that never started has none) its ID as etcdctl spells it.
+    public var displayName: String { name.isEmpty ? EtcdMembership.hex(id) : name }
+
     /// Whether the member has started (a member added but never started has no name and no client URLs).
     public var started: Bool { !name.isEmpty }
 
@@ -148,7 +151,7 @@ public enum EtcdMembership {
         var list: [(name: String, peerURL: String)] = []
         for member in members where !member.peerURLs.contains(peerURL) {
             guard let url = member.peerURLs.first else { continue }
-            list.append((member.started ? member.name : hex(member.id), url))
+            list.append((member.displayName, url))
         }
         list.append((name, peerURL))
         return list
