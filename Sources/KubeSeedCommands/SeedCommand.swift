@@ -237,7 +237,8 @@ struct Join: AsyncParsableCommand {
     func run() async throws {
         let key: String
         if let certificateKeyFile {
-            guard let data = FileManager.default.contents(atPath: certificateKeyFile) else {
+            // A key is 64 hex digits: read no more than a little over that (a wrong path may name a huge file).
+            guard let handle = FileHandle(forReadingAtPath: certificateKeyFile), let data = try? handle.read(upToCount: 256) ?? Data() else {
                 FileHandle.standardError.write(Data("seed join: nothing changed: \(ConfigError(.unreadable, file: certificateKeyFile, "cannot read the certificate key file"))\n".utf8))
                 throw ExitCode(2)
             }
