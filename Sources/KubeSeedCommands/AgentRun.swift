@@ -97,7 +97,9 @@ extension AgentOperations {
         do { join = try Self.loadJoinFile(root: root, path: joinPath, effectiveUID: effectiveUID, now: now) } catch {
             return failed("join file", "\(error); nothing changed", retryable: Self.isRetryable(error))
         }
-        join.apiServerEndpoints = apiServers(join)
+        let kept = apiServers(join)
+        join.fallbackAPIServerEndpoints = join.apiServerEndpoints.filter { !kept.contains($0) }
+        join.apiServerEndpoints = kept
         var prep = self
         prep.settings = join.host
         prep.settings.addDirectories(NodeComponents.directories(join))

@@ -5,6 +5,9 @@
 /// Health: a TLS check of `/readyz` every second, verified against the cluster CA (an API server that
 /// answers but is not ready, or a server the CA did not sign, is out); two failures take a server out
 /// of rotation, two successes put it back. A connection refused at once is retried on another server.
+/// The join file's servers stay as haproxy `backup` servers once the cluster's own list replaced them:
+/// when every listed server fails its checks (the list was taken during a rolling restart and named
+/// one master, and that one went), traffic and the agent's next refresh go to them.
 public enum APIBalancer {
     public static let unit = "kubeseed-api-balancer.service"
     public static let configPath = "/etc/kubernetes/api-balancer.cfg"
@@ -18,7 +21,7 @@ public enum APIBalancer {
     public static let checksToChange = 2
 
     /// haproxy's configuration: one TCP frontend on loopback, one backend with every endpoint.
-    public static func config(_ endpoints: [APIEndpoint], caFile: String = NodePaths.caCertificate) -> String {
+    public static func config(_ endpoints: [APIEndpoint], fallback: [APIEndpoint] = [], caFile: String = NodePaths.caCertificate) -> String {
         var text = NodeComponents.header + """
         global
             log stdout format short daemon notice
@@ -56,7 +59,11 @@ public enum APIBalancer {
             let resolving = endpoint.hostIsName ? " init-addr last,libc,none resolvers system" : ""
             text += "    server api-\(index + 1) \(endpoint.hostPort)\(resolving)\n"
         }
-        if endpoints.contains(where: \.hostIsName) { text += "\nresolvers system\n    parse-resolv-conf\n    hold valid 10s\n" }
+        for (index, endpoint) in fallback.enumerated() where !endpoints.contains(endpoint) {
+            let resolving = endpoint.hostIsName ? " init-addr last,libc,none resolvers system" : ""
+            text += "    server fallback-\(index + 1) \(endpoint.hostPort)\(resolving) backup\n"
+        }
+        if (endpoints + fallback).contains(where: \.hostIsName) { text += "\nresolvers system\n    parse-resolv-conf\n    hold valid 10s\n" }
         return text
     }
 
@@ -83,7 +90,7 @@ public enum APIBalancer {
     /// The balancer's files for a join file (its endpoints are validated by then).
     public static func files(_ join: JoinFile) -> [RenderedFile] {
         [
-            RenderedFile(configPath, config(join.apiServerEndpoints.compactMap(APIEndpoint.parse)), restarts: [unit]),
+            RenderedFile(configPath, config(join.apiServerEndpoints.compactMap(APIEndpoint.parse), fallback: join.fallbackAPIServerEndpoints.compactMap(APIEndpoint.parse)), restarts: [unit]),
             RenderedFile(unitPath, unitFile(), restarts: [unit]),
         ]
     }

@@ -30,11 +30,11 @@ public struct APIEndpoint: Sendable, Equatable {
             let parts = rest.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
             host = parts[0]
             if parts.count == 2 { portText = parts[1] }
-            guard IPAddress.v4(String(host)) != nil || (Validate.isDNSDomain(String(host)) && host.contains { $0.isLetter }) else { return nil }
+            guard IPAddress.v4(String(host)) != nil || (Validate.isDNSDomain(String(host)) && host.contains { $0.isASCIILetter }) else { return nil }
         }
         var port = 443
         if let portText {
-            guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
+            guard !portText.isEmpty, portText.count <= 5, portText.isASCIIDigits,
                   let number = Int(portText), (1...65535).contains(number) else { return nil }
             port = number
         }

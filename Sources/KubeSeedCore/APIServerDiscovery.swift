@@ -24,17 +24,30 @@ public enum APIServerDiscovery {
         var found = Set<String>()
         for slice in items {
             let ports = slice["ports"] as? [[String: Any]] ?? []
-            let port = (ports.first { $0["name"] as? String == "https" } ?? ports.first)?["port"] as? Int
+            // A port is a JSON integer 1–65535 (not "6443", not 6443.0, not true).
+            let port = JSONScalar.integer((ports.first { $0["name"] as? String == "https" } ?? ports.first)?["port"])
             guard let port, (1...65535).contains(port) else { continue }
             for endpoint in slice["endpoints"] as? [[String: Any]] ?? [] {
-                // Absent means ready (EndpointSlice v1).
-                if (endpoint["conditions"] as? [String: Any])?["ready"] as? Bool == false { continue }
-                for address in endpoint["addresses"] as? [String] ?? [] where IPAddress.isValid(address) {
+                // Absent means ready (EndpointSlice v1); present, it must be a JSON boolean, and true.
+                if let ready = (endpoint["conditions"] as? [String: Any])?["ready"], JSONScalar.bool(ready) != true { continue }
+                for address in endpoint["addresses"] as? [String] ?? [] where isServerAddress(address) {
                     found.insert(IPAddress.httpsURL(address, port: port))
                 }
             }
         }
         return found.isEmpty ? nil : found.sorted()
+    }
+
+    /// An address an API server can have: an IP that is not unspecified, loopback, multicast or
+    /// link-local (a node's balancer must never be pointed at itself or at nothing).
+    public static func isServerAddress(_ address: String) -> Bool {
+        guard let bytes = IPAddress.bytes(address).map(IPAddress.unmapped) else { return false }
+        if bytes.count == 4 {
+            return !(bytes == [0, 0, 0, 0] || bytes[0] == 0 || bytes[0] == 127 || (224...255).contains(bytes[0]) || (bytes[0] == 169 && bytes[1] == 254))
+        }
+        let unspecified = bytes.allSatisfy { $0 == 0 }
+        let loopback = bytes.dropLast().allSatisfy { $0 == 0 } && bytes.last == 1
+        return !(unspecified || loopback || bytes[0] == 0xff || (bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80))
     }
 
     /// The state file's text for `endpoints` found in the cluster whose CA has the SHA-256 `caDigest`.
@@ -50,7 +63,7 @@ public enum APIServerDiscovery {
         var lines = text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") && !$0.isEmpty }
         guard lines.first == "ca-sha256 \(caDigest)" else { return nil }
         lines.removeFirst()
-        guard !lines.isEmpty, lines.allSatisfy({ APIEndpoint.parse($0) != nil }) else { return nil }
+        guard !lines.isEmpty, lines.allSatisfy({ APIEndpoint.parse($0).map { !$0.hostIsName && isServerAddress($0.host) } ?? false }) else { return nil }
         return lines
     }
 }

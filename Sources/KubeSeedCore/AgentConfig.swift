@@ -52,8 +52,8 @@ public enum HostSettingsParser {
                 settings.localRTC = try value.bool()
             case "ntpService":
                 let unit = try value.string()
-                guard Validate.isUnitName(unit), unit.hasSuffix(".service") else {
-                    throw value.error(.invalidValue, "'\(unit)' is not a systemd service name like 'chrony.service'")
+                guard Validate.timeServices.contains(unit) else {
+                    throw value.error(.invalidValue, "\(Validate.shown(unit)) is not a time service; one of: \(Validate.timeServices.joined(separator: ", "))")
                 }
                 settings.ntpUnit = unit
             case "selinux":
@@ -70,9 +70,7 @@ public enum HostSettingsParser {
                 }
             case "dataDir":
                 let dir = try value.string()
-                guard Validate.isCleanAbsolutePath(dir), dir != "/" else {
-                    throw value.error(.invalidValue, "\(Validate.shown(dir)) must be \(Validate.cleanPathRule), and not '/'")
-                }
+                if let problem = Validate.dataDirectoryProblem(dir) { throw value.error(.invalidValue, problem) }
                 settings.dataDir = dir
             case "extraModules":
                 for (index, name) in try value.stringList().enumerated() {
@@ -85,7 +83,10 @@ public enum HostSettingsParser {
             default: // extraSysctls
                 for (sysctlKey, sysctlValue) in try value.mapping() {
                     guard Validate.isSysctlKey(sysctlKey) else {
-                        throw sysctlValue.error(.invalidValue, "'\(sysctlKey)' is not a sysctl key like 'net.core.somaxconn'")
+                        throw sysctlValue.error(.invalidValue, "\(Validate.shown(sysctlKey)) is not a sysctl key like 'net.core.somaxconn'")
+                    }
+                    if let why = Validate.refusedSysctl(sysctlKey) {
+                        throw sysctlValue.error(.invalidValue, "\(sysctlKey) may not be set here: \(why)")
                     }
                     let text = try sysctlValue.scalarText()
                     guard Validate.isSysctlValue(text) else {

@@ -89,7 +89,7 @@ extension ClusterConfig {
                         guard Validate.isCleanAbsolutePath(text) else { throw field.error(.invalidValue, "\(Validate.shown(text)) must be \(Validate.cleanPathRule)") }
                         config.serverArchive = text
                     } else {
-                        guard text.count == 64, text.allSatisfy(\.isHexDigit) else { throw field.error(.invalidValue, "not a SHA-256 in hex (64 characters)") }
+                        guard text.count == 64, text.isASCIIHex else { throw field.error(.invalidValue, "not a SHA-256 in hex (64 characters)") }
                         config.serverArchiveSHA256 = text.lowercased()
                     }
                 }

@@ -72,13 +72,24 @@ public enum EtcdMembership {
         public var description: String
     }
 
-    /// The members of a `member list` (or `member add`, which lists them too) answer.
+    /// The members of a `member list` (or `member add`, which lists them too) answer. The whole list is
+    /// refused when one member is not what a KubeSeed cluster's members are (`checkMember`) or two share an
+    /// ID or a name: these values go into `--initial-cluster`, quorum counts and the balancer.
     public static func members(in body: Data) throws -> [EtcdMember] {
         guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
             throw AnswerError(description: "etcd's answer is not a JSON object")
         }
-        guard let list = object["members"] as? [[String: Any]] else { return [] }
-        return try list.map(member)
+        guard let value = object["members"] else { return [] }
+        guard let list = value as? [[String: Any]] else { throw AnswerError(description: "etcd's member list is not a list of members") }
+        let members = try list.map(member)
+        var ids = Set<UInt64>(), names = Set<String>()
+        for member in members {
+            guard ids.insert(member.id).inserted else { throw AnswerError(description: "etcd's member list names member \(hex(member.id)) twice; refused whole") }
+            guard member.name.isEmpty || names.insert(member.name).inserted else {
+                throw AnswerError(description: "etcd's member list has two members named \(member.name); refused whole")
+            }
+        }
+        return members
     }
 
     /// The member an `add` answer says it added.
@@ -90,17 +101,50 @@ public enum EtcdMembership {
         return try member(added)
     }
 
+    /// One member, checked: the one validator for what etcd says of its members.
     static func member(_ fields: [String: Any]) throws -> EtcdMember {
-        // The gateway writes uint64 as a decimal string; accept a number too.
-        let id: UInt64?
-        switch fields["ID"] {
-        case let text as String: id = UInt64(text)
-        case let number as NSNumber: id = number.uint64Value
-        default: id = nil
+        // The gateway writes uint64 as a decimal string; anything else (a number, a boolean, a negative, past 2^64-1) is refused.
+        guard let text = fields["ID"] as? String, text.isASCIIDigits, text.count <= 20, let id = UInt64(text) else {
+            throw AnswerError(description: "an etcd member whose ID is not a uint64 in a decimal string")
         }
-        guard let id else { throw AnswerError(description: "an etcd member without an ID") }
-        return EtcdMember(id: id, name: fields["name"] as? String ?? "", peerURLs: fields["peerURLs"] as? [String] ?? [],
-                          clientURLs: fields["clientURLs"] as? [String] ?? [], isLearner: fields["isLearner"] as? Bool ?? false)
+        func strings(_ key: String) throws -> [String] {
+            guard let value = fields[key] else { return [] }
+            guard let list = value as? [String] else { throw AnswerError(description: "etcd member \(hex(id)): \(key) is not a list of strings") }
+            return list
+        }
+        let name: String
+        switch fields["name"] {
+        case nil: name = ""
+        case let text as String: name = text
+        default: throw AnswerError(description: "etcd member \(hex(id)): its name is not a string")
+        }
+        var isLearner = false
+        if let value = fields["isLearner"] {
+            guard let flag = JSONScalar.bool(value) else { throw AnswerError(description: "etcd member \(hex(id)): isLearner is not a boolean") }
+            isLearner = flag
+        }
+        let member = EtcdMember(id: id, name: name, peerURLs: try strings("peerURLs"), clientURLs: try strings("clientURLs"), isLearner: isLearner)
+        if let problem = checkMember(member) { throw AnswerError(description: "etcd member \(hex(id)): \(problem); the member list is refused whole") }
+        return member
+    }
+
+    /// Why `member` is not one a KubeSeed cluster has, or `nil`: its name (empty before it starts) must
+    /// be a node name, so it cannot add a peer of its own to `--initial-cluster` with `,` or `=`; its peer
+    /// and client URLs must each be exactly `https://IP:PORT`.
+    public static func checkMember(_ member: EtcdMember) -> String? {
+        if !member.name.isEmpty && !JoinFile.isValidNodeName(member.name) {
+            return "its name \(Validate.shown(member.name)) is not a node name (lowercase DNS labels)"
+        }
+        for url in member.peerURLs + member.clientURLs where !isIPURL(url) {
+            return "\(Validate.shown(url)) is not https://IP:PORT"
+        }
+        return nil
+    }
+
+    /// Exactly `https://IP:PORT` (an IPv6 address in brackets), as KubeSeed writes it.
+    public static func isIPURL(_ url: String) -> Bool {
+        guard let endpoint = APIEndpoint.parse(url), !endpoint.hostIsName else { return false }
+        return IPAddress.httpsURL(endpoint.host, port: endpoint.port) == url
     }
 
     /// etcd's error text from a failed call (`{"error": "...", "message": "..."}`), or the raw body.

@@ -30,6 +30,9 @@ public struct JoinFile: Sendable, Equatable {
     public var clusterName = "kubernetes"
     public var kubernetesVersion = ""
     public var apiServerEndpoints: [String] = []
+    /// Not read from the file: the file's own API servers, kept as the balancer's fallback once the agent
+    /// has replaced `apiServerEndpoints` with the servers the cluster lists (`APIBalancer.config`).
+    public var fallbackAPIServerEndpoints: [String] = []
     public var caCertificatePEM = ""
     public var token: BootstrapToken
     public var tokenExpires: Date
@@ -318,7 +321,7 @@ extension JoinFile {
             switch key {
             case "root", "state":
                 let path = try value.string()
-                guard Validate.isCleanAbsolutePath(path), path != "/" else { throw value.error(.invalidValue, "\(Validate.shown(path)) must be \(Validate.cleanPathRule), and not '/'") }
+                if let problem = Validate.dataDirectoryProblem(path, runtimeState: key == "state") { throw value.error(.invalidValue, problem) }
                 if key == "root" { join.containerd.root = path } else { join.containerd.state = path }
             case "sandboxImage":
                 let image = try value.string()
@@ -354,7 +357,7 @@ extension JoinFile {
                 if key == "maxPods" { join.kubelet.maxPods = number } else { join.kubelet.podPidsLimit = number }
             default:
                 let path = try value.string()
-                guard Validate.isCleanAbsolutePath(path), path != "/" else { throw value.error(.invalidValue, "\(Validate.shown(path)) must be \(Validate.cleanPathRule), and not '/'") }
+                if let problem = Validate.dataDirectoryProblem(path) { throw value.error(.invalidValue, problem) }
                 join.kubelet.rootDir = path
             }
         }

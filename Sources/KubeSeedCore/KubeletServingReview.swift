@@ -99,11 +99,17 @@ public enum KubeletServingReview {
         guard servingUsages.contains(Set(csr.usages)), Set(csr.usages).count == csr.usages.count else {
             return .deny("usages \(csr.usages) are not exactly the serving ones (digital signature, [key encipherment,] server auth)")
         }
+        let der: [UInt8]
+        do {
+            der = try CanonicalPEM.der(csr.request, type: "CERTIFICATE REQUEST")
+        } catch {
+            return .deny("the request is not exactly one canonical PEM block: \(error)")
+        }
         let request: CertificateSigningRequest
         do {
-            request = try CertificateSigningRequest(pemEncoded: String(decoding: csr.request, as: UTF8.self))
+            request = try CertificateSigningRequest(derEncoded: der)
         } catch {
-            return .deny("the request is not a PEM PKCS#10 certificate request")
+            return .deny("the request is not a PKCS#10 certificate request")
         }
         let commonNames = request.subject.flatMap { $0 }.filter { $0.type == .RDNAttributeType.commonName }.map { String($0.value) ?? "" }
         let organizations = request.subject.flatMap { $0 }.filter { $0.type == .RDNAttributeType.organizationName }.map { String($0.value) ?? "" }

@@ -8,7 +8,7 @@ public enum IPAddress {
         guard parts.count == 4 else { return nil }
         var bytes: [UInt8] = []
         for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCII), part.allSatisfy(\.isNumber),
+            guard !part.isEmpty, part.count <= 3, part.isASCIIDigits,
                   !(part.count > 1 && part.hasPrefix("0")), let value = UInt8(part) else { return nil }
             bytes.append(value)
         }
@@ -17,7 +17,7 @@ public enum IPAddress {
 
     /// The 16 bytes of an IPv6 address (with `::` compression; no zone), or `nil`.
     public static func v6(_ s: String) -> [UInt8]? {
-        guard s.contains(":"), !s.contains(":::"), s.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return nil }
+        guard s.contains(":"), !s.contains(":::"), s.allSatisfy({ $0.isASCIIHexDigit || $0 == ":" || $0 == "." }) else { return nil }
         let halves = s.components(separatedBy: "::")
         guard halves.count <= 2 else { return nil }
         func groups(_ text: String) -> [UInt16]? {
@@ -74,7 +74,7 @@ public enum IPAddress {
     /// Address bytes and prefix length of a CIDR such as `10.254.0.0/16`; host bits must be zero.
     public static func cidr(_ s: String) -> (address: [UInt8], prefix: Int)? {
         let parts = s.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let prefix = Int(parts[1]), parts[1].allSatisfy(\.isNumber),
+        guard parts.count == 2, let prefix = Int(parts[1]), parts[1].isASCIIDigits,
               let address = v4(String(parts[0])) ?? v6(String(parts[0])) else { return nil }
         guard prefix >= 0, prefix <= address.count * 8 else { return nil }
         for bit in prefix..<(address.count * 8) where address[bit / 8] & (0x80 >> UInt8(bit % 8)) != 0 { return nil }

@@ -82,7 +82,7 @@ public enum Render {
             let c = Character(Unicode.Scalar(byte))
             if byte == UInt8(ascii: "/") {
                 out += "-"
-            } else if (byte == UInt8(ascii: ".") && index == 0) || !(c.isASCII && (c.isLetter || c.isNumber || c == ":" || c == "_" || c == ".")) {
+            } else if (byte == UInt8(ascii: ".") && index == 0) || !(c.isLetterOrDigitASCII || c == ":" || c == "_" || c == ".") {
                 out += "\\x" + String(byte, radix: 16).leftPadded(to: 2)
             } else {
                 out.append(c)

@@ -56,7 +56,7 @@ public enum SecretRedaction {
             case .mapping(let mapping):
                 for (key, value) in mapping {
                     // Schema keys are plain words; a key with anything else in it is data (a label, or a token after a typo).
-                    if case .scalar(let scalar) = key, !scalar.string.allSatisfy({ $0.isASCII && $0.isLetter }) { values.append(scalar.string) }
+                    if case .scalar(let scalar) = key, !scalar.string.allSatisfy(\.isASCIILetter) { values.append(scalar.string) }
                     visit(value)
                 }
             case .sequence(let sequence): for item in sequence { visit(item) }

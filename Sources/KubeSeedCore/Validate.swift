@@ -33,7 +33,7 @@ public enum Validate {
     /// v1.30.0 or later, like v1.31.2.
     public static func isSupportedKubernetesVersion(_ version: String) -> Bool {
         let numbers = version.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
-        guard version.hasPrefix("v"), numbers.count == 3, numbers.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }),
+        guard version.hasPrefix("v"), numbers.count == 3, numbers.allSatisfy(\.isASCIIDigits),
               let minor = Int(numbers[1]) else { return false }
         return numbers[0] == "1" && minor >= 30
     }
@@ -62,15 +62,17 @@ public enum Validate {
         scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 
-    /// `value` quoted for an error message: control and non-ASCII characters escaped, at most 80 characters,
-    /// so a hostile value cannot forge lines in a terminal or the journal.
+    /// `value` quoted for an error message, when it is at most 80 characters of printable ASCII; any
+    /// other value is described, never quoted, not even in part: a value refused for holding a line
+    /// break or a command must not reach a terminal, the journal or `STATUS=` through its own message.
     public static func shown(_ value: String) -> String {
-        var text = ""
-        for scalar in value.unicodeScalars.prefix(80) {
-            if scalar.isASCII && scalar.value >= 0x20 && scalar.value != 0x7f { text.unicodeScalars.append(scalar) }
-            else { text += "\\u{" + String(scalar.value, radix: 16) + "}" }
+        let scalars = Array(value.unicodeScalars)
+        if let bad = scalars.firstIndex(where: { !($0.isASCII && $0.value >= 0x20 && $0.value != 0x7f) }) {
+            let what = isControl(scalars[bad]) ? "a control character" : "a non-ASCII character"
+            return "a value of \(scalars.count) characters with \(what) at character \(bad + 1)"
         }
-        return "'" + text + (value.unicodeScalars.count > 80 ? "…" : "") + "'"
+        if scalars.count > 80 { return "a value of \(scalars.count) characters" }
+        return "'" + value + "'"
     }
 
     /// An absolute path without `..`, made only of what paths KubeSeed writes into unit files, TOML
@@ -80,6 +82,59 @@ public enum Validate {
         s.hasPrefix("/") && s.utf8.count <= 4096 && (s == "/" || !s.hasSuffix("/"))
             && !s.dropFirst().split(separator: "/", omittingEmptySubsequences: false).contains { $0 == ".." || $0 == "." || ($0.isEmpty && s != "/") }
             && s.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "/._-+@:,=~".unicodeScalars.contains($0)) }
+    }
+
+    /// Directories a data, containerd or kubelet directory may neither be nor be inside: the system's
+    /// own (a kubelet that owns `/etc` deletes what it likes there), KubeSeed's state, and places
+    /// anyone can write to.
+    public static let systemDirectories = ["/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/dev",
+                                           "/proc", "/sys", "/run", "/tmp", "/var/tmp", "/var/lib/kubeseed", "/var/lib/dpkg",
+                                           "/var/lib/apt", "/var/lib/systemd", "/var/log", "/opt/k8s", "/opt/cni", "/root", "/lost+found"]
+    /// Directories a data directory may be inside but not be.
+    public static let systemParents = ["/", "/var", "/var/lib", "/opt", "/home", "/srv", "/mnt", "/media", "/data"]
+    /// Under `/run`, where containerd's state belongs, these stay systemd's and the bus's.
+    static let runSystemDirectories = ["/run/systemd", "/run/dbus", "/run/udev", "/run/user", "/run/lock", "/run/mount", "/run/kubeseed"]
+
+    /// Why `path` cannot be a directory KubeSeed hands to etcd, containerd or the kubelet, or `nil`:
+    /// it must be a clean absolute path (`cleanPathRule`), not a system directory, and not inside one.
+    /// `runtimeState` allows a directory inside `/run` (containerd's state).
+    public static func dataDirectoryProblem(_ path: String, runtimeState: Bool = false) -> String? {
+        guard isCleanAbsolutePath(path) else { return "\(shown(path)) must be \(cleanPathRule)" }
+        if systemParents.contains(path) { return "'\(path)' is a system directory; name a directory of its own inside it" }
+        func within(_ directory: String) -> Bool { path == directory || path.hasPrefix(directory + "/") }
+        if runtimeState, path.hasPrefix("/run/") {
+            if let system = runSystemDirectories.first(where: within) { return "'\(path)' is inside \(system), which is not KubeSeed's to hand out" }
+            return nil
+        }
+        if let system = systemDirectories.first(where: within) {
+            return path == system ? "'\(path)' is a system directory" : "'\(path)' is inside the system directory \(system)"
+        }
+        return nil
+    }
+
+    /// Time services the distributions ship: the only units `ntpService` may name (the agent enables
+    /// and starts it as root).
+    public static let timeServices = ["chrony.service", "chronyd.service", "systemd-timesyncd.service", "ntp.service", "ntpd.service",
+                                      "ntpsec.service", "openntpd.service"]
+
+    /// Sysctls that make the kernel run a program or load code, with why: never from a join file.
+    public static let executingSysctls: [(key: String, prefix: Bool, why: String)] = [
+        ("kernel.core_pattern", false, "a pattern starting with '|' makes the kernel run that program as root on every crash"),
+        ("kernel.core_pipe_limit", false, "it tunes the core-dump pipe to a program"),
+        ("kernel.modprobe", false, "the kernel runs this program as root to load modules"),
+        ("kernel.poweroff_cmd", false, "the kernel runs this program as root on power-off"),
+        ("kernel.usermodehelper", true, "it governs the programs the kernel runs as root"),
+        ("kernel.hotplug", false, "the kernel runs this program as root on hotplug events"),
+        ("kernel.unprivileged_bpf_disabled", false, "it lets unprivileged users load BPF code into the kernel"),
+        ("fs.binfmt_misc", true, "it registers interpreters the kernel runs for files"),
+        ("kernel.yama.ptrace_scope", false, "it lets any process read and change another's memory"),
+        ("fs.suid_dumpable", false, "it dumps the memory of set-uid programs"),
+    ]
+
+    /// Why `key` may not be set from a join file or cluster config, or `nil`.
+    public static func refusedSysctl(_ key: String) -> String? {
+        let normalized = key.replacingOccurrences(of: "/", with: ".")
+        return executingSysctls.first { $0.prefix ? normalized == $0.key || normalized.hasPrefix($0.key + ".") : normalized == $0.key }?.why
     }
 
     public static func isDNSLabel(_ s: String) -> Bool {
@@ -131,7 +186,7 @@ public enum Validate {
     /// at most 18 digits. `nil` for anything else (`+0002000`, `0x10`, `1_000`, ` 5`).
     public static func decimalInteger(_ s: String) -> Int? {
         let digits = s.hasPrefix("-") ? s.dropFirst() : Substring(s)
-        guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+        guard !digits.isEmpty, digits.count <= 18, digits.isASCIIDigits,
               digits == "0" || !digits.hasPrefix("0"), !(s.hasPrefix("-") && digits == "0") else { return nil }
         return Int(s)
     }
@@ -161,16 +216,16 @@ public enum Validate {
         var rest = Substring(s)
         if let at = rest.firstIndex(of: "@") {
             let digest = rest[rest.index(after: at)...].split(separator: ":", omittingEmptySubsequences: false)
-            guard digest.count == 2, !digest[0].isEmpty, digest[0].allSatisfy({ $0.isLowercase || $0.isNumber || "+._-".contains($0) }),
-                  digest[1].count >= 32, digest[1].allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return false }
+            guard digest.count == 2, !digest[0].isEmpty, digest[0].allSatisfy({ $0.isLowercaseASCIILetter || $0.isASCIIDigit || "+._-".contains($0) }),
+                  digest[1].count >= 32, digest[1].allSatisfy(\.isLowercaseASCIIHexDigit) else { return false }
             rest = rest[..<at]
         }
         var components = rest.split(separator: "/", omittingEmptySubsequences: false)
         guard var last = components.popLast(), !last.isEmpty else { return false }
         if let colon = last.lastIndex(of: ":") {
             let tag = last[last.index(after: colon)...]
-            guard let first = tag.first, first.isLetter || first.isNumber || first == "_", tag.count <= 128,
-                  tag.allSatisfy({ $0.isLetter || $0.isNumber || "_.-".contains($0) }) else { return false }
+            guard let first = tag.first, first.isLetterOrDigitASCII || first == "_", tag.count <= 128,
+                  tag.allSatisfy({ $0.isLetterOrDigitASCII || "_.-".contains($0) }) else { return false }
             last = last[..<colon]
         }
         components.append(last)
@@ -183,10 +238,10 @@ public enum Validate {
 
     static func isImagePathComponent(_ component: Substring) -> Bool {
         guard let first = component.first, let last = component.last,
-              first.isLowercase || first.isNumber, last.isLowercase || last.isNumber else { return false }
+              first.isLowercaseASCIILetter || first.isASCIIDigit, last.isLowercaseASCIILetter || last.isASCIIDigit else { return false }
         var previousSeparator = ""
         for character in component {
-            if character.isASCII && (character.isLowercase || character.isNumber) {
+            if character.isLowercaseASCIILetter || character.isASCIIDigit {
                 previousSeparator = ""
             } else if ".-_".contains(character) {
                 previousSeparator.append(character)
@@ -198,8 +253,4 @@ public enum Validate {
         }
         return true
     }
-}
-
-extension Character {
-    var isLetterOrDigitASCII: Bool { isASCII && (isLetter || isNumber) }
 }

@@ -23,7 +23,8 @@ enum CSRMaker {
         }
         let request = try CertificateSigningRequest(version: .v1, subject: subject, privateKey: key, attributes: attributes,
                                                     signatureAlgorithm: .ecdsaWithSHA256)
-        return Array(try request.serializeAsPEM().pemString.utf8)
+        // As a kubelet sends it (Go's pem.EncodeToMemory): one block, lines of 64, one final newline.
+        return Array((try request.serializeAsPEM().pemString + "\n").utf8)
     }
 
     static func facts(_ name: String = "csr-1", node: String = "worker-1", request: [UInt8], usages: [String] = ["digital signature", "server auth"],
@@ -74,7 +75,7 @@ enum CSRMaker {
         ("an IP the node does not have", "IP 192.0.2.99 is not one of node worker-1's addresses"),
         ("a DNS name the node does not have", "DNS name worker-1 is not one of node worker-1's addresses"),
         ("an e-mail address", "other than DNS names and IP addresses"),
-        ("not a PEM request", "not a PEM PKCS#10"),
+        ("not a PEM request", "not a PKCS#10"),
     ])
     func eachFailedCheckIsADenialWithItsReason(_ case_: String, _ reason: String) throws {
         let good = try CSRMaker.pem(cn: "system:node:worker-1", dns: ["worker-1"], ips: [[192, 0, 2, 11]])
@@ -145,7 +146,7 @@ enum CSRMaker {
         var attributes = CertificateSigningRequest.Attributes()
         attributes.insert(try CertificateSigningRequest.Attribute(ExtensionRequest(extensions: sans)))
         let multiRequest = try CertificateSigningRequest(version: .v1, subject: multi, privateKey: key, attributes: attributes, signatureAlgorithm: .ecdsaWithSHA256)
-        #expect(denial(CSRMaker.facts(request: Array(try multiRequest.serializeAsPEM().pemString.utf8))) == "the subject names more than CN and O")
+        #expect(denial(CSRMaker.facts(request: Array(try multiRequest.serializeAsPEM().pemString.utf8) + [10])) == "the subject names more than CN and O")
 
         let subject = try DistinguishedName { CommonName("system:node:worker-1"); OrganizationName("system:nodes") }
         let withCA = try Certificate.Extensions {
@@ -155,7 +156,7 @@ enum CSRMaker {
         var caAttributes = CertificateSigningRequest.Attributes()
         caAttributes.insert(try CertificateSigningRequest.Attribute(ExtensionRequest(extensions: withCA)))
         let caRequest = try CertificateSigningRequest(version: .v1, subject: subject, privateKey: key, attributes: caAttributes, signatureAlgorithm: .ecdsaWithSHA256)
-        #expect(denial(CSRMaker.facts(request: Array(try caRequest.serializeAsPEM().pemString.utf8)))?.hasPrefix("the request asks for an extension other than subject alternative names") == true)
+        #expect(denial(CSRMaker.facts(request: Array(try caRequest.serializeAsPEM().pemString.utf8) + [10]))?.hasPrefix("the request asks for an extension other than subject alternative names") == true)
     }
 
     @Test func aNodeNameThatIsNotOneIsNotANode() throws {

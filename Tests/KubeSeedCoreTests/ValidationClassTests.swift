@@ -123,7 +123,7 @@ import Yams
     }
 
     @Test func containerdRootAndStateMustDiffer() {
-        let text = sampleJoinFile().replacingOccurrences(of: "containerd:\n", with: "containerd:\n  root: /run/containerd\n")
+        let text = sampleJoinFile().replacingOccurrences(of: "containerd:\n", with: "containerd:\n  root: /srv/containerd\n  state: /srv/containerd\n")
         #expect { _ = try JoinFile.parse(text, file: "join.yaml") } throws: { error in
             (error as? ConfigError)?.field == "containerd"
         }

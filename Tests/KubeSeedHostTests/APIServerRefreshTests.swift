@@ -37,7 +37,9 @@ import Testing
         let config = try #require(try host.root.readText(APIBalancer.configPath))
         #expect(config != first)
         #expect(config.contains("server api-1 192.0.2.21:6443") && config.contains("server api-3 192.0.2.23:6443"))
-        #expect(!config.contains(join.apiServerEndpoints.compactMap(APIEndpoint.parse).first!.hostPort))
+        // The join file's servers stay, as backups used only when every kept one fails its checks.
+        #expect(config.contains("server fallback-1 \(join.apiServerEndpoints.compactMap(APIEndpoint.parse).first!.hostPort) backup\n"))
+        #expect(!config.contains("server api-4"))
 
         // The same list again, or an answer naming no ready server: nothing changes.
         #expect(!agent.keepAPIServers(found, join: join).changed)
