@@ -9,6 +9,9 @@ import X509
 /// The files every master shares, as sealed in a control-plane join file.
 enum SharedSecretFile {
     static let caKey = "ca-key.pem"
+    /// The etcd CA, certificate and key: the join file carries only the cluster CA, and etcd trusts only this one.
+    static let etcdCACertificate = EtcdUnit.caFile
+    static let etcdCAKey = "\(ClusterPKI.etcdCAName)-key.pem"
     static let serviceAccountKey = "sa.key"
     static let serviceAccountPublicKey = "sa.pub"
     /// The 32 raw bytes of the encryption config's aescbc key: every API server must have the same,
@@ -16,7 +19,9 @@ enum SharedSecretFile {
     static let encryptionKey = "encryption-key"
     /// The recorded cluster configuration of the minting master (authenticated with the rest).
     static let cluster = "cluster.yaml"
-    static let all = [caKey, serviceAccountKey, serviceAccountPublicKey, encryptionKey, cluster]
+    static let all = [caKey, etcdCACertificate, etcdCAKey, serviceAccountKey, serviceAccountPublicKey, encryptionKey, cluster]
+    /// Copied as they are from the minting master's certificate directory.
+    static let pkiFiles = [caKey, etcdCACertificate, etcdCAKey, serviceAccountKey, serviceAccountPublicKey]
 }
 
 /// What a control-plane join found before it changed anything: the opened secrets, and the etcd
@@ -24,7 +29,8 @@ enum SharedSecretFile {
 final class ControlPlaneJoinState {
     let join: JoinFile
     let secrets: [String: Data]
-    /// A client certificate for etcd made in memory from the shared CA (nothing on disk yet).
+    /// A client certificate for etcd made in memory from the shared etcd CA (nothing on disk yet), which
+    /// verifies the peers with the etcd CA too: no certificate the cluster CA signed (a kubelet's) passes.
     let etcdIdentity: TLSIdentity
     /// Peers' client endpoints (`https://IP:2379`) from the join file's API servers.
     let peerEndpoints: [String]
@@ -54,12 +60,13 @@ extension InitPhase {
 
 extension MasterOperations {
     /// Seals what a new master needs for `request` (its node, a deadline) under a new one-time key.
-    func sealSharedSecrets(node: String, ip: String, expires: Date) throws -> (ControlPlaneSecrets, SealedSecrets.Key) {
+    /// `endpoints` and `caPEM` are the join file's: they are bound to the secrets with the node and the deadline.
+    func sealSharedSecrets(node: String, ip: String, endpoints: [String], caPEM: String, expires: Date) throws -> (ControlPlaneSecrets, SealedSecrets.Key) {
         guard let cluster = try root.read(ClusterConfig.recordPath) else {
             throw HostError(.file, "\(ClusterConfig.recordPath) is missing", cause: "run 'seed init' on this master first")
         }
         var files: [String: Data] = [SharedSecretFile.cluster: cluster]
-        for name in [SharedSecretFile.caKey, SharedSecretFile.serviceAccountKey, SharedSecretFile.serviceAccountPublicKey] {
+        for name in SharedSecretFile.pkiFiles {
             guard let data = try root.read("\(certDirectory)/\(name)") else {
                 throw HostError(.file, "\(certDirectory)/\(name) is missing", cause: "a control-plane join file needs this master's full PKI; run 'seed init' again")
             }
@@ -71,13 +78,16 @@ extension MasterOperations {
         files[SharedSecretFile.encryptionKey] = Data(key)
         let recorded = try recordedConfig()
         let oneTimeKey = SealedSecrets.Key.generate()
-        let sealed = try SealedSecrets.seal(files, key: oneTimeKey, cluster: recorded?.name ?? "", node: Self.sealedNode(node, ip), expires: expires)
+        let sealed = try SealedSecrets.seal(files, key: oneTimeKey, cluster: recorded?.name ?? "", node: Self.sealedBinding(node, ip, endpoints: endpoints, caPEM: caPEM), expires: expires)
         return (ControlPlaneSecrets(sealed: sealed.sealed, expires: expires), oneTimeKey)
     }
 
-    /// What the sealed secrets are bound to besides the cluster and the deadline: the master's name and
-    /// IP, so a file edited to point elsewhere does not open.
-    static func sealedNode(_ name: String, _ ip: String) -> String { "\(name) \(ip)" }
+    /// What the sealed secrets are bound to besides the cluster and the deadline: every other field of the
+    /// join file `seed join` acts on (the master's name and IP, the API servers whose hosts it asks etcd
+    /// through, the CA it writes), so a file edited in any of them does not open.
+    static func sealedBinding(_ name: String, _ ip: String, endpoints: [String], caPEM: String) -> String {
+        "\(name) \(ip)\nendpoints=\(endpoints.joined(separator: ","))\nca-sha256=\(StepRunner.sha256(Data(caPEM.utf8)))"
+    }
 
     /// `seed join FILE`: makes this machine a master of the cluster that minted FILE. Exit codes: 0 done,
     /// 1 a phase failed (every change so far journaled; run it again), 2 bad input (nothing changed here
@@ -109,7 +119,7 @@ extension MasterOperations {
             throw ConfigError(.invalidValue, file: "the certificate key (--certificate-key-file or standard input)",
                               "not 64 hex digits (the key 'seed join-file' showed once)")
         }
-        let bundle = SealedSecrets(sealed: sealed.sealed, cluster: join.clusterName, node: Self.sealedNode(nodeName, nodeIP), expires: sealed.expires)
+        let bundle = SealedSecrets(sealed: sealed.sealed, cluster: join.clusterName, node: Self.sealedBinding(nodeName, nodeIP, endpoints: join.apiServerEndpoints, caPEM: join.caCertificatePEM), expires: sealed.expires)
         let secrets: [String: Data]
         do {
             secrets = try bundle.open(with: key, now: now)
@@ -129,16 +139,21 @@ extension MasterOperations {
         guard caKey.matches(ca) else {
             throw ConfigError(.invalidValue, file: joinPath, field: "cluster.caCertificate", "the sealed CA key does not belong to this CA certificate")
         }
+        let etcdCAPEM = String(decoding: secrets[SharedSecretFile.etcdCACertificate]!, as: UTF8.self)
+        guard let etcdCA = try? Certificate(pemEncoded: etcdCAPEM), let etcdCAKey = try? PrivateKey(pem: String(decoding: secrets[SharedSecretFile.etcdCAKey]!, as: UTF8.self)),
+              etcdCAKey.matches(etcdCA), etcdCA != ca else {
+            throw ConfigError(.invalidValue, file: joinPath, field: "controlPlane.secrets", line: sealed.line, "the sealed etcd CA is not a certificate and its key; mint the join file again")
+        }
         guard localAddresses().contains(where: { IPAddress.same($0, nodeIP) }) else {
             throw ConfigError(.invalidValue, file: joinPath, field: "node.ip",
                               "\(nodeIP) is not an address of this host; run 'seed join' on the master the file was minted for, or mint it again with its IP")
         }
         try checkHostFitsJoin(join, config: config, secrets: secrets, file: joinPath)
         // A client certificate for etcd, in memory: the peers are asked before anything is written.
-        let (leaf, leafKey) = try Issuer(certificate: ca, key: caKey).issue(
+        let (leaf, leafKey) = try Issuer(certificate: etcdCA, key: etcdCAKey).issue(
             CertificateSpec(name: "join-etcd-client", commonName: "kubeseed-join-\(nodeName)", organization: "system:masters", usage: .client),
             .ecdsaP256, now: now, years: 1)
-        let identity = TLSIdentity(caPEM: join.caCertificatePEM, certificatePEM: leaf.pem, keyPEM: leafKey.pem)
+        let identity = TLSIdentity(caPEM: etcdCAPEM, certificatePEM: leaf.pem, keyPEM: leafKey.pem)
         let peers = join.apiServerEndpoints.compactMap(APIEndpoint.parse).filter { !$0.hostIsName && !IPAddress.same($0.host, nodeIP) }
             .map { IPAddress.httpsURL($0.host, port: 2379) }
         guard !peers.isEmpty else {
@@ -185,7 +200,7 @@ extension MasterOperations {
             throw ConfigError(.invalidValue, file: file, field: "cluster.caCertificate",
                               "\(certDirectory)/ca.pem on this host is another CA; this host belongs to another cluster (run 'seed-agent reset' first)")
         }
-        for name in [SharedSecretFile.caKey, SharedSecretFile.serviceAccountKey, SharedSecretFile.serviceAccountPublicKey] {
+        for name in SharedSecretFile.pkiFiles {
             if let present = try root.read("\(certDirectory)/\(name)"), present != secrets[name] {
                 throw ConfigError(.invalidValue, file: file, field: "controlPlane.secrets",
                                   "\(certDirectory)/\(name) on this host differs from the cluster's; move it away if this host holds no other cluster")
@@ -202,12 +217,14 @@ extension MasterOperations {
         try await withEtcdClients(state.peerEndpoints, identity: state.etcdIdentity, body)
     }
 
-    /// Writes the CA (certificate and key), the service-account key pair, journaled, 0600 for keys.
+    /// Writes the CAs (certificates and keys), the service-account key pair, journaled, 0600 for keys.
     func writeSharedSecrets(_ context: InitContext) throws -> InitPhase.Result {
         guard let state = context.joining else { return InitPhase.Result(state: .skipped, detail: "not a join") }
         let wanted: [(String, Data, UInt16)] = [
             ("ca.pem", Data(state.join.caCertificatePEM.utf8), 0o644),
             (SharedSecretFile.caKey, state.secrets[SharedSecretFile.caKey]!, 0o600),
+            (SharedSecretFile.etcdCACertificate, state.secrets[SharedSecretFile.etcdCACertificate]!, 0o644),
+            (SharedSecretFile.etcdCAKey, state.secrets[SharedSecretFile.etcdCAKey]!, 0o600),
             (SharedSecretFile.serviceAccountKey, state.secrets[SharedSecretFile.serviceAccountKey]!, 0o600),
             (SharedSecretFile.serviceAccountPublicKey, state.secrets[SharedSecretFile.serviceAccountPublicKey]!, 0o644),
         ]

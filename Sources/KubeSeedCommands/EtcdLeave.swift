@@ -19,7 +19,7 @@ extension MasterOperations {
         // This master's IP from its record, or (a join that stopped before recording) from its etcd unit.
         let unit = (try? root.readText(EtcdUnit.path)) ?? nil
         guard let unit, let ip = ((try? recordedConfig()) ?? nil)?.masterIP ?? Self.advertisedPeerHost(unit),
-              let identity = try? identity("apiserver-etcd-client") else {
+              let identity = try? etcdIdentity() else {
             return EtcdLeave(output: "", refused: false)
         }
         let forced = force ? " (--force: resetting anyway)" : ""

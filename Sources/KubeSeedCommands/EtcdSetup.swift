@@ -11,12 +11,12 @@ struct EtcdSetup {
     /// Where etcd's data and WAL live (`host.dataDir`).
     var settings: NodePrepSettings
 
-    static let neededCertificates = ["ca.pem", "etcd-server.pem", "etcd-server-key.pem", "etcd-peer.pem", "etcd-peer-key.pem"]
+    static let neededCertificates = [EtcdUnit.caFile, "etcd-server.pem", "etcd-server-key.pem", "etcd-peer.pem", "etcd-peer-key.pem"]
 
     /// Writes the unit when it differs, then reloads, enables, and starts or restarts etcd; the
     /// Type=notify start job ends only when etcd is ready. Returns the steps performed.
     func converge(this member: EtcdUnit.Member, cluster: [EtcdUnit.Member]) throws -> [StepRunner.PerformedStep] {
-        let unit = try Self.joinedUnit(root: root, name: member.name, dataDir: settings.etcdDataDir)
+        let unit = try Self.joinedUnit(root: root, name: member.name, dataDir: settings.etcdDataDir, certDirectory: certDirectory)
             ?? EtcdUnit.render(this: member, cluster: cluster, certDir: certDirectory, settings: settings)
         return try converge(unit: unit)
     }
@@ -25,10 +25,11 @@ struct EtcdSetup {
     /// `dataDir`), when this host has one for `name`: it is kept as written, since its `--initial-cluster`
     /// was the membership of the day it joined and etcd reads it only at that first start. Before the
     /// first start it is rendered again from the members of the day.
-    static func joinedUnit(root: HostRoot, name: String, dataDir: String) throws -> String? {
+    /// A unit written before etcd had a CA of its own gets the etcd CA in place of the cluster CA.
+    static func joinedUnit(root: HostRoot, name: String, dataDir: String, certDirectory: String = ControlPlane.certDir) throws -> String? {
         guard root.exists("\(dataDir)/member"), let text = try root.readText(EtcdUnit.path),
               text.contains("--initial-cluster-state=\(EtcdUnit.ClusterState.existing.rawValue)"), text.contains("--name=\(name) ") else { return nil }
-        return text
+        return text.replacingOccurrences(of: "trusted-ca-file=\(certDirectory)/ca.pem", with: "trusted-ca-file=\(certDirectory)/\(EtcdUnit.caFile)")
     }
 
     /// Writes `unit` when it differs, then as `converge(this:cluster:)`.

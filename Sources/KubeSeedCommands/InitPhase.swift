@@ -105,8 +105,14 @@ extension InitPhase {
     static let pki = InitPhase(name: "pki", needsMasterName: false) { operations, context in
         var store = PKIStore(root: operations.root)
         store.directory = operations.certDirectory
+        let moving = try store.legacyEtcdLayout()
         let entries = try store.ensure(PKIParameters(context.config), algorithm: context.algorithm, journal: context.journal)
         let created = entries.filter { $0.outcome == .created }.count
+        if moving {
+            return Result(state: .changed, detail: "etcd moved to a CA of its own: \(ClusterPKI.etcdCAName) created; "
+                          + "\(ClusterPKI.etcdSpecs(PKIParameters(context.config)).map(\.name).joined(separator: ", ")) issued again from it (the cluster CA had signed them); "
+                          + "\(entries.count - created) reused", changes: created)
+        }
         return created == 0 ? Result(state: .ok, detail: "\(entries.count) reused")
             : Result(state: .changed, detail: "\(created) created, \(entries.count - created) reused", changes: created)
     }

@@ -31,7 +31,11 @@ extension MasterOperations {
                 if let namesake = members?.first(where: { $0.name == request.nodeName && !$0.hasPeer(ip: ip) }) {
                     throw ConfigError(.invalidValue, file: "NODE", "\(request.nodeName) is already the name of etcd member \(EtcdMembership.hex(namesake.id)) on \(namesake.peerHost ?? "?")")
                 }
-                let (sealed, key) = try sealSharedSecrets(node: request.nodeName, ip: ip, expires: request.expires)
+                guard let cluster = try recordedConfig(), let caPEM = try root.readText("\(certDirectory)/ca.pem") else {
+                    throw HostError(.file, "\(ClusterConfig.recordPath) or \(certDirectory)/ca.pem is missing", cause: "run 'seed init' on this master first")
+                }
+                let endpoints = request.apiServerEndpoints ?? [cluster.apiServerEndpoint ?? ""]
+                let (sealed, key) = try sealSharedSecrets(node: request.nodeName, ip: ip, endpoints: endpoints, caPEM: caPEM, expires: request.expires)
                 request.controlPlane = sealed
                 certificateKey = key
             }

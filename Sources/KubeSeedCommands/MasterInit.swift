@@ -46,6 +46,10 @@ extension MasterOperations {
             write("\(command): nothing changed: \(error)\n")
             return 2
         }
+        if joining == nil, phases.contains(where: { $0.name == InitPhase.pki.name }), let refusal = await legacyEtcdRefusal(command, restartsEtcd: phases.contains { $0.name == InitPhase.controlPlane.name }) {
+            write("\(command): nothing changed: \(refusal)\n")
+            return 2
+        }
         write("\(command): cluster \(config.name) (\(config.kubernetesVersion)), master \(config.masterName ?? "-") \(masterIP), \(algorithm == .rsa2048 ? "RSA-2048" : "ECDSA P-256") keys\n")
         let lock: Int32
         let context: InitContext
@@ -94,10 +98,39 @@ extension MasterOperations {
         return 0
     }
 
+    /// Why this master's PKI, made before etcd had a CA of its own, cannot be moved to one by this run
+    /// (`nil` when it is not that old, or etcd has this one member and the pki phase moves it in place).
+    /// With several members each would have to trust the new CA before any presents it; KubeSeed moves
+    /// one member only, so the others leave first and join again.
+    /// - Parameter restartsEtcd: whether the run also writes etcd's and the API server's units (`seed init`), as the move needs.
+    func legacyEtcdRefusal(_ command: String, restartsEtcd: Bool) async -> String? {
+        var store = PKIStore(root: root)
+        store.directory = certDirectory
+        guard (try? store.legacyEtcdLayout()) == true else { return nil }
+        let old = "this master's etcd trusts the cluster CA, which also signs every kubelet's certificate (a cluster made before KubeSeed gave etcd a CA of its own)"
+        guard restartsEtcd else { return "\(old); run 'seed init': it moves etcd to a CA of its own and restarts etcd and the API server with it" }
+        let members: [EtcdMember]
+        do { members = try await localEtcdMembers() } catch {
+            return "\(old); moving it needs etcd running to count its members, and it does not answer (\(error)): start it ('systemctl start etcd') and run '\(command)' again"
+        }
+        guard members.count > 1 else { return nil }
+        let own = (try? recordedConfig())??.masterIP ?? ""
+        let others = members.filter { !$0.hasPeer(ip: own) }.map { "\($0.displayName) (\($0.peerHost ?? "?"))" }
+        return "\(old), and etcd has \(members.count) members. Move it member by member: "
+            + "1. on \(others.joined(separator: " and ")): 'seed-agent reset' (each leaves etcd; move its etcd data directory away after); "
+            + "2. here: '\(command)' again (etcd gets a CA of its own and new certificates, its data kept); "
+            + "3. for each of them, here: 'seed join-file NAME --ip IP --role control-plane', and there: 'seed join FILE'"
+    }
+
     func etcdHealth(_ masterIP: String) async throws -> InitPhase.Result {
         let url = Self.url(masterIP, 2379)
-        try await withClient(url, presenting: "apiserver-etcd-client") { client in
+        let client = try MutualTLSClient(baseURL: url, identity: etcdIdentity(), connectTimeout: .seconds(3))
+        do {
             try await Readiness.wait(for: "etcd at \(url)", limit: etcdTimeout) { await Readiness.etcdHealthy(client) }
+            await client.shutdown()
+        } catch {
+            await client.shutdown()
+            throw error
         }
         return InitPhase.Result(state: .ok, detail: "\(url)/health answers healthy over mutual TLS (apiserver-etcd-client)")
     }

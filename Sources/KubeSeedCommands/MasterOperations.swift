@@ -79,12 +79,19 @@ public struct MasterOperations {
         return try ClusterConfig.parse(text, file: ClusterConfig.recordPath)
     }
 
-    func identity(_ certificate: String) throws -> TLSIdentity {
+    /// The client pair `certificate`, verifying servers with `ca` (the cluster CA unless named).
+    func identity(_ certificate: String, ca: String = "ca.pem") throws -> TLSIdentity {
         func read(_ name: String) throws -> String {
             guard let text = try root.readText("\(certDirectory)/\(name)") else { throw HostError(.file, "\(certDirectory)/\(name) is missing", cause: "run 'seed init' again") }
             return text
         }
-        return TLSIdentity(caPEM: try read("ca.pem"), certificatePEM: try read("\(certificate).pem"), keyPEM: try read("\(certificate)-key.pem"))
+        return TLSIdentity(caPEM: try read(ca), certificatePEM: try read("\(certificate).pem"), keyPEM: try read("\(certificate)-key.pem"))
+    }
+
+    /// This master's client identity for etcd: the API server's etcd client pair, verifying etcd with the
+    /// etcd CA (with the cluster CA on a PKI made before the etcd CA, until `seed init` moves it).
+    func etcdIdentity() throws -> TLSIdentity {
+        try identity("apiserver-etcd-client", ca: root.exists("\(certDirectory)/\(EtcdUnit.caFile)") ? EtcdUnit.caFile : "ca.pem")
     }
 
     static func url(_ ip: String, _ port: Int) -> String { IPAddress.httpsURL(ip, port: port) }
@@ -123,7 +130,7 @@ public struct MasterOperations {
             throw HostError(.file, "\(ClusterConfig.recordPath) is missing", cause: "run 'seed init' on this master first")
         }
         // This host's own etcd: a second is plenty to connect.
-        return try await withEtcdClients([Self.url(ip, 2379)], identity: identity("apiserver-etcd-client"), connectTimeout: .seconds(1)) { try await $0.list().members }
+        return try await withEtcdClients([Self.url(ip, 2379)], identity: etcdIdentity(), connectTimeout: .seconds(1)) { try await $0.list().members }
     }
 
     /// Every master's API server, as the etcd members say (stacked etcd: each master runs one);

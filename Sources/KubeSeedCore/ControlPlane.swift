@@ -60,7 +60,7 @@ public enum ControlPlane {
             "--kubelet-client-certificate=\(cert("apiserver-kubelet-client"))",
             "--kubelet-client-key=\(key("apiserver-kubelet-client"))",
             "--etcd-servers=\(c.etcdEndpoints.joined(separator: ","))",
-            "--etcd-cafile=\(cert("ca"))",
+            "--etcd-cafile=\(cert("etcd-ca"))",
             "--etcd-certfile=\(cert("apiserver-etcd-client"))",
             "--etcd-keyfile=\(key("apiserver-etcd-client"))",
             "--service-account-issuer=https://kubernetes.default.svc.\(c.clusterDomain)",

@@ -3,6 +3,8 @@ public enum EtcdUnit {
     /// Shadows Debian's /lib/systemd/system/etcd.service (plaintext on 127.0.0.1) with the same name.
     public static let path = "/etc/systemd/system/etcd.service"
     public static let binary = "/usr/bin/etcd"
+    /// The one CA etcd trusts, for clients and peers: the etcd CA (`ClusterPKI.etcdCAName`), never the cluster CA.
+    public static let caFile = "etcd-ca.pem"
 
     public struct Member: Sendable, Equatable {
         public var name: String
@@ -28,11 +30,11 @@ public enum EtcdUnit {
             "--wal-dir=\(walDir)",
             "--cert-file=\(certDir)/etcd-server.pem",
             "--key-file=\(certDir)/etcd-server-key.pem",
-            "--trusted-ca-file=\(certDir)/ca.pem",
+            "--trusted-ca-file=\(certDir)/\(caFile)",
             "--client-cert-auth",
             "--peer-cert-file=\(certDir)/etcd-peer.pem",
             "--peer-key-file=\(certDir)/etcd-peer-key.pem",
-            "--peer-trusted-ca-file=\(certDir)/ca.pem",
+            "--peer-trusted-ca-file=\(certDir)/\(caFile)",
             "--peer-client-cert-auth",
             "--listen-peer-urls=\(url(member.ip, 2380))",
             "--initial-advertise-peer-urls=\(url(member.ip, 2380))",

@@ -23,20 +23,30 @@ public struct PKIStore {
     func certPath(_ name: String) -> String { "\(directory)/\(name).pem" }
     func keyPath(_ name: String) -> String { "\(directory)/\(name)-key.pem" }
 
-    /// Makes sure every certificate of `ClusterPKI.specs` and the service-account key pair exist.
+    /// Makes sure both CAs, every certificate of `ClusterPKI.etcdSpecs` (signed by the etcd CA) and
+    /// `ClusterPKI.specs` (signed by the cluster CA), and the service-account key pair exist.
     /// Everything is made in memory first; then exactly the files about to be written are journaled
     /// (with what was there and the SHA-256 of what goes there) and written in one batch. A failure
     /// on the way journals and writes nothing.
+    ///
+    /// A PKI made before the etcd CA existed (`legacyEtcdLayout`) is moved to it here: the etcd CA is
+    /// made and etcd's certificates, which the cluster CA signed, are issued again from it. Only a
+    /// single-member etcd may be moved this way; the caller checks that first.
     public func ensure(_ parameters: PKIParameters, algorithm: KeyAlgorithm, journal: ChangeJournal, now: Date = Date()) throws -> [Entry] {
         if !root.isDirectory(directory) { throw HostError(.file, "\(directory) does not exist", cause: "run 'seed-agent apply' first") }
-        let specs = ClusterPKI.specs(parameters)
         // One batch with one flush (was one fsync per file: 41 of the 55 ms of a P-256 set on this machine).
         var pending: [(path: String, data: Data, mode: UInt16)] = []
         var entries: [Entry] = []
-        let (ca, caEntry) = try loadOrCreateCA(algorithm, now: now, pending: &pending)
-        entries.append(caEntry)
-        for spec in specs {
-            entries.append(try loadOrIssue(spec, ca: ca, algorithm: algorithm, now: now, pending: &pending))
+        let moving = try legacyEtcdLayout()
+        let (ca, caEntry) = try loadOrCreateCA(ClusterPKI.caName, commonName: ClusterPKI.caCommonName, algorithm, now: now, pending: &pending)
+        let (etcdCA, etcdCAEntry) = try loadOrCreateCA(ClusterPKI.etcdCAName, commonName: ClusterPKI.etcdCACommonName, algorithm, now: now, pending: &pending)
+        entries += [caEntry, etcdCAEntry]
+        for spec in ClusterPKI.etcdSpecs(parameters) {
+            entries.append(try loadOrIssue(spec, ca: etcdCA, caName: "the etcd CA", algorithm: algorithm, now: now,
+                                           reissueIfSignedBy: moving ? ca.certificate : nil, pending: &pending))
+        }
+        for spec in ClusterPKI.specs(parameters) {
+            entries.append(try loadOrIssue(spec, ca: ca, caName: "this cluster's CA", algorithm: algorithm, now: now, pending: &pending))
         }
         entries.append(try loadOrCreateServiceAccountKey(algorithm, pending: &pending))
         guard !pending.isEmpty else { return entries }
@@ -48,8 +58,17 @@ public struct PKIStore {
         return entries
     }
 
-    private func loadOrCreateCA(_ algorithm: KeyAlgorithm, now: Date, pending: inout [(path: String, data: Data, mode: UInt16)]) throws -> (Issuer, Entry) {
-        let name = ClusterPKI.caName
+    /// Whether this PKI is one made before etcd had a CA of its own: no etcd CA, and etcd's server
+    /// certificate signed by the cluster CA (so etcd trusts every certificate the cluster CA signs).
+    public func legacyEtcdLayout() throws -> Bool {
+        guard try root.readText(certPath(ClusterPKI.etcdCAName)) == nil, try root.readText(keyPath(ClusterPKI.etcdCAName)) == nil,
+              let caText = try root.readText(certPath(ClusterPKI.caName)), let serverText = try root.readText(certPath("etcd-server")),
+              let ca = try? Certificate(pemEncoded: caText), let server = try? Certificate(pemEncoded: serverText) else { return false }
+        return server.isSigned(by: ca)
+    }
+
+    private func loadOrCreateCA(_ name: String, commonName: String, _ algorithm: KeyAlgorithm, now: Date,
+                                pending: inout [(path: String, data: Data, mode: UInt16)]) throws -> (Issuer, Entry) {
         switch (try root.readText(certPath(name)), try root.readText(keyPath(name))) {
         case (let cert?, let key?):
             let certificate = try parseCertificate(cert, name)
@@ -59,7 +78,7 @@ public struct PKIStore {
             }
             return (Issuer(certificate: certificate, key: privateKey), Entry(name: name, outcome: .reused, notAfter: certificate.notValidAfter))
         case (nil, nil):
-            let ca = try Issuer.makeCA(algorithm, now: now)
+            let ca = try Issuer.makeCA(algorithm, commonName: commonName, now: now)
             add(name, certificate: ca.certificate.pem, key: ca.key.pem, to: &pending)
             return (ca, Entry(name: name, outcome: .created, notAfter: ca.certificate.notValidAfter))
         default:
@@ -67,18 +86,21 @@ public struct PKIStore {
         }
     }
 
-    private func loadOrIssue(_ spec: CertificateSpec, ca: Issuer, algorithm: KeyAlgorithm, now: Date,
+    /// - Parameter reissueIfSignedBy: a certificate this CA signed is issued again from `ca` (the move to the etcd CA).
+    private func loadOrIssue(_ spec: CertificateSpec, ca: Issuer, caName: String, algorithm: KeyAlgorithm, now: Date, reissueIfSignedBy old: Certificate? = nil,
                              pending: inout [(path: String, data: Data, mode: UInt16)]) throws -> Entry {
         let name = spec.name
         switch (try root.readText(certPath(name)), try root.readText(keyPath(name))) {
+        case (let cert?, _?) where old.map { (try? Certificate(pemEncoded: cert))?.isSigned(by: $0) ?? false } ?? false:
+            let (certificate, key) = try ca.issue(spec, algorithm, now: now)
+            add(name, certificate: certificate.pem, key: key.pem, to: &pending)
+            return Entry(name: name, outcome: .created, notAfter: certificate.notValidAfter)
         case (let cert?, let key?):
             let certificate = try parseCertificate(cert, name)
             let privateKey = try parseKey(key, name)
             var problems: [String] = []
             if !privateKey.matches(certificate) { problems.append("the key does not match the certificate") }
-            if certificate.issuer != ca.certificate.subject || !ca.certificate.publicKey.isValidSignature(certificate.signature, for: certificate) {
-                problems.append("it is not signed by this cluster's CA")
-            }
+            if !certificate.isSigned(by: ca.certificate) { problems.append("it is not signed by \(caName)") }
             // IPs compare as bytes: 2001:db8::a and 2001:db8:0:0::a are one address, however the certificate spells it.
             let presentIPs = certificate.subjectAlternativeIPAddresses
             let missing = Set(spec.dnsNames).subtracting(certificate.subjectAlternativeDNSNames)

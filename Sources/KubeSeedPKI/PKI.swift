@@ -123,21 +123,37 @@ public struct PKIParameters: Sendable, Equatable {
 
 /// The certificate set of the guide (chapter 02 and per-component chapters), corrected: separate
 /// apiserver→etcd and apiserver→kubelet client certificates, a dedicated service-account key pair.
+///
+/// etcd has a CA of its own, as kubeadm's: etcd trusts only it, for clients and peers, and it signs only
+/// etcd's server and peer certificates and the API server's etcd client certificate. The cluster CA signs
+/// every kubelet's client certificate (TLS bootstrap, auto-approved for any token holder), so a cluster
+/// CA etcd trusted would let any node read and write `/registry`.
 public enum ClusterPKI {
     public static let caName = "ca"
+    public static let etcdCAName = "etcd-ca"
     public static let serviceAccountKeyName = "sa"
+    /// The subject names of the two CAs.
+    public static let caCommonName = "kubernetes-ca"
+    public static let etcdCACommonName = "etcd-ca"
 
-    public static func specs(_ p: PKIParameters) -> [CertificateSpec] {
-        let apiServerNames = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster",
-                              "kubernetes.default.svc.\(p.clusterDomain)"] + p.extraAPIServerNames
-        return [
+    /// The certificates the etcd CA signs.
+    public static func etcdSpecs(_ p: PKIParameters) -> [CertificateSpec] {
+        [
             CertificateSpec(name: "etcd-server", commonName: "etcd", organization: "kubeseed", dnsNames: ["localhost"],
                             ipAddresses: ["127.0.0.1"] + p.etcdIPs, usage: .serverAndClient),
             CertificateSpec(name: "etcd-peer", commonName: "etcd-peer", organization: "kubeseed", dnsNames: ["localhost"],
                             ipAddresses: ["127.0.0.1"] + p.etcdIPs, usage: .serverAndClient),
+            CertificateSpec(name: "apiserver-etcd-client", commonName: "kube-apiserver-etcd-client", organization: "system:masters", usage: .client),
+        ]
+    }
+
+    /// The certificates the cluster CA signs.
+    public static func specs(_ p: PKIParameters) -> [CertificateSpec] {
+        let apiServerNames = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster",
+                              "kubernetes.default.svc.\(p.clusterDomain)"] + p.extraAPIServerNames
+        return [
             CertificateSpec(name: "kube-apiserver", commonName: "kube-apiserver", organization: "kubeseed", dnsNames: apiServerNames,
                             ipAddresses: ["127.0.0.1"] + p.masterIPs + p.extraAPIServerIPs + [p.firstServiceIP].compactMap { $0 }, usage: .server),
-            CertificateSpec(name: "apiserver-etcd-client", commonName: "kube-apiserver-etcd-client", organization: "system:masters", usage: .client),
             // Not system:masters: its rights on kubelets come from the kubeseed:apiserver-kubelet-client binding.
             CertificateSpec(name: "apiserver-kubelet-client", commonName: "kube-apiserver-kubelet-client", organization: nil, usage: .client),
             CertificateSpec(name: "kube-controller-manager", commonName: "system:kube-controller-manager", organization: "system:kube-controller-manager",
@@ -161,11 +177,11 @@ public struct Issuer {
         self.key = key
     }
 
-    /// A self-signed CA `kubernetes-ca`, valid `years` from `now` (backdated an hour for clock skew).
-    public static func makeCA(_ algorithm: KeyAlgorithm, now: Date = Date(), years: Int = 10) throws -> Issuer {
+    /// A self-signed CA (`kubernetes-ca` unless named), valid `years` from `now` (backdated an hour for clock skew).
+    public static func makeCA(_ algorithm: KeyAlgorithm, commonName: String = ClusterPKI.caCommonName, now: Date = Date(), years: Int = 10) throws -> Issuer {
         let key = try PrivateKey.generate(algorithm)
         let name = try DistinguishedName {
-            CommonName("kubernetes-ca")
+            CommonName(commonName)
             OrganizationName("kubeseed")
         }
         let publicKey = key.certificateKey.publicKey
@@ -226,6 +242,11 @@ public struct PKIError: Error, CustomStringConvertible, Sendable {
 }
 
 extension Certificate {
+    /// Whether `issuer` signed this certificate (its name and its signature).
+    public func isSigned(by issuer: Certificate) -> Bool {
+        self.issuer == issuer.subject && issuer.publicKey.isValidSignature(signature, for: self)
+    }
+
     public var pem: String { (try? serializeAsPEM().pemString).map { $0 + "\n" } ?? "" }
 
     /// The DNS names of the subjectAltName extension.

@@ -57,7 +57,7 @@ import Testing
         config.masterIP = "192.0.2.10"
         #expect(await operations.etcd(config, source: ClusterConfig.defaultPath) == 1)
         #expect(output.text.contains("[1/2] etcd"))
-        #expect(output.text.contains("stopped at 'etcd'") && output.text.contains("missing /etc/kubernetes/cert/ca.pem"), "\(output.text)")
+        #expect(output.text.contains("stopped at 'etcd'") && output.text.contains("missing /etc/kubernetes/cert/etcd-ca.pem"), "\(output.text)")
     }
 
     @Test func initNeverExitsTwoSilently() async throws {

@@ -59,11 +59,15 @@ import Testing
             #expect(!content.contains(key), "\(path) holds the certificate key")
             #expect(!content.contains(caKey), "\(path) holds the CA key")
         }
-        let files = try SealedSecrets(sealed: join.controlPlane!.sealed, cluster: "test", node: MasterOperations.sealedNode("master-2", "192.0.2.12"),
+        let files = try SealedSecrets(sealed: join.controlPlane!.sealed, cluster: "test",
+                                      node: MasterOperations.sealedBinding("master-2", "192.0.2.12", endpoints: join.apiServerEndpoints, caPEM: join.caCertificatePEM),
                                       expires: join.controlPlane!.expires)
             .open(with: try #require(SealedSecrets.Key(hex: key)))
         #expect(Set(files.keys) == Set(SharedSecretFile.all))
         #expect(files[SharedSecretFile.caKey] == Data(caKey.utf8))
+        // The etcd CA travels only here, and it is not the cluster CA.
+        #expect(files[SharedSecretFile.etcdCAKey] == (try master.root.read("/etc/kubernetes/cert/etcd-ca-key.pem")))
+        #expect(files[SharedSecretFile.etcdCACertificate] != Data(join.caCertificatePEM.utf8))
         #expect(files[SharedSecretFile.encryptionKey] == Data(repeating: 9, count: 32))
     }
 
@@ -83,6 +87,9 @@ import Testing
         try TemporaryHost.write(newHost.root, "/root/expired.yaml", expiredText)
         try TemporaryHost.write(newHost.root, "/root/node.yaml", text.components(separatedBy: "controlPlane:")[0])
         try TemporaryHost.write(newHost.root, "/root/other-ip.yaml", text.replacingOccurrences(of: "192.0.2.12", with: "192.0.2.99"))
+        // The API servers edited to send the join's etcd questions to another machine (a worker's kubelet).
+        try TemporaryHost.write(newHost.root, "/root/other-peer.yaml", text.replacingOccurrences(of: "https://127.0.0.1:6443", with: "https://192.0.2.21:6443"))
+        try TemporaryHost.write(newHost.root, "/root/more-peers.yaml", try Self.addingEndpoint("https://192.0.2.21:6443", to: text))
         let before = try newHost.snapshot()
         var (operations, output) = operations(newHost)
         operations.localAddresses = { ["127.0.0.1", "192.0.2.12"] }
@@ -95,6 +102,9 @@ import Testing
             ("/root/absent.yaml", key, "no such file"),
             // The file's IP edited: the sealed secrets are bound to it.
             ("/root/other-ip.yaml", key, "controlPlane.secrets"),
+            // The endpoints edited: bound too, so refused before any is asked.
+            ("/root/other-peer.yaml", key, "controlPlane.secrets"),
+            ("/root/more-peers.yaml", key, "controlPlane.secrets"),
             // Everything right, but no etcd member answers (127.0.0.1:2379 is closed).
             ("/root/m.yaml", key, "no etcd member answered"),
         ]
@@ -123,6 +133,21 @@ import Testing
         output.text = ""
         #expect(await operations.joinControlPlane(joinPath: "/root/m.yaml", keyText: key) == 2)
         #expect(output.text.contains("cluster.caCertificate"), "\(output.text)")
+    }
+
+    /// `text` with one more API server after the first it lists, in the file's own list style.
+    static func addingEndpoint(_ endpoint: String, to text: String) throws -> String {
+        let lines = text.components(separatedBy: "\n")
+        let index = try #require(lines.firstIndex { $0.contains("https://127.0.0.1:6443") })
+        var copy = lines
+        if lines[index].contains("[") {
+            copy[index] = lines[index].replacingOccurrences(of: "https://127.0.0.1:6443", with: "https://127.0.0.1:6443, \(endpoint)")
+        } else {
+            copy.insert(lines[index].replacingOccurrences(of: "https://127.0.0.1:6443", with: endpoint), at: index + 1)
+        }
+        let edited = copy.joined(separator: "\n")
+        #expect(try JoinFile.parse(edited, file: "edited.yaml").apiServerEndpoints.count == 2)
+        return edited
     }
 
     @Test func theAgentRefusesAMastersJoinFileAndChangesNothing() async throws {

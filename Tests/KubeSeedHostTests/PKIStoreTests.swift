@@ -1,6 +1,7 @@
 import Foundation
 import KubeSeedCore
 import KubeSeedPKI
+import X509
 import Testing
 @testable import KubeSeedHost
 
@@ -17,9 +18,9 @@ import Testing
     @Test func createsTheSetWithSafeModesThenReusesIt() throws {
         let (host, journal, store) = try setUp()
         let first = try store.ensure(parameters, algorithm: .ecdsaP256, journal: journal)
-        #expect(first.count == 12)
+        #expect(first.count == 13)
         #expect(first.allSatisfy { $0.outcome == .created })
-        for name in ["ca", "kube-apiserver", "admin", "etcd-server"] {
+        for name in ["ca", "etcd-ca", "kube-apiserver", "admin", "etcd-server"] {
             #expect(host.root.mode("/etc/kubernetes/cert/\(name)-key.pem") == 0o600)
             #expect(host.root.mode("/etc/kubernetes/cert/\(name).pem") == 0o644)
         }
@@ -28,7 +29,7 @@ import Testing
         let second = try store.ensure(parameters, algorithm: .ecdsaP256, journal: try ChangeJournal(root: host.root))
         #expect(second.allSatisfy { $0.outcome == .reused })
         #expect(try host.snapshot(withTimes: true) == before)
-        #expect(store.list().count == 11)
+        #expect(store.list().count == 12)
         #expect(store.list().allSatisfy { $0.problem == nil })
     }
 
@@ -57,5 +58,66 @@ import Testing
         _ = try store.ensure(parameters, algorithm: .ecdsaP256, journal: journal)
         #expect(try HostReset(root: host.root, effects: host.effects, journal: ChangeJournal(root: host.root)).run().failed.isEmpty)
         #expect(try host.snapshot() == original)
+    }
+
+    func certificate(_ host: TemporaryHost, _ name: String) throws -> Certificate {
+        try Certificate(pemEncoded: try #require(try host.root.readText("/etc/kubernetes/cert/\(name).pem")))
+    }
+
+    @Test func etcdsCertificatesComeFromTheEtcdCAAndNothingElseDoes() throws {
+        let (host, journal, store) = try setUp()
+        _ = try store.ensure(parameters, algorithm: .ecdsaP256, journal: journal)
+        let ca = try certificate(host, "ca"), etcdCA = try certificate(host, "etcd-ca")
+        #expect(ca.subject != etcdCA.subject && ca.publicKey != etcdCA.publicKey)
+        for name in ["etcd-server", "etcd-peer", "apiserver-etcd-client"] {
+            #expect(try certificate(host, name).isSigned(by: etcdCA) && !(try certificate(host, name).isSigned(by: ca)), "\(name)")
+        }
+        for name in ["kube-apiserver", "admin", "kube-proxy", "kube-controller-manager", "front-proxy-client"] {
+            #expect(try certificate(host, name).isSigned(by: ca) && !(try certificate(host, name).isSigned(by: etcdCA)), "\(name)")
+        }
+        #expect(try !store.legacyEtcdLayout())
+    }
+
+    /// The layout of a PKI made before the etcd CA, made with the store itself: the etcd CA files are
+    /// the cluster CA's while etcd's certificates are issued, then removed.
+    static func makeLegacyLayout(_ host: TemporaryHost, _ store: PKIStore, _ parameters: PKIParameters) throws {
+        let dir = "/etc/kubernetes/cert"
+        _ = try store.ensure(parameters, algorithm: .ecdsaP256, journal: try ChangeJournal(root: host.root))
+        for name in ["etcd-server", "etcd-peer", "apiserver-etcd-client"] { try host.root.remove("\(dir)/\(name).pem"); try host.root.remove("\(dir)/\(name)-key.pem") }
+        try host.root.writeAtomically([("\(dir)/etcd-ca.pem", try #require(try host.root.read("\(dir)/ca.pem")), 0o644),
+                                       ("\(dir)/etcd-ca-key.pem", try #require(try host.root.read("\(dir)/ca-key.pem")), 0o600)])
+        _ = try store.ensure(parameters, algorithm: .ecdsaP256, journal: try ChangeJournal(root: host.root))
+        try host.root.remove("\(dir)/etcd-ca.pem")
+        try host.root.remove("\(dir)/etcd-ca-key.pem")
+    }
+
+    @Test func aPKIMadeBeforeTheEtcdCAIsMovedToOneAndTheClusterCAKept() throws {
+        let (host, journal, store) = try setUp()
+        try Self.makeLegacyLayout(host, store, parameters)
+        let ca = try certificate(host, "ca")
+        #expect(try certificate(host, "etcd-server").isSigned(by: ca))
+        #expect(try store.legacyEtcdLayout())
+        let untouched = try ["ca", "kube-apiserver", "admin"].map { try host.root.read("/etc/kubernetes/cert/\($0).pem") }
+        let entries = try store.ensure(parameters, algorithm: .ecdsaP256, journal: journal)
+        #expect(Set(entries.filter { $0.outcome == .created }.map(\.name)) == ["etcd-ca", "etcd-server", "etcd-peer", "apiserver-etcd-client"])
+        let etcdCA = try certificate(host, "etcd-ca")
+        for name in ["etcd-server", "etcd-peer", "apiserver-etcd-client"] {
+            #expect(try certificate(host, name).isSigned(by: etcdCA), "\(name)")
+        }
+        #expect(try ["ca", "kube-apiserver", "admin"].map { try host.root.read("/etc/kubernetes/cert/\($0).pem") } == untouched)
+        #expect(try !store.legacyEtcdLayout())
+        // Moved once: a second run reuses everything.
+        #expect(try store.ensure(parameters, algorithm: .ecdsaP256, journal: journal).allSatisfy { $0.outcome == .reused })
+    }
+
+    @Test func anEtcdCertificateFromTheClusterCAIsRefusedOnceTheEtcdCAExists() throws {
+        let (host, journal, store) = try setUp()
+        try Self.makeLegacyLayout(host, store, parameters)
+        // An etcd CA restored from elsewhere next to the old certificates: not moved, refused.
+        let elsewhere = try Issuer.makeCA(.ecdsaP256, commonName: "etcd-ca")
+        try host.root.writeAtomically([("/etc/kubernetes/cert/etcd-ca.pem", Data(elsewhere.certificate.pem.utf8), 0o644),
+                                       ("/etc/kubernetes/cert/etcd-ca-key.pem", Data(elsewhere.key.pem.utf8), 0o600)])
+        let error = #expect(throws: HostError.self) { try store.ensure(parameters, algorithm: .ecdsaP256, journal: journal) }
+        #expect(error?.description.contains("etcd-server.pem cannot be reused: it is not signed by the etcd CA") == true, "\(String(describing: error))")
     }
 }

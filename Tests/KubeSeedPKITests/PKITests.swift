@@ -62,7 +62,10 @@ import X509
     }
 
     @Test func rolesMatchWhatKubernetesAuthorizes() {
-        let specs = Dictionary(uniqueKeysWithValues: ClusterPKI.specs(parameters).map { ($0.name, $0) })
+        let specs = Dictionary(uniqueKeysWithValues: (ClusterPKI.specs(parameters) + ClusterPKI.etcdSpecs(parameters)).map { ($0.name, $0) })
+        // The etcd CA signs exactly etcd's certificates and the API server's client certificate for etcd.
+        #expect(Set(ClusterPKI.etcdSpecs(parameters).map(\.name)) == ["etcd-server", "etcd-peer", "apiserver-etcd-client"])
+        #expect(Set(ClusterPKI.specs(parameters).map(\.name)).isDisjoint(with: ClusterPKI.etcdSpecs(parameters).map(\.name)))
         #expect(specs["kube-controller-manager"]?.commonName == "system:kube-controller-manager")
         #expect(specs["kube-controller-manager"]?.organization == "system:kube-controller-manager")
         #expect(specs["kube-scheduler"]?.commonName == specs["kube-scheduler"]?.organization)
