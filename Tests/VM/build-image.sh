@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache_root=${KUBESEED_VM_CACHE:-/var/cache/kubeseed-vm}
 suite=bookworm
-packages=systemd,systemd-sysv,dbus,kmod,iproute2,udev,chrony,procps,tzdata,iptables,mount,util-linux,libkmod2,libmnl0,libstdc++6,e2fsprogs,containerd,runc,containernetworking-plugins,conntrack,ipset,ipvsadm,socat,haproxy,etcd-server,etcd-client,strace
+packages=systemd,systemd-sysv,dbus,kmod,iproute2,udev,chrony,procps,tzdata,iptables,mount,util-linux,libkmod2,libmnl0,libstdc++6,e2fsprogs,containerd,runc,containernetworking-plugins,conntrack,ipset,ipvsadm,socat,haproxy,etcd-server,etcd-client,strace,openssl
 recipe_hash=$( { cat "$0"; echo "$packages"; } | sha256sum | cut -c1-16)
 image="$cache_root/image-$recipe_hash"
 if [ -f "$image/ready" ]; then

@@ -35,7 +35,7 @@ my_ip=192.0.2.1${me#master-}
 cert=/etc/kubernetes/cert
 balancer_cfg=/etc/kubernetes/api-balancer.cfg
 export ETCDCTL_API=3
-etcd_tls="--cacert $cert/ca.pem --cert $cert/apiserver-etcd-client.pem --key $cert/apiserver-etcd-client-key.pem"
+etcd_tls="--cacert $cert/etcd-ca.pem --cert $cert/apiserver-etcd-client.pem --key $cert/apiserver-etcd-client-key.pem"
 
 # ---- helpers
 
@@ -311,6 +311,14 @@ master-1-1)
     fail "etcd member list is not master-1, master-2, master-3 all started and voting"
   fi
   log_members
+  # etcd trusts only its own CA, on every member: a client certificate of a kubelet's shape from the
+  # cluster CA (TLS bootstrap hands those out) gets nothing; the API server's etcd client certificate works.
+  kubelet_shaped_cert /run/kubelet-shaped worker-9
+  for n in 11 12 13; do
+    refuse "etcd on 192.0.2.$n refuses a kubelet-shaped client certificate from the cluster CA" etcdctl --endpoints=https://192.0.2.$n:2379 \
+      --cacert $cert/etcd-ca.pem --cert /run/kubelet-shaped.pem --key /run/kubelet-shaped-key.pem --dial-timeout=3s --command-timeout=5s get /registry --prefix --keys-only
+    expect "etcd on 192.0.2.$n answers the API server's etcd client certificate (etcd CA)" etcd_at $n endpoint health
+  done
   # A master's join file for an IP that is already a voting member is refused, and nothing is written.
   seed join-file master-9 --ip 192.0.2.12 --role control-plane --output /root/master-9.yaml > "$state/joinfile-member.txt" 2>&1; rc=$?
   log_file JOIN-FILE-MEMBER "$state/joinfile-member.txt"
@@ -475,6 +483,19 @@ master-3-1)
   refuse "after the tampered file there is no /var/lib/kubeseed/journal.json" test -e /var/lib/kubeseed/journal.json
   snapshot "$state/after-tampered.txt"
   expect "after the tampered file the host's files are as before" diff "$state/before-bad.txt" "$state/after-tampered.txt"
+  # The API servers edited to send the join's etcd questions elsewhere: refused before any packet leaves for
+  # the edited address (an iptables rule counts them), since the sealed secrets are bound to the list.
+  sed 's#https://192.0.2.11:6443#https://192.0.2.99:6443#' /root/join.yaml > /root/edited.yaml
+  iptables -I OUTPUT -d 192.0.2.99
+  seed join /root/edited.yaml --certificate-key-file /root/certificate.key > "$state/join-edited.txt" 2>&1; rc3=$?
+  log_file JOIN-EDITED "$state/join-edited.txt"
+  sent=$(iptables -L OUTPUT -v -n -x | awk '$8 == "192.0.2.99" || $9 == "192.0.2.99" { print $1; exit }')
+  [ $rc3 = 2 ] && grep -q "controlPlane.secrets" "$state/join-edited.txt" && [ "$sent" = 0 ] \
+    && pass "a join file whose API servers were edited (192.0.2.99): exit 2 at the seal, 0 packets sent to the edited address" \
+    || fail "an edited endpoint list: exit $rc3, $sent packets to 192.0.2.99 ($(head -c 300 "$state/join-edited.txt"))"
+  iptables -D OUTPUT -d 192.0.2.99
+  snapshot "$state/after-edited.txt"
+  expect "after the edited file the host's files are as before" diff "$state/before-bad.txt" "$state/after-edited.txt"
   tell 192.0.2.11 7012 "bad inputs done (exit $rc1 and $rc2)"
   hear 7013 1500; case "$heard" in go*) ;; *) fail "no go from master-1 ('$heard')";; esac
 

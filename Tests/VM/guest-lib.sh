@@ -49,3 +49,12 @@ power_off_for_boot() {
   systemctl poweroff
   exit 0
 }
+# kubelet_shaped_cert PREFIX NODE: PREFIX.pem and PREFIX-key.pem, a client certificate of a kubelet's shape
+# (CN=system:node:NODE, O=system:nodes, clientAuth) signed by the cluster CA, as TLS bootstrap hands out
+kubelet_shaped_cert() {
+  local cert=/etc/kubernetes/cert
+  printf 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n' > "$1.ext"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1-key.pem" -subj "/O=system:nodes/CN=system:node:$2" -out "$1.csr" 2>/dev/null \
+    && openssl x509 -req -in "$1.csr" -CA $cert/ca.pem -CAkey $cert/ca-key.pem -set_serial "$(date +%s%N)" -days 1 -extfile "$1.ext" -out "$1.pem" 2>/dev/null \
+    || fail "making a kubelet-shaped certificate with openssl"
+}

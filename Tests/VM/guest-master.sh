@@ -8,7 +8,7 @@ set -u
 source /usr/local/lib/kubeseed-vmtest/guest-lib.sh
 cert=/etc/kubernetes/cert
 export ETCDCTL_API=3
-etcd_tls="--cacert $cert/ca.pem --cert $cert/apiserver-etcd-client.pem --key $cert/apiserver-etcd-client-key.pem"
+etcd_tls="--cacert $cert/etcd-ca.pem --cert $cert/apiserver-etcd-client.pem --key $cert/apiserver-etcd-client-key.pem"
 
 log "master scenario on $(uname -r)"
 dummy_default_route 192.0.2.10
@@ -49,12 +49,22 @@ expect "etcd.service is KubeSeed's unit now" test "$(systemctl show -p FragmentP
 expect "systemd-analyze verify etcd.service" systemd-analyze verify /etc/systemd/system/etcd.service
 expect "etcd healthy over mutual TLS (etcdctl, apiserver-etcd-client certificate)" etcdctl --endpoints=https://192.0.2.10:2379,https://127.0.0.1:2379 $etcd_tls endpoint health
 expect "a client with the apiserver-etcd-client certificate writes a key" etcdctl --endpoints=https://127.0.0.1:2379 $etcd_tls put /kubeseed/vmtest hello
-expect "a client with the admin certificate reads it back" sh -c "etcdctl --endpoints=https://127.0.0.1:2379 --cacert $cert/ca.pem \
-  --cert $cert/admin.pem --key $cert/admin-key.pem get --print-value-only /kubeseed/vmtest | grep -qx hello"
-refuse "a client without a certificate is refused" etcdctl --endpoints=https://127.0.0.1:2379 --cacert $cert/ca.pem --dial-timeout=3s --command-timeout=5s get /kubeseed/vmtest
+expect "an independent client with the apiserver-etcd-client certificate reads it back" sh -c "etcdctl --endpoints=https://127.0.0.1:2379 $etcd_tls \
+  get --print-value-only /kubeseed/vmtest | grep -qx hello"
+refuse "a client without a certificate is refused" etcdctl --endpoints=https://127.0.0.1:2379 --cacert $cert/etcd-ca.pem --dial-timeout=3s --command-timeout=5s get /kubeseed/vmtest
+# etcd trusts only its own CA: the cluster CA signs every kubelet's client certificate (auto-approved for
+# any bootstrap token holder), so a certificate of that shape must get nothing from etcd.
+kubelet_shaped_cert /run/kubelet-shaped worker-9
+refuse "a kubelet-shaped client certificate from the cluster CA is refused by etcd (get)" etcdctl --endpoints=https://192.0.2.10:2379 --cacert $cert/etcd-ca.pem \
+  --cert /run/kubelet-shaped.pem --key /run/kubelet-shaped-key.pem --dial-timeout=3s --command-timeout=5s get /kubeseed/vmtest
+refuse "the admin certificate (cluster CA, system:masters) is refused by etcd" etcdctl --endpoints=https://127.0.0.1:2379 --cacert $cert/etcd-ca.pem \
+  --cert $cert/admin.pem --key $cert/admin-key.pem --dial-timeout=3s --command-timeout=5s get /kubeseed/vmtest
+expect "etcd's certificates and the API server's etcd client certificate are the etcd CA's, no other is" sh -c \
+  "for c in etcd-server etcd-peer apiserver-etcd-client; do openssl verify -CAfile $cert/etcd-ca.pem $cert/\$c.pem > /dev/null || exit 1; done; \
+   ! openssl verify -CAfile $cert/etcd-ca.pem $cert/admin.pem > /dev/null 2>&1 && ! openssl verify -CAfile $cert/ca.pem $cert/etcd-server.pem > /dev/null 2>&1"
 refuse "plaintext is gone" etcdctl --endpoints=http://127.0.0.1:2379 --dial-timeout=3s --command-timeout=5s get /kubeseed/vmtest
 
-expect "keys, kubeconfigs and the encryption config are 0600" sh -c "for f in $cert/ca-key.pem $cert/etcd-server-key.pem $cert/sa.key \
+expect "keys, kubeconfigs and the encryption config are 0600" sh -c "for f in $cert/ca-key.pem $cert/etcd-ca-key.pem $cert/etcd-server-key.pem $cert/sa.key \
   /etc/kubernetes/admin.kubeconfig /etc/kubernetes/kube-controller-manager.kubeconfig /etc/kubernetes/kube-scheduler.kubeconfig \
   /etc/kubernetes/kube-proxy-client.kubeconfig /etc/kubernetes/encryption-config.yaml; do test \$(stat -c %a \$f) = 600 || exit 1; done"
 expect "admin.kubeconfig embeds the admin certificate" sh -c "grep client-certificate-data /etc/kubernetes/admin.kubeconfig | awk '{print \$2}' | base64 -d | cmp - $cert/admin.pem"
@@ -114,10 +124,11 @@ seed init --master-ip 192.0.2.99 > "$state/init3.txt" 2>&1; rc=$?
 seed pki --master-ip 192.0.2.99 > "$state/pki3.txt" 2>&1; rc=$?
 [ $rc = 2 ] && grep -q "field 'master.ip'" "$state/pki3.txt" && pass "seed pki (init's pki phase) with a new IP is refused, not silently re-issued" || fail "pki with a new IP: exit $rc $(cat "$state/pki3.txt")"
 seed pki > "$state/pki4.txt" 2>&1; rc=$?
-[ $rc = 0 ] && grep -q '\[1/1\] pki  *ok  *12 reused' "$state/pki4.txt" && pass "seed pki runs init's pki phase with the same configuration: all 12 reused" || fail "seed pki: exit $rc $(cat "$state/pki4.txt")"
+[ $rc = 0 ] && grep -q '\[1/1\] pki  *ok  *13 reused' "$state/pki4.txt" && pass "seed pki runs init's pki phase with the same configuration: all 13 reused" || fail "seed pki: exit $rc $(cat "$state/pki4.txt")"
 seed etcd > "$state/etcd2.txt" 2>&1; rc=$?
 [ $rc = 0 ] && grep -q '\[1/2\] etcd  *ok' "$state/etcd2.txt" && grep -q '\[2/2\] etcd health  *ok' "$state/etcd2.txt" \
   && pass "seed etcd runs init's etcd phases: unchanged, healthy" || fail "seed etcd: exit $rc $(cat "$state/etcd2.txt")"
+
 
 t0=$(ms); seed join-file worker-1 --ip 192.0.2.11 > "$state/joinfile.txt" 2>&1; rc=$?
 log "JOIN-FILE exit=$rc wall_ms=$(( $(ms) - t0 )) $(head -n 1 "$state/joinfile.txt")"
@@ -151,6 +162,47 @@ rm -f /opt/k8s/bin/kubectl
 find /etc /var/lib/kubeseed -xdev 2>/dev/null | sort | grep -v '^/etc/kubeseed' > "$state/after-reset.txt"
 expect "after reset no file KubeSeed made is left in /etc or /var/lib/kubeseed (but the journal)" \
   sh -c "grep -v '^/etc/kubeseed' $state/before-files.txt | diff - $state/after-reset.txt | grep '^>' | grep -v '/var/lib/kubeseed' | (! grep .)"
+
+# A cluster made before etcd had a CA of its own. Made here with seed's own PKI code: with the cluster CA
+# standing in as the etcd CA, etcd's three certificates are issued again (so the cluster CA signs them), the
+# etcd CA files are removed, and the units trust ca.pem as they used to.
+# It runs after the reset checks (its hand-made files are not KubeSeed's to restore), on a new seed init.
+seed init > "$state/init-again.txt" 2>&1 || fail "seed init after reset: $(cat "$state/init-again.txt")"
+kubelet_shaped_cert /run/kubelet-shaped worker-9
+systemctl stop etcd
+for c in etcd-server etcd-peer apiserver-etcd-client; do rm $cert/$c.pem $cert/$c-key.pem; done
+cp $cert/etcd-ca.pem /run/etcd-ca.pem
+cp $cert/ca.pem $cert/etcd-ca.pem && cp $cert/ca-key.pem $cert/etcd-ca-key.pem
+seed pki > "$state/pki-legacy.txt" 2>&1 || fail "making the old layout: $(cat "$state/pki-legacy.txt")"
+rm -f $cert/etcd-ca.pem $cert/etcd-ca-key.pem
+sed -i "s#$cert/etcd-ca.pem#$cert/ca.pem#g" /etc/systemd/system/etcd.service /etc/systemd/system/kube-apiserver.service
+systemctl daemon-reload && systemctl start etcd
+cp $cert/apiserver-etcd-client.pem /run/legacy-client.pem && cp $cert/apiserver-etcd-client-key.pem /run/legacy-client-key.pem
+old_tls="--cacert $cert/ca.pem --cert $cert/apiserver-etcd-client.pem --key $cert/apiserver-etcd-client-key.pem"
+expect "old layout: etcd's server certificate is the cluster CA's and etcd trusts ca.pem" sh -c \
+  "openssl verify -CAfile $cert/ca.pem $cert/etcd-server.pem > /dev/null && grep -q -- '--trusted-ca-file=$cert/ca.pem' /etc/systemd/system/etcd.service"
+expect "old layout: data written before the move" etcdctl --endpoints=https://127.0.0.1:2379 $old_tls put /kubeseed/before-move kept
+expect "old layout: the hole this closes (a kubelet-shaped certificate from the cluster CA reads etcd)" sh -c \
+  "etcdctl --endpoints=https://192.0.2.10:2379 --cacert $cert/ca.pem --cert /run/kubelet-shaped.pem --key /run/kubelet-shaped-key.pem \
+   --dial-timeout=3s --command-timeout=5s get --print-value-only /kubeseed/before-move | grep -qx kept"
+seed pki > "$state/pki-legacy2.txt" 2>&1; rc=$?
+[ $rc = 2 ] && grep -q "run 'seed init'" "$state/pki-legacy2.txt" && pass "seed pki alone refuses to move the old layout (exit 2: seed init restarts etcd with it)" \
+  || fail "seed pki on the old layout: exit $rc $(cat "$state/pki-legacy2.txt")"
+t0=$(ms); seed init > "$state/init-move.txt" 2>&1; rc=$?
+log "INIT-MOVE exit=$rc wall_ms=$(( $(ms) - t0 )) $(grep -E 'pki|etcd' "$state/init-move.txt" | tr '\n' '|')"
+[ $rc = 0 ] && grep -q 'etcd moved to a CA of its own' "$state/init-move.txt" && pass "seed init moves a single-member etcd to a CA of its own" \
+  || fail "seed init on the old layout: exit $rc $(cat "$state/init-move.txt")"
+expect "after the move: etcd trusts the new etcd CA only, the API server's etcd CA file too" sh -c \
+  "grep -q -- '--trusted-ca-file=$cert/etcd-ca.pem' /etc/systemd/system/etcd.service && grep -q -- '--peer-trusted-ca-file=$cert/etcd-ca.pem' /etc/systemd/system/etcd.service \
+   && grep -q -- '--etcd-cafile=$cert/etcd-ca.pem' /etc/systemd/system/kube-apiserver.service && ! cmp -s $cert/etcd-ca.pem /run/etcd-ca.pem"
+expect "after the move: the data written before it is there (read with the new etcd client certificate)" sh -c \
+  "etcdctl --endpoints=https://127.0.0.1:2379 $etcd_tls get --print-value-only /kubeseed/before-move | grep -qx kept && etcdctl --endpoints=https://127.0.0.1:2379 $etcd_tls get --print-value-only /kubeseed/vmtest | grep -qx hello"
+refuse "after the move: the kubelet-shaped certificate from the cluster CA is refused" etcdctl --endpoints=https://192.0.2.10:2379 --cacert $cert/etcd-ca.pem \
+  --cert /run/kubelet-shaped.pem --key /run/kubelet-shaped-key.pem --dial-timeout=3s --command-timeout=5s get /kubeseed/before-move
+refuse "after the move: the old apiserver-etcd-client certificate (cluster CA) is refused" etcdctl --endpoints=https://127.0.0.1:2379 --cacert $cert/etcd-ca.pem \
+  --cert /run/legacy-client.pem --key /run/legacy-client-key.pem --dial-timeout=3s --command-timeout=5s get /kubeseed/before-move
+seed init > "$state/init-move2.txt" 2>&1
+expect "a second seed init after the move changes nothing" grep -q '(0 changes' "$state/init-move2.txt"
 
 log "DONE"
 sync
