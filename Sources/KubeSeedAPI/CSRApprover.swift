@@ -4,9 +4,19 @@ import KubeSeedCore
 /// Watches CertificateSigningRequests and approves or denies kubelet-serving ones by
 /// `KubeletServingReview`. Lists, then watches from the list's resourceVersion; a watch that ends or
 /// breaks resumes from the last version seen, and one the server has expired (410) lists again. Each
-/// CSR is judged in its own task, so a slow Node lookup never holds up the watch or other CSRs.
+/// CSR is judged in its own task, at most `concurrentReviews` at once (the rest wait their turn), so a slow
+/// Node lookup never holds up the watch and a flood of requests never holds up the API server.
+///
+/// Only kubelet-serving CSRs are asked for (a field selector on `spec.signerName`), a page at a time: no
+/// number of other requests can make a list too large to read. A watch event that is not one, or is over
+/// `maximumEvent` bytes, is logged and skipped, and the watch goes on past it.
 public actor CSRApprover {
     public static let csrPath = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+    /// `fieldSelector=spec.signerName=kubernetes.io/kubelet-serving`, escaped for a query.
+    public static let signerSelector = "fieldSelector=spec.signerName%3Dkubernetes.io%2Fkubelet-serving"
+    public static let pageSize = 250
+    /// The first page of the list.
+    public static let listPath = "\(csrPath)?limit=\(pageSize)&\(signerSelector)"
 
     /// What the approver has done so far, for its status line.
     public struct Counts: Sendable, Equatable {
@@ -21,20 +31,29 @@ public actor CSRApprover {
     let log: @Sendable (String) -> Void
     let status: @Sendable (String) -> Void
     let watchSeconds: Int
+    let concurrentReviews: Int
+    let maximumEvent: Int
     let initialBackoff: Duration
     let maximumBackoff: Duration
     public private(set) var counts = Counts()
     /// The last resourceVersion seen (from a list or an event).
     public private(set) var resourceVersion: String?
     private var inFlight: [String: Task<Void, Never>] = [:]
+    /// Pending CSRs waiting for a free review slot, in arrival order.
+    private var queued: [CSRFacts] = []
+    /// Events skipped (not an event, or too large), for the status line.
+    public private(set) var skippedEvents = 0
     /// CSRs left pending by a review that could not decide, judged again after the next request.
     private var deferred: [String: CSRFacts] = [:]
 
     public init(client: MutualTLSClient, addressBook: @escaping @Sendable () async throws -> AddressBook, watchSeconds: Int = 300,
+                concurrentReviews: Int = 4, maximumEvent: Int = 1 << 20,
                 initialBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(30), log: @escaping @Sendable (String) -> Void, status: @escaping @Sendable (String) -> Void) {
         self.client = client
         self.addressBook = addressBook
         self.watchSeconds = watchSeconds
+        self.concurrentReviews = max(1, concurrentReviews)
+        self.maximumEvent = maximumEvent
         self.initialBackoff = initialBackoff
         self.maximumBackoff = maximumBackoff
         self.log = log
@@ -72,7 +91,9 @@ public actor CSRApprover {
     /// The server no longer has the watch's resourceVersion (410 Gone): list again, at once.
     struct WatchExpired: Error {}
 
-    var summary: String { "approved \(counts.approved), denied \(counts.denied), failed \(counts.failed)" }
+    var summary: String {
+        "approved \(counts.approved), denied \(counts.denied), failed \(counts.failed)" + (skippedEvents > 0 ? ", \(skippedEvents) watch events skipped" : "")
+    }
 
     /// Waits for every review under way (tests, and before exiting).
     public func drain() async {
@@ -82,31 +103,52 @@ public actor CSRApprover {
         }
     }
 
-    /// One list: every pending CSR is judged; the list's resourceVersion is where the watch starts.
+    /// One list, a page at a time: every pending kubelet-serving CSR is judged; the list's resourceVersion
+    /// is where the watch starts. A continue token the server has expired (410) starts the list again.
     func list() async throws {
-        let response = try await client.send(APIRequest(.get, Self.csrPath, object: "CertificateSigningRequests"))
-        guard response.status == 200, let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
-              let metadata = object["metadata"] as? [String: Any], let version = metadata["resourceVersion"] as? String else {
-            throw APIError(.status, "listing CSRs answered \(response.status)", cause: response.message)
-        }
-        for item in object["items"] as? [[String: Any]] ?? [] { consider(item) }
+        var token: String?
+        var version: String?
+        repeat {
+            var path = Self.listPath
+            if let token { path += "&continue=" + (token.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? "") }
+            let response = try await client.send(APIRequest(.get, path, object: "CertificateSigningRequests"))
+            if response.status == 410 { throw WatchExpired() }
+            guard response.status == 200, let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
+                  let metadata = object["metadata"] as? [String: Any], let pageVersion = metadata["resourceVersion"] as? String else {
+                throw APIError(.status, "listing CSRs answered \(response.status)", cause: response.message)
+            }
+            for item in object["items"] as? [[String: Any]] ?? [] { consider(item) }
+            version = pageVersion
+            token = (metadata["continue"] as? String).flatMap { $0.isEmpty ? nil : $0 }
+        } while token != nil
         resourceVersion = version
     }
 
+    static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
     /// One watch from `version`, until the server ends it. A 410 (expired version) clears it: the next request lists.
     func watch(from version: String) async throws {
-        let path = "\(Self.csrPath)?watch=1&allowWatchBookmarks=true&timeoutSeconds=\(watchSeconds)&resourceVersion=\(version)"
-        let response = try await client.streamLines(APIRequest(.get, path, object: "CSR watch"), timeout: .seconds(Int64(watchSeconds) + 30)) { line in
+        let path = "\(Self.csrPath)?watch=1&allowWatchBookmarks=true&\(Self.signerSelector)&timeoutSeconds=\(watchSeconds)"
+            + "&resourceVersion=" + (version.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? "")
+        let response = try await client.streamLines(APIRequest(.get, path, object: "CSR watch"), timeout: .seconds(Int64(watchSeconds) + 30),
+                                                    maximumLine: maximumEvent, oversized: { bytes in await self.skip("an event of \(bytes) bytes (over \(self.maximumEvent))") }) { line in
             try await self.event(line)
         }
         if response.status == 410 { resourceVersion = nil; throw WatchExpired() }
         guard response.status == 200 else { throw APIError(.status, "watching CSRs answered \(response.status)", cause: response.message) }
     }
 
+    /// Logs and counts a watch event that is passed over; the watch goes on.
+    func skip(_ what: String) {
+        skippedEvents += 1
+        log("csr-approver: the CSR watch sent \(what): skipped")
+    }
+
     func event(_ line: Data) throws {
         guard let event = try? JSONSerialization.jsonObject(with: line) as? [String: Any], let type = event["type"] as? String,
               let object = event["object"] as? [String: Any] else {
-            throw APIError(.status, "the CSR watch sent something that is not an event")
+            skip("\(line.count) bytes that are not an event")
+            return
         }
         if type == "ERROR" {
             // A Status: 410 Gone means the version is too old; list again.
@@ -115,7 +157,7 @@ public actor CSRApprover {
         }
         if let version = (object["metadata"] as? [String: Any])?["resourceVersion"] as? String { resourceVersion = version }
         if type == "ADDED" || type == "MODIFIED" { consider(object) }
-        if type == "DELETED", let name = (object["metadata"] as? [String: Any])?["name"] as? String { deferred[name] = nil }
+        if type == "DELETED", let name = (object["metadata"] as? [String: Any])?["name"] as? String { deferred[name] = nil; queued.removeAll { $0.name == name } }
     }
 
     /// Starts a review of a pending kubelet-serving CSR, unless one is under way for it.
@@ -134,7 +176,20 @@ public actor CSRApprover {
         }
         // Under review already: judged again with these facts once that review is over.
         guard inFlight[csr.name] == nil else { deferred[csr.name] = csr; return }
+        guard inFlight.count < concurrentReviews else {
+            queued.removeAll { $0.name == csr.name }
+            queued.append(csr)
+            return
+        }
         inFlight[csr.name] = Task { await self.review(csr, node: KubeletServingReview.nodeName(csr)) }
+    }
+
+    /// A review slot came free: the next queued CSR gets it.
+    func startQueued() {
+        while inFlight.count < concurrentReviews, !queued.isEmpty {
+            let next = queued.removeFirst()
+            if inFlight[next.name] == nil { inFlight[next.name] = Task { await self.review(next, node: KubeletServingReview.nodeName(next)) } }
+        }
     }
 
     /// Judges again the CSRs left pending (no Node yet, or no answer), after each list or watch.
@@ -143,7 +198,7 @@ public actor CSRApprover {
     }
 
     func review(_ csr: CSRFacts, node: String?) async {
-        defer { inFlight[csr.name] = nil }
+        defer { inFlight[csr.name] = nil; startQueued() }
         do {
             let book = try await addressBook()
             var addresses: [NodeAddress] = []
@@ -186,7 +241,9 @@ public actor CSRApprover {
         }
     }
 
-    func decide(_ csr: CSRFacts, approved: Bool, reason: String) async throws {
+    func decide(_ csr: CSRFacts, approved: Bool, reason unfiltered: String) async throws {
+        // The reason can quote what the CSR holds: never a line of its own in the API or the log.
+        let reason = Validate.printable(unfiltered)
         let condition: [String: Any] = [
             "type": approved ? "Approved" : "Denied", "status": "True",
             "reason": approved ? "KubeSeedApproved" : "KubeSeedDenied", "message": reason,

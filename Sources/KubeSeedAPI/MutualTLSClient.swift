@@ -103,7 +103,10 @@ public final class MutualTLSClient: Sendable {
     /// Sends one request whose answer is a stream of lines (a watch). A 200 answer is handed to `line`
     /// one newline-terminated line at a time (each at most 4 MiB) until the server ends it; any other
     /// status is returned with its body. Only a failure to talk at all throws.
-    public func streamLines(_ request: APIRequest, timeout: TimeAmount, line: @Sendable (Data) async throws -> Void) async throws -> Response {
+    /// A line longer than `maximumLine` is not kept: its bytes are dropped up to its end, `oversized` is
+    /// told how many there were, and the stream goes on with the next line.
+    public func streamLines(_ request: APIRequest, timeout: TimeAmount, maximumLine: Int = 4 << 20, oversized: @Sendable (Int) async -> Void = { _ in },
+                            line: @Sendable (Data) async throws -> Void) async throws -> Response {
         var http = HTTPClientRequest(url: baseURL + request.path)
         http.method = .init(rawValue: request.method.rawValue)
         http.headers.add(name: "Accept", value: "application/json")
@@ -121,18 +124,30 @@ public final class MutualTLSClient: Sendable {
         // What `line` throws reaches the caller as it is; only a broken stream is wrapped.
         struct LineFailure: Error { var underlying: any Error }
         var pending = Data()
+        // Bytes of an oversized line dropped so far (0: not inside one).
+        var dropped = 0
         do {
             for try await chunk in response.body {
-                pending.append(contentsOf: chunk.readableBytesView)
+                var bytes = Data(chunk.readableBytesView)
+                if dropped > 0 {
+                    guard let end = bytes.firstIndex(of: 0x0A) else { dropped += bytes.count; continue }
+                    dropped += end - bytes.startIndex
+                    await oversized(dropped)
+                    dropped = 0
+                    bytes = Data(bytes[(end + 1)...])
+                }
+                pending.append(bytes)
                 while let end = pending.firstIndex(of: 0x0A) {
                     let text = pending[pending.startIndex..<end]
                     pending = Data(pending[(end + 1)...])
                     if !text.isEmpty {
+                        if text.count > maximumLine { await oversized(text.count); continue }
                         do { try await line(Data(text)) } catch { throw LineFailure(underlying: error) }
                     }
                 }
-                guard pending.count <= 4 << 20 else {
-                    throw APIError(.status, "\(request.path): a line of the stream is over 4 MiB")
+                if pending.count > maximumLine {
+                    dropped = pending.count
+                    pending = Data()
                 }
             }
         } catch let failure as LineFailure {
@@ -142,7 +157,7 @@ public final class MutualTLSClient: Sendable {
         } catch {
             throw APIError(.unreachable, "\(request.method.rawValue) \(baseURL)\(request.path): the stream broke", cause: "\(error)")
         }
-        if !pending.isEmpty { try await line(pending) }
+        if dropped > 0 { await oversized(dropped) } else if !pending.isEmpty { try await line(pending) }
         return Response(status: 200, body: Data())
     }
 

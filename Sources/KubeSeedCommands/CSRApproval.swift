@@ -4,27 +4,21 @@ import KubeSeedCore
 import KubeSeedHost
 
 extension MasterOperations {
-    /// What this master knows of the cluster's machines: `seed init`'s record and every join file minted
-    /// here (read again for each review, so a node joined since counts).
-    static func addressBook(root: HostRoot, etcdMembers: [EtcdMember] = []) throws -> AddressBook {
+    /// What this master knows of the cluster's machines: `seed init`'s record and every join minted here
+    /// (`MintedJoinStore`), with the entries that could not be read (left out; the others stand).
+    static func addressBook(root: HostRoot, etcdMembers: [EtcdMember] = []) throws -> (book: AddressBook, problems: [String]) {
         guard let text = try root.readText(ClusterConfig.recordPath) else {
             throw HostError(.file, "\(ClusterConfig.recordPath) is missing", cause: "run 'seed init' first")
         }
         let cluster = try ClusterConfig.parse(text, file: ClusterConfig.recordPath)
-        var joinFiles: [JoinFile] = []
-        let directory = joinFileDirectory
-        for name in root.list(directory).sorted() where name.hasSuffix(".yaml") {
-            guard let join = try root.readText("\(directory)/\(name)") else { continue }
-            // An expired token does not make the node's IP less true.
-            joinFiles.append(try JoinFile.parse(join, file: "\(directory)/\(name)", tokenExpiryMatters: false))
-        }
-        return AddressBook(cluster: cluster, joinFiles: joinFiles, etcdMembers: etcdMembers)
+        let (minted, problems) = try MintedJoinStore(root: root).load()
+        return (AddressBook(cluster: cluster, minted: minted, etcdMembers: etcdMembers), problems)
     }
 
     /// The book with every master of the cluster (the etcd members, as this master's etcd lists them;
     /// none when it does not answer).
     func fullAddressBook() async throws -> AddressBook {
-        try Self.addressBook(root: root, etcdMembers: (try? await localEtcdMembers()) ?? [])
+        try Self.addressBook(root: root, etcdMembers: (try? await localEtcdMembers()) ?? []).book
     }
 
     /// `seed csr-approver`: watches CSRs and decides kubelet-serving ones until stopped. Exit 2 when
@@ -45,13 +39,14 @@ extension MasterOperations {
         }
         var reader = MasterOperations(root: root, effects: effects, effectiveUID: effectiveUID)
         reader.certDirectory = certDirectory
-        let books = AddressBookReader(operations: reader)
-        let approver = CSRApprover(client: client, addressBook: { try await books.read() },
-                                   log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) },
+        let log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data((Validate.printable($0) + "\n").utf8)) }
+        let books = AddressBookReader(operations: .init(reader), log: log)
+        let approver = CSRApprover(client: client, addressBook: { try await books.read() }, log: log,
                                    status: { ServiceNotifier.notify("STATUS=\(Validate.printable($0))") })
         ServiceNotifier.notify("READY=1")
         await approver.run()
         await approver.drain()
+        await books.shutdown()
         await client.shutdown()
         return 0
     }
@@ -77,10 +72,63 @@ extension MasterOperations {
     }
 }
 
-/// Reads the address book for each review (a master's operations are not Sendable: their output
-/// closure is the caller's; this one is built without it).
-final class AddressBookReader: @unchecked Sendable {
-    let operations: MasterOperations
-    init(operations: MasterOperations) { self.operations = operations }
-    func read() async throws -> AddressBook { try await operations.fullAddressBook() }
+/// The approver's address book, read once and again only when it changes: the store's and the record's
+/// SHA-256 are compared at each review (no file is parsed while they stay), and the etcd members are
+/// asked at most every `membersInterval` over one client kept for the approver's life.
+actor AddressBookReader {
+    /// A master's operations are not Sendable (their output closure is the caller's); this copy is built
+    /// without one and used only here.
+    final class Operations: @unchecked Sendable {
+        let value: MasterOperations
+        init(_ value: MasterOperations) { self.value = value }
+    }
+    nonisolated let box: Operations
+    var operations: MasterOperations { box.value }
+    let log: @Sendable (String) -> Void
+    let membersInterval: Duration
+    private var cached: (fingerprint: String, book: AddressBook)?
+    private var members: [EtcdMember] = []
+    private var membersAsked: ContinuousClock.Instant?
+    private var etcd: (client: MutualTLSClient, cluster: EtcdClusterClient)?
+
+    init(operations: Operations, log: @escaping @Sendable (String) -> Void, membersInterval: Duration = .seconds(30)) {
+        self.box = operations
+        self.log = log
+        self.membersInterval = membersInterval
+    }
+
+    func read() async throws -> AddressBook {
+        let clock = ContinuousClock()
+        var membersChanged = false
+        if membersAsked.map({ clock.now - $0 >= membersInterval }) ?? true {
+            membersAsked = clock.now
+            if let fresh = await askMembers(), fresh != members { members = fresh; membersChanged = true }
+        }
+        let root = operations.root
+        let fingerprint = MintedJoinStore(root: root).fingerprint() + (((try? root.read(ClusterConfig.recordPath)) ?? nil).map(StepRunner.sha256) ?? "-")
+        if let cached, cached.fingerprint == fingerprint, !membersChanged { return cached.book }
+        let (book, problems) = try MasterOperations.addressBook(root: root, etcdMembers: members)
+        for problem in problems { log("csr-approver: address book: \(problem) (left out)") }
+        cached = (fingerprint, book)
+        return book
+    }
+
+    private func askMembers() async -> [EtcdMember]? {
+        do {
+            if etcd == nil {
+                guard let ip = try operations.recordedConfig()?.masterIP else { return nil }
+                let client = try MutualTLSClient(baseURL: MasterOperations.url(ip, 2379), identity: try operations.etcdIdentity(), connectTimeout: .seconds(1))
+                etcd = (client, EtcdClusterClient(clients: [client]))
+            }
+            return try await etcd!.cluster.list().members
+        } catch {
+            log("csr-approver: etcd members not read (\(error)); the book keeps the last ones")
+            return nil
+        }
+    }
+
+    func shutdown() async {
+        await etcd?.client.shutdown()
+        etcd = nil
+    }
 }

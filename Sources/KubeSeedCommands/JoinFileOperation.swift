@@ -51,11 +51,18 @@ extension MasterOperations {
         }
         defer { close(lock) }
         let record: TokenRecord
+        let retired: [MintedJoin]
         do {
-            record = try await writeJoinFile(text, token: token, request: request, path: path, journal: try ChangeJournal(root: root, path: journalPath))
+            let journal = try ChangeJournal(root: root, path: journalPath)
+            record = try await writeJoinFile(text, token: token, request: request, path: path, journal: journal)
+            retired = try recordMintedJoin(request, token: token, now: now, journal: journal)
+            for removed in try pruneExpiredMasterJoinFiles(now: now, journal: journal) { write("  removed \(removed): its sealed secrets expired\n") }
         } catch {
             write("seed join-file: \(error)\n")
             return 1
+        }
+        for entry in retired {
+            write("  \(entry.ip ?? "") was node \(entry.node)'s: \(entry.node) is retired from the CSR approver's address book\n")
         }
         let expires = Timestamp.string(request.expires)
         let servers = (request.apiServerEndpoints ?? [cluster.apiServerEndpoint ?? ""]).joined(separator: ", ")
@@ -107,6 +114,32 @@ extension MasterOperations {
         }
         try runner.apply([.writeFile(path: path, content: text, mode: 0o600)], observed: NodeObservation())
         return record
+    }
+
+    /// Adds the join to the CSR approver's address book (`MintedJoinStore`); returns the entries it
+    /// retired (another node's, on the same IP).
+    func recordMintedJoin(_ request: JoinRequest, token: BootstrapToken, now: Date, journal: ChangeJournal) throws -> [MintedJoin] {
+        let store = MintedJoinStore(root: root)
+        let entry = MintedJoin(node: request.nodeName, ip: request.nodeIP, roles: request.roles, minted: now,
+                               expires: request.controlPlane?.expires ?? request.expires, tokenID: request.controlPlane == nil ? token.id : nil)
+        let (entries, retired) = MintedJoin.adding(entry, to: try store.load().entries)
+        try store.save(entries, journal: journal)
+        return retired
+    }
+
+    /// Removes the control-plane join files in the join-file directory whose sealed secrets have expired:
+    /// the minting master keeps a sealed file only while it can be used. Returns their paths.
+    func pruneExpiredMasterJoinFiles(now: Date, journal: ChangeJournal) throws -> [String] {
+        var steps: [Step] = []
+        for name in root.list(Self.joinFileDirectory).sorted() where name.hasSuffix(".yaml") {
+            let path = "\(Self.joinFileDirectory)/\(name)"
+            guard let text = try root.readText(path), let join = try? JoinFile.parse(text, file: path, now: now, tokenExpiryMatters: false),
+                  let sealed = join.controlPlane, sealed.expires <= now else { continue }
+            steps.append(.removeFile(path: path))
+        }
+        guard !steps.isEmpty else { return [] }
+        try StepRunner(root: root, effects: effects, journal: journal).apply(steps, observed: NodeObservation())
+        return steps.compactMap { if case .removeFile(let path) = $0 { return path } else { return nil } }
     }
 
     /// Creates the token's Secret if the API server answers within a few seconds.

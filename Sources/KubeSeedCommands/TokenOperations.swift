@@ -50,8 +50,15 @@ extension MasterOperations {
                 write("  \(outcome == .deleted ? "deleted" : "already gone")  Secret kube-system/bootstrap-token-\(id)\n")
             }
             tokens.removeAll { $0.id == id }
-            try store.save(tokens, journal: try ChangeJournal(root: root, path: journalPath))
-            write("seed token delete: token \(id) (node \(token.node)) deleted\n")
+            let journal = try ChangeJournal(root: root, path: journalPath)
+            try store.save(tokens, journal: journal)
+            // The node's entry in the CSR approver's address book goes with its token.
+            let book = MintedJoinStore(root: root)
+            let entries = try book.load().entries
+            let kept = entries.filter { $0.tokenID != id }
+            if kept.count != entries.count { try book.save(kept, journal: journal) }
+            write("seed token delete: token \(id) (node \(token.node)) deleted"
+                  + (kept.count != entries.count ? "; \(token.node) retired from the CSR approver's address book" : "") + "\n")
             return 0
         } catch {
             write("seed token delete: nothing changed: \(error)\n")

@@ -20,19 +20,18 @@ public struct AddressBook: Sendable, Equatable {
 }
 
 extension AddressBook {
-    /// The book from `seed init`'s record (this master), the join files minted here, and the etcd
-    /// members (every master of the cluster, by name and IP); a join file without `node.ip` (the node
-    /// takes its default-route address) adds nothing.
-    public init(cluster: ClusterConfig, joinFiles: [JoinFile], etcdMembers: [EtcdMember] = []) {
+    /// The book from `seed init`'s record (this master), the joins minted here (`MintedJoin`), and the
+    /// etcd members (every master of the cluster, by name and IP); a join without an IP (the node takes
+    /// its default-route address) adds only its roles.
+    public init(cluster: ClusterConfig, minted: [MintedJoin], etcdMembers: [EtcdMember] = []) {
         var nodes: [String: String] = [:]
         var roles: [String: [String]] = [:]
         var conflicts = Set<String>()
-        for join in joinFiles {
-            guard let name = join.nodeName else { continue }
-            roles[name] = Array(Set((roles[name] ?? []) + join.roles)).sorted()
-            guard let ip = join.nodeIP else { continue }
-            if let earlier = nodes[name], IPAddress.bytes(earlier) != IPAddress.bytes(ip) { conflicts.insert(name) }
-            nodes[name] = ip
+        for join in minted {
+            roles[join.node] = Array(Set((roles[join.node] ?? []) + join.roles)).sorted()
+            guard let ip = join.ip else { continue }
+            if let earlier = nodes[join.node], IPAddress.bytes(earlier) != IPAddress.bytes(ip) { conflicts.insert(join.node) }
+            nodes[join.node] = ip
         }
         var masters: [String: String] = [:]
         var known: [(String, String)] = etcdMembers.compactMap { member in

@@ -75,7 +75,7 @@ import X509
         let watches = NIOLockedValueBox(0)
         try await ContractTests().withServer(pki, responder: { request in
             switch (request.method, request.uri) {
-            case ("GET", CSRApprover.csrPath): return (200, list)
+            case ("GET", CSRApprover.listPath): return (200, list)
             case ("GET", let uri) where uri.hasPrefix(CSRApprover.csrPath + "?watch=1"):
                 return watches.withLockedValue { count in count += 1; return count == 1 ? (200, firstWatch) : (200, expired) }
             case ("GET", "/api/v1/nodes/worker-1"): return (200, Self.node(["192.0.2.11"], hostname: "worker-1"))
@@ -93,10 +93,10 @@ import X509
             await approver.drain()
             let gets = server.requests.filter { $0.method == "GET" && $0.uri.hasPrefix(CSRApprover.csrPath) }.map(\.uri)
             #expect(gets == [
-                CSRApprover.csrPath,
-                CSRApprover.csrPath + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=5&resourceVersion=100",
-                CSRApprover.csrPath + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=5&resourceVersion=105",
-                CSRApprover.csrPath,
+                CSRApprover.listPath,
+                CSRApprover.csrPath + "?watch=1&allowWatchBookmarks=true&\(CSRApprover.signerSelector)&timeoutSeconds=5&resourceVersion=100",
+                CSRApprover.csrPath + "?watch=1&allowWatchBookmarks=true&\(CSRApprover.signerSelector)&timeoutSeconds=5&resourceVersion=105",
+                CSRApprover.listPath,
             ])
             let decisions = Self.decisions(server.requests)
             #expect(decisions["csr-good"]?.type == "Approved")
@@ -134,7 +134,7 @@ import X509
         let nodeAnswers = NIOLockedValueBox(0)
         try await ContractTests().withServer(pki, responder: { request in
             switch (request.method, request.uri) {
-            case ("GET", CSRApprover.csrPath): return (200, list)
+            case ("GET", CSRApprover.listPath): return (200, list)
             case ("GET", let uri) where uri.hasPrefix(CSRApprover.csrPath + "?watch=1"): return (200, "")
             // worker-1's Node fails once (an API server restarting), then answers.
             case ("GET", "/api/v1/nodes/worker-1"):
@@ -207,7 +207,7 @@ import X509
         let list = "{\"metadata\":{\"resourceVersion\":\"7\"},\"items\":[\(try Self.csr("csr-a", node: "worker-1", fixture: "worker-1", version: "1"))]}"
         try await ContractTests().withServer(pki, responder: { request in
             switch (request.method, request.uri) {
-            case ("GET", CSRApprover.csrPath): return (200, list)
+            case ("GET", CSRApprover.listPath): return (200, list)
             case ("GET", let uri) where uri.hasPrefix(CSRApprover.csrPath + "?watch=1"): return (200, "")
             case ("GET", "/api/v1/nodes/worker-1"): return (200, Self.node(["192.0.2.11"], hostname: "worker-1", labels: "{\"node-role.kubernetes.io/worker\":\"\"}"))
             // Someone else decided it since it was listed.
@@ -224,6 +224,97 @@ import X509
             #expect(server.requests.filter { $0.method == "PUT" }.count == 1)
             #expect(await approver.counts == CSRApprover.Counts())
             #expect(log.all.contains("csr-approver: csr-a changed or went away before it was approved (409); left to the watch"), "\(log.all)")
+        }
+    }
+
+    /// Paging and the signer filter: the list asks only for kubelet-serving CSRs, a page at a time with
+    /// `continue`, and watches from the last page's version. A watch line over the event limit and a line
+    /// that is not an event are logged and skipped; the watch reads on and the event after them is judged.
+    @Test func theListIsPagedAndFilteredAndAnOversizedOrMalformedEventIsSkipped() async throws {
+        let pki = try ContractTests.PKI()
+        let page1 = "{\"metadata\":{\"resourceVersion\":\"50\",\"continue\":\"tok/en+1=\"},\"items\":[\(try Self.csr("csr-a", node: "worker-1", fixture: "worker-1", version: "1"))]}"
+        let page2 = "{\"metadata\":{\"resourceVersion\":\"50\"},\"items\":[\(try Self.csr("csr-b", node: "worker-3", fixture: "worker-3", version: "2"))]}"
+        let huge = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"x\",\"resourceVersion\":\"51\"},\"pad\":\"" + String(repeating: "a", count: 300_000) + "\"}}"
+        let watch = huge + "\nnot json at all\n{\"type\":\"ADDED\",\"object\":\(try Self.csr("csr-c", node: "worker-1", fixture: "worker-1", version: "52"))}\n"
+        try await ContractTests().withServer(pki, responder: { request in
+            switch (request.method, request.uri) {
+            case ("GET", CSRApprover.listPath): return (200, page1)
+            case ("GET", CSRApprover.listPath + "&continue=tok%2Fen%2B1%3D"): return (200, page2)
+            case ("GET", let uri) where uri.hasPrefix(CSRApprover.csrPath + "?watch=1"): return (200, watch)
+            case ("GET", "/api/v1/nodes/worker-1"): return (200, Self.node(["192.0.2.11"], hostname: "worker-1", labels: "{\"node-role.kubernetes.io/worker\":\"\"}"))
+            case ("GET", "/api/v1/nodes/worker-2"): return (200, Self.node(["192.0.2.12"], hostname: "worker-2", labels: "{\"node-role.kubernetes.io/worker\":\"\"}"))
+            case ("GET", "/api/v1/nodes/worker-3"): return (200, Self.node(["192.0.2.13"], hostname: "worker-3", labels: "{\"node-role.kubernetes.io/worker\":\"\"}"))
+            case ("PUT", _): return (200, "{}")
+            default: return (404, "{}")
+            }
+        }) { server, client in
+            let log = Log(), status = Log()
+            let approver = CSRApprover(client: client, addressBook: { Self.book }, watchSeconds: 5, maximumEvent: 100_000,
+                                       initialBackoff: .milliseconds(10), maximumBackoff: .milliseconds(40), log: { log.add($0) }, status: { status.add($0) })
+            await approver.run(requests: 2)
+            await approver.drain()
+            let gets = server.requests.filter { $0.method == "GET" && $0.uri.hasPrefix(CSRApprover.csrPath) }.map(\.uri)
+            #expect(gets.count == 3 && gets[0] == CSRApprover.listPath && gets[1] == CSRApprover.listPath + "&continue=tok%2Fen%2B1%3D", "\(gets)")
+            #expect(gets[2].contains(CSRApprover.signerSelector) && gets[2].hasSuffix("resourceVersion=50"), "\(gets)")
+            let decisions = Self.decisions(server.requests)
+            #expect(decisions["csr-a"]?.type == "Approved" && decisions["csr-b"]?.type == "Approved", "both pages judged")
+            #expect(decisions["csr-c"]?.type == "Approved", "the event after the skipped ones is judged")
+            #expect(log.all.contains { $0.contains("an event of") && $0.contains("skipped") }, "\(log.all)")
+            #expect(log.all.contains("csr-approver: the CSR watch sent 15 bytes that are not an event: skipped"), "\(log.all)")
+            #expect(await approver.skippedEvents == 2)
+            #expect(!status.all.contains { $0.hasPrefix("API server not answering") }, "\(status.all)")
+        }
+    }
+
+    /// At most `concurrentReviews` reviews at once: with Node reads that each take a while, the number of
+    /// Node requests open at the same time never exceeds it, and every CSR is still judged.
+    @Test func reviewsRunWithBoundedConcurrency() async throws {
+        let pki = try ContractTests.PKI()
+        let items = try (1...9).map { try Self.csr("csr-\($0)", node: "worker-1", fixture: "worker-1", version: "\($0)") }
+        let list = "{\"metadata\":{\"resourceVersion\":\"20\"},\"items\":[\(items.joined(separator: ","))]}"
+        let open = NIOLockedValueBox((now: 0, most: 0))
+        try await ContractTests().withServer(pki, responder: { request in
+            switch (request.method, request.uri) {
+            case ("GET", CSRApprover.listPath): return (200, list)
+            case ("GET", "/api/v1/nodes/worker-1"):
+                open.withLockedValue { $0.now += 1; $0.most = max($0.most, $0.now) }
+                usleep(50_000)
+                open.withLockedValue { $0.now -= 1 }
+                return (200, Self.node(["192.0.2.11"], hostname: "worker-1", labels: "{\"node-role.kubernetes.io/worker\":\"\"}"))
+            case ("PUT", _): return (200, "{}")
+            default: return (404, "{}")
+            }
+        }) { server, client in
+            let log = Log(), status = Log()
+            let approver = CSRApprover(client: client, addressBook: { Self.book }, watchSeconds: 5, concurrentReviews: 2,
+                                       initialBackoff: .milliseconds(10), maximumBackoff: .milliseconds(40), log: { log.add($0) }, status: { status.add($0) })
+            await approver.run(requests: 1)
+            await approver.drain()
+            #expect(Self.decisions(server.requests).count == 9, "\(log.all)")
+            #expect(open.withLockedValue { $0.most } <= 2)
+        }
+    }
+
+    /// A deny reason quotes what the request holds; a control character in it never reaches the API or
+    /// the log as one.
+    @Test func aDenyReasonIsMadePrintable() async throws {
+        let pki = try ContractTests.PKI()
+        let list = "{\"metadata\":{\"resourceVersion\":\"7\"},\"items\":[\(try Self.csr("csr-a", node: "worker-1", fixture: "worker-1", version: "1"))]}"
+        try await ContractTests().withServer(pki, responder: { request in
+            switch (request.method, request.uri) {
+            case ("GET", CSRApprover.listPath): return (200, list)
+            case ("GET", "/api/v1/nodes/worker-1"): return (200, "{}")
+            case ("PUT", _): return (200, "{}")
+            default: return (404, "{}")
+            }
+        }) { server, client in
+            let log = Log(), status = Log()
+            let approver = approver(client, log, status)
+            try await approver.decide(CSRFacts(name: "csr-a", resourceVersion: "1", signerName: KubeletServingReview.signer, username: "system:node:worker-1",
+                                               groups: [], usages: [], request: []), approved: false, reason: "DNS name a\nFORGED LINE is not")
+            let message = Self.decisions(server.requests)["csr-a"]?.message ?? ""
+            #expect(message == "DNS name a\\u{a}FORGED LINE is not", "\(message)")
+            #expect(log.all.allSatisfy { !$0.contains("\n") }, "\(log.all)")
         }
     }
 }

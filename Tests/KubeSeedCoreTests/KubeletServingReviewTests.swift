@@ -177,7 +177,7 @@ enum CSRMaker {
             join.nodeIP = ip
             return join
         }
-        let book = AddressBook(cluster: cluster, joinFiles: [join("192.0.2.11"), join("192.0.2.99")])
+        let book = AddressBook(cluster: cluster, minted: [join("192.0.2.11"), join("192.0.2.99")].map { MintedJoin(join: $0, minted: Date()) })
         #expect(book.conflicts == ["worker-1"])
         let request = try CSRMaker.pem(cn: "system:node:worker-1", ips: [[192, 0, 2, 11]])
         #expect(KubeletServingReview.review(CSRMaker.facts(request: request), nodeAddresses: addresses, book: book)
@@ -222,7 +222,7 @@ enum CSRMaker {
         let members = [EtcdMember(id: 1, name: "master-1", peerURLs: ["https://192.0.2.11:2380"]),
                        EtcdMember(id: 2, name: "master-2", peerURLs: ["https://192.0.2.12:2380"]),
                        EtcdMember(id: 3, name: "", peerURLs: ["https://192.0.2.13:2380"], isLearner: true)]
-        let book = AddressBook(cluster: cluster, joinFiles: [], etcdMembers: members)
+        let book = AddressBook(cluster: cluster, minted: [], etcdMembers: members)
         #expect(book.masters == ["master-1": "192.0.2.11", "master-2": "192.0.2.12"])
         #expect(book.roles["master-2"] == ["control-plane"])
         let own = try CSRMaker.pem(cn: "system:node:master-2", dns: ["master-2"], ips: [[192, 0, 2, 12]])

@@ -43,7 +43,7 @@ import Testing
         worker.nodeName = "worker-1"
         worker.nodeIP = "192.0.2.11"
         worker.roles = ["worker", "ingress"]
-        let book = AddressBook(cluster: cluster, joinFiles: [worker])
+        let book = AddressBook(cluster: cluster, minted: [MintedJoin(join: worker, minted: Date())])
         #expect(book.roles == ["master-1": ["control-plane"], "worker-1": ["ingress", "worker"]])
         #expect(book.nodes == ["worker-1": "192.0.2.11"] && book.masters == ["master-1": "192.0.2.10"])
     }

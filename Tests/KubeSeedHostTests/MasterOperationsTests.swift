@@ -76,10 +76,61 @@ import Testing
                                               output: nil, now: longAgo) == 0, "\(output.text)")
         #expect(await operations.mintJoinFile(JoinRequest(nodeName: "worker-2", nodeIP: "192.0.2.12", roles: ["ingress"],
                                                           expires: Date().addingTimeInterval(3600)), output: nil) == 0, "\(output.text)")
-        let book = try MasterOperations.addressBook(root: host.root)
+        let (book, problems) = try MasterOperations.addressBook(root: host.root)
+        #expect(problems.isEmpty)
         #expect(book.nodes == ["worker-1": "192.0.2.11", "worker-2": "192.0.2.12"])
         #expect(book.masters == ["master-1": "192.0.2.10"])
         #expect(book.roles == ["master-1": ["control-plane"], "worker-1": ["worker"], "worker-2": ["ingress"]])
+        #expect(host.root.mode(MintedJoin.path) == 0o600)
+    }
+
+    /// The address book is its own store: a join file written elsewhere (--output) or deleted as its header
+    /// says still counts; `seed token delete` retires the node; a new node minted on a reused IP retires
+    /// the old one (said in the output); an entry that does not read leaves the others standing.
+    @Test func theAddressBookIsAStoreThatJoinFilesAddToAndTokenDeletionRetiresFrom() async throws {
+        let host = try initializedHost()
+        let (operations, output) = master(host)
+        let later = Date().addingTimeInterval(3600)
+        #expect(await operations.mintJoinFile(JoinRequest(nodeName: "worker-1", nodeIP: "192.0.2.11", expires: later), output: "/root/worker-1.yaml") == 0, "\(output.text)")
+        #expect(await operations.mintJoinFile(JoinRequest(nodeName: "worker-2", nodeIP: "192.0.2.12", expires: later), output: nil) == 0, "\(output.text)")
+        try host.root.remove("\(MasterOperations.joinFileDirectory)/worker-2.yaml")
+        var book = try MasterOperations.addressBook(root: host.root).book
+        #expect(book.nodes == ["worker-1": "192.0.2.11", "worker-2": "192.0.2.12"])
+
+        output.text = ""
+        #expect(await operations.mintJoinFile(JoinRequest(nodeName: "worker-3", nodeIP: "192.0.2.12", expires: later), output: nil) == 0)
+        #expect(output.text.contains("192.0.2.12 was node worker-2's: worker-2 is retired"), "\(output.text)")
+        book = try MasterOperations.addressBook(root: host.root).book
+        #expect(book.nodes == ["worker-1": "192.0.2.11", "worker-3": "192.0.2.12"])
+
+        let id = try #require(try TokenStore(root: host.root).load().first { $0.node == "worker-1" }?.id)
+        output.text = ""
+        #expect(await operations.deleteToken(id: id) == 0, "\(output.text)")
+        #expect(output.text.contains("worker-1 retired from the CSR approver's address book"), "\(output.text)")
+        book = try MasterOperations.addressBook(root: host.root).book
+        #expect(book.nodes == ["worker-3": "192.0.2.12"])
+
+        // One entry spoiled by hand: reported, left out, the others stand.
+        let text = try #require(try host.root.readText(MintedJoin.path))
+        try TemporaryHost.write(host.root, MintedJoin.path, "[\n  {\"node\": \"Bad Name\"}," + text.dropFirst(1))
+        let (spoiled, problems) = try MasterOperations.addressBook(root: host.root)
+        #expect(spoiled.nodes == ["worker-3": "192.0.2.12"])
+        #expect(problems.count == 1 && problems[0].contains("entry 1"), "\(problems)")
+    }
+
+    @Test func aMastersSealedJoinFileIsRemovedOnceItExpires() async throws {
+        let host = try ControlPlaneJoinTests().firstMaster()
+        let (operations, output) = master(host)
+        let past = Date().addingTimeInterval(-3 * 3600)
+        _ = await operations.mintJoinFile(JoinRequest(nodeName: "master-2", nodeIP: "192.0.2.12", roles: ["control-plane"], expires: past.addingTimeInterval(3600)),
+                                          output: nil, now: past)
+        let sealed = "\(MasterOperations.joinFileDirectory)/master-2.yaml"
+        guard host.root.exists(sealed) else { Issue.record("not minted: \(output.text)"); return }
+        output.text = ""
+        #expect(await operations.mintJoinFile(JoinRequest(nodeName: "worker-1", nodeIP: "192.0.2.11", expires: Date().addingTimeInterval(3600)), output: nil) == 0)
+        #expect(!host.root.exists(sealed) && output.text.contains("removed \(sealed): its sealed secrets expired"), "\(output.text)")
+        // Its node stays in the address book: the master it made is still that IP.
+        #expect(try MasterOperations.addressBook(root: host.root).book.nodes["master-2"] == "192.0.2.12")
     }
 
     @Test func joinFileBeforeInitWritesNothing() async throws {
