@@ -250,6 +250,7 @@ extension MasterOperations {
             var done: [String] = []
             var mine = members.first { $0.hasPeer(ip: context.masterIP) }
             if mine == nil {
+                try context.journal.record([.etcdMemberAdded(peerURL: peerURL, via: state.peerEndpoints)])
                 let added = try await EtcdClusterClient.addLearner(peerURL: peerURL, via: via)
                 done.append("added as learner \(EtcdMembership.hex(added.id)) through \(via.baseURL)")
                 changes += 1

@@ -17,8 +17,13 @@ extension MasterOperations {
     /// Not a master, or the last member: nothing to do.
     public func leaveEtcd(force: Bool) async -> EtcdLeave {
         // This master's IP from its record, or (a join that stopped before recording) from its etcd unit.
+        // Or (a join that stopped right after adding the member, before its unit) from the journal's record of the add.
         let unit = (try? root.readText(EtcdUnit.path)) ?? nil
-        guard let unit, let ip = ((try? recordedConfig()) ?? nil)?.masterIP ?? Self.advertisedPeerHost(unit),
+        let added = ((try? ChangeJournal(root: root, path: journalPath))?.records ?? []).compactMap { record -> (peerURL: String, via: [String])? in
+            if case .etcdMemberAdded(let peerURL, let via) = record { return (peerURL, via) } else { return nil }
+        }.last
+        guard unit != nil || added != nil,
+              let ip = ((try? recordedConfig()) ?? nil)?.masterIP ?? unit.flatMap(Self.advertisedPeerHost) ?? added.flatMap({ APIEndpoint.parse($0.peerURL)?.host }),
               let identity = try? etcdIdentity() else {
             return EtcdLeave(output: "", refused: false)
         }
@@ -30,7 +35,7 @@ extension MasterOperations {
         }
         // This master's own etcd first, then every other master it knows of: its unit's initial cluster,
         // its join file, and the API servers its agent last found.
-        var hosts = [ip] + Self.initialClusterHosts(unit)
+        var hosts = [ip] + (unit.map(Self.initialClusterHosts) ?? []) + (added?.via.compactMap { APIEndpoint.parse($0)?.host } ?? [])
         if let text = try? root.readText(JoinFile.defaultPath),
            let join = try? JoinFile.parse(text, file: JoinFile.defaultPath, tokenExpiryMatters: false) {
             let agent = AgentOperations(root: root, effects: effects, settings: NodePrepSettings(), effectiveUID: effectiveUID)

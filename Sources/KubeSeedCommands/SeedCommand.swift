@@ -237,14 +237,16 @@ struct Join: AsyncParsableCommand {
     func run() async throws {
         let key: String
         if let certificateKeyFile {
-            // A key is 64 hex digits: read no more than a little over that (a wrong path may name a huge file).
-            guard let handle = FileHandle(forReadingAtPath: certificateKeyFile), let data = try? handle.read(upToCount: 256) ?? Data() else {
-                FileHandle.standardError.write(Data("seed join: nothing changed: \(ConfigError(.unreadable, file: certificateKeyFile, "cannot read the certificate key file"))\n".utf8))
+            do { key = try readSecretFile(certificateKeyFile) } catch {
+                FileHandle.standardError.write(Data("seed join: nothing changed: \(ConfigError(.unreadable, file: certificateKeyFile, "cannot read the certificate key file: \(error)"))\n".utf8))
                 throw ExitCode(2)
             }
-            key = String(decoding: data, as: UTF8.self)
         } else {
-            key = readSecretLine(prompt: "certificate key (not shown): ") ?? ""
+            guard let line = readSecretLine(prompt: "certificate key (not shown): ") else {
+                FileHandle.standardError.write(Data("seed join: nothing changed: the certificate key on standard input is unreadable or longer than \(secretInputLimit) bytes\n".utf8))
+                throw ExitCode(2)
+            }
+            key = line
         }
         var operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: geteuid())
         operations.apiServerTimeout = .seconds(apiTimeout)

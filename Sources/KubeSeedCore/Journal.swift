@@ -24,6 +24,10 @@ public enum JournalRecord: Codable, Sendable, Equatable {
     /// KubeSeed made (or is about to make) `path` a link to `target`. `reset` removes a link only while it
     /// still points there: a binary a CNI installed over it since is left.
     case linkMade(path: String, target: String)
+    /// `seed join` is about to add this host to the etcd cluster as the member on `peerURL`, through the
+    /// peers at `via` (client URLs). Written before the add: a join that stops between the add and the
+    /// unit leaves a learner that blocks every later join, and `seed-agent reset` removes it by this.
+    case etcdMemberAdded(peerURL: String, via: [String])
 
     /// What the record is about. The first record for a key holds the original value; later
     /// attempts (an interrupted apply run again) must not overwrite it.
@@ -43,6 +47,7 @@ public enum JournalRecord: Codable, Sendable, Equatable {
         case .directoryCreated(let path): return "dir:\(path)"
         case .fileWritten(let path, let sha256): return "written:\(path):\(sha256)"
         case .linkMade(let path, let target): return "linked:\(path):\(target)"
+        case .etcdMemberAdded(let peerURL, _): return "etcd-member:\(peerURL)"
         }
     }
 }

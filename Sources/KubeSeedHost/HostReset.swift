@@ -216,7 +216,8 @@ public final class HostReset {
             return "started \(unit)"
         case .directoryCreated(let path):
             return try root.removeDirectoryIfEmpty(path) ? "removed \(path)" : "kept \(path) (not empty)"
-        case .unitMasked, .moduleLoaded, .swapActive, .fileWritten, .linkMade:
+        // The etcd member leaves before the reset (seed-agent reset on a master: MasterOperations.leaveEtcd).
+        case .unitMasked, .moduleLoaded, .swapActive, .fileWritten, .linkMade, .etcdMemberAdded:
             return "" // handled by run()
         }
     }

@@ -135,6 +135,21 @@ import Testing
         #expect(output.text.contains("cluster.caCertificate"), "\(output.text)")
     }
 
+    /// A join that stopped right after etcd added its member (before the unit and the record) leaves only
+    /// the journal's record of the add: reset acts on it, asking the peers it names to remove the member.
+    /// Here no etcd answers at them, so the reset is refused (exit 2) instead of leaving a learner behind.
+    @Test func resetFindsAMemberAddedByAJoinThatStoppedThroughTheJournal() async throws {
+        let host = try firstMaster()
+        try host.root.remove(ClusterConfig.recordPath)
+        var (operations, _) = operations(host)
+        #expect(await operations.leaveEtcd(force: false).output.isEmpty, "no unit, no record, no add: nothing to leave")
+        try ChangeJournal(root: host.root).record([.etcdMemberAdded(peerURL: "https://192.0.2.12:2380", via: ["https://127.0.0.1:2379"])])
+        operations.journalPath = Journal.defaultPath
+        let leave = await operations.leaveEtcd(force: false)
+        #expect(leave.refused, "\(leave.output)")
+        #expect(leave.output.contains("could not remove this master's etcd member") && leave.output.contains("127.0.0.1:2379"), "\(leave.output)")
+    }
+
     /// `text` with one more API server after the first it lists, in the file's own list style.
     static func addingEndpoint(_ endpoint: String, to text: String) throws -> String {
         let lines = text.components(separatedBy: "\n")
