@@ -37,6 +37,8 @@ let package = Package(
         // What other machines answer: etcd's membership JSON, the API server's EndpointSlice, and the
         // state file the agent keeps from it. Pure.
         .executableTarget(name: "FuzzAPIAnswers", dependencies: ["FuzzSupport", core]),
+        // The CSR approver's reader of spec.request (one canonical PEM block) and its review. Pure.
+        .executableTarget(name: "FuzzCSRReader", dependencies: ["FuzzSupport", core]),
         // BinaryInstaller.install (KubeSeedHost): gzip (zlib) + tar stream + SHA-256 + install, against a
         // HostRoot in /dev/shm.
         .executableTarget(name: "FuzzArchive", dependencies: ["FuzzSupport", core, host, .product(name: "Crypto", package: "swift-crypto")]),

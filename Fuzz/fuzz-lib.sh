@@ -2,15 +2,15 @@
 # libFuzzer targets, makes their seed corpora, runs one target and reads libFuzzer's figures.
 
 # Target name → executable, dictionary, largest input.
-FUZZ_ALL_TARGETS=(join-file cluster-config agent-config tar-header archive api-answers)
+FUZZ_ALL_TARGETS=(join-file cluster-config agent-config tar-header archive api-answers csr-reader)
 fuzz_exe() {
   case $1 in
     join-file) echo FuzzJoinFile ;; cluster-config) echo FuzzClusterConfig ;; agent-config) echo FuzzAgentConfig ;;
-    tar-header) echo FuzzTarHeader ;; archive) echo FuzzArchive ;; api-answers) echo FuzzAPIAnswers ;;
+    tar-header) echo FuzzTarHeader ;; archive) echo FuzzArchive ;; api-answers) echo FuzzAPIAnswers ;; csr-reader) echo FuzzCSRReader ;;
     *) echo "fuzz: unknown target '$1' (targets: ${FUZZ_ALL_TARGETS[*]})" >&2; return 1 ;;
   esac
 }
-fuzz_dict() { case $1 in tar-header | archive) echo "$PWD/Fuzz/dicts/tar.dict" ;; api-answers) echo "$PWD/Fuzz/dicts/json.dict" ;; *) echo "$PWD/Fuzz/dicts/yaml.dict" ;; esac; }
+fuzz_dict() { case $1 in tar-header | archive) echo "$PWD/Fuzz/dicts/tar.dict" ;; api-answers) echo "$PWD/Fuzz/dicts/json.dict" ;; csr-reader) echo "$PWD/Fuzz/dicts/pem.dict" ;; *) echo "$PWD/Fuzz/dicts/yaml.dict" ;; esac; }
 fuzz_max_len() { case $1 in tar-header | archive) echo 16384 ;; *) echo 8192 ;; esac; }
 
 # Swift code (ours and every dependency's) gets libFuzzer's coverage and AddressSanitizer; so does the C
@@ -66,6 +66,10 @@ fuzz_seeds() {
   rm -rf "$yaml"
   # What etcd and the API server answer, as captured from their documented shapes.
   cp Fuzz/seeds/api-answers/* "$dir/api-answers/"
+  # Kubelet-shaped certificate requests (openssl), and the same request in forms Go reads but the approver refuses.
+  cp Fuzz/seeds/csr-reader/* "$dir/csr-reader/"
+  { cat Fuzz/seeds/csr-reader/worker-1.pem Fuzz/seeds/csr-reader/worker-2-claims-master.pem; } > "$dir/csr-reader/two-blocks.pem"
+  sed 's/$/\r/' Fuzz/seeds/csr-reader/worker-1.pem > "$dir/csr-reader/crlf.pem"
   # Tar: small archives made here with GNU tar, in the formats a Kubernetes release archive may use.
   local work=$dir/tar-work
   mkdir -p "$work/src/kubernetes/node/bin" "$work/src/kubernetes/server/bin" "$work/out"

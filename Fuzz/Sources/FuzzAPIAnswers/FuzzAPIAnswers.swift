@@ -7,7 +7,9 @@ import KubeSeedCore
 /// plus the state file the agent keeps from it (`APIServerDiscovery.parse`). Findings: a trap, a memory
 /// error, a hang; an endpoint found that the join file's own endpoint parser would refuse (it goes into
 /// the balancer's configuration); a state file rendered from found endpoints that does not read back;
-/// a member list answer that is not an error and yet drops a member with a valid ID.
+/// a member list answer that is not an error and yet drops a member with a valid ID; a member list read
+/// whole that holds a member the validator refuses, two members with one ID, or an `--initial-cluster`
+/// entry with a `,` or `=` of its own; an EndpointSlice server on an address no API server has.
 @main enum FuzzAPIAnswersMain {
     static func main() { Fuzz.main { data, size in fuzz(data ?? Fuzz.empty, size) } }
 }
@@ -20,6 +22,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         for endpoint in found where APIEndpoint.parse(endpoint) == nil {
             Fuzz.finding("api-answers", "EndpointSlice gave \(endpoint.debugDescription), which the endpoint parser refuses")
         }
+        for endpoint in found where !(APIEndpoint.parse(endpoint).map { APIServerDiscovery.isServerAddress($0.host) } ?? false) {
+            Fuzz.finding("api-answers", "EndpointSlice gave \(endpoint.debugDescription), an address no API server has")
+        }
         if APIServerDiscovery.parse(APIServerDiscovery.render(found, caDigest: "00ff"), caDigest: "00ff") != found {
             Fuzz.finding("api-answers", "the state file of \(found) does not read back")
         }
@@ -30,6 +35,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         for member in members {
             _ = member.peerHost
             _ = member.hasPeer(ip: "192.0.2.11")
+            if let problem = EtcdMembership.checkMember(member) { Fuzz.finding("api-answers", "a member list kept a member the validator refuses: \(problem)") }
+        }
+        if Set(members.map(\.id)).count != members.count { Fuzz.finding("api-answers", "a member list kept two members with one ID") }
+        for entry in EtcdMembership.initialCluster(joining: "master-9", peerURL: "https://192.0.2.19:2380", members: members)
+        where entry.name.contains(",") || entry.name.contains("=") || entry.peerURL.contains(",") || entry.peerURL.contains("=") {
+            Fuzz.finding("api-answers", "an --initial-cluster entry adds a peer of its own: \(entry.name.debugDescription)=\(entry.peerURL.debugDescription)")
         }
         _ = EtcdMembership.removal(of: "192.0.2.11", members: members, healthyIDs: Set(members.prefix(2).map(\.id)))
         _ = EtcdMembership.initialCluster(joining: "master-9", peerURL: "https://192.0.2.19:2380", members: members)
