@@ -47,7 +47,7 @@ public actor CSRApprover {
     private var deferred: [String: CSRFacts] = [:]
 
     public init(client: MutualTLSClient, addressBook: @escaping @Sendable () async throws -> AddressBook, watchSeconds: Int = 300,
-                concurrentReviews: Int = 4, maximumEvent: Int = 1 << 20,
+                concurrentReviews: Int = 4, maximumEvent: Int = 4 << 20,
                 initialBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(30), log: @escaping @Sendable (String) -> Void, status: @escaping @Sendable (String) -> Void) {
         self.client = client
         self.addressBook = addressBook
@@ -104,14 +104,25 @@ public actor CSRApprover {
     }
 
     /// One list, a page at a time: every pending kubelet-serving CSR is judged; the list's resourceVersion
-    /// is where the watch starts. A continue token the server has expired (410) starts the list again.
+    /// is where the watch starts. A continue token the server has expired (410) starts the list again; a
+    /// page over 4 MiB (requests padded to the API server's size limit) is asked again a quarter as large,
+    /// down to one CSR, which always fits.
     func list() async throws {
         var token: String?
         var version: String?
-        repeat {
-            var path = Self.listPath
+        var limit = Self.pageSize
+        while true {
+            var path = "\(Self.csrPath)?limit=\(limit)&\(Self.signerSelector)"
             if let token { path += "&continue=" + (token.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? "") }
-            let response = try await client.send(APIRequest(.get, path, object: "CertificateSigningRequests"))
+            let response: MutualTLSClient.Response
+            do {
+                response = try await client.send(APIRequest(.get, path, object: "CertificateSigningRequests"))
+            } catch let error as APIError where error.code == .tooLarge && limit > 1 {
+                // Requests padded to the API server's size limit: smaller pages, down to one (which always fits).
+                limit = max(1, limit / 4)
+                log("csr-approver: a page of CSRs is over 4 MiB; asking \(limit) at a time")
+                continue
+            }
             if response.status == 410 { throw WatchExpired() }
             guard response.status == 200, let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
                   let metadata = object["metadata"] as? [String: Any], let pageVersion = metadata["resourceVersion"] as? String else {
@@ -120,7 +131,8 @@ public actor CSRApprover {
             for item in object["items"] as? [[String: Any]] ?? [] { consider(item) }
             version = pageVersion
             token = (metadata["continue"] as? String).flatMap { $0.isEmpty ? nil : $0 }
-        } while token != nil
+            if token == nil { break }
+        }
         resourceVersion = version
     }
 

@@ -15,6 +15,8 @@ public struct APIError: Error, CustomStringConvertible, Sendable, Equatable {
         case status
         /// A readiness wait ran out of time.
         case timeout
+        /// The answer was larger than the client reads (4 MiB).
+        case tooLarge
     }
 
     public var code: Code
@@ -95,6 +97,8 @@ public final class MutualTLSClient: Sendable {
             let response = try await client.execute(http, timeout: timeout)
             let buffer = try await response.body.collect(upTo: 4 << 20)
             return Response(status: Int(response.status.code), body: Data(buffer.readableBytesView))
+        } catch is NIOTooManyBytesError {
+            throw APIError(.tooLarge, "\(request.method.rawValue) \(baseURL)\(request.path): the answer is over 4 MiB")
         } catch {
             throw APIError(.unreachable, "\(request.method.rawValue) \(baseURL)\(request.path) failed", cause: "\(error)")
         }

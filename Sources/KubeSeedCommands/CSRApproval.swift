@@ -122,6 +122,9 @@ actor AddressBookReader {
             }
             return try await etcd!.cluster.list().members
         } catch {
+            // Made again at the next ask: the certificates it was made with may have been replaced since.
+            await etcd?.client.shutdown()
+            etcd = nil
             log("csr-approver: etcd members not read (\(error)); the book keeps the last ones")
             return nil
         }

@@ -54,8 +54,9 @@ extension MasterOperations {
         let retired: [MintedJoin]
         do {
             let journal = try ChangeJournal(root: root, path: journalPath)
-            record = try await writeJoinFile(text, token: token, request: request, path: path, journal: journal)
+            // The address book first: a store that cannot be updated stops the mint before anything is written.
             retired = try recordMintedJoin(request, token: token, now: now, journal: journal)
+            record = try await writeJoinFile(text, token: token, request: request, path: path, journal: journal)
             for removed in try pruneExpiredMasterJoinFiles(now: now, journal: journal) { write("  removed \(removed): its sealed secrets expired\n") }
         } catch {
             write("seed join-file: \(error)\n")
@@ -122,7 +123,9 @@ extension MasterOperations {
         let store = MintedJoinStore(root: root)
         let entry = MintedJoin(node: request.nodeName, ip: request.nodeIP, roles: request.roles, minted: now,
                                expires: request.controlPlane?.expires ?? request.expires, tokenID: request.controlPlane == nil ? token.id : nil)
-        let (entries, retired) = MintedJoin.adding(entry, to: try store.load().entries)
+        let (current, notTakenIn) = try store.loadForUpdate()
+        for problem in notTakenIn { write("  not taken into the CSR approver's address book: \(problem)\n") }
+        let (entries, retired) = MintedJoin.adding(entry, to: current)
         try store.save(entries, journal: journal)
         return retired
     }

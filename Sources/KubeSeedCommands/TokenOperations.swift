@@ -40,6 +40,9 @@ extension MasterOperations {
                 write("seed token delete: no token \(id) (see 'seed token list')\n")
                 return 1
             }
+            // Read before anything changes: a book that cannot be updated stops the deletion here.
+            let book = MintedJoinStore(root: root)
+            let entries = try book.loadForUpdate().entries
             if token.uploaded {
                 guard let masterIP = try recordedConfig()?.masterIP else {
                     throw HostError(.file, "no master IP in \(ClusterConfig.recordPath)")
@@ -53,8 +56,6 @@ extension MasterOperations {
             let journal = try ChangeJournal(root: root, path: journalPath)
             try store.save(tokens, journal: journal)
             // The node's entry in the CSR approver's address book goes with its token.
-            let book = MintedJoinStore(root: root)
-            let entries = try book.load().entries
             let kept = entries.filter { $0.tokenID != id }
             if kept.count != entries.count { try book.save(kept, journal: journal) }
             write("seed token delete: token \(id) (node \(token.node)) deleted"

@@ -85,12 +85,12 @@ public enum HostSettingsParser {
                     guard Validate.isSysctlKey(sysctlKey) else {
                         throw sysctlValue.error(.invalidValue, "\(Validate.shown(sysctlKey)) is not a sysctl key like 'net.core.somaxconn'")
                     }
-                    if let why = Validate.refusedSysctl(sysctlKey) {
-                        throw sysctlValue.error(.invalidValue, "\(sysctlKey) may not be set here: \(why)")
-                    }
                     let text = try sysctlValue.scalarText()
                     guard Validate.isSysctlValue(text) else {
                         throw sysctlValue.error(.invalidValue, "value must be one line of printable text")
+                    }
+                    if let why = Validate.refusedSysctl(sysctlKey, value: text) {
+                        throw sysctlValue.error(.invalidValue, "\(sysctlKey) may not be set to this value here: \(why)")
                     }
                     // In place: the same settings always come out in the same order (and `render` gives them back).
                     if let index = settings.sysctls.firstIndex(where: { $0.key == sysctlKey }) {

@@ -88,10 +88,11 @@ public enum Validate {
     /// own (a kubelet that owns `/etc` deletes what it likes there), KubeSeed's state, and places
     /// anyone can write to.
     public static let systemDirectories = ["/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/dev",
-                                           "/proc", "/sys", "/run", "/tmp", "/var/tmp", "/var/lib/kubeseed", "/var/lib/dpkg",
+                                           "/proc", "/sys", "/run", "/var/run", "/var/lock", "/tmp", "/var/tmp", "/var/lib/kubeseed", "/var/lib/dpkg",
                                            "/var/lib/apt", "/var/lib/systemd", "/var/log", "/opt/k8s", "/opt/cni", "/root", "/lost+found"]
-    /// Directories a data directory may be inside but not be.
-    public static let systemParents = ["/", "/var", "/var/lib", "/opt", "/home", "/srv", "/mnt", "/media", "/data"]
+    /// Directories a data directory may be inside but not be (`/opt` would put the kubelet's root next to
+    /// `/opt/k8s/bin`). A disk of its own mounted at `/data`, `/srv` or `/mnt` may be the data directory.
+    public static let systemParents = ["/", "/var", "/var/lib", "/opt", "/home", "/usr/local", "/media"]
     /// Under `/run`, where containerd's state belongs, these stay systemd's and the bus's.
     static let runSystemDirectories = ["/run/systemd", "/run/dbus", "/run/udev", "/run/user", "/run/lock", "/run/mount", "/run/kubeseed"]
 
@@ -117,24 +118,34 @@ public enum Validate {
     public static let timeServices = ["chrony.service", "chronyd.service", "systemd-timesyncd.service", "ntp.service", "ntpd.service",
                                       "ntpsec.service", "openntpd.service"]
 
-    /// Sysctls that make the kernel run a program or load code, with why: never from a join file.
-    public static let executingSysctls: [(key: String, prefix: Bool, why: String)] = [
-        ("kernel.core_pattern", false, "a pattern starting with '|' makes the kernel run that program as root on every crash"),
-        ("kernel.core_pipe_limit", false, "it tunes the core-dump pipe to a program"),
-        ("kernel.modprobe", false, "the kernel runs this program as root to load modules"),
-        ("kernel.poweroff_cmd", false, "the kernel runs this program as root on power-off"),
-        ("kernel.usermodehelper", true, "it governs the programs the kernel runs as root"),
-        ("kernel.hotplug", false, "the kernel runs this program as root on hotplug events"),
-        ("kernel.unprivileged_bpf_disabled", false, "it lets unprivileged users load BPF code into the kernel"),
-        ("fs.binfmt_misc", true, "it registers interpreters the kernel runs for files"),
-        ("kernel.yama.ptrace_scope", false, "it lets any process read and change another's memory"),
-        ("fs.suid_dumpable", false, "it dumps the memory of set-uid programs"),
+    /// Sysctls that make the kernel run a program or load code, or that open the kernel or another
+    /// process's memory to others, with why. `refused` says which values (`nil`: every value; these name
+    /// a program). Settings that harden (`fs.suid_dumpable = 0`) pass.
+    public static let dangerousSysctls: [(key: String, prefix: Bool, refused: (@Sendable (String) -> Bool)?, why: String)] = [
+        ("kernel.core_pattern", false, { $0.trimmingCharacters(in: .whitespaces).hasPrefix("|") }, "a pattern starting with '|' makes the kernel run that program as root on every crash"),
+        ("kernel.modprobe", false, nil, "the kernel runs this program as root to load modules"),
+        ("kernel.poweroff_cmd", false, nil, "the kernel runs this program as root on power-off"),
+        ("kernel.hotplug", false, nil, "the kernel runs this program as root on hotplug events"),
+        ("kernel.usermodehelper", true, nil, "it governs the programs the kernel runs as root"),
+        ("fs.binfmt_misc", true, nil, "it registers interpreters the kernel runs for files"),
+        ("kernel.unprivileged_bpf_disabled", false, { $0 == "0" }, "0 lets unprivileged users load BPF code into the kernel"),
+        ("kernel.yama.ptrace_scope", false, { $0 == "0" }, "0 lets any process read and change another's memory"),
+        ("fs.suid_dumpable", false, { $0 != "0" }, "anything but 0 dumps the memory of set-uid programs"),
+        ("dev.tty.ldisc_autoload", false, { $0 != "0" }, "anything but 0 lets unprivileged users make the kernel load line-discipline modules"),
+        ("kernel.kptr_restrict", false, { $0 == "0" }, "0 shows kernel addresses to every user"),
+        ("kernel.perf_event_paranoid", false, { (Int($0) ?? 2) < 2 }, "below 2 lets unprivileged users profile the kernel"),
+        ("vm.mmap_min_addr", false, { (Int($0) ?? 65536) < 4096 }, "below 4096 lets a program map page zero (kernel NULL-pointer exploits)"),
+        ("fs.protected_symlinks", false, { $0 == "0" }, "0 lets symlinks in shared directories redirect root"),
+        ("fs.protected_hardlinks", false, { $0 == "0" }, "0 lets users hard-link files they cannot write"),
+        ("fs.protected_fifos", false, { $0 == "0" }, "0 lets FIFOs in shared directories trap root"),
+        ("fs.protected_regular", false, { $0 == "0" }, "0 lets files in shared directories trap root"),
     ]
 
-    /// Why `key` may not be set from a join file or cluster config, or `nil`.
-    public static func refusedSysctl(_ key: String) -> String? {
-        let normalized = key.replacingOccurrences(of: "/", with: ".")
-        return executingSysctls.first { $0.prefix ? normalized == $0.key || normalized.hasPrefix($0.key + ".") : normalized == $0.key }?.why
+    /// Why `key` may not be set to `value` from a join file or cluster config, or `nil`.
+    public static func refusedSysctl(_ key: String, value: String) -> String? {
+        dangerousSysctls.first { entry in
+            (entry.prefix ? key == entry.key || key.hasPrefix(entry.key + ".") : key == entry.key) && (entry.refused?(value) ?? true)
+        }?.why
     }
 
     public static func isDNSLabel(_ s: String) -> Bool {

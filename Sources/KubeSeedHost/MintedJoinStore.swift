@@ -34,6 +34,18 @@ public struct MintedJoinStore {
         return (entries, problems)
     }
 
+    /// The entries, to change and save back. Refused while the store holds an entry that does not read:
+    /// a save would drop it (and with it a node's IP). Join files of the directory read before the store
+    /// existed that do not read are returned, to be reported: they are not taken in.
+    public func loadForUpdate() throws -> (entries: [MintedJoin], notTakenIn: [String]) {
+        let (entries, problems) = try load()
+        guard problems.isEmpty || !root.exists(path) else {
+            throw HostError(.file, "\(path) holds entries that do not read: \(problems.joined(separator: "; "))",
+                            cause: "fix or remove them by hand, then run this again (saving now would drop them)")
+        }
+        return (entries, problems)
+    }
+
     /// Saves `entries` atomically (0600), journaled: `reset` removes the store or gives back the one before.
     public func save(_ entries: [MintedJoin], journal: ChangeJournal) throws {
         let data = MintedJoin.encode(entries)

@@ -30,20 +30,19 @@ public struct PKIStore {
     /// on the way journals and writes nothing.
     ///
     /// A PKI made before the etcd CA existed (`legacyEtcdLayout`) is moved to it here: the etcd CA is
-    /// made and etcd's certificates, which the cluster CA signed, are issued again from it. Only a
-    /// single-member etcd may be moved this way; the caller checks that first.
+    /// made (or, after a move cut short, reused) and etcd's certificates the cluster CA signed are issued
+    /// again from it. Only a single-member etcd may be moved this way; the caller checks that first.
     public func ensure(_ parameters: PKIParameters, algorithm: KeyAlgorithm, journal: ChangeJournal, now: Date = Date()) throws -> [Entry] {
         if !root.isDirectory(directory) { throw HostError(.file, "\(directory) does not exist", cause: "run 'seed-agent apply' first") }
         // One batch with one flush (was one fsync per file: 41 of the 55 ms of a P-256 set on this machine).
         var pending: [(path: String, data: Data, mode: UInt16)] = []
         var entries: [Entry] = []
-        let moving = try legacyEtcdLayout()
         let (ca, caEntry) = try loadOrCreateCA(ClusterPKI.caName, commonName: ClusterPKI.caCommonName, algorithm, now: now, pending: &pending)
         let (etcdCA, etcdCAEntry) = try loadOrCreateCA(ClusterPKI.etcdCAName, commonName: ClusterPKI.etcdCACommonName, algorithm, now: now, pending: &pending)
         entries += [caEntry, etcdCAEntry]
         for spec in ClusterPKI.etcdSpecs(parameters) {
             entries.append(try loadOrIssue(spec, ca: etcdCA, caName: "the etcd CA", algorithm: algorithm, now: now,
-                                           reissueIfSignedBy: moving ? ca.certificate : nil, pending: &pending))
+                                           reissueIfSignedBy: ca.certificate, pending: &pending))
         }
         for spec in ClusterPKI.specs(parameters) {
             entries.append(try loadOrIssue(spec, ca: ca, caName: "this cluster's CA", algorithm: algorithm, now: now, pending: &pending))
@@ -58,13 +57,14 @@ public struct PKIStore {
         return entries
     }
 
-    /// Whether this PKI is one made before etcd had a CA of its own: no etcd CA, and etcd's server
-    /// certificate signed by the cluster CA (so etcd trusts every certificate the cluster CA signs).
+    /// Whether this PKI is one made before etcd had a CA of its own, or one whose move to it was cut
+    /// short (the etcd CA written, a certificate not yet): one of etcd's certificates is signed by the
+    /// cluster CA (so etcd trusts, or is to trust, every certificate the cluster CA signs).
     public func legacyEtcdLayout() throws -> Bool {
-        guard try root.readText(certPath(ClusterPKI.etcdCAName)) == nil, try root.readText(keyPath(ClusterPKI.etcdCAName)) == nil,
-              let caText = try root.readText(certPath(ClusterPKI.caName)), let serverText = try root.readText(certPath("etcd-server")),
-              let ca = try? Certificate(pemEncoded: caText), let server = try? Certificate(pemEncoded: serverText) else { return false }
-        return server.isSigned(by: ca)
+        guard let caText = try root.readText(certPath(ClusterPKI.caName)), let ca = try? Certificate(pemEncoded: caText) else { return false }
+        return try ["etcd-server", "etcd-peer", "apiserver-etcd-client"].contains { name in
+            try root.readText(certPath(name)).flatMap { try? Certificate(pemEncoded: $0) }?.isSigned(by: ca) ?? false
+        }
     }
 
     private func loadOrCreateCA(_ name: String, commonName: String, _ algorithm: KeyAlgorithm, now: Date,

@@ -7,7 +7,8 @@ public let secretInputLimit = 256
 /// The terminal settings to put back if a signal ends the process while echo is off.
 nonisolated(unsafe) private var savedTerminal = termios()
 nonisolated(unsafe) private var terminalSaved: sig_atomic_t = 0
-private let restoringSignals = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP]
+// Not SIGTSTP: a stopped read goes on with echo still off after `fg`.
+private let restoringSignals = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
 
 private func restoreTerminalAndReraise(_ signal: Int32) {
     if terminalSaved != 0 { tcsetattr(0, TCSAFLUSH, &savedTerminal) }

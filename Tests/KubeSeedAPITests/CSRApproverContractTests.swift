@@ -317,4 +317,33 @@ import X509
             #expect(log.all.allSatisfy { !$0.contains("\n") }, "\(log.all)")
         }
     }
+
+    /// Requests padded to the API server's size limit make a page of 250 larger than the client reads:
+    /// the page is asked again a quarter as large, and the padded request is judged (and denied) with the rest.
+    @Test func aPageTooLargeToReadIsAskedAgainSmaller() async throws {
+        let pki = try ContractTests.PKI()
+        let padded = String(decoding: try Data(contentsOf: Self.fixtures.appendingPathComponent("worker-1.pem")), as: UTF8.self) + String(repeating: "x", count: 4_500_000)
+        let object: [String: Any] = ["metadata": ["name": "csr-padded", "resourceVersion": "3"],
+                                     "spec": ["request": Data(padded.utf8).base64EncodedString(), "signerName": KubeletServingReview.signer,
+                                              "usages": ["digital signature", "server auth"], "username": "system:node:worker-1", "groups": ["system:nodes"]]]
+        let huge = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        let small = "{\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[\(try Self.csr("csr-a", node: "worker-1", fixture: "worker-1", version: "1"))]}"
+        try await ContractTests().withServer(pki, responder: { request in
+            switch (request.method, request.uri) {
+            case ("GET", CSRApprover.listPath): return (200, "{\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[\(huge)]}")
+            case ("GET", CSRApprover.csrPath + "?limit=62&" + CSRApprover.signerSelector): return (200, small)
+            case ("GET", "/api/v1/nodes/worker-1"): return (200, Self.node(["192.0.2.11"], hostname: "worker-1", labels: "{\"node-role.kubernetes.io/worker\":\"\"}"))
+            case ("PUT", _): return (200, "{}")
+            default: return (404, "{}")
+            }
+        }) { server, client in
+            let log = Log(), status = Log()
+            let approver = approver(client, log, status)
+            await approver.run(requests: 1)
+            await approver.drain()
+            #expect(log.all.contains("csr-approver: a page of CSRs is over 4 MiB; asking 62 at a time"), "\(log.all)")
+            #expect(Self.decisions(server.requests)["csr-a"]?.type == "Approved", "\(log.all)")
+            #expect(!status.all.contains { $0.hasPrefix("API server not answering") }, "\(status.all)")
+        }
+    }
 }

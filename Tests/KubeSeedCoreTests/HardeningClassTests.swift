@@ -84,25 +84,29 @@ import Testing
         #expect(try AgentConfig.parse(Self.host("ntpService: \(unit)"), file: "agent.yaml").ntpUnit == unit)
     }
 
-    @Test(arguments: ["kernel.core_pattern", "kernel/core_pattern", "kernel.core_pipe_limit", "kernel.modprobe", "kernel.poweroff_cmd",
-                      "kernel.usermodehelper.bset", "kernel.usermodehelper.inheritable", "kernel.hotplug", "fs.binfmt_misc.status",
-                      "kernel.unprivileged_bpf_disabled", "kernel.yama.ptrace_scope", "fs.suid_dumpable"])
-    func sysctlsThatRunProgramsAreRefusedWithTheReason(_ key: String) {
-        guard Validate.isSysctlKey(key) else { #expect(Validate.refusedSysctl(key) != nil); return }
-        #expect { _ = try AgentConfig.parse(Self.host("extraSysctls:\n    \(key): \"|/tmp/x\""), file: "agent.yaml") } throws: { error in
+    @Test(arguments: [("kernel.core_pattern", "|/tmp/x %p"), ("kernel.core_pattern", " |/tmp/x"), ("kernel.modprobe", "/tmp/x"), ("kernel.poweroff_cmd", "/tmp/x"),
+                      ("kernel.usermodehelper.bset", "4294967295 63"), ("kernel.usermodehelper.inheritable", "1 1"), ("kernel.hotplug", "/tmp/x"),
+                      ("fs.binfmt_misc.status", "1"), ("kernel.unprivileged_bpf_disabled", "0"), ("kernel.yama.ptrace_scope", "0"),
+                      ("fs.suid_dumpable", "2"), ("dev.tty.ldisc_autoload", "1"), ("kernel.kptr_restrict", "0"), ("kernel.perf_event_paranoid", "-1"),
+                      ("vm.mmap_min_addr", "0"), ("fs.protected_symlinks", "0"), ("fs.protected_hardlinks", "0"), ("fs.protected_regular", "0")])
+    func sysctlsThatRunProgramsOrOpenTheKernelAreRefusedWithTheReason(_ key: String, _ value: String) {
+        #expect { _ = try AgentConfig.parse(Self.host("extraSysctls:\n    \(key): \"\(value)\""), file: "agent.yaml") } throws: { error in
             let message = "\(error)"
-            return message.contains("may not be set here") && (message.contains("program") || message.contains("kernel") || message.contains("memory"))
+            return message.contains("may not be set to this value here") && message.contains("host.extraSysctls")
         }
     }
 
-    @Test func ordinarySysctlsPass() throws {
-        let settings = try AgentConfig.parse(Self.host("extraSysctls:\n    net.core.somaxconn: 1024\n    kernel.pid_max: 4194304"), file: "agent.yaml")
-        #expect(settings.sysctls.contains(SysctlSetting("kernel.pid_max", "4194304")))
+    /// Hardening values of the same keys pass: the rule is about what a value does, not the key.
+    @Test func ordinaryAndHardeningSysctlsPass() throws {
+        let text = Self.host("extraSysctls:\n    net.core.somaxconn: 1024\n    kernel.pid_max: 4194304\n    fs.suid_dumpable: 0\n    kernel.yama.ptrace_scope: 1\n"
+                             + "    kernel.unprivileged_bpf_disabled: 1\n    kernel.core_pattern: core.%p\n    kernel.kptr_restrict: 2\n    vm.mmap_min_addr: 65536")
+        let settings = try AgentConfig.parse(text, file: "agent.yaml")
+        #expect(settings.sysctls.contains(SysctlSetting("kernel.pid_max", "4194304")) && settings.sysctls.contains(SysctlSetting("fs.suid_dumpable", "0")))
     }
 
     @Test(arguments: ["/", "/etc", "/etc/k8s", "/usr/local/k8s", "/bin", "/sbin", "/lib", "/lib64/x", "/boot", "/dev/shm/x", "/proc/1", "/sys/fs",
-                      "/run", "/run/k8s", "/tmp/k8s", "/var/tmp/k8s", "/var", "/var/lib", "/var/lib/kubeseed", "/var/lib/kubeseed/x", "/var/log",
-                      "/opt", "/opt/k8s", "/opt/k8s/bin", "/home", "/root", "/srv", "/data"])
+                      "/run", "/run/k8s", "/var/run", "/var/run/k8s", "/var/lock/x", "/tmp/k8s", "/var/tmp/k8s", "/var", "/var/lib", "/var/lib/kubeseed",
+                      "/var/lib/kubeseed/x", "/var/log", "/opt", "/opt/k8s", "/opt/k8s/bin", "/home", "/root", "/usr/local"])
     func dataDirectoriesAreNeverSystemDirectories(_ dir: String) {
         #expect(Validate.dataDirectoryProblem(dir) != nil, "\(dir)")
         #expect { _ = try AgentConfig.parse(Self.host("dataDir: \(dir)"), file: "agent.yaml") } throws: { ($0 as? ConfigError)?.field == "host.dataDir" }
@@ -120,7 +124,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ["/data/k8s", "/srv/k8s", "/var/lib/containerd", "/var/lib/kubelet", "/home/k8s", "/mnt/disk1/k8s", "/opt/data"])
+    @Test(arguments: ["/data/k8s", "/srv/k8s", "/var/lib/containerd", "/var/lib/kubelet", "/home/k8s", "/mnt/disk1/k8s", "/opt/data", "/data", "/srv", "/mnt"])
     func ordinaryDataDirectoriesPass(_ dir: String) { #expect(Validate.dataDirectoryProblem(dir) == nil, "\(dir)") }
 
     static func host(_ body: String) -> String { "apiVersion: kubeseed.io/v1alpha1\nkind: AgentConfig\nhost:\n  \(body)\n" }

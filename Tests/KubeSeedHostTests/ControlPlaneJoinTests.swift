@@ -191,3 +191,25 @@ import Testing
         #expect(MasterOperations.advertisedPeerHost("[Service]\nExecStart=/usr/bin/etcd\n") == nil)
     }
 }
+
+/// `seed init` and `seed pki` on a PKI made before the etcd CA, against a temporary root (systemd is the
+/// recording fake; no etcd listens at 127.0.0.1): the move needs etcd to count its members and `seed
+/// init`'s restarts, so both refuse here with exit 2 and change nothing. The move itself is in
+/// PKIStoreTests and, with etcd and its data, in the VM's master scenario.
+@Suite struct EtcdCAMoveRefusalTests {
+    @Test func anOldLayoutIsNotMovedWithoutCountingTheMembersOrBySeedPKIAlone() async throws {
+        let host = try ControlPlaneJoinTests().firstMaster()
+        var config = try #require(try ClusterConfig.parse(try #require(try host.root.readText(ClusterConfig.recordPath)), file: "record"))
+        config.masterName = "master-1"
+        try PKIStoreTests.makeLegacyLayout(host, PKIStore(root: host.root), PKIParameters(config))
+        #expect(try PKIStore(root: host.root).legacyEtcdLayout())
+        let before = try host.snapshot()
+        let (operations, output) = ControlPlaneJoinTests().operations(host)
+        #expect(await operations.run("seed pki", InitPhase.pkiOnly, config, source: "cluster.yaml") == 2)
+        #expect(output.text.contains("nothing changed") && output.text.contains("run 'seed init'"), "\(output.text)")
+        output.text = ""
+        #expect(await operations.run("seed init", InitPhase.initialization, config, source: "cluster.yaml") == 2)
+        #expect(output.text.contains("needs etcd running to count its members") && output.text.contains("systemctl start etcd"), "\(output.text)")
+        #expect(try host.snapshot() == before)
+    }
+}

@@ -110,13 +110,29 @@ import Testing
         #expect(try store.ensure(parameters, algorithm: .ecdsaP256, journal: journal).allSatisfy { $0.outcome == .reused })
     }
 
-    @Test func anEtcdCertificateFromTheClusterCAIsRefusedOnceTheEtcdCAExists() throws {
+    /// A move cut short (the power gone after the etcd CA was written, before etcd's certificates were):
+    /// the next run still sees the old layout and finishes the move with the etcd CA that is there.
+    @Test func aMoveCutShortIsFinishedWithTheEtcdCAAlreadyWritten() throws {
         let (host, journal, store) = try setUp()
         try Self.makeLegacyLayout(host, store, parameters)
-        // An etcd CA restored from elsewhere next to the old certificates: not moved, refused.
-        let elsewhere = try Issuer.makeCA(.ecdsaP256, commonName: "etcd-ca")
-        try host.root.writeAtomically([("/etc/kubernetes/cert/etcd-ca.pem", Data(elsewhere.certificate.pem.utf8), 0o644),
-                                       ("/etc/kubernetes/cert/etcd-ca-key.pem", Data(elsewhere.key.pem.utf8), 0o600)])
+        let written = try Issuer.makeCA(.ecdsaP256, commonName: "etcd-ca")
+        try host.root.writeAtomically([("/etc/kubernetes/cert/etcd-ca.pem", Data(written.certificate.pem.utf8), 0o644),
+                                       ("/etc/kubernetes/cert/etcd-ca-key.pem", Data(written.key.pem.utf8), 0o600)])
+        #expect(try store.legacyEtcdLayout())
+        let entries = try store.ensure(parameters, algorithm: .ecdsaP256, journal: journal)
+        #expect(Set(entries.filter { $0.outcome == .created }.map(\.name)) == ["etcd-server", "etcd-peer", "apiserver-etcd-client"])
+        #expect(try certificate(host, "etcd-server").isSigned(by: written.certificate))
+        #expect(try !store.legacyEtcdLayout())
+    }
+
+    /// A certificate of etcd's signed by neither CA (restored from another cluster) is refused, not replaced.
+    @Test func anEtcdCertificateOfAnotherCAIsRefused() throws {
+        let (host, journal, store) = try setUp()
+        _ = try store.ensure(parameters, algorithm: .ecdsaP256, journal: journal)
+        let other = try Issuer.makeCA(.ecdsaP256, commonName: "etcd-ca")
+        let (leaf, key) = try other.issue(ClusterPKI.etcdSpecs(parameters)[0], .ecdsaP256)
+        try host.root.writeAtomically([("/etc/kubernetes/cert/etcd-server.pem", Data(leaf.pem.utf8), 0o644),
+                                       ("/etc/kubernetes/cert/etcd-server-key.pem", Data(key.pem.utf8), 0o600)])
         let error = #expect(throws: HostError.self) { try store.ensure(parameters, algorithm: .ecdsaP256, journal: journal) }
         #expect(error?.description.contains("etcd-server.pem cannot be reused: it is not signed by the etcd CA") == true, "\(String(describing: error))")
     }
