@@ -117,7 +117,7 @@ actor AddressBookReader {
         do {
             if etcd == nil {
                 guard let ip = try operations.recordedConfig()?.masterIP else { return nil }
-                let client = try MutualTLSClient(baseURL: MasterOperations.url(ip, 2379), identity: try operations.etcdIdentity(), connectTimeout: .seconds(1))
+                let client = try MutualTLSClient(baseURL: MasterOperations.url(ip, 2379), identity: try operations.etcdIdentity(), connectTimeout: .seconds(3))
                 etcd = (client, EtcdClusterClient(clients: [client]))
             }
             return try await etcd!.cluster.list().members

@@ -20,7 +20,12 @@ extension MasterOperations {
         let cluster: ClusterConfig
         var certificateKey: SealedSecrets.Key?
         do {
-            let members = try? await localEtcdMembers()
+            let members: [EtcdMember]?
+            do { members = try await localEtcdMembers(attempts: 3, connectTimeout: .seconds(3)) } catch {
+                members = nil
+                write("seed join-file: etcd did not answer (\(error)): the file lists this master's API server only"
+                      + (request.roles.contains(ControlPlaneSecrets.role) ? ", and its name and IP are not checked against the members here ('seed join' checks them)" : "") + "\n")
+            }
             request.apiServerEndpoints = members.map(EtcdMembership.apiServerEndpoints).flatMap { $0.isEmpty ? nil : $0 }
             if request.roles.contains(ControlPlaneSecrets.role) {
                 guard let ip = request.nodeIP else { throw ConfigError(.missingField, file: "--ip", "a master's join file needs its IP (etcd and the API server listen on it)") }

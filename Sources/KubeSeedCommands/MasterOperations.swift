@@ -125,18 +125,29 @@ public struct MasterOperations {
     }
 
     /// The etcd members as this master's etcd reports them (apiserver-etcd-client credentials).
-    func localEtcdMembers() async throws -> [EtcdMember] {
+    /// Asked `attempts` times half a second apart: a loaded host (three emulated guests on two cores) can
+    /// take more than a second for the TLS handshake, and a missed answer skips checks that need it.
+    func localEtcdMembers(attempts: Int = 1, connectTimeout: Duration = .seconds(1)) async throws -> [EtcdMember] {
         guard let ip = try recordedConfig()?.masterIP else {
             throw HostError(.file, "\(ClusterConfig.recordPath) is missing", cause: "run 'seed init' on this master first")
         }
-        // This host's own etcd: a second is plenty to connect.
-        return try await withEtcdClients([Self.url(ip, 2379)], identity: etcdIdentity(), connectTimeout: .seconds(1)) { try await $0.list().members }
+        var attempt = 1
+        while true {
+            do {
+                return try await withEtcdClients([Self.url(ip, 2379)], identity: etcdIdentity(), connectTimeout: connectTimeout) { try await $0.list().members }
+            } catch let error as EtcdMembership.AnswerError {
+                throw error
+            } catch where attempt < attempts {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
     }
 
     /// Every master's API server, as the etcd members say (stacked etcd: each master runs one);
     /// `nil` when etcd does not answer (the caller falls back to the recorded master).
     func knownAPIServerEndpoints() async -> [String]? {
-        guard let members = try? await localEtcdMembers() else { return nil }
+        guard let members = try? await localEtcdMembers(attempts: 2, connectTimeout: .seconds(3)) else { return nil }
         let endpoints = EtcdMembership.apiServerEndpoints(members)
         return endpoints.isEmpty ? nil : endpoints
     }
