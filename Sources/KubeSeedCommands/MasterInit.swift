@@ -124,13 +124,8 @@ extension MasterOperations {
 
     func etcdHealth(_ masterIP: String) async throws -> InitPhase.Result {
         let url = Self.url(masterIP, 2379)
-        let client = try MutualTLSClient(baseURL: url, identity: etcdIdentity(), connectTimeout: .seconds(3))
-        do {
+        try await withClient(url, identity: etcdIdentity()) { client in
             try await Readiness.wait(for: "etcd at \(url)", limit: etcdTimeout) { await Readiness.etcdHealthy(client) }
-            await client.shutdown()
-        } catch {
-            await client.shutdown()
-            throw error
         }
         return InitPhase.Result(state: .ok, detail: "\(url)/health answers healthy over mutual TLS (apiserver-etcd-client)")
     }

@@ -99,7 +99,13 @@ public struct MasterOperations {
     /// Runs `body` with a mutual-TLS client presenting `certificate`, and closes the client after.
     func withClient<T>(_ baseURL: String, presenting certificate: String, connectTimeout: Duration = .seconds(3),
                        _ body: (MutualTLSClient) async throws -> T) async throws -> T {
-        let client = try MutualTLSClient(baseURL: baseURL, identity: identity(certificate), connectTimeout: connectTimeout)
+        try await withClient(baseURL, identity: identity(certificate), connectTimeout: connectTimeout, body)
+    }
+
+    /// Runs `body` with a mutual-TLS client presenting `identity`, and closes the client after.
+    func withClient<T>(_ baseURL: String, identity: TLSIdentity, connectTimeout: Duration = .seconds(3),
+                       _ body: (MutualTLSClient) async throws -> T) async throws -> T {
+        let client = try MutualTLSClient(baseURL: baseURL, identity: identity, connectTimeout: connectTimeout)
         do {
             let result = try await body(client)
             await client.shutdown()
