@@ -28,7 +28,7 @@ extension AgentOperations {
         do {
             let client = try MutualTLSClient(baseURL: server, identity: identity, connectTimeout: .seconds(2))
             do {
-                found = try await APIServerLookup.fetch(client)
+                found = try await APIServerLookup.fetch(client, version: join.version)
                 await client.shutdown()
             } catch {
                 await client.shutdown()

@@ -143,8 +143,38 @@ extension AgentOperations {
         guard let plan, failure == nil else {
             return failed(failure?.name ?? "components", failure?.reason ?? "no plan", retryable: failure?.retryable ?? true, output: output, changes: changes)
         }
-        let status = status(join, node, plan, stamp: stamp)
-        return Convergence(status: status, output: output, changes: changes, retryable: !status.ready)
+        // Images last: containerd runs with its configuration by now.
+        var images: Result<ImageImporter.Outcome, any Error>?
+        if let store = effects.images {
+            let importer = ImageImporter(root: root, store: store)
+            if !importer.archives().isEmpty {
+                images = Result { try importer.run(journal: journal) }
+                if case .success(let outcome) = images {
+                    output += outcome.imported.map { "  changed  imported the images in \(ImageArchives.directory)/\($0)\n" }.joined()
+                    changes += outcome.imported.count
+                }
+            }
+        }
+        var status = status(join, node, plan, stamp: stamp)
+        var retryable = !status.ready
+        switch images {
+        case .success(let outcome) where outcome.refused.isEmpty:
+            status.checks.append(AgentStatus.Check("images", "ok", outcome.summary))
+        case .success(let outcome):
+            // A bad archive needs the operator: the agent waits for the directory to change.
+            status.checks.append(AgentStatus.Check("images", "failed", outcome.summary))
+            if status.ready { retryable = false }
+            status.ready = false
+            status.summary = "images: " + outcome.summary
+        case .failure(let error):
+            status.checks.append(AgentStatus.Check("images", "failed", "containerd could not be asked: \(error)"))
+            status.ready = false
+            status.summary = "images: containerd could not be asked: \(error)"
+            retryable = true
+        case nil:
+            break
+        }
+        return Convergence(status: status, output: output, changes: changes, retryable: retryable)
     }
 
     /// Files the journal says KubeSeed created under `directory` that still hold what KubeSeed wrote (an

@@ -132,7 +132,7 @@ extension InitPhase {
 
     static let binaries = InitPhase(name: "binaries") { operations, context in
         try operations.installBinaries(context.config.serverArchive, sha256: context.config.serverArchiveSHA256,
-                                       replace: context.replaceBinaries, journal: context.journal)
+                                       replace: context.replaceBinaries, journal: context.journal, version: context.config.version)
     }
 
     static let controlPlane = InitPhase(name: "control plane") { operations, context in

@@ -130,13 +130,13 @@ extension MasterOperations {
         return InitPhase.Result(state: .ok, detail: "\(url)/health answers healthy over mutual TLS (apiserver-etcd-client)")
     }
 
-    func installBinaries(_ archive: String?, sha256: String?, replace: Bool, journal: ChangeJournal) throws -> InitPhase.Result {
+    func installBinaries(_ archive: String?, sha256: String?, replace: Bool, journal: ChangeJournal, version: KubernetesVersion) throws -> InitPhase.Result {
         if let archive {
             let installed = try BinaryInstaller(root: root).install(archive: archive, sha256: sha256, wanted: KubernetesArchive.masterBinaries,
-                                                                  replace: replace, journal: journal)
+                                                                  replace: replace, journal: journal, version: version)
             let changed = installed.filter(\.changed)
-            return changed.isEmpty ? InitPhase.Result(state: .ok, detail: "\(installed.count) binaries in \(NodePaths.binDir) match \(archive)")
-                : InitPhase.Result(state: .changed, detail: "installed \(changed.map(\.name).joined(separator: ", ")) from \(archive)", changes: changed.count)
+            return changed.isEmpty ? InitPhase.Result(state: .ok, detail: "\(installed.count) binaries in \(NodePaths.binDir) match \(archive) (Kubernetes \(version))")
+                : InitPhase.Result(state: .changed, detail: "installed \(changed.map(\.name).joined(separator: ", ")) from \(archive) (Kubernetes \(version))", changes: changed.count)
         }
         var seen = Set<String>()
         let missing = Self.controlPlaneUnits.compactMap(\.binary).filter { seen.insert($0).inserted }

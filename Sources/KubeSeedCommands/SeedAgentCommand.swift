@@ -112,7 +112,8 @@ struct Run: AsyncParsableCommand {
         discussion: """
             Validates the join file, prepares the node, writes containerd / kubelet / kube-proxy configuration and \
             units, starts what can run, then sends READY=1 and waits (inotify) for the join file or /opt/k8s/bin to \
-            change. Once the kubelet has its client certificate, it also asks every minute which API servers the \
+            change, or for an image archive in /var/lib/kubeseed/images (imported into containerd's k8s.io \
+            namespace; checked against SHA256SUMS there when present). Once the kubelet has its client certificate, it also asks every minute which API servers the \
             default/kubernetes EndpointSlice lists, and points the node-local balancer at them when they changed. \
             An invalid join file changes nothing; the agent reports why and waits for a fix.
             """)
@@ -127,6 +128,7 @@ struct Run: AsyncParsableCommand {
         let joinDirectory = (join as NSString).deletingLastPathComponent
         try watcher.watch(joinDirectory)
         var watchingBinaries = false
+        var watchingImages = false
         var notifiedReady = false
         while true {
             ServiceNotifier.notify("STATUS=converging from \(Validate.printable(join))")
@@ -148,6 +150,10 @@ struct Run: AsyncParsableCommand {
                 try watcher.watch(NodePaths.binDir)
                 watchingBinaries = true
             }
+            if !watchingImages, operations.root.isDirectory(ImageArchives.directory) {
+                try watcher.watch(ImageArchives.directory)
+                watchingImages = true
+            }
             // Sleep in the kernel until the join file or the binaries directory changes, waking every
             // interval to ask which API servers there are.
             while true {
@@ -157,7 +163,7 @@ struct Run: AsyncParsableCommand {
                     if refresh.changed { say("seed-agent: \(refresh.message)\n"); break }
                     continue
                 }
-                if changed.contains(where: { $0 == join || $0.hasPrefix(NodePaths.binDir + "/") }) { break }
+                if changed.contains(where: { $0 == join || $0.hasPrefix(NodePaths.binDir + "/") || $0.hasPrefix(ImageArchives.directory + "/") }) { break }
             }
         }
     }
@@ -197,6 +203,8 @@ struct InstallBinaries: ParsableCommand {
     @Argument(help: "The .tar.gz archive.") var archive: String
     @Option(help: "Expected SHA-256 of the archive (hex), as published with the release.") var sha256: String?
     @Flag(help: "Replace binaries already in /opt/k8s/bin that differ.") var replace = false
+    @Option(help: "The Kubernetes release the binaries must be (default: the join file's kubernetesVersion, when there is one).")
+    var kubernetesVersion: String?
 
     func run() throws {
         let root = HostRoot()
@@ -204,16 +212,30 @@ struct InstallBinaries: ParsableCommand {
             say("seed-agent install-binaries: must run as root\n")
             throw ExitCode(1)
         }
+        var version: KubernetesVersion?
+        if let kubernetesVersion {
+            guard let given = KubernetesVersion(kubernetesVersion), given.isSupported else {
+                say("seed-agent install-binaries: --kubernetes-version: \(Validate.shown(kubernetesVersion)) is not \(KubernetesVersion.supportedRule); nothing installed\n")
+                throw ExitCode(2)
+            }
+            version = given
+        } else if root.exists(JoinFile.defaultPath) {
+            do { version = try AgentOperations.loadJoinFile(root: root, path: JoinFile.defaultPath, effectiveUID: geteuid()).version } catch {
+                say("seed-agent install-binaries: \(JoinFile.defaultPath) does not read, so the binaries' version cannot be checked against it: \(error); nothing installed (fix it, or pass --kubernetes-version)\n")
+                throw ExitCode(2)
+            }
+        }
         let path = absolutePath(archive)
         let lock = try HostLock.acquire(root)
         defer { close(lock) }
         do {
             let journal = try ChangeJournal(root: root)
-            let installed = try BinaryInstaller(root: root).install(archive: path, sha256: sha256, replace: replace, journal: journal)
+            let installed = try BinaryInstaller(root: root).install(archive: path, sha256: sha256, replace: replace, journal: journal, version: version)
             for binary in installed {
                 say("  \(binary.changed ? "installed" : "unchanged")  \(binary.path) (\(binary.bytes) bytes)\n")
             }
-            say("seed-agent install-binaries: \(installed.filter(\.changed).count) installed from \(path)\n")
+            say("seed-agent install-binaries: \(installed.filter(\.changed).count) installed from \(path)"
+                + (version.map { " (Kubernetes \($0), as --version says)" } ?? " (version not checked: no join file and no --kubernetes-version)") + "\n")
         } catch {
             say("seed-agent install-binaries: nothing installed: \(error)\n")
             throw ExitCode(1)

@@ -21,7 +21,7 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: "This master's node name (default: the host name).") var name: String?
     @Option(name: .customLong("master-ip"), help: "This master's IP (default: the address on the default-route interface).") var masterIP: String?
     @Option(help: "rsa (RSA-2048, default) or ecdsa (P-256).") var keyAlgorithm: String?
-    @Option(help: "Kubernetes version the binaries are (v1.30.0 or later).") var kubernetesVersion: String?
+    @Option(help: "Kubernetes version the binaries are (v1.20.0 or later).") var kubernetesVersion: String?
     @Option(help: ArgumentHelp("Treat this directory as / (configuration, journal, lock and certificates under it); for images and benchmarks.",
                                visibility: .hidden)) var root = "/"
 
@@ -53,7 +53,7 @@ struct ClusterOptions: ParsableArguments {
             }
             if let kubernetesVersion {
                 guard Validate.isSupportedKubernetesVersion(kubernetesVersion) else {
-                    throw ConfigError(.invalidValue, file: "--kubernetes-version", "'\(kubernetesVersion)' is not v1.30.0 or later, like v1.31.2")
+                    throw ConfigError(.invalidValue, file: "--kubernetes-version", "\(Validate.shown(kubernetesVersion)) is not \(KubernetesVersion.supportedRule)")
                 }
                 cluster.kubernetesVersion = kubernetesVersion
             }

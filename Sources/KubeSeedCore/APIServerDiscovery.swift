@@ -12,8 +12,8 @@ public enum APIServerDiscovery {
 
     /// The slice the API servers' endpoint reconciler keeps (by name: a slice anyone with rights in
     /// `default` adds under the service's label is not taken).
-    public static func request() -> APIRequest {
-        APIRequest(.get, "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes", object: "EndpointSlice default/kubernetes")
+    public static func request(_ version: KubernetesVersion) -> APIRequest {
+        APIRequest(.get, "/apis/\(version.endpointSliceGroupVersion)/namespaces/default/endpointslices/kubernetes", object: "EndpointSlice default/kubernetes")
     }
 
     /// The ready API servers of an EndpointSlice (or a list of them), as endpoints for the balancer,

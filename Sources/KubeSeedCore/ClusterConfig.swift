@@ -110,7 +110,7 @@ extension ClusterConfig {
                 config.name = text
             case "kubernetesVersion":
                 guard Validate.isSupportedKubernetesVersion(text) else {
-                    throw value.error(.invalidValue, "'\(text)' is not a supported Kubernetes version (v1.30.0 or later, like v1.31.2)")
+                    throw value.error(.invalidValue, "\(Validate.shown(text)) is not a supported Kubernetes version (\(KubernetesVersion.supportedRule))")
                 }
                 config.kubernetesVersion = text
             case "serviceCIDR", "podCIDR":
@@ -201,6 +201,9 @@ extension ClusterConfig {
         return YAMLDocument.render(header: header, pairs)
     }
 
+    /// `kubernetesVersion`, parsed (it was validated when read).
+    public var version: KubernetesVersion { KubernetesVersion(kubernetesVersion) ?? .newestTabled }
+
     /// What the control-plane renderers need.
     public func controlPlaneCluster(masterIP: String) -> ControlPlane.Cluster {
         var cluster = ControlPlane.Cluster(masterIP: masterIP, etcdEndpoints: [IPAddress.httpsURL(masterIP, port: 2379)])
@@ -210,6 +213,7 @@ extension ClusterConfig {
         cluster.clusterDomain = clusterDomain
         cluster.nodePortRange = nodePortRange
         cluster.dataDir = host.kubernetesDataDir
+        cluster.version = version
         return cluster
     }
 }

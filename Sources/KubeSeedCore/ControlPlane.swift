@@ -1,8 +1,8 @@
 import Foundation
 import Yams
 
-/// The control plane's files for the first master (guide chapter 05 with flags valid for
-/// Kubernetes 1.30+). Pure: certificates, keys and the encryption secret come in as arguments.
+/// The control plane's files for the first master (guide chapter 05 with flags valid for every
+/// minor in `KubernetesVersion`'s table). Pure: certificates, keys and the encryption secret come in as arguments.
 public enum ControlPlane {
     static let commentLine = "Written by KubeSeed (seed init); changes here are overwritten."
     public static let header = "# \(commentLine)\n"
@@ -27,6 +27,8 @@ public enum ControlPlane {
         public var clusterDomain = "cluster.local"
         public var nodePortRange = "30000-32767"
         public var dataDir = "/data/k8s/k8s"
+        /// The release the binaries are: the version table decides what each renderer writes.
+        public var version = KubernetesVersion.newestTabled
 
         public init(masterIP: String, etcdEndpoints: [String]) {
             self.masterIP = masterIP
@@ -130,10 +132,10 @@ public enum ControlPlane {
         ]
     }
 
-    /// KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1).
-    public static func schedulerConfig() -> String {
+    /// KubeSchedulerConfiguration in the apiVersion `version`'s scheduler reads.
+    public static func schedulerConfig(_ version: KubernetesVersion) -> String {
         YAMLDocument.render(header: header, [
-            ("apiVersion", .string("kubescheduler.config.k8s.io/v1")),
+            ("apiVersion", .string(version.schedulerConfigAPIVersion)),
             ("kind", .string("KubeSchedulerConfiguration")),
             ("clientConnection", .map([("kubeconfig", .string("/etc/kubernetes/kube-scheduler.kubeconfig"))])),
             ("leaderElection", .map([("leaderElect", .bool(true))])),
@@ -248,7 +250,7 @@ public enum ControlPlane {
         add(kubeProxyKubeconfigPath, user: "system:kube-proxy", certificate: "kube-proxy", server: external, restarts: [])
         files.append(RenderedFile(encryptionConfigPath, encryptionConfig(key: encryptionKey), mode: 0o600, restarts: ["kube-apiserver.service"]))
         files.append(RenderedFile(auditPolicyPath, auditPolicy(), restarts: ["kube-apiserver.service"]))
-        files.append(RenderedFile(schedulerConfigPath, schedulerConfig(), restarts: ["kube-scheduler.service"]))
+        files.append(RenderedFile(schedulerConfigPath, schedulerConfig(c.version), restarts: ["kube-scheduler.service"]))
         for (path, content) in units(c) {
             let unit = String(path.split(separator: "/").last!)
             files.append(RenderedFile(path, content, restarts: [unit]))

@@ -29,6 +29,8 @@ public struct JoinFile: Sendable, Equatable {
 
     public var clusterName = "kubernetes"
     public var kubernetesVersion = ""
+    /// `kubernetesVersion`, parsed (it was validated when read).
+    public var version: KubernetesVersion { KubernetesVersion(kubernetesVersion) ?? .newestTabled }
     public var apiServerEndpoints: [String] = []
     /// Not read from the file: the file's own API servers, kept as the balancer's fallback once the agent
     /// has replaced `apiServerEndpoints` with the servers the cluster lists (`APIBalancer.config`).
@@ -185,7 +187,7 @@ extension JoinFile {
             case "kubernetesVersion":
                 let version = try value.string()
                 guard Validate.isSupportedKubernetesVersion(version) else {
-                    throw value.error(.invalidValue, "'\(version)' is not a supported Kubernetes version (v1.30.0 or later, like v1.31.2)")
+                    throw value.error(.invalidValue, "\(Validate.shown(version)) is not a supported Kubernetes version (\(KubernetesVersion.supportedRule))")
                 }
                 join.kubernetesVersion = version
                 sawVersion = true

@@ -28,6 +28,9 @@ public enum JournalRecord: Codable, Sendable, Equatable {
     /// peers at `via` (client URLs). Written before the add: a join that stops between the add and the
     /// unit leaves a learner that blocks every later join, and `seed-agent reset` removes it by this.
     case etcdMemberAdded(peerURL: String, via: [String])
+    /// The agent is about to import this image (a reference containerd did not have) from the images
+    /// directory; `reset` removes it from containerd.
+    case imageImported(String)
 
     /// What the record is about. The first record for a key holds the original value; later
     /// attempts (an interrupted apply run again) must not overwrite it.
@@ -48,6 +51,7 @@ public enum JournalRecord: Codable, Sendable, Equatable {
         case .fileWritten(let path, let sha256): return "written:\(path):\(sha256)"
         case .linkMade(let path, let target): return "linked:\(path):\(target)"
         case .etcdMemberAdded(let peerURL, _): return "etcd-member:\(peerURL)"
+        case .imageImported(let ref): return "image:\(ref)"
         }
     }
 }

@@ -90,6 +90,7 @@ public enum NodeComponents {
             DirectorySetting(join.containerd.root, mode: 0o711),
             DirectorySetting(join.kubelet.rootDir, mode: 0o700),
             DirectorySetting(kubeProxyDirectory(join), mode: 0o755),
+            DirectorySetting(ImageArchives.directory, mode: 0o700),
         ] + join.containerd.registryMirrors.keys.sorted().map { DirectorySetting("\(NodePaths.containerdCertsDir)/\($0)", mode: 0o755) }
     }
 
@@ -170,9 +171,10 @@ public enum NodeComponents {
         ])
     }
 
-    /// KubeletConfiguration (kubelet.config.k8s.io/v1beta1) for current Kubernetes.
+    /// KubeletConfiguration (kubelet.config.k8s.io/v1beta1), with only the fields the join file's
+    /// kubelet knows.
     public static func kubeletConfig(_ join: JoinFile, _ node: NodeIdentity) -> String {
-        YAMLDocument.render(header: header, [
+        var fields: [(String, YAMLDocument)] = [
             ("apiVersion", .string("kubelet.config.k8s.io/v1beta1")),
             ("kind", .string("KubeletConfiguration")),
             ("address", .string(node.ip)),
@@ -188,7 +190,6 @@ public enum NodeComponents {
             ("cgroupDriver", .string("systemd")),
             ("clusterDNS", .list([.string(join.clusterDNS)])),
             ("clusterDomain", .string(join.clusterDomain)),
-            ("containerRuntimeEndpoint", .string(NodePaths.containerdSocket)),
             ("failSwapOn", .bool(true)),
             ("healthzBindAddress", .string("127.0.0.1")),
             ("healthzPort", .int(10248)),
@@ -204,7 +205,11 @@ public enum NodeComponents {
                 ("nodefs.inodesFree", .string("5%")),
                 ("imagefs.available", .string("15%")),
             ])),
-        ])
+        ]
+        if join.version.runtimeEndpoint == .configField {
+            fields.insert(("containerRuntimeEndpoint", .string(NodePaths.containerdSocket)), at: fields.firstIndex { $0.0 == "failSwapOn" }!)
+        }
+        return YAMLDocument.render(header: header, fields)
     }
 
     /// KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) in IPVS mode.
@@ -277,6 +282,11 @@ public enum NodeComponents {
             "--hostname-override=\(node.name)",
             "--node-ip=\(node.ip)",
         ]
+        switch join.version.runtimeEndpoint {
+        case .remoteRuntimeFlags: flags += ["--container-runtime=remote", "--container-runtime-endpoint=\(NodePaths.containerdSocket)"]
+        case .endpointFlag: flags.append("--container-runtime-endpoint=\(NodePaths.containerdSocket)")
+        case .configField: break
+        }
         // kubelet may set only labels outside the kubernetes.io / k8s.io namespaces on itself
         // (NodeRestriction); roles are labelled from the control plane.
         let labels = join.labels.keys.sorted().map { "\($0)=\(join.labels[$0]!)" }

@@ -101,6 +101,8 @@ public enum KubernetesArchive {
     public static let controlPlaneBinaries = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"]
     /// What a master installs from the server archive: it is a node too.
     public static let masterBinaries = controlPlaneBinaries + nodeBinaries
+    /// The binaries that print `Kubernetes vX.Y.Z` for `--version` (kubectl is a client with its own skew).
+    public static let versionedBinaries: Set<String> = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"]
     /// Member paths in `kubernetes-node-linux-amd64.tar.gz` and `kubernetes-server-linux-amd64.tar.gz`.
     public static func binaryName(forMember path: String, wanted: [String]) -> String? {
         for prefix in ["kubernetes/node/bin/", "kubernetes/server/bin/"] where path.hasPrefix(prefix) {

@@ -30,12 +30,9 @@ public enum Validate {
         !s.isEmpty && s.count < 4096 && s.unicodeScalars.allSatisfy { $0 == " " || $0 == "\t" || ($0.isASCII && $0.value > 0x20 && $0.value < 0x7f) }
     }
 
-    /// v1.30.0 or later, like v1.31.2.
+    /// A version the version table covers: `KubernetesVersion.supportedRule`.
     public static func isSupportedKubernetesVersion(_ version: String) -> Bool {
-        let numbers = version.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
-        guard version.hasPrefix("v"), numbers.count == 3, numbers.allSatisfy(\.isASCIIDigits),
-              let minor = Int(numbers[1]) else { return false }
-        return numbers[0] == "1" && minor >= 30
+        KubernetesVersion(version)?.isSupported ?? false
     }
 
     /// Dot-separated DNS labels, like cluster.local.

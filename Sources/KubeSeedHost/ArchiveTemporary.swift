@@ -88,11 +88,20 @@ final class ArchiveTemporary {
         digest = nil
     }
 
-    /// Moves the file over `target` with mode 0755, atomically: readers see the old binary or the
-    /// new one. The directory is not flushed here (the caller does once for all).
-    func install() throws {
-        try systemCall(.file, "set the mode of \(target)") { fchmod(fd, 0o755) }
-        let named = namedPath ?? "\((target as NSString).deletingLastPathComponent)/\(Self.temporaryPrefix(name))\(getpid())"
+    /// Gives the file its dot name (mode 0700) and closes it, so it can be run before it is installed
+    /// (a file still open for writing cannot be executed: ETXTBSY). Returns the host path to run.
+    func closeForRunning() throws -> String {
+        if fd >= 0 {
+            try systemCall(.file, "set the mode of the temporary copy of \(target)") { fchmod(fd, 0o700) }
+            try giveName()
+            close(fd)
+            fd = -1
+        }
+        return namedPath!
+    }
+
+    private func giveName() throws {
+        let named = "\((target as NSString).deletingLastPathComponent)/\(Self.temporaryPrefix(name))\(getpid())"
         if namedPath == nil {
             unlink(root.resolve(named))
             try systemCall(.file, "give the temporary copy of \(target) a name") {
@@ -100,6 +109,18 @@ final class ArchiveTemporary {
             }
             namedPath = named
         }
+    }
+
+    /// Moves the file over `target` with mode 0755, atomically: readers see the old binary or the
+    /// new one. The directory is not flushed here (the caller does once for all).
+    func install() throws {
+        if fd >= 0 {
+            try systemCall(.file, "set the mode of \(target)") { fchmod(fd, 0o755) }
+        } else if let namedPath {
+            try systemCall(.file, "set the mode of \(target)") { chmod(root.resolve(namedPath), 0o755) }
+        }
+        try giveName()
+        let named = namedPath!
         try systemCall(.file, "move \(name) into \((target as NSString).deletingLastPathComponent)") {
             rename(root.resolve(named), root.resolve(target))
         }

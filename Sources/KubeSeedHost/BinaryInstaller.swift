@@ -36,8 +36,12 @@ public struct BinaryInstaller {
     ///   - replace: allow replacing a different binary already in `binDir`.
     ///   - journal: records each new file so `seed-agent reset` removes it.
     ///   - limits: bounds on header, member and inflated sizes; an archive past one is refused.
+    ///   - version: the Kubernetes release the binaries must be: each server or node binary is run with
+    ///     `--version` before anything is moved, and a binary of another release refuses the whole archive.
+    ///   - versionProbe: runs a binary (host path) with `--version` and returns what it printed.
     public func install(archive: String, sha256 expected: String?, wanted: [String] = KubernetesArchive.nodeBinaries,
-                        replace: Bool, journal: ChangeJournal, limits: ArchiveLimits = ArchiveLimits()) throws -> [Installed] {
+                        replace: Bool, journal: ChangeJournal, limits: ArchiveLimits = ArchiveLimits(),
+                        version: KubernetesVersion? = nil, versionProbe: (String) throws -> String = BinaryInstaller.versionOutput) throws -> [Installed] {
         guard root.isDirectory(binDir) else {
             throw HostError(.file, "\(binDir) does not exist", cause: "run 'seed-agent apply' (or start the agent) first")
         }
@@ -76,6 +80,20 @@ public struct BinaryInstaller {
             throw HostError(.file, "\(archive) has no \(missing.joined(separator: ", "))",
                             cause: "expected kubernetes/node/bin/ or kubernetes/server/bin/ members; is this a Kubernetes node or server archive?")
         }
+        if let version {
+            for name in wanted where KubernetesArchive.versionedBinaries.contains(name) {
+                let path = try extractor.extracted[name]!.closeForRunning()
+                let output = try versionProbe(root.resolve(path))
+                guard let found = KubernetesVersion.fromVersionOutput(output) else {
+                    throw HostError(.program, "\(name) from \(archive) did not print its version",
+                                    cause: "'\(name) --version' printed \(Validate.shown(String(output.prefix(80)))); nothing was installed")
+                }
+                guard found == version else {
+                    throw HostError(.program, "\(archive) holds Kubernetes \(found) (\(name) --version), not \(version)",
+                                    cause: "the cluster's kubernetesVersion is \(version); bring the \(version) archive, or set kubernetesVersion to \(found); nothing was installed")
+                }
+            }
+        }
         var plan: [(temporary: ArchiveTemporary, changed: Bool)] = []
         for name in wanted {
             let temporary = extractor.extracted[name]!
@@ -102,6 +120,16 @@ public struct BinaryInstaller {
         for item in plan where item.changed { try item.temporary.install() }
         if plan.contains(where: { $0.changed }) { try root.syncDirectory(root.resolve(binDir)) }
         return plan.map { Installed(name: $0.temporary.name, path: $0.temporary.target, bytes: $0.temporary.bytes, changed: $0.changed) }
+    }
+
+    /// What `path --version` prints (the live probe: the binary runs with a clean environment, 60 s at most).
+    public static func versionOutput(_ path: String) throws -> String {
+        let result = try ProgramRunner.run(path, ["--version"], timeout: .seconds(60))
+        guard result.status == 0 else {
+            throw HostError(.program, "\((path as NSString).lastPathComponent) --version exited \(result.status)",
+                            cause: "is it a Kubernetes binary for this machine? nothing was installed")
+        }
+        return result.output
     }
 
     /// The expected digest in lower case, or an error when it is not 64 hex digits.

@@ -55,6 +55,17 @@ public protocol NetworkInspector: AnyObject {
     func defaultRoute() throws -> DefaultRoute?
 }
 
+/// containerd's image store in one namespace (live: containerd's `ctr`; tests: a recording fake).
+public protocol ImageStore: AnyObject {
+    /// The references containerd has.
+    func references() throws -> Set<String>
+    /// Imports an OCI or docker-archive tarball (host path); returns the references it unpacked.
+    func importArchive(_ path: String) throws -> [String]
+    /// Adds `label` (`KEY=VALUE`) to an image.
+    func label(_ ref: String, _ label: String) throws
+    func remove(_ ref: String) throws
+}
+
 /// Everything that is not a file, bundled for the observer and the applier.
 public struct HostEffects {
     public var modules: KernelModuleControl
@@ -65,6 +76,8 @@ public struct HostEffects {
     public var time: TimeDateControl?
     /// Why `services` / `time` are missing.
     public var busError: String?
+    /// containerd's `k8s.io` images (`nil`: no image import on this host, as in most unit tests).
+    public var images: ImageStore?
 
     public init(modules: KernelModuleControl, swap: SwapControl, network: NetworkInspector? = nil,
                 services: ServiceManager?, time: TimeDateControl?, busError: String? = nil) {

@@ -3,7 +3,7 @@ import Glibc
 /// A failure to read or change the host, with what was attempted and the system's reason.
 public struct HostError: Error, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
-        case file, kmod, dbus, swap, netlink, systemJob, journal, busy
+        case file, kmod, dbus, swap, netlink, systemJob, journal, busy, program
     }
 
     public var code: Code
@@ -39,6 +39,9 @@ public struct HostError: Error, CustomStringConvertible, Sendable {
         case .systemJob, .dbus, .busy:
             return true
         case .journal:
+            return false
+        case .program:
+            // A program that could not start or exited non-zero (containerd's ctr, a binary's --version).
             return false
         case .file, .kmod, .swap, .netlink:
             guard let errnoValue else { return false }

@@ -216,6 +216,11 @@ public final class HostReset {
             return "started \(unit)"
         case .directoryCreated(let path):
             return try root.removeDirectoryIfEmpty(path) ? "removed \(path)" : "kept \(path) (not empty)"
+        case .imageImported(let ref):
+            guard let images = effects.images else { throw Kept(detail: "image \(ref): containerd cannot be asked here; left") }
+            guard try images.references().contains(ref) else { return "image \(ref) already gone" }
+            try images.remove(ref)
+            return "removed image \(ref)"
         // The etcd member leaves before the reset (seed-agent reset on a master: MasterOperations.leaveEtcd).
         case .unitMasked, .moduleLoaded, .swapActive, .fileWritten, .linkMade, .etcdMemberAdded:
             return "" // handled by run()

@@ -223,12 +223,15 @@ extension HostEffects {
     /// - Parameter effectiveUID: this process's effective UID (decides how systemd is reached).
     public static func live(effectiveUID: UInt32 = geteuid()) throws -> HostEffects {
         let modules = try LiveKernelModules()
+        var effects: HostEffects
         do {
-            return HostEffects(modules: modules, swap: LiveSwap(), network: LiveNetwork(),
-                               services: try LiveServiceManager(effectiveUID: effectiveUID), time: try LiveTimeDate())
+            effects = HostEffects(modules: modules, swap: LiveSwap(), network: LiveNetwork(),
+                                  services: try LiveServiceManager(effectiveUID: effectiveUID), time: try LiveTimeDate())
         } catch {
-            return HostEffects(modules: modules, swap: LiveSwap(), network: LiveNetwork(),
-                               services: nil, time: nil, busError: "\(error) — is systemd running with its system bus?")
+            effects = HostEffects(modules: modules, swap: LiveSwap(), network: LiveNetwork(),
+                                  services: nil, time: nil, busError: "\(error) — is systemd running with its system bus?")
         }
+        effects.images = ContainerdImages()
+        return effects
     }
 }

@@ -17,7 +17,8 @@ import X509
                     {"addresses":["192.0.2.14"],"conditions":{"ready":false}},{"addresses":["192.0.2.12"],"conditions":{"ready":true}}]}]}
     """
 
-    @Test func theNodeAsksForTheKubernetesEndpointSliceWithItsOwnCertificateAndGetsTheReadyServers() async throws {
+    @Test(arguments: [("v1.31.2", "v1"), ("v1.21.0", "v1"), ("v1.20.2", "v1beta1")])
+    func theNodeAsksForTheKubernetesEndpointSliceWithItsOwnCertificateAndGetsTheReadyServers(version: String, sliceVersion: String) async throws {
         let pki = try ContractTests.PKI()
         let (nodeCert, nodeKey) = try pki.ca.issue(CertificateSpec(name: "kubelet", commonName: "system:node:worker-1", organization: "system:nodes", usage: .client), .ecdsaP256)
         let kubeletFile = nodeCert.pem + nodeKey.pem
@@ -26,11 +27,11 @@ import X509
         #expect(identity.certificatePEM == nodeCert.pem && identity.keyPEM == nodeKey.pem + "\n")
         let server = try await RecordingServer(certificatePEM: pki.server.cert, keyPEM: pki.server.key, clientCAPEM: pki.ca.certificate.pem) { _ in (200, Self.slices) }
         let client = try MutualTLSClient(baseURL: "https://127.0.0.1:\(server.port)", identity: identity)
-        let found = try await APIServerLookup.fetch(client)
+        let found = try await APIServerLookup.fetch(client, version: try #require(KubernetesVersion(version)))
         #expect(found == ["https://192.0.2.11:6443", "https://192.0.2.12:6443", "https://192.0.2.13:6443"])
         let request = try #require(server.requests.first)
         #expect(request.method == "GET")
-        #expect(request.uri == "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes")
+        #expect(request.uri == "/apis/discovery.k8s.io/\(sliceVersion)/namespaces/default/endpointslices/kubernetes")
         #expect(request.clientCertificateDER.flatMap { try? Certificate(derEncoded: $0) } == nodeCert)
         await client.shutdown()
         try await server.stop()
@@ -42,9 +43,9 @@ import X509
             let server = try await RecordingServer(certificatePEM: pki.server.cert, keyPEM: pki.server.key, clientCAPEM: pki.ca.certificate.pem) { _ in (status, body) }
             let client = try MutualTLSClient(baseURL: "https://127.0.0.1:\(server.port)", identity: pki.adminIdentity)
             if status == 403 {
-                await #expect(throws: APIError.self) { try await APIServerLookup.fetch(client) }
+                await #expect(throws: APIError.self) { try await APIServerLookup.fetch(client, version: .newestTabled) }
             } else {
-                #expect(try await APIServerLookup.fetch(client) == nil)
+                #expect(try await APIServerLookup.fetch(client, version: .newestTabled) == nil)
             }
             await client.shutdown()
             try await server.stop()

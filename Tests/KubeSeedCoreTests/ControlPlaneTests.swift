@@ -45,7 +45,7 @@ import Yams
         try expectGolden(audit, "audit-policy.yaml")
         #expect((try Yams.load(yaml: audit) as? [String: Any])?["kind"] as? String == "Policy")
 
-        let scheduler = ControlPlane.schedulerConfig()
+        let scheduler = ControlPlane.schedulerConfig(.newestTabled)
         try expectGolden(scheduler, "kube-scheduler.yaml")
         let schedulerParsed = try #require(try Yams.load(yaml: scheduler) as? [String: Any])
         #expect(schedulerParsed["apiVersion"] as? String == "kubescheduler.config.k8s.io/v1")

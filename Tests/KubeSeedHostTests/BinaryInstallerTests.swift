@@ -85,6 +85,54 @@ struct BinaryInstallerTests {
         #expect(KubernetesArchive.masterBinaries.allSatisfy { access(host.root.resolve("/opt/k8s/bin/\($0)"), X_OK) == 0 })
     }
 
+    func serverArchive(_ host: TemporaryHost, binary: (String) -> [UInt8]) throws -> String {
+        var members: [String: [UInt8]] = [:]
+        for name in KubernetesArchive.masterBinaries { members["kubernetes/server/bin/\(name)"] = binary(name) }
+        return try archive(host, members)
+    }
+
+    /// The version probe is a fake here (it reads what the test wrote); the VM runs the real binaries' --version.
+    @Test func eachServerBinaryMustBeTheClustersReleaseOrNothingIsInstalled() throws {
+        let (host, journal) = try setUp()
+        let path = try serverArchive(host) { Self.elf(1000, seed: UInt8($0.count)) + Array("|Kubernetes v1.20.2".utf8) }
+        var probed: [String] = []
+        func probe(reporting version: String) -> (String) throws -> String {
+            { path in
+                probed.append((path as NSString).lastPathComponent)
+                #expect(FileManager.default.isExecutableFile(atPath: path), "a closed, named temporary is run")
+                return "Kubernetes \(version)\n"
+            }
+        }
+        let error = #expect(throws: HostError.self) {
+            try BinaryInstaller(root: host.root).install(archive: path, sha256: nil, wanted: KubernetesArchive.masterBinaries, replace: false,
+                                                          journal: journal, version: KubernetesVersion("v1.20.2"), versionProbe: probe(reporting: "v1.21.0"))
+        }
+        #expect(error?.description.contains("holds Kubernetes v1.21.0") == true && error?.description.contains("nothing was installed") == true)
+        #expect(host.root.list("/opt/k8s/bin").isEmpty, "no binary and no temporary left")
+        #expect(journal.records.isEmpty)
+        #expect(probed.count == 1 && probed[0].hasPrefix(".kube-apiserver.kubeseed-"))
+
+        probed = []
+        let installed = try BinaryInstaller(root: host.root).install(archive: path, sha256: nil, wanted: KubernetesArchive.masterBinaries, replace: false,
+                                                                   journal: journal, version: KubernetesVersion("v1.20.2"), versionProbe: probe(reporting: "v1.20.2"))
+        #expect(installed.allSatisfy(\.changed) && installed.count == KubernetesArchive.masterBinaries.count)
+        #expect(probed.count == KubernetesArchive.versionedBinaries.count, "kubectl is a client: not probed")
+        #expect(host.root.list("/opt/k8s/bin").sorted() == KubernetesArchive.masterBinaries.sorted())
+    }
+
+    /// The live probe runs the binary: an ELF that is not Kubernetes (coreutils' echo) prints no version.
+    @Test func aBinaryThatPrintsNoKubernetesVersionIsRefusedByTheLiveProbe() throws {
+        guard let echo = FileManager.default.contents(atPath: "/bin/echo") else { return }
+        let (host, journal) = try setUp()
+        let path = try serverArchive(host) { _ in Array(echo) }
+        let error = #expect(throws: HostError.self) {
+            try BinaryInstaller(root: host.root).install(archive: path, sha256: nil, wanted: KubernetesArchive.masterBinaries, replace: false,
+                                                          journal: journal, version: KubernetesVersion("v1.20.2"))
+        }
+        #expect(error?.description.contains("did not print its version") == true, "\(String(describing: error))")
+        #expect(host.root.list("/opt/k8s/bin").isEmpty)
+    }
+
     @Test func wrongChecksumInstallsNothing() throws {
         let (host, journal) = try setUp()
         let path = try archive(host, ["kubernetes/node/bin/kubelet": kubelet, "kubernetes/node/bin/kube-proxy": kubeProxy])
