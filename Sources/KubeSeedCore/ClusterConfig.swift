@@ -16,6 +16,7 @@ import Foundation
 ///   clusterDomain: cluster.local
 ///   nodePortRange: 30000-32767
 ///   dnsImage: registry.k8s.io/coredns/coredns:v1.11.3   # CoreDNS, e.g. from a registry mirror
+///   sandboxImage: registry.k8s.io/pause:3.9               # every node's containerd pause image (join files carry it)
 /// master:
 ///   name: master-1                 # default: the host name
 ///   ip: 192.0.2.10                 # default: the address on the default-route interface
@@ -44,6 +45,8 @@ public struct ClusterConfig: Sendable, Equatable {
     public var nodePortRange = "30000-32767"
     /// The CoreDNS image `seed init` deploys.
     public var dnsImage = ClusterDNS.defaultImage
+    /// The pause image every node's containerd uses; minted join files carry it when it is not the default.
+    public var sandboxImage = ContainerdSettings.defaultSandboxImage
     /// `nil`: the host name.
     public var masterName: String?
     /// `nil`: the address on the default-route interface.
@@ -102,7 +105,7 @@ extension ClusterConfig {
     }
 
     static func parseCluster(_ field: YAMLField, into config: inout ClusterConfig) throws {
-        for (key, value) in try field.mapping(allowedKeys: ["name", "kubernetesVersion", "serviceCIDR", "podCIDR", "clusterDNS", "clusterDomain", "nodePortRange", "dnsImage"]) {
+        for (key, value) in try field.mapping(allowedKeys: ["name", "kubernetesVersion", "serviceCIDR", "podCIDR", "clusterDNS", "clusterDomain", "nodePortRange", "dnsImage", "sandboxImage"]) {
             let text = try value.string()
             switch key {
             case "name":
@@ -127,6 +130,11 @@ extension ClusterConfig {
                     throw value.error(.invalidValue, "\(Validate.shown(text)) is not an image reference like registry.k8s.io/coredns/coredns:v1.11.3")
                 }
                 config.dnsImage = text
+            case "sandboxImage":
+                guard Validate.isImageReference(text) else {
+                    throw value.error(.invalidValue, "\(Validate.shown(text)) is not an image reference like registry.k8s.io/pause:3.9")
+                }
+                config.sandboxImage = text
             default: // nodePortRange
                 if let range = Validate.portRange(text), let port = Validate.reservedPort(in: range) {
                     throw value.error(.invalidValue, "\(Validate.shown(text)) would let NodePorts take port \(port) on every node; use a range above 1024 clear of 2379-2380, 6443 and 10249-10259, like 30000-32767")
@@ -190,7 +198,7 @@ extension ClusterConfig {
                 ("clusterDomain", .string(clusterDomain)),
                 ("nodePortRange", .string(nodePortRange)),
                 ("dnsImage", .string(dnsImage)),
-            ])),
+            ] + (sandboxImage == ContainerdSettings.defaultSandboxImage ? [] : [("sandboxImage", .string(sandboxImage))]))),
         ]
         if !master.isEmpty { pairs.append(("master", .map(master))) }
         pairs.append(("pki", .map([("keyAlgorithm", .string(keyAlgorithm))])))

@@ -81,7 +81,8 @@ public struct ControlPlaneSecrets: Sendable, Equatable {
 public struct ContainerdSettings: Sendable, Equatable {
     public var root = "/data/k8s/containerd/root"
     public var state = "/run/containerd"
-    public var sandboxImage = "registry.k8s.io/pause:3.9"
+    public var sandboxImage = ContainerdSettings.defaultSandboxImage
+    public static let defaultSandboxImage = "registry.k8s.io/pause:3.9"
     /// Registry host → mirror endpoints, in order.
     public var registryMirrors: [String: [String]] = [:]
     public init() {}

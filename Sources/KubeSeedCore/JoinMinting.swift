@@ -99,6 +99,9 @@ extension JoinFile {
             ])),
             ("node", .map(node)),
         ]
+        if cluster.sandboxImage != ContainerdSettings.defaultSandboxImage {
+            pairs.append(("containerd", .map([("sandboxImage", .string(cluster.sandboxImage))])))
+        }
         if let host = request.host {
             let rendered = HostSettingsParser.render(host)
             if !rendered.isEmpty { pairs.append(("host", .map(rendered))) }

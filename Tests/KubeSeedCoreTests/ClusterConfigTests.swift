@@ -105,6 +105,7 @@ import Yams
         #expect(join.apiServerEndpoints == ["https://192.0.2.10:6443"])
         #expect(join.caCertificatePEM == ca)
         #expect(join.token == token && join.tokenExpires == expires)
+        #expect(join.containerd.sandboxImage == ContainerdSettings.defaultSandboxImage && !text.contains("containerd:"))
         #expect(join.nodeName == "worker-1" && join.nodeIP == "192.0.2.11" && join.roles == ["worker", "edge"])
         #expect(join.serviceCIDR == config.serviceCIDR && join.clusterDNS == config.clusterDNS)
         #expect(join.host.timezone == "Asia/Shanghai")
@@ -200,4 +201,21 @@ import Yams
 extension Date {
     /// Whole seconds, as RFC 3339 in a join file keeps them.
     var rounded: Date { Date(timeIntervalSince1970: timeIntervalSince1970.rounded(.down)) }
+
+    /// An air-gapped cluster's pause image reaches every node's containerd through the join files, and
+    /// survives the record a joined master reads.
+    @Test func theClustersSandboxImageIsCarriedByEveryJoinFile() throws {
+        let text = "apiVersion: kubeseed.io/v1alpha1\nkind: ClusterConfiguration\ncluster:\n  sandboxImage: kubeseed.local/pause:3.4.1\nmaster:\n  name: master-1\n  ip: 192.0.2.10\n"
+        let config = try ClusterConfig.parse(text, file: "cluster.yaml")
+        #expect(config.sandboxImage == "kubeseed.local/pause:3.4.1")
+        #expect(try ClusterConfig.parse(config.render(), file: "record").sandboxImage == config.sandboxImage)
+        let minted = JoinFile.render(cluster: config, caPEM: try golden("test-ca.pem"), token: BootstrapToken("abcdef.0123456789abcdef")!,
+                                     request: JoinRequest(nodeName: "worker-1", expires: Date().addingTimeInterval(3600).rounded))
+        let join = try JoinFile.parse(minted, file: "worker-1.yaml")
+        #expect(join.containerd.sandboxImage == "kubeseed.local/pause:3.4.1")
+        #expect(NodeComponents.containerdConfig(join).contains("sandbox_image = \"kubeseed.local/pause:3.4.1\""))
+        let bad = text.replacingOccurrences(of: "kubeseed.local/pause:3.4.1", with: "\"pause 3\"")
+        let error = #expect(throws: ConfigError.self) { try ClusterConfig.parse(bad, file: "cluster.yaml") }
+        #expect(error?.description.contains("cluster.sandboxImage") == true && error?.description.contains("4") == true, "\(String(describing: error))")
+    }
 }

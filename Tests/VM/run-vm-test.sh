@@ -8,6 +8,8 @@
 #   master: seed init on Debian's plaintext etcd: mutual TLS, control-plane units, a join file, reset
 #   powercut: the power cut at random points of the agent's first run and of seed init (KUBESEED_POWER_CUTS
 #             each, default 1; Tests/VM/run-powercuts.sh runs 5): the next run converges, reset restores
+#   real: seed init with real Kubernetes 1.20.2 (Tests/Kubernetes/build-kubernetes.sh): a Ready node, a pod,
+#         logs, exec, a Service through IPVS, the approver and TLS bootstrap against the real API server
 #   bench: not a test; Benchmarks/run.sh reads its BENCH lines
 # Usage: Tests/VM/run-vm-test.sh [--keep] [SCENARIO...]   (default: all; KUBESEED_VM_TIMEOUT per boot, default 600 s)
 set -euo pipefail
@@ -34,6 +36,11 @@ done
 
 image=$("$here/build-image.sh")
 echo "run-vm-test: image $image"
+k8s=
+if printf '%s\n' "${scenarios[@]}" | grep -qx real; then
+  k8s=$("$repo/Tests/Kubernetes/build-kubernetes.sh")
+  echo "run-vm-test: Kubernetes $k8s ($(cat "$k8s/build-info" | tr '\n' ' '))"
+fi
 
 echo "run-vm-test: release build (static Swift runtime)"
 (cd "$repo" && swift build -c release --static-swift-stdlib 2>&1 | tail -n 3)
@@ -109,22 +116,30 @@ for scenario in "${scenarios[@]}"; do
     install -m 0644 "$work/ca.pem" "$stage/usr/local/lib/kubeseed-vmtest/bench-ca.pem"
     install -m 0755 "$repo/Benchmarks/guide-node-prep.sh" "$stage/usr/local/lib/kubeseed-vmtest/guide-node-prep.sh"
   fi
+  if [ "$scenario" = real ]; then
+    install -d -m 0700 "$stage/usr/local/lib/kubeseed-vmtest/k8s"
+    cp "$k8s/kubernetes-server-linux-amd64.tar.gz" "$k8s/pause.oci.tar" "$k8s/busybox.oci.tar" "$k8s/SHA256SUMS" "$stage/usr/local/lib/kubeseed-vmtest/k8s/"
+  fi
   install -m 0644 "$here/kubeseed-vmtest.service" "$stage/etc/systemd/system/kubeseed-vmtest.service"
   ln -s ../kubeseed-vmtest.service "$stage/etc/systemd/system/multi-user.target.wants/kubeseed-vmtest.service"
   disk="$work/disk.img"
-  mkfs.ext4 -q -d "$stage" "$disk" 3G
+  size=3G; memory=2048; boot_timeout=$timeout_s
+  # The real control plane and kubelet need room: 430 MB of binaries, images, etcd.
+  [ "$scenario" = real ] && { size=5G; memory=3072; boot_timeout=$(( timeout_s > 1800 ? timeout_s : 1800 )); }
+  mkfs.ext4 -q -d "$stage" "$disk" "$size"
   rm -rf "$stage"
   echo "run-vm-test: disk ready after $(( $(date +%s) - start )) s"
 
   boots=3
   [ "$scenario" = powercut ] && boots=$((2 * cuts + 2))
+  [ "$scenario" = real ] && boots=1
   for n in $(seq 1 "$boots"); do
     t0=$(date +%s)
-    timeout "$timeout_s" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 2048 -smp 2 \
+    timeout "$boot_timeout" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "$memory" -smp 2 \
       -nographic -no-reboot -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
       -append "root=/dev/vda rw console=ttyS0 quiet edd=off" \
       -drive "file=$disk,format=raw,if=virtio" -nic none > "$work/console$n.log" 2>&1 || {
-        echo "run-vm-test: boot $n: qemu exited $? (timeout ${timeout_s}s?); console tail:" >&2
+        echo "run-vm-test: boot $n: qemu exited $? (timeout ${boot_timeout}s?); console tail:" >&2
         tail -n 40 "$work/console$n.log" >&2
       }
     echo "run-vm-test: $scenario boot $n took $(( $(date +%s) - t0 )) s"

@@ -1,0 +1,141 @@
+#!/bin/bash
+# Scenario "real". Runs inside the VM guest as kubeseed-vmtest.service: seed init with real Kubernetes
+# 1.20.2 (built by Tests/Kubernetes/build-kubernetes.sh from Debian's source package, handed over as
+# the upstream kubernetes-server-linux-amd64.tar.gz with its SHA-256: the user's path), the pause and
+# busybox images as OCI archives in the agent's images directory. Then the real kubectl asserts:
+# the master is a Ready node (TLS bootstrap with the token, the serving certificate approved by
+# seed csr-approver), roles and taint, a busybox pod with logs and exec, a Service's ClusterIP through
+# kube-proxy's IPVS rules, the bootstrap token Secret, and CoreDNS's objects (no CoreDNS image here).
+# Stand-in, named: the pod network is a bridge conflist for this node's podCIDR that the test writes,
+# as a CNI DaemonSet (flannel, Calico) would; no CNI image can be had here.
+set -u
+source /usr/local/lib/kubeseed-vmtest/guest-lib.sh
+k8s=/usr/local/lib/kubeseed-vmtest/k8s
+export KUBECONFIG=/etc/kubernetes/admin.kubeconfig
+kc() { /opt/k8s/bin/kubectl --request-timeout=30s "$@"; }
+ready_nodes() { kc get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}'; }
+export -f kc ready_nodes
+
+log "real scenario on $(uname -r); cgroup filesystem $(stat -fc %T /sys/fs/cgroup); $(nproc) CPUs, $(awk '/MemTotal/ {print $2}' /proc/meminfo) kB"
+dummy_default_route 192.0.2.10
+systemctl disable --now etcd.service >/dev/null 2>&1
+
+# The images an air-gapped node needs, put where the agent imports them, with their SHA-256.
+install -d -m 0700 /var/lib/kubeseed /var/lib/kubeseed/images
+cp "$k8s/pause.oci.tar" "$k8s/busybox.oci.tar" /var/lib/kubeseed/images/
+grep 'oci.tar$' "$k8s/SHA256SUMS" > /var/lib/kubeseed/images/SHA256SUMS
+
+mkdir -p /etc/kubeseed
+cat > /etc/kubeseed/cluster.yaml <<'EOF'
+apiVersion: kubeseed.io/v1alpha1
+kind: ClusterConfiguration
+cluster:
+  name: real
+  kubernetesVersion: v1.20.2
+  sandboxImage: kubeseed.local/pause:3.4.1
+master:
+  name: master-1
+host:
+  dataDir: /srv/kubeseed-data
+EOF
+archive=$k8s/kubernetes-server-linux-amd64.tar.gz
+sha=$(sha256sum "$archive" | cut -d' ' -f1)
+timeline "seed init starts"
+t0=$(ms); seed init --server-archive "$archive" --sha256 "$sha" > "$state/init.txt" 2>&1; rc=$?
+log "INIT exit=$rc wall_ms=$(( $(ms) - t0 ))"
+while read -r line; do log "INIT | $line"; done < "$state/init.txt"
+[ $rc = 0 ] && pass "seed init with the real 1.20.2 server archive exits 0" || fail "seed init exit $rc"
+timeline "seed init done"
+expect "install checked the binaries' release" grep -q 'Kubernetes v1.20.2' "$state/init.txt"
+expect "kube-apiserver 1.20.2 answers /readyz through the admin kubeconfig" bash -c "kc get --raw /readyz | grep -qx ok"
+kc version --short 2>&1 | while read -r line; do log "VERSION | $line"; done
+
+t0=$(ms)
+if wait_for 600 bash -c "ready_nodes | grep -qx master-1=True"; then
+  pass "master-1 is a Ready node after $(( $(ms) - t0 )) ms more (real kubelet 1.20.2 on containerd)"
+  timeline "master-1 Ready"
+else
+  fail "master-1 is not Ready: $(ready_nodes | tr '\n' ' ')"
+  kc describe node master-1 2>&1 | tail -n 30 | while read -r line; do log "NODE | $line"; done
+  journal_excerpt kubelet.service containerd.service seed-agent.service
+fi
+# The stand-in for a CNI DaemonSet: a bridge for this node's podCIDR.
+pod_cidr=$(kc get node master-1 -o jsonpath='{.spec.podCIDR}')
+log "master-1 podCIDR $pod_cidr"
+cat > /etc/cni/net.d/10-kubeseed-test-bridge.conflist <<EOF
+{"cniVersion":"0.4.0","name":"test-pods","plugins":[
+ {"type":"bridge","bridge":"cni0","isGateway":true,"ipMasq":true,"hairpinMode":true,
+  "ipam":{"type":"host-local","ranges":[[{"subnet":"$pod_cidr"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
+ {"type":"portmap","capabilities":{"portMappings":true}}]}
+EOF
+
+kc get csr -o wide > "$state/csr.txt" 2>&1
+while read -r line; do log "CSR | $line"; done < "$state/csr.txt"
+expect "the kubelet's client certificate came from TLS bootstrap with the token (CSR by the bootstrap token, approved, issued)" \
+  bash -c "kc get csr -o jsonpath='{range .items[*]}{.spec.signerName} {.spec.username} {.status.conditions[0].type} {.status.certificate}{\"\\n\"}{end}' \
+    | grep -E '^kubernetes.io/kube-apiserver-client-kubelet system:bootstrap:[a-z0-9]{6} Approved .+'"
+if wait_for 180 bash -c "kc get csr -o jsonpath='{range .items[*]}{.spec.signerName} {.spec.username} {.status.conditions[0].type} {.status.certificate}{\"\\n\"}{end}' \
+    | grep -E '^kubernetes.io/kubelet-serving system:node:master-1 Approved .+'"; then
+  pass "the kubelet's serving certificate was approved by seed csr-approver and signed"
+else
+  fail "no approved kubelet-serving CSR for master-1"
+  journal_excerpt kubeseed-csr-approver.service
+fi
+expect "master-1 has the control-plane role label" bash -c "kc get node master-1 --show-labels | grep -q node-role.kubernetes.io/control-plane"
+kc get node master-1 -o jsonpath='{.spec.taints}' | while read -r line; do log "TAINTS | $line"; done
+expect "the images from the images directory are in containerd's k8s.io namespace" bash -c "ctr -n k8s.io images ls -q | grep -qx kubeseed.local/pause:3.4.1 && ctr -n k8s.io images ls -q | grep -qx kubeseed.local/busybox:1"
+seed-agent status > "$state/status.txt" 2>&1
+expect "seed-agent status reports the images" grep -q 'images' "$state/status.txt"
+
+# A workload: busybox on master-1 (tolerating the control-plane taint), serving HTTP.
+cat > "$state/web.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  tolerations: [{operator: Exists}]
+  containers:
+  - name: web
+    image: kubeseed.local/busybox:1
+    imagePullPolicy: Never
+    command: ["sh", "-c", "echo web-started; httpd -f -p 8080 -h /www"]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+EOF
+expect "kubectl apply of a pod and a Service" kc apply -f "$state/web.yaml"
+t0=$(ms)
+if wait_for 300 bash -c "kc get pod web -o jsonpath='{.status.phase}' | grep -qx Running"; then
+  pass "the busybox pod runs after $(( $(ms) - t0 )) ms (image from the images directory, sandbox from the pause image)"
+else
+  fail "the busybox pod is not Running"
+  kc describe pod web 2>&1 | tail -n 25 | while read -r line; do log "POD | $line"; done
+  journal_excerpt kubelet.service containerd.service
+fi
+expect "kubectl logs reads the pod's output (the API server reaches the kubelet's approved serving certificate)" bash -c "kc logs web | grep -qx web-started"
+expect "kubectl exec runs in the pod" bash -c "kc exec web -- hostname | grep -qx web"
+cluster_ip=$(kc get svc web -o jsonpath='{.spec.clusterIP}')
+ipvsadm -Ln > "$state/ipvs.txt" 2>&1
+while read -r line; do log "IPVS | $line"; done < "$state/ipvs.txt"
+expect "kube-proxy programmed IPVS for the Service ($cluster_ip:80)" grep -q "TCP  $cluster_ip:80" "$state/ipvs.txt"
+expect "kube-proxy programmed IPVS for the API server Service (10.254.0.1:443 → 192.0.2.10:6443)" bash -c "grep -A1 'TCP  10.254.0.1:443' $state/ipvs.txt | grep -q '192.0.2.10:6443'"
+if wait_for 60 bash -c "kc exec web -- wget -q -T 5 -O - http://$cluster_ip/ | grep -q 'served by busybox httpd'"; then
+  pass "the Service's ClusterIP answers from inside a pod through IPVS"
+else
+  fail "the Service's ClusterIP $cluster_ip does not answer"
+fi
+expect "the default/kubernetes EndpointSlice (discovery.k8s.io/v1beta1 in 1.20) lists 192.0.2.10" bash -c "kc get endpointslices.v1beta1.discovery.k8s.io kubernetes -o jsonpath='{.endpoints[*].addresses[*]}' | grep -q 192.0.2.10"
+expect "the bootstrap token's Secret exists in kube-system" bash -c "kc -n kube-system get secrets --field-selector type=bootstrap.kubernetes.io/token -o name | grep -q bootstrap-token-"
+expect "CoreDNS's Deployment, Service and ConfigMap exist" bash -c "kc -n kube-system get deployment coredns && kc -n kube-system get service kube-dns && kc -n kube-system get configmap coredns"
+log "no CoreDNS image can be had here: its pods are scheduled but cannot start"
+kc get pods -A -o wide 2>&1 | while read -r line; do log "PODS | $line"; done
+kc get nodes -o wide 2>&1 | while read -r line; do log "NODES | $line"; done
+echo "VMTEST DONE" | tee -a "$state/results.txt" > /dev/console
+systemctl poweroff
