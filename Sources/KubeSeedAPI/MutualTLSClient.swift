@@ -221,9 +221,23 @@ public enum Readiness {
 
 /// Creates or deletes API objects, treating "already there" (create) and "already gone" (delete) as done.
 public enum ObjectApplier {
+    /// `metadata.name` of a JSON object body, when it is a plain path segment.
+    static func objectName(_ body: Data?) -> String? {
+        guard let body, let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+              let name = (object["metadata"] as? [String: Any])?["name"] as? String, !name.isEmpty,
+              name.allSatisfy({ $0.isLowercaseASCIILetter || $0.isASCIIDigit || "-.:".contains($0) }) else { return nil }
+        return name
+    }
+
     public enum Outcome: String, Sendable, Equatable { case created, exists, deleted, absent }
 
     public static func apply(_ request: APIRequest, with client: MutualTLSClient) async throws -> Outcome {
+        // An object already there is left without a POST: for some kinds the API server checks other
+        // fields before the name (1.20 answers a Service's second create 422, its cluster IP taken).
+        if request.method == .post, let name = objectName(request.body) {
+            let existing = try await client.send(APIRequest(.get, request.path + "/" + name, object: request.object))
+            if existing.status == 200 { return .exists }
+        }
         let response = try await client.send(request)
         switch (request.method, response.status) {
         case (.post, 200...202): return .created

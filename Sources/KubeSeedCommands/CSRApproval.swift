@@ -27,6 +27,14 @@ extension MasterOperations {
         guard effectiveUID == 0 else { write("seed csr-approver: must run as root (it reads the admin key)\n"); return 1 }
         let masterIP: String
         let client: MutualTLSClient
+        // seed init starts this unit with the API server and writes its record a few phases later:
+        // wait for it (the unit's start must not fail the init that is under way).
+        if !root.exists(ClusterConfig.recordPath), root.exists("/etc/systemd/system/\(ControlPlane.csrApproverUnit)") {
+            ServiceNotifier.notify("READY=1")
+            ServiceNotifier.notify("STATUS=waiting for seed init to record the cluster (\(ClusterConfig.recordPath))")
+            write("seed csr-approver: waiting for seed init to write \(ClusterConfig.recordPath)\n")
+            while !root.exists(ClusterConfig.recordPath) { try? await Task.sleep(for: .seconds(2)) }
+        }
         do {
             let book = try await fullAddressBook()
             guard let ip = try recordedConfig()?.masterIP else { throw HostError(.file, "\(ClusterConfig.recordPath) has no master.ip") }

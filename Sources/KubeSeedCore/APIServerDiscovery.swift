@@ -11,9 +11,11 @@ public enum APIServerDiscovery {
     public static let interval: Duration = .seconds(60)
 
     /// The slice the API servers' endpoint reconciler keeps (by name: a slice anyone with rights in
-    /// `default` adds under the service's label is not taken).
+    /// `default` adds under the service's label is not taken). Listed with a field selector, not read:
+    /// nodes may list and watch EndpointSlices (`system:node-proxier`), not get them.
     public static func request(_ version: KubernetesVersion) -> APIRequest {
-        APIRequest(.get, "/apis/\(version.endpointSliceGroupVersion)/namespaces/default/endpointslices/kubernetes", object: "EndpointSlice default/kubernetes")
+        APIRequest(.get, "/apis/\(version.endpointSliceGroupVersion)/namespaces/default/endpointslices?fieldSelector=metadata.name%3Dkubernetes",
+                   object: "EndpointSlice default/kubernetes")
     }
 
     /// The ready API servers of an EndpointSlice (or a list of them), as endpoints for the balancer,

@@ -106,6 +106,7 @@ public enum ControlPlane {
             "--controllers=*,bootstrapsigner,tokencleaner",
             "--use-service-account-credentials=true",
             "--leader-elect=true",
+        ] + c.version.controllerManagerInsecurePortFlags + [
             "--v=2",
         ]
     }
@@ -114,7 +115,7 @@ public enum ControlPlane {
         let kubeconfig = "/etc/kubernetes/kube-scheduler.kubeconfig"
         return [
             "--config=\(schedulerConfigPath)",
-        ] + securedLocally("kube-scheduler", port: 10259, kubeconfig: kubeconfig) + [
+        ] + securedLocally("kube-scheduler", port: 10259, kubeconfig: kubeconfig) + c.version.schedulerInsecurePortFlags + [
             "--v=2",
         ]
     }

@@ -73,7 +73,7 @@ public enum ImageArchives {
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
             let digest = line.prefix(64).lowercased()
             let rest = line.dropFirst(64)
-            guard digest.utf8.count == 64, digest.utf8.allSatisfy({ isASCIIHexDigit($0) }),
+            guard digest.count == 64, digest.allSatisfy(\.isLowercaseASCIIHexDigit),
                   rest.hasPrefix("  ") || rest.hasPrefix(" *") else {
                 throw TarError("\(sumsFile) line \(number + 1) is not 'SHA256  NAME'")
             }
@@ -82,10 +82,6 @@ public enum ImageArchives {
             sums[name] = digest
         }
         return sums
-    }
-
-    static func isASCIIHexDigit(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
     }
 
     /// What one pass does with one archive.

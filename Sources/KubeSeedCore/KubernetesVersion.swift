@@ -74,6 +74,11 @@ public struct KubernetesVersion: Sendable, Equatable, Hashable, Comparable, Cust
         (20, "discovery.k8s.io/v1beta1"), (21, "discovery.k8s.io/v1"),
     ]
 
+    /// Whether the component still serves plain HTTP (healthz and metrics, unauthenticated) on all
+    /// interfaces by default, which `--port=0` turns off: kube-scheduler before 1.23, kube-controller-manager before 1.24.
+    static let schedulerInsecurePortRows: [(since: Int, value: Bool)] = [(20, true), (23, false)]
+    static let controllerManagerInsecurePortRows: [(since: Int, value: Bool)] = [(20, true), (24, false)]
+
     static func row<Value>(_ rows: [(since: Int, value: Value)], _ minor: Int) -> Value {
         rows.last { $0.since <= minor }?.value ?? rows[0].value
     }
@@ -83,6 +88,10 @@ public struct KubernetesVersion: Sendable, Equatable, Hashable, Comparable, Cust
     /// The KubeSchedulerConfiguration apiVersion this kube-scheduler reads (each is served for a few
     /// minors; the newest one the minor has is used).
     public var schedulerConfigAPIVersion: String { Self.row(Self.schedulerConfigRows, minor) }
+    /// Flags that turn off kube-scheduler's insecure port where it still has one.
+    public var schedulerInsecurePortFlags: [String] { Self.row(Self.schedulerInsecurePortRows, minor) ? ["--port=0"] : [] }
+    /// Flags that turn off kube-controller-manager's insecure port where it still has one.
+    public var controllerManagerInsecurePortFlags: [String] { Self.row(Self.controllerManagerInsecurePortRows, minor) ? ["--port=0"] : [] }
     /// The EndpointSlice group/version this API server serves (`v1beta1` only, before 1.21).
     public var endpointSliceGroupVersion: String { Self.row(Self.endpointSliceRows, minor) }
 }

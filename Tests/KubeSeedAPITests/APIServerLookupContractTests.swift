@@ -31,7 +31,7 @@ import X509
         #expect(found == ["https://192.0.2.11:6443", "https://192.0.2.12:6443", "https://192.0.2.13:6443"])
         let request = try #require(server.requests.first)
         #expect(request.method == "GET")
-        #expect(request.uri == "/apis/discovery.k8s.io/\(sliceVersion)/namespaces/default/endpointslices/kubernetes")
+        #expect(request.uri == "/apis/discovery.k8s.io/\(sliceVersion)/namespaces/default/endpointslices?fieldSelector=metadata.name%3Dkubernetes")
         #expect(request.clientCertificateDER.flatMap { try? Certificate(derEncoded: $0) } == nodeCert)
         await client.shutdown()
         try await server.stop()

@@ -81,6 +81,17 @@ import Yams
         #expect(parsed["kind"] as? String == "KubeSchedulerConfiguration")
     }
 
+    /// kube-scheduler serves plain HTTP on 0.0.0.0:10251 before 1.23, kube-controller-manager on :10252
+    /// before 1.24, unless told --port=0; later releases have no such flag (and refuse it).
+    @Test(arguments: [(20, true, true), (22, true, true), (23, false, true), (24, false, false), (31, false, false)])
+    func theInsecurePortsAreTurnedOffWhereTheyExist(_ minor: Int, _ scheduler: Bool, _ manager: Bool) {
+        var cluster = ControlPlane.Cluster(masterIP: "192.0.2.10", etcdEndpoints: ["https://192.0.2.10:2379"])
+        cluster.version = KubernetesVersion(major: 1, minor: minor, patch: 0)
+        #expect(ControlPlane.schedulerFlags(cluster).contains("--port=0") == scheduler)
+        #expect(ControlPlane.controllerManagerFlags(cluster).contains("--port=0") == manager)
+        #expect(!ControlPlane.apiServerFlags(cluster).contains { $0.hasPrefix("--insecure-port") }, "1.20's API server has no insecure port by default")
+    }
+
     @Test func theClusterConfigsVersionReachesTheControlPlaneFiles() throws {
         let config = try ClusterConfig.parse("apiVersion: kubeseed.io/v1alpha1\nkind: ClusterConfiguration\ncluster:\n  kubernetesVersion: v1.20.2\n", file: "cluster.yaml")
         let cluster = config.controlPlaneCluster(masterIP: "192.0.2.10")

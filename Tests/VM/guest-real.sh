@@ -50,16 +50,14 @@ expect "install checked the binaries' release" grep -q 'Kubernetes v1.20.2' "$st
 expect "kube-apiserver 1.20.2 answers /readyz through the admin kubeconfig" bash -c "kc get --raw /readyz | grep -qx ok"
 kc version --short 2>&1 | while read -r line; do log "VERSION | $line"; done
 
+# The stand-in for a CNI DaemonSet: once the node is registered, a bridge for its podCIDR.
 t0=$(ms)
-if wait_for 600 bash -c "ready_nodes | grep -qx master-1=True"; then
-  pass "master-1 is a Ready node after $(( $(ms) - t0 )) ms more (real kubelet 1.20.2 on containerd)"
-  timeline "master-1 Ready"
+if wait_for 600 bash -c "kc get node master-1 -o jsonpath='{.spec.podCIDR}' | grep -q /"; then
+  pass "master-1 registered with a podCIDR after $(( $(ms) - t0 )) ms (TLS bootstrap with the token)"
 else
-  fail "master-1 is not Ready: $(ready_nodes | tr '\n' ' ')"
-  kc describe node master-1 2>&1 | tail -n 30 | while read -r line; do log "NODE | $line"; done
-  journal_excerpt kubelet.service containerd.service seed-agent.service
+  fail "master-1 did not register: $(kc get nodes 2>&1 | tr '\n' ' ')"
+  journal_excerpt kubelet.service containerd.service seed-agent.service kube-controller-manager.service
 fi
-# The stand-in for a CNI DaemonSet: a bridge for this node's podCIDR.
 pod_cidr=$(kc get node master-1 -o jsonpath='{.spec.podCIDR}')
 log "master-1 podCIDR $pod_cidr"
 cat > /etc/cni/net.d/10-kubeseed-test-bridge.conflist <<EOF
@@ -68,6 +66,14 @@ cat > /etc/cni/net.d/10-kubeseed-test-bridge.conflist <<EOF
   "ipam":{"type":"host-local","ranges":[[{"subnet":"$pod_cidr"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
  {"type":"portmap","capabilities":{"portMappings":true}}]}
 EOF
+if wait_for 300 bash -c "ready_nodes | grep -qx master-1=True"; then
+  pass "master-1 is a Ready node $(( $(ms) - t0 )) ms after seed init (real kubelet 1.20.2 on containerd)"
+  timeline "master-1 Ready"
+else
+  fail "master-1 is not Ready: $(ready_nodes | tr '\n' ' ')"
+  kc describe node master-1 2>&1 | tail -n 30 | while read -r line; do log "NODE | $line"; done
+  journal_excerpt kubelet.service containerd.service seed-agent.service
+fi
 
 kc get csr -o wide > "$state/csr.txt" 2>&1
 while read -r line; do log "CSR | $line"; done < "$state/csr.txt"

@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+import KubeSeedAPI
+@testable import KubeSeedCommands
+@testable import KubeSeedCore
+@testable import KubeSeedHost
+
+/// Against the real kube-apiserver and kube-controller-manager 1.20.2 over Debian's etcd (no fake):
+/// what `seed init` creates, TLS bootstrap with a token `seed join-file` minted, the approver on a real
+/// kubelet-serving CSR, node roles, the EndpointSlice read with a node's certificate, and tokens
+/// refused once deleted or expired. Skipped, saying why, where the binaries were not built.
+@Suite(.serialized) struct RealAPIServerTests {
+    final class Output: @unchecked Sendable { var text = "" }
+
+    /// A key and a PKCS#10 request made by openssl (an independent tool), as PEM.
+    static func keyAndRequest(_ dir: String, _ name: String, subject: String, ips: [String] = []) throws -> (keyPath: String, request: String) {
+        let key = "\(dir)/\(name)-key.pem", csr = "\(dir)/\(name).csr"
+        var arguments = ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-subj", subject, "-out", csr]
+        if !ips.isEmpty { arguments += ["-addext", "subjectAltName=" + ips.map { "IP:\($0)" }.joined(separator: ",")] }
+        guard RealControlPlane.run("/usr/bin/openssl", arguments) == 0 else { throw TarError("openssl req failed") }
+        return (key, try String(contentsOfFile: csr, encoding: .utf8))
+    }
+
+    static func csrObject(_ name: String, signer: String, usages: [String], request: String) -> String {
+        let body: [String: Any] = [
+            "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": ["name": name],
+            "spec": ["signerName": signer, "usages": usages, "request": Data(request.utf8).base64EncodedString()],
+        ]
+        return String(decoding: try! JSONSerialization.data(withJSONObject: body), as: UTF8.self)
+    }
+
+    /// Polls `condition` every 500 ms for up to `seconds`.
+    static func eventually(_ seconds: Double, _ condition: () -> Bool) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+        return condition()
+    }
+
+    @Test(.enabled(if: RealControlPlane.unavailable == nil, "needs the real Kubernetes 1.20.2 build and etcd (Tests/test.sh makes them)"))
+    func seedsObjectsTokensApproverAndDiscoveryAgainstTheRealAPIServer() async throws {
+        let plane = try #require(try await RealControlPlane.start())
+        defer { plane.stop() }
+        let output = Output()
+        var operations = plane.operations
+        operations.write = { output.text += $0 }
+        let address = RealControlPlane.address
+        let journal = try ChangeJournal(root: plane.host.root)
+
+        // What seed init creates once the API server is ready, twice: the second run changes nothing.
+        #expect(try await operations.apiServerReady(address).state == .ok)
+        let objects = try await operations.bootstrapObjects(address, journal: journal)
+        #expect(objects.state == .changed, "\(objects.detail)")
+        #expect(try await operations.bootstrapObjects(address, journal: journal).state == .ok)
+        let config = try #require(try operations.recordedConfig())
+        let dns = try await operations.clusterDNS(config, address)
+        #expect(dns.state == .changed, "\(dns.detail)")
+        #expect(try await operations.clusterDNS(config, address).state == .ok)
+        let coredns = plane.kubectl(["-n", "kube-system", "get", "deployment/coredns", "service/kube-dns", "configmap/coredns", "-o", "name"])
+        #expect(coredns.status == 0 && coredns.output.contains("deployment.apps/coredns"), "\(coredns.output)")
+
+        // seed join-file mints a token; the real API authenticates it as a bootstrapper.
+        let now = Date()
+        #expect(await operations.mintJoinFile(JoinRequest(nodeName: "worker-1", nodeIP: "192.0.2.11", expires: now.addingTimeInterval(3600)), output: nil) == 0, "\(output.text)")
+        let joinText = try #require(try plane.host.root.readText("/var/lib/kubeseed/join-files/worker-1.yaml"))
+        let join = try JoinFile.parse(joinText, file: "worker-1.yaml")
+        let token = join.token.secretValue
+        let canCreate = plane.kubectl(["auth", "can-i", "create", "certificatesigningrequests"], token: token)
+        #expect(canCreate.output.split(separator: "\n").last == "yes", "the bootstrap token: \(canCreate.output)")
+
+        // TLS bootstrap: a kubelet client CSR sent with the token is approved and signed by the real controller manager.
+        let dir = plane.host.root.resolve("/tmp-csr")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let client = try Self.keyAndRequest(dir, "worker-1-client", subject: "/O=system:nodes/CN=system:node:worker-1")
+        try Self.csrObject("worker-1-client", signer: "kubernetes.io/kube-apiserver-client-kubelet", usages: ["digital signature", "key encipherment", "client auth"],
+                           request: client.request).write(toFile: "\(dir)/client.json", atomically: true, encoding: .utf8)
+        let created = plane.kubectl(["create", "-f", "\(dir)/client.json"], token: token)
+        #expect(created.status == 0, "\(created.output)")
+        let certificate = { plane.kubectl(["get", "csr", "worker-1-client", "-o", "jsonpath={.status.certificate}"]).output }
+        #expect(await Self.eventually(60) { !certificate().isEmpty }, "the client CSR was not approved and signed:\n\(plane.logTails())")
+        let clientPEM = String(decoding: Data(base64Encoded: certificate()) ?? Data(), as: UTF8.self)
+        try clientPEM.write(toFile: "\(dir)/worker-1-client.pem", atomically: true, encoding: .utf8)
+
+        // As worker-1 (its bootstrapped certificate): its Node, then a serving CSR for its own IP and one for another's.
+        let asNode = ["--client-certificate=\(dir)/worker-1-client.pem", "--client-key=\(client.keyPath)"]
+        let node = #"{"apiVersion":"v1","kind":"Node","metadata":{"name":"worker-1"},"status":{"addresses":[{"type":"InternalIP","address":"192.0.2.11"},{"type":"Hostname","address":"worker-1"}]}}"#
+        try node.write(toFile: "\(dir)/node.json", atomically: true, encoding: .utf8)
+        let nodeCreated = plane.kubectlAs(asNode, ["create", "-f", "\(dir)/node.json"])
+        #expect(nodeCreated.status == 0, "\(nodeCreated.output)")
+        for (name, ip) in [("worker-1-serving", "192.0.2.11"), ("worker-1-serving-other-ip", "192.0.2.12")] {
+            let serving = try Self.keyAndRequest(dir, name, subject: "/O=system:nodes/CN=system:node:worker-1", ips: [ip])
+            try Self.csrObject(name, signer: KubeletServingReview.signer, usages: ["digital signature", "key encipherment", "server auth"],
+                               request: serving.request).write(toFile: "\(dir)/\(name).json", atomically: true, encoding: .utf8)
+            let sent = plane.kubectlAs(asNode, ["create", "-f", "\(dir)/\(name).json"])
+            #expect(sent.status == 0, "\(sent.output)")
+        }
+        let admin = try MutualTLSClient(baseURL: RealControlPlane.apiURL, identity: try operations.identity("admin"))
+        defer { Task { await admin.shutdown() } }
+        let book = try MasterOperations.addressBook(root: plane.host.root, etcdMembers: []).book
+        let approver = CSRApprover(client: admin, addressBook: { book }, log: { _ in }, status: { _ in })
+        await approver.run(requests: 1)
+        await approver.drain()
+        let condition = { (name: String) in plane.kubectl(["get", "csr", name, "-o", "jsonpath={.status.conditions[0].type}"]).output }
+        #expect(condition("worker-1-serving") == "Approved")
+        #expect(condition("worker-1-serving-other-ip") == "Denied")
+        #expect(await Self.eventually(60) { !plane.kubectl(["get", "csr", "worker-1-serving", "-o", "jsonpath={.status.certificate}"]).output.isEmpty },
+                "the approved serving CSR was not signed")
+
+        // Node roles on the registered Node.
+        // (the approver labels a node it approves; the phase finds it done or does it)
+        let roles = try await operations.nodeRoles(address)
+        #expect([.ok, .changed].contains(roles.state), "\(roles.detail)")
+        let labels = plane.kubectl(["get", "node", "worker-1", "-o", "jsonpath={.metadata.labels}"]).output
+        #expect(labels.contains("node-role.kubernetes.io/worker"), "\(labels)")
+
+        // The agent's EndpointSlice read, with the node's own certificate, on 1.20's discovery.k8s.io/v1beta1.
+        let nodeIdentity = TLSIdentity(caPEM: try operations.identity("admin").caPEM, certificatePEM: clientPEM,
+                                       keyPEM: try String(contentsOfFile: client.keyPath, encoding: .utf8))
+        let nodeClient = try MutualTLSClient(baseURL: RealControlPlane.apiURL, identity: nodeIdentity)
+        var servers: [String]?
+        do { servers = try await APIServerLookup.fetch(nodeClient, version: RealControlPlane.version) } catch { Issue.record("the node's EndpointSlice read: \(error)") }
+        await nodeClient.shutdown()
+        #expect(servers == ["https://\(RealControlPlane.advertised):6443"])
+
+        // A deleted token is refused by the real API; so is one whose Secret has expired.
+        #expect(await operations.deleteToken(id: join.token.id) == 0, "\(output.text)")
+        #expect(await Self.eventually(10) { plane.kubectl(["auth", "can-i", "create", "certificatesigningrequests"], token: token).output.contains("Unauthorized") })
+        let expired = BootstrapToken("abcdef.0123456789abcdef")!
+        let secret = BootstrapObjects.createTokenSecret(expired, expires: now.addingTimeInterval(-60), node: "worker-9")
+        #expect(try await admin.send(secret).status == 201)
+        let refused = plane.kubectl(["auth", "can-i", "create", "certificatesigningrequests"], token: expired.secretValue)
+        #expect(refused.output.contains("Unauthorized"), "an expired token: \(refused.output)")
+    }
+}
+
+extension RealControlPlane {
+    /// The real kubectl with other client credentials (a node's).
+    func kubectlAs(_ credentials: [String], _ arguments: [String]) -> (status: Int32, output: String) {
+        kubectl(credentials + arguments, token: nil, asAdmin: false)
+    }
+}
