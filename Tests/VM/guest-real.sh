@@ -90,8 +90,8 @@ fi
 expect "master-1 has the control-plane role label" bash -c "kc get node master-1 --show-labels | grep -q node-role.kubernetes.io/control-plane"
 kc get node master-1 -o jsonpath='{.spec.taints}' | while read -r line; do log "TAINTS | $line"; done
 expect "the images from the images directory are in containerd's k8s.io namespace" bash -c "ctr -n k8s.io images ls -q | grep -qx kubeseed.local/pause:3.4.1 && ctr -n k8s.io images ls -q | grep -qx kubeseed.local/busybox:1"
-seed-agent status > "$state/status.txt" 2>&1
-expect "seed-agent status reports the images" grep -q 'images' "$state/status.txt"
+expect "seed init's node pass imported both archives (SHA256SUMS checked)" sh -c "grep -q 'imported the images in /var/lib/kubeseed/images/pause.oci.tar' $state/init.txt && grep -q 'imported the images in /var/lib/kubeseed/images/busybox.oci.tar' $state/init.txt"
+expect "the imported images are labelled pinned" sh -c "ctr -n k8s.io images ls | grep kubeseed.local/pause:3.4.1 | grep -q io.cri-containerd.pinned=pinned"
 
 # A workload: busybox on master-1 (tolerating the control-plane taint), serving HTTP.
 cat > "$state/web.yaml" <<'EOF'
@@ -125,8 +125,18 @@ else
   kc describe pod web 2>&1 | tail -n 25 | while read -r line; do log "POD | $line"; done
   journal_excerpt kubelet.service containerd.service
 fi
-expect "kubectl logs reads the pod's output (the API server reaches the kubelet's approved serving certificate)" bash -c "kc logs web | grep -qx web-started"
-expect "kubectl exec runs in the pod" bash -c "kc exec web -- hostname | grep -qx web"
+# logs and exec go from the API server to the kubelet's serving certificate (approved above, signed by
+# the controller manager): wait until it is issued.
+wait_for 120 bash -c "kc get csr -o jsonpath='{range .items[*]}{.spec.signerName} {.status.certificate}{\"\\n\"}{end}' | grep -E '^kubernetes.io/kubelet-serving .+'" \
+  || fail "the kubelet's serving CSR was not issued: $(kc get csr 2>&1 | tr '\n' ' ')"
+if wait_for 90 bash -c "kc logs web | grep -qx web-started"; then
+  pass "kubectl logs reads the pod's output (the API server reaches the kubelet on its approved serving certificate)"
+else
+  fail "kubectl logs: $(kc logs web 2>&1 | head -c 400)"
+  journal_excerpt kubelet.service
+fi
+out=$(kc exec web -- hostname 2>&1)
+[ "$out" = web ] && pass "kubectl exec runs in the pod" || fail "kubectl exec: $(echo "$out" | head -c 400)"
 cluster_ip=$(kc get svc web -o jsonpath='{.spec.clusterIP}')
 ipvsadm -Ln > "$state/ipvs.txt" 2>&1
 while read -r line; do log "IPVS | $line"; done < "$state/ipvs.txt"
