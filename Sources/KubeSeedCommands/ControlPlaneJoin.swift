@@ -92,7 +92,8 @@ extension MasterOperations {
     /// `seed join FILE`: makes this machine a master of the cluster that minted FILE. Exit codes: 0 done,
     /// 1 a phase failed (every change so far journaled; run it again), 2 bad input (nothing changed here
     /// or in etcd).
-    public func joinControlPlane(joinPath: String, keyText: String, now: Date = Date()) async -> Int32 {
+    public func joinControlPlane(joinPath: String, keyText: String, serverArchive: String? = nil, sha256: String? = nil,
+                                 replaceBinaries: Bool = false, now: Date = Date()) async -> Int32 {
         guard effectiveUID == 0 else { write("seed join: must run as root\n"); return 1 }
         let state: ControlPlaneJoinState
         var config: ClusterConfig
@@ -102,8 +103,10 @@ extension MasterOperations {
             write("seed join: nothing changed: \(error)\n")
             return 2
         }
-        config.serverArchive = nil
-        return await run("seed join", InitPhase.controlPlaneJoin, config, source: joinPath, joining: state)
+        // The archive is this host's (the sealed record may name the first master's path).
+        config.serverArchive = serverArchive
+        config.serverArchiveSHA256 = sha256
+        return await run("seed join", InitPhase.controlPlaneJoin, config, source: joinPath, replaceBinaries: replaceBinaries, joining: state)
     }
 
     /// Everything `seed join` checks before it changes anything: the file, the key, the secrets, this

@@ -232,9 +232,17 @@ struct Join: AsyncParsableCommand {
     @Argument(help: "The control-plane join file.") var file: String
     @Option(help: "A file holding the certificate key (64 hex digits); default: read it from standard input.")
     var certificateKeyFile: String?
+    @Option(help: "kubernetes-server-linux-amd64.tar.gz to take the control-plane and node binaries from (the cluster's release).")
+    var serverArchive: String?
+    @Option(help: "Expected SHA-256 of the server archive (hex).") var sha256: String?
+    @Flag(help: "Replace binaries in /opt/k8s/bin that differ from the archive's.") var replaceBinaries = false
     @Option(help: "Seconds to wait for the API server to become ready.") var apiTimeout = 180
 
     func run() async throws {
+        if let serverArchive, !FileManager.default.fileExists(atPath: absolutePath(serverArchive)) {
+            FileHandle.standardError.write(Data("seed join: nothing changed: \(ConfigError(.unreadable, file: serverArchive, "no such server archive"))\n".utf8))
+            throw ExitCode(2)
+        }
         let key: String
         if let certificateKeyFile {
             do { key = try readSecretFile(certificateKeyFile) } catch {
@@ -250,7 +258,8 @@ struct Join: AsyncParsableCommand {
         }
         var operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: geteuid())
         operations.apiServerTimeout = .seconds(apiTimeout)
-        let code = await operations.joinControlPlane(joinPath: absolutePath(file), keyText: key)
+        let code = await operations.joinControlPlane(joinPath: absolutePath(file), keyText: key, serverArchive: serverArchive.map(absolutePath),
+                                                     sha256: sha256?.lowercased(), replaceBinaries: replaceBinaries)
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -61,6 +61,10 @@ public enum ControlPlane {
             "--tls-private-key-file=\(key("kube-apiserver"))",
             "--kubelet-client-certificate=\(cert("apiserver-kubelet-client"))",
             "--kubelet-client-key=\(key("apiserver-kubelet-client"))",
+            // Every kubelet's serving certificate is CA-signed (serverTLSBootstrap and the approver): verify it.
+            "--kubelet-certificate-authority=\(cert("ca"))",
+            // Nodes' names need not resolve (air-gapped hosts, no cluster DNS for the API server): dial their IPs.
+            "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
             "--etcd-servers=\(c.etcdEndpoints.joined(separator: ","))",
             "--etcd-cafile=\(cert("etcd-ca"))",
             "--etcd-certfile=\(cert("apiserver-etcd-client"))",

@@ -63,12 +63,16 @@ import X509
                 outcomes.append(try await ObjectApplier.apply(request, with: client))
             }
             #expect(outcomes == Array(repeating: .created, count: 6))
-            let requests = server.requests
+            // Each object is looked up by name first (the responder answers 201, not 200: not there).
+            let all = server.requests
+            #expect(all.map(\.method) == Array(repeating: ["GET", "POST"], count: 6).flatMap { $0 })
+            #expect(all.filter { $0.method == "GET" }.map(\.uri).last == "/api/v1/namespaces/kube-system/secrets/bootstrap-token-abcdef")
+            let requests = all.filter { $0.method == "POST" }
             #expect(requests.map(\.method) == Array(repeating: "POST", count: 6))
             #expect(requests.map(\.uri) == Array(repeating: "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", count: 5)
                 + ["/api/v1/namespaces/kube-system/secrets"])
             #expect(requests.allSatisfy { $0.contentType == "application/json" })
-            #expect(requests.allSatisfy { $0.clientCertificateDER.flatMap { try? Certificate(derEncoded: $0) } == pki.adminCertificate },
+            #expect(all.allSatisfy { $0.clientCertificateDER.flatMap { try? Certificate(derEncoded: $0) } == pki.adminCertificate },
                     "every request must present the admin certificate")
 
             func binding(_ name: String, _ role: String, _ kind: String, _ subject: String) -> NSDictionary {
