@@ -5,11 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source Tests/VM/host-deps.sh
-echo "== swift test"
+echo "== Kubernetes 1.20.2 from Debian's source package (cached after the first build) and Debian's etcd"
+KUBESEED_K8S_DIR=$(Tests/Kubernetes/build-kubernetes.sh)
+KUBESEED_ETCD=$(Tests/Kubernetes/etcd-binary.sh)
+export KUBESEED_K8S_DIR KUBESEED_ETCD
+echo "== swift test (the real-API tests start etcd, kube-apiserver and kube-controller-manager on 127.0.0.21)"
 swift test
 echo "== fuzz smoke (every parser from its seeds, AddressSanitizer)"
 Tests/fuzz-smoke.sh
 echo "== VM end-to-end test (one guest per scenario)"
 Tests/VM/run-vm-test.sh
-echo "== VM end-to-end test (three masters, the .deb)"
+echo "== VM end-to-end test (three masters and a worker on real Kubernetes 1.20.2, the .deb)"
 Tests/VM/run-ha.sh

@@ -394,8 +394,8 @@ EOF
     "kc -n kube-system get deployment coredns && kc -n kube-system get service kube-dns && [ -n \"\$(kc -n kube-system get pods -l k8s-app=kube-dns -o jsonpath='{.items[*].spec.nodeName}')\" ]"
   kc get pods -A -o wide 2>&1 | while read -r line; do log "PODS | $line"; done
   # The worker's bootstrap token: authenticates until deleted, then the real API refuses it.
-  token_id=$(sed -n 's/^ *token: "*\([a-z0-9]\{6\}\)\.[a-z0-9]\{16\}"*$/\1/p' /var/lib/kubeseed/join-files/worker-1.yaml 2>/dev/null | head -n 1)
-  local token; token=$(sed -n 's/^ *token: "*\([a-z0-9]\{6\}\.[a-z0-9]\{16\}\)"*$/\1/p' /var/lib/kubeseed/join-files/worker-1.yaml 2>/dev/null | head -n 1)
+  token_id=$(sed -n 's/^ *token: "*\([a-z0-9]\{6\}\)\.[a-z0-9]\{16\}"*$/\1/p' /root/worker-1.yaml 2>/dev/null | head -n 1)
+  local token; token=$(sed -n 's/^ *token: "*\([a-z0-9]\{6\}\.[a-z0-9]\{16\}\)"*$/\1/p' /root/worker-1.yaml 2>/dev/null | head -n 1)
   expect "worker-1's bootstrap token authenticates as a bootstrapper" bash -c \
     "/opt/k8s/bin/kubectl --server https://192.0.2.11:6443 --certificate-authority $cert/ca.pem --token '$token' auth can-i create certificatesigningrequests 2>/dev/null | grep -qx yes"
   seed token delete "$token_id" > "$state/token-delete.txt" 2>&1 && pass "seed token delete $token_id" || { fail "seed token delete"; log_file TOKEN "$state/token-delete.txt"; }
@@ -575,6 +575,11 @@ master-2-1)
     log "FAILBACK-MS none on master-2"
     fail "failback: no request through the balancer reached master-1 within 60 s of its message"; log "balancer: $(balancer_log | tail -n 6 | tr '\n' '|')"
   fi
+
+  # The cluster after the failover and master-1's return, as kubectl on master-2 shows it (the demo prints it).
+  wait_for 300 all_ready || fail "after master-1's return not every node is Ready: $(ready_nodes 2>&1 | tr '\n' ' ')"
+  kc get nodes -o wide > "$state/kubectl-nodes.txt" 2>&1; log_file "KUBECTL get nodes -o wide" "$state/kubectl-nodes.txt"
+  kc get pods -A -o wide > "$state/kubectl-pods.txt" 2>&1; log_file "KUBECTL get pods -A -o wide" "$state/kubectl-pods.txt"
 
   # master-3 leaves: etcd has two members, both healthy.
   tell 192.0.2.13 7019 "reset now"

@@ -2,7 +2,7 @@
 # Installs what building and the VM tests need on a Debian machine (idempotent; apt only when
 # something is missing). Swift itself is expected on PATH (/opt/swift on these machines).
 set -euo pipefail
-packages=(qemu-system-x86 debootstrap e2fsprogs iproute2 libsystemd-dev libkmod-dev libmnl-dev zlib1g-dev pkg-config dpkg-dev binutils lintian)
+packages=(qemu-system-x86 debootstrap e2fsprogs iproute2 libsystemd-dev libkmod-dev libmnl-dev zlib1g-dev pkg-config dpkg-dev binutils lintian openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

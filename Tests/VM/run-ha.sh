@@ -175,6 +175,8 @@ echo "---- failover figures"
 for name in master-2 master-3 worker-1; do
   grep -E '^(FAILOVER|FAILBACK)-MS' "$work/$name-results.txt" | sed "s/^/$name: /" || echo "$name: none"
 done
+echo "---- the real cluster after the failover and master-1's return (kubectl on master-2)"
+sed -n 's/^KUBECTL \(.*\) | /\1 | /p' "$work/master-2-results.txt" | sed 's/^get [^|]* | //' || true
 echo "run-ha: wall time $(( ($(date +%s%3N) - start_ms) / 1000 )) s"
 if [ "$lint_rc" = 0 ]; then total_passed=$((total_passed + 1)); else echo "run-ha: FAIL lintian reports errors" >&2; status=1; total_failed=$((total_failed + 1)); fi
 echo "ha: $total_passed passed, $total_failed failed"
