@@ -58,9 +58,13 @@ public final class MutualTLSClient: Sendable {
         /// The `message` of a Kubernetes `Status` body, or the start of the body.
         public var message: String {
             if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let message = object["message"] as? String {
-                return message
+                return Validate.printable(message)
             }
-            return String(decoding: body.prefix(200), as: UTF8.self)
+            let text = String(decoding: body.prefix(4096), as: UTF8.self)
+            // A health endpoint's verbose answer: the checks that failed ("[-]etcd failed: …") say why.
+            let failing = text.split(separator: "\n").filter { $0.hasPrefix("[-]") }
+            if !failing.isEmpty { return Validate.printable(failing.prefix(4).joined(separator: "; ")) }
+            return Validate.printable(String(text.prefix(200)))
         }
     }
 

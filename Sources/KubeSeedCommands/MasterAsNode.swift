@@ -28,7 +28,9 @@ extension MasterOperations {
         agent.lockPath = lockPath
         let pass = agent.converge(joinPath: path, now: now, lockHeld: true)
         let changes = minted + pass.changes
-        let summary = "node \(context.config.masterName!) \(context.masterIP)\(minted == 1 ? " (join file \(path) minted)" : ""): \(pass.status.summary)"
+        let performed = pass.output.split(separator: "\n").filter { $0.hasPrefix("  changed  ") }.map { $0.dropFirst(11) }
+        let changed = performed.isEmpty ? "" : "; changed: " + performed.prefix(8).joined(separator: ", ") + (performed.count > 8 ? ", …" : "")
+        let summary = "node \(context.config.masterName!) \(context.masterIP)\(minted == 1 ? " (join file \(path) minted)" : ""): \(pass.status.summary)\(changed)"
         guard pass.status.ready else {
             if pass.retryable { return InitPhase.Result(state: .waiting, detail: summary, changes: changes) }
             throw HostError(.file, "the agent's pass on this master failed", cause: pass.status.summary)

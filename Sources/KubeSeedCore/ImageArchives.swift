@@ -23,47 +23,62 @@ public enum ImageArchives {
             && name.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 0x20 && $0.value != 0x7f && $0 != "/" }
     }
 
-    /// An archive's image references, from its top-level `index.json` (OCI: the
-    /// `io.containerd.image.name` annotation, else a full `org.opencontainers.image.ref.name`) or
-    /// `manifest.json` (docker-archive: `RepoTags`). Throws when the archive names no image: containerd
-    /// would import it without a name, and nothing could use it.
-    public static func references(indexJSON: Data?, manifestJSON: Data?) throws -> [String] {
+    /// An archive's image references, read as containerd's importer reads them: an OCI layout (an
+    /// `oci-layout` member and `index.json`) names each image in its `io.containerd.image.name`
+    /// annotation, which containerd keeps as written, so it must be a full reference with a registry
+    /// (`docker.io/library/busybox:1`); a docker archive (`manifest.json`) names them in `RepoTags`,
+    /// which containerd normalizes (`busybox` is `docker.io/library/busybox:latest`). Throws when the
+    /// archive names no image: containerd would import it without a name, and nothing could use it.
+    public static func references(indexJSON: Data?, manifestJSON: Data?, ociLayout: Bool) throws -> [String] {
         var refs: [String] = []
-        if let indexJSON {
+        if ociLayout, let indexJSON {
             guard let index = try? JSONSerialization.jsonObject(with: indexJSON) as? [String: Any],
                   let manifests = index["manifests"] as? [[String: Any]] else {
                 throw TarError("index.json is not an OCI image index")
             }
             for manifest in manifests {
-                let annotations = manifest["annotations"] as? [String: Any] ?? [:]
-                if let name = annotations["io.containerd.image.name"] as? String {
-                    refs.append(name)
-                } else if let name = annotations["org.opencontainers.image.ref.name"] as? String, name.contains("/") || name.contains(":") && name.contains(".") {
-                    refs.append(name)
+                guard let name = (manifest["annotations"] as? [String: Any])?["io.containerd.image.name"] as? String else { continue }
+                guard normalized(name) == name, Validate.isImageReference(name) else {
+                    throw TarError("the archive names \(Validate.shown(name)) in io.containerd.image.name; containerd keeps that name as written: give the full reference, like \(Validate.shown(normalized(name)))")
                 }
+                refs.append(name)
             }
         } else if let manifestJSON {
             guard let manifests = try? JSONSerialization.jsonObject(with: manifestJSON) as? [[String: Any]] else {
                 throw TarError("manifest.json is not a docker image archive's manifest")
             }
-            for manifest in manifests { refs += manifest["RepoTags"] as? [String] ?? [] }
+            for manifest in manifests {
+                for tag in manifest["RepoTags"] as? [String] ?? [] {
+                    guard Validate.isImageReference(tag) else { throw TarError("the archive names \(Validate.shown(tag)), which is not an image reference") }
+                    refs.append(normalized(tag))
+                }
+            }
         } else {
-            throw TarError("no index.json (OCI) or manifest.json (docker-archive) at the top of the archive")
+            throw TarError("no oci-layout and index.json (OCI) nor manifest.json (docker archive) at the top of the archive")
         }
-        let named = refs.map(normalized)
-        guard !named.isEmpty else { throw TarError("the archive names no image (no io.containerd.image.name annotation or RepoTags)") }
-        for ref in named where !Validate.isImageReference(ref) {
+        guard !refs.isEmpty else { throw TarError("the archive names no image (no io.containerd.image.name annotation or RepoTags)") }
+        for ref in refs where !Validate.isImageReference(ref) {
             throw TarError("the archive names \(Validate.shown(ref)), which is not an image reference")
         }
-        return Array(Set(named)).sorted()
+        return Array(Set(refs)).sorted()
     }
 
-    /// A reference as containerd stores it: `busybox:1` is `docker.io/library/busybox:1`.
+    /// A reference as containerd stores a docker archive's tag (the docker reference grammar's
+    /// normalization): a registry is added when the first part has none (`docker.io`, and `library/`
+    /// for a one-part name there), and `:latest` when there is no tag or digest.
     public static func normalized(_ ref: String) -> String {
-        let first = ref.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ref
-        let hasDomain = ref.contains("/") && (first.contains(".") || first.contains(":") || first == "localhost")
-        if hasDomain { return ref }
-        return ref.contains("/") ? "docker.io/\(ref)" : "docker.io/library/\(ref)"
+        var domain = "docker.io", path = ref
+        if let slash = ref.firstIndex(of: "/") {
+            let first = ref[..<slash]
+            if first.contains(".") || first.contains(":") || first == "localhost" {
+                domain = String(first)
+                path = String(ref[ref.index(after: slash)...])
+            }
+        }
+        if domain == "docker.io" && !path.contains("/") { path = "library/" + path }
+        let lastPart = path.split(separator: "/").last.map(String.init) ?? path
+        if !lastPart.contains(":") && !path.contains("@") { path += ":latest" }
+        return domain + "/" + path
     }
 
     /// `sha256sum` lines (`HEX  NAME` or `HEX *NAME`), keyed by name; a line that is not one names

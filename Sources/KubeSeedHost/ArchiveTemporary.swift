@@ -88,11 +88,11 @@ final class ArchiveTemporary {
         digest = nil
     }
 
-    /// Gives the file its dot name (mode 0700) and closes it, so it can be run before it is installed
+    /// Gives the file its dot name (mode 0755: it is run as nobody) and closes it, so it can be run before it is installed
     /// (a file still open for writing cannot be executed: ETXTBSY). Returns the host path to run.
     func closeForRunning() throws -> String {
         if fd >= 0 {
-            try systemCall(.file, "set the mode of the temporary copy of \(target)") { fchmod(fd, 0o700) }
+            try systemCall(.file, "set the mode of the temporary copy of \(target)") { fchmod(fd, 0o755) }
             try giveName()
             close(fd)
             fd = -1

@@ -36,8 +36,9 @@ public struct BinaryInstaller {
     ///   - replace: allow replacing a different binary already in `binDir`.
     ///   - journal: records each new file so `seed-agent reset` removes it.
     ///   - limits: bounds on header, member and inflated sizes; an archive past one is refused.
-    ///   - version: the Kubernetes release the binaries must be: each server or node binary is run with
-    ///     `--version` before anything is moved, and a binary of another release refuses the whole archive.
+    ///   - version: the Kubernetes release the binaries must be: each server or node binary that would
+    ///     change is run with `--version` before anything is moved, and a binary of another release refuses
+    ///     the whole archive.
     ///   - versionProbe: runs a binary (host path) with `--version` and returns what it printed.
     public func install(archive: String, sha256 expected: String?, wanted: [String] = KubernetesArchive.nodeBinaries,
                         replace: Bool, journal: ChangeJournal, limits: ArchiveLimits = ArchiveLimits(),
@@ -80,20 +81,6 @@ public struct BinaryInstaller {
             throw HostError(.file, "\(archive) has no \(missing.joined(separator: ", "))",
                             cause: "expected kubernetes/node/bin/ or kubernetes/server/bin/ members; is this a Kubernetes node or server archive?")
         }
-        if let version {
-            for name in wanted where KubernetesArchive.versionedBinaries.contains(name) {
-                let path = try extractor.extracted[name]!.closeForRunning()
-                let output = try versionProbe(root.resolve(path))
-                guard let found = KubernetesVersion.fromVersionOutput(output) else {
-                    throw HostError(.program, "\(name) from \(archive) did not print its version",
-                                    cause: "'\(name) --version' printed \(Validate.shown(String(output.prefix(80)))); nothing was installed")
-                }
-                guard found == version else {
-                    throw HostError(.program, "\(archive) holds Kubernetes \(found) (\(name) --version), not \(version)",
-                                    cause: "the cluster's kubernetesVersion is \(version); bring the \(version) archive, or set kubernetesVersion to \(found); nothing was installed")
-                }
-            }
-        }
         var plan: [(temporary: ArchiveTemporary, changed: Bool)] = []
         for name in wanted {
             let temporary = extractor.extracted[name]!
@@ -109,6 +96,21 @@ public struct BinaryInstaller {
             }
             plan.append((temporary, true))
         }
+        // Each binary that will change is run (one already in place, byte for byte, was checked when it was installed).
+        if let version {
+            for name in wanted where KubernetesArchive.versionedBinaries.contains(name) && plan.contains(where: { $0.temporary.name == name && $0.changed }) {
+                let path = try extractor.extracted[name]!.closeForRunning()
+                let output = try versionProbe(root.resolve(path))
+                guard let found = KubernetesVersion.fromVersionOutput(output) else {
+                    throw HostError(.program, "\(name) from \(archive) did not print its version",
+                                    cause: "'\(name) --version' printed \(Validate.shown(String(output.prefix(80)))); nothing was installed")
+                }
+                guard found == version else {
+                    throw HostError(.program, "\(archive) holds Kubernetes \(found) (\(name) --version), not \(version)",
+                                    cause: "the cluster's kubernetesVersion is \(version); bring the \(version) archive, or set kubernetesVersion to \(found); nothing was installed")
+                }
+            }
+        }
         // New files are journaled as created; every version written is journaled by its SHA-256, so reset
         // removes a binary only while it is the one KubeSeed put there.
         var records: [JournalRecord] = []
@@ -122,9 +124,13 @@ public struct BinaryInstaller {
         return plan.map { Installed(name: $0.temporary.name, path: $0.temporary.target, bytes: $0.temporary.bytes, changed: $0.changed) }
     }
 
-    /// What `path --version` prints (the live probe: the binary runs with a clean environment, 60 s at most).
+    /// What `path --version` prints (the live probe): the binary runs as nobody, without new privileges
+    /// and with a clean environment, 60 s at most; it is not trusted until it is installed.
     public static func versionOutput(_ path: String) throws -> String {
-        let result = try ProgramRunner.run(path, ["--version"], timeout: .seconds(60))
+        let setpriv = "/usr/bin/setpriv"
+        let result = access(setpriv, X_OK) == 0
+            ? try ProgramRunner.run(setpriv, ["--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs", "--", path, "--version"], timeout: .seconds(60))
+            : try ProgramRunner.run(path, ["--version"], timeout: .seconds(60))
         guard result.status == 0 else {
             throw HostError(.program, "\((path as NSString).lastPathComponent) --version exited \(result.status)",
                             cause: "is it a Kubernetes binary for this machine? nothing was installed")

@@ -22,7 +22,8 @@ public final class ContainerdImages: ImageStore {
     }
 
     public func references() throws -> Set<String> {
-        Set(try run(["images", "list", "--quiet"]).split(separator: "\n").map(String.init))
+        // Only reference-shaped lines: a warning ctr wrote to its standard error is not an image.
+        Set(try run(["images", "list", "--quiet"]).split(separator: "\n").map(String.init).filter(Validate.isImageReference))
     }
 
     public func importArchive(_ path: String) throws -> [String] {
@@ -31,10 +32,10 @@ public final class ContainerdImages: ImageStore {
     }
 
     public func label(_ ref: String, _ label: String) throws {
-        _ = try run(["images", "label", ref, label])
+        _ = try run(["images", "label", "--", ref, label])
     }
 
     public func remove(_ ref: String) throws {
-        _ = try run(["images", "remove", "--sync", ref])
+        _ = try run(["images", "remove", "--sync", "--", ref])
     }
 }

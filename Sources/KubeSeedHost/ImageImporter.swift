@@ -48,24 +48,33 @@ public struct ImageImporter {
     }
 
     /// Imports what is missing. Throws only when containerd cannot be asked at all; a bad archive is
-    /// refused in the outcome and the others are still imported.
+    /// refused in the outcome (nothing of it left in containerd) and the others are still imported.
     public func run(journal: ChangeJournal) throws -> Outcome {
         var outcome = Outcome()
         let names = archives()
         guard !names.isEmpty else { return outcome }
         var sums: [String: String]?
-        if let text = try root.readText("\(directory)/\(ImageArchives.sumsFile)") {
-            do { sums = try ImageArchives.parseSums(text) } catch {
+        let sumsPath = "\(directory)/\(ImageArchives.sumsFile)"
+        if let file = try root.openWithoutFollowing(sumsPath, limit: ImageArchives.maximumIndexBytes) {
+            do {
+                guard file.kind == .regular, let data = file.data, data.count <= ImageArchives.maximumIndexBytes else {
+                    throw TarError("\(ImageArchives.sumsFile) is not a regular file of at most \(ImageArchives.maximumIndexBytes) bytes")
+                }
+                sums = try ImageArchives.parseSums(String(decoding: data, as: UTF8.self))
+            } catch {
                 outcome.refused = names.map { ($0, "\(error)") }
                 return outcome
             }
         }
+        let ours = Set(journal.records.compactMap { record -> String? in
+            if case .imageImported(let ref) = record { return ref } else { return nil }
+        })
         var present = try store.references()
         for name in names {
             let path = "\(directory)/\(name)"
-            let scanned: (digest: String, refs: [String])
+            let scanned: Scan
             do { scanned = try Self.scan(root, path) } catch {
-                outcome.refused.append((name, "\(error)"))
+                outcome.refused.append((name, Validate.printable("\(error)")))
                 continue
             }
             switch ImageArchives.decide(name: name, digest: scanned.digest, refs: scanned.refs, sums: sums, present: present) {
@@ -74,31 +83,78 @@ public struct ImageImporter {
             case .refuse(let reason):
                 outcome.refused.append((name, reason))
             case .importArchive:
-                let new = scanned.refs.filter { !present.contains($0) }
-                try journal.record(new.map { JournalRecord.imageImported($0) })
-                let unpacked: [String]
-                do { unpacked = try store.importArchive(root.resolve(path)) } catch {
-                    outcome.refused.append((name, "containerd refused it: \(error)"))
+                // An import replaces an image of the same name: never one KubeSeed did not import.
+                let theirs = scanned.refs.filter { present.contains($0) && !ours.contains($0) }
+                guard theirs.isEmpty else {
+                    outcome.refused.append((name, "containerd already has \(theirs.joined(separator: ", ")), which KubeSeed did not import; remove it or the archive"))
                     continue
                 }
-                for ref in Set(scanned.refs + unpacked).sorted() { try store.label(ref, ImageArchives.pinnedLabel) }
-                present.formUnion(scanned.refs)
-                present.formUnion(unpacked)
+                guard Self.identity(root, path) == scanned.identity else {
+                    outcome.refused.append((name, "it changed while it was being read; copy it under a dot name and rename it into place"))
+                    continue
+                }
+                try journal.record(scanned.refs.filter { !present.contains($0) }.map { JournalRecord.imageImported($0) })
+                let before = present
+                var failure: String?
+                do {
+                    _ = try store.importArchive(root.resolve(path))
+                } catch {
+                    failure = "containerd refused it: \(Validate.printable("\(error)"))"
+                }
+                let after = try store.references()
+                let appeared = after.subtracting(before)
+                let unexpected = appeared.subtracting(scanned.refs)
+                if failure == nil, !unexpected.isEmpty {
+                    failure = "containerd named \(unexpected.sorted().map(Validate.shown).joined(separator: ", ")), which the archive's index does not"
+                }
+                if failure == nil {
+                    do { for ref in scanned.refs { try store.label(ref, ImageArchives.pinnedLabel) } } catch {
+                        failure = "could not label it pinned: \(Validate.printable("\(error)"))"
+                    }
+                }
+                if let failure {
+                    // Nothing half-imported: what this import created goes again.
+                    for ref in appeared.sorted() { try? store.remove(ref) }
+                    present = try store.references()
+                    outcome.refused.append((name, failure))
+                    continue
+                }
+                present = after
                 outcome.imported.append(name)
             }
         }
         return outcome
     }
 
+    /// What one read of an archive found.
+    struct Scan {
+        var digest: String
+        var refs: [String]
+        /// Device, inode, size and modification time when it was read.
+        var identity: [Int]
+    }
+
+    static func identity(_ root: HostRoot, _ path: String) -> [Int]? {
+        var st = stat()
+        guard lstat(root.resolve(path), &st) == 0 else { return nil }
+        return identity(st)
+    }
+
+    static func identity(_ st: stat) -> [Int] {
+        [Int(st.st_dev), Int(st.st_ino), Int(st.st_size), Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec)]
+    }
+
     /// The archive's SHA-256 (hex) and the images its top-level index.json or manifest.json names,
     /// in one pass over the file: member data is hashed as it streams past, index files are kept
-    /// (up to `ImageArchives.maximumIndexBytes`).
-    static func scan(_ root: HostRoot, _ path: String) throws -> (digest: String, refs: [String]) {
-        let fd = try systemCall(.file, "open \(path)") { open(root.resolve(path), O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+    /// (up to `ImageArchives.maximumIndexBytes`). Archives containerd would read differently are
+    /// refused: pax headers, member names that are not clean, sizes past the end of the file.
+    static func scan(_ root: HostRoot, _ path: String) throws -> Scan {
+        let fd = try systemCall(.file, "open \(path)") { open(root.resolve(path), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }
         defer { close(fd) }
         var st = stat()
         try systemCall(.file, "stat \(path)") { fstat(fd, &st) }
         guard st.st_mode & S_IFMT == S_IFREG else { throw TarError("not a regular file") }
+        let fileSize = Int(st.st_size)
         var hasher = SHA256()
         var pending = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -117,35 +173,46 @@ public struct ImageImporter {
             return out
         }
         var index: Data?, manifest: Data?
+        var ociLayout = false
         var longName: String?
-        var ended = false
-        while !ended {
+        while true {
             let block = try take(512)
             guard block.count == 512 else { throw TarError("ends inside a tar header (truncated?)") }
-            guard let header = try TarHeader.parse(block) else { ended = true; break }
-            let name = (longName ?? header.name).hasPrefix("./") ? String((longName ?? header.name).dropFirst(2)) : (longName ?? header.name)
+            guard let header = try TarHeader.parse(block) else { break }
+            guard header.size <= fileSize else { throw TarError("a member's size (\(header.size) bytes) is past the end of the file (truncated?)") }
+            guard header.kind != .paxHeader else { throw TarError("it has pax extended headers, which are not read here; write it as a ustar or GNU tar") }
+            var name = longName ?? header.name
             longName = nil
+            if name.hasPrefix("./") { name.removeFirst(2) }
+            if name.hasSuffix("/") && header.kind == .directory { name.removeLast() }
+            let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+            guard !name.isEmpty || header.kind == .directory, !parts.contains(".."), !parts.contains("."), !(parts.dropLast().contains("")) else {
+                throw TarError("a member is named \(Validate.shown(name)), which is not a clean path")
+            }
             let keep = header.kind == .file && (name == "index.json" || name == "manifest.json") || header.kind == .gnuLongName
+            if header.kind == .file && name == "oci-layout" { ociLayout = true }
             var remaining = header.size + TarHeader.padding(header.size)
             if keep {
-                guard header.size <= ImageArchives.maximumIndexBytes else { throw TarError("\(name) is larger than \(ImageArchives.maximumIndexBytes) bytes") }
+                guard header.size <= ImageArchives.maximumIndexBytes else { throw TarError("\(Validate.shown(name)) is larger than \(ImageArchives.maximumIndexBytes) bytes") }
                 let data = try take(header.size)
-                guard data.count == header.size else { throw TarError("ends inside \(name) (truncated?)") }
+                guard data.count == header.size else { throw TarError("ends inside \(Validate.shown(name)) (truncated?)") }
                 remaining -= header.size
                 switch header.kind {
                 case .gnuLongName: longName = String(decoding: data.prefix { $0 != 0 }, as: UTF8.self)
-                default: if name == "index.json" { index = Data(data) } else { manifest = Data(data) }
+                default:
+                    guard (name == "index.json" ? index : manifest) == nil else { throw TarError("\(name) appears twice") }
+                    if name == "index.json" { index = Data(data) } else { manifest = Data(data) }
                 }
             }
             while remaining > 0 {
                 let chunk = try take(min(remaining, 1 << 16))
-                guard !chunk.isEmpty else { throw TarError("ends inside \(name) (truncated?)") }
+                guard !chunk.isEmpty else { throw TarError("ends inside \(Validate.shown(name)) (truncated?)") }
                 remaining -= chunk.count
             }
         }
         // The rest (end-of-archive blocks, padding) still counts for the digest.
         while !(try take(1 << 16)).isEmpty {}
-        let refs = try ImageArchives.references(indexJSON: index, manifestJSON: manifest)
-        return (hasher.finalize().map { $0.hexDigits(width: 2) }.joined(), refs)
+        let refs = try ImageArchives.references(indexJSON: index, manifestJSON: manifest, ociLayout: ociLayout)
+        return Scan(digest: hasher.finalize().map { $0.hexDigits(width: 2) }.joined(), refs: refs, identity: identity(st))
     }
 }

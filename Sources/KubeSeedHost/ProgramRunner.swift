@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import KubeSeedCore
 
 /// Runs a program KubeSeed relies on but cannot link (containerd's `ctr`, a Kubernetes binary's
 /// `--version`): a clean environment, no standard input, its output captured up to a bound, and
@@ -38,10 +39,10 @@ public enum ProgramRunner {
         while true {
             let left = deadline - ContinuousClock.now
             if left <= .zero {
-                process.terminate()
-                kill(process.processIdentifier, SIGKILL)
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
                 process.waitUntilExit()
-                throw HostError(.program, "\(path) \(arguments.first ?? "") ran past \(timeout)", cause: "killed; output so far: \(String(decoding: output.prefix(400), as: UTF8.self))")
+                throw HostError(.program, "\(path) \(arguments.first ?? "") ran past \(timeout)",
+                                cause: "killed; output so far: \(Validate.printable(String(decoding: output.prefix(400), as: UTF8.self)))")
             }
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let milliseconds = Int32(min(1000, max(1, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)))
@@ -51,7 +52,13 @@ public enum ProgramRunner {
             if count <= 0 { break }
             if output.count < maximumOutput { output.append(contentsOf: buffer[0..<min(count, maximumOutput - output.count)]) }
         }
-        process.waitUntilExit()
+        // The output is closed; the program may still be running (it closed its output early).
+        while process.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            throw HostError(.program, "\(path) \(arguments.first ?? "") ran past \(timeout)", cause: "killed after it closed its output")
+        }
         return Result(status: process.terminationStatus, output: String(decoding: output, as: UTF8.self))
     }
 }

@@ -117,6 +117,11 @@ struct BinaryInstallerTests {
                                                                    journal: journal, version: KubernetesVersion("v1.20.2"), versionProbe: probe(reporting: "v1.20.2"))
         #expect(installed.allSatisfy(\.changed) && installed.count == KubernetesArchive.masterBinaries.count)
         #expect(probed.count == KubernetesArchive.versionedBinaries.count, "kubectl is a client: not probed")
+        // Again: every binary is already in place, byte for byte, so none is run.
+        probed = []
+        let again = try BinaryInstaller(root: host.root).install(archive: path, sha256: nil, wanted: KubernetesArchive.masterBinaries, replace: false,
+                                                               journal: journal, version: KubernetesVersion("v1.20.2"), versionProbe: probe(reporting: "v1.20.2"))
+        #expect(again.allSatisfy { !$0.changed } && probed.isEmpty)
         #expect(host.root.list("/opt/k8s/bin").sorted() == KubernetesArchive.masterBinaries.sorted())
     }
 
