@@ -15,5 +15,5 @@ echo "== fuzz smoke (every parser from its seeds, AddressSanitizer)"
 Tests/fuzz-smoke.sh
 echo "== VM end-to-end test (one guest per scenario)"
 Tests/VM/run-vm-test.sh
-echo "== VM end-to-end test (three masters and a worker on real Kubernetes 1.20.2, the .deb)"
+echo "== VM end-to-end test (three masters, the .deb)"
 Tests/VM/run-ha.sh

@@ -24,7 +24,7 @@ for arg in "$@"; do
     *) scenarios+=("$arg") ;;
   esac
 done
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(prep join master powercut)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(prep join master powercut real)
 # Power cuts per run in the powercut scenario (each of the agent's first run and of seed init).
 cuts=${KUBESEED_POWER_CUTS:-1}
 start=$(date +%s)
@@ -135,7 +135,7 @@ for scenario in "${scenarios[@]}"; do
   [ "$scenario" = real ] && boots=1
   for n in $(seq 1 "$boots"); do
     t0=$(date +%s)
-    timeout "$boot_timeout" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "$memory" -smp 2 \
+    timeout "$boot_timeout" qemu-system-x86_64 -accel tcg,thread=multi -cpu "${KUBESEED_VM_CPU:-max}" -m "$memory" -smp 2 \
       -nographic -no-reboot -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
       -append "root=/dev/vda rw console=ttyS0 quiet edd=off" \
       -drive "file=$disk,format=raw,if=virtio" -nic none > "$work/console$n.log" 2>&1 || {
