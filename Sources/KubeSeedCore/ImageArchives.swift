@@ -81,6 +81,11 @@ public enum ImageArchives {
         return domain + "/" + path
     }
 
+    /// `sha256:` and 64 lowercase hex digits: the name containerd's CRI plugin gives an image by its ID.
+    public static func isImageIDReference(_ ref: String) -> Bool {
+        ref.hasPrefix("sha256:") && ref.dropFirst(7).count == 64 && ref.dropFirst(7).allSatisfy(\.isLowercaseASCIIHexDigit)
+    }
+
     /// `sha256sum` lines (`HEX  NAME` or `HEX *NAME`), keyed by name; a line that is not one names
     /// its line number in the error.
     public static func parseSums(_ text: String) throws -> [String: String] {

@@ -103,7 +103,8 @@ public struct ImageImporter {
                 }
                 let after = try store.references()
                 let appeared = after.subtracting(before)
-                let unexpected = appeared.subtracting(scanned.refs)
+                // containerd's CRI plugin names every image it sees in k8s.io by its ID as well (sha256:…).
+                let unexpected = appeared.subtracting(scanned.refs).filter { !ImageArchives.isImageIDReference($0) }
                 if failure == nil, !unexpected.isEmpty {
                     failure = "containerd named \(unexpected.sorted().map(Validate.shown).joined(separator: ", ")), which the archive's index does not"
                 }
@@ -119,6 +120,8 @@ public struct ImageImporter {
                     outcome.refused.append((name, failure))
                     continue
                 }
+                // The ID names the import made are KubeSeed's too: reset removes them with the image.
+                try journal.record(appeared.filter(ImageArchives.isImageIDReference).sorted().map { JournalRecord.imageImported($0) })
                 present = after
                 outcome.imported.append(name)
             }

@@ -16,9 +16,15 @@
 #             tampered join file (exit 2, nothing changed on the host, no member added); then joins,
 #             measures the failover too, is reset (its etcd member removed through a healthy peer),
 #             purged, and compared with the snapshot.
-# The Kubernetes binaries cannot be had: on each master a stand-in (a second haproxy serving TLS with
-# that master's kube-apiserver certificate, answering every request with 200 and the master's name)
-# plays the API server on :6443, so the node-local balancer on 127.0.0.1:8443 has something to check.
+# With run-ha.sh --real (the server archive and images staged in /usr/local/lib/kubeseed-vmtest/k8s):
+# real Kubernetes 1.20.2 (Tests/Kubernetes/build-kubernetes.sh, handed over as the upstream server
+# archive with its SHA-256) instead of the stand-ins: kube-apiserver, kube-controller-manager and kube-scheduler on every master,
+# every master a node, and worker-1 (192.0.2.21) a plain node that joins by its join file (the agent).
+#   worker-1: installs the .deb and the binaries (seed-agent install-binaries), drops the join file
+#             master-1 minted; the agent makes it a Ready node. It watches the failover through its own
+#             balancer, then reboots (boot 2): Ready again with its token deleted (client certificate kept).
+# Stand-in, named: the pod network is a bridge conflist per node for its podCIDR plus routes to the
+# other nodes' podCIDRs over the shared link (what flannel's host-gw does); no CNI image can be had.
 # The guests coordinate over the link with socat on fixed ports, each message with a time limit:
 #   7000/7001 master-1 -> master-2 join file / certificate key    7002 master-2 -> master-1 joined
 #   7003 master-1 -> master-2 re-run your join                    7004 master-2 -> master-1 ready for the failover
@@ -28,82 +34,62 @@
 #   7013 master-1 -> master-3 go (etcd unchanged)                 7014 master-3 -> master-1 joined
 #   7015 master-1 -> master-3 key written                         7016 master-3 -> master-1 ready for the failover
 #   7017 master-1 -> master-3 going down                          7019 master-2 -> master-3 reset now
+#   7030 master-1 -> worker-1 join file                           7031 worker-1 -> master-1 joined (Ready)
+#   7032 worker-1 -> master-1 ready for the failover              7033 master-1 -> worker-1 going down
 set -u
 source /usr/local/lib/kubeseed-vmtest/guest-lib.sh
 me=$(hostname)
-my_ip=192.0.2.1${me#master-}
+case "$me" in worker-*) my_ip=192.0.2.2${me#worker-} ;; *) my_ip=192.0.2.1${me#master-} ;; esac
+k8s=/usr/local/lib/kubeseed-vmtest/k8s
+real=; [ -d $k8s ] && real=yes
+archive=$k8s/kubernetes-server-linux-amd64.tar.gz
+archive_sha=$([ -n "$real" ] && sed -n 's/  kubernetes-server-linux-amd64.tar.gz$//p' $k8s/SHA256SUMS)
+# kubectl: the admin's on a master (/root/.kube/config, written by seed), the kubelet's credentials on the worker.
+kc() {
+  if [ -x /opt/k8s/bin/kubectl ] && [ -s /root/.kube/config ]; then /opt/k8s/bin/kubectl --request-timeout=30s "$@"
+  else /root/kubectl --kubeconfig /etc/kubernetes/kubelet.kubeconfig --request-timeout=30s "$@"; fi
+}
+export -f kc
 cert=/etc/kubernetes/cert
 balancer_cfg=/etc/kubernetes/api-balancer.cfg
 export ETCDCTL_API=3
 etcd_tls="--cacert $cert/etcd-ca.pem --cert $cert/apiserver-etcd-client.pem --key $cert/apiserver-etcd-client-key.pem"
 
-# ---- helpers
+join_extra=(); rerun_extra=()
+if [ -n "$real" ]; then
+  rerun_extra=(--api-timeout 900)
+  # The cluster checks keep master-1 busy long after the others are ready to report: wait longer.
+  tell_patience=2700
+  join_extra=(--server-archive "$archive" --sha256 "$archive_sha" --api-timeout 900)
+fi
+source /usr/local/lib/kubeseed-vmtest/guest-ha-lib.sh
 
-# etcd_at 11[,12…] ARGS…: etcdctl over mutual TLS against those masters' client URLs (192.0.2.N:2379).
-etcd_at() {
-  local eps; eps=$(echo "$1" | sed 's#\([0-9][0-9]*\)#https://192.0.2.\1:2379#g'); shift
-  etcdctl --endpoints="$eps" $etcd_tls --dial-timeout=3s --command-timeout=10s "$@"
-}
-# members_ok N NAME…: the member list through 192.0.2.N has exactly these members, all started, none a learner.
-members_ok() {
-  local at=$1 rows name; shift
-  etcd_at "$at" member list -w table > "$state/members.txt" 2>&1 || return 1
-  # | ID | STATUS | NAME | PEER ADDRS | CLIENT ADDRS | IS LEARNER |  ->  "STATUS NAME IS-LEARNER"
-  rows=$(awk -F'|' 'NF >= 8 { for (i = 2; i <= 7; i++) gsub(/^ +| +$/, "", $i); if ($3 != "STATUS") print $3, $4, $7 }' "$state/members.txt")
-  [ "$(echo "$rows" | grep -c .)" = $# ] || return 1
-  [ "$(echo "$rows" | grep -c '^started [^ ]* false$')" = $# ] || return 1
-  for name in "$@"; do echo "$rows" | grep -q "^started $name false$" || return 1; done
-}
-log_members() { while read -r line; do log "MEMBERS | $line"; done < "$state/members.txt"; }
-# log_file PREFIX FILE: a command's output into the results, certificate keys (64 hex digits) masked.
-log_file() { sed 's/[0-9a-f]\{64\}/<certificate key>/g' "$2" | while IFS= read -r line || [ -n "$line" ]; do log "$1 | $line"; done; }
-
-# Messages over the link. After one wait for a peer has run out, the others wait 60 s at most, so a
-# guest whose peer is gone still finishes and reports.
-lost=
-patience() { if [ -n "$lost" ]; then echo 60; else echo "$1"; fi; }
-# tell IP PORT MESSAGE: retried until the peer listens.
-tell() {
-  local t0; t0=$(date +%s)
-  until echo "$3" | socat -u - "TCP:$1:$2,connect-timeout=2" 2>/dev/null; do
-    if [ $(( $(date +%s) - t0 )) -ge "$(patience 1200)" ]; then lost=yes; fail "could not tell $1:$2 '$3' (nobody listened)"; return 1; fi
-    sleep 0.5
-  done
-  timeline "told $1:$2 '$3'"
-}
-# hear PORT SECONDS: one message from a peer, in $heard.
-hear() {
-  heard=$(timeout "$(patience "$2")" socat -u "TCP-LISTEN:$1,reuseaddr" - 2>/dev/null)
-  if [ -n "$heard" ]; then timeline "heard '$heard' on :$1"; else lost=yes; timeline "heard nothing on :$1"; return 1; fi
-}
-# serve FILE PORT: hands the file to the first peer that fetches it (an operator would scp it).
-serve() {
-  if timeout "$(patience 900)" socat -u "OPEN:$1" "TCP-LISTEN:$2,reuseaddr" >> "$state/detail.log" 2>&1; then
-    timeline "$(basename "$1") fetched from :$2"
+# The real kube-apiserver on this master: /readyz at its own address, verified against the cluster CA.
+api_ms=
+api_check() {
+  if wait_for 300 sh -c "printf 'GET /readyz HTTP/1.1\r\nHost: $my_ip\r\nConnection: close\r\n\r\n' \
+      | timeout 20 socat -t 5 - OPENSSL:$my_ip:6443,cafile=$cert/ca.pem 2>/dev/null | grep -qx ok"; then
+    api_ms=$(ms)
+    timeline "kube-apiserver ready"
+    pass "kube-apiserver 1.20.2 on $me answers /readyz at $my_ip:6443 with $me's certificate, verified against the cluster CA"
   else
-    lost=yes; fail "nobody fetched $(basename "$1") from :$2"; return 1
+    fail "kube-apiserver on $my_ip:6443 is not ready"
+    journal_excerpt kube-apiserver.service
   fi
 }
-# fetch IP PORT DEST SECONDS: what the peer serves, retried until it does; umask 077 (join files and
-# certificate keys are secrets).
-fetch() {
-  local t0; t0=$(date +%s)
-  rm -f "$3"
-  until (umask 077; socat -u "TCP:$1:$2,connect-timeout=2" "CREATE:$3" 2>/dev/null) && [ -s "$3" ]; do
-    if [ $(( $(date +%s) - t0 )) -ge "$(patience "$4")" ]; then lost=yes; return 1; fi
-    sleep 1
-  done
-  timeline "fetched $(basename "$3") from $1:$2"
-}
 
-install_deb() {
-  local t0 rc
-  t0=$(ms); DEBIAN_FRONTEND=noninteractive apt-get install -y -q /root/kubeseed.deb > "$state/install.txt" 2>&1; rc=$?
-  timeline "package installed (apt, $(( $(ms) - t0 )) ms)"
-  if [ $rc = 0 ]; then pass "apt-get install ./kubeseed.deb (dependencies from Debian, already in the image)"
-  else fail "apt install exit $rc"; log_file APT "$state/install.txt"; fi
+# The node-local balancer. ask: one request (GET /readyz) through 127.0.0.1:8443, verified against the
+# cluster CA; prints the master whose API server answered "ok" (the only master address among the
+# SANs of the certificate it presented), or "failed".
+ask_real() {
+  local out ip
+  out=$(printf 'GET /readyz HTTP/1.1\r\nHost: kubeseed-ha\r\nConnection: close\r\n\r\n' \
+    | timeout 12 openssl s_client -connect 127.0.0.1:8443 -CAfile $cert/ca.pem -verify_return_error -ign_eof 2>/dev/null)
+  if ! printf '%s\n' "$out" | tr -d '\r' | grep -qx ok; then echo failed; return; fi
+  ip=$(printf '%s\n' "$out" | sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' | openssl x509 -noout -ext subjectAltName 2>/dev/null \
+    | grep -o '192\.0\.2\.1[123]' | sort -u)
+  [ "$(echo "$ip" | grep -c .)" = 1 ] && echo "master-${ip#192.0.2.1}" || echo failed
 }
-
 # The API server stand-in (not kube-apiserver: its binaries cannot be had): a second haproxy serving
 # TLS on :6443 with this master's kube-apiserver certificate, answering every request with 200 and the
 # master's name; no process forked per request (emulated guests are slow to fork). KubeSeed does not
@@ -130,137 +116,11 @@ standin_start() {
 
 # The node-local balancer. ask: one request through 127.0.0.1:8443; prints the master whose stand-in
 # answered, or "failed".
-ask() {
+ask_standin() {
   local who
   who=$(printf 'GET /whoami HTTP/1.1\r\nHost: kubeseed-ha\r\nConnection: close\r\n\r\n' \
     | timeout 12 socat -t 3 - OPENSSL:127.0.0.1:8443,verify=0 2>/dev/null | grep -o 'master-[123]' | head -n 1)
   echo "${who:-failed}"
-}
-balancer_log() { journalctl -b -u kubeseed-api-balancer.service --no-pager -o cat; }
-# changes TEXT: how many lines with TEXT haproxy logged (e.g. "/api-1 is DOWN"; haproxy -Ws logs each
-# state change twice, a [WARNING] on stderr and the log line: only "more than before" counts).
-changes() { balancer_log | grep -c -- "$1"; }
-# logged_ms TEXT: when haproxy last logged it, ms since the epoch (the journal's timestamp).
-logged_ms() { journalctl -b -u kubeseed-api-balancer.service --no-pager -o short-unix | grep -- "$1" | tail -n 1 | awk '{ printf "%.0f", $1 * 1000 }'; }
-# server_of IP: the balancer's name for the API server at IP (api-N).
-server_of() { sed -n "s/^ *server \(api-[0-9]*\) ${1//./\\.}:6443.*/\1/p" "$balancer_cfg" | head -n 1; }
-lists_all() { local n; for n in 11 12 13; do grep -Eq "^ *server api-[0-9]+ 192\.0\.2\.$n:6443( |$)" "$balancer_cfg" || return 1; done; }
-
-balancer_checks() {
-  local seq= try distinct
-  expect "the balancer lists all three API servers (192.0.2.11, .12, .13)" lists_all || log_file BALANCER-CFG "$balancer_cfg"
-  expect "the balancer (kubeseed-api-balancer.service) is active on 127.0.0.1:8443" sh -c \
-    "systemctl is-active --quiet kubeseed-api-balancer.service && ss -Hltn 'sport = :8443' | grep -q '127.0.0.1:8443'"
-  # A balancer just restarted checks its servers first: give it three tries, a few seconds apart.
-  for try in 1 2 3; do
-    seq=$(for i in 1 2 3 4 5 6 7 8 9; do ask; done | tr '\n' ' ')
-    log "BALANCER $me, try $try: 9 requests through 127.0.0.1:8443 answered by: $seq"
-    distinct=$(echo "$seq" | tr ' ' '\n' | grep '^master-' | sort -u | wc -l)
-    [ "$distinct" -ge 2 ] && ! echo "$seq" | grep -q failed && break
-    sleep 5
-  done
-  [ "$distinct" -ge 2 ] && pass "requests through the balancer reach the stand-ins of $distinct masters" \
-    || { fail "requests through the balancer reach $distinct master's stand-in ($seq)"; log "balancer: $(balancer_log | tail -n 6 | tr '\n' '|')"; }
-  refuse "no request through the balancer failed" sh -c "echo '$seq' | grep -q failed"
-}
-
-# watch_failover T0 SERVER DOWNS: from T0 (the going-down message), one request through the balancer
-# 200 ms after the last answered (a TLS handshake takes 1-3 s with three emulated guests) until
-# haproxy logged SERVER (master-1's) DOWN (more lines than DOWNS) and 10 requests in a row were
-# answered by master-2 or master-3. The failover is done at the later of the two:
-# haproxy's log line, and the first request of that run (from then on nothing goes to master-1).
-watch_failover() {
-  local t0=$1 srv=$2 downs=$3 streak=0 streak_ms=0 who t took n=0 to1=0 failed=0 slowest=0 down_ms end
-  if [ -z "$srv" ]; then log "FAILOVER-MS none on $me: master-1 is not in $balancer_cfg"; fail "failover: master-1 is not behind this balancer"; return 1; fi
-  while [ $(( $(ms) - t0 )) -lt 120000 ]; do
-    t=$(ms); who=$(ask); took=$(( $(ms) - t )); n=$((n + 1)); [ $took -gt $slowest ] && slowest=$took
-    case $who in
-      master-1) streak=0; to1=$((to1 + 1)) ;;
-      master-2|master-3) [ $streak = 0 ] && streak_ms=$t; streak=$((streak + 1)) ;;
-      *) streak=0; failed=$((failed + 1)) ;;
-    esac
-    [ $streak -ge 10 ] && [ "$(changes "/$srv is DOWN")" -gt "$downs" ] && break
-    sleep 0.2
-  done
-  if [ $streak -ge 10 ] && [ "$(changes "/$srv is DOWN")" -gt "$downs" ]; then
-    down_ms=$(logged_ms "/$srv is DOWN")
-    end=$down_ms; [ "$streak_ms" -gt "$end" ] && end=$streak_ms
-    log "FAILOVER-MS $(( end - t0 )) on $me: haproxy marked $srv (master-1) DOWN after $(( down_ms - t0 )) ms, the run of 10 requests answered by master-2/master-3 began after $(( streak_ms - t0 )) ms; $n requests in the window: $to1 answered by master-1, $failed failed, slowest $slowest ms"
-    timeline "balancer stopped sending to master-1 ($(( end - t0 )) ms)"
-    [ $(( end - t0 )) -lt 10000 ] && pass "failover: the balancer stopped sending to master-1 within $(( end - t0 )) ms of its going-down message (under 10 s)" \
-      || fail "failover took $(( end - t0 )) ms (10 s allowed)"
-  else
-    log "FAILOVER-MS none on $me: after 120 s, $streak in a row answered by master-2/master-3, $(changes "/$srv is DOWN") DOWN lines for $srv (had $downs); $n requests: $to1 answered by master-1, $failed failed"
-    fail "failover: the balancer did not stop sending to master-1 within 120 s"; log "balancer: $(balancer_log | tail -n 6 | tr '\n' '|')"
-  fi
-}
-
-# What the host looked like before KubeSeed: names everywhere it writes, and the bytes of /etc
-#.
-snapshot() {
-  { find /etc /lib/systemd/system /usr/bin /usr/share/man/man1 /usr/share/bash-completion /usr/share/doc/kubeseed \
-      /opt /data /var/lib/kubeseed -xdev 2>/dev/null | grep -v '^/etc/ld.so.cache$' | sort
-    find /etc -xdev -type f ! -name ld.so.cache -print0 2>/dev/null | sort -z | xargs -0 sha256sum
-    cat /proc/sys/net/ipv4/ip_forward /proc/sys/vm/swappiness; cat /proc/swaps | sed 1d | awk '{print $1}'
-  } > "$1"
-}
-
-# tamper SRC DEST: a copy of the join file with one character of the sealed secrets changed (the
-# middle of the first long base64 run in the value of the first key named *sealed*, else *secret*).
-tamper() {
-  local at= run n text prefix pos c
-  at=$(grep -n -m 1 -E '^[[:space:]]*[A-Za-z]*[Ss]ealed[A-Za-z]*:' "$1" | cut -d: -f1)
-  [ -n "$at" ] || at=$(grep -n -m 1 -E '^[[:space:]]*[A-Za-z]*[Ss]ecrets?[A-Za-z]*:' "$1" | cut -d: -f1)
-  [ -n "$at" ] || return 1
-  log "TAMPER key '$(sed -n "${at}p" "$1" | cut -d: -f1 | tr -d ' ')' at line $at"
-  # The value on the key's own line (after the colon), else the first following line with a long run.
-  text=$(sed -n "${at}p" "$1" | cut -d: -f2-)
-  if printf '%s' "$text" | grep -Eq '[A-Za-z0-9+/]{40,}'; then
-    n=$at; prefix=$(sed -n "${at}p" "$1" | cut -d: -f1):; text=$(sed -n "${at}p" "$1")
-  else
-    n=$(tail -n +"$((at + 1))" "$1" | grep -n -m 1 -E '[A-Za-z0-9+/]{40,}' | cut -d: -f1)
-    [ -n "$n" ] || return 1
-    n=$((at + n)); prefix=; text=$(sed -n "${n}p" "$1")
-  fi
-  run=$(printf '%s' "${text#"$prefix"}" | grep -o -E '[A-Za-z0-9+/]{40,}' | head -n 1)
-  prefix=${text%%"$run"*}
-  pos=$(( ${#prefix} + ${#run} / 2 ))
-  c=${text:pos:1}
-  { head -n $((n - 1)) "$1"; printf '%s%s%s\n' "${text:0:pos}" "$([ "$c" = A ] && echo B || echo A)" "${text:pos+1}"; tail -n +$((n + 1)) "$1"; } > "$2"
-  chmod 600 "$2"
-  log "TAMPER line $n, character $((pos + 1)): '$c' changed"
-  [ "$(cmp -l "$1" "$2" | wc -l)" = 1 ]
-}
-
-# mint NAME IP: a control-plane join file for NAME and its certificate key, both 0600 under /root.
-mint() {
-  local t0 rc key
-  t0=$(ms); seed join-file "$1" --ip "$2" --role control-plane --output "/root/$1.yaml" > "$state/joinfile-$1.txt" 2>&1; rc=$?
-  timeline "control-plane join file for $1 minted (exit $rc, $(( $(ms) - t0 )) ms)"
-  log_file "JOIN-FILE $1" "$state/joinfile-$1.txt"
-  key=$(grep -o '[0-9a-f]\{64\}' "$state/joinfile-$1.txt" | head -n 1)
-  [ $rc = 0 ] && [ -s "/root/$1.yaml" ] && pass "seed join-file $1 --role control-plane" || fail "seed join-file $1: exit $rc"
-  expect "the control-plane join file for $1 is 0600" test "$(stat -c %a "/root/$1.yaml" 2>/dev/null)" = 600
-  [ -n "$key" ] && pass "seed join-file printed the one-time certificate key (64 hex digits)" || fail "no certificate key in the output of seed join-file $1"
-  (umask 077; echo "$key" > "/root/$1.key")
-}
-
-# seed_join LABEL: seed join with the received file and key; the exit code in $join_rc.
-join_rc=
-seed_join() {
-  local t0
-  t0=$(ms); seed join /root/join.yaml --certificate-key-file /root/certificate.key > "$state/join-$1.txt" 2>&1; join_rc=$?
-  timeline "seed join ($1) done (exit $join_rc, $(( $(ms) - t0 )) ms)"
-  log_file "JOIN $1" "$state/join-$1.txt"
-}
-receive_join_file() { # PORT-OF-FILE PORT-OF-KEY SECONDS
-  if fetch 192.0.2.11 "$1" /root/join.yaml "$3" && fetch 192.0.2.11 "$2" /root/certificate.key 300; then
-    pass "received the control-plane join file and its certificate key from master-1"
-  else
-    fail "no join file or certificate key from master-1"
-  fi
-  expect "the join file and the key file are 0600 (umask 077 on the receiver)" sh -c \
-    "test \$(stat -c %a /root/join.yaml) = 600 && test \$(stat -c %a /root/certificate.key) = 600"
 }
 after_join() { # what every new master checks once it joined
   [ "$join_rc" = 0 ] && pass "seed join exits 0: $me is a master" || { fail "seed join exit $join_rc"; journal_excerpt etcd.service; }
@@ -270,6 +130,140 @@ after_join() { # what every new master checks once it joined
   standin_start
 }
 
+ask() { if [ -n "$real" ]; then ask_real; else ask_standin; fi; }
+# api_up: this master's API server answers (the real one, or its stand-in started now).
+api_up() { if [ -n "$real" ]; then api_check; node_network & else standin_start; fi; }
+
+after_join() { # what every new master checks once it joined
+  [ "$join_rc" = 0 ] && pass "seed join exits 0: $me is a master" || { fail "seed join exit $join_rc"; journal_excerpt etcd.service; }
+  expect "etcd on $me is healthy over mutual TLS with $me's own certificates" wait_for 60 etcd_at "${my_ip##*.}" endpoint health \
+    || journal_excerpt etcd.service
+  log "CA-SHA256 $(sha256sum < $cert/ca.pem | cut -d' ' -f1)"
+  api_up
+}
+
+# The images an air-gapped node needs, where the agent imports them (before anything else, so master-3's
+# snapshot of the host before KubeSeed holds them too).
+if [ -n "$real" ] && [ ! -e /var/lib/kubeseed/images/SHA256SUMS ]; then
+  install -d -m 0700 /var/lib/kubeseed /var/lib/kubeseed/images
+  cp $k8s/pause.oci.tar $k8s/busybox.oci.tar /var/lib/kubeseed/images/
+  grep 'oci.tar$' $k8s/SHA256SUMS > /var/lib/kubeseed/images/SHA256SUMS
+fi
+
+
+# ---- the real cluster
+
+# node_network: once this node is registered, the stand-in for a CNI DaemonSet: a bridge conflist for
+# its podCIDR; then, for as long as the script runs, a route to every other node's podCIDR via its IP
+# (what flannel's host-gw does). Runs in the background.
+node_network() {
+  local cidr= t0
+  t0=$(date +%s)
+  while [ -z "$cidr" ] && [ $(( $(date +%s) - t0 )) -lt 1500 ]; do
+    cidr=$(kc get node "$me" -o jsonpath='{.spec.podCIDR}' 2>/dev/null); [ -n "$cidr" ] || sleep 3
+  done
+  [ -n "$cidr" ] || { log "NETWORK $me never got a podCIDR"; return 1; }
+  cat > /etc/cni/net.d/10-kubeseed-test-bridge.conflist <<EOF
+{"cniVersion":"0.4.0","name":"test-pods","plugins":[
+ {"type":"bridge","bridge":"cni0","isGateway":true,"ipMasq":true,"hairpinMode":true,
+  "ipam":{"type":"host-local","ranges":[[{"subnet":"$cidr"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
+ {"type":"portmap","capabilities":{"portMappings":true}}]}
+EOF
+  timeline "pod network: conflist for $cidr"
+  local i name other ip
+  for i in $(seq 1 400); do
+    kc get nodes -o jsonpath='{range .items[*]}{.metadata.name} {.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}' 2>/dev/null \
+      | while read -r name other ip; do
+          [ "$name" != "$me" ] && [ -n "$other" ] && [ -n "$ip" ] && ip route replace "$other" via "$ip" 2>/dev/null
+        done
+    sleep 5
+  done
+}
+
+ready_nodes() { kc get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}'; }
+export -f ready_nodes
+all_ready() { [ "$(ready_nodes 2>/dev/null | grep -c '=True$')" = 4 ]; }
+export -f all_ready
+
+# cluster_checks (master-1, all four nodes joined): what the real API and the nodes show.
+cluster_checks() {
+  local t0 out ip cluster_ip token_id
+  t0=$(ms)
+  if wait_for 900 all_ready; then pass "kubectl get nodes: all four nodes Ready ($(( $(ms) - t0 )) ms after the worker joined)"; timeline "four nodes Ready"
+  else fail "not every node is Ready: $(ready_nodes 2>&1 | tr '\n' ' ')"; fi
+  kc get nodes -o wide 2>&1 | while read -r line; do log "NODES | $line"; done
+  for n in 1 2 3; do
+    expect "master-$n has the control-plane role and the control-plane NoSchedule taint" bash -c \
+      "kc get node master-$n --show-labels | grep -q node-role.kubernetes.io/control-plane && kc get node master-$n -o jsonpath='{.spec.taints}' | grep -q '\"key\":\"node-role.kubernetes.io/control-plane\"'"
+  done
+  expect "worker-1 has the worker role and no taint" bash -c \
+    "kc get node worker-1 --show-labels | grep -q node-role.kubernetes.io/worker && [ -z \"\$(kc get node worker-1 -o jsonpath='{.spec.taints}')\" ]"
+  kc get csr -o custom-columns=SIGNER:.spec.signerName,REQUESTOR:.spec.username,CONDITION:.status.conditions[0].type 2>&1 | while read -r line; do log "CSR | $line"; done
+  expect "every node's client certificate came from TLS bootstrap with a token (4 approved kube-apiserver-client-kubelet CSRs by system:bootstrap:*)" bash -c \
+    "[ \$(kc get csr -o jsonpath='{range .items[*]}{.spec.signerName} {.spec.username} {.status.conditions[0].type}{\"\\n\"}{end}' | grep -cE '^kubernetes.io/kube-apiserver-client-kubelet system:bootstrap:[a-z0-9]{6} Approved') -ge 4 ]"
+  expect "every node's serving certificate was approved by seed csr-approver (4 approved kubelet-serving CSRs)" wait_for 300 bash -c \
+    "[ \$(kc get csr -o jsonpath='{range .items[*]}{.spec.signerName} {.status.conditions[0].type} {.status.certificate}{\"\\n\"}{end}' | grep -cE '^kubernetes.io/kubelet-serving Approved .+') -ge 4 ]"
+  # A serving request for another node's IP, sent as worker-1 would be, is denied in the real API.
+  kubelet_shaped_cert /run/worker-1-client worker-1
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /run/other-ip-key.pem -subj "/O=system:nodes/CN=system:node:worker-1" \
+    -addext "subjectAltName=IP:192.0.2.12" -out /run/other-ip.csr 2>/dev/null
+  printf '{"apiVersion":"certificates.k8s.io/v1","kind":"CertificateSigningRequest","metadata":{"name":"worker-1-other-ip"},"spec":{"signerName":"kubernetes.io/kubelet-serving","usages":["digital signature","key encipherment","server auth"],"request":"%s"}}' \
+    "$(base64 -w0 /run/other-ip.csr)" > /run/other-ip.json
+  /opt/k8s/bin/kubectl --server https://192.0.2.11:6443 --certificate-authority $cert/ca.pem --client-certificate /run/worker-1-client.pem \
+    --client-key /run/worker-1-client-key.pem create -f /run/other-ip.json >> "$state/detail.log" 2>&1
+  expect "a kubelet-serving CSR from worker-1 for master-2's IP is denied by seed csr-approver" wait_for 120 bash -c \
+    "kc get csr worker-1-other-ip -o jsonpath='{.status.conditions[0].type}' | grep -qx Denied"
+
+  # A workload on the worker: busybox serving HTTP, with logs and exec through the API server.
+  cat > "$state/web.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  nodeName: worker-1
+  containers:
+  - {name: web, image: kubeseed.local/busybox:1, imagePullPolicy: Never, command: ["sh", "-c", "echo web-started; httpd -f -p 8080 -h /www"]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+EOF
+  expect "kubectl apply of a busybox pod on worker-1 and a Service" kc apply -f "$state/web.yaml"
+  t0=$(ms)
+  if wait_for 600 bash -c "kc get pod web -o jsonpath='{.status.phase}' | grep -qx Running"; then
+    pass "the busybox pod runs on worker-1 after $(( $(ms) - t0 )) ms (images from the agent's images directory)"
+  else
+    fail "the busybox pod is not Running"; kc describe pod web 2>&1 | tail -n 20 | while read -r line; do log "POD | $line"; done
+  fi
+  if wait_for 120 bash -c "kc logs web | grep -qx web-started"; then
+    pass "kubectl logs reads the pod on worker-1 (the API server checks the kubelet's CA-signed serving certificate: --kubelet-certificate-authority)"
+  else fail "kubectl logs: $(kc logs web 2>&1 | head -c 300)"; fi
+  out=$(kc exec web -- hostname 2>&1)
+  [ "$out" = web ] && pass "kubectl exec runs in the pod on worker-1" || fail "kubectl exec: $(echo "$out" | head -c 300)"
+  cluster_ip=$(kc get svc web -o jsonpath='{.spec.clusterIP}')
+  ipvsadm -Ln > "$state/ipvs.txt" 2>&1; log_file IPVS "$state/ipvs.txt"
+  expect "kube-proxy on master-1 programmed IPVS for the Service ($cluster_ip:80 → the pod on worker-1)" grep -q "TCP  $cluster_ip:80" "$state/ipvs.txt"
+  if wait_for 120 sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 socat -t 5 - TCP:$cluster_ip:80 2>/dev/null | grep -q 'served by busybox httpd'"; then
+    pass "the Service's ClusterIP answers on master-1 from the pod on worker-1 (IPVS, then the route to worker-1's podCIDR)"
+  else
+    fail "the Service's ClusterIP $cluster_ip does not answer on master-1"; ip route | while read -r line; do log "ROUTE | $line"; done
+  fi
+  expect "the default/kubernetes EndpointSlice lists the three masters (discovery.k8s.io/v1beta1 in 1.20)" bash -c \
+    "[ \$(kc get endpointslices.v1beta1.discovery.k8s.io kubernetes -o jsonpath='{.endpoints[*].addresses[*]}' | wc -w) = 3 ]"
+  expect "CoreDNS's objects exist and its pods are scheduled to nodes (no CoreDNS image can be had here: they cannot start)" bash -c \
+    "kc -n kube-system get deployment coredns && kc -n kube-system get service kube-dns && [ -n \"\$(kc -n kube-system get pods -l k8s-app=kube-dns -o jsonpath='{.items[*].spec.nodeName}')\" ]"
+  kc get pods -A -o wide 2>&1 | while read -r line; do log "PODS | $line"; done
+  # The worker's bootstrap token: authenticates until deleted, then the real API refuses it.
+  token_id=$(sed -n 's/^ *token: "*\([a-z0-9]\{6\}\)\.[a-z0-9]\{16\}"*$/\1/p' /root/worker-1.yaml 2>/dev/null | head -n 1)
+  local token; token=$(sed -n 's/^ *token: "*\([a-z0-9]\{6\}\.[a-z0-9]\{16\}\)"*$/\1/p' /root/worker-1.yaml 2>/dev/null | head -n 1)
+  expect "worker-1's bootstrap token authenticates as a bootstrapper" bash -c \
+    "/opt/k8s/bin/kubectl --server https://192.0.2.11:6443 --certificate-authority $cert/ca.pem --token '$token' auth can-i create certificatesigningrequests 2>/dev/null | grep -qx yes"
+  seed token delete "$token_id" > "$state/token-delete.txt" 2>&1 && pass "seed token delete $token_id" || { fail "seed token delete"; log_file TOKEN "$state/token-delete.txt"; }
+  expect "the deleted token is refused by the real API server (Unauthorized)" wait_for 30 bash -c \
+    "/opt/k8s/bin/kubectl --server https://192.0.2.11:6443 --certificate-authority $cert/ca.pem --token '$token' auth can-i create certificatesigningrequests 2>&1 | grep -q Unauthorized"
+}
+
 # ---- the scenario
 
 case "$me-$(phase)" in
@@ -277,14 +271,18 @@ master-1-1)
   timeline "boot 1: test driver started ($(cut -d' ' -f1 /proc/uptime) s after kernel start)"
   expect "the link is up with 192.0.2.11" wait_for 60 sh -c "ip -o addr show | grep -q 'inet 192.0.2.11/24'"
   install_deb
-  t0=$(ms); seed init --name master-1 > "$state/init.txt" 2>&1; rc=$?
+  if [ -n "$real" ]; then
+    mkdir -p /etc/kubeseed
+    printf 'apiVersion: kubeseed.io/v1alpha1\nkind: ClusterConfiguration\ncluster:\n  name: ha\n  kubernetesVersion: v1.20.2\n  sandboxImage: kubeseed.local/pause:3.4.1\n' > /etc/kubeseed/cluster.yaml
+  fi
+  t0=$(ms); seed init --name master-1 "${join_extra[@]}" > "$state/init.txt" 2>&1; rc=$?
   timeline "seed init done (exit $rc, $(( $(ms) - t0 )) ms)"
   log_file INIT "$state/init.txt"
   [ $rc = 0 ] && pass "seed init exits 0" || { fail "seed init exit $rc"; journal_excerpt etcd.service; }
   expect "the master IP came from the default route over netlink" grep -q 'master master-1 192.0.2.11' "$state/init.txt"
   expect "etcd healthy over mutual TLS on the link address" etcd_at 11 endpoint health || journal_excerpt etcd.service
   log "CA-SHA256 $(sha256sum < $cert/ca.pem | cut -d' ' -f1)"
-  standin_start
+  api_up
 
   # master-2 joins; master-3's file is minted only once it has (one learner at a time in etcd 3.4).
   mint master-2 192.0.2.12
@@ -329,21 +327,33 @@ master-1-1)
   tell 192.0.2.13 7015 "key-1 written"
 
   # The re-run puts master-3 (and master-2) behind master-1's balancer; the run right after changes nothing.
-  t0=$(ms); seed init --name master-1 > "$state/init-rerun.txt" 2>&1; rc=$?
+  t0=$(ms); seed init --name master-1 "${rerun_extra[@]}" > "$state/init-rerun.txt" 2>&1; rc=$?
   timeline "seed init re-run with three masters (exit $rc, $(( $(ms) - t0 )) ms)"
   log_file INIT-RERUN "$state/init-rerun.txt"
   [ $rc = 0 ] && pass "seed init re-run with three masters exits 0" || fail "seed init re-run exit $rc"
-  seed init --name master-1 > "$state/init-again.txt" 2>&1; rc=$?
+  seed init --name master-1 "${rerun_extra[@]}" > "$state/init-again.txt" 2>&1; rc=$?
   log_file INIT-AGAIN "$state/init-again.txt"
   [ $rc = 0 ] && grep -q '(0 changes' "$state/init-again.txt" && pass "seed init once more changes nothing (0 changes)" || fail "seed init once more: exit $rc, not 0 changes"
   tell 192.0.2.12 7003 rerun
   balancer_checks
 
+  # The worker joins with a plain join file; then the cluster as the real API shows it.
+  if [ -n "$real" ]; then
+  t0=$(ms); seed join-file worker-1 --ip 192.0.2.21 --output /root/worker-1.yaml > "$state/joinfile-worker-1.txt" 2>&1; rc=$?
+  log_file JOIN-FILE-WORKER "$state/joinfile-worker-1.txt"
+  [ $rc = 0 ] && pass "seed join-file worker-1 --ip 192.0.2.21" || fail "seed join-file worker-1: exit $rc"
+  serve /root/worker-1.yaml 7030
+  hear 7031 2400; case "$heard" in joined*) pass "worker-1 says it joined";; *) fail "worker-1 did not join ('$heard')";; esac
+  cluster_checks
+  fi
+
   # The failover: the others watch their balancers while master-1 goes down.
   hear 7004 1500; case "$heard" in ready*) ;; *) fail "master-2 not ready for the failover ('$heard')";; esac
   hear 7016 1500; case "$heard" in ready*) ;; *) fail "master-3 not ready for the failover ('$heard')";; esac
+  [ -z "$real" ] || { hear 7032 1500; case "$heard" in ready*) ;; *) fail "worker-1 not ready for the failover ('$heard')";; esac; }
   tell 192.0.2.12 7005 "going down $(ms)"
   tell 192.0.2.13 7017 "going down $(ms)"
+  [ -z "$real" ] || tell 192.0.2.21 7033 "going down $(ms)"
   power_off_for_boot 2
   ;;
 
@@ -361,8 +371,8 @@ master-1-2)
   log_members
   expect "after reboot: master-1's balancer came back by itself and lists all three" sh -c \
     "systemctl is-active --quiet kubeseed-api-balancer.service && grep -q 'server api-[0-9]* 192.0.2.13:6443' $balancer_cfg"
-  standin_start
-  tell 192.0.2.12 7006 "back $standin_ms"
+  if [ -n "$real" ]; then api_check; else standin_start; api_ms=$standin_ms; fi
+  tell 192.0.2.12 7006 "back ${api_ms:-$(ms)}"
   balancer_checks
   # master-1 stays up until master-2 has checked etcd after master-3's reset (two members: both needed).
   hear 7008 1800; case "$heard" in finished*) pass "master-2 finished its checks";; *) fail "master-2 did not finish ('$heard')";; esac
@@ -397,7 +407,7 @@ master-2-1)
   srv=$(server_of 192.0.2.11); downs=$(changes "/${srv:-api-?} is DOWN")
   log "BALANCER master-1 is ${srv:-missing} here; haproxy has logged $downs lines saying it is DOWN so far"
   tell 192.0.2.11 7004 ready
-  hear 7005 1500; t0=$(ms)
+  hear 7005 2400; t0=$(ms)
   watch_failover "$t0" "$srv" "$downs"
 
   # etcd while master-1 is away: two of three members, a quorum.
@@ -421,13 +431,20 @@ master-2-1)
   if [ -n "$first" ]; then
     up_note="haproxy logged $srv UP $(( $(logged_ms "/$srv is UP") - back_ms )) ms after it"
     [ "$(changes "/$srv is UP")" -gt "$ups" ] || up_note="haproxy logged no new UP line for $srv"
-    log "FAILBACK-MS $(( first - back_ms )) on master-2: from master-1 starting its stand-in (master-1's clock) to the first request through master-2's balancer it answered; $up_note; the message arrived after $(( heard_ms - back_ms )) ms"
+    log "FAILBACK-MS $(( first - back_ms )) on master-2: from master-1's API server answering at its own address (master-1's clock) to the first request through master-2's balancer it answered; $up_note; the message arrived after $(( heard_ms - back_ms )) ms"
     timeline "balancer sends to master-1 again"
-    [ $(( first - back_ms )) -le 30000 ] && pass "failback: the balancer sends to master-1 again $(( first - back_ms )) ms after its stand-in started" \
+    [ $(( first - back_ms )) -le 30000 ] && pass "failback: the balancer sends to master-1 again $(( first - back_ms )) ms after its API server answered" \
       || fail "failback took $(( first - back_ms )) ms (30 s allowed)"
   else
     log "FAILBACK-MS none on master-2"
     fail "failback: no request through the balancer reached master-1 within 60 s of its message"; log "balancer: $(balancer_log | tail -n 6 | tr '\n' '|')"
+  fi
+
+  # The cluster after the failover and master-1's return, as kubectl on master-2 shows it (the demo prints it).
+  if [ -n "$real" ]; then
+  wait_for 300 all_ready || fail "after master-1's return not every node is Ready: $(ready_nodes 2>&1 | tr '\n' ' ')"
+  kc get nodes -o wide > "$state/kubectl-nodes.txt" 2>&1; log_file "KUBECTL get nodes -o wide" "$state/kubectl-nodes.txt"
+  kc get pods -A -o wide > "$state/kubectl-pods.txt" 2>&1; log_file "KUBECTL get pods -A -o wide" "$state/kubectl-pods.txt"
   fi
 
   # master-3 leaves: etcd has two members, both healthy.
@@ -510,7 +527,7 @@ master-3-1)
   srv=$(server_of 192.0.2.11); downs=$(changes "/${srv:-api-?} is DOWN")
   log "BALANCER master-1 is ${srv:-missing} here; haproxy has logged $downs lines saying it is DOWN so far"
   tell 192.0.2.11 7016 ready
-  hear 7017 1500; t0=$(ms)
+  hear 7017 2400; t0=$(ms)
   watch_failover "$t0" "$srv" "$downs"
 
   # While master-1 is down, master-3 may not leave: master-2 would be alone with a dead master-1.
@@ -531,7 +548,9 @@ master-3-1)
 
   # master-3 leaves the cluster once master-1 is back: reset, purge, and its files are as before.
   hear 7019 1800
-  systemctl stop standin-apiserver.service   # not a unit KubeSeed knows: reset would leave it running
+  # The pod network stand-in is the test's, as a CNI DaemonSet's files are the CNI's: gone before the reset.
+  kill %1 2>/dev/null; rm -f /etc/cni/net.d/10-kubeseed-test-bridge.conflist
+  systemctl stop standin-apiserver.service 2>/dev/null   # not a unit KubeSeed knows: reset would leave it running
   t0=$(ms); seed-agent reset > "$state/reset.txt" 2>&1; rc=$?
   timeline "seed-agent reset done (exit $rc, $(( $(ms) - t0 )) ms)"
   log_file RESET "$state/reset.txt"
@@ -562,6 +581,49 @@ master-3-1)
   else
     fail "files differ after reset and purge"; sed 's/^/DIFF | /' "$state/unexplained.txt" | head -n 40 | while read -r l; do log "$l"; done
   fi
+  log "DONE"
+  sync
+  systemctl poweroff
+  ;;
+
+worker-1-1)
+  timeline "boot 1: test driver started ($(cut -d' ' -f1 /proc/uptime) s after kernel start)"
+  expect "the link is up with 192.0.2.21" wait_for 60 sh -c "ip -o addr show | grep -q 'inet 192.0.2.21/24'"
+  install_deb
+  tar -xzf "$archive" -C /root --strip-components=3 kubernetes/server/bin/kubectl
+  if fetch 192.0.2.11 7030 /root/join.yaml 3000; then pass "received worker-1's join file from master-1"; else fail "no join file from master-1"; fi
+  install -m 0600 /root/join.yaml /etc/kubeseed/join.yaml
+  timeline "join file in place"
+  seed-agent install-binaries "$archive" --sha256 "$archive_sha" > "$state/install-binaries.txt" 2>&1; rc=$?
+  log_file INSTALL-BINARIES "$state/install-binaries.txt"
+  [ $rc = 0 ] && grep -q 'Kubernetes v1.20.2, as --version says' "$state/install-binaries.txt" \
+    && pass "seed-agent install-binaries from the server archive (SHA-256 and --version checked against the join file)" || fail "install-binaries exit $rc"
+  t0=$(ms)
+  if wait_for 900 seed-agent status; then pass "the agent reports worker-1 ready after $(( $(ms) - t0 )) ms"; timeline "agent ready"
+  else fail "the agent is not ready"; seed-agent status 2>&1 | while read -r line; do log "STATUS | $line"; done; journal_excerpt seed-agent.service kubelet.service; fi
+  expect "the agent imported the images (status says so)" sh -c "seed-agent status | grep -q 'imported\|already in containerd'"
+  node_network &
+  if wait_for 900 bash -c "kc get node worker-1 -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"; then
+    pass "worker-1 is a Ready node (its kubelet's credentials ask through its own balancer)"
+  else fail "worker-1 is not Ready"; journal_excerpt kubelet.service; fi
+  tell 192.0.2.11 7031 joined
+  srv=$(server_of 192.0.2.11); downs=$(changes "/${srv:-api-?} is DOWN")
+  tell 192.0.2.11 7032 ready
+  hear 7033 2400; t0=$(ms)
+  watch_failover "$t0" "$srv" "$downs"
+  expect "with master-1 down, the worker's kubelet credentials still read its Node through the balancer" bash -c "kc get node worker-1 -o name"
+  expect "the kubelet's client certificate is on disk before the reboot" test -s /etc/kubernetes/cert/kubelet-client-current.pem
+  power_off_for_boot 2
+  ;;
+
+worker-1-2)
+  timeline "boot 2: test driver started ($(cut -d' ' -f1 /proc/uptime) s after kernel start)"
+  # Its bootstrap token was deleted before the reboot: the client certificate it kept is all it has.
+  t0=$(ms)
+  if wait_for 900 bash -c "kc get node worker-1 -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"; then
+    pass "after reboot worker-1 is Ready again $(( $(ms) - t0 )) ms into the boot, its token deleted (client certificate kept)"
+  else fail "after reboot worker-1 is not Ready"; journal_excerpt kubelet.service seed-agent.service; fi
+  expect "after reboot seed-agent status is ready" wait_for 300 seed-agent status
   log "DONE"
   sync
   systemctl poweroff
