@@ -48,6 +48,14 @@ apt_private=(-o "Dir::Etc::SourceList=$work/apt/sources.list" -o "Dir::Etc::Sour
   -o "Dir::State::Lists=$work/apt/lists" -o "Dir::Cache::Archives=$work/apt/archives" -o "APT::Sandbox::User=root")
 echo "build-kubernetes: apt-get source kubernetes=$source_version (log: $log)" >&2
 apt-get "${apt_private[@]}" update -qq >>"$log" 2>&1
+# A point release may replace the pinned revision on the mirror: take the newest 1.20.2 it has then.
+available=$(apt-cache "${apt_private[@]}" showsrc kubernetes 2>>"$log" | awk '/^Version:/ {print $2}')
+if ! printf '%s\n' "$available" | grep -qxF "$source_version"; then
+  fallback=$(printf '%s\n' "$available" | grep -F 'really1.20.2' | sort -V | tail -n 1)
+  [ -n "$fallback" ] || { echo "build-kubernetes: the mirror has no kubernetes 1.20.2 source package (it has: $(echo $available))" >&2; exit 1; }
+  echo "build-kubernetes: $source_version is not on the mirror; building $fallback" >&2
+  source_version=$fallback
+fi
 (cd "$work" && apt-get "${apt_private[@]}" source "kubernetes=$source_version" >>"$log" 2>&1) || {
   tail -n 20 "$log" >&2; exit 1; }
 src=$(find "$work" -maxdepth 1 -type d -name 'kubernetes-*' | head -n 1)
