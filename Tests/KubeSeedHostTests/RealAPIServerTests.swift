@@ -42,7 +42,8 @@ import KubeSeedAPI
     @Test(.enabled(if: RealControlPlane.unavailable == nil, "needs the real Kubernetes 1.20.2 build and etcd (Tests/test.sh makes them)"))
     func seedsObjectsTokensApproverAndDiscoveryAgainstTheRealAPIServer() async throws {
         let plane = try #require(try await RealControlPlane.start())
-        defer { plane.stop() }
+        // The binaries were unpacked for this one test (250 MB): gone with it.
+        defer { plane.stop(); try? FileManager.default.removeItem(atPath: plane.binDir) }
         let output = Output()
         var operations = plane.operations
         operations.write = { output.text += $0 }
