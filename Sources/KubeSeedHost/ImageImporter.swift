@@ -20,17 +20,13 @@ public struct ImageImporter {
     }
 
     /// What one pass found and did.
-    public struct Outcome: Sendable, Equatable {
+    public struct Outcome: Sendable {
         /// Archives whose images were imported in this pass.
         public var imported: [String] = []
         /// Archives whose images were all there already.
         public var present: [String] = []
         /// Archives left alone, with the reason (for the status).
         public var refused: [(name: String, reason: String)] = []
-
-        public static func == (a: Outcome, b: Outcome) -> Bool {
-            a.imported == b.imported && a.present == b.present && a.refused.map(\.name) == b.refused.map(\.name) && a.refused.map(\.reason) == b.refused.map(\.reason)
-        }
 
         /// One line for the status.
         public var summary: String {

@@ -48,8 +48,11 @@ public enum ProgramRunner {
             let milliseconds = Int32(min(1000, max(1, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)))
             let ready = poll(&poller, 1, milliseconds)
             if ready <= 0 { continue }
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count <= 0 { break }
+            // errno through the one helper: EINTR is read again, any other failure is an error, not an end of output.
+            let count = try buffer.withUnsafeMutableBytes { raw in
+                try systemCall(.program, "read the output of \(path)") { Glibc.read(fd, raw.baseAddress, raw.count) }
+            }
+            if count == 0 { break }
             if output.count < maximumOutput { output.append(contentsOf: buffer[0..<min(count, maximumOutput - output.count)]) }
         }
         // The output is closed; the program may still be running (it closed its output early).

@@ -122,14 +122,6 @@ ask_standin() {
     | timeout 12 socat -t 3 - OPENSSL:127.0.0.1:8443,verify=0 2>/dev/null | grep -o 'master-[123]' | head -n 1)
   echo "${who:-failed}"
 }
-after_join() { # what every new master checks once it joined
-  [ "$join_rc" = 0 ] && pass "seed join exits 0: $me is a master" || { fail "seed join exit $join_rc"; journal_excerpt etcd.service; }
-  expect "etcd on $me is healthy over mutual TLS with $me's own certificates" wait_for 60 etcd_at "${my_ip##*.}" endpoint health \
-    || journal_excerpt etcd.service
-  log "CA-SHA256 $(sha256sum < $cert/ca.pem | cut -d' ' -f1)"
-  standin_start
-}
-
 ask() { if [ -n "$real" ]; then ask_real; else ask_standin; fi; }
 # api_up: this master's API server answers (the real one, or its stand-in started now).
 api_up() { if [ -n "$real" ]; then api_check; node_network & else standin_start; fi; }
@@ -163,12 +155,7 @@ node_network() {
     cidr=$(kc get node "$me" -o jsonpath='{.spec.podCIDR}' 2>/dev/null); [ -n "$cidr" ] || sleep 3
   done
   [ -n "$cidr" ] || { log "NETWORK $me never got a podCIDR"; return 1; }
-  cat > /etc/cni/net.d/10-kubeseed-test-bridge.conflist <<EOF
-{"cniVersion":"0.4.0","name":"test-pods","plugins":[
- {"type":"bridge","bridge":"cni0","isGateway":true,"ipMasq":true,"hairpinMode":true,
-  "ipam":{"type":"host-local","ranges":[[{"subnet":"$cidr"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
- {"type":"portmap","capabilities":{"portMappings":true}}]}
-EOF
+  test_bridge_conflist "$cidr"
   timeline "pod network: conflist for $cidr"
   local i name other ip
   for i in $(seq 1 400); do

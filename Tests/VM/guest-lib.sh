@@ -58,3 +58,13 @@ kubelet_shaped_cert() {
     && openssl x509 -req -in "$1.csr" -CA $cert/ca.pem -CAkey $cert/ca-key.pem -set_serial "$(date +%s%N)" -days 1 -extfile "$1.ext" -out "$1.pem" 2>/dev/null \
     || fail "making a kubelet-shaped certificate with openssl"
 }
+# test_bridge_conflist CIDR: the tests' stand-in for a CNI DaemonSet (no CNI image can be had here): a
+# bridge for this node's podCIDR, what flannel's host-gw would set up, at a name KubeSeed never writes.
+test_bridge_conflist() {
+  cat > /etc/cni/net.d/10-kubeseed-test-bridge.conflist <<EOF
+{"cniVersion":"0.4.0","name":"test-pods","plugins":[
+ {"type":"bridge","bridge":"cni0","isGateway":true,"ipMasq":true,"hairpinMode":true,
+  "ipam":{"type":"host-local","ranges":[[{"subnet":"$1"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
+ {"type":"portmap","capabilities":{"portMappings":true}}]}
+EOF
+}

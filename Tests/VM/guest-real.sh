@@ -60,12 +60,7 @@ else
 fi
 pod_cidr=$(kc get node master-1 -o jsonpath='{.spec.podCIDR}')
 log "master-1 podCIDR $pod_cidr"
-cat > /etc/cni/net.d/10-kubeseed-test-bridge.conflist <<EOF
-{"cniVersion":"0.4.0","name":"test-pods","plugins":[
- {"type":"bridge","bridge":"cni0","isGateway":true,"ipMasq":true,"hairpinMode":true,
-  "ipam":{"type":"host-local","ranges":[[{"subnet":"$pod_cidr"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
- {"type":"portmap","capabilities":{"portMappings":true}}]}
-EOF
+test_bridge_conflist "$pod_cidr"
 if wait_for 300 bash -c "ready_nodes | grep -qx master-1=True"; then
   pass "master-1 is a Ready node $(( $(ms) - t0 )) ms after seed init (real kubelet 1.20.2 on containerd)"
   timeline "master-1 Ready"
