@@ -14,10 +14,21 @@ import Yams
     }
 
     @Test(arguments: ["", "v", "1.20.2", "v1.20", "v1.20.2.1", "v1.020.2", "v1.20.2-rc.0", "v1.20.2+k3s1", "v1.2O.2", "v1.20.٢", "v 1.20.2",
-                      "v1.20.99999", "V1.20.2", "v1..2"])
+                      "v1.20.99999", "V1.20.2", "v1..2", "v1.20.2\n", "v1.20.2\u{0}", "v1.20.2%", " v1.20.2", "v1.20.2 ", "v1.20.%32",
+                      "v1.20.2\u{202E}", String(repeating: "9", count: 5000)])
     func anythingButVMajorMinorPatchIsRefused(_ text: String) {
         #expect(KubernetesVersion(text) == nil)
         #expect(!Validate.isSupportedKubernetesVersion(text))
+    }
+
+    /// A refused version is described, never echoed, when it holds a control character (a terminal
+    /// escape in cluster.yaml must not reach the operator's screen through the error).
+    @Test func aRefusedVersionWithAControlCharacterIsNotEchoed() throws {
+        let text = "apiVersion: kubeseed.io/v1alpha1\nkind: ClusterConfiguration\ncluster:\n  kubernetesVersion: \"v1.20.2\\e[31m\"\n"
+        let error = #expect(throws: ConfigError.self) { try ClusterConfig.parse(text, file: "cluster.yaml") }
+        let message = error?.description ?? ""
+        #expect(message.contains("cluster.kubernetesVersion") && message.contains("a control character"), "\(message)")
+        #expect(!message.unicodeScalars.contains { $0.value == 0x1b })
     }
 
     @Test func theBinariesVersionLineIsRead() {
