@@ -35,6 +35,9 @@ public actor CSRApprover {
     let maximumEvent: Int
     let initialBackoff: Duration
     let maximumBackoff: Duration
+    /// Each request is sent again after a transient answer as a request of the commands is, its pauses
+    /// starting at `initialBackoff`.
+    var retry: RetryPolicy { RetryPolicy(attempts: RetryPolicy.transient.attempts, firstPause: initialBackoff) }
     public private(set) var counts = Counts()
     /// The last resourceVersion seen (from a list or an event).
     public private(set) var resourceVersion: String?
@@ -116,7 +119,7 @@ public actor CSRApprover {
             if let token { path += "&continue=" + (token.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? "") }
             let response: MutualTLSClient.Response
             do {
-                response = try await client.send(APIRequest(.get, path, object: "CertificateSigningRequests"))
+                response = try await client.send(APIRequest(.get, path, object: "CertificateSigningRequests"), retry: retry)
             } catch let error as APIError where error.code == .tooLarge && limit > 1 {
                 // Requests padded to the API server's size limit: smaller pages, down to one (which always fits).
                 limit = max(1, limit / 4)
@@ -215,7 +218,7 @@ public actor CSRApprover {
             let book = try await addressBook()
             var addresses: [NodeAddress] = []
             if let node {
-                let response = try await client.send(APIRequest(.get, "/api/v1/nodes/\(node)", object: "Node \(node)"), timeout: .seconds(10))
+                let response = try await client.send(APIRequest(.get, "/api/v1/nodes/\(node)", object: "Node \(node)"), timeout: .seconds(10), retry: retry)
                 guard response.status == 200, let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any] else {
                     // No Node (yet), or no answer: decide nothing now; the next list judges it again.
                     log("csr-approver: \(csr.name): Node \(node) answered \(response.status); left pending")
@@ -268,7 +271,7 @@ public actor CSRApprover {
             "status": ["conditions": [condition]],
         ]
         let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
-        let response = try await client.send(APIRequest(.put, "\(Self.csrPath)/\(csr.name)/approval", body: data, object: "CSR \(csr.name) approval"))
+        let response = try await client.send(APIRequest(.put, "\(Self.csrPath)/\(csr.name)/approval", body: data, object: "CSR \(csr.name) approval"), retry: retry)
         if response.status == 404 || response.status == 409 {
             // Deleted or changed since it was read (decided by someone else, say): the watch brings what it is now.
             log("csr-approver: \(csr.name) changed or went away before it was \(approved ? "approved" : "denied") (\(response.status)); left to the watch")

@@ -87,8 +87,26 @@ public final class MutualTLSClient: Sendable {
     }
 
     /// Sends one request and reads the whole answer (at most 4 MiB). Any HTTP status is returned;
-    /// only a failure to talk at all throws.
-    public func send(_ request: APIRequest, timeout: TimeAmount = .seconds(30)) async throws -> Response {
+    /// only a failure to talk at all throws. A request that may be sent twice is sent again after a
+    /// transient status or no answer, as `retry` says; the last answer or failure is the result.
+    public func send(_ request: APIRequest, timeout: TimeAmount = .seconds(30), retry: RetryPolicy = .transient) async throws -> Response {
+        var attempt = 1
+        while true {
+            let outcome: Result<Response, APIError>
+            do {
+                outcome = .success(try await sendOnce(request, timeout: timeout))
+            } catch let error as APIError where error.code == .unreachable {
+                outcome = .failure(error)
+            }
+            let status = try? outcome.get().status
+            if case .success(let response) = outcome, !RetryPolicy.transientStatuses.contains(response.status) { return response }
+            guard let pause = retry.pause(before: attempt + 1, method: request.method, status: status) else { return try outcome.get() }
+            try await Task.sleep(for: pause)
+            attempt += 1
+        }
+    }
+
+    func sendOnce(_ request: APIRequest, timeout: TimeAmount) async throws -> Response {
         var http = HTTPClientRequest(url: baseURL + request.path)
         http.method = .init(rawValue: request.method.rawValue)
         http.headers.add(name: "Accept", value: "application/json")
@@ -192,7 +210,7 @@ public enum Readiness {
 
     static func probe(_ client: MutualTLSClient, _ path: String, accept: (MutualTLSClient.Response) -> Bool) async -> Result<Void, APIError> {
         do {
-            let response = try await client.send(APIRequest(.get, path, object: path), timeout: .seconds(5))
+            let response = try await client.send(APIRequest(.get, path, object: path), timeout: .seconds(5), retry: .none)
             guard response.status == 200, accept(response) else {
                 return .failure(APIError(.status, "\(client.baseURL)\(path) answered \(response.status)", cause: response.message))
             }
@@ -235,21 +253,36 @@ public enum ObjectApplier {
 
     public enum Outcome: String, Sendable, Equatable { case created, exists, deleted, absent }
 
-    public static func apply(_ request: APIRequest, with client: MutualTLSClient) async throws -> Outcome {
-        // An object already there is left without a POST: for some kinds the API server checks other
-        // fields before the name (1.20 answers a Service's second create 422, its cluster IP taken).
-        if request.method == .post, let name = objectName(request.body) {
-            let existing = try await client.send(APIRequest(.get, request.path + "/" + name, object: request.object))
-            if existing.status == 200 { return .exists }
-        }
-        let response = try await client.send(request)
-        switch (request.method, response.status) {
-        case (.post, 200...202): return .created
-        case (.post, 409): return .exists
-        case (.delete, 200...202): return .deleted
-        case (.delete, 404): return .absent
-        default:
-            throw APIError(.status, "\(request.object): \(request.method.rawValue) \(request.path) answered \(response.status)", cause: response.message)
+    /// A named create whose answer never came (the server too busy to answer in time, the connection
+    /// lost) is tried again as `retry` says: the object is read first, so one that was made meanwhile
+    /// counts as there.
+    public static func apply(_ request: APIRequest, with client: MutualTLSClient, retry: RetryPolicy = .transient) async throws -> Outcome {
+        let name = request.method == .post ? objectName(request.body) : nil
+        var attempt = 1
+        while true {
+            // An object already there is left without a POST: for some kinds the API server checks other
+            // fields before the name (1.20 answers a Service's second create 422, its cluster IP taken).
+            if let name {
+                let existing = try await client.send(APIRequest(.get, request.path + "/" + name, object: request.object), retry: retry)
+                if existing.status == 200 { return .exists }
+            }
+            let response: MutualTLSClient.Response
+            do {
+                response = try await client.send(request, retry: retry)
+            } catch let error as APIError where error.code == .unreachable && name != nil {
+                guard let pause = retry.pause(before: attempt + 1) else { throw error }
+                try await Task.sleep(for: pause)
+                attempt += 1
+                continue
+            }
+            switch (request.method, response.status) {
+            case (.post, 200...202): return .created
+            case (.post, 409): return .exists
+            case (.delete, 200...202): return .deleted
+            case (.delete, 404): return .absent
+            default:
+                throw APIError(.status, "\(request.object): \(request.method.rawValue) \(request.path) answered \(response.status)", cause: response.message)
+            }
         }
     }
 }

@@ -136,9 +136,12 @@ import X509
             switch (request.method, request.uri) {
             case ("GET", CSRApprover.listPath): return (200, list)
             case ("GET", let uri) where uri.hasPrefix(CSRApprover.csrPath + "?watch=1"): return (200, "")
-            // worker-1's Node fails once (an API server restarting), then answers.
+            // worker-1's Node fails on every attempt of the first review (an API server restarting), then answers.
             case ("GET", "/api/v1/nodes/worker-1"):
-                return nodeAnswers.withLockedValue { count in count += 1; return count == 1 ? (500, "{}") : (200, Self.node(["192.0.2.11"], hostname: "worker-1")) }
+                return nodeAnswers.withLockedValue { count in
+                    count += 1
+                    return count <= RetryPolicy.transient.attempts ? (500, "{}") : (200, Self.node(["192.0.2.11"], hostname: "worker-1"))
+                }
             case ("GET", "/api/v1/nodes/worker-3"): return (200, Self.node(["192.0.2.13"], hostname: "worker-3"))
             case ("PUT", _), ("PATCH", _): return (200, "{}")
             default: return (404, "{}")

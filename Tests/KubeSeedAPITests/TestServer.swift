@@ -6,7 +6,8 @@ import NIOPosix
 import NIOSSL
 
 /// A real HTTPS server on 127.0.0.1 for contract tests: TLS with a required, verified client
-/// certificate; it records every request exactly as received and answers from a script.
+/// certificate; it records every request exactly as received and answers from a script (status 0:
+/// no answer, the connection closed).
 final class RecordingServer: Sendable {
     struct Request: Sendable, Equatable {
         var method: String
@@ -78,6 +79,8 @@ final class RecordingServer: Sendable {
                                       body: body, clientCertificateDER: try? tls?.peerCertificate?.toDERBytes())
                 received.withLockedValue { $0.append(request) }
                 let (status, text) = responder(request)
+                // Status 0: the connection closes with no answer (an answer lost on the way).
+                if status == 0 { context.close(promise: nil); return }
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: "application/json")
                 headers.add(name: "Content-Length", value: "\(text.utf8.count)")
