@@ -50,17 +50,30 @@ public struct EtcdClusterClient: Sendable {
     }
 
     /// Promotes the learner `id` once it has caught up: etcd refuses a learner that is behind, so this
-    /// asks again every `interval` until `limit`.
-    public static func promote(_ id: UInt64, via client: MutualTLSClient, limit: Duration, interval: Duration = .milliseconds(500)) async throws {
+    /// asks again every `interval` until `limit`, starting with `preferred`. A member that does not answer
+    /// (a busy peer, a lost response) is asked again through the next one; a promote etcd says was
+    /// already done (the member is a voter) counts as done.
+    public func promote(_ id: UInt64, preferring preferred: MutualTLSClient? = nil, limit: Duration,
+                        interval: Duration = .milliseconds(500)) async throws {
         let request = EtcdMembership.promoteRequest(id: id)
+        let order = preferred.map { first in [first] + clients.filter { $0 !== first } } ?? clients
+        guard !order.isEmpty else { throw APIError(.unreachable, "no etcd member to promote \(EtcdMembership.hex(id)) through") }
         let clock = ContinuousClock()
         let deadline = clock.now + limit
+        var next = 0
         while true {
-            let response = try await client.send(request, timeout: .seconds(10))
-            if response.status == 200 { return }
-            let message = EtcdMembership.errorMessage(response.body)
-            guard EtcdMembership.learnerNotReady(message), clock.now < deadline else {
-                throw APIError(.status, "\(request.object) at \(client.baseURL) answered \(response.status)", cause: message)
+            let client = order[next % order.count]
+            do {
+                let response = try await client.send(request, timeout: .seconds(10))
+                if response.status == 200 { return }
+                let message = EtcdMembership.errorMessage(response.body)
+                if EtcdMembership.alreadyVoter(message) { return }
+                guard EtcdMembership.learnerNotReady(message), clock.now < deadline else {
+                    throw APIError(.status, "\(request.object) at \(client.baseURL) answered \(response.status)", cause: message)
+                }
+            } catch let error as APIError where error.code == .unreachable {
+                guard clock.now < deadline else { throw error }
+                next += 1
             }
             try await Task.sleep(for: interval)
         }

@@ -269,7 +269,7 @@ extension MasterOperations {
             changes += performed.count
             done += performed.map { "\($0.step)" }
             if let learner = mine, learner.isLearner {
-                try await EtcdClusterClient.promote(learner.id, via: via, limit: etcdTimeout)
+                try await cluster.promote(learner.id, preferring: via, limit: etcdTimeout)
                 done.append("promoted to voting member")
                 changes += 1
             }

@@ -156,6 +156,12 @@ public enum EtcdMembership {
         return String(decoding: body.prefix(300), as: UTF8.self)
     }
 
+    /// etcd's answer to promoting a member that is already a voter (a promote that got through
+    /// before its answer was lost): the start of the not-in-sync message, on its own.
+    public static func alreadyVoter(_ message: String) -> Bool {
+        message.hasSuffix("can only promote a learner member")
+    }
+
     /// Whether a promote failed only because the learner has not caught up yet (worth retrying).
     public static func learnerNotReady(_ message: String) -> Bool {
         message.contains("which is in sync with leader") || message.contains("not ready") || message.contains("too many requests")
