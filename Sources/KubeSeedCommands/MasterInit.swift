@@ -135,7 +135,8 @@ extension MasterOperations {
             let installed = try BinaryInstaller(root: root).install(archive: archive, sha256: sha256, wanted: KubernetesArchive.masterBinaries,
                                                                   replace: replace, journal: journal, version: version)
             let changed = installed.filter(\.changed)
-            return changed.isEmpty ? InitPhase.Result(state: .ok, detail: "\(installed.count) binaries in \(NodePaths.binDir) match \(archive) (Kubernetes \(version))")
+            let how = installed.allSatisfy(\.recorded) ? "; unchanged since they were installed from it, nothing read" : ""
+            return changed.isEmpty ? InitPhase.Result(state: .ok, detail: "\(installed.count) binaries in \(NodePaths.binDir) match \(archive) (Kubernetes \(version)\(how))")
                 : InitPhase.Result(state: .changed, detail: "installed \(changed.map(\.name).joined(separator: ", ")) from \(archive) (Kubernetes \(version))", changes: changed.count)
         }
         var seen = Set<String>()

@@ -232,7 +232,7 @@ struct InstallBinaries: ParsableCommand {
             let journal = try ChangeJournal(root: root)
             let installed = try BinaryInstaller(root: root).install(archive: path, sha256: sha256, replace: replace, journal: journal, version: version)
             for binary in installed {
-                say("  \(binary.changed ? "installed" : "unchanged")  \(binary.path) (\(binary.bytes) bytes)\n")
+                say("  \(binary.changed ? "installed" : "unchanged")  \(binary.path) (\(binary.bytes) bytes\(binary.recorded ? "; as installed from this archive, not read again" : ""))\n")
             }
             say("seed-agent install-binaries: \(installed.filter(\.changed).count) installed from \(path)"
                 + (version.map { " (Kubernetes \($0), as --version says)" } ?? " (version not checked: no join file and no --kubernetes-version)") + "\n")

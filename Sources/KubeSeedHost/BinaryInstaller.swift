@@ -26,6 +26,9 @@ public struct BinaryInstaller {
         public var bytes: Int
         /// `false` when the same binary was already there.
         public var changed: Bool
+        /// `true` when the last install's record answered for it: the archive and the binary are the
+        /// same files, unchanged since, and nothing was read.
+        public var recorded = false
     }
 
     /// - Parameters:
@@ -47,8 +50,16 @@ public struct BinaryInstaller {
             throw HostError(.file, "\(binDir) does not exist", cause: "run 'seed-agent apply' (or start the agent) first")
         }
         let expected = try expected.map(Self.checkedDigest)
+        let target = { (name: String) in "\(binDir)/\(name)" }
+        if let record = (try? root.read(InstalledBinaries.path)).flatMap({ $0 }).flatMap(InstalledBinaries.decode),
+           record.covers(archive: archive, archiveIdentity: root.identity(archive), sha256: expected, version: version,
+                         wanted: wanted, target: target, identity: root.identity) {
+            return wanted.map { Installed(name: $0, path: target($0), bytes: record.binaries[$0]!.bytes, changed: false, recorded: true) }
+        }
         let fd = try systemCall(.file, "open \(archive)") { open(root.resolve(archive), O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }
+        var archiveStat = stat()
+        try systemCall(.file, "stat \(archive)") { fstat(fd, &archiveStat) }
         if let expected {
             let digest = try Self.sha256(fd: fd, path: archive)
             guard digest == expected else {
@@ -121,7 +132,29 @@ public struct BinaryInstaller {
         try journal.record(records)
         for item in plan where item.changed { try item.temporary.install() }
         if plan.contains(where: { $0.changed }) { try root.syncDirectory(root.resolve(binDir)) }
+        try remember(InstalledBinaries(archive: archive, archiveIdentity: HostRoot.identity(archiveStat), sha256: expected, version: version?.description,
+                                       binaries: [:]), plan.map(\.temporary), journal: journal)
         return plan.map { Installed(name: $0.temporary.name, path: $0.temporary.target, bytes: $0.temporary.bytes, changed: $0.changed) }
+    }
+
+    /// Records what was installed or found (merged with the binaries the record already holds from the
+    /// same archive: a master's and a node's lists overlap), journaled; written only when it differs.
+    private func remember(_ record: InstalledBinaries, _ binaries: [ArchiveTemporary], journal: ChangeJournal) throws {
+        var record = record
+        if let previous = (try? root.read(InstalledBinaries.path)).flatMap({ $0 }).flatMap(InstalledBinaries.decode),
+           previous.archive == record.archive, previous.archiveIdentity == record.archiveIdentity, previous.sha256 == record.sha256, previous.version == record.version {
+            record.binaries = previous.binaries
+        }
+        for binary in binaries {
+            guard let identity = root.identity(binary.target) else { continue }
+            record.binaries[binary.name] = InstalledBinaries.Binary(path: binary.target, bytes: binary.bytes, identity: identity)
+        }
+        let data = record.encoded()
+        guard try root.read(InstalledBinaries.path) != data else { return }
+        var entries: [JournalRecord] = [.fileWritten(path: InstalledBinaries.path, sha256: StepRunner.sha256(data))]
+        if !root.exists(InstalledBinaries.path) { entries.insert(.file(path: InstalledBinaries.path, previous: nil, previousMode: nil), at: 0) }
+        try journal.record(entries)
+        try root.writeAtomically(InstalledBinaries.path, data, mode: 0o644)
     }
 
     /// What `path --version` prints (the live probe): the binary runs as nobody, without new privileges

@@ -1,6 +1,7 @@
 import CLinux
 import Foundation
 import Glibc
+import KubeSeedCore
 
 /// The host's file system seen from a root directory. Every file operation of KubeSeed goes
 /// through one, so tests run the real code against a temporary directory (`HostRoot(path: tmp)`).
@@ -38,6 +39,19 @@ public struct HostRoot: Sendable {
         var st = stat()
         guard stat(resolve(hostPath), &st) == 0 else { return nil }
         return UInt64(st.st_mtim.tv_sec) * 1_000_000 + UInt64(st.st_mtim.tv_nsec) / 1000
+    }
+
+    /// What the regular file at `hostPath` (following a link) is now; `nil` when there is none.
+    public func identity(_ hostPath: String) -> FileIdentity? {
+        var st = stat()
+        guard stat(resolve(hostPath), &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+        return Self.identity(st)
+    }
+
+    public static func identity(_ st: stat) -> FileIdentity {
+        FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
+                     modified: Int64(st.st_mtim.tv_sec), modifiedNanoseconds: Int64(st.st_mtim.tv_nsec),
+                     changed: Int64(st.st_ctim.tv_sec), changedNanoseconds: Int64(st.st_ctim.tv_nsec))
     }
 
     /// A file opened without following a link, with what `fstat` said of the open descriptor (so nothing

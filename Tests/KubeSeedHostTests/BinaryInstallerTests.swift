@@ -62,6 +62,47 @@ struct BinaryInstallerTests {
         #expect(host.root.list("/opt/k8s/bin").isEmpty)
     }
 
+    @Test func aSecondInstallFromTheSameUntouchedArchiveIsAnsweredByTheRecordAndAnyChangeMeansTheWholeCheck() throws {
+        let (host, journal) = try setUp()
+        let path = try archive(host, ["kubernetes/node/bin/kubelet": kubelet, "kubernetes/node/bin/kube-proxy": kubeProxy])
+        let digest = SHA256.hash(data: try host.root.read(path)!).map { String(format: "%02x", $0) }.joined()
+        let installer = BinaryInstaller(root: host.root)
+        func install(_ sha256: String? = nil, replace: Bool = false) throws -> [BinaryInstaller.Installed] {
+            try installer.install(archive: path, sha256: sha256, replace: replace, journal: journal)
+        }
+        let first = try install(digest)
+        #expect(first.allSatisfy { $0.changed && !$0.recorded })
+        let record = try #require(try host.root.read(InstalledBinaries.path).flatMap(InstalledBinaries.decode))
+        #expect(record.sha256 == digest && record.archive == path && Set(record.binaries.keys) == ["kubelet", "kube-proxy"])
+        #expect(record.binaries["kubelet"]?.identity == host.root.identity("/opt/k8s/bin/kubelet"))
+        #expect(host.root.mode(InstalledBinaries.path) == 0o644)
+
+        #expect(try install(digest).allSatisfy { !$0.changed && $0.recorded })
+        #expect(try install().allSatisfy { !$0.changed && $0.recorded }, "no SHA-256 asked: the unchanged archive file is enough")
+        #expect(throws: HostError.self, "another expected SHA-256 is the whole check, which refuses it") { try install(String(repeating: "0", count: 64)) }
+
+        // The same bytes written again: the binary is another file now, hashed and found the same; recorded again.
+        try host.root.writeAtomically("/opt/k8s/bin/kubelet", Data(kubelet), mode: 0o755)
+        #expect(try install(digest).allSatisfy { !$0.changed && !$0.recorded })
+        #expect(try install(digest).allSatisfy { !$0.changed && $0.recorded })
+        // A binary changed in place, same size: the record does not answer, and the whole check finds it.
+        var altered = kubeProxy
+        altered[100] ^= 0xff
+        let fd = open(host.root.resolve("/opt/k8s/bin/kube-proxy"), O_WRONLY)
+        _ = altered.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        let error = #expect(throws: HostError.self) { try install(digest) }
+        #expect(error?.description.contains("exists and differs") == true)
+        #expect(try install(digest, replace: true).filter(\.changed).map(\.name) == ["kube-proxy"])
+        // The archive rewritten with the same bytes: the whole check again.
+        try host.root.writeAtomically(path, try host.root.read(path)!, mode: 0o644)
+        #expect(try install(digest).allSatisfy { !$0.changed && !$0.recorded })
+
+        let outcome = try HostReset(root: host.root, effects: host.effects, journal: ChangeJournal(root: host.root)).run()
+        #expect(outcome.failed.isEmpty)
+        #expect(!host.root.exists(InstalledBinaries.path), "reset removes the record")
+    }
+
     @Test func serverArchiveLayoutAndChecksum() throws {
         let (host, journal) = try setUp()
         let path = try archive(host, ["kubernetes/server/bin/kubelet": kubelet, "kubernetes/server/bin/kube-proxy": kubeProxy])
