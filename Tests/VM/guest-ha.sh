@@ -363,6 +363,7 @@ master-1-2)
   balancer_checks
   # master-1 stays up until master-2 has checked etcd after master-3's reset (two members: both needed).
   hear 7008 1800; case "$heard" in finished*) pass "master-2 finished its checks";; *) fail "master-2 did not finish ('$heard')";; esac
+  cpu_report "at the end"
   log "DONE"
   sync
   systemctl poweroff
@@ -376,9 +377,12 @@ master-2-1)
   receive_join_file 7000 7001 1500
   seed_join first; first_rc=$join_rc
   after_join
-  seed_join again
-  [ "$join_rc" = 0 ] && grep -q '(0 changes' "$state/join-again.txt" && pass "seed join a second time changes nothing (0 changes)" \
-    || fail "seed join a second time: exit $join_rc, not 0 changes"
+  # With real binaries the run "once more" below is the same proof: one fewer join on two host cores.
+  if [ -z "$real" ]; then
+    seed_join again
+    [ "$join_rc" = 0 ] && grep -q '(0 changes' "$state/join-again.txt" && pass "seed join a second time changes nothing (0 changes)" \
+      || fail "seed join a second time: exit $join_rc, not 0 changes"
+  fi
   if [ "$first_rc" = 0 ]; then tell 192.0.2.11 7002 joined; else tell 192.0.2.11 7002 "join failed (exit $first_rc)"; fi
 
   # Once master-3 has joined: the re-run puts it (and master-3) behind this balancer; the run right after changes nothing.
@@ -451,6 +455,7 @@ master-2-1)
     "systemctl is-active --quiet seed-agent.path && systemctl is-active --quiet etcd.service && systemctl is-active --quiet kubeseed-api-balancer.service"
   expect "seed-agent status: master-2's node part is ready" seed-agent status
   tell 192.0.2.11 7008 finished
+  cpu_report "at the end"
   log "DONE"
   sync
   systemctl poweroff
@@ -568,6 +573,7 @@ master-3-1)
   else
     fail "files differ after reset and purge"; sed 's/^/DIFF | /' "$state/unexplained.txt" | head -n 40 | while read -r l; do log "$l"; done
   fi
+  cpu_report "at the end"
   log "DONE"
   sync
   systemctl poweroff
@@ -611,6 +617,7 @@ worker-1-2)
     pass "after reboot worker-1 is Ready again $(( $(ms) - t0 )) ms into the boot, its token deleted (client certificate kept)"
   else fail "after reboot worker-1 is not Ready"; journal_excerpt kubelet.service seed-agent.service; fi
   expect "after reboot seed-agent status is ready" wait_for 300 seed-agent status
+  cpu_report "at the end"
   log "DONE"
   sync
   systemctl poweroff
@@ -618,6 +625,7 @@ worker-1-2)
 
 *)
   fail "no scenario for $me in phase $(phase)"
+  cpu_report "at the end"
   log "DONE"
   sync
   systemctl poweroff

@@ -39,10 +39,17 @@ wait_for() {
     sleep 0.5
   done
 }
+# cpu_report WHEN: where this guest's CPU went so far (the processes with the most CPU time, from ps):
+# on two emulated host cores, the figure that says why a step was slow
+cpu_report() {
+  log "CPU $1: uptime $(cut -d' ' -f1 /proc/uptime) s, load $(cut -d' ' -f1-3 /proc/loadavg)"
+  ps -eo cputimes=,comm= --sort=-cputimes 2>/dev/null | head -n 10 | while read -r t name; do log "CPU $1 | ${t}s $name"; done
+}
 # phase: which boot of a multi-boot scenario this is (1, 2, …), kept on the guest's disk
 phase() { cat "$state/phase" 2>/dev/null || echo 1; }
 # power_off_for_boot N: the next boot of this disk runs phase N of the scenario
 power_off_for_boot() {
+  cpu_report "before powering off"
   echo "$1" > "$state/phase"
   timeline "powering off for boot $1"
   sync

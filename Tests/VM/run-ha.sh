@@ -112,12 +112,16 @@ fi
 rm -rf "$stage"
 echo "run-ha: disks ready after $(( ($(date +%s%3N) - start_ms) / 1000 )) s"
 
+# Four guests on two host cores: with --real each gets one vCPU and a CPU model without AVX, so the Go
+# binaries' emulated instructions stay the cheap ones (KUBESEED_VM_SMP / KUBESEED_VM_CPU override).
+vcpus=${KUBESEED_VM_SMP:-$([ -n "$real" ] && echo 1 || echo 2)}
+cpu_model=${KUBESEED_VM_CPU:-$([ -n "$real" ] && echo qemu64 || echo max)}
 boot() { # NAME N ROUND TIMEOUT: guest NAME on tapN, inside the namespace
   local rc=0 memory=2048 mac=52:54:00:4b:53:1$2
   [ -n "$real" ] && memory=2560
   [ "$2" = 4 ] && { memory=1536; mac=52:54:00:4b:53:21; }
   echo "TIMELINE $(date +%s%3N) $1 qemu started (round $3)" >> "$work/host-timeline.txt"
-  timeout "$4" ip netns exec "$ns" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "$memory" -smp 2 \
+  timeout "$4" ip netns exec "$ns" qemu-system-x86_64 -accel tcg,thread=multi -cpu "$cpu_model" -m "$memory" -smp "$vcpus" \
     -nographic -no-reboot -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
     -append "root=/dev/vda rw console=ttyS0 quiet edd=off" \
     -drive "file=$work/$1.img,format=raw,if=virtio" \
