@@ -62,6 +62,10 @@ public enum EtcdUnit {
                 ("WorkingDirectory", .text(dataDir)),
                 ("ExecStart", .command(binary, flags)),
                 ("Restart", .text("on-failure")), ("RestartSec", .text("5")), ("LimitNOFILE", .text("65536")),
+                // etcd's tuning guide: a member starved of CPU or disk misses heartbeats and calls
+                // elections; the API server and kubelet beside it on a master must not starve it.
+                ("CPUWeight", .text("1000")), ("Nice", .text("-10")),
+                ("IOSchedulingClass", .text("best-effort")), ("IOSchedulingPriority", .text("0")),
             ]),
             .init("Install", [("WantedBy", .text("multi-user.target"))]),
         ]).render()
