@@ -35,8 +35,8 @@ public actor CSRApprover {
     let maximumEvent: Int
     let initialBackoff: Duration
     let maximumBackoff: Duration
-    /// Each request is sent again after a transient answer as a request of the commands is, its pauses
-    /// starting at `initialBackoff`.
+    /// A review's requests are sent again after a transient answer as a request of the commands is, their
+    /// pauses starting at `initialBackoff`; the list has the run loop's backoff, which the status reports.
     var retry: RetryPolicy { RetryPolicy(attempts: RetryPolicy.transient.attempts, firstPause: initialBackoff) }
     public private(set) var counts = Counts()
     /// The last resourceVersion seen (from a list or an event).
@@ -119,7 +119,7 @@ public actor CSRApprover {
             if let token { path += "&continue=" + (token.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? "") }
             let response: MutualTLSClient.Response
             do {
-                response = try await client.send(APIRequest(.get, path, object: "CertificateSigningRequests"), retry: retry)
+                response = try await client.send(APIRequest(.get, path, object: "CertificateSigningRequests"), retry: .none)
             } catch let error as APIError where error.code == .tooLarge && limit > 1 {
                 // Requests padded to the API server's size limit: smaller pages, down to one (which always fits).
                 limit = max(1, limit / 4)
