@@ -208,23 +208,17 @@ extension AgentOperations {
             AgentStatus.Check("node preparation", "ok", "modules, sysctls, swap, SELinux, time, directories as planned"),
         ]
         var ready = true
-        var waitingForBinaries: [String] = []
-        var waitingForFiles: [String] = []
+        var waiting: [String] = []
         let components = [(ComponentPlanner.containerd, ""), (APIBalancer.unit, "")] + ComponentPlanner.kubernetesUnits
         let states = (try? effects.services?.unitStates(components.map(\.0))) ?? [:]
         for (unit, binary) in components {
             let state = states[unit]
             let active = state?.activeState == "active"
             let planned = plan.items.first { $0.name == unit }
-            if !binary.isEmpty, planned?.state == .warn, !active {
+            if !binary.isEmpty, planned?.state == .warn {
                 // The plan's detail says what this pass was going to do; the status says how things are now.
-                if let needed = ComponentPlanner.nodeUnits.first(where: { $0.name == unit })?.waitsFor, planned?.detail.hasPrefix("waiting for") == true {
-                    checks.append(AgentStatus.Check(unit, "waiting", "\(state?.unitFileState ?? "unknown"); starts once \(needed.path) is there (\(needed.why))"))
-                    waitingForFiles.append(binary)
-                } else {
-                    checks.append(AgentStatus.Check(unit, "waiting", "\(state?.unitFileState ?? "unknown"); binary missing: put \(binary) in \(NodePaths.binDir)"))
-                    waitingForBinaries.append(binary)
-                }
+                checks.append(AgentStatus.Check(unit, "waiting", "\(state?.unitFileState ?? "unknown"); binary missing: put \(binary) in \(NodePaths.binDir)"))
+                waiting.append(binary)
             } else if active {
                 checks.append(AgentStatus.Check(unit, "ok", "\(state!.unitFileState), \(state!.activeState) (\(state!.subState))"))
             } else {
@@ -232,10 +226,8 @@ extension AgentOperations {
                 checks.append(AgentStatus.Check(unit, "failed", state.map { "\($0.activeState) (\($0.subState)); see journalctl -u \(unit)" } ?? "unknown state"))
             }
         }
-        let waiting = (waitingForBinaries.isEmpty ? [] : ["\(waitingForBinaries.joined(separator: ", ")) waiting for binaries in \(NodePaths.binDir)"])
-            + (waitingForFiles.isEmpty ? [] : ["\(waitingForFiles.joined(separator: ", ")) waiting for the kubelet's client certificate"])
         let summary = ready
-            ? "node prepared, containerd and the API balancer active" + (waiting.isEmpty ? ", kubelet and kube-proxy active" : "; " + waiting.joined(separator: "; "))
+            ? "node prepared, containerd and the API balancer active" + (waiting.isEmpty ? ", kubelet and kube-proxy active" : "; \(waiting.joined(separator: ", ")) waiting for binaries in \(NodePaths.binDir)")
             : "components not active: " + checks.filter { $0.state == "failed" }.map(\.name).joined(separator: ", ")
         return AgentStatus(ready: ready, summary: summary, updated: stamp, checks: checks)
     }

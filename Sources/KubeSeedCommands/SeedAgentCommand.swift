@@ -129,7 +129,6 @@ struct Run: AsyncParsableCommand {
         try watcher.watch(joinDirectory)
         var watchingBinaries = false
         var watchingImages = false
-        var watchingCertificates = false
         var notifiedReady = false
         while true {
             ServiceNotifier.notify("STATUS=converging from \(Validate.printable(join))")
@@ -155,11 +154,6 @@ struct Run: AsyncParsableCommand {
                 try watcher.watch(ImageArchives.directory)
                 watchingImages = true
             }
-            // kube-proxy waits for the kubelet's client certificate: the next pass starts it once it is there.
-            if !watchingCertificates, operations.root.isDirectory(NodePaths.certDir) {
-                try watcher.watch(NodePaths.certDir)
-                watchingCertificates = true
-            }
             // Sleep in the kernel until the join file or the binaries directory changes, waking every
             // interval to ask which API servers there are.
             while true {
@@ -170,8 +164,6 @@ struct Run: AsyncParsableCommand {
                     continue
                 }
                 if changed.contains(where: { $0 == join || $0.hasPrefix(NodePaths.binDir + "/") || $0.hasPrefix(ImageArchives.directory + "/") }) { break }
-                if changed.contains(NodePaths.kubeletClientCertificate),
-                   (try? operations.effects.services?.unitState(ComponentPlanner.kubeProxy).isActive) != true { break }
             }
         }
     }

@@ -9,8 +9,6 @@ public struct ComponentObservation: Sendable {
     public var units: [String: UnitState] = [:]
     /// Executables found in /opt/k8s/bin, by name.
     public var binaries: Set<String> = []
-    /// The files units wait for (`ManagedUnit.waitsFor`) that are there.
-    public var presentFiles: Set<String> = []
     /// Files KubeSeed created in the directories whose content it renders whole (containerd's certs.d),
     /// from the change journal, that are still there: one no longer rendered is removed.
     public var ownedFiles: Set<String> = []
@@ -35,34 +33,20 @@ public enum ComponentPlanner {
         public var name: String
         public var binary: String?
         public var installHint: String
-        /// A file the program cannot start without, which something else makes (kube-proxy runs on the
-        /// kubelet's client certificate, there only once TLS bootstrap is done): the unit is enabled but
-        /// not started until the file is there, instead of failing and restarting every few seconds.
-        public var waitsFor: (path: String, why: String)?
-        public init(_ name: String, binary: String?, installHint: String, waitsFor: (path: String, why: String)? = nil) {
+        public init(_ name: String, binary: String?, installHint: String) {
             self.name = name
             self.binary = binary
             self.installHint = installHint
-            self.waitsFor = waitsFor
-        }
-
-        public static func == (a: ManagedUnit, b: ManagedUnit) -> Bool {
-            a.name == b.name && a.binary == b.binary && a.installHint == b.installHint && a.waitsFor?.path == b.waitsFor?.path && a.waitsFor?.why == b.waitsFor?.why
         }
 
         /// Where the unit's binary is: an absolute path as given, a name in `/opt/k8s/bin`.
         public var binaryPath: String? { binary.map { $0.hasPrefix("/") ? $0 : "\(NodePaths.binDir)/\($0)" } }
     }
 
-    static let kubernetesArchives = "kubernetes-node-linux-amd64.tar.gz or kubernetes-server-linux-amd64.tar.gz"
-
     public static let nodeUnits: [ManagedUnit] = [
         ManagedUnit(containerd, binary: nil, installHint: "apt install containerd runc"),
         ManagedUnit(APIBalancer.unit, binary: APIBalancer.executable, installHint: "apt install haproxy"),
-        ManagedUnit(kubelet, binary: "kubelet", installHint: kubernetesArchives),
-        ManagedUnit(kubeProxy, binary: "kube-proxy", installHint: kubernetesArchives,
-                    waitsFor: (NodePaths.kubeletClientCertificate, "the kubelet's client certificate, which kube-proxy runs on (TLS bootstrap)")),
-    ]
+    ] + kubernetesUnits.map { ManagedUnit($0.0, binary: $0.1, installHint: "kubernetes-node-linux-amd64.tar.gz or kubernetes-server-linux-amd64.tar.gz") }
 
     /// The node's components: containerd, the API balancer, kubelet, kube-proxy.
     public static func plan(_ files: [RenderedFile], _ observed: ComponentObservation) -> NodePlan {
@@ -112,12 +96,10 @@ public enum ComponentPlanner {
             let binary = unit.binary!
             // A unit file written in this run is not loaded yet: treat it as new, disabled and inactive.
             let state = observed.units[unit.name].flatMap { $0.exists ? $0 : nil } ?? UnitState(loadState: "loaded", unitFileState: "disabled")
-            let missingFile = unit.waitsFor.flatMap { observed.presentFiles.contains($0.path) ? nil : $0 }
-            let note = !observed.binaries.contains(binary)
-                ? (binary.hasPrefix("/") ? "\(binary) missing (\(unit.installHint))" : "binary missing: put \(binary) in \(NodePaths.binDir) (from \(unit.installHint))")
-                : missingFile.map { "waiting for \($0.path) (\($0.why))" } ?? ""
             let (item, steps) = unitItem(unit.name, state, configChanged: changedUnits.contains(unit.name) || stale(unit.name, state, files, observed),
-                                         runnable: observed.binaries.contains(binary) && missingFile == nil, binaryNote: note)
+                                         runnable: observed.binaries.contains(binary),
+                                         binaryNote: binary.hasPrefix("/") ? "\(binary) missing (\(unit.installHint))"
+                                             : "binary missing: put \(binary) in \(NodePaths.binDir) (from \(unit.installHint))")
             items.append(item)
             activation += steps
         }

@@ -38,7 +38,6 @@ public struct ComponentObserver {
             if let binary = unit.binary, let path = unit.binaryPath, access(root.resolve(path), X_OK) == 0 {
                 observed.binaries.insert(binary)
             }
-            if let needed = unit.waitsFor?.path, root.exists(needed) { observed.presentFiles.insert(needed) }
         }
         return observed
     }

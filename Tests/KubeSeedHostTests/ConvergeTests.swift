@@ -129,27 +129,6 @@ import Testing
         #expect(pass.status.checks.first { $0.name == "kube-proxy.service" }?.state == "waiting")
     }
 
-    @Test func kubeProxyWaitsForTheKubeletsClientCertificateInsteadOfFailingEveryFewSeconds() throws {
-        let host = try TemporaryHost()
-        try drop(host, joinText())
-        for binary in ["kubelet", "kube-proxy"] {
-            try TemporaryHost.write(host.root, "/opt/k8s/bin/\(binary)", "#!/bin/sh\n")
-            chmod(host.root.resolve("/opt/k8s/bin/\(binary)"), 0o755)
-        }
-        let pass = operations(host).converge()
-        #expect(host.services.calls.contains("start kubelet.service"), "\(pass.output)")
-        #expect(host.services.calls.contains("enable kube-proxy.service"))
-        #expect(!host.services.calls.contains("start kube-proxy.service"), "no start before TLS bootstrap: kube-proxy would exit at once")
-        let proxy = try #require(pass.status.checks.first { $0.name == "kube-proxy.service" })
-        #expect(proxy.state == "waiting" && proxy.reason.contains("starts once \(NodePaths.kubeletClientCertificate) is there"))
-        #expect(pass.status.ready && pass.status.summary.contains("kube-proxy waiting for the kubelet's client certificate"))
-        // The kubelet has its client certificate: the next pass starts kube-proxy.
-        try TemporaryHost.write(host.root, NodePaths.kubeletClientCertificate, "certificate and key\n")
-        let after = operations(host).converge()
-        #expect(host.services.calls.contains("start kube-proxy.service"), "\(after.output)")
-        #expect(after.status.checks.first { $0.name == "kube-proxy.service" }?.state == "ok")
-    }
-
     @Test(arguments: [
         ("world-readable", 0o644 as mode_t, "", "mode 644 lets others read the bootstrap token; run: chmod 600"),
         ("group-readable", 0o640 as mode_t, "", "mode 640 lets others read the bootstrap token"),
