@@ -21,10 +21,11 @@
 # pod on the worker with logs and exec, a Service through IPVS from master-1, the EndpointSlice,
 # CoreDNS's objects, the worker's token refused once deleted; the worker watches the failover too and
 # reboots with its token gone; kubectl's view of the cluster after the failover is printed.
-# Measured (2026-12-02, 2 host cores, TCG): four guests running a real control plane overload the
-# emulation: API servers stop answering /readyz for minutes (seed join on master-3 waited 180 s, the
-# re-run of seed init on master-1 timed out) and the run does not finish. Tests/VM/run-vm-test.sh real
-# (one guest) and the real-API tests in swift test are what the tests run on real Kubernetes.
+# Measured (2026-12-02, 2 host cores, TCG, one vCPU and qemu64 per guest): four guests running a real
+# control plane overload the emulation and the run does not finish: seed init 162-226 s, master-2's join
+# 225-254 s, master-3's API server 324 s to /readyz while etcd called elections for want of CPU; each
+# idle master's qemu takes about 0.65 of a host core (cpu_report lines say which processes). Tests/VM/
+# run-vm-test.sh real (one guest) and the real-API tests in swift test are what the tests run on real Kubernetes.
 # Usage: Tests/VM/run-ha.sh [--keep] [--real]   (KUBESEED_VM_TIMEOUT per boot round, default 1500 s; master-2
 # and master-3 run through both rounds and get twice that)
 set -euo pipefail
