@@ -51,7 +51,10 @@ public struct BinaryInstaller {
         }
         let expected = try expected.map(Self.checkedDigest)
         let target = { (name: String) in "\(binDir)/\(name)" }
-        if let record = (try? root.read(InstalledBinaries.path)).flatMap({ $0 }).flatMap(InstalledBinaries.decode),
+        // Read once: it answers this install or is merged into the new record (callers hold the host lock).
+        let recordData = (try? root.read(InstalledBinaries.path)) ?? nil
+        let lastRecord = recordData.flatMap(InstalledBinaries.decode)
+        if let record = lastRecord,
            record.covers(archive: archive, archiveIdentity: root.identity(archive), sha256: expected, version: version,
                          wanted: wanted, target: target, identity: root.identity) {
             return wanted.map { Installed(name: $0, path: target($0), bytes: record.binaries[$0]!.bytes, changed: false, recorded: true) }
@@ -133,16 +136,16 @@ public struct BinaryInstaller {
         for item in plan where item.changed { try item.temporary.install() }
         if plan.contains(where: { $0.changed }) { try root.syncDirectory(root.resolve(binDir)) }
         try remember(InstalledBinaries(archive: archive, archiveIdentity: HostRoot.identity(archiveStat), sha256: expected, version: version?.description,
-                                       binaries: [:]), plan.map(\.temporary), journal: journal)
+                                       binaries: [:]), plan.map(\.temporary), last: (recordData, lastRecord), journal: journal)
         return plan.map { Installed(name: $0.temporary.name, path: $0.temporary.target, bytes: $0.temporary.bytes, changed: $0.changed) }
     }
 
     /// Records what was installed or found (merged with the binaries the record already holds from the
     /// same archive: a master's and a node's lists overlap), journaled; written only when it differs.
-    private func remember(_ record: InstalledBinaries, _ binaries: [ArchiveTemporary], journal: ChangeJournal) throws {
+    private func remember(_ record: InstalledBinaries, _ binaries: [ArchiveTemporary], last: (data: Data?, record: InstalledBinaries?),
+                          journal: ChangeJournal) throws {
         var record = record
-        if let previous = (try? root.read(InstalledBinaries.path)).flatMap({ $0 }).flatMap(InstalledBinaries.decode),
-           previous.archive == record.archive, previous.archiveIdentity == record.archiveIdentity, previous.sha256 == record.sha256, previous.version == record.version {
+        if let previous = last.record, previous.archive == record.archive, previous.archiveIdentity == record.archiveIdentity, previous.sha256 == record.sha256, previous.version == record.version {
             record.binaries = previous.binaries
         }
         for binary in binaries {
@@ -150,7 +153,7 @@ public struct BinaryInstaller {
             record.binaries[binary.name] = InstalledBinaries.Binary(path: binary.target, bytes: binary.bytes, identity: identity)
         }
         let data = record.encoded()
-        guard try root.read(InstalledBinaries.path) != data else { return }
+        guard last.data != data else { return }
         var entries: [JournalRecord] = [.fileWritten(path: InstalledBinaries.path, sha256: StepRunner.sha256(data))]
         if !root.exists(InstalledBinaries.path) { entries.insert(.file(path: InstalledBinaries.path, previous: nil, previousMode: nil), at: 0) }
         try journal.record(entries)
