@@ -3,6 +3,7 @@ import Foundation
 import KubeSeedCore
 import NIOCore
 import NIOSSL
+import Synchronization
 
 /// Errors talking to the API server or etcd. The message names what was asked and of whom.
 public struct APIError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -47,9 +48,12 @@ public struct TLSIdentity: Sendable {
 
 /// An HTTPS client with mutual TLS for one server (the API server or an etcd member), on AsyncHTTPClient.
 /// The server's certificate must chain to the given CA and name the host in `baseURL`.
+/// Call `shutdown()` when done; a client dropped without it (an error path that skipped it) closes its
+/// connections as it goes away, instead of leaking them or, in a debug build, stopping the process.
 public final class MutualTLSClient: Sendable {
     public let baseURL: String
     let client: HTTPClient
+    private let isShutDown = Atomic<Bool>(false)
 
     public struct Response: Sendable {
         public var status: Int
@@ -187,9 +191,15 @@ public final class MutualTLSClient: Sendable {
         return Response(status: 200, body: Data())
     }
 
-    /// Closes the connections. Call once, before the client goes away.
+    /// Closes the connections, before the client goes away; a second call does nothing.
     public func shutdown() async {
+        guard !isShutDown.exchange(true, ordering: .relaxed) else { return }
         try? await client.shutdown()
+    }
+
+    deinit {
+        // The pool keeps the HTTPClient until its connections are closed, so its own deinit sees it shut down.
+        if !isShutDown.load(ordering: .relaxed) { client.shutdown { _ in } }
     }
 }
 

@@ -182,6 +182,28 @@ import X509
             Issue.record("unexpected error \(error)")
         }
     }
+
+    @Test func aClientDroppedWithoutShutdownClosesItsConnections() async throws {
+        let pki = try PKI()
+        let server = try await RecordingServer(certificatePEM: pki.server.cert, keyPEM: pki.server.key, clientCAPEM: pki.ca.certificate.pem,
+                                               responder: { _ in (200, "{}") })
+        do {
+            var client: MutualTLSClient? = try MutualTLSClient(baseURL: "https://127.0.0.1:\(server.port)", identity: pki.adminIdentity)
+            _ = try await client?.send(APIRequest(.get, "/healthz", object: "healthz"))
+            #expect(server.openConnections == 1)
+            // An error path that skips shutdown(): a debug build of AsyncHTTPClient stops the process here
+            // unless the client shuts its pool down itself; a release build would keep the connection.
+            client = nil
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(5)
+            while server.openConnections > 0, clock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(server.openConnections == 0, "the dropped client's connection is still open (its pool's idle timeout is 10 s)")
+        } catch {
+            try await server.stop()
+            throw error
+        }
+        try await server.stop()
+    }
 }
 
 /// A flag shared with the server's responder closure.

@@ -29,7 +29,7 @@ import Testing
             #expect(members.map(\.name) == ["master-1"] && via === client)
             let added = try await EtcdClusterClient.addLearner(peerURL: "https://192.0.2.12:2380", via: client)
             #expect(added.id == UInt64.max - 1 && added.isLearner && !added.started)
-            try await cluster.promote(added.id, preferring: via, limit: .seconds(5), interval: .milliseconds(10))
+            try await cluster.promote(added.id, preferring: via, limit: .seconds(60), interval: .milliseconds(10))
             let sent = server.requests
             #expect(sent.map(\.uri) == ["/v3/cluster/member/list", "/v3/cluster/member/add"] + Array(repeating: "/v3/cluster/member/promote", count: 3))
             #expect(sent.allSatisfy { $0.method == "POST" && $0.contentType == "application/json" && $0.clientCertificateDER != nil })
@@ -42,7 +42,7 @@ import Testing
         try await ContractTests().withServer(try ContractTests.PKI(), responder: { _ in
             (400, #"{"error":"etcdserver: member not found","code":5}"#)
         }) { server, client in
-            await #expect(throws: APIError.self) { try await EtcdClusterClient(clients: [client]).promote(7, limit: .seconds(5), interval: .milliseconds(10)) }
+            await #expect(throws: APIError.self) { try await EtcdClusterClient(clients: [client]).promote(7, limit: .seconds(60), interval: .milliseconds(10)) }
             #expect(server.requests.count == 1)
             do {
                 try await EtcdClusterClient.remove(7, via: client)
@@ -58,7 +58,7 @@ import Testing
         let pki = try ContractTests.PKI()
         try await ContractTests().withServer(pki, responder: { _ in (200, "{}") }) { server, client in
             let closed = try MutualTLSClient(baseURL: "https://127.0.0.1:1", identity: pki.adminIdentity, connectTimeout: .milliseconds(300))
-            try await EtcdClusterClient(clients: [client, closed]).promote(9, preferring: closed, limit: .seconds(5), interval: .milliseconds(10))
+            try await EtcdClusterClient(clients: [client, closed]).promote(9, preferring: closed, limit: .seconds(60), interval: .milliseconds(10))
             #expect(server.requests.map(\.uri) == ["/v3/cluster/member/promote"] && server.requests.first?.json == ["ID": "9"])
             // Nobody answers: the last failure, once the limit has passed.
             await #expect(throws: APIError.self) {
@@ -72,7 +72,7 @@ import Testing
         try await ContractTests().withServer(try ContractTests.PKI(), responder: { _ in
             (400, #"{"error":"etcdserver: can only promote a learner member","code":9}"#)
         }) { server, client in
-            try await EtcdClusterClient(clients: [client]).promote(9, limit: .seconds(5), interval: .milliseconds(10))
+            try await EtcdClusterClient(clients: [client]).promote(9, limit: .seconds(60), interval: .milliseconds(10))
             #expect(server.requests.count == 1)
         }
         #expect(EtcdMembership.alreadyVoter("etcdserver: can only promote a learner member"))

@@ -23,10 +23,13 @@ final class RecordingServer: Sendable {
     typealias Responder = @Sendable (Request) -> (status: Int, body: String)
 
     private let received = NIOLockedValueBox<[Request]>([])
+    private let open = NIOLockedValueBox(0)
     private let channel: Channel
     let port: Int
 
     var requests: [Request] { received.withLockedValue { $0 } }
+    /// Connections from clients that are open now.
+    var openConnections: Int { open.withLockedValue { $0 } }
 
     init(certificatePEM: String, keyPEM: String, clientCAPEM: String, responder: @escaping Responder) async throws {
         var tls = TLSConfiguration.makeServerConfiguration(
@@ -36,11 +39,14 @@ final class RecordingServer: Sendable {
         tls.certificateVerification = .noHostnameVerification
         let context = try NIOSSLContext(configuration: tls)
         let received = self.received
+        let open = self.open
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 16)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                open.withLockedValue { $0 += 1 }
+                channel.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(Handler(received: received, responder: responder))
