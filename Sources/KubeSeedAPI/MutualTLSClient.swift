@@ -23,11 +23,20 @@ public struct APIError: Error, CustomStringConvertible, Sendable, Equatable {
     public var code: Code
     public var message: String
     public var cause: String?
+    /// The HTTP status a `.status` error carries, when it came from one answer.
+    public var httpStatus: Int?
 
-    public init(_ code: Code, _ message: String, cause: String? = nil) {
+    public init(_ code: Code, _ message: String, cause: String? = nil, httpStatus: Int? = nil) {
         self.code = code
         self.message = message
         self.cause = cause
+        self.httpStatus = httpStatus
+    }
+
+    /// The server did not manage to answer (no connection, no answer in time, or a transient status
+    /// after the retries): asking later may succeed, unlike a refusal.
+    public var isNoAnswer: Bool {
+        code == .unreachable || (code == .status && httpStatus.map(RetryPolicy.transientStatuses.contains) == true)
     }
 
     public var description: String { cause.map { "\(message) (\($0))" } ?? message }

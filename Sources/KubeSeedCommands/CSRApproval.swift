@@ -60,23 +60,23 @@ extension MasterOperations {
     }
 
     /// Role labels and the control-plane taint for every node this master minted a join file for (and
-    /// itself), on the Nodes that exist; the approver labels the others as they register.
+    /// itself), on the Nodes that exist; the approver labels the others as they register. An API server
+    /// too busy to answer leaves the phase waiting, not failed: the join or init is otherwise done.
     func nodeRoles(_ masterIP: String) async throws -> InitPhase.Result {
         let book = try await fullAddressBook()
-        var patched: [String] = []
-        var absent: [String] = []
-        try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in
-            for (node, roles) in book.roles.sorted(by: { $0.key < $1.key }) where !roles.isEmpty {
-                switch try await NodeLabeller.ensure(node, roles: roles, with: client) {
-                case .patched: patched.append(node)
-                case .absent: absent.append(node)
-                case .unchanged: break
-                }
-            }
+        let report = try await withClient(Self.url(masterIP, 6443), presenting: "admin") { try await NodeLabeller.ensureAll(book.roles, with: $0) }
+        var notes: [String] = []
+        if !report.absent.isEmpty {
+            notes.append("not registered yet (labelled by the CSR approver when they are): \(report.absent.joined(separator: " "))")
         }
-        let waiting = absent.isEmpty ? "" : "; not registered yet (labelled by the CSR approver when they are): \(absent.joined(separator: " "))"
-        return patched.isEmpty ? InitPhase.Result(state: .ok, detail: "\(book.roles.count - absent.count) Nodes have their roles\(waiting)")
-            : InitPhase.Result(state: .changed, detail: "labelled \(patched.joined(separator: " "))\(waiting)", changes: patched.count)
+        if !report.unanswered.isEmpty {
+            notes.append("the API server did not answer for \(report.unanswered.joined(separator: " ")) (\(report.cause ?? "no answer")); "
+                         + "the CSR approver labels each when its kubelet asks for a serving certificate, or run this again")
+        }
+        let labelled = report.patched.isEmpty ? "\(report.unchanged.count) Nodes have their roles" : "labelled \(report.patched.joined(separator: " "))"
+        let detail = ([labelled] + notes).joined(separator: "; ")
+        if !report.unanswered.isEmpty { return InitPhase.Result(state: .waiting, detail: detail, changes: report.patched.count) }
+        return InitPhase.Result(state: report.patched.isEmpty ? .ok : .changed, detail: detail, changes: report.patched.count)
     }
 }
 

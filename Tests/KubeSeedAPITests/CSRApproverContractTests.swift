@@ -205,6 +205,43 @@ import X509
         }
     }
 
+    @Test(arguments: [503, 0])
+    func aNodeTheAPIServerDoesNotAnswerForEndsTheRoundAsUnansweredNotFailed(_ busy: Int) async throws {
+        // status 0: the connection closed with no answer.
+        let pki = try ContractTests.PKI()
+        try await ContractTests().withServer(pki, responder: { request in
+            switch (request.method, request.uri) {
+            case ("GET", "/api/v1/nodes/a-gone"): return (404, "{}")
+            case ("GET", "/api/v1/nodes/b-master"): return (200, Self.node(["192.0.2.10"], hostname: "b-master"))
+            case ("PATCH", "/api/v1/nodes/b-master"): return (200, "{}")
+            case ("GET", "/api/v1/nodes/c-busy"): return (busy, "{\"kind\":\"Status\",\"message\":\"etcdserver: request timed out\"}")
+            default: return (200, Self.node(["192.0.2.99"], hostname: "never-asked"))
+            }
+        }) { server, client in
+            let roles = ["a-gone": ["worker"], "b-master": ["control-plane"], "c-busy": ["worker"], "d-later": ["worker"], "e-none": []]
+            let retry = RetryPolicy(attempts: 2, firstPause: .milliseconds(10))
+            let report = try await NodeLabeller.ensureAll(roles, with: client, retry: retry)
+            #expect(report.absent == ["a-gone"] && report.patched == ["b-master"] && report.unchanged.isEmpty)
+            #expect(report.unanswered == ["c-busy", "d-later"], "the round ends at the first node with no answer")
+            #expect(report.cause?.contains("c-busy") == true, "\(report.cause ?? "")")
+            #expect(server.requests.filter { $0.uri == "/api/v1/nodes/c-busy" }.count == 2, "sent again as the policy says")
+            #expect(!server.requests.contains { $0.uri.contains("d-later") || $0.uri.contains("e-none") })
+        }
+    }
+
+    @Test func aNodeTheAPIServerRefusesStillFails() async throws {
+        try await ContractTests().withServer(try ContractTests.PKI(), responder: { _ in
+            (403, "{\"kind\":\"Status\",\"message\":\"nodes is forbidden\"}")
+        }) { _, client in
+            do {
+                _ = try await NodeLabeller.ensureAll(["worker-1": ["worker"]], with: client, retry: .none)
+                Issue.record("a 403 was taken as no answer")
+            } catch let error as APIError {
+                #expect(error.httpStatus == 403 && !error.isNoAnswer && error.description.contains("forbidden"))
+            }
+        }
+    }
+
     @Test func anApprovalThatConflictsIsLeftToTheWatchNotRetriedForever() async throws {
         let pki = try ContractTests.PKI()
         let list = "{\"metadata\":{\"resourceVersion\":\"7\"},\"items\":[\(try Self.csr("csr-a", node: "worker-1", fixture: "worker-1", version: "1"))]}"
