@@ -260,11 +260,13 @@ extension MasterOperations {
                 (members, via) = try await cluster.list()
                 mine = members.first { $0.id == added.id } ?? added
             }
-            let setup = EtcdSetup(root: root, effects: effects, journal: context.journal, certDirectory: certDirectory, settings: context.config.host)
+            let setup = EtcdSetup(root: root, effects: effects, journal: context.journal, certDirectory: certDirectory,
+                                  settings: context.config.host, timing: context.config.timing)
             let initial = EtcdMembership.initialCluster(joining: name, peerURL: peerURL, members: members)
                 .map { EtcdUnit.Member(name: $0.name, ip: APIEndpoint.parse($0.peerURL)?.host ?? "") }
             let unit = try EtcdSetup.joinedUnit(root: root, name: name, dataDir: context.config.host.etcdDataDir) ?? EtcdUnit.render(this: EtcdUnit.Member(name: name, ip: context.masterIP), cluster: initial,
-                                                                                 state: .existing, certDir: certDirectory, settings: context.config.host)
+                                                                                 state: .existing, certDir: certDirectory, settings: context.config.host,
+                                                                                 timing: context.config.timing)
             let performed = try setup.converge(unit: unit)
             changes += performed.count
             done += performed.map { "\($0.step)" }

@@ -10,6 +10,8 @@ struct EtcdSetup {
     var certDirectory = ControlPlane.certDir
     /// Where etcd's data and WAL live (`host.dataDir`).
     var settings: NodePrepSettings
+    /// Heartbeat and election timeout (`timing`).
+    var timing = ControlPlaneTiming()
 
     static let neededCertificates = [EtcdUnit.caFile, "etcd-server.pem", "etcd-server-key.pem", "etcd-peer.pem", "etcd-peer-key.pem"]
 
@@ -17,7 +19,7 @@ struct EtcdSetup {
     /// Type=notify start job ends only when etcd is ready. Returns the steps performed.
     func converge(this member: EtcdUnit.Member, cluster: [EtcdUnit.Member]) throws -> [StepRunner.PerformedStep] {
         let unit = try Self.joinedUnit(root: root, name: member.name, dataDir: settings.etcdDataDir, certDirectory: certDirectory)
-            ?? EtcdUnit.render(this: member, cluster: cluster, certDir: certDirectory, settings: settings)
+            ?? EtcdUnit.render(this: member, cluster: cluster, certDir: certDirectory, settings: settings, timing: timing)
         return try converge(unit: unit)
     }
 

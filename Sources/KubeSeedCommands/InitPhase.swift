@@ -120,7 +120,7 @@ extension InitPhase {
     static let etcd = InitPhase(name: "etcd") { operations, context in
         let member = EtcdUnit.Member(name: context.config.masterName!, ip: context.masterIP)
         let performed = try EtcdSetup(root: operations.root, effects: operations.effects, journal: context.journal,
-                                      certDirectory: operations.certDirectory, settings: context.config.host)
+                                      certDirectory: operations.certDirectory, settings: context.config.host, timing: context.config.timing)
             .converge(this: member, cluster: [member])
         return performed.isEmpty ? Result(state: .ok, detail: "active with mutual TLS")
             : Result(state: .changed, detail: performed.map { "\($0.step)" }.joined(separator: ", "), changes: performed.count)

@@ -28,6 +28,10 @@ import Foundation
 ///   sha256: 0123…                  # optional, checked before anything is unpacked
 /// host:                            # as in the agent config
 ///   timezone: Asia/Shanghai
+/// timing:                          # for slow or far-apart masters (ControlPlaneTiming)
+///   etcdHeartbeatInterval: 250
+///   etcdElectionTimeout: 2000
+///   leaderElection: {leaseDuration: 15, renewDeadline: 10, retryPeriod: 2}
 /// ```
 public struct ClusterConfig: Sendable, Equatable {
     public static let apiVersion = "kubeseed.io/v1alpha1"
@@ -58,6 +62,7 @@ public struct ClusterConfig: Sendable, Equatable {
     public var serverArchive: String?
     public var serverArchiveSHA256: String?
     public var host = NodePrepSettings()
+    public var timing = ControlPlaneTiming()
 
     public init() {}
 
@@ -73,7 +78,7 @@ extension ClusterConfig {
         var config = ClusterConfig()
         var clusterLine: Int?
         for (key, value) in try YAMLField.document(text, file: file, apiVersion: apiVersion, kind: kind,
-                                                   sections: ["cluster", "master", "pki", "binaries", "host"]) {
+                                                   sections: ["cluster", "master", "pki", "binaries", "host", "timing"]) {
             switch key {
             case "cluster":
                 clusterLine = value.line
@@ -96,6 +101,8 @@ extension ClusterConfig {
                         config.serverArchiveSHA256 = text.lowercased()
                     }
                 }
+            case "timing":
+                config.timing = try ControlPlaneTiming.parse(value)
             default: // host
                 try HostSettingsParser.apply(value, to: &config.host)
             }
@@ -206,6 +213,7 @@ extension ClusterConfig {
         var hostPairs: [(String, YAMLDocument)] = [("dataDir", .string(host.dataDir))]
         if let timezone = host.timezone { hostPairs.append(("timezone", .string(timezone))) }
         pairs.append(("host", .map(hostPairs)))
+        if !timing.rendered.isEmpty { pairs.append(("timing", .map(timing.rendered))) }
         return YAMLDocument.render(header: header, pairs)
     }
 
@@ -222,6 +230,7 @@ extension ClusterConfig {
         cluster.nodePortRange = nodePortRange
         cluster.dataDir = host.kubernetesDataDir
         cluster.version = version
+        cluster.timing = timing
         return cluster
     }
 }

@@ -29,6 +29,8 @@ public enum ControlPlane {
         public var dataDir = "/data/k8s/k8s"
         /// The release the binaries are: the version table decides what each renderer writes.
         public var version = KubernetesVersion.newestTabled
+        /// etcd's heartbeat and election, the controllers' leader leases.
+        public var timing = ControlPlaneTiming()
 
         public init(masterIP: String, etcdEndpoints: [String]) {
             self.masterIP = masterIP
@@ -88,7 +90,6 @@ public enum ControlPlane {
             "--proxy-client-cert-file=\(cert("front-proxy-client"))",
             "--proxy-client-key-file=\(key("front-proxy-client"))",
             "--enable-aggregator-routing=true",
-            "--v=2",
         ]
     }
 
@@ -110,18 +111,14 @@ public enum ControlPlane {
             "--controllers=*,bootstrapsigner,tokencleaner",
             "--use-service-account-credentials=true",
             "--leader-elect=true",
-        ] + c.version.controllerManagerInsecurePortFlags + [
-            "--v=2",
-        ]
+        ] + c.timing.controllerManagerFlags + c.version.controllerManagerInsecurePortFlags
     }
 
     public static func schedulerFlags(_ c: Cluster) -> [String] {
         let kubeconfig = "/etc/kubernetes/kube-scheduler.kubeconfig"
         return [
             "--config=\(schedulerConfigPath)",
-        ] + securedLocally("kube-scheduler", port: 10259, kubeconfig: kubeconfig) + c.version.schedulerInsecurePortFlags + [
-            "--v=2",
-        ]
+        ] + securedLocally("kube-scheduler", port: 10259, kubeconfig: kubeconfig) + c.version.schedulerInsecurePortFlags
     }
 
     /// Serving on 127.0.0.1 with the component's own certificate, delegating authn/authz to the API server.
@@ -138,12 +135,12 @@ public enum ControlPlane {
     }
 
     /// KubeSchedulerConfiguration in the apiVersion `version`'s scheduler reads.
-    public static func schedulerConfig(_ version: KubernetesVersion) -> String {
+    public static func schedulerConfig(_ version: KubernetesVersion, timing: ControlPlaneTiming = ControlPlaneTiming()) -> String {
         YAMLDocument.render(header: header, [
             ("apiVersion", .string(version.schedulerConfigAPIVersion)),
             ("kind", .string("KubeSchedulerConfiguration")),
             ("clientConnection", .map([("kubeconfig", .string("/etc/kubernetes/kube-scheduler.kubeconfig"))])),
-            ("leaderElection", .map([("leaderElect", .bool(true))])),
+            ("leaderElection", .map([("leaderElect", .bool(true))] + timing.schedulerLeaderElection)),
         ])
     }
 
@@ -255,7 +252,7 @@ public enum ControlPlane {
         add(kubeProxyKubeconfigPath, user: "system:kube-proxy", certificate: "kube-proxy", server: external, restarts: [])
         files.append(RenderedFile(encryptionConfigPath, encryptionConfig(key: encryptionKey), mode: 0o600, restarts: ["kube-apiserver.service"]))
         files.append(RenderedFile(auditPolicyPath, auditPolicy(), restarts: ["kube-apiserver.service"]))
-        files.append(RenderedFile(schedulerConfigPath, schedulerConfig(c.version), restarts: ["kube-scheduler.service"]))
+        files.append(RenderedFile(schedulerConfigPath, schedulerConfig(c.version, timing: c.timing), restarts: ["kube-scheduler.service"]))
         for (path, content) in units(c) {
             let unit = String(path.split(separator: "/").last!)
             files.append(RenderedFile(path, content, restarts: [unit]))

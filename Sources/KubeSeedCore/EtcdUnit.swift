@@ -21,7 +21,7 @@ public enum EtcdUnit {
     /// The unit for `member` in `cluster`; `settings` says where the data and WAL live. A member
     /// joining a running cluster (`.existing`) was added to it first (as a learner) through etcd's API.
     public static func render(this member: Member, cluster: [Member], state: ClusterState = .new, certDir: String = "/etc/kubernetes/cert",
-                              settings: NodePrepSettings = NodePrepSettings()) -> String {
+                              settings: NodePrepSettings = NodePrepSettings(), timing: ControlPlaneTiming = ControlPlaneTiming()) -> String {
         let dataDir = settings.etcdDataDir, walDir = settings.etcdWALDir
         func url(_ ip: String, _ port: Int) -> String { IPAddress.httpsURL(ip, port: port) }
         let flags = [
@@ -47,9 +47,7 @@ public enum EtcdUnit {
             "--auto-compaction-retention=1",
             "--max-request-bytes=33554432",
             "--quota-backend-bytes=6442450944",
-            "--heartbeat-interval=250",
-            "--election-timeout=2000",
-        ]
+        ] + timing.etcdFlags
         return SystemdUnit(comment: "Written by KubeSeed (seed etcd); changes here are overwritten.", [
             .init("Unit", [
                 ("Description", .text("etcd for Kubernetes (mutual TLS; KubeSeed)")),

@@ -291,7 +291,6 @@ public enum NodeComponents {
         // (NodeRestriction); roles are labelled from the control plane.
         let labels = join.labels.keys.sorted().map { "\($0)=\(join.labels[$0]!)" }
         if !labels.isEmpty { flags.append("--node-labels=\(labels.joined(separator: ","))") }
-        flags.append("--v=2")
         return unit(description: "Kubernetes kubelet", binary: "kubelet", after: ["containerd.service", APIBalancer.unit],
                     wants: [APIBalancer.unit], requires: ["containerd.service"],
                     workingDirectory: join.kubelet.rootDir, flags: flags)
@@ -300,7 +299,7 @@ public enum NodeComponents {
     public static func kubeProxyUnit(_ join: JoinFile, _ node: NodeIdentity) -> String {
         unit(description: "Kubernetes kube-proxy (IPVS)", binary: "kube-proxy", after: ["network-online.target", APIBalancer.unit],
              wants: ["network-online.target", APIBalancer.unit], requires: [],
-             workingDirectory: kubeProxyDirectory(join), flags: ["--config=\(NodePaths.kubeProxyConfig)", "--v=2"])
+             workingDirectory: kubeProxyDirectory(join), flags: ["--config=\(NodePaths.kubeProxyConfig)"])
     }
 
     /// kube-proxy's working directory, beside the kubelet's root.

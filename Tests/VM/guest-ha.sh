@@ -42,6 +42,13 @@ me=$(hostname)
 case "$me" in worker-*) my_ip=192.0.2.2${me#worker-} ;; *) my_ip=192.0.2.1${me#master-} ;; esac
 k8s=/usr/local/lib/kubeseed-vmtest/k8s
 real=; [ -d $k8s ] && real=yes
+# The cluster's timing (cluster.yaml on master-1, sealed into every master's join file): on real binaries
+# the values for emulated 1-vCPU masters; with the stand-ins a small change, only to see it travel.
+if [ -n "$real" ]; then
+  heartbeat=500; timing='timing:\n  etcdHeartbeatInterval: 500\n  etcdElectionTimeout: 5000\n  leaderElection:\n    leaseDuration: 60\n    renewDeadline: 40\n    retryPeriod: 10\n'
+else
+  heartbeat=300; timing='timing:\n  etcdHeartbeatInterval: 300\n  etcdElectionTimeout: 3000\n'
+fi
 archive=$k8s/kubernetes-server-linux-amd64.tar.gz
 archive_sha=$([ -n "$real" ] && sed -n 's/  kubernetes-server-linux-amd64.tar.gz$//p' $k8s/SHA256SUMS)
 # kubectl: the admin's on a master (/root/.kube/config, written by seed), the kubelet's credentials on the worker.
@@ -126,11 +133,20 @@ ask() { if [ -n "$real" ]; then ask_real; else ask_standin; fi; }
 # api_up: this master's API server answers (the real one, or its stand-in started now).
 api_up() { if [ -n "$real" ]; then api_check; node_network & else standin_start; fi; }
 
+timing_checks() { # the cluster's timing reached this master's etcd (and, on real binaries, its controllers)
+  expect "etcd on $me runs with the cluster's timing: --heartbeat-interval=$heartbeat" grep -q -- "--heartbeat-interval=$heartbeat " /etc/systemd/system/etcd.service
+  if [ -n "$real" ]; then
+    expect "kube-controller-manager on $me holds its lease 60 s" grep -q -- "--leader-elect-lease-duration=60s" /etc/systemd/system/kube-controller-manager.service
+    expect "kube-scheduler on $me holds its lease 60 s" grep -q "leaseDuration: 60s" /etc/kubernetes/kube-scheduler.yaml
+  fi
+}
+
 after_join() { # what every new master checks once it joined
   [ "$join_rc" = 0 ] && pass "seed join exits 0: $me is a master" || { fail "seed join exit $join_rc"; journal_excerpt etcd.service; }
   expect "etcd on $me is healthy over mutual TLS with $me's own certificates" wait_for 60 etcd_at "${my_ip##*.}" endpoint health \
     || journal_excerpt etcd.service
   log "CA-SHA256 $(sha256sum < $cert/ca.pem | cut -d' ' -f1)"
+  timing_checks
   api_up
 }
 
@@ -258,9 +274,11 @@ master-1-1)
   timeline "boot 1: test driver started ($(cut -d' ' -f1 /proc/uptime) s after kernel start)"
   expect "the link is up with 192.0.2.11" wait_for 60 sh -c "ip -o addr show | grep -q 'inet 192.0.2.11/24'"
   install_deb
+  mkdir -p /etc/kubeseed
   if [ -n "$real" ]; then
-    mkdir -p /etc/kubeseed
-    printf 'apiVersion: kubeseed.io/v1alpha1\nkind: ClusterConfiguration\ncluster:\n  name: ha\n  kubernetesVersion: v1.20.2\n  sandboxImage: kubeseed.local/pause:3.4.1\n' > /etc/kubeseed/cluster.yaml
+    printf "apiVersion: kubeseed.io/v1alpha1\nkind: ClusterConfiguration\ncluster:\n  name: ha\n  kubernetesVersion: v1.20.2\n  sandboxImage: kubeseed.local/pause:3.4.1\n$timing" > /etc/kubeseed/cluster.yaml
+  else
+    printf "apiVersion: kubeseed.io/v1alpha1\nkind: ClusterConfiguration\n$timing" > /etc/kubeseed/cluster.yaml
   fi
   t0=$(ms); seed init --name master-1 "${join_extra[@]}" > "$state/init.txt" 2>&1; rc=$?
   timeline "seed init done (exit $rc, $(( $(ms) - t0 )) ms)"
@@ -268,6 +286,7 @@ master-1-1)
   [ $rc = 0 ] && pass "seed init exits 0" || { fail "seed init exit $rc"; journal_excerpt etcd.service; }
   expect "the master IP came from the default route over netlink" grep -q 'master master-1 192.0.2.11' "$state/init.txt"
   expect "etcd healthy over mutual TLS on the link address" etcd_at 11 endpoint health || journal_excerpt etcd.service
+  timing_checks
   log "CA-SHA256 $(sha256sum < $cert/ca.pem | cut -d' ' -f1)"
   api_up
 
