@@ -78,10 +78,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "seed", dependencies: ["KubeSeedCommands"]),
+        .target(name: "KubeSeedTestSupport", path: "Tests/Support"),
         .testTarget(
             name: "KubeSeedCoreTests",
             dependencies: [
-                "KubeSeedCore",
+                "KubeSeedCore", "KubeSeedTestSupport",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -108,7 +109,7 @@ let package = Package(
         .testTarget(
             name: "KubeSeedHostTests",
             dependencies: [
-                "KubeSeedHost", "KubeSeedCore", "KubeSeedCommands", "KubeSeedPKI", "CSystemd",
+                "KubeSeedHost", "KubeSeedCore", "KubeSeedCommands", "KubeSeedPKI", "CSystemd", "KubeSeedTestSupport",
                 .product(name: "X509", package: "swift-certificates"),
             ]),
     ],

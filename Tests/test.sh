@@ -4,6 +4,10 @@
 # on a Debian machine; installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -n "${KUBESEED_UPDATE_GOLDEN:-}" ]; then
+  echo "test: KUBESEED_UPDATE_GOLDEN is set: every golden test would rewrite its file and pass; unset it to test" >&2
+  exit 2
+fi
 source Tests/VM/host-deps.sh
 echo "== Kubernetes 1.20.2 from Debian's source package (cached after the first build) and Debian's etcd"
 KUBESEED_K8S_DIR=$(Tests/Kubernetes/build-kubernetes.sh)

@@ -134,11 +134,14 @@ import Testing
         // Waiting less than the holder keeps it: still busy.
         #expect { _ = try HostLock.acquire(host.root, path: path, waiting: .milliseconds(300)) } throws: { ($0 as? HostError)?.code == .busy }
         let root = host.root
-        let waiter = Task.detached { try HostLock.acquire(root, path: path, waiting: .seconds(10)) }
+        let waiter = Task.detached { (try HostLock.acquire(root, path: path, waiting: .seconds(10)), ContinuousClock.now) }
         try await Task.sleep(for: .milliseconds(300))
+        let released = ContinuousClock.now
         close(held)
-        let taken = try await waiter.value
-        #expect(taken >= 0)
+        let (taken, takenAt) = try await waiter.value
+        #expect(takenAt >= released, "the waiter had the lock before the holder let it go")
+        // The waiter holds it now: another taker is refused.
+        #expect { _ = try HostLock.acquire(host.root, path: path) } throws: { ($0 as? HostError)?.code == .busy }
         close(taken)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import KubeSeedCore
+import KubeSeedTestSupport
 import Testing
 @testable import KubeSeedCommands
 @testable import KubeSeedHost
@@ -16,18 +17,6 @@ import Testing
         ((try? FileManager.default.contentsOfDirectory(atPath: corpus.path)) ?? []).filter { $0.hasSuffix(".yaml") }.sorted()
     }
 
-    /// Everything in `text` shaped like a token (its secret half has a digit, as every one in the
-    /// corpus does; dotted field names like `cluster.apiServerEndpoints` have none), and each secret half.
-    static func secrets(in text: String) -> [String] {
-        var found: [String] = []
-        let regex = try! NSRegularExpression(pattern: "[A-Za-z0-9]{6}\\.(?=[A-Za-z]*[0-9])[A-Za-z0-9]{16,}")
-        for match in regex.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
-            let token = String(text[Range(match.range, in: text)!])
-            found += [token, String(token.split(separator: ".")[1])]
-        }
-        return found
-    }
-
     @Test func theCorpusHasTheTyposThatPutATokenAnywhere() {
         #expect(Self.names.filter { $0.contains("token") }.count >= 7)
     }
@@ -35,7 +24,7 @@ import Testing
     @Test(arguments: names)
     func noChannelQuotesTheToken(_ name: String) throws {
         let text = try String(contentsOf: Self.corpus.appendingPathComponent(name), encoding: .utf8)
-        let secrets = Self.secrets(in: text)
+        let secrets = TokenShapes.secrets(in: text)
         let host = try TemporaryHost()
         try TemporaryHost.write(host.root, JoinFile.defaultPath, text)
         chmod(host.root.resolve(JoinFile.defaultPath), 0o600)
