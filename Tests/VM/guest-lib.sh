@@ -36,7 +36,7 @@ wait_for() {
   local t0; t0=$(date +%s)
   while ! "$@" > /dev/null 2>&1; do
     [ $(( $(date +%s) - t0 )) -ge "$limit" ] && return 1
-    sleep 0.5
+    sleep "${WAIT_PAUSE:-0.5}"
   done
 }
 # cpu_report WHEN: where this guest's CPU went so far (the processes with the most CPU time, from ps):
