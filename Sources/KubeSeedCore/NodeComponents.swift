@@ -213,6 +213,9 @@ public enum NodeComponents {
     }
 
     /// KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) in IPVS mode.
+    /// kube-proxy's configuration. `conntrack.maxPerCore: 0` leaves `nf_conntrack_max` to the agent's
+    /// sysctls: by default kube-proxy sets it to its own figure at every start, and the agent's next
+    /// pass set it back.
     public static func kubeProxyConfig(_ join: JoinFile, _ node: NodeIdentity) -> String {
         YAMLDocument.render(header: header, [
             ("apiVersion", .string("kubeproxy.config.k8s.io/v1alpha1")),
@@ -220,6 +223,7 @@ public enum NodeComponents {
             ("bindAddress", .string(node.ip)),
             ("clientConnection", .map([("kubeconfig", .string(NodePaths.kubeProxyKubeconfig))])),
             ("clusterCIDR", .string(join.podCIDR)),
+            ("conntrack", .map([("maxPerCore", .int(0))])),
             ("healthzBindAddress", .string("\(IPAddress.urlHost(node.ip)):10256")),
             ("metricsBindAddress", .string("\(IPAddress.urlHost(node.ip)):10249")),
             ("hostnameOverride", .string(node.name)),

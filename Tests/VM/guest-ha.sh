@@ -253,6 +253,7 @@ EOF
   cluster_ip=$(kc get svc web -o jsonpath='{.spec.clusterIP}')
   ipvsadm -Ln > "$state/ipvs.txt" 2>&1; log_file IPVS "$state/ipvs.txt"
   expect "kube-proxy on master-1 programmed IPVS for the Service ($cluster_ip:80 → the pod on worker-1)" grep -q "TCP  $cluster_ip:80" "$state/ipvs.txt"
+  expect "kube-proxy left nf_conntrack_max to the agent (2310720, not kube-proxy's own 131072)" test "$(sysctl -n net.netfilter.nf_conntrack_max)" = 2310720
   if wait_for 120 sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 socat -t 5 - TCP:$cluster_ip:80 2>/dev/null | grep -q 'served by busybox httpd'"; then
     pass "the Service's ClusterIP answers on master-1 from the pod on worker-1 (IPVS, then the route to worker-1's podCIDR)"
   else
