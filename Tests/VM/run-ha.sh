@@ -21,11 +21,12 @@
 # pod on the worker with logs and exec, a Service through IPVS from master-1, the EndpointSlice,
 # CoreDNS's objects, the worker's token refused once deleted; the worker watches the failover too and
 # reboots with its token gone; kubectl's view of the cluster after the failover is printed.
-# Measured (2026-12-02, 2 host cores, TCG, one vCPU and qemu64 per guest): four guests running a real
-# control plane overload the emulation and the run does not finish: seed init 162-226 s, master-2's join
-# 225-254 s, master-3's API server 324 s to /readyz while etcd called elections for want of CPU; each
-# idle master's qemu takes about 0.65 of a host core (cpu_report lines say which processes). Tests/VM/
-# run-vm-test.sh real (one guest) and the real-API tests in swift test are what the tests run on real Kubernetes.
+# Measured (2026-12-02, 2 host cores, TCG, one vCPU and qemu64 per guest, the cluster's timing at
+# 500/5000 ms and 60/40/10 s): four guests running a real control plane overload the emulation and the run
+# does not finish: seed init 121-137 s, master-2's join 157-178 s, master-3's 325-370 s (etcd kept one
+# leader), then /readyz answers taking 1-35 s and an unchanged seed init re-run 393 s; each idle master's
+# qemu takes about 0.65 of a host core (cpu_report lines say which processes). Tests/VM/run-vm-test.sh
+# real (one guest) and the real-API tests in swift test are what the tests run on real Kubernetes.
 # Usage: Tests/VM/run-ha.sh [--keep] [--real]   (KUBESEED_VM_TIMEOUT per boot round, default 1500 s; master-2
 # and master-3 run through both rounds and get twice that)
 set -euo pipefail
