@@ -73,8 +73,11 @@ extension MasterOperations {
             notes.append("the API server did not answer for \(report.unanswered.joined(separator: " ")) (\(report.cause ?? "no answer")); "
                          + "the CSR approver labels each when its kubelet asks for a serving certificate, or run this again")
         }
-        let labelled = report.patched.isEmpty ? "\(report.unchanged.count) Nodes have their roles" : "labelled \(report.patched.joined(separator: " "))"
-        let detail = ([labelled] + notes).joined(separator: "; ")
+        var done: [String] = []
+        if !report.patched.isEmpty { done.append("labelled \(report.patched.joined(separator: " "))") }
+        if !report.unchanged.isEmpty { done.append("\(report.unchanged.count) Nodes have their roles") }
+        let parts = done + notes
+        let detail = parts.isEmpty ? "no Node to label" : parts.joined(separator: "; ")
         if !report.unanswered.isEmpty { return InitPhase.Result(state: .waiting, detail: detail, changes: report.patched.count) }
         return InitPhase.Result(state: report.patched.isEmpty ? .ok : .changed, detail: detail, changes: report.patched.count)
     }
