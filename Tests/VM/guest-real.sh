@@ -136,6 +136,7 @@ ipvsadm -Ln > "$state/ipvs.txt" 2>&1
 while read -r line; do log "IPVS | $line"; done < "$state/ipvs.txt"
 expect "kube-proxy programmed IPVS for the Service ($cluster_ip:80)" grep -q "TCP  $cluster_ip:80" "$state/ipvs.txt"
 expect "kube-proxy programmed IPVS for the API server Service (10.254.0.1:443 → 192.0.2.10:6443)" bash -c "grep -A1 'TCP  10.254.0.1:443' $state/ipvs.txt | grep -q '192.0.2.10:6443'"
+expect "kube-proxy left nf_conntrack_max to the agent (2310720, not kube-proxy's own 131072)" test "$(sysctl -n net.netfilter.nf_conntrack_max)" = 2310720
 if wait_for 60 sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 socat -t 5 - TCP:$cluster_ip:80 2>/dev/null | grep -q 'served by busybox httpd'"; then
   pass "the Service's ClusterIP answers on the node through IPVS (to the pod on the bridge)"
 else
