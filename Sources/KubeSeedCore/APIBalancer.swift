@@ -2,7 +2,7 @@
 /// the join file lists (the guide's `kube-nginx`), under a unit KubeSeed owns. Every kubeconfig the
 /// agent writes points at it, so kubelet and kube-proxy survive the loss of any one master.
 ///
-/// Health: a TLS check of `/readyz` every 10 s, verified against the cluster CA (an API server that
+/// Health: a TLS check of `/readyz` every second, verified against the cluster CA (an API server that
 /// answers but is not ready, or a server the CA did not sign, is out); two failures take a server out
 /// of rotation, two successes put it back. Each check is a TLS handshake and a quorum read in etcd on
 /// the API server, from every node: checks every second cost the three emulated masters more than
