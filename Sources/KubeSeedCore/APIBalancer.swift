@@ -4,11 +4,9 @@
 ///
 /// Health: a TLS check of `/readyz` every second, verified against the cluster CA (an API server that
 /// answers but is not ready, or a server the CA did not sign, is out); two failures take a server out
-/// of rotation, two successes put it back. Each check is a TLS handshake and a quorum read in etcd on
-/// the API server, from every node: checks every second cost the three emulated masters more than
-/// their work did. Traffic is watched instead: a connection to a server that fails (refused, timed
-/// out) is retried on another server and brings the next check forward to within a second, so a
-/// server that goes away leaves rotation about as fast as with one check a second (`fastinter`).
+/// of rotation, two successes put it back; a server that is out is checked every 5 s. Traffic is
+/// watched too: a connection that fails (refused, timed out) is retried on another server and counts
+/// against the server it was meant for (`observe layer4`), bringing its next check forward.
 /// The join file's servers stay as haproxy `backup` servers once the cluster's own list replaced them:
 /// when every listed server fails its checks (the list was taken during a rolling restart and named
 /// one master, and that one went), traffic and the agent's next refresh go to them.
