@@ -81,8 +81,10 @@ public final class MutualTLSClient: Sendable {
         }
     }
 
-    /// `readTimeout`: the longest silence on a connection (a watch is silent between events).
-    public init(baseURL: String, identity: TLSIdentity, connectTimeout: Duration = .seconds(3), readTimeout: Duration = .seconds(30)) throws {
+    /// `readTimeout`: the longest silence on a connection (a watch is silent between events);
+    /// `idleTimeout`: how long an unused connection is kept for the next request.
+    public init(baseURL: String, identity: TLSIdentity, connectTimeout: Duration = .seconds(3), readTimeout: Duration = .seconds(30),
+                idleTimeout: Duration = .seconds(10)) throws {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         do {
@@ -94,7 +96,7 @@ public final class MutualTLSClient: Sendable {
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
         configuration.timeout = .init(connect: .milliseconds(connectTimeout.milliseconds), read: .milliseconds(readTimeout.milliseconds))
-        configuration.connectionPool = .init(idleTimeout: .seconds(10))
+        configuration.connectionPool = .init(idleTimeout: .milliseconds(idleTimeout.milliseconds))
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
