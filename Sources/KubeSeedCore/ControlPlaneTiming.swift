@@ -22,8 +22,13 @@ public struct ControlPlaneTiming: Sendable, Equatable {
 
     public init() {}
 
-    /// Upstream's leader-election defaults: flags are written only for values that differ.
-    public static let upstreamLease = (duration: 15, renewDeadline: 10, retryPeriod: 2)
+    /// The leader-election values, each with its field, kube-controller-manager's flag and upstream's
+    /// default (also KubeSeed's: flags and fields are written only for values that differ).
+    var leaseValues: [(field: String, flag: String, seconds: Int, upstream: Int)] {
+        [("leaseDuration", "--leader-elect-lease-duration", leaseDurationSeconds, 15),
+         ("renewDeadline", "--leader-elect-renew-deadline", renewDeadlineSeconds, 10),
+         ("retryPeriod", "--leader-elect-retry-period", retryPeriodSeconds, 2)]
+    }
 
     /// A rule a value breaks, with the field it is reported on.
     public struct Problem: Error, Equatable, Sendable {
@@ -62,20 +67,12 @@ public struct ControlPlaneTiming: Sendable, Equatable {
 
     /// kube-controller-manager's leader-election flags that differ from upstream's defaults.
     public var controllerManagerFlags: [String] {
-        var flags: [String] = []
-        if leaseDurationSeconds != Self.upstreamLease.duration { flags.append("--leader-elect-lease-duration=\(leaseDurationSeconds)s") }
-        if renewDeadlineSeconds != Self.upstreamLease.renewDeadline { flags.append("--leader-elect-renew-deadline=\(renewDeadlineSeconds)s") }
-        if retryPeriodSeconds != Self.upstreamLease.retryPeriod { flags.append("--leader-elect-retry-period=\(retryPeriodSeconds)s") }
-        return flags
+        leaseValues.filter { $0.seconds != $0.upstream }.map { "\($0.flag)=\($0.seconds)s" }
     }
 
     /// KubeSchedulerConfiguration `leaderElection` fields that differ from upstream's defaults.
     public var schedulerLeaderElection: [(String, YAMLDocument)] {
-        var fields: [(String, YAMLDocument)] = []
-        if leaseDurationSeconds != Self.upstreamLease.duration { fields.append(("leaseDuration", .string("\(leaseDurationSeconds)s"))) }
-        if renewDeadlineSeconds != Self.upstreamLease.renewDeadline { fields.append(("renewDeadline", .string("\(renewDeadlineSeconds)s"))) }
-        if retryPeriodSeconds != Self.upstreamLease.retryPeriod { fields.append(("retryPeriod", .string("\(retryPeriodSeconds)s"))) }
-        return fields
+        leaseValues.filter { $0.seconds != $0.upstream }.map { ($0.field, .string("\($0.seconds)s")) }
     }
 
     /// The `timing` section as the record writes it; empty when every value is the default.
@@ -84,10 +81,7 @@ public struct ControlPlaneTiming: Sendable, Equatable {
         var pairs: [(String, YAMLDocument)] = []
         if etcdHeartbeatMilliseconds != defaults.etcdHeartbeatMilliseconds { pairs.append(("etcdHeartbeatInterval", .int(etcdHeartbeatMilliseconds))) }
         if etcdElectionMilliseconds != defaults.etcdElectionMilliseconds { pairs.append(("etcdElectionTimeout", .int(etcdElectionMilliseconds))) }
-        var lease: [(String, YAMLDocument)] = []
-        if leaseDurationSeconds != defaults.leaseDurationSeconds { lease.append(("leaseDuration", .int(leaseDurationSeconds))) }
-        if renewDeadlineSeconds != defaults.renewDeadlineSeconds { lease.append(("renewDeadline", .int(renewDeadlineSeconds))) }
-        if retryPeriodSeconds != defaults.retryPeriodSeconds { lease.append(("retryPeriod", .int(retryPeriodSeconds))) }
+        let lease = leaseValues.filter { $0.seconds != $0.upstream }.map { ($0.field, YAMLDocument.int($0.seconds)) }
         if !lease.isEmpty { pairs.append(("leaderElection", .map(lease))) }
         return pairs
     }
