@@ -45,6 +45,40 @@ cpu_report() {
   log "CPU $1: uptime $(cut -d' ' -f1 /proc/uptime) s, load $(cut -d' ' -f1-3 /proc/loadavg)"
   ps -eo cputimes=,comm= --sort=-cputimes 2>/dev/null | head -n 10 | while read -r t name; do log "CPU $1 | ${t}s $name"; done
 }
+# idle_profile SECONDS WHEN: where this guest's CPU goes over SECONDS while the test asks nothing: the
+# guest's busy share (/proc/stat), each systemd unit's and the pods' CPU (cgroup cpu.stat) in ms per
+# second, the busiest first; with KUBECONFIG set, the API server's requests in the window by verb and
+# resource (its /metrics), the most frequent first
+idle_profile() {
+  local seconds=$1 when=$2 t0 elapsed
+  cgroup_usage > "$state/cpu.before"; head -n 1 /proc/stat > "$state/stat.before"
+  [ -n "${KUBECONFIG:-}" ] && /opt/k8s/bin/kubectl --request-timeout=30s get --raw /metrics 2>/dev/null | grep '^apiserver_request_total' > "$state/requests.before"
+  t0=$(ms); sleep "$seconds"; elapsed=$(( $(ms) - t0 ))
+  cgroup_usage > "$state/cpu.after"; head -n 1 /proc/stat > "$state/stat.after"
+  log "IDLE $when: busy $(cat "$state/stat.before" "$state/stat.after" | awk '{ busy = $2 + $3 + $4 + $7 + $8 + $9; all = busy + $5 + $6 }
+    NR == 1 { b = busy; a = all } NR == 2 { printf "%.0f%%", 100 * (busy - b) / (all - a) }') of the vCPU over $elapsed ms"
+  awk -v ms="$elapsed" 'NR == FNR { before[$1] = $2; next } ($1 in before) { d = ($2 - before[$1]) / ms; if (d >= 1) printf "%.0f %s\n", d, $1 }' \
+    "$state/cpu.before" "$state/cpu.after" | sort -rn | head -n 12 | while read -r rate unit; do log "IDLE $when | $rate ms/s $unit"; done
+  if [ -s "$state/requests.before" ]; then
+    /opt/k8s/bin/kubectl --request-timeout=30s get --raw /metrics 2>/dev/null | grep '^apiserver_request_total' > "$state/requests.after"
+    awk -v s="$seconds" 'function key(line,   verb, res, sub_) {
+        verb = line; sub(/.*verb="/, "", verb); sub(/".*/, "", verb)
+        res = line; sub(/.*[{,]resource="/, "", res); sub(/".*/, "", res)
+        sub_ = line; sub(/.*subresource="/, "", sub_); sub(/".*/, "", sub_)
+        return verb " " res (sub_ == "" ? "" : "/" sub_) }
+      NR == FNR { before[key($0)] += $NF; next } { after[key($0)] += $NF }
+      END { for (k in after) if (after[k] - before[k] > 0) printf "%d %s\n", after[k] - before[k], k }' \
+      "$state/requests.before" "$state/requests.after" | sort -rn | head -n 12 \
+      | while read -r n request; do log "IDLE $when | API $n in ${seconds} s: $request"; done
+  fi
+}
+# cgroup_usage: "NAME usec" for every systemd service and the pods, from cgroup v2's cpu.stat
+cgroup_usage() {
+  local f
+  for f in /sys/fs/cgroup/system.slice/*/cpu.stat /sys/fs/cgroup/kubepods*/cpu.stat /sys/fs/cgroup/init.scope/cpu.stat; do
+    [ -r "$f" ] && echo "$(basename "$(dirname "$f")") $(awk '$1 == "usage_usec" { print $2 }' "$f")"
+  done
+}
 # phase: which boot of a multi-boot scenario this is (1, 2, …), kept on the guest's disk
 phase() { cat "$state/phase" 2>/dev/null || echo 1; }
 # power_off_for_boot N: the next boot of this disk runs phase N of the scenario

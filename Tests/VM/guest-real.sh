@@ -148,5 +148,6 @@ expect "CoreDNS's Deployment, Service and ConfigMap exist" bash -c "kc -n kube-s
 log "no CoreDNS image can be had here: its pods are scheduled but cannot start"
 kc get pods -A -o wide 2>&1 | while read -r line; do log "PODS | $line"; done
 kc get nodes -o wide 2>&1 | while read -r line; do log "NODES | $line"; done
+idle_profile 60 "a master and node at rest"
 echo "VMTEST DONE" | tee -a "$state/results.txt" > /dev/console
 systemctl poweroff
