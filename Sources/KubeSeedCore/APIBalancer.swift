@@ -2,11 +2,14 @@
 /// the join file lists (the guide's `kube-nginx`), under a unit KubeSeed owns. Every kubeconfig the
 /// agent writes points at it, so kubelet and kube-proxy survive the loss of any one master.
 ///
-/// Health: a TLS check of `/readyz` every second, verified against the cluster CA (an API server that
-/// answers but is not ready, or a server the CA did not sign, is out); two failures take a server out
-/// of rotation, two successes put it back; a server that is out is checked every 5 s. Traffic is
-/// watched too: a connection that fails (refused, timed out) is retried on another server and counts
-/// against the server it was meant for (`observe layer4`), bringing its next check forward.
+/// Health: traffic is watched, and a connection that cannot be made within a second (refused, timed
+/// out) takes that server out of rotation at once and is retried on another server, so a master's
+/// death costs the request that found it about a second and fails nothing (`observe layer4`,
+/// `on-error mark-down`, a redispatch on every retry). A TLS check of `/readyz`, verified against the
+/// cluster CA, runs every 10 s on a server that is up (an API server that answers but is not ready, or a
+/// server the CA did not sign, is out after two failures) and every second on one that is out (two
+/// successes put it back). Each check is an etcd quorum read in the API server, and every node checks
+/// every master: checks every second from each node would grow with the cluster.
 /// The join file's servers stay as haproxy `backup` servers once the cluster's own list replaced them:
 /// when every listed server fails its checks (the list was taken during a rolling restart and named
 /// one master, and that one went), traffic and the agent's next refresh go to them.
@@ -20,9 +23,9 @@ public enum APIBalancer {
     public static var server: String { listen.url }
     /// Milliseconds between health checks of a server that is up, while it changes state, and while it
     /// is down; and how many checks in a row change its state.
-    public static let checkIntervalMilliseconds = 1000
+    public static let checkIntervalMilliseconds = 10000
     public static let changingCheckIntervalMilliseconds = 1000
-    public static let downCheckIntervalMilliseconds = 5000
+    public static let downCheckIntervalMilliseconds = 1000
     public static let checksToChange = 2
 
     /// haproxy's configuration: one TCP frontend on loopback, one backend with every endpoint.
@@ -39,13 +42,15 @@ public enum APIBalancer {
             mode tcp
             log global
             option dontlognull
-            timeout connect 3s
+            # A master on the link that does not answer a connect in a second is gone (or stalled).
+            timeout connect 1s
             timeout check 2s
             # Watches stay open for minutes.
             timeout client 15m
             timeout server 15m
+            # Each retry of a failed connect goes to another server.
             retries 2
-            option redispatch
+            option redispatch 1
 
         frontend kube-apiserver
             bind \(listen.hostPort)
@@ -56,7 +61,7 @@ public enum APIBalancer {
             option httpchk
             http-check send meth GET uri /readyz
             http-check expect status 200
-            default-server check check-ssl verify required ca-file \(caFile) inter \(checkIntervalMilliseconds) fastinter \(changingCheckIntervalMilliseconds) downinter \(downCheckIntervalMilliseconds) fall \(checksToChange) rise \(checksToChange) observe layer4 error-limit 1 on-error sudden-death
+            default-server check check-ssl verify required ca-file \(caFile) inter \(checkIntervalMilliseconds) fastinter \(changingCheckIntervalMilliseconds) downinter \(downCheckIntervalMilliseconds) fall \(checksToChange) rise \(checksToChange) observe layer4 error-limit 1 on-error mark-down
 
         """
         // A name is resolved at run time (a master that is not resolvable yet does not keep the balancer down).
