@@ -377,9 +377,13 @@ master-1-1)
   hear 7004 1500; case "$heard" in ready*) ;; *) fail "master-2 not ready for the failover ('$heard')";; esac
   hear 7016 1500; case "$heard" in ready*) ;; *) fail "master-3 not ready for the failover ('$heard')";; esac
   [ -z "$real" ] || { hear 7032 1500; case "$heard" in ready*) ;; *) fail "worker-1 not ready for the failover ('$heard')";; esac; }
-  tell 192.0.2.12 7005 "going down $(ms)"
-  tell 192.0.2.13 7017 "going down $(ms)"
-  [ -z "$real" ] || tell 192.0.2.21 7033 "going down $(ms)"
+  # The API server stops first, as a shutdown stops it before the link goes: the others measure from
+  # that moment (master-1's clock), then the power goes.
+  systemctl stop "$([ -n "$real" ] && echo kube-apiserver.service || echo standin-apiserver.service)"; dead=$(ms)
+  timeline "API server stopped; powering off next"
+  tell 192.0.2.12 7005 "going down $dead"
+  tell 192.0.2.13 7017 "going down $dead"
+  [ -z "$real" ] || tell 192.0.2.21 7033 "going down $dead"
   power_off_for_boot 2
   ;;
 
