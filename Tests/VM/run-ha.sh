@@ -23,7 +23,7 @@
 # reboots with its token gone; kubectl's view of the cluster after the failover is printed.
 # Measured (2026-12-02, 2 host cores, TCG, one vCPU and qemu64 per guest, the cluster's timing at
 # 500/5000 ms and 60/40/10 s): four guests running a real control plane overload the emulation and the run
-# does not finish: seed init 121-137 s, master-2's join 157-178 s, master-3's 325-370 s (etcd kept one
+# does not finish: seed init 121-148 s, master-2's join 157-204 s, master-3's 325-551 s (etcd kept one
 # leader), then /readyz answers taking 1-35 s and an unchanged seed init re-run 393 s; each idle master's
 # qemu takes about 0.65 of a host core (cpu_report lines say which processes). Tests/VM/run-vm-test.sh
 # real (one guest) and the real-API tests in swift test are what the tests run on real Kubernetes.
