@@ -23,7 +23,7 @@ public enum APIBalancer {
     public static var server: String { listen.url }
     /// Milliseconds between health checks of a server that is up, while it changes state, and while it
     /// is down; and how many checks in a row change its state.
-    public static let checkIntervalMilliseconds = 10000
+    public static let checkIntervalMilliseconds = 10_000
     public static let changingCheckIntervalMilliseconds = 1000
     public static let downCheckIntervalMilliseconds = 1000
     public static let checksToChange = 2

@@ -16,18 +16,20 @@
 public struct ControlPlaneTiming: Sendable, Equatable {
     public var etcdHeartbeatMilliseconds = 250
     public var etcdElectionMilliseconds = 2000
-    public var leaseDurationSeconds = 15
-    public var renewDeadlineSeconds = 10
-    public var retryPeriodSeconds = 2
+    public var leaseDurationSeconds = Self.upstreamLease.duration
+    public var renewDeadlineSeconds = Self.upstreamLease.renewDeadline
+    public var retryPeriodSeconds = Self.upstreamLease.retryPeriod
 
     public init() {}
 
-    /// The leader-election values, each with its field, kube-controller-manager's flag and upstream's
-    /// default (also KubeSeed's: flags and fields are written only for values that differ).
+    /// Upstream's leader-election defaults, also KubeSeed's: flags and fields are written only for values that differ.
+    static let upstreamLease = (duration: 15, renewDeadline: 10, retryPeriod: 2)
+
+    /// The leader-election values, each with its field, kube-controller-manager's flag and upstream's default.
     var leaseValues: [(field: String, flag: String, seconds: Int, upstream: Int)] {
-        [("leaseDuration", "--leader-elect-lease-duration", leaseDurationSeconds, 15),
-         ("renewDeadline", "--leader-elect-renew-deadline", renewDeadlineSeconds, 10),
-         ("retryPeriod", "--leader-elect-retry-period", retryPeriodSeconds, 2)]
+        [("leaseDuration", "--leader-elect-lease-duration", leaseDurationSeconds, Self.upstreamLease.duration),
+         ("renewDeadline", "--leader-elect-renew-deadline", renewDeadlineSeconds, Self.upstreamLease.renewDeadline),
+         ("retryPeriod", "--leader-elect-retry-period", retryPeriodSeconds, Self.upstreamLease.retryPeriod)]
     }
 
     /// A rule a value breaks, with the field it is reported on.

@@ -52,6 +52,7 @@ cpu_report() {
 idle_profile() {
   local seconds=$1 when=$2 t0 elapsed
   # kubectl's own start (seconds of an emulated vCPU) stays outside the CPU window.
+  rm -f "$state/requests.before"
   [ -n "${KUBECONFIG:-}" ] && /opt/k8s/bin/kubectl --request-timeout=30s get --raw /metrics 2>/dev/null | grep '^apiserver_request_total' > "$state/requests.before"
   cgroup_usage > "$state/cpu.before"; head -n 1 /proc/stat > "$state/stat.before"
   t0=$(ms); sleep "$seconds"; elapsed=$(( $(ms) - t0 ))
@@ -64,7 +65,7 @@ idle_profile() {
     "$state/cpu.before" "$state/cpu.after" | sort -rn | head -n 12 | while read -r share unit; do log "IDLE $when | $share% of the units' CPU: $unit"; done
   if [ -s "$state/requests.before" ]; then
     /opt/k8s/bin/kubectl --request-timeout=30s get --raw /metrics 2>/dev/null | grep '^apiserver_request_total' > "$state/requests.after"
-    awk -v s="$seconds" 'function key(line,   verb, res, sub_) {
+    awk 'function key(line,   verb, res, sub_) {
         verb = line; sub(/.*verb="/, "", verb); sub(/".*/, "", verb)
         res = line; sub(/.*[{,]resource="/, "", res); sub(/".*/, "", res)
         sub_ = line; sub(/.*subresource="/, "", sub_); sub(/".*/, "", sub_)
