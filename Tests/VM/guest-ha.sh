@@ -170,10 +170,11 @@ fi
 # its podCIDR; then, for as long as the script runs, a route to every other node's podCIDR via its IP
 # (what flannel's host-gw does). Runs in the background.
 node_network() {
-  local cidr= t0
+  local cidr= t0 json
   t0=$(date +%s)
+  # Read by socat (api_get), not kubectl: a loop on every guest for the whole run.
   while [ -z "$cidr" ] && [ $(( $(date +%s) - t0 )) -lt 1500 ]; do
-    cidr=$(kc get node "$me" -o jsonpath='{.spec.podCIDR}' 2>/dev/null); [ -n "$cidr" ] || sleep 3
+    cidr=$(api_get "/api/v1/nodes/$me" | sed -n 's/.*"podCIDR":"\([0-9./]*\)".*/\1/p'); [ -n "$cidr" ] || sleep 5
   done
   [ -n "$cidr" ] || { log "NETWORK $me never got a podCIDR"; return 1; }
   test_bridge_conflist "$cidr"
@@ -181,10 +182,14 @@ node_network() {
   local i name other ip routed
   # Every 5 s until a route leads to each of the three other nodes, then every 60 s.
   for i in $(seq 1 400); do
-    routed=$(kc get nodes -o jsonpath='{range .items[*]}{.metadata.name} {.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}' 2>/dev/null \
-      | while read -r name other ip; do
-          [ "$name" != "$me" ] && [ -n "$other" ] && [ -n "$ip" ] && ip route replace "$other" via "$ip" 2>/dev/null && echo "$name"
-        done | wc -l)
+    routed=0
+    for name in master-1 master-2 master-3 worker-1; do
+      [ "$name" != "$me" ] || continue
+      json=$(api_get "/api/v1/nodes/$name")
+      other=$(echo "$json" | sed -n 's/.*"podCIDR":"\([0-9./]*\)".*/\1/p')
+      ip=$(echo "$json" | sed -n 's/.*"type":"InternalIP","address":"\([0-9.]*\)".*/\1/p')
+      [ -n "$other" ] && [ -n "$ip" ] && ip route replace "$other" via "$ip" 2>/dev/null && routed=$((routed + 1))
+    done
     if [ "$routed" -ge 3 ]; then sleep 60; else sleep 5; fi
   done
 }
@@ -204,6 +209,20 @@ node_ready() { api_get "/api/v1/nodes/$1" | grep -q '"type":"Ready","status":"Tr
 all_ready() { [ "$(api_get /api/v1/nodes | grep -o '"type":"Ready","status":"True"' | wc -l)" = 4 ]; }
 pod_running() { api_get "/api/v1/namespaces/default/pods/$1" | grep -q '"phase":"Running"'; }
 export -f ready_nodes api_get node_ready all_ready pod_running
+
+# CoreDNS (master-1): seed init's objects exist and the scheduler places its pods; no CoreDNS image can
+# be had here, so they would only retry their pulls (a kubelet sync and an event write each time, on
+# every master they land on): once scheduled, the test scales the Deployment to 0, and says so.
+coredns_pods_scheduled() { api_get '/api/v1/namespaces/kube-system/pods?labelSelector=k8s-app%3Dkube-dns' | grep -q '"nodeName":"'; }
+coredns_scheduled_then_scaled_down() {
+  local t0; t0=$(ms)
+  if wait_for 900 coredns_pods_scheduled; then
+    pass "CoreDNS's pods are scheduled to a node (waited $(( $(ms) - t0 )) ms; no CoreDNS image can be had here: they cannot start)"
+  else fail "CoreDNS's pods were not scheduled"; fi
+  expect "CoreDNS's Deployment and the kube-dns Service exist" bash -c "kc -n kube-system get deployment coredns && kc -n kube-system get service kube-dns"
+  expect "the test scales CoreDNS to 0 replicas (its pods could only retry pulling an image that is not here)" \
+    kc -n kube-system scale deployment coredns --replicas=0
+}
 
 # cluster_checks (master-1, all four nodes joined): what the real API and the nodes show.
 cluster_checks() {
@@ -272,8 +291,8 @@ EOF
   fi
   expect "the default/kubernetes EndpointSlice lists the three masters (discovery.k8s.io/v1beta1 in 1.20)" bash -c \
     "[ \$(kc get endpointslices.v1beta1.discovery.k8s.io kubernetes -o jsonpath='{.endpoints[*].addresses[*]}' | wc -w) = 3 ]"
-  expect "CoreDNS's objects exist and its pods are scheduled to nodes (no CoreDNS image can be had here: they cannot start)" bash -c \
-    "kc -n kube-system get deployment coredns && kc -n kube-system get service kube-dns && [ -n \"\$(kc -n kube-system get pods -l k8s-app=kube-dns -o jsonpath='{.items[*].spec.nodeName}')\" ]"
+  expect "CoreDNS's Deployment and the kube-dns Service still exist (scaled to 0 by this test once its pods were scheduled)" bash -c \
+    "kc -n kube-system get deployment coredns && kc -n kube-system get service kube-dns"
   kc get pods -A -o wide 2>&1 | while read -r line; do log "PODS | $line"; done
   # The worker's bootstrap token: authenticates until deleted, then the real API refuses it.
   token_id=$(sed -n 's/^ *token: "*\([a-z0-9]\{6\}\)\.[a-z0-9]\{16\}"*$/\1/p' /root/worker-1.yaml 2>/dev/null | head -n 1)
@@ -311,6 +330,7 @@ master-1-1)
   # master-2 joins; master-3's file is minted only once it has (one learner at a time in etcd 3.4).
   mint master-2 192.0.2.12
   serve /root/master-2.yaml 7000 && serve /root/master-2.key 7001
+  [ -z "$real" ] || coredns_scheduled_then_scaled_down
   hear 7002 1500
   case "$heard" in joined*) pass "master-2 says it joined";; *) fail "master-2 did not join ('$heard')";; esac
   mint master-3 192.0.2.13
@@ -325,6 +345,8 @@ master-1-1)
   tell 192.0.2.13 7013 go
   hear 7014 1500
   case "$heard" in joined*) pass "master-3 says it joined";; *) fail "master-3 did not join ('$heard')";; esac
+  # run-ha.sh boots worker-1 on this line: four guests at once only when the masters are up.
+  timeline "three masters joined: worker-1 may boot"
   cpu_report "once three masters run"
   [ -n "$real" ] && KUBECONFIG=/etc/kubernetes/admin.kubeconfig idle_profile 60 "three masters at rest"
 
@@ -357,9 +379,12 @@ master-1-1)
   timeline "seed init re-run with three masters (exit $rc, $(( $(ms) - t0 )) ms)"
   log_file INIT-RERUN "$state/init-rerun.txt"
   [ $rc = 0 ] && pass "seed init re-run with three masters exits 0" || fail "seed init re-run exit $rc"
-  seed init --name master-1 "${rerun_extra[@]}" > "$state/init-again.txt" 2>&1; rc=$?
-  log_file INIT-AGAIN "$state/init-again.txt"
-  [ $rc = 0 ] && grep -q '(0 changes' "$state/init-again.txt" && pass "seed init once more changes nothing (0 changes)" || fail "seed init once more: exit $rc, not 0 changes"
+  # On real binaries Tests/VM/run-vm-test.sh real proves the unchanged re-run; here it would cost minutes.
+  if [ -z "$real" ]; then
+    seed init --name master-1 "${rerun_extra[@]}" > "$state/init-again.txt" 2>&1; rc=$?
+    log_file INIT-AGAIN "$state/init-again.txt"
+    [ $rc = 0 ] && grep -q '(0 changes' "$state/init-again.txt" && pass "seed init once more changes nothing (0 changes)" || fail "seed init once more: exit $rc, not 0 changes"
+  fi
   tell 192.0.2.12 7003 rerun
   balancer_checks
 

@@ -145,6 +145,9 @@ boot master-3 3 1 $((2 * timeout_s)) & m3=$!
 w1=
 if [ -n "$real" ]; then
   (
+    # The worker boots once master-1 says the three masters joined (or has stopped): until then it would
+    # only take its share of two host cores from the joins.
+    until grep -aq 'three masters joined: worker-1 may boot' "$work/master-1-console1.log" 2>/dev/null || [ -e "$work/master-1-round1.exited" ]; do sleep 5; done
     boot worker-1 4 1 $((2 * timeout_s))
     if [ "$(debugfs -R "cat /var/lib/kubeseed-vmtest/phase" "$work/worker-1.img" 2>/dev/null | tr -d '[:space:]')" = 2 ]; then
       boot worker-1 4 2 "$timeout_s"
@@ -154,6 +157,7 @@ if [ -n "$real" ]; then
   ) & w1=$!
 fi
 wait "$m1"
+touch "$work/master-1-round1.exited"
 echo "run-ha: round 1 (master-1) done after $(( ($(date +%s%3N) - start_ms) / 1000 )) s"
 # Round 2: master-1 again on the same tap, if it powered off for it (its disk says which boot is next).
 phase=$(debugfs -R "cat /var/lib/kubeseed-vmtest/phase" "$work/master-1.img" 2>/dev/null | tr -d '[:space:]')
