@@ -90,7 +90,7 @@ public enum ControlPlane {
             "--proxy-client-cert-file=\(cert("front-proxy-client"))",
             "--proxy-client-key-file=\(key("front-proxy-client"))",
             "--enable-aggregator-routing=true",
-        ]
+        ] + c.version.apiServerFlowControlFlags
     }
 
     public static func controllerManagerFlags(_ c: Cluster) -> [String] {

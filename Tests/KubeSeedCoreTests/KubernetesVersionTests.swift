@@ -103,6 +103,16 @@ import Yams
         #expect(!ControlPlane.apiServerFlags(cluster).contains { $0.hasPrefix("--insecure-port") }, "1.20's API server has no insecure port by default")
     }
 
+    /// 1.20's API Priority and Fairness stalls requests on a starved CPU (its per-millisecond sampling
+    /// runs under the lock every request takes): off for 1.20 only, the release where it was measured.
+    @Test(arguments: [(20, true), (21, false), (31, false)])
+    func priorityAndFairnessIsOffWhereItsSamplingStallsRequests(_ minor: Int, _ off: Bool) {
+        var cluster = ControlPlane.Cluster(masterIP: "192.0.2.10", etcdEndpoints: ["https://192.0.2.10:2379"])
+        cluster.version = KubernetesVersion(major: 1, minor: minor, patch: 0)
+        #expect(ControlPlane.apiServerFlags(cluster).contains("--enable-priority-and-fairness=false") == off)
+        #expect(ControlPlane.apiServerFlags(cluster).filter { $0.hasPrefix("--enable-priority-and-fairness") }.count == (off ? 1 : 0))
+    }
+
     @Test func theClusterConfigsVersionReachesTheControlPlaneFiles() throws {
         let config = try ClusterConfig.parse("apiVersion: kubeseed.io/v1alpha1\nkind: ClusterConfiguration\ncluster:\n  kubernetesVersion: v1.20.2\n", file: "cluster.yaml")
         let cluster = config.controlPlaneCluster(masterIP: "192.0.2.10")

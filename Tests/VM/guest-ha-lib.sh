@@ -32,7 +32,7 @@ tell() {
   local t0; t0=$(date +%s)
   until echo "$3" | socat -u - "TCP:$1:$2,connect-timeout=2" 2>/dev/null; do
     if [ $(( $(date +%s) - t0 )) -ge "$(patience "${tell_patience:-1200}")" ]; then lost=yes; fail "could not tell $1:$2 '$3' (nobody listened)"; return 1; fi
-    sleep 0.5
+    sleep "${HANDOFF_PAUSE:-0.5}"
   done
   timeline "told $1:$2 '$3'"
 }
@@ -56,7 +56,7 @@ fetch() {
   rm -f "$3"
   until (umask 077; socat -u "TCP:$1:$2,connect-timeout=2" "CREATE:$3" 2>/dev/null) && [ -s "$3" ]; do
     if [ $(( $(date +%s) - t0 )) -ge "$(patience "$4")" ]; then lost=yes; return 1; fi
-    sleep 1
+    sleep "${HANDOFF_PAUSE:-1}"
   done
   timeline "fetched $(basename "$3") from $1:$2"
 }

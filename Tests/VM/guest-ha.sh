@@ -45,6 +45,9 @@ real=; [ -d $k8s ] && real=yes
 # On real binaries most waits run kubectl, a Go binary that takes about a second of an emulated vCPU to
 # start: asked every 3 s instead of every 0.5 s, the test's own polling stays a small part of the load.
 [ -n "$real" ] && WAIT_PAUSE=3
+# The hand-offs between guests (tell, fetch) retry every 3 s too: a guest waiting minutes for its join
+# file would otherwise start a socat a second, on a host core the joins need.
+[ -n "$real" ] && HANDOFF_PAUSE=3
 # The cluster's timing (cluster.yaml on master-1, sealed into every master's join file): on real binaries
 # the values for emulated 1-vCPU masters; with the stand-ins a small change, only to see it travel.
 if [ -n "$real" ]; then
