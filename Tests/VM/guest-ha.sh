@@ -309,6 +309,26 @@ EOF
 
 # ---- the scenario
 
+# load_watch: on real binaries, once a minute, where this guest's CPU went in that minute (the five
+# processes with the most, from ps), the free memory and any restart of a Kubernetes unit: the console
+# then shows why a guest fell behind, even when the run never reaches its checks.
+load_watch() {
+  local -A before=() now=()
+  local pid t name line top restarts
+  while sleep 60; do
+    now=()
+    while read -r pid t name; do now[$pid]="$t $name"; done < <(ps -eo pid=,cputimes=,comm=)
+    top=$(for pid in "${!now[@]}"; do
+        read -r t name <<< "${now[$pid]}"
+        echo "$(( t - ${before[$pid]:-0} )) $name"
+      done | sort -rn | head -n 5 | awk '$1 > 0 {printf "%s %ss, ", $2, $1}')
+    before=(); for pid in "${!now[@]}"; do before[$pid]=${now[$pid]%% *}; done
+    restarts=$(systemctl show -p NRestarts --value etcd kube-apiserver kube-controller-manager kube-scheduler kubelet 2>/dev/null | tr '\n' ' ')
+    log "LOAD load $(cut -d' ' -f1 /proc/loadavg), $(( $(sed -n 's/^MemAvailable: *\([0-9]*\).*/\1/p' /proc/meminfo) / 1024 )) MiB available, restarts (etcd apiserver kcm scheduler kubelet) $restarts| ${top%, }"
+  done
+}
+[ -z "$real" ] || load_watch &
+
 case "$me-$(phase)" in
 master-1-1)
   timeline "boot 1: test driver started ($(cut -d' ' -f1 /proc/uptime) s after kernel start)"
