@@ -22,11 +22,13 @@
 # CoreDNS's objects, the worker's token refused once deleted; the worker watches the failover too and
 # reboots with its token gone; kubectl's view of the cluster after the failover is printed.
 # Measured (2026-12-02, 2 host cores, TCG, one vCPU and qemu64 per guest, the cluster's timing at
-# 500/5000 ms and 60/40/10 s): four guests running a real control plane overload the emulation and the run
-# does not finish: seed init 121-148 s, master-2's join 157-204 s, master-3's 325-551 s (etcd kept one
-# leader), then /readyz answers taking 1-35 s and an unchanged seed init re-run 393 s; each idle master's
-# qemu takes about 0.65 of a host core (cpu_report lines say which processes). Tests/VM/run-vm-test.sh
-# real (one guest) and the real-API tests in swift test are what the tests run on real Kubernetes.
+# 500/5000 ms and 60/40/10 s, worker-1 booted once the masters joined): the run does not finish. seed init
+# 190-204 s, master-2's join 229-283 s, master-3's 462 s; from master-2's join on, master-1 and master-2
+# run at a load of 9-11, each minute about 15 s in etcd (22-29 s with three members), 10-13 s each in the
+# kubelet and kube-apiserver (load_watch lines); kube-controller-manager and kube-scheduler lose their
+# leases and are restarted. One real master and node at rest needs about 1.2 emulated vCPUs
+# (run-vm-test.sh real): three of them do not fit in two host cores. Tests/VM/run-vm-test.sh real (one
+# guest) and the real-API tests in swift test are what the tests run on real Kubernetes.
 # Usage: Tests/VM/run-ha.sh [--keep] [--real]   (KUBESEED_VM_TIMEOUT per boot round, default 1500 s; master-2
 # and master-3 run through both rounds and get twice that)
 set -euo pipefail
