@@ -47,8 +47,9 @@ measure agent_rerun seed-agent run --once
 # is /srv/kubeseed-data): its first run prepares that other layout, so the re-run measured is its second.
 seed-agent apply > "$state/apply_first.txt" 2>&1
 measure apply_rerun seed-agent apply
-bench "apply_rerun_agent_ms=$(sed -n 's/.*(0 changes, \([0-9]*\) ms).*/\1/p' "$state/apply_rerun.txt")"
-[ -n "$(sed -n 's/.*(0 changes, \([0-9]*\) ms).*/\1/p' "$state/apply_rerun.txt")" ] || log "APPLY-RERUN changed something: $(tail -n 12 "$state/apply_rerun.txt" | tr '\n' ' ')"
+apply_rerun_agent_ms=$(sed -n 's/.*(0 changes, \([0-9]*\) ms).*/\1/p' "$state/apply_rerun.txt")
+bench "apply_rerun_agent_ms=$apply_rerun_agent_ms"
+[ -n "$apply_rerun_agent_ms" ] || log "APPLY-RERUN changed something: $(tail -n 12 "$state/apply_rerun.txt" | tr '\n' ' ')"
 restarts_before=$(systemctl show -p NRestarts,ActiveEnterTimestampMonotonic containerd chrony | tr '\n' ' ')
 strace -f -qq -o "$state/strace.txt" -e trace=openat,rename,renameat,renameat2,unlinkat,mkdir,mkdirat,write seed-agent run --once > /dev/null 2>&1
 restarts_after=$(systemctl show -p NRestarts,ActiveEnterTimestampMonotonic containerd chrony | tr '\n' ' ')

@@ -172,12 +172,14 @@ fi
 # node_network: once this node is registered, the stand-in for a CNI DaemonSet: a bridge conflist for
 # its podCIDR; then, for as long as the script runs, a route to every other node's podCIDR via its IP
 # (what flannel's host-gw does). Runs in the background.
+# pod_cidr_in JSON: a Node's spec.podCIDR, from the API server's compact JSON.
+pod_cidr_in() { echo "$1" | sed -n 's/.*"podCIDR":"\([0-9./]*\)".*/\1/p'; }
 node_network() {
   local cidr= t0 json
   t0=$(date +%s)
   # Read by socat (api_get), not kubectl: a loop on every guest for the whole run.
   while [ -z "$cidr" ] && [ $(( $(date +%s) - t0 )) -lt 1500 ]; do
-    cidr=$(api_get "/api/v1/nodes/$me" | sed -n 's/.*"podCIDR":"\([0-9./]*\)".*/\1/p'); [ -n "$cidr" ] || sleep 5
+    cidr=$(pod_cidr_in "$(api_get "/api/v1/nodes/$me")"); [ -n "$cidr" ] || sleep 5
   done
   [ -n "$cidr" ] || { log "NETWORK $me never got a podCIDR"; return 1; }
   test_bridge_conflist "$cidr"
@@ -189,7 +191,7 @@ node_network() {
     for name in master-1 master-2 master-3 worker-1; do
       [ "$name" != "$me" ] || continue
       json=$(api_get "/api/v1/nodes/$name")
-      other=$(echo "$json" | sed -n 's/.*"podCIDR":"\([0-9./]*\)".*/\1/p')
+      other=$(pod_cidr_in "$json")
       ip=$(echo "$json" | sed -n 's/.*"type":"InternalIP","address":"\([0-9.]*\)".*/\1/p')
       [ -n "$other" ] && [ -n "$ip" ] && ip route replace "$other" via "$ip" 2>/dev/null && routed=$((routed + 1))
     done
@@ -313,7 +315,7 @@ EOF
 # then shows why a guest fell behind, even when the run never reaches its checks.
 load_watch() {
   local -A before=() now=()
-  local pid t name line top restarts
+  local pid t name top restarts
   while sleep 60; do
     now=()
     while read -r pid t name; do now[$pid]="$t $name"; done < <(ps -eo pid=,cputimes=,comm=)
