@@ -45,12 +45,9 @@ extension AgentOperations {
         let current = apiServers(join)
         guard let found, found.sorted() != current.sorted() else { return (false, "API servers: \(current.joined(separator: ", ")) (unchanged)") }
         do {
-            let lock = try HostLock.acquire(root, path: lockPath)
-            defer { close(lock) }
-            let journal = try ChangeJournal(root: root, path: journalPath)
-            try StepRunner(root: root, effects: effects, journal: journal)
-                .apply([.writeFile(path: APIServerDiscovery.statePath, content: APIServerDiscovery.render(found, caDigest: Self.caDigest(join)), mode: 0o644)],
-                       observed: NodeObservation())
+            try HostSession.with(root, effects: effects, at: location()) { session in
+                try session.apply([.writeFile(path: APIServerDiscovery.statePath, content: APIServerDiscovery.render(found, caDigest: Self.caDigest(join)), mode: 0o644)])
+            }
         } catch {
             return (false, "API servers: could not keep \(found.joined(separator: ", ")): \(error)")
         }
@@ -58,5 +55,5 @@ extension AgentOperations {
     }
 
     /// Which cluster a kept list belongs to: the SHA-256 of the join file's CA certificate.
-    static func caDigest(_ join: JoinFile) -> String { StepRunner.sha256(Data(join.caCertificatePEM.utf8)) }
+    static func caDigest(_ join: JoinFile) -> String { ChangeJournal.sha256(Data(join.caCertificatePEM.utf8)) }
 }

@@ -32,6 +32,11 @@ public struct AgentOperations {
 
     private var observer: NodeObserver { NodeObserver(root: root, effects: effects, effectiveUID: effectiveUID) }
 
+    /// Where this agent's sessions take the lock and keep the journal.
+    func location(waiting: Duration = .zero) -> HostSession.Location {
+        HostSession.Location(lockPath: lockPath, journalPath: journalPath, lockWait: waiting)
+    }
+
     /// Read-only preflight.
     public func check(json: Bool) -> Outcome {
         let plan = NodePlanner.plan(settings, observer.observe(settings))
@@ -41,13 +46,11 @@ public struct AgentOperations {
 
     /// Prepares the node: modules first, then (re-observed, since their sysctls appear with them) the rest.
     /// - Parameters:
-    ///   - lockHeld: the caller (the agent's pass) already holds the host lock.
+    ///   - session: the caller's session (the agent's pass, `seed init`); one is opened here when `nil`.
     ///   - observed: an observation the caller just made with these settings, to reuse.
     ///   - deferReload: leave the daemon-reload that masks and enables need to the caller
     ///     (`Outcome.reloadPending`), which folds it into its own.
-    ///   - journal: the caller's change journal (loaded here when `nil`).
-    public func apply(lockHeld: Bool = false, observed: NodeObservation? = nil, deferReload: Bool = false,
-                      journal: ChangeJournal? = nil) -> Outcome {
+    public func apply(in session: HostSession? = nil, observed: NodeObservation? = nil, deferReload: Bool = false) -> Outcome {
         let started = Date()
         var out = ""
         let first = observed ?? observer.observe(settings)
@@ -59,17 +62,18 @@ public struct AgentOperations {
             // What blocks (a package not installed) passes once the operator installs it.
             return Outcome(output: out, exitCode: 1, retryable: true)
         }
-        var lock: Int32 = -1
-        if !lockHeld {
-            do { lock = try HostLock.acquire(root, path: lockPath) } catch {
-                return Outcome(output: "seed-agent apply: \(error)\n", exitCode: 1, retryable: AgentOperations.isRetryable(error))
+        guard let session else {
+            do {
+                return try HostSession.with(root, effects: effects, at: location()) { session in
+                    apply(in: session, observed: first, deferReload: deferReload)
+                }
+            } catch let error as HostSession.OpenError where error.part == .lock {
+                return Outcome(output: "seed-agent apply: \(error)\n", exitCode: 1, retryable: error.isRetryable)
+            } catch {
+                return Outcome(output: "seed-agent apply: nothing changed: \(error)\n", exitCode: 1)
             }
         }
-        defer { if lock >= 0 { close(lock) } }
-        let applier: StepRunner
-        do { applier = StepRunner(root: root, effects: effects, journal: try journal ?? ChangeJournal(root: root, path: journalPath)) } catch {
-            return Outcome(output: "seed-agent apply: nothing changed: \(error)\n", exitCode: 1)
-        }
+        let applier = session.runner()
         do {
             let moduleSteps = firstPlan.steps.filter(\.isModuleLoad)
             try applier.apply(moduleSteps, observed: first, deferReload: true)
@@ -93,20 +97,21 @@ public struct AgentOperations {
     }
 
     /// Restores what the journal says was there before.
-    /// - Parameter lockHeld: the caller (reset on a master, which leaves etcd first) holds the host lock.
-    public func reset(lockHeld: Bool = false) -> Outcome {
+    /// - Parameter session: the caller's session (reset on a master, which leaves etcd first); one is opened here when `nil`.
+    public func reset(in session: HostSession? = nil) -> Outcome {
         if effectiveUID != 0 {
             return Outcome(output: "seed-agent reset: must run as root\n", exitCode: 1)
         }
-        var lock: Int32 = -1
-        if !lockHeld {
-            do { lock = try HostLock.acquire(root, path: lockPath) } catch {
+        guard let session else {
+            do {
+                return try HostSession.with(root, effects: effects, at: location()) { reset(in: $0) }
+            } catch {
                 return Outcome(output: "seed-agent reset: \(error)\n", exitCode: 1)
             }
         }
-        defer { if lock >= 0 { close(lock) } }
         do {
-            let journal = try ChangeJournal(root: root, path: journalPath)
+            let journal = session.journal
+            try journal.reload()
             if journal.records.isEmpty {
                 return Outcome(output: "seed-agent reset: nothing to restore (no journal at \(journalPath))\n", exitCode: 0)
             }

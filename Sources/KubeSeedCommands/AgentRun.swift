@@ -13,6 +13,13 @@ extension AgentOperations {
         /// A failure that may pass by itself (a unit that did not start): worth a restart of the
         /// agent. Join-file problems are not: the agent waits for the file to change instead.
         public var retryable = false
+
+        /// A pass that stopped at `name` for `reason`, after `output` and `changes`.
+        static func failed(_ name: String, _ reason: String, stamp: String, retryable: Bool, output: String = "", changes: Int = 0) -> Convergence {
+            Convergence(status: AgentStatus(ready: false, summary: "\(name): \(reason)", updated: stamp,
+                                            checks: [AgentStatus.Check(name, "failed", reason)]),
+                        output: output + "seed-agent: \(name): \(reason)\n", changes: changes, retryable: retryable)
+        }
     }
 
     /// Reads and validates the join file: owner root (when `effectiveUID` is root), not group/world-accessible, size-bounded.
@@ -84,14 +91,12 @@ extension AgentOperations {
     }
 
     /// One full pass: validate the join file, prepare the node, write and start the components.
-    /// Nothing changes on the host when the join file is invalid. `lockHeld`: the caller (`seed init`
-    /// making its master a node) already holds the host lock.
-    public func converge(joinPath: String = JoinFile.defaultPath, now: Date = Date(), lockHeld: Bool = false) -> Convergence {
+    /// Nothing changes on the host when the join file is invalid. `session`: the caller's (`seed init`
+    /// making its master a node); one is opened for the whole pass when `nil`.
+    public func converge(joinPath: String = JoinFile.defaultPath, now: Date = Date(), in session: HostSession? = nil) -> Convergence {
         let stamp = Timestamp.string(now)
-        func failed(_ name: String, _ reason: String, retryable: Bool, output: String = "", changes: Int = 0) -> Convergence {
-            Convergence(status: AgentStatus(ready: false, summary: "\(name): \(reason)", updated: stamp,
-                                            checks: [AgentStatus.Check(name, "failed", reason)]),
-                        output: output + "seed-agent: \(name): \(reason)\n", changes: changes, retryable: retryable)
+        func failed(_ name: String, _ reason: String, retryable: Bool) -> Convergence {
+            .failed(name, reason, stamp: stamp, retryable: retryable)
         }
         var join: JoinFile
         do { join = try Self.loadJoinFile(root: root, path: joinPath, effectiveUID: effectiveUID, now: now) } catch {
@@ -103,27 +108,40 @@ extension AgentOperations {
         var prep = self
         prep.settings = join.host
         prep.settings.addDirectories(NodeComponents.directories(join))
-        // One lock for the whole pass: observation, node preparation and components.
-        var lock: Int32 = -1
-        if !lockHeld {
-            do { lock = try HostLock.acquire(root, path: lockPath) } catch { return failed("lock", "\(error)", retryable: Self.isRetryable(error)) }
+        // One session for the whole pass: observation, node preparation and components.
+        guard let session else {
+            do {
+                return try HostSession.with(root, effects: effects, at: location()) { session in
+                    prep.converge(join, joinPath: joinPath, stamp: stamp, in: session)
+                }
+            } catch let error as HostSession.OpenError where error.part == .lock {
+                return failed("lock", "\(error)", retryable: error.isRetryable)
+            } catch {
+                return failed("journal", "\(error); nothing changed", retryable: Self.isRetryable((error as? HostSession.OpenError)?.underlying ?? error))
+            }
         }
-        defer { if lock >= 0 { close(lock) } }
+        return prep.converge(join, joinPath: joinPath, stamp: stamp, in: session)
+    }
+
+    /// The pass after the join file was read, in `session`; `self` holds the join file's node preparation.
+    private func converge(_ join: JoinFile, joinPath: String, stamp: String, in session: HostSession) -> Convergence {
+        func failed(_ name: String, _ reason: String, retryable: Bool, output: String = "", changes: Int = 0) -> Convergence {
+            .failed(name, reason, stamp: stamp, retryable: retryable, output: output, changes: changes)
+        }
+        let journal = session.journal
         // Observed once, for the node identity and for node preparation's plan.
-        let observed = NodeObserver(root: root, effects: effects, effectiveUID: effectiveUID).observe(prep.settings)
+        let observed = NodeObserver(root: root, effects: effects, effectiveUID: effectiveUID).observe(settings)
         let node: NodeIdentity
         do { node = try nodeIdentity(join, observed, joinPath: joinPath) } catch { return failed("node identity", "\(error); nothing changed", retryable: Self.isRetryable(error)) }
         // Node preparation's daemon-reload (after masks and enables) is folded into the components' one.
-        let journal: ChangeJournal
-        do { journal = try ChangeJournal(root: root, path: journalPath) } catch { return failed("journal", "\(error); nothing changed", retryable: Self.isRetryable(error)) }
-        let prepared = prep.apply(lockHeld: true, observed: observed, deferReload: true, journal: journal)
+        let prepared = apply(in: session, observed: observed, deferReload: true)
         var output = prepared.output
         var changes = prepared.changes
         if prepared.exitCode != 0 {
             return failed("node preparation", "see the output above", retryable: prepared.retryable, output: output, changes: changes)
         }
         let files = NodeComponents.files(join, node)
-        let applier = StepRunner(root: root, effects: effects, journal: journal)
+        let applier = session.runner()
         if prepared.reloadPending { applier.requireReload() }
         // A blocking plan item (containerd not installed) passes once the operator installs it: retry.
         var failure: (name: String, reason: String, retryable: Bool)?
@@ -180,11 +198,9 @@ extension AgentOperations {
     /// Files the journal says KubeSeed created under `directory` that still hold what KubeSeed wrote (an
     /// operator's edit since makes a file theirs: it is never removed).
     static func ownedFiles(in journal: ChangeJournal, under directory: String, root: HostRoot) -> Set<String> {
-        var written: [String: Set<String>] = [:]
-        for case .fileWritten(let path, let sha256) in journal.records { written[path, default: []].insert(sha256) }
         var owned = Set<String>()
         for case .file(let path, nil, _) in journal.records where path.hasPrefix(directory + "/") {
-            guard let data = try? root.read(path), written[path]?.contains(StepRunner.sha256(data)) == true else { continue }
+            guard let data = try? root.read(path), journal.recordsWrite(of: data, at: path) else { continue }
             owned.insert(path)
         }
         return owned

@@ -116,7 +116,7 @@ actor AddressBookReader {
             if let fresh = await askMembers(), fresh != members { members = fresh; membersChanged = true }
         }
         let root = operations.root
-        let fingerprint = MintedJoinStore(root: root).fingerprint() + (((try? root.read(ClusterConfig.recordPath)) ?? nil).map(StepRunner.sha256) ?? "-")
+        let fingerprint = MintedJoinStore(root: root).fingerprint() + (((try? root.read(ClusterConfig.recordPath)) ?? nil).map(ChangeJournal.sha256) ?? "-")
         if let cached, cached.fingerprint == fingerprint, !membersChanged { return cached.book }
         let (book, problems) = try MasterOperations.addressBook(root: root, etcdMembers: members)
         for problem in problems { log("csr-approver: address book: \(problem) (left out)") }

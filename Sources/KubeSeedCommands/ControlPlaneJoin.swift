@@ -86,7 +86,7 @@ extension MasterOperations {
     /// join file `seed join` acts on (the master's name and IP, the API servers whose hosts it asks etcd
     /// through, the CA it writes), so a file edited in any of them does not open.
     static func sealedBinding(_ name: String, _ ip: String, endpoints: [String], caPEM: String) -> String {
-        "\(name) \(ip)\nendpoints=\(endpoints.joined(separator: ","))\nca-sha256=\(StepRunner.sha256(Data(caPEM.utf8)))"
+        "\(name) \(ip)\nendpoints=\(endpoints.joined(separator: ","))\nca-sha256=\(ChangeJournal.sha256(Data(caPEM.utf8)))"
     }
 
     /// `seed join FILE`: makes this machine a master of the cluster that minted FILE. Exit codes: 0 done,
@@ -235,7 +235,7 @@ extension MasterOperations {
         for (name, data, mode) in wanted where try root.read("\(certDirectory)/\(name)") != data {
             steps.append(.writeFile(path: "\(certDirectory)/\(name)", content: String(decoding: data, as: UTF8.self), mode: mode))
         }
-        try StepRunner(root: root, effects: effects, journal: context.journal).apply(steps, observed: NodeObservation())
+        try context.session.apply(steps)
         return steps.isEmpty ? InitPhase.Result(state: .ok, detail: "CA and service-account keys are the cluster's")
             : InitPhase.Result(state: .changed, detail: "wrote the cluster's CA and service-account keys (\(steps.count) files)", changes: steps.count)
     }
@@ -260,7 +260,7 @@ extension MasterOperations {
                 (members, via) = try await cluster.list()
                 mine = members.first { $0.id == added.id } ?? added
             }
-            let setup = EtcdSetup(root: root, effects: effects, journal: context.journal, certDirectory: certDirectory,
+            let setup = EtcdSetup(session: context.session, certDirectory: certDirectory,
                                   settings: context.config.host, timing: context.config.timing)
             let initial = EtcdMembership.initialCluster(joining: name, peerURL: peerURL, members: members)
                 .map { EtcdUnit.Member(name: $0.name, ip: APIEndpoint.parse($0.peerURL)?.host ?? "") }

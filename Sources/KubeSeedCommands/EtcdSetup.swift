@@ -4,14 +4,15 @@ import KubeSeedHost
 
 /// etcd under systemd with KubeSeed's unit (the etcd phase of `seed init` and `seed etcd`).
 struct EtcdSetup {
-    var root: HostRoot
-    var effects: HostEffects
-    var journal: ChangeJournal
+    var session: HostSession
     var certDirectory = ControlPlane.certDir
     /// Where etcd's data and WAL live (`host.dataDir`).
     var settings: NodePrepSettings
     /// Heartbeat and election timeout (`timing`).
     var timing = ControlPlaneTiming()
+
+    var root: HostRoot { session.root }
+    var effects: HostEffects { session.effects }
 
     static let neededCertificates = [EtcdUnit.caFile, "etcd-server.pem", "etcd-server-key.pem", "etcd-peer.pem", "etcd-peer-key.pem"]
 
@@ -50,7 +51,7 @@ struct EtcdSetup {
         // A start already under way (systemd started the enabled unit at boot; after a power cut etcd
         // replays its WAL first) is joined, not skipped: the start job ends only when etcd is ready.
         if changed && state.isActive { steps.append(.restartUnit("etcd.service")) } else if state.activeState != "active" { steps.append(.startUnit("etcd.service")) }
-        let runner = StepRunner(root: root, effects: effects, journal: journal)
+        let runner = session.runner()
         try runner.apply(steps, observed: NodeObservation())
         let after = try services.unitState("etcd.service")
         guard after.activeState == "active" else {

@@ -21,27 +21,30 @@ struct InitPhase: Sendable {
     var run: @Sendable (MasterOperations, InitContext) async throws -> Result
 }
 
-/// What the phases of one run share: the resolved configuration, the change journal (loaded once, given
-/// to everything that changes the host), and what earlier phases found.
+/// What the phases of one run share: the resolved configuration, the host session (its lock held and its
+/// journal loaded once, for everything that changes the host), and what earlier phases found.
 final class InitContext {
     let config: ClusterConfig
     let masterIP: String
     let algorithm: KeyAlgorithm
     let cluster: ControlPlane.Cluster
-    let journal: ChangeJournal
+    let session: HostSession
     var replaceBinaries = false
     /// Set by the control-plane phase: the units could start (their binaries are there).
     var controlPlaneStarted = false
     /// `seed join`: what was checked and opened before anything changed.
     var joining: ControlPlaneJoinState?
 
-    init(config: ClusterConfig, masterIP: String, algorithm: KeyAlgorithm, journal: ChangeJournal) {
+    init(config: ClusterConfig, masterIP: String, algorithm: KeyAlgorithm, session: HostSession) {
         self.config = config
         self.masterIP = masterIP
         self.algorithm = algorithm
         self.cluster = config.controlPlaneCluster(masterIP: masterIP)
-        self.journal = journal
+        self.session = session
     }
+
+    /// The session's change journal.
+    var journal: ChangeJournal { session.journal }
 }
 
 /// A phase that failed, with the error that made it fail.
@@ -92,9 +95,7 @@ extension InitPhase {
         var settings = context.config.host
         settings.addDirectories(ControlPlane.directories(context.cluster))
         var agent = AgentOperations(root: operations.root, effects: operations.effects, settings: settings, effectiveUID: operations.effectiveUID)
-        agent.journalPath = operations.journalPath
-        agent.lockPath = operations.lockPath
-        let outcome = agent.apply(lockHeld: true, journal: context.journal)
+        let outcome = agent.apply(in: context.session)
         guard outcome.exitCode == 0 else {
             throw HostError(.file, "node preparation failed", cause: outcome.output.trimmingCharacters(in: .whitespacesAndNewlines))
         }
@@ -119,7 +120,7 @@ extension InitPhase {
 
     static let etcd = InitPhase(name: "etcd") { operations, context in
         let member = EtcdUnit.Member(name: context.config.masterName!, ip: context.masterIP)
-        let performed = try EtcdSetup(root: operations.root, effects: operations.effects, journal: context.journal,
+        let performed = try EtcdSetup(session: context.session,
                                       certDirectory: operations.certDirectory, settings: context.config.host, timing: context.config.timing)
             .converge(this: member, cluster: [member])
         return performed.isEmpty ? Result(state: .ok, detail: "active with mutual TLS")
@@ -142,7 +143,7 @@ extension InitPhase {
     }
 
     static let rootKubectl = InitPhase(name: "kubectl") { operations, context in
-        try operations.rootKubectl(journal: context.journal)
+        try operations.rootKubectl(in: context.session)
     }
 
     static let apiServer = InitPhase(name: "api server") { operations, context in
@@ -170,7 +171,7 @@ extension InitPhase {
     }
 
     static let record = InitPhase(name: "record") { operations, context in
-        try operations.record(context.config, journal: context.journal)
+        try operations.record(context.config, in: context.session)
     }
 }
 

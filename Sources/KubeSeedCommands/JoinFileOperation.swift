@@ -49,20 +49,19 @@ extension MasterOperations {
             write("seed join-file: nothing written: \(error)\n")
             return error is ConfigError ? 2 : 1
         }
-        let lock: Int32
-        do { lock = try HostLock.acquire(root, path: lockPath, waiting: lockWait) } catch {
-            write("seed join-file: nothing written: \(error)\n")
-            return 1
-        }
-        defer { close(lock) }
         let record: TokenRecord
         let retired: [MintedJoin]
         do {
-            let journal = try ChangeJournal(root: root, path: journalPath)
-            // The address book first: a store that cannot be updated stops the mint before anything is written.
-            retired = try recordMintedJoin(request, token: token, now: now, journal: journal)
-            record = try await writeJoinFile(text, token: token, request: request, path: path, journal: journal)
-            for removed in try pruneExpiredMasterJoinFiles(now: now, journal: journal) { write("  removed \(removed): its sealed secrets expired\n") }
+            (record, retired) = try await HostSession.with(root, effects: effects, at: location) { session in
+                // The address book first: a store that cannot be updated stops the mint before anything is written.
+                let retired = try recordMintedJoin(request, token: token, now: now, journal: session.journal)
+                let record = try await writeJoinFile(text, token: token, request: request, path: path, in: session)
+                for removed in try pruneExpiredMasterJoinFiles(now: now, in: session) { write("  removed \(removed): its sealed secrets expired\n") }
+                return (record, retired)
+            }
+        } catch let error as HostSession.OpenError {
+            write("seed join-file: nothing written: \(error)\n")
+            return 1
         } catch {
             write("seed join-file: \(error)\n")
             return 1
@@ -104,9 +103,9 @@ extension MasterOperations {
 
     /// Records the token (its Secret created now if the API server answers) and writes the join file
     /// (0600, journaled). The caller holds the host lock and has checked `text` with the agent's parser.
-    func writeJoinFile(_ text: String, token: BootstrapToken, request: JoinRequest, path: String, journal: ChangeJournal) async throws -> TokenRecord {
+    func writeJoinFile(_ text: String, token: BootstrapToken, request: JoinRequest, path: String, in session: HostSession) async throws -> TokenRecord {
         var record = TokenRecord(token: token, expires: request.expires, node: request.nodeName)
-        let runner = StepRunner(root: root, effects: effects, journal: journal)
+        let runner = session.runner()
         let directory = (path as NSString).deletingLastPathComponent
         if !root.isDirectory(directory) {
             try runner.apply([.createDirectory(path: directory, mode: 0o700)], observed: NodeObservation())
@@ -116,7 +115,7 @@ extension MasterOperations {
         if request.controlPlane == nil {
             record.uploaded = await uploadToken(record)
             let store = TokenStore(root: root)
-            try store.save(try store.load() + [record], journal: journal)
+            try store.save(try store.load() + [record], journal: session.journal)
         }
         try runner.apply([.writeFile(path: path, content: text, mode: 0o600)], observed: NodeObservation())
         return record
@@ -137,7 +136,7 @@ extension MasterOperations {
 
     /// Removes the control-plane join files in the join-file directory whose sealed secrets have expired:
     /// the minting master keeps a sealed file only while it can be used. Returns their paths.
-    func pruneExpiredMasterJoinFiles(now: Date, journal: ChangeJournal) throws -> [String] {
+    func pruneExpiredMasterJoinFiles(now: Date, in session: HostSession) throws -> [String] {
         var steps: [Step] = []
         for name in root.list(Self.joinFileDirectory).sorted() where name.hasSuffix(".yaml") {
             let path = "\(Self.joinFileDirectory)/\(name)"
@@ -146,7 +145,7 @@ extension MasterOperations {
             steps.append(.removeFile(path: path))
         }
         guard !steps.isEmpty else { return [] }
-        try StepRunner(root: root, effects: effects, journal: journal).apply(steps, observed: NodeObservation())
+        try session.apply(steps)
         return steps.compactMap { if case .removeFile(let path) = $0 { return path } else { return nil } }
     }
 

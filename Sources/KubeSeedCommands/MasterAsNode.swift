@@ -20,13 +20,13 @@ extension MasterOperations {
             request.host = context.config.host
             request.apiServerEndpoints = endpoints
             let (text, token, _) = try joinFileText(request, path: path, now: now)
-            _ = try await writeJoinFile(text, token: token, request: request, path: path, journal: context.journal)
+            _ = try await writeJoinFile(text, token: token, request: request, path: path, in: context.session)
             minted = 1
         }
         var agent = AgentOperations(root: root, effects: effects, settings: context.config.host, effectiveUID: effectiveUID)
         agent.journalPath = journalPath
         agent.lockPath = lockPath
-        let pass = agent.converge(joinPath: path, now: now, lockHeld: true)
+        let pass = agent.converge(joinPath: path, now: now, in: context.session)
         let changes = minted + pass.changes
         let performed = pass.output.split(separator: "\n").filter { $0.hasPrefix("  changed  ") }.map { $0.dropFirst(11) }
         let changed = performed.isEmpty ? "" : "; changed: " + performed.prefix(8).joined(separator: ", ") + (performed.count > 8 ? ", …" : "")

@@ -51,29 +51,22 @@ extension MasterOperations {
             return 2
         }
         write("\(command): cluster \(config.name) (\(config.kubernetesVersion)), master \(config.masterName ?? "-") \(masterIP), \(algorithm == .rsa2048 ? "RSA-2048" : "ECDSA P-256") keys\n")
-        let lock: Int32
+        let progress = PhaseProgress(total: phases.count, write: write)
         let context: InitContext
         do {
-            lock = try HostLock.acquire(root, path: lockPath, waiting: lockWait)
-            do {
-                context = InitContext(config: config, masterIP: masterIP, algorithm: algorithm, journal: try ChangeJournal(root: root, path: journalPath))
-            } catch {
-                close(lock)
-                throw error
+            context = try await HostSession.with(root, effects: effects, at: location) { session in
+                let context = InitContext(config: config, masterIP: masterIP, algorithm: algorithm, session: session)
+                context.replaceBinaries = replaceBinaries
+                context.joining = joining
+                for phase in phases { try await progress.run(phase, self, context) }
+                return context
             }
-        } catch {
-            write("\(command): nothing changed: \(error)\n")
-            return 1
-        }
-        defer { close(lock) }
-        context.replaceBinaries = replaceBinaries
-        context.joining = joining
-        let progress = PhaseProgress(total: phases.count, write: write)
-        do {
-            for phase in phases { try await progress.run(phase, self, context) }
         } catch let failure as PhaseFailure {
             write("\(command): stopped at '\(failure.phase)' after \(progress.changes) changes (\(failure.underlying)); every change so far is journaled:\n")
             write("  fix the cause and run '\(command)' again to finish, or 'seed-agent reset' to undo\n")
+            return 1
+        } catch let error as HostSession.OpenError {
+            write("\(command): nothing changed: \(error)\n")
             return 1
         } catch {
             write("\(command): \(error)\n")
@@ -153,7 +146,7 @@ extension MasterOperations {
         let units = Self.controlPlaneUnits
         let observed = try ComponentObserver(root: root, services: effects.services).observe(files, units: units)
         let plan = ComponentPlanner.plan(files, observed, units: units)
-        let runner = StepRunner(root: root, effects: effects, journal: context.journal)
+        let runner = context.session.runner()
         try runner.apply(plan.steps, observed: NodeObservation())
         let runnable = units.allSatisfy { observed.binaries.contains($0.binary!) }
         let written = plan.steps.filter { if case .writeFile = $0 { return true }; return false }.count
@@ -166,7 +159,7 @@ extension MasterOperations {
     }
 
     /// `/root/.kube/config` and `kubectl` on PATH for root, unless root has its own.
-    func rootKubectl(journal: ChangeJournal) throws -> InitPhase.Result {
+    func rootKubectl(in session: HostSession) throws -> InitPhase.Result {
         guard let admin = try root.readText(ControlPlane.adminKubeconfigPath) else {
             throw HostError(.file, "\(ControlPlane.adminKubeconfigPath) is missing", cause: "the control-plane phase writes it; run 'seed init' again")
         }
@@ -174,7 +167,7 @@ extension MasterOperations {
         if let current = try root.read(RootKubectl.configPath) {
             observed.config = String(decoding: current, as: UTF8.self)
             observed.configMode = root.mode(RootKubectl.configPath)
-            observed.configIsKubeSeeds = journal.recordsWrite(of: current, at: RootKubectl.configPath)
+            observed.configIsKubeSeeds = session.journal.recordsWrite(of: current, at: RootKubectl.configPath)
         }
         observed.kubeDirectoryExists = root.isDirectory(RootKubectl.kubeDirectory)
         observed.linkDirectoryExists = root.isDirectory(RootKubectl.linkDirectory)
@@ -182,7 +175,7 @@ extension MasterOperations {
         observed.binaryPresent = access(root.resolve(RootKubectl.binary), X_OK) == 0
         observed.otherKubectl = RootKubectl.laterOnPath.first { root.exists($0) }
         let items = RootKubectl.plan(adminKubeconfig: admin, observed)
-        let runner = StepRunner(root: root, effects: effects, journal: journal)
+        let runner = session.runner()
         try runner.apply(items.flatMap(\.steps), observed: NodeObservation())
         let detail = items.map { item in
             item.steps.isEmpty ? "\(item.name): \(item.detail)" : item.steps.map(\.description).joined(separator: ", ")
@@ -268,11 +261,10 @@ extension MasterOperations {
     }
 
     /// Records the configuration for `seed join-file` (and to refuse in-place changes later).
-    func record(_ config: ClusterConfig, journal: ChangeJournal) throws -> InitPhase.Result {
+    func record(_ config: ClusterConfig, in session: HostSession) throws -> InitPhase.Result {
         let text = config.render()
         if try root.readText(ClusterConfig.recordPath) == text { return InitPhase.Result(state: .ok, detail: ClusterConfig.recordPath) }
-        try StepRunner(root: root, effects: effects, journal: journal)
-            .apply([.writeFile(path: ClusterConfig.recordPath, content: text, mode: 0o644)], observed: NodeObservation())
+        try session.apply([.writeFile(path: ClusterConfig.recordPath, content: text, mode: 0o644)])
         return InitPhase.Result(state: .changed, detail: "wrote \(ClusterConfig.recordPath)", changes: 1)
     }
 }

@@ -34,6 +34,11 @@ public struct MasterOperations {
         ComponentPlanner.ManagedUnit($0.0, binary: $0.1, installHint: "kubernetes-server-linux-amd64.tar.gz: seed init --server-archive FILE")
     }
 
+    /// Where this master's sessions take the lock (waiting `lockWait` for it) and keep the journal.
+    var location: HostSession.Location {
+        HostSession.Location(lockPath: lockPath, journalPath: journalPath, lockWait: lockWait)
+    }
+
     func hostname() -> String {
         (((try? root.readText("/proc/sys/kernel/hostname")) ?? nil) ?? "").trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
     }

@@ -92,17 +92,20 @@ struct Reset: AsyncParsableCommand {
     func run() async throws {
         let agent = try options.operations()
         guard agent.effectiveUID == 0 else { try finish(agent.reset()) ; return }
-        // One lock from leaving etcd to the last restored file: nothing of KubeSeed's runs in between.
-        let lock: Int32
-        do { lock = try HostLock.acquire(agent.root, path: agent.lockPath, waiting: .seconds(120)) } catch {
+        // One session from leaving etcd to the last restored file: nothing of KubeSeed's runs in between.
+        let outcome: AgentOperations.Outcome?
+        do {
+            outcome = try await HostSession.with(agent.root, effects: agent.effects, at: agent.location(waiting: .seconds(120))) { session in
+                let leave = await MasterOperations(root: agent.root, effects: agent.effects, effectiveUID: agent.effectiveUID).leaveEtcd(force: force)
+                say(leave.output)
+                return leave.refused ? nil : agent.reset(in: session)
+            }
+        } catch {
             say("seed-agent reset: nothing changed: \(error)\n")
             throw ExitCode(1)
         }
-        defer { close(lock) }
-        let leave = await MasterOperations(root: agent.root, effects: agent.effects, effectiveUID: agent.effectiveUID).leaveEtcd(force: force)
-        say(leave.output)
-        if leave.refused { throw ExitCode(2) }
-        try finish(agent.reset(lockHeld: true))
+        guard let outcome else { throw ExitCode(2) }
+        try finish(outcome)
     }
 }
 
@@ -226,11 +229,11 @@ struct InstallBinaries: ParsableCommand {
             }
         }
         let path = absolutePath(archive)
-        let lock = try HostLock.acquire(root)
-        defer { close(lock) }
+        let agent = try liveOperations(root: root, settings: NodePrepSettings())
         do {
-            let journal = try ChangeJournal(root: root)
-            let installed = try BinaryInstaller(root: root).install(archive: path, sha256: sha256, replace: replace, journal: journal, version: version)
+            let installed = try HostSession.with(root, effects: agent.effects, at: agent.location()) { session in
+                try BinaryInstaller(root: root).install(archive: path, sha256: sha256, replace: replace, journal: session.journal, version: version)
+            }
             for binary in installed {
                 say("  \(binary.changed ? "installed" : "unchanged")  \(binary.path) (\(binary.bytes) bytes\(binary.recorded ? "; as installed from this archive, not read again" : ""))\n")
             }

@@ -27,43 +27,44 @@ extension MasterOperations {
     /// Refuses, changing nothing, when the Secret exists and the API server cannot be reached.
     public func deleteToken(id: String) async -> Int32 {
         guard effectiveUID == 0 else { write("seed token delete: must run as root\n"); return 1 }
-        let lock: Int32
-        do { lock = try HostLock.acquire(root, path: lockPath, waiting: lockWait) } catch {
-            write("seed token delete: nothing changed: \(error)\n")
-            return 1
-        }
-        defer { close(lock) }
         do {
-            let store = TokenStore(root: root)
-            var tokens = try store.load()
-            guard let token = tokens.first(where: { $0.id == id }) else {
-                write("seed token delete: no token \(id) (see 'seed token list')\n")
-                return 1
+            return try await HostSession.with(root, effects: effects, at: location) { session in
+                try await deleteToken(id: id, in: session)
             }
-            // Read before anything changes: a book that cannot be updated stops the deletion here.
-            let book = MintedJoinStore(root: root)
-            let entries = try book.loadForUpdate().entries
-            if token.uploaded {
-                guard let masterIP = try recordedConfig()?.masterIP else {
-                    throw HostError(.file, "no master IP in \(ClusterConfig.recordPath)")
-                }
-                let outcome = try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in
-                    try await ObjectApplier.apply(BootstrapObjects.deleteTokenSecret(id: id), with: client)
-                }
-                write("  \(outcome == .deleted ? "deleted" : "already gone")  Secret kube-system/bootstrap-token-\(id)\n")
-            }
-            tokens.removeAll { $0.id == id }
-            let journal = try ChangeJournal(root: root, path: journalPath)
-            try store.save(tokens, journal: journal)
-            // The node's entry in the CSR approver's address book goes with its token.
-            let kept = entries.filter { $0.tokenID != id }
-            if kept.count != entries.count { try book.save(kept, journal: journal) }
-            write("seed token delete: token \(id) (node \(token.node)) deleted"
-                  + (kept.count != entries.count ? "; \(token.node) retired from the CSR approver's address book" : "") + "\n")
-            return 0
         } catch {
             write("seed token delete: nothing changed: \(error)\n")
             return 1
         }
+    }
+
+    /// `seed token delete ID` in `session`.
+    private func deleteToken(id: String, in session: HostSession) async throws -> Int32 {
+        let store = TokenStore(root: root)
+        var tokens = try store.load()
+        guard let token = tokens.first(where: { $0.id == id }) else {
+            write("seed token delete: no token \(id) (see 'seed token list')\n")
+            return 1
+        }
+        // Read before anything changes: a book that cannot be updated stops the deletion here.
+        let book = MintedJoinStore(root: root)
+        let entries = try book.loadForUpdate().entries
+        if token.uploaded {
+            guard let masterIP = try recordedConfig()?.masterIP else {
+                throw HostError(.file, "no master IP in \(ClusterConfig.recordPath)")
+            }
+            let outcome = try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in
+                try await ObjectApplier.apply(BootstrapObjects.deleteTokenSecret(id: id), with: client)
+            }
+            write("  \(outcome == .deleted ? "deleted" : "already gone")  Secret kube-system/bootstrap-token-\(id)\n")
+        }
+        tokens.removeAll { $0.id == id }
+        let journal = session.journal
+        try store.save(tokens, journal: journal)
+        // The node's entry in the CSR approver's address book goes with its token.
+        let kept = entries.filter { $0.tokenID != id }
+        if kept.count != entries.count { try book.save(kept, journal: journal) }
+        write("seed token delete: token \(id) (node \(token.node)) deleted"
+              + (kept.count != entries.count ? "; \(token.node) retired from the CSR approver's address book" : "") + "\n")
+        return 0
     }
 }

@@ -129,8 +129,11 @@ public struct BinaryInstaller {
         // removes a binary only while it is the one KubeSeed put there.
         var records: [JournalRecord] = []
         for item in plan where item.changed {
-            if !root.exists(item.temporary.target) { records.append(.file(path: item.temporary.target, previous: nil, previousMode: nil)) }
-            if let digest = item.temporary.digest { records.append(.fileWritten(path: item.temporary.target, sha256: Self.hex(digest))) }
+            guard let digest = item.temporary.digest else {
+                if !root.exists(item.temporary.target) { records.append(.file(path: item.temporary.target, previous: nil, previousMode: nil)) }
+                continue
+            }
+            records += try journal.writeRecords(item.temporary.target, sha256: Self.hex(digest), previous: .existence)
         }
         try journal.record(records)
         for item in plan where item.changed { try item.temporary.install() }
@@ -154,9 +157,7 @@ public struct BinaryInstaller {
         }
         let data = record.encoded()
         guard last.data != data else { return }
-        var entries: [JournalRecord] = [.fileWritten(path: InstalledBinaries.path, sha256: StepRunner.sha256(data))]
-        if !root.exists(InstalledBinaries.path) { entries.insert(.file(path: InstalledBinaries.path, previous: nil, previousMode: nil), at: 0) }
-        try journal.record(entries)
+        try journal.recordWrite(InstalledBinaries.path, data, previous: .existence)
         try root.writeAtomically(InstalledBinaries.path, data, mode: 0o644)
     }
 

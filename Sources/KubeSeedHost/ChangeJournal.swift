@@ -1,14 +1,19 @@
+import Crypto
 import Foundation
 import KubeSeedCore
 
 /// The write-ahead change journal on the host (`/var/lib/kubeseed/journal.json`, 0600): every change
-/// KubeSeed makes is recorded here, with what was there before, before the change is made. One
-/// instance is loaded per command and handed to everything that changes the host (the step runner,
-/// the PKI store, the binary installer, the token store), so `reset` can restore exactly.
+/// KubeSeed makes is recorded here, with what was there before, before the change is made. A command's
+/// `HostSession` loads it once under the host lock and hands it to everything that changes the host
+/// (its step runners, the PKI store, the binary installer, the token store), so `reset` can restore exactly.
 public final class ChangeJournal {
     public let root: HostRoot
     public let path: String
-    public private(set) var records: [JournalRecord]
+    public private(set) var records: [JournalRecord] {
+        didSet { writtenDigests = Self.digests(records) }
+    }
+    /// For each path, the SHA-256 of every version KubeSeed wrote there.
+    private var writtenDigests: [String: Set<String>] = [:]
 
     /// Loads the journal at `path` (none there: an empty journal; unreadable: an error, since reset needs it).
     public init(root: HostRoot = HostRoot(), path: String = Journal.defaultPath) throws {
@@ -33,9 +38,55 @@ public final class ChangeJournal {
         return true
     }
 
+    /// What of a file's previous content the journal keeps before KubeSeed writes it.
+    public enum PreviousContent: Sendable {
+        /// Its bytes and mode, so `reset` puts them back.
+        case bytes
+        /// Only whether it was there: a file of KubeSeed's own that holds secrets (the journal never
+        /// holds a copy of them); `reset` removes it if KubeSeed created it.
+        case existence
+    }
+
+    /// The records that let `reset` undo writing a version whose SHA-256 is `sha256` to `path`: what was
+    /// there before (as `previous` says) and the version itself. Read before the write.
+    public func writeRecords(_ path: String, sha256: String, previous: PreviousContent = .bytes) throws -> [JournalRecord] {
+        var entries: [JournalRecord] = [.fileWritten(path: path, sha256: sha256)]
+        switch previous {
+        case .bytes:
+            entries.insert(.file(path: path, previous: try root.read(path), previousMode: root.mode(path)), at: 0)
+        case .existence where !root.exists(path):
+            entries.insert(.file(path: path, previous: nil, previousMode: nil), at: 0)
+        case .existence:
+            break
+        }
+        return entries
+    }
+
+    /// Records that KubeSeed is about to write `data` to `path` (see `writeRecords`), saved before returning.
+    public func recordWrite(_ path: String, _ data: Data, previous: PreviousContent = .bytes) throws {
+        try record(try writeRecords(path, sha256: Self.sha256(data), previous: previous))
+    }
+
     /// Whether `data` is exactly what KubeSeed wrote at `path` (a file changed since is someone else's).
+    /// The one place that answers it.
     public func recordsWrite(of data: Data, at path: String) -> Bool {
-        records.contains(.fileWritten(path: path, sha256: StepRunner.sha256(data)))
+        writtenDigests[path]?.contains(Self.sha256(data)) == true
+    }
+
+    /// Whether the journal records any version KubeSeed wrote at `path`.
+    public func recordsAnyWrite(at path: String) -> Bool {
+        writtenDigests[path] != nil
+    }
+
+    /// The SHA-256 of `data` in hex, as the journal records what KubeSeed wrote.
+    public static func sha256(_ data: Data) -> String {
+        SHA256.hash(data: data).map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
+    }
+
+    private static func digests(_ records: [JournalRecord]) -> [String: Set<String>] {
+        var digests: [String: Set<String>] = [:]
+        for case .fileWritten(let path, let sha256) in records { digests[path, default: []].insert(sha256) }
+        return digests
     }
 
     /// Keeps only `remaining` (what `reset` could not restore); removes the file and its directory when empty.

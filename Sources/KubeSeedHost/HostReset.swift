@@ -6,8 +6,6 @@ public final class HostReset {
     public let root: HostRoot
     public let effects: HostEffects
     public let journal: ChangeJournal
-    /// What KubeSeed wrote at each path (SHA-256), from the journal.
-    private var writtenHashes: [String: Set<String>] = [:]
     /// Where KubeSeed pointed each link it made, from the journal.
     private var madeLinks: [String: Set<String>] = [:]
 
@@ -31,9 +29,6 @@ public final class HostReset {
     /// collected (the journal keeps those records so `reset` can be run again).
     public func run() throws -> ResetOutcome {
         try journal.reload()
-        var hashes: [String: Set<String>] = [:]
-        for case .fileWritten(let path, let sha256) in journal.records { hashes[path, default: []].insert(sha256) }
-        writtenHashes = hashes
         var links: [String: Set<String>] = [:]
         for case .linkMade(let path, let target) in journal.records { links[path, default: []].insert(target) }
         madeLinks = links
@@ -138,9 +133,9 @@ public final class HostReset {
     /// since (an operator's edit, a key restored from a backup) is never overwritten or removed. fstab
     /// gets KubeSeed's own lines back and keeps the rest; any other such file stays, with its original
     /// beside it as `<path>.kubeseed-orig`, and the outcome says so.
-    private func restoreFile(_ path: String, previous: Data?, mode: UInt16?, written: Set<String>) throws -> String {
+    private func restoreFile(_ path: String, previous: Data?, mode: UInt16?) throws -> String {
         let current = try root.read(path)
-        let ours = current.map { written.isEmpty || written.contains(StepRunner.sha256($0)) } ?? true
+        let ours = current.map { !journal.recordsAnyWrite(at: path) || journal.recordsWrite(of: $0, at: path) } ?? true
         if ours {
             if let previous {
                 try root.writeAtomically(path, previous, mode: mode ?? 0o644)
@@ -168,7 +163,7 @@ public final class HostReset {
     private func restore(_ record: JournalRecord) throws -> String {
         switch record {
         case .file(let path, let previous, let mode):
-            return try restoreFile(path, previous: previous, mode: mode, written: writtenHashes[path] ?? [])
+            return try restoreFile(path, previous: previous, mode: mode)
         case .symlink(let path, let previousTarget):
             // A link KubeSeed made is undone only while it is still KubeSeed's.
             if let targets = madeLinks[path] {

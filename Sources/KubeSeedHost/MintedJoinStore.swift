@@ -49,18 +49,17 @@ public struct MintedJoinStore {
     /// Saves `entries` atomically (0600), journaled: `reset` removes the store or gives back the one before.
     public func save(_ entries: [MintedJoin], journal: ChangeJournal) throws {
         let data = MintedJoin.encode(entries)
-        try journal.record([.file(path: path, previous: try root.read(path), previousMode: root.mode(path)),
-                            .fileWritten(path: path, sha256: StepRunner.sha256(data))])
+        try journal.recordWrite(path, data)
         try root.writeAtomically(path, data, mode: 0o600)
     }
 
     /// The SHA-256 of the store as it is now (the legacy directory's listing when there is none): the
     /// approver reloads its book when this changes.
     public func fingerprint() -> String {
-        if let data = try? root.read(path) { return StepRunner.sha256(data) }
+        if let data = try? root.read(path) { return ChangeJournal.sha256(data) }
         let listing = root.list(legacyDirectory).sorted().map { name -> String in
-            "\(name) \(((try? root.read("\(legacyDirectory)/\(name)")) ?? nil).map(StepRunner.sha256) ?? "-")"
+            "\(name) \(((try? root.read("\(legacyDirectory)/\(name)")) ?? nil).map(ChangeJournal.sha256) ?? "-")"
         }
-        return StepRunner.sha256(Data(listing.joined(separator: "\n").utf8))
+        return ChangeJournal.sha256(Data(listing.joined(separator: "\n").utf8))
     }
 }

@@ -49,10 +49,7 @@ public struct PKIStore {
         }
         entries.append(try loadOrCreateServiceAccountKey(algorithm, pending: &pending))
         guard !pending.isEmpty else { return entries }
-        try journal.record(try pending.flatMap { file -> [JournalRecord] in
-            [.file(path: file.path, previous: try root.read(file.path), previousMode: root.mode(file.path)),
-             .fileWritten(path: file.path, sha256: StepRunner.sha256(file.data))]
-        })
+        try journal.record(try pending.flatMap { try journal.writeRecords($0.path, sha256: ChangeJournal.sha256($0.data)) })
         try root.writeAtomically(pending)
         return entries
     }

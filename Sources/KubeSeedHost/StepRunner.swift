@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import Crypto
 import KubeSeedCore
 
 /// Performs plan steps on the host. Each step's previous value goes into the change journal
@@ -66,11 +65,6 @@ public final class StepRunner {
         }
     }
 
-    /// The SHA-256 of `data` in hex, as the journal records what KubeSeed wrote.
-    public static func sha256(_ data: Data) -> String {
-        SHA256.hash(data: data).map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
-    }
-
     static func monotonicSeconds() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -85,8 +79,7 @@ public final class StepRunner {
         case .loadModule(let name):
             records.append(.moduleLoaded(name))
         case .writeFile(let path, let content, _):
-            records.append(.file(path: path, previous: try root.read(path), previousMode: root.mode(path)))
-            records.append(.fileWritten(path: path, sha256: Self.sha256(Data(content.utf8))))
+            records += try journal.writeRecords(path, sha256: ChangeJournal.sha256(Data(content.utf8)))
         case .removeFile(let path):
             records.append(.file(path: path, previous: try root.read(path), previousMode: root.mode(path)))
         case .link(let path, let target):

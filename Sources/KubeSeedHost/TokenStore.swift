@@ -20,9 +20,7 @@ public struct TokenStore {
     public func save(_ records: [TokenRecord], journal: ChangeJournal) throws {
         let data = TokenRecord.encode(records)
         // Only the hash of each version goes into the journal, never a copy of the secrets.
-        var entries: [JournalRecord] = [.fileWritten(path: path, sha256: StepRunner.sha256(data))]
-        if !root.exists(path) { entries.insert(.file(path: path, previous: nil, previousMode: nil), at: 0) }
-        try journal.record(entries)
+        try journal.recordWrite(path, data, previous: .existence)
         try root.writeAtomically(path, data, mode: 0o600)
     }
 }

@@ -116,7 +116,7 @@ import Testing
     @Test func aBusyLockIsReportedAsBusyAndAnythingElseAsItself() throws {
         let host = try TemporaryHost()
         let lock = try HostLock.acquire(host.root, path: "/run/kubeseed/agent.lock")
-        defer { close(lock) }
+        defer { lock.release() }
         // flock locks belong to the open file description: a second open in this process conflicts too.
         #expect { _ = try HostLock.acquire(host.root, path: "/run/kubeseed/agent.lock") } throws: { error in
             (error as? HostError)?.code == .busy && "\(error)".contains("another KubeSeed command")
@@ -137,12 +137,12 @@ import Testing
         let waiter = Task.detached { (try HostLock.acquire(root, path: path, waiting: .seconds(10)), ContinuousClock.now) }
         try await Task.sleep(for: .milliseconds(300))
         let released = ContinuousClock.now
-        close(held)
+        held.release()
         let (taken, takenAt) = try await waiter.value
         #expect(takenAt >= released, "the waiter had the lock before the holder let it go")
         // The waiter holds it now: another taker is refused.
         #expect { _ = try HostLock.acquire(host.root, path: path) } throws: { ($0 as? HostError)?.code == .busy }
-        close(taken)
+        taken.release()
     }
 
     @Test func aDirectoryFlushThatFailsIsReported() throws {
@@ -178,8 +178,9 @@ import Testing
         let member = EtcdUnit.Member(name: "master-1", ip: "192.0.2.10")
         try TemporaryHost.write(host.root, EtcdUnit.path, EtcdUnit.render(this: member, cluster: [member], settings: settings))
         host.services.units["etcd.service"] = UnitState(loadState: "loaded", activeState: "activating", subState: "start", unitFileState: "enabled")
-        let setup = EtcdSetup(root: host.root, effects: host.effects, journal: try ChangeJournal(root: host.root), settings: settings)
-        let performed = try setup.converge(this: member, cluster: [member])
+        let performed = try HostSession.with(host.root, effects: host.effects) { session in
+            try EtcdSetup(session: session, settings: settings).converge(this: member, cluster: [member])
+        }
         #expect(performed.map { "\($0.step)" } == ["start etcd.service"])
         #expect(host.services.calls.contains("start etcd.service"))
     }

@@ -75,11 +75,11 @@ import Testing
         let path = "/etc/kubeseed-test.conf"
         let journal = try ChangeJournal(root: host.root)
         _ = try journal.record([.file(path: path, previous: Data("the original\n".utf8), previousMode: 0o644),
-                                .fileWritten(path: path, sha256: StepRunner.sha256(Data("KubeSeed's\n".utf8)))])
+                                .fileWritten(path: path, sha256: ChangeJournal.sha256(Data("KubeSeed's\n".utf8)))])
         // The first reset cannot restore it (a directory is in the way)...
         try FileManager.default.createDirectory(atPath: host.root.resolve(path + "/inside"), withIntermediateDirectories: true)
         #expect(reset(host).exitCode != 0)
-        #expect(try ChangeJournal(root: host.root).records.contains(.fileWritten(path: path, sha256: StepRunner.sha256(Data("KubeSeed's\n".utf8)))))
+        #expect(try ChangeJournal(root: host.root).records.contains(.fileWritten(path: path, sha256: ChangeJournal.sha256(Data("KubeSeed's\n".utf8)))))
         // ...and by the second, someone else's file is there: it is not KubeSeed's to overwrite.
         try FileManager.default.removeItem(atPath: host.root.resolve(path))
         try TemporaryHost.write(host.root, path, "someone else's\n")

@@ -203,8 +203,8 @@ import Testing
 
     @Test func secondAgentIsLockedOut() throws {
         let host = try TemporaryHost()
-        let fd = try HostLock.acquire(host.root)
-        defer { close(fd) }
+        let lock = try HostLock.acquire(host.root)
+        defer { lock.release() }
         let outcome = operations(host).apply()
         #expect(outcome.exitCode == 1)
         #expect(outcome.output.contains("another KubeSeed command"))

@@ -139,7 +139,7 @@ final class FakeImageStore: ImageStore {
     @Test func withSHA256SUMSEveryArchiveMustBeListedAndMatch() throws {
         let pause = Self.oci("kubeseed.local/pause:3.4.1")
         let other = Self.oci("kubeseed.local/other:1")
-        let digest = StepRunner.sha256(pause)
+        let digest = ChangeJournal.sha256(pause)
         let sums = "\(digest)  pause.tar\n\(String(repeating: "0", count: 64))  changed.tar\n"
         let host = try host(["pause.tar": pause, "changed.tar": other, "unlisted.tar": other, ImageArchives.sumsFile: Data(sums.utf8)])
         let store = FakeImageStore()

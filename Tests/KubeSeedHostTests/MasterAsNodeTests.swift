@@ -26,7 +26,7 @@ import Testing
         let text = try joinText(before)
         try TemporaryHost.write(host.root, JoinFile.defaultPath, text)
         #expect(try operations.needsJoinFile(JoinFile.defaultPath, host: after, journal: journal, now: Date()) == false, "not KubeSeed's: never replaced")
-        _ = try journal.record([.fileWritten(path: JoinFile.defaultPath, sha256: StepRunner.sha256(Data(text.utf8)))])
+        _ = try journal.record([.fileWritten(path: JoinFile.defaultPath, sha256: ChangeJournal.sha256(Data(text.utf8)))])
         #expect(try operations.needsJoinFile(JoinFile.defaultPath, host: before, journal: journal, now: Date()) == false)
         #expect(try operations.needsJoinFile(JoinFile.defaultPath, host: after, journal: journal, now: Date()) == true)
     }

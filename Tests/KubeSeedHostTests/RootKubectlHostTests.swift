@@ -21,7 +21,9 @@ import Testing
     }
 
     func phase(_ host: TemporaryHost) throws -> InitPhase.Result {
-        try MasterOperations(root: host.root, effects: host.effects, effectiveUID: 0).rootKubectl(journal: try ChangeJournal(root: host.root))
+        try HostSession.with(host.root, effects: host.effects) { session in
+            try MasterOperations(root: host.root, effects: host.effects, effectiveUID: 0).rootKubectl(in: session)
+        }
     }
 
     func reset(_ host: TemporaryHost) -> AgentOperations.Outcome {
