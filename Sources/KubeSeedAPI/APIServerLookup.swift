@@ -4,7 +4,7 @@ import KubeSeedCore
 /// Asks an API server which API servers the `default/kubernetes` EndpointSlice lists.
 public enum APIServerLookup {
     /// The ready API servers (see `APIServerDiscovery.endpoints(in:)`); `nil` when the list names none.
-    public static func fetch(_ client: MutualTLSClient, version: KubernetesVersion) async throws -> [String]? {
+    public static func fetch(_ client: any APIClient, version: KubernetesVersion) async throws -> [String]? {
         let request = APIServerDiscovery.request(version)
         let response = try await client.send(request, timeout: .seconds(5))
         guard response.status == 200 else {

@@ -4,12 +4,12 @@ import KubeSeedCore
 /// etcd's membership over mutual TLS, through the v3 JSON gateway of whichever member answers first.
 /// One client per member endpoint; the caller owns their lifetime.
 public struct EtcdClusterClient: Sendable {
-    public let clients: [MutualTLSClient]
+    public let clients: [any APIClient]
 
-    public init(clients: [MutualTLSClient]) { self.clients = clients }
+    public init(clients: [any APIClient]) { self.clients = clients }
 
     /// The members, from the first endpoint that answers; with the client that answered.
-    public func list() async throws -> (members: [EtcdMember], via: MutualTLSClient) {
+    public func list() async throws -> (members: [EtcdMember], via: any APIClient) {
         var failures: [String] = []
         for client in clients {
             do {
@@ -30,7 +30,7 @@ public struct EtcdClusterClient: Sendable {
     }
 
     /// The IDs of the members whose own endpoint answers `/health` healthy.
-    public static func healthy(_ members: [EtcdMember], clientFor: (EtcdMember) -> MutualTLSClient?) async -> Set<UInt64> {
+    public static func healthy(_ members: [EtcdMember], clientFor: (EtcdMember) -> (any APIClient)?) async -> Set<UInt64> {
         var healthy = Set<UInt64>()
         for member in members {
             guard let client = clientFor(member) else { continue }
@@ -40,7 +40,7 @@ public struct EtcdClusterClient: Sendable {
     }
 
     /// Adds `peerURL` as a learner through `client`; returns the member etcd made.
-    public static func addLearner(peerURL: String, via client: MutualTLSClient) async throws -> EtcdMember {
+    public static func addLearner(peerURL: String, via client: any APIClient) async throws -> EtcdMember {
         let request = EtcdMembership.addLearnerRequest(peerURL: peerURL)
         let response = try await client.send(request, timeout: .seconds(10))
         guard response.status == 200 else {
@@ -53,7 +53,7 @@ public struct EtcdClusterClient: Sendable {
     /// asks again every `interval` until `limit`, starting with `preferred`. A member that does not answer
     /// (a busy peer, a lost response) is asked again through the next one; a promote etcd says was
     /// already done (the member is a voter) counts as done.
-    public func promote(_ id: UInt64, preferring preferred: MutualTLSClient? = nil, limit: Duration,
+    public func promote(_ id: UInt64, preferring preferred: (any APIClient)? = nil, limit: Duration,
                         interval: Duration = .milliseconds(500)) async throws {
         let request = EtcdMembership.promoteRequest(id: id)
         let order = preferred.map { first in [first] + clients.filter { $0 !== first } } ?? clients
@@ -80,7 +80,7 @@ public struct EtcdClusterClient: Sendable {
     }
 
     /// Removes member `id` through `client` (a member that stays).
-    public static func remove(_ id: UInt64, via client: MutualTLSClient) async throws {
+    public static func remove(_ id: UInt64, via client: any APIClient) async throws {
         let request = EtcdMembership.removeRequest(id: id)
         let response = try await client.send(request, timeout: .seconds(10))
         guard response.status == 200 else {

@@ -59,7 +59,7 @@ public struct TLSIdentity: Sendable {
 /// The server's certificate must chain to the given CA and name the host in `baseURL`.
 /// Call `shutdown()` when done; a client dropped without it (an error path that skipped it) closes its
 /// connections as it goes away, instead of leaking them or, in a debug build, stopping the process.
-public final class MutualTLSClient: Sendable {
+public final class MutualTLSClient: APIClient {
     public let baseURL: String
     let client: HTTPClient
     private let isShutDown = Atomic<Bool>(false)
@@ -67,6 +67,11 @@ public final class MutualTLSClient: Sendable {
     public struct Response: Sendable {
         public var status: Int
         public var body: Data
+
+        public init(status: Int, body: Data) {
+            self.status = status
+            self.body = body
+        }
 
         /// The `message` of a Kubernetes `Status` body, or the start of the body.
         public var message: String {
@@ -104,7 +109,8 @@ public final class MutualTLSClient: Sendable {
     /// Sends one request and reads the whole answer (at most 4 MiB). Any HTTP status is returned;
     /// only a failure to talk at all throws. A request that may be sent twice is sent again after a
     /// transient status or no answer, as `retry` says; the last answer or failure is the result.
-    public func send(_ request: APIRequest, timeout: TimeAmount = .seconds(30), retry: RetryPolicy = .transient) async throws -> Response {
+    public func send(_ request: APIRequest, timeout: Duration, retry: RetryPolicy) async throws -> Response {
+        let timeout = TimeAmount.milliseconds(timeout.milliseconds)
         var attempt = 1
         while true {
             let outcome: Result<Response, APIError>
@@ -217,7 +223,7 @@ public final class MutualTLSClient: Sendable {
 /// Readiness checks and waits.
 public enum Readiness {
     /// etcd's `/health` over mutual TLS: 200 with `"health":"true"`.
-    public static func etcdHealthy(_ client: MutualTLSClient) async -> Result<Void, APIError> {
+    public static func etcdHealthy(_ client: any APIClient) async -> Result<Void, APIError> {
         await probe(client, "/health") { response in
             guard let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any] else { return false }
             return object["health"] as? String == "true"
@@ -225,11 +231,11 @@ public enum Readiness {
     }
 
     /// The API server's `/readyz`: 200 once it serves (etcd reached, post-start hooks done).
-    public static func apiServerReady(_ client: MutualTLSClient) async -> Result<Void, APIError> {
+    public static func apiServerReady(_ client: any APIClient) async -> Result<Void, APIError> {
         await probe(client, "/readyz") { _ in true }
     }
 
-    static func probe(_ client: MutualTLSClient, _ path: String, accept: (MutualTLSClient.Response) -> Bool) async -> Result<Void, APIError> {
+    static func probe(_ client: any APIClient, _ path: String, accept: (APIResponse) -> Bool) async -> Result<Void, APIError> {
         do {
             let response = try await client.send(APIRequest(.get, path, object: path), timeout: .seconds(5), retry: .none)
             guard response.status == 200, accept(response) else {
@@ -277,7 +283,7 @@ public enum ObjectApplier {
     /// A named create whose answer never came (the server too busy to answer in time, the connection
     /// lost) is tried again as `retry` says: the object is read first, so one that was made meanwhile
     /// counts as there.
-    public static func apply(_ request: APIRequest, with client: MutualTLSClient, retry: RetryPolicy = .transient) async throws -> Outcome {
+    public static func apply(_ request: APIRequest, with client: any APIClient, retry: RetryPolicy = .transient) async throws -> Outcome {
         let name = request.method == .post ? objectName(request.body) : nil
         var attempt = 1
         while true {
@@ -287,7 +293,7 @@ public enum ObjectApplier {
                 let existing = try await client.send(APIRequest(.get, request.path + "/" + name, object: request.object), retry: retry)
                 if existing.status == 200 { return .exists }
             }
-            let response: MutualTLSClient.Response
+            let response: APIResponse
             do {
                 response = try await client.send(request, retry: retry)
             } catch let error as APIError where error.code == .unreachable && name != nil {

@@ -13,7 +13,7 @@ public enum NodeLabeller {
 
     /// Reads the Node (or takes `nodeJSON` as just read) and patches what it lacks; a Node changed
     /// meanwhile (409) is read again and patched once more.
-    public static func ensure(_ name: String, roles: [String], nodeJSON: Data? = nil, with client: MutualTLSClient,
+    public static func ensure(_ name: String, roles: [String], nodeJSON: Data? = nil, with client: any APIClient,
                               retry: RetryPolicy = .transient) async throws -> Outcome {
         var current = nodeJSON.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
         for attempt in 0..<2 {
@@ -56,7 +56,7 @@ public enum NodeLabeller {
     /// for (`APIError.isNoAnswer`) ends the round: it and the rest are reported as unanswered, to be
     /// labelled later (the CSR approver labels a Node when its kubelet asks for a serving certificate).
     /// A refusal (403, 422, …) still throws: that needs an operator.
-    public static func ensureAll(_ roles: [String: [String]], with client: MutualTLSClient, retry: RetryPolicy = .transient) async throws -> Report {
+    public static func ensureAll(_ roles: [String: [String]], with client: any APIClient, retry: RetryPolicy = .transient) async throws -> Report {
         var report = Report()
         let names = roles.keys.sorted().filter { roles[$0]?.isEmpty == false }
         nodes: for (index, name) in names.enumerated() {

@@ -47,7 +47,7 @@ extension MasterOperations {
         }
         var reader = MasterOperations(root: root, effects: effects, effectiveUID: effectiveUID)
         reader.certDirectory = certDirectory
-        let log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data((Validate.printable($0) + "\n").utf8)) }
+        let log: @Sendable (String) -> Void = { CurrentProcess.writeError((Validate.printable($0) + "\n")) }
         let books = AddressBookReader(operations: .init(reader), log: log)
         let approver = CSRApprover(client: client, addressBook: { try await books.read() }, log: log,
                                    status: { ServiceNotifier.notify("STATUS=\(Validate.printable($0))") })

@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import KubeSeedAPI
 import KubeSeedCore
 import KubeSeedHost
@@ -49,12 +48,12 @@ extension InitPhase {
     static let controlPlaneJoin: [InitPhase] = [.node, .sharedSecrets, .pki, .etcdMember, .etcdHealth, .binaries, .controlPlane, .rootKubectl,
                                                 .apiServer, .bootstrapRBAC, .record, .masterNode, .nodeRoles]
 
-    static let sharedSecrets = InitPhase(name: "shared secrets", needsMasterName: false) { operations, context in
-        try operations.writeSharedSecrets(context)
+    static let sharedSecrets = InitPhase(name: "shared secrets", needsMasterName: false, skipReason: onlyInAJoin) { operations, context in
+        try operations.writeSharedSecrets(context.joining!, in: context.session)
     }
 
-    static let etcdMember = InitPhase(name: "etcd member") { operations, context in
-        try await operations.joinEtcd(context)
+    static let etcdMember = InitPhase(name: "etcd member", skipReason: onlyInAJoin) { operations, context in
+        try await operations.joinEtcd(context.joining!, context)
     }
 }
 
@@ -170,22 +169,16 @@ extension MasterOperations {
         }
         let state = ControlPlaneJoinState(join: join, secrets: secrets, etcdIdentity: identity, peerEndpoints: peers)
         let members = try await withEtcdPeers(state) { client in try await client.list().members }
-        for member in members where member.peerURLs.count != 1 || member.peerHost.map({ IPAddress.bytes($0) == nil }) ?? true
-            || APIEndpoint.parse(member.peerURLs[0])?.port != 2380 {
-            throw ConfigError(.invalidValue, file: joinPath, field: "cluster",
-                              "etcd member \(member.displayName) has peer URLs \(member.peerURLs.joined(separator: ", ")); KubeSeed joins clusters whose members each have one https://IP:2380")
-        }
-        if let namesake = members.first(where: { $0.name == nodeName && !$0.hasPeer(ip: nodeIP) }) {
-            throw ConfigError(.invalidValue, file: joinPath, field: "node.name",
-                              "\(nodeName) is already the name of etcd member \(EtcdMembership.hex(namesake.id)) on \(namesake.peerHost ?? "?"); mint the file for another name")
-        }
-        if let mine = members.first(where: { $0.hasPeer(ip: nodeIP) }), !ownsMember, !mine.isLearner || mine.started {
-            throw ConfigError(.invalidValue, file: joinPath, field: "node.ip",
-                              "\(nodeIP) is already etcd member \(mine.displayName) of this cluster, and this host holds no master: remove that member first ('seed-agent reset' on it, or etcdctl member remove \(EtcdMembership.hex(mine.id)))")
-        }
-        if let other = members.first(where: { $0.isLearner && !$0.hasPeer(ip: nodeIP) }) {
-            throw ConfigError(.invalidValue, file: joinPath, field: "node.ip",
-                              "etcd member \(other.peerURLs.first ?? EtcdMembership.hex(other.id)) is still a learner: etcd takes one at a time; finish that master's 'seed join' (or remove it) first")
+        if let refusal = EtcdAdmission.refusal(name: nodeName, ip: nodeIP, members: members, at: .join(hostHoldsMember: ownsMember)) {
+            let remedy: String
+            switch refusal {
+            case .peerURLs: remedy = ""
+            case .nameTaken: remedy = "; mint the file for another name"
+            case .ipTaken(_, let holder):
+                remedy = " of this cluster, and this host holds no master: remove that member first ('seed-agent reset' on it, or etcdctl member remove \(EtcdMembership.hex(holder.id)))"
+            case .learnerPending: remedy = "; finish that master's 'seed join' (or remove it) first"
+            }
+            throw ConfigError(.invalidValue, file: joinPath, field: refusal.field, "\(refusal)\(remedy)")
         }
         return (state, config)
     }
@@ -221,8 +214,7 @@ extension MasterOperations {
     }
 
     /// Writes the CAs (certificates and keys), the service-account key pair, journaled, 0600 for keys.
-    func writeSharedSecrets(_ context: InitContext) throws -> InitPhase.Result {
-        guard let state = context.joining else { return InitPhase.Result(state: .skipped, detail: "not a join") }
+    func writeSharedSecrets(_ state: ControlPlaneJoinState, in session: HostSession) throws -> InitPhase.Result {
         let wanted: [(String, Data, UInt16)] = [
             ("ca.pem", Data(state.join.caCertificatePEM.utf8), 0o644),
             (SharedSecretFile.caKey, state.secrets[SharedSecretFile.caKey]!, 0o600),
@@ -235,7 +227,7 @@ extension MasterOperations {
         for (name, data, mode) in wanted where try root.read("\(certDirectory)/\(name)") != data {
             steps.append(.writeFile(path: "\(certDirectory)/\(name)", content: String(decoding: data, as: UTF8.self), mode: mode))
         }
-        try context.session.apply(steps)
+        try session.apply(steps)
         return steps.isEmpty ? InitPhase.Result(state: .ok, detail: "CA and service-account keys are the cluster's")
             : InitPhase.Result(state: .changed, detail: "wrote the cluster's CA and service-account keys (\(steps.count) files)", changes: steps.count)
     }
@@ -243,8 +235,7 @@ extension MasterOperations {
     /// Joins the etcd cluster: added as a learner through a peer, started with
     /// `--initial-cluster-state=existing`, promoted once it has caught up. A member that is already
     /// a voter keeps its unit.
-    func joinEtcd(_ context: InitContext) async throws -> InitPhase.Result {
-        guard let state = context.joining else { return InitPhase.Result(state: .skipped, detail: "not a join") }
+    func joinEtcd(_ state: ControlPlaneJoinState, _ context: InitContext) async throws -> InitPhase.Result {
         let name = context.config.masterName!
         let peerURL = IPAddress.httpsURL(context.masterIP, port: 2380)
         return try await withEtcdPeers(state) { cluster in

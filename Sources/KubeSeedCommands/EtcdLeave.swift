@@ -57,7 +57,7 @@ extension MasterOperations {
             return refuse("could not remove this master's etcd member (\(error))")
         }
 
-        func remove(ip: String, members: [EtcdMember], healthyIDs: Set<UInt64>, peers: [UInt64: MutualTLSClient]) async throws -> EtcdLeave {
+        func remove(ip: String, members: [EtcdMember], healthyIDs: Set<UInt64>, peers: [UInt64: any APIClient]) async throws -> EtcdLeave {
             switch EtcdMembership.removal(of: ip, members: members, healthyIDs: healthyIDs) {
             case .notAMember:
                 return EtcdLeave(output: "  etcd      \(ip) is not an etcd member (nothing to remove)\n", refused: false)

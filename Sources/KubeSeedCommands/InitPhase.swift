@@ -4,8 +4,9 @@ import KubeSeedHost
 import KubeSeedPKI
 
 /// One phase of `seed init`, in the manner of kubeadm's workflow phases: `seed init` runs the whole
-/// list, `seed pki` and `seed etcd` run their phases from the same list with the same parameters,
-/// and a control-plane join is another list over the same phases.
+/// list (less `--skip-phases`), `seed init phase NAME`, `seed pki` and `seed etcd` run phases from the
+/// same list with the same parameters, and a control-plane join is another list over the same phases.
+/// A phase says when it runs (`runIf`), as kubeadm's `workflow.Phase.RunIf`; its body only does the work.
 struct InitPhase: Sendable {
     /// What the phase did.
     struct Result {
@@ -18,7 +19,37 @@ struct InitPhase: Sendable {
     var name: String
     /// Whether the phase needs the master's node name (the PKI does not).
     var needsMasterName = true
+    /// Why the phase does not run in this context (`nil`: it runs). It is printed as the phase's
+    /// `skipped` line.
+    var skipReason: @Sendable (InitContext) -> String? = { _ in nil }
     var run: @Sendable (MasterOperations, InitContext) async throws -> Result
+
+    /// The phase's name on the command line (`seed init phase NAME`, `--skip-phases`): words joined by `-`.
+    var commandName: String { name.replacingOccurrences(of: " ", with: "-") }
+
+    /// Runs only once the control plane could start (its binaries are there).
+    static let needsAPIServer: @Sendable (InitContext) -> String? = { context in
+        context.controlPlaneStarted ? nil : "needs the API server"
+    }
+
+    /// The phases of `list` to run: those named in `only` (all when `nil`) less those in `skipping`, in
+    /// `list`'s order. A name that is not a phase of `list` is refused, naming the phases there are.
+    static func select(from list: [InitPhase], only: [String]?, skipping: [String]) throws -> [InitPhase] {
+        let names = list.map(\.commandName)
+        for (option, given) in [("phase NAME", only ?? []), ("--skip-phases", skipping)] {
+            if let unknown = given.first(where: { !names.contains($0) }) {
+                throw ConfigError(.invalidValue, file: option, "\(Validate.shown(unknown)) is not a phase; the phases are: \(names.joined(separator: ", "))")
+            }
+        }
+        let selected = list.filter { (only?.contains($0.commandName) ?? true) && !skipping.contains($0.commandName) }
+        guard !selected.isEmpty else { throw ConfigError(.invalidValue, file: "--skip-phases", "leaves no phase to run") }
+        return selected
+    }
+
+    /// Runs only in `seed join`.
+    static let onlyInAJoin: @Sendable (InitContext) -> String? = { context in
+        context.joining == nil ? "not a join" : nil
+    }
 }
 
 /// What the phases of one run share: the resolved configuration, the host session (its lock held and its
@@ -26,7 +57,6 @@ struct InitPhase: Sendable {
 final class InitContext {
     let config: ClusterConfig
     let masterIP: String
-    let algorithm: KeyAlgorithm
     let cluster: ControlPlane.Cluster
     let session: HostSession
     var replaceBinaries = false
@@ -35,10 +65,9 @@ final class InitContext {
     /// `seed join`: what was checked and opened before anything changed.
     var joining: ControlPlaneJoinState?
 
-    init(config: ClusterConfig, masterIP: String, algorithm: KeyAlgorithm, session: HostSession) {
+    init(config: ClusterConfig, masterIP: String, session: HostSession) {
         self.config = config
         self.masterIP = masterIP
-        self.algorithm = algorithm
         self.cluster = config.controlPlaneCluster(masterIP: masterIP)
         self.session = session
     }
@@ -72,7 +101,12 @@ final class PhaseProgress {
         let started = clock.now
         let label = "  [\(index)/\(total)] " + phase.name.padding(toLength: 16, withPad: " ", startingAt: 0)
         do {
-            let result = try await phase.run(operations, context)
+            let result: InitPhase.Result
+            if let reason = phase.skipReason(context) {
+                result = InitPhase.Result(state: .skipped, detail: reason)
+            } else {
+                result = try await phase.run(operations, context)
+            }
             changes += result.changes
             let elapsed = clock.now - started
             write(label + result.state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0) + result.detail + " (\(elapsed.milliseconds) ms)\n")
@@ -107,7 +141,7 @@ extension InitPhase {
         var store = PKIStore(root: operations.root)
         store.directory = operations.certDirectory
         let moving = try store.legacyEtcdLayout()
-        let entries = try store.ensure(PKIParameters(context.config), algorithm: context.algorithm, journal: context.journal)
+        let entries = try store.ensure(PKIParameters(context.config), algorithm: context.config.keyAlgorithm, journal: context.journal)
         let created = entries.filter { $0.outcome == .created }.count
         if moving {
             return Result(state: .changed, detail: "etcd moved to a CA of its own: \(ClusterPKI.etcdCAName) created; "
@@ -146,28 +180,24 @@ extension InitPhase {
         try operations.rootKubectl(in: context.session)
     }
 
-    static let apiServer = InitPhase(name: "api server") { operations, context in
-        guard context.controlPlaneStarted else { return Result(state: .skipped, detail: "not started: binaries missing") }
-        return try await operations.apiServerReady(context.masterIP)
+    static let apiServer = InitPhase(name: "api server", skipReason: { $0.controlPlaneStarted ? nil : "not started: binaries missing" }) { operations, context in
+        try await operations.apiServerReady(context.masterIP)
     }
 
-    static let bootstrapRBAC = InitPhase(name: "bootstrap rbac") { operations, context in
-        guard context.controlPlaneStarted else { return Result(state: .skipped, detail: "needs the API server") }
-        return try await operations.bootstrapObjects(context.masterIP, journal: context.journal)
+    static let bootstrapRBAC = InitPhase(name: "bootstrap rbac", skipReason: needsAPIServer) { operations, context in
+        try await operations.bootstrapObjects(context.masterIP, journal: context.journal)
     }
 
-    static let clusterDNS = InitPhase(name: "cluster dns") { operations, context in
-        guard context.controlPlaneStarted else { return Result(state: .skipped, detail: "needs the API server") }
-        return try await operations.clusterDNS(context.config, context.masterIP)
+    static let clusterDNS = InitPhase(name: "cluster dns", skipReason: needsAPIServer) { operations, context in
+        try await operations.clusterDNS(context.config, context.masterIP)
     }
 
     static let masterNode = InitPhase(name: "master as node") { operations, context in
         try await operations.masterAsNode(context)
     }
 
-    static let nodeRoles = InitPhase(name: "node roles") { operations, context in
-        guard context.controlPlaneStarted else { return Result(state: .skipped, detail: "needs the API server") }
-        return try await operations.nodeRoles(context.masterIP)
+    static let nodeRoles = InitPhase(name: "node roles", skipReason: needsAPIServer) { operations, context in
+        try await operations.nodeRoles(context.masterIP)
     }
 
     static let record = InitPhase(name: "record") { operations, context in

@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import KubeSeedAPI
 import KubeSeedCore
 import KubeSeedHost
@@ -29,12 +28,9 @@ extension MasterOperations {
             request.apiServerEndpoints = members.map(EtcdMembership.apiServerEndpoints).flatMap { $0.isEmpty ? nil : $0 }
             if request.roles.contains(ControlPlaneSecrets.role) {
                 guard let ip = request.nodeIP else { throw ConfigError(.missingField, file: "--ip", "a master's join file needs its IP (etcd and the API server listen on it)") }
-                // A learner is a join that did not finish: a new file may finish it.
-                if let member = members?.first(where: { $0.hasPeer(ip: ip) && !$0.isLearner }) {
-                    throw ConfigError(.invalidValue, file: "--ip", "\(ip) is already etcd member \(member.displayName); remove it first")
-                }
-                if let namesake = members?.first(where: { $0.name == request.nodeName && !$0.hasPeer(ip: ip) }) {
-                    throw ConfigError(.invalidValue, file: "NODE", "\(request.nodeName) is already the name of etcd member \(EtcdMembership.hex(namesake.id)) on \(namesake.peerHost ?? "?")")
+                if let refusal = members.flatMap({ EtcdAdmission.refusal(name: request.nodeName, ip: ip, members: $0, at: .mint) }) {
+                    if case .ipTaken = refusal { throw ConfigError(.invalidValue, file: "--ip", "\(refusal); remove it first") }
+                    throw ConfigError(.invalidValue, file: "NODE", "\(refusal)")
                 }
                 guard let cluster = try recordedConfig(), let caPEM = try root.readText("\(certDirectory)/ca.pem") else {
                     throw HostError(.file, "\(ClusterConfig.recordPath) or \(certDirectory)/ca.pem is missing", cause: "run 'seed init' on this master first")

@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import KubeSeedAPI
 import KubeSeedCore
 import KubeSeedHost
@@ -8,8 +7,18 @@ import KubeSeedPKI
 extension MasterOperations {
     /// `seed init`: node preparation, PKI, etcd, the control plane, and (once the API server is up)
     /// the objects TLS bootstrapping needs. Returns the exit code.
-    public func initialize(_ requested: ClusterConfig, source: String, replaceBinaries: Bool = false) async -> Int32 {
-        await run("seed init", InitPhase.initialization, requested, source: source, replaceBinaries: replaceBinaries)
+    /// - Parameters:
+    ///   - only: run just these phases, by command name, in `seed init`'s order (`seed init phase NAME…`).
+    ///   - skipping: leave these phases out (`--skip-phases`).
+    public func initialize(_ requested: ClusterConfig, source: String, replaceBinaries: Bool = false,
+                           only: [String]? = nil, skipping: [String] = []) async -> Int32 {
+        let command = only == nil ? "seed init" : "seed init phase"
+        let phases: [InitPhase]
+        do { phases = try InitPhase.select(from: InitPhase.initialization, only: only, skipping: skipping) } catch {
+            write("\(command): nothing changed: \(error)\n")
+            return 2
+        }
+        return await run(command, phases, requested, source: source, replaceBinaries: replaceBinaries)
     }
 
     /// `seed pki`: the PKI phase of `seed init`, with the same configuration.
@@ -31,17 +40,12 @@ extension MasterOperations {
         guard effectiveUID == 0 else { write("\(command): must run as root\n"); return 1 }
         let config: ClusterConfig
         let masterIP: String
-        let algorithm: KeyAlgorithm
         do {
             config = try resolve(requested, source: source, needsName: phases.contains { $0.needsMasterName })
             guard let ip = config.masterIP else {
                 throw ConfigError(.missingField, file: source, field: "master.ip", "set master.ip or --master-ip")
             }
-            guard let parsed = KeyAlgorithm(rawValue: config.keyAlgorithm) else {
-                throw ConfigError(.invalidValue, file: source, field: "pki.keyAlgorithm", "'\(config.keyAlgorithm)' is not rsa or ecdsa")
-            }
             masterIP = ip
-            algorithm = parsed
         } catch {
             write("\(command): nothing changed: \(error)\n")
             return 2
@@ -50,12 +54,14 @@ extension MasterOperations {
             write("\(command): nothing changed: \(refusal)\n")
             return 2
         }
-        write("\(command): cluster \(config.name) (\(config.kubernetesVersion)), master \(config.masterName ?? "-") \(masterIP), \(algorithm == .rsa2048 ? "RSA-2048" : "ECDSA P-256") keys\n")
+        write("\(command): cluster \(config.name) (\(config.kubernetesVersion)), master \(config.masterName ?? "-") \(masterIP), \(config.keyAlgorithm.displayName) keys\n")
         let progress = PhaseProgress(total: phases.count, write: write)
         let context: InitContext
         do {
             context = try await HostSession.with(root, effects: effects, at: location) { session in
-                let context = InitContext(config: config, masterIP: masterIP, algorithm: algorithm, session: session)
+                let context = InitContext(config: config, masterIP: masterIP, session: session)
+                // The control-plane phase sets it again; a run without that phase goes by the binaries.
+                context.controlPlaneStarted = controlPlaneBinariesMissing().isEmpty
                 context.replaceBinaries = replaceBinaries
                 context.joining = joining
                 for phase in phases { try await progress.run(phase, self, context) }
@@ -132,11 +138,16 @@ extension MasterOperations {
             return changed.isEmpty ? InitPhase.Result(state: .ok, detail: "\(installed.count) binaries in \(NodePaths.binDir) match \(archive) (Kubernetes \(version)\(how))")
                 : InitPhase.Result(state: .changed, detail: "installed \(changed.map(\.name).joined(separator: ", ")) from \(archive) (Kubernetes \(version))", changes: changed.count)
         }
-        var seen = Set<String>()
-        let missing = Self.controlPlaneUnits.compactMap(\.binary).filter { seen.insert($0).inserted }
-            .filter { access(root.resolve("\(NodePaths.binDir)/\($0)"), X_OK) != 0 }
+        let missing = controlPlaneBinariesMissing()
         return missing.isEmpty ? InitPhase.Result(state: .ok, detail: "control-plane binaries present in \(NodePaths.binDir)")
             : InitPhase.Result(state: .waiting, detail: "missing in \(NodePaths.binDir): \(missing.joined(separator: ", ")) (no --server-archive given)")
+    }
+
+    /// The control plane's binaries that are not executables in the binary directory.
+    func controlPlaneBinariesMissing() -> [String] {
+        var seen = Set<String>()
+        return Self.controlPlaneUnits.compactMap(\.binary).filter { seen.insert($0).inserted }
+            .filter { !root.isExecutable("\(NodePaths.binDir)/\($0)") }
     }
 
     /// Writes the control plane's files and units, enables the units, and starts them when their binaries are there.
@@ -172,7 +183,7 @@ extension MasterOperations {
         observed.kubeDirectoryExists = root.isDirectory(RootKubectl.kubeDirectory)
         observed.linkDirectoryExists = root.isDirectory(RootKubectl.linkDirectory)
         observed.link = root.readLink(RootKubectl.linkPath).map { .link($0) } ?? (root.exists(RootKubectl.linkPath) ? .other : nil)
-        observed.binaryPresent = access(root.resolve(RootKubectl.binary), X_OK) == 0
+        observed.binaryPresent = root.isExecutable(RootKubectl.binary)
         observed.otherKubectl = RootKubectl.laterOnPath.first { root.exists($0) }
         let items = RootKubectl.plan(adminKubeconfig: admin, observed)
         let runner = session.runner()
@@ -238,7 +249,7 @@ extension MasterOperations {
     }
 
     /// Creates each object that is not there yet (an existing one, edited or not, is left); returns what it created.
-    func create(_ requests: [APIRequest], with client: MutualTLSClient) async throws -> [String] {
+    func create(_ requests: [APIRequest], with client: any APIClient) async throws -> [String] {
         var created: [String] = []
         for request in requests where try await ObjectApplier.apply(request, with: client) == .created {
             created.append(request.object)

@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import KubeSeedAPI
 import KubeSeedCore
 import KubeSeedHost
@@ -20,6 +19,11 @@ public struct MasterOperations {
     public var apiServerTimeout: Duration = .seconds(180)
     /// How long `seed` waits for another KubeSeed command (an agent's pass) to release the host lock.
     public var lockWait: Duration = .seconds(120)
+    /// Opens a client to the API server or etcd at a base URL, presenting an identity, with a connect
+    /// timeout: a mutual-TLS one; unit tests give in-memory ones.
+    public var connect: @Sendable (_ baseURL: String, _ identity: TLSIdentity, _ connectTimeout: Duration) throws -> any APIClient = {
+        try MutualTLSClient(baseURL: $0, identity: $1, connectTimeout: $2)
+    }
     /// The addresses on this host's interfaces (a joining master's IP must be one of them).
     public var localAddresses: () -> [String] = interfaceAddresses
 
@@ -62,18 +66,9 @@ public struct MasterOperations {
             }
             config.masterIP = address
         }
-        if let before = try recordedConfig() {
-            let fixed: [(String, String, String)] = [
-                ("cluster.name", before.name, config.name), ("cluster.serviceCIDR", before.serviceCIDR, config.serviceCIDR),
-                ("cluster.podCIDR", before.podCIDR, config.podCIDR), ("cluster.clusterDomain", before.clusterDomain, config.clusterDomain),
-                ("cluster.clusterDNS", before.clusterDNS, config.clusterDNS), ("master.ip", before.masterIP ?? "", config.masterIP ?? ""),
-                ("master.name", before.masterName ?? "", config.masterName ?? before.masterName ?? ""),
-                ("host.dataDir", before.host.dataDir, config.host.dataDir),
-            ]
-            for (field, old, new) in fixed where old != new && !(field == "master.ip" && IPAddress.same(old, new)) {
-                throw ConfigError(.invalidValue, file: source, field: field,
-                                  "this master was set up with \(old) (recorded in \(ClusterConfig.recordPath)); it cannot change to \(new) in place — run 'seed-agent reset' first to start over")
-            }
+        if let before = try recordedConfig(), let (field, old, new) = config.fixedFieldChange(from: before) {
+            throw ConfigError(.invalidValue, file: source, field: field,
+                              "this master was set up with \(old) (recorded in \(ClusterConfig.recordPath)); it cannot change to \(new) in place — run 'seed-agent reset' first to start over")
         }
         return config
     }
@@ -103,14 +98,14 @@ public struct MasterOperations {
 
     /// Runs `body` with a mutual-TLS client presenting `certificate`, and closes the client after.
     func withClient<T>(_ baseURL: String, presenting certificate: String, connectTimeout: Duration = .seconds(3),
-                       _ body: (MutualTLSClient) async throws -> T) async throws -> T {
+                       _ body: (any APIClient) async throws -> T) async throws -> T {
         try await withClient(baseURL, identity: identity(certificate), connectTimeout: connectTimeout, body)
     }
 
     /// Runs `body` with a mutual-TLS client presenting `identity`, and closes the client after.
     func withClient<T>(_ baseURL: String, identity: TLSIdentity, connectTimeout: Duration = .seconds(3),
-                       _ body: (MutualTLSClient) async throws -> T) async throws -> T {
-        let client = try MutualTLSClient(baseURL: baseURL, identity: identity, connectTimeout: connectTimeout)
+                       _ body: (any APIClient) async throws -> T) async throws -> T {
+        let client = try connect(baseURL, identity, connectTimeout)
         do {
             let result = try await body(client)
             await client.shutdown()
@@ -124,7 +119,7 @@ public struct MasterOperations {
     /// Runs `body` with one client per etcd endpoint presenting `identity`, and closes them after.
     func withEtcdClients<T>(_ endpoints: [String], identity: TLSIdentity, connectTimeout: Duration = .seconds(3),
                             _ body: (EtcdClusterClient) async throws -> T) async throws -> T {
-        let clients = try endpoints.map { try MutualTLSClient(baseURL: $0, identity: identity, connectTimeout: connectTimeout) }
+        let clients = try endpoints.map { try connect($0, identity, connectTimeout) }
         do {
             let result = try await body(EtcdClusterClient(clients: clients))
             for client in clients { await client.shutdown() }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Glibc
 import KubeSeedCore
 import KubeSeedHost
 
@@ -24,7 +23,7 @@ struct ConfigOption: ParsableArguments {
         do {
             settings = try AgentOperations.loadSettings(root: root, path: config)
         } catch {
-            FileHandle.standardError.write(Data("seed-agent: \(error)\nseed-agent: nothing changed\n".utf8))
+            CurrentProcess.writeError("seed-agent: \(error)\nseed-agent: nothing changed\n")
             throw ExitCode(2)
         }
         return try liveOperations(root: root, settings: settings)
@@ -36,15 +35,15 @@ func liveOperations(root: HostRoot, settings: NodePrepSettings) throws -> AgentO
     do {
         effects = try HostEffects.live()
     } catch {
-        FileHandle.standardError.write(Data("seed-agent: \(error)\n".utf8))
+        CurrentProcess.writeError("seed-agent: \(error)\n")
         throw ExitCode(1)
     }
-    return AgentOperations(root: root, effects: effects, settings: settings, effectiveUID: geteuid())
+    return AgentOperations(root: root, effects: effects, settings: settings, effectiveUID: CurrentProcess.effectiveUID)
 }
 
 /// `path` made absolute against the working directory, `.` and `..` components resolved (no symlinks followed).
 func absolutePath(_ path: String) -> String {
-    let joined = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    let joined = path.hasPrefix("/") ? path : CurrentProcess.workingDirectory + "/" + path
     var components: [Substring] = []
     for component in joined.split(separator: "/") where component != "." {
         if component == ".." { _ = components.popLast() } else { components.append(component) }
@@ -53,7 +52,7 @@ func absolutePath(_ path: String) -> String {
 }
 
 func say(_ text: String) {
-    FileHandle.standardOutput.write(Data(text.utf8))
+    CurrentProcess.write(text)
 }
 
 func finish(_ outcome: AgentOperations.Outcome) throws {
@@ -179,7 +178,7 @@ struct Status: ParsableCommand {
 
     func run() throws {
         let root = HostRoot()
-        if geteuid() != 0 && root.exists(AgentStatus.defaultPath) && access(AgentStatus.defaultPath, R_OK) != 0 {
+        if CurrentProcess.effectiveUID != 0 && root.exists(AgentStatus.defaultPath) && !root.isReadable(AgentStatus.defaultPath) {
             print("seed-agent status: \(AgentStatus.defaultPath) is root's alone (it describes the join file); run as root")
             throw ExitCode(4)
         }
@@ -211,7 +210,7 @@ struct InstallBinaries: ParsableCommand {
 
     func run() throws {
         let root = HostRoot()
-        guard geteuid() == 0 else {
+        guard CurrentProcess.effectiveUID == 0 else {
             say("seed-agent install-binaries: must run as root\n")
             throw ExitCode(1)
         }
@@ -223,7 +222,7 @@ struct InstallBinaries: ParsableCommand {
             }
             version = given
         } else if root.exists(JoinFile.defaultPath) {
-            do { version = try AgentOperations.loadJoinFile(root: root, path: JoinFile.defaultPath, effectiveUID: geteuid()).version } catch {
+            do { version = try AgentOperations.loadJoinFile(root: root, path: JoinFile.defaultPath, effectiveUID: CurrentProcess.effectiveUID).version } catch {
                 say("seed-agent install-binaries: \(JoinFile.defaultPath) does not read, so the binaries' version cannot be checked against it: \(error); nothing installed (fix it, or pass --kubernetes-version)\n")
                 throw ExitCode(2)
             }
@@ -255,10 +254,10 @@ struct ValidateJoin: ParsableCommand {
     func run() throws {
         let path = absolutePath(file)
         do {
-            let join = try AgentOperations.loadJoinFile(root: HostRoot(), path: path, effectiveUID: geteuid())
+            let join = try AgentOperations.loadJoinFile(root: HostRoot(), path: path, effectiveUID: CurrentProcess.effectiveUID)
             say("\(path): valid: cluster \(join.clusterName) (\(join.kubernetesVersion)) at \(join.apiServerEndpoints.joined(separator: ", ")); token \(join.token) expires \(Timestamp.string(join.tokenExpires))\n")
         } catch {
-            FileHandle.standardError.write(Data("seed-agent: \(error)\n".utf8))
+            CurrentProcess.writeError("seed-agent: \(error)\n")
             throw ExitCode(2)
         }
     }

@@ -48,8 +48,8 @@ struct ClusterOptions: ParsableArguments {
                 cluster.masterIP = masterIP
             }
             if let keyAlgorithm {
-                guard KeyAlgorithm(rawValue: keyAlgorithm) != nil else { throw ConfigError(.invalidValue, file: "--key-algorithm", "must be rsa or ecdsa") }
-                cluster.keyAlgorithm = keyAlgorithm
+                guard let parsed = KeyAlgorithm(rawValue: keyAlgorithm) else { throw ConfigError(.invalidValue, file: "--key-algorithm", "must be \(KeyAlgorithm.rule)") }
+                cluster.keyAlgorithm = parsed
             }
             if let kubernetesVersion {
                 guard Validate.isSupportedKubernetesVersion(kubernetesVersion) else {
@@ -58,7 +58,7 @@ struct ClusterOptions: ParsableArguments {
                 cluster.kubernetesVersion = kubernetesVersion
             }
         } catch {
-            FileHandle.standardError.write(Data("\(command): nothing changed: \(error)\n".utf8))
+            CurrentProcess.writeError("\(command): nothing changed: \(error)\n")
             throw ExitCode(2)
         }
         return cluster
@@ -67,16 +67,16 @@ struct ClusterOptions: ParsableArguments {
     func operations(_ command: String) throws -> MasterOperations {
         let effects: HostEffects
         do { effects = try HostEffects.live() } catch {
-            FileHandle.standardError.write(Data("\(command): \(error)\n".utf8))
+            CurrentProcess.writeError("\(command): \(error)\n")
             throw ExitCode(1)
         }
-        return MasterOperations(root: HostRoot(path: root), effects: effects, effectiveUID: geteuid())
+        return MasterOperations(root: HostRoot(path: root), effects: effects, effectiveUID: CurrentProcess.effectiveUID)
     }
 }
 
 struct PKI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Create the cluster PKI in /etc/kubernetes/cert, reusing what is there (the pki phase of 'seed init').",
+        abstract: "Create the cluster PKI in \(NodePaths.certDir), reusing what is there (the pki phase of 'seed init').",
         discussion: """
             Reads the same configuration and flags as 'seed init'. CA, etcd server and peer, kube-apiserver (every SAN, \
             extraSANs included), apiserver→etcd and apiserver→kubelet clients, controller-manager, scheduler, admin, \
@@ -94,8 +94,8 @@ struct PKI: AsyncParsableCommand {
 }
 
 struct Certs: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List every certificate in /etc/kubernetes/cert with its expiry.")
-    @Option(help: "The certificate directory.") var dir = "/etc/kubernetes/cert"
+    static let configuration = CommandConfiguration(abstract: "List every certificate in \(NodePaths.certDir) with its expiry.")
+    @Option(help: "The certificate directory.") var dir = NodePaths.certDir
 
     func run() throws {
         var store = PKIStore(root: HostRoot())
@@ -148,30 +148,61 @@ struct Init: AsyncParsableCommand {
             them when their binaries are in /opt/k8s/bin, and once the API server is ready creates the RBAC \
             bindings for TLS bootstrapping and the Secrets of tokens minted earlier. A re-run changes nothing \
             that is already right. Bad configuration: exit 2, nothing changed. Without binaries: exit 0 with \
-            everything else in place and a message saying what to add.
-            """)
+            everything else in place and a message saying what to add. 'seed init phase NAME…' runs single phases; \
+            --skip-phases leaves some out.
+            """,
+        subcommands: [Phase.self])
     @OptionGroup var options: ClusterOptions
     @Option(help: "kubernetes-server-linux-amd64.tar.gz to take kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from.")
     var serverArchive: String?
     @Option(help: "Expected SHA-256 of the server archive (hex).") var sha256: String?
     @Flag(help: "Replace binaries in /opt/k8s/bin that differ from the archive's.") var replaceBinaries = false
     @Option(help: "Seconds to wait for the API server to become ready.") var apiTimeout = 180
+    @Option(help: ArgumentHelp("Phases to leave out, comma-separated (see 'seed init phase --help').", valueName: "phase,…"))
+    var skipPhases: String?
 
     func run() async throws {
+        try await Self.run(options: options, serverArchive: serverArchive, sha256: sha256, replaceBinaries: replaceBinaries, apiTimeout: apiTimeout,
+                           only: nil, skipping: skipPhases.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? [])
+    }
+
+    /// `seed init`, or the phases `only` names, with the options of `seed init`.
+    static func run(options: ClusterOptions, serverArchive: String?, sha256: String?, replaceBinaries: Bool, apiTimeout: Int,
+                    only: [String]?, skipping: [String]) async throws {
+        let command = only == nil ? "seed init" : "seed init phase"
         let root = HostRoot(path: options.root)
-        var cluster = try options.load("seed init", root: root)
+        var cluster = try options.load(command, root: root)
         if let serverArchive {
             cluster.serverArchive = absolutePath(serverArchive)
         }
         if let sha256 { cluster.serverArchiveSHA256 = sha256.lowercased() }
         if let archive = cluster.serverArchive, !root.exists(archive) {
-            FileHandle.standardError.write(Data("seed init: nothing changed: \(ConfigError(.unreadable, file: archive, "no such server archive"))\n".utf8))
+            CurrentProcess.writeError("\(command): nothing changed: \(ConfigError(.unreadable, file: archive, "no such server archive"))\n")
             throw ExitCode(2)
         }
-        var operations = try options.operations("seed init")
+        var operations = try options.operations(command)
         operations.apiServerTimeout = .seconds(apiTimeout)
-        let code = await operations.initialize(cluster, source: options.source, replaceBinaries: replaceBinaries)
+        let code = await operations.initialize(cluster, source: options.source, replaceBinaries: replaceBinaries, only: only, skipping: skipping)
         if code != 0 { throw ExitCode(code) }
+    }
+
+    /// `seed init phase NAME…`: single phases of `seed init`, with its configuration and options.
+    struct Phase: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run single phases of 'seed init', in its order, with its configuration and options.",
+            discussion: "The phases: " + InitPhase.initialization.map(\.commandName).joined(separator: ", ")
+                + ". A phase that needs an earlier one's work (the API server for 'bootstrap-rbac') says so and is skipped when it is not done.")
+        @Argument(help: "The phases to run.") var names: [String]
+        @OptionGroup var options: ClusterOptions
+        @Option(help: "kubernetes-server-linux-amd64.tar.gz for the binaries phase.") var serverArchive: String?
+        @Option(help: "Expected SHA-256 of the server archive (hex).") var sha256: String?
+        @Flag(help: "Replace binaries in /opt/k8s/bin that differ from the archive's.") var replaceBinaries = false
+        @Option(help: "Seconds to wait for the API server to become ready.") var apiTimeout = 180
+
+        func run() async throws {
+            try await Init.run(options: options, serverArchive: serverArchive, sha256: sha256, replaceBinaries: replaceBinaries,
+                               apiTimeout: apiTimeout, only: names, skipping: [])
+        }
     }
 }
 
@@ -209,7 +240,7 @@ struct JoinFileCommand: AsyncParsableCommand {
         let request = JoinRequest(nodeName: node, nodeIP: ip, roles: roles.isEmpty ? ["worker"] : roles,
                                   expires: Date().addingTimeInterval(lifetime))
         let path = output.map(absolutePath)
-        let operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: geteuid())
+        let operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: CurrentProcess.effectiveUID)
         let code = await operations.mintJoinFile(request, output: path)
         if code != 0 { throw ExitCode(code) }
     }
@@ -239,24 +270,24 @@ struct Join: AsyncParsableCommand {
     @Option(help: "Seconds to wait for the API server to become ready.") var apiTimeout = 180
 
     func run() async throws {
-        if let serverArchive, !FileManager.default.fileExists(atPath: absolutePath(serverArchive)) {
-            FileHandle.standardError.write(Data("seed join: nothing changed: \(ConfigError(.unreadable, file: serverArchive, "no such server archive"))\n".utf8))
+        if let serverArchive, !HostRoot().exists(absolutePath(serverArchive)) {
+            CurrentProcess.writeError("seed join: nothing changed: \(ConfigError(.unreadable, file: serverArchive, "no such server archive"))\n")
             throw ExitCode(2)
         }
         let key: String
         if let certificateKeyFile {
             do { key = try readSecretFile(certificateKeyFile) } catch {
-                FileHandle.standardError.write(Data("seed join: nothing changed: \(ConfigError(.unreadable, file: certificateKeyFile, "cannot read the certificate key file: \(error)"))\n".utf8))
+                CurrentProcess.writeError("seed join: nothing changed: \(ConfigError(.unreadable, file: certificateKeyFile, "cannot read the certificate key file: \(error)"))\n")
                 throw ExitCode(2)
             }
         } else {
             guard let line = readSecretLine(prompt: "certificate key (not shown): ") else {
-                FileHandle.standardError.write(Data("seed join: nothing changed: the certificate key on standard input is unreadable or longer than \(secretInputLimit) bytes\n".utf8))
+                CurrentProcess.writeError("seed join: nothing changed: the certificate key on standard input is unreadable or longer than \(secretInputLimit) bytes\n")
                 throw ExitCode(2)
             }
             key = line
         }
-        var operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: geteuid())
+        var operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: CurrentProcess.effectiveUID)
         operations.apiServerTimeout = .seconds(apiTimeout)
         let code = await operations.joinControlPlane(joinPath: absolutePath(file), keyText: key, serverArchive: serverArchive.map(absolutePath),
                                                      sha256: sha256?.lowercased(), replaceBinaries: replaceBinaries)
@@ -278,7 +309,7 @@ struct CSRApproverCommand: AsyncParsableCommand {
             """)
 
     func run() async throws {
-        let operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: geteuid())
+        let operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: CurrentProcess.effectiveUID)
         let code = await operations.approveCSRs()
         if code != 0 { throw ExitCode(code) }
     }
@@ -292,7 +323,7 @@ struct Token: AsyncParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the tokens (id, expiry, node; never the secret).")
         func run() throws {
-            let operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: geteuid())
+            let operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: CurrentProcess.effectiveUID)
             let code = operations.listTokens()
             if code != 0 { throw ExitCode(code) }
         }
@@ -302,7 +333,7 @@ struct Token: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a token: its Secret in the cluster, then its record here.")
         @Argument(help: "The token id (the six characters before the dot).") var id: String
         func run() async throws {
-            let operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: geteuid())
+            let operations = MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: CurrentProcess.effectiveUID)
             let code = await operations.deleteToken(id: id)
             if code != 0 { throw ExitCode(code) }
         }

@@ -58,7 +58,7 @@ public struct ClusterConfig: Sendable, Equatable {
     /// Extra DNS names and IP addresses for the API server certificate.
     public var extraSANs: [String] = []
     /// `rsa` or `ecdsa`.
-    public var keyAlgorithm = "rsa"
+    public var keyAlgorithm = KeyAlgorithm.rsa2048
     public var serverArchive: String?
     public var serverArchiveSHA256: String?
     public var host = NodePrepSettings()
@@ -87,8 +87,8 @@ extension ClusterConfig {
             case "pki":
                 for (_, algorithm) in try value.mapping(allowedKeys: ["keyAlgorithm"]) {
                     let text = try algorithm.string()
-                    guard ["rsa", "ecdsa"].contains(text) else { throw algorithm.error(.invalidValue, "'\(text)' is not rsa or ecdsa") }
-                    config.keyAlgorithm = text
+                    guard let parsed = KeyAlgorithm(rawValue: text) else { throw algorithm.error(.invalidValue, "'\(text)' is not \(KeyAlgorithm.rule)") }
+                    config.keyAlgorithm = parsed
                 }
             case "binaries":
                 for (name, field) in try value.mapping(allowedKeys: ["serverArchive", "sha256"]) {
@@ -113,36 +113,17 @@ extension ClusterConfig {
 
     static func parseCluster(_ field: YAMLField, into config: inout ClusterConfig) throws {
         for (key, value) in try field.mapping(allowedKeys: ["name", "kubernetesVersion", "serviceCIDR", "podCIDR", "clusterDNS", "clusterDomain", "nodePortRange", "dnsImage", "sandboxImage"]) {
-            let text = try value.string()
             switch key {
-            case "name":
-                guard Validate.isDNSLabel(text) else { throw value.error(.invalidValue, "'\(text)' is not a DNS label") }
-                config.name = text
-            case "kubernetesVersion":
-                guard Validate.isSupportedKubernetesVersion(text) else {
-                    throw value.error(.invalidValue, "\(Validate.shown(text)) is not a supported Kubernetes version (\(KubernetesVersion.supportedRule))")
-                }
-                config.kubernetesVersion = text
-            case "serviceCIDR", "podCIDR":
-                guard IPAddress.cidr(text) != nil else { throw value.error(.invalidValue, "'\(text)' is not a CIDR like 10.254.0.0/16 (host bits zero)") }
-                if key == "serviceCIDR" { config.serviceCIDR = text } else { config.podCIDR = text }
-            case "clusterDNS":
-                guard IPAddress.isValid(text) else { throw value.error(.invalidValue, "'\(text)' is not an IP address") }
-                config.clusterDNS = text
-            case "clusterDomain":
-                guard Validate.isDNSDomain(text) else { throw value.error(.invalidValue, "'\(text)' is not a DNS domain like cluster.local") }
-                config.clusterDomain = text
-            case "dnsImage":
-                guard Validate.isImageReference(text) else {
-                    throw value.error(.invalidValue, "\(Validate.shown(text)) is not an image reference like registry.k8s.io/coredns/coredns:v1.11.3")
-                }
-                config.dnsImage = text
-            case "sandboxImage":
-                guard Validate.isImageReference(text) else {
-                    throw value.error(.invalidValue, "\(Validate.shown(text)) is not an image reference like registry.k8s.io/pause:3.9")
-                }
-                config.sandboxImage = text
+            case "name": config.name = try value.dnsLabel()
+            case "kubernetesVersion": config.kubernetesVersion = try value.kubernetesVersion()
+            case "serviceCIDR": config.serviceCIDR = try value.cidr()
+            case "podCIDR": config.podCIDR = try value.cidr()
+            case "clusterDNS": config.clusterDNS = try value.ipAddress()
+            case "clusterDomain": config.clusterDomain = try value.dnsDomain()
+            case "dnsImage": config.dnsImage = try value.imageReference(like: "registry.k8s.io/coredns/coredns:v1.11.3")
+            case "sandboxImage": config.sandboxImage = try value.imageReference(like: "registry.k8s.io/pause:3.9")
             default: // nodePortRange
+                let text = try value.string()
                 if let range = Validate.portRange(text), let port = Validate.reservedPort(in: range) {
                     throw value.error(.invalidValue, "\(Validate.shown(text)) would let NodePorts take port \(port) on every node; use a range above 1024 clear of 2379-2380, 6443 and 10249-10259, like 30000-32767")
                 }
@@ -157,14 +138,8 @@ extension ClusterConfig {
     static func parseMaster(_ field: YAMLField, into config: inout ClusterConfig) throws {
         for (key, value) in try field.mapping(allowedKeys: ["name", "ip", "extraSANs"]) {
             switch key {
-            case "name":
-                let name = try value.string()
-                guard JoinFile.isValidNodeName(name) else { throw value.error(.invalidValue, "'\(name)' is not a node name (lowercase DNS name)") }
-                config.masterName = name
-            case "ip":
-                let ip = try value.string()
-                guard IPAddress.isValid(ip) else { throw value.error(.invalidValue, "'\(ip)' is not an IP address") }
-                config.masterIP = ip
+            case "name": config.masterName = try value.nodeName()
+            case "ip": config.masterIP = try value.ipAddress()
             default: // extraSANs
                 let names = try value.stringList()
                 for (index, name) in names.enumerated() where !IPAddress.isValid(name) && !Validate.isDNSDomain(name) {
@@ -178,13 +153,7 @@ extension ClusterConfig {
 
     /// Checks that need several fields; `file` and `line` (of the `cluster` section) name the source in the error.
     public func validateTogether(file: String, line: Int? = nil) throws {
-        if IPAddress.overlaps(serviceCIDR, podCIDR) {
-            throw ConfigError(.invalidValue, file: file, field: "cluster.podCIDR", line: line,
-                              "\(podCIDR) overlaps serviceCIDR \(serviceCIDR); pods and services need separate ranges")
-        }
-        guard IPAddress.contains(cidr: serviceCIDR, ip: clusterDNS) else {
-            throw ConfigError(.invalidValue, file: file, field: "cluster.clusterDNS", line: line, "\(clusterDNS) is outside serviceCIDR \(serviceCIDR)")
-        }
+        try ClusterRanges.check(serviceCIDR: serviceCIDR, podCIDR: podCIDR, clusterDNS: clusterDNS, file: file, line: line)
     }
 
     /// The configuration as YAML this parser reads back (the record `seed init` leaves for `seed join-file`).
@@ -208,7 +177,7 @@ extension ClusterConfig {
             ] + (sandboxImage == ContainerdSettings.defaultSandboxImage ? [] : [("sandboxImage", .string(sandboxImage))]))),
         ]
         if !master.isEmpty { pairs.append(("master", .map(master))) }
-        pairs.append(("pki", .map([("keyAlgorithm", .string(keyAlgorithm))])))
+        pairs.append(("pki", .map([("keyAlgorithm", .string(keyAlgorithm.rawValue))])))
         // What later runs and join files need of the host settings: where the data lives, the time zone.
         var hostPairs: [(String, YAMLDocument)] = [("dataDir", .string(host.dataDir))]
         if let timezone = host.timezone { hostPairs.append(("timezone", .string(timezone))) }
@@ -232,5 +201,21 @@ extension ClusterConfig {
         cluster.version = version
         cluster.timing = timing
         return cluster
+    }
+}
+
+extension ClusterConfig {
+    /// The first field a master cannot change in place once it was set up with `before` (the recorded
+    /// configuration), with its recorded and its new value; `nil` when none changed. A name left unset
+    /// keeps the recorded one; the same IP written another way is no change.
+    public func fixedFieldChange(from before: ClusterConfig) -> (field: String, old: String, new: String)? {
+        let fixed: [(String, String, String)] = [
+            ("cluster.name", before.name, name), ("cluster.serviceCIDR", before.serviceCIDR, serviceCIDR),
+            ("cluster.podCIDR", before.podCIDR, podCIDR), ("cluster.clusterDomain", before.clusterDomain, clusterDomain),
+            ("cluster.clusterDNS", before.clusterDNS, clusterDNS), ("master.ip", before.masterIP ?? "", masterIP ?? ""),
+            ("master.name", before.masterName ?? "", masterName ?? before.masterName ?? ""),
+            ("host.dataDir", before.host.dataDir, host.dataDir),
+        ]
+        return fixed.first { field, old, new in old != new && !(field == "master.ip" && IPAddress.same(old, new)) }
     }
 }

@@ -6,7 +6,7 @@ import Yams
 public enum ControlPlane {
     static let commentLine = "Written by KubeSeed (seed init); changes here are overwritten."
     public static let header = "# \(commentLine)\n"
-    public static let certDir = "/etc/kubernetes/cert"
+    public static let certDir = NodePaths.certDir
     public static let encryptionConfigPath = "/etc/kubernetes/encryption-config.yaml"
     public static let auditPolicyPath = "/etc/kubernetes/audit-policy.yaml"
     public static let schedulerConfigPath = "/etc/kubernetes/kube-scheduler.yaml"
@@ -37,14 +37,6 @@ public enum ControlPlane {
             self.etcdEndpoints = etcdEndpoints
         }
     }
-
-    /// Flags the guide (Kubernetes 1.16) used that current Kubernetes rejects or ignores.
-    public static let removedFlags = [
-        "--insecure-port", "--insecure-bind-address", "--enable-swagger-ui", "--kubelet-https", "--basic-auth-file",
-        "--experimental-encryption-provider-config", "--repair-malformed-updates", "--experimental-cluster-signing-duration",
-        "--port=", "--address=", "--apiserver-count", "--target-ram-mb", "--alsologtostderr", "--logtostderr", "--log-dir",
-        "--feature-gates=RotateKubeletServerCertificate",
-    ]
 
     static func cert(_ name: String) -> String { "\(certDir)/\(name).pem" }
     static func key(_ name: String) -> String { "\(certDir)/\(name)-key.pem" }

@@ -20,7 +20,7 @@ public enum EtcdUnit {
 
     /// The unit for `member` in `cluster`; `settings` says where the data and WAL live. A member
     /// joining a running cluster (`.existing`) was added to it first (as a learner) through etcd's API.
-    public static func render(this member: Member, cluster: [Member], state: ClusterState = .new, certDir: String = "/etc/kubernetes/cert",
+    public static func render(this member: Member, cluster: [Member], state: ClusterState = .new, certDir: String = NodePaths.certDir,
                               settings: NodePrepSettings = NodePrepSettings(), timing: ControlPlaneTiming = ControlPlaneTiming()) -> String {
         let dataDir = settings.etcdDataDir, walDir = settings.etcdWALDir
         func url(_ ip: String, _ port: Int) -> String { IPAddress.httpsURL(ip, port: port) }

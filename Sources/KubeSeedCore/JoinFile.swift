@@ -184,13 +184,9 @@ extension JoinFile {
                                                             "serviceCIDR", "podCIDR", "clusterDNS", "clusterDomain"]) {
             switch key {
             case "name":
-                join.clusterName = try dnsLabel(value)
+                join.clusterName = try value.dnsLabel()
             case "kubernetesVersion":
-                let version = try value.string()
-                guard Validate.isSupportedKubernetesVersion(version) else {
-                    throw value.error(.invalidValue, "\(Validate.shown(version)) is not a supported Kubernetes version (\(KubernetesVersion.supportedRule))")
-                }
-                join.kubernetesVersion = version
+                join.kubernetesVersion = try value.kubernetesVersion()
                 sawVersion = true
             case "apiServerEndpoints":
                 let endpoints = try value.stringList()
@@ -206,33 +202,16 @@ extension JoinFile {
             case "caCertificate":
                 join.caCertificatePEM = try validateCA(value, now: now)
                 sawCA = true
-            case "serviceCIDR", "podCIDR":
-                let cidr = try value.string()
-                guard IPAddress.cidr(cidr) != nil else { throw value.error(.invalidValue, "'\(cidr)' is not a CIDR like 10.254.0.0/16 (host bits zero)") }
-                if key == "serviceCIDR" { join.serviceCIDR = cidr } else { join.podCIDR = cidr }
-            case "clusterDNS":
-                let ip = try value.string()
-                guard IPAddress.isValid(ip) else { throw value.error(.invalidValue, "'\(ip)' is not an IP address") }
-                join.clusterDNS = ip
-            default: // clusterDomain
-                let domain = try value.string()
-                guard Validate.isDNSDomain(domain) else {
-                    throw value.error(.invalidValue, "'\(domain)' is not a DNS domain like cluster.local")
-                }
-                join.clusterDomain = domain
+            case "serviceCIDR": join.serviceCIDR = try value.cidr()
+            case "podCIDR": join.podCIDR = try value.cidr()
+            case "clusterDNS": join.clusterDNS = try value.ipAddress()
+            default: join.clusterDomain = try value.dnsDomain() // clusterDomain
             }
         }
         if !sawVersion { throw ConfigError(.missingField, file: field.file, field: "cluster.kubernetesVersion", line: field.line, "required, like v1.31.2") }
         if !sawEndpoints { throw ConfigError(.missingField, file: field.file, field: "cluster.apiServerEndpoints", line: field.line, "required") }
         if !sawCA { throw ConfigError(.missingField, file: field.file, field: "cluster.caCertificate", line: field.line, "required: the cluster CA certificate (PEM)") }
-        if IPAddress.overlaps(join.serviceCIDR, join.podCIDR) {
-            throw ConfigError(.invalidValue, file: field.file, field: "cluster.podCIDR", line: field.line,
-                              "\(join.podCIDR) overlaps serviceCIDR \(join.serviceCIDR); pods and services need separate ranges")
-        }
-        guard IPAddress.contains(cidr: join.serviceCIDR, ip: join.clusterDNS) else {
-            throw ConfigError(.invalidValue, file: field.file, field: "cluster.clusterDNS", line: field.line,
-                              "\(join.clusterDNS) is outside serviceCIDR \(join.serviceCIDR)")
-        }
+        try ClusterRanges.check(serviceCIDR: join.serviceCIDR, podCIDR: join.podCIDR, clusterDNS: join.clusterDNS, file: field.file, line: field.line)
     }
 
     /// The PEM must hold exactly one certificate that is a currently valid CA.
@@ -261,16 +240,8 @@ extension JoinFile {
     static func parseNode(_ field: YAMLField, into join: inout JoinFile) throws {
         for (key, value) in try field.mapping(allowedKeys: ["name", "ip", "roles", "labels"]) {
             switch key {
-            case "name":
-                let name = try value.string()
-                guard isValidNodeName(name) else {
-                    throw value.error(.invalidValue, "'\(name)' is not a node name (lowercase DNS name)")
-                }
-                join.nodeName = name
-            case "ip":
-                let ip = try value.string()
-                guard IPAddress.isValid(ip) else { throw value.error(.invalidValue, "'\(ip)' is not an IP address") }
-                join.nodeIP = ip
+            case "name": join.nodeName = try value.nodeName()
+            case "ip": join.nodeIP = try value.ipAddress()
             case "roles":
                 let roles = try value.stringList()
                 for (index, role) in roles.enumerated() where !Validate.isDNSLabel(role) {
@@ -327,11 +298,7 @@ extension JoinFile {
                 if let problem = Validate.dataDirectoryProblem(path, runtimeState: key == "state") { throw value.error(.invalidValue, problem) }
                 if key == "root" { join.containerd.root = path } else { join.containerd.state = path }
             case "sandboxImage":
-                let image = try value.string()
-                guard Validate.isImageReference(image) else {
-                    throw value.error(.invalidValue, "\(Validate.shown(image)) is not an image reference like registry.k8s.io/pause:3.9")
-                }
-                join.containerd.sandboxImage = image
+                join.containerd.sandboxImage = try value.imageReference(like: "registry.k8s.io/pause:3.9")
             default: // registryMirrors
                 for (registry, endpoints) in try value.mapping() {
                     guard Validate.isRegistryHost(registry) else { throw endpoints.error(.invalidValue, "'\(registry)' is not a registry host like docker.io") }
@@ -369,11 +336,5 @@ extension JoinFile {
     /// A lowercase DNS name usable as a Kubernetes node name.
     public static func isValidNodeName(_ name: String) -> Bool {
         Validate.isDNSDomain(name)
-    }
-
-    static func dnsLabel(_ value: YAMLField) throws -> String {
-        let text = try value.string()
-        guard Validate.isDNSLabel(text) else { throw value.error(.invalidValue, "'\(text)' is not a DNS label (lowercase letters, digits, '-')") }
-        return text
     }
 }

@@ -7,15 +7,16 @@ public enum NodePaths {
     public static let containerdCertsDir = "/etc/containerd/certs.d"
     public static let containerdSocket = "unix:///run/containerd/containerd.sock"
     public static let crictlConfig = "/etc/crictl.yaml"
-    public static let caCertificate = "/etc/kubernetes/cert/ca.pem"
+    /// Every certificate and key KubeSeed makes or kubelet rotates (the one place this path is spelled).
     public static let certDir = "/etc/kubernetes/cert"
+    public static let caCertificate = "\(certDir)/ca.pem"
     public static let bootstrapKubeconfig = "/etc/kubernetes/kubelet-bootstrap.kubeconfig"
     public static let kubeletKubeconfig = "/etc/kubernetes/kubelet.kubeconfig"
     public static let kubeletConfig = "/etc/kubernetes/kubelet-config.yaml"
     public static let kubeProxyConfig = "/etc/kubernetes/kube-proxy-config.yaml"
     public static let kubeProxyKubeconfig = "/etc/kubernetes/kube-proxy.kubeconfig"
     /// kubelet writes its rotated client certificate and key here (`--cert-dir`).
-    public static let kubeletClientCertificate = "/etc/kubernetes/cert/kubelet-client-current.pem"
+    public static let kubeletClientCertificate = "\(certDir)/kubelet-client-current.pem"
     public static let kubeletUnit = "/etc/systemd/system/kubelet.service"
     public static let kubeProxyUnit = "/etc/systemd/system/kube-proxy.service"
     public static let binDir = "/opt/k8s/bin"

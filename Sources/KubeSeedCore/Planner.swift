@@ -71,9 +71,8 @@ public enum NodePlanner {
     static func moduleItems(_ settings: NodePrepSettings, _ observed: NodeObservation) -> (items: [PlanItem], willBeLoaded: Set<String>) {
         var items: [PlanItem] = []
         var willBeLoaded = Set<String>()
-        var names = settings.modules
+        let names = wantedModules(settings, observed)
         let conntrack = conntrackModule(settings, observed)
-        if let conntrack, !names.contains(conntrack) { names.append(conntrack) }
         for name in names {
             let state = observed.modules[name] ?? .missing
             switch state {

@@ -103,7 +103,7 @@ public struct NodePrepSettings: Sendable, Equatable {
         [
             .init("/opt/k8s/bin", mode: 0o755),
             .init("/opt/k8s/work", mode: 0o755),
-            .init("/etc/kubernetes/cert", mode: 0o700),
+            .init(NodePaths.certDir, mode: 0o700),
             .init("/etc/etcd/cert", mode: 0o700),
             .init("\(dataDir)/etcd/data", mode: 0o700),
             .init("\(dataDir)/etcd/wal", mode: 0o700),

@@ -36,11 +36,6 @@ public struct TarHeader: Sendable, Equatable {
     /// Bytes of padding after `size` bytes of data, to the next 512-byte boundary.
     public static func padding(_ size: Int) -> Int { (512 - size % 512) % 512 }
 
-    /// The `path=` value of a pax extended header, if any (`nil` too when the header is malformed).
-    public static func paxPath(_ data: [UInt8]) -> String? {
-        (try? paxRecords(data))?["path"]
-    }
-
     /// The records of a pax extended header, keyword → value (a later record wins, as in POSIX).
     /// Each record is `"<length> <keyword>=<value>\n"`, its decimal length counting the whole record,
     /// so values may hold newlines. Throws when a length does not match the data.

@@ -15,15 +15,13 @@ final class ArchiveTemporary {
     /// Host path of the installed binary (`/opt/k8s/bin/kubelet`).
     let target: String
     private(set) var fd: Int32
-    /// Host path of the named temporary, once it has a name.
-    private var namedPath: String?
+    /// Host path of the named temporary; `nil` while the file has no name in its directory (`O_TMPFILE`).
+    private(set) var namedPath: String?
     private var hasher = SHA256()
     /// Bytes written so far.
     private(set) var bytes = 0
     /// SHA-256 of what was written, once `finish()` ran.
     private(set) var digest: SHA256.Digest?
-    /// The file has no name in its directory (yet).
-    var isUnnamed: Bool { namedPath == nil }
 
     /// `O_TMPFILE` (Linux 3.11): Glibc's Swift module is built without `_GNU_SOURCE`, which hides
     /// it; the kernel's value is `__O_TMPFILE | O_DIRECTORY` with `__O_TMPFILE` 020000000 on x86-64 and arm64.

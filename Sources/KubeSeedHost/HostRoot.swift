@@ -22,6 +22,16 @@ public struct HostRoot: Sendable {
         return lstat(resolve(hostPath), &st) == 0
     }
 
+    /// Whether this process may read `hostPath`.
+    public func isReadable(_ hostPath: String) -> Bool {
+        access(resolve(hostPath), R_OK) == 0
+    }
+
+    /// Whether `hostPath` is a file this process may execute.
+    public func isExecutable(_ hostPath: String) -> Bool {
+        access(resolve(hostPath), X_OK) == 0 && !isDirectory(hostPath)
+    }
+
     public func isDirectory(_ hostPath: String) -> Bool {
         var st = stat()
         return stat(resolve(hostPath), &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR

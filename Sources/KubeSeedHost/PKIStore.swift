@@ -7,7 +7,7 @@ import X509
 /// and still right, and refuses — never silently regenerates — a certificate that no longer matches.
 public struct PKIStore {
     public let root: HostRoot
-    public var directory = "/etc/kubernetes/cert"
+    public var directory = NodePaths.certDir
     /// Certificates closer than this to expiry are reported, not renewed.
     public var renewWarning: TimeInterval = 30 * 86400
 

@@ -85,11 +85,6 @@ final class SystemBus {
         return value.map { String(cString: $0) } ?? ""
     }
 
-    func boolProperty(_ destination: String, _ path: String, _ interface: String, _ member: String) throws -> Bool {
-        let value: Int32 = try trivialProperty(destination, path, interface, member, type: "b", initial: 0)
-        return value != 0
-    }
-
     func uint64Property(_ destination: String, _ path: String, _ interface: String, _ member: String) throws -> UInt64 {
         try trivialProperty(destination, path, interface, member, type: "t", initial: 0)
     }

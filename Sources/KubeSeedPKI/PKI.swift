@@ -5,14 +5,6 @@ import KubeSeedCore
 import SwiftASN1
 import X509
 
-/// Key algorithm for every key of the cluster PKI.
-public enum KeyAlgorithm: String, Sendable, CaseIterable {
-    /// RSA-2048: kubeadm's default and the guide's.
-    case rsa2048 = "rsa"
-    /// ECDSA P-256: much faster to generate, smaller.
-    case ecdsaP256 = "ecdsa"
-}
-
 /// A private key of either algorithm, with what signing and serializing need.
 public struct PrivateKey: @unchecked Sendable {
     enum Backing {

@@ -27,7 +27,7 @@ import Testing
         config.name = "test"
         config.masterName = "master-1"
         config.masterIP = "127.0.0.1"
-        config.keyAlgorithm = "ecdsa"
+        config.keyAlgorithm = .ecdsaP256
         try TemporaryHost.write(host.root, ClusterConfig.recordPath, config.render())
         try FileManager.default.createDirectory(atPath: host.root.resolve(ControlPlane.certDir), withIntermediateDirectories: true)
         _ = try PKIStore(root: host.root).ensure(PKIParameters(config), algorithm: .ecdsaP256, journal: ChangeJournal(root: host.root),

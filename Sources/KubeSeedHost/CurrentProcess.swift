@@ -1,0 +1,22 @@
+import Foundation
+import Glibc
+
+/// What a command needs of its own process (who it runs as, where, its standard output and error),
+/// so the command layer never calls the OS itself.
+public enum CurrentProcess {
+    /// The effective user ID (0: root).
+    public static var effectiveUID: UInt32 { geteuid() }
+
+    /// The working directory, for making a path on the command line absolute.
+    public static var workingDirectory: String { FileManager.default.currentDirectoryPath }
+
+    /// Writes `text` to standard output at once (unbuffered: the journal reads it through a pipe).
+    public static func write(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    /// Writes `text` to standard error at once.
+    public static func writeError(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}

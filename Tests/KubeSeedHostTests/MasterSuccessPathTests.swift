@@ -1,0 +1,110 @@
+import Foundation
+import Glibc
+import Testing
+@testable import KubeSeedCommands
+@testable import KubeSeedCore
+@testable import KubeSeedHost
+
+/// `seed init` and `seed join` all the way through, against temporary roots (real files, PKI, journal
+/// and units; systemd and kmod the recording fakes of Fakes.swift) and `FakeCluster`, a fake API server
+/// and etcd in memory. The VM runs both on real hosts with the real binaries.
+@Suite struct MasterSuccessPathTests {
+    final class Output: @unchecked Sendable { var text = "" }
+
+    static let master1 = (name: "master-1", ip: "192.0.2.10")
+    static let master2 = (name: "master-2", ip: "192.0.2.11")
+
+    /// A host with the control-plane binaries in place (stand-ins: the phases only check they are executable).
+    func masterHost() throws -> TemporaryHost {
+        let host = try TemporaryHost()
+        for binary in ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] {
+            try TemporaryHost.write(host.root, "\(NodePaths.binDir)/\(binary)", "#!/bin/sh\n")
+            chmod(host.root.resolve("\(NodePaths.binDir)/\(binary)"), 0o755)
+        }
+        try FileManager.default.createDirectory(atPath: host.root.resolve("/root"), withIntermediateDirectories: true)
+        return host
+    }
+
+    func operations(_ host: TemporaryHost, _ cluster: FakeCluster, ip: String) -> (MasterOperations, Output) {
+        let output = Output()
+        var operations = MasterOperations(root: host.root, effects: host.effects, effectiveUID: 0)
+        operations.write = { output.text += $0 }
+        operations.connect = cluster.connect
+        operations.localAddresses = { [ip] }
+        return (operations, output)
+    }
+
+    func config() -> ClusterConfig {
+        var config = ClusterConfig()
+        config.name = "test"
+        config.masterName = Self.master1.name
+        config.masterIP = Self.master1.ip
+        config.keyAlgorithm = .ecdsaP256
+        return config
+    }
+
+    @Test func seedInitRunsEveryPhaseASecondRunChangesNothingAndResetRestoresTheHost() async throws {
+        let host = try masterHost()
+        let before = try host.snapshot()
+        let cluster = FakeCluster(firstMember: Self.master1.name, ip: Self.master1.ip)
+        let (master, output) = operations(host, cluster, ip: Self.master1.ip)
+
+        #expect(await master.initialize(config(), source: ClusterConfig.defaultPath) == 0, "\(output.text)")
+        #expect(output.text.contains("control plane ready at https://192.0.2.10:6443"), "\(output.text)")
+        for phase in InitPhase.initialization {
+            #expect(output.text.contains("] \(phase.name)"), "no line for phase \(phase.name)")
+        }
+        #expect(!output.text.contains("FAILED") && !output.text.contains("skipped"), "\(output.text)")
+        // What reached the API server: the bootstrap bindings, CoreDNS, and the master's own token's Secret.
+        #expect(cluster.object("/api/v1/namespaces/kube-system/services/kube-dns") != nil)
+        #expect(cluster.requests.contains { $0.hasSuffix("/api/v1/namespaces/kube-system/secrets") && $0.hasPrefix("POST") })
+        #expect(host.services.units["etcd.service"]?.activeState == "active")
+        for unit in ControlPlane.unitNames { #expect(host.services.units[unit]?.activeState == "active", "\(unit)") }
+        let join = try JoinFile.parse(try #require(try host.root.readText(JoinFile.defaultPath)), file: JoinFile.defaultPath)
+        #expect(join.apiServerEndpoints == ["https://192.0.2.10:6443"] && join.nodeName == Self.master1.name)
+
+        output.text = ""
+        #expect(await master.initialize(config(), source: ClusterConfig.defaultPath) == 0, "\(output.text)")
+        #expect(output.text.contains("seed init: unchanged: control plane ready"), "\(output.text)")
+
+        let reset = AgentOperations(root: host.root, effects: host.effects, settings: NodePrepSettings(), effectiveUID: 0).reset()
+        #expect(reset.exitCode == 0, "\(reset.output)")
+        #expect(try host.snapshot() == before)
+    }
+
+    @Test func seedJoinAddsALearnerPromotesItAndTheBalancerListsBothMasters() async throws {
+        let cluster = FakeCluster(firstMember: Self.master1.name, ip: Self.master1.ip)
+        cluster.state.withLock { $0.names[Self.master2.ip] = Self.master2.name }
+        let first = try masterHost()
+        let (master1, output1) = operations(first, cluster, ip: Self.master1.ip)
+        #expect(await master1.initialize(config(), source: ClusterConfig.defaultPath) == 0, "\(output1.text)")
+
+        output1.text = ""
+        let request = JoinRequest(nodeName: Self.master2.name, nodeIP: Self.master2.ip, roles: [ControlPlaneSecrets.role],
+                                  expires: Date().addingTimeInterval(3600))
+        #expect(await master1.mintJoinFile(request, output: nil) == 0, "\(output1.text)")
+        let lines = output1.text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let key = try #require(lines.first { $0.count == 64 && $0.allSatisfy(\.isHexDigit) })
+        let minted = try #require(try first.root.readText("\(MasterOperations.joinFileDirectory)/\(Self.master2.name).yaml"))
+
+        let second = try masterHost()
+        try TemporaryHost.write(second.root, "/root/master-2.yaml", minted)
+        chmod(second.root.resolve("/root/master-2.yaml"), 0o600)
+        let (master2, output2) = operations(second, cluster, ip: Self.master2.ip)
+        #expect(await master2.joinControlPlane(joinPath: "/root/master-2.yaml", keyText: key) == 0, "\(output2.text)")
+        #expect(output2.text.contains("added as learner") && output2.text.contains("promoted to voting member"), "\(output2.text)")
+        #expect(cluster.members.map(\.name).sorted() == [Self.master1.name, Self.master2.name])
+        #expect(cluster.members.allSatisfy { !$0.isLearner })
+        // The shared secrets are the first master's.
+        for name in ["ca.pem", "ca-key.pem", "sa.key"] {
+            #expect(try second.root.read("\(ControlPlane.certDir)/\(name)") == first.root.read("\(ControlPlane.certDir)/\(name)"), "\(name)")
+        }
+        // The second master's own node balances over both API servers.
+        let join = try JoinFile.parse(try #require(try second.root.readText(JoinFile.defaultPath)), file: JoinFile.defaultPath)
+        #expect(join.apiServerEndpoints.sorted() == ["https://192.0.2.10:6443", "https://192.0.2.11:6443"])
+
+        output2.text = ""
+        #expect(await master2.joinControlPlane(joinPath: "/root/master-2.yaml", keyText: key) == 0, "\(output2.text)")
+        #expect(output2.text.contains("a voting member of 2"), "\(output2.text)")
+    }
+}
