@@ -3,6 +3,12 @@ import KubeSeedAPI
 import KubeSeedCore
 import KubeSeedHost
 
+extension InitPhase {
+    static let nodeRoles = InitPhase(name: "node roles", skipReason: needsAPIServer) { operations, context in
+        try await operations.nodeRoles(context.masterIP)
+    }
+}
+
 extension MasterOperations {
     /// What this master knows of the cluster's machines: `seed init`'s record and every join minted here
     /// (`MintedJoinStore`), with the entries that could not be read (left out; the others stand).

@@ -2,6 +2,12 @@ import Foundation
 import KubeSeedCore
 import KubeSeedHost
 
+extension InitPhase {
+    static let masterNode = InitPhase(name: "master as node") { operations, context in
+        try await operations.masterAsNode(context)
+    }
+}
+
 extension MasterOperations {
     /// How long the token in the master's own join file is valid: its kubelet needs it once, to bootstrap.
     static let masterTokenLifetime: TimeInterval = 24 * 3600
