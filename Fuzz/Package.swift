@@ -32,7 +32,7 @@ let package = Package(
         .executableTarget(name: "FuzzClusterConfig", dependencies: ["FuzzSupport", core]),
         // AgentConfig.parse.
         .executableTarget(name: "FuzzAgentConfig", dependencies: ["FuzzSupport", core]),
-        // TarHeader (KubeSeedCore/Tar.swift): header blocks, padding, pax records, member names. Pure.
+        // TarHeader (KubeSeedCore/Support/TarHeader.swift): header blocks, padding, pax records, member names. Pure.
         .executableTarget(name: "FuzzTarHeader", dependencies: ["FuzzSupport", core]),
         // What other machines answer: etcd's membership JSON, the API server's EndpointSlice, and the
         // state file the agent keeps from it. Pure.

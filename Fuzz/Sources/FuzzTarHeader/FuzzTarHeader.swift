@@ -37,7 +37,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
         _ = KubernetesArchive.binaryName(forMember: header.name, wanted: names)
         let body = Array(bytes[offset..<offset + min(header.size, bytes.count - offset)])
-        if header.kind == .paxHeader, let path = TarHeader.paxPath(body) {
+        if header.kind == .paxHeader, let path = (try? TarHeader.paxRecords(body))?["path"] {
             _ = KubernetesArchive.binaryName(forMember: path, wanted: names)
         }
         guard header.size <= bytes.count - offset else { break }
@@ -45,7 +45,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         offset += min(padding, bytes.count - offset)
     }
     // The whole input as a pax header's data.
-    _ = TarHeader.paxPath(bytes)
+    _ = try? TarHeader.paxRecords(bytes)
     // A block that is not 512 bytes is refused.
     if bytes.count < 512 {
         do {
