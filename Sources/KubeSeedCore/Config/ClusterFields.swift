@@ -1,55 +1,46 @@
 /// The validators of the cluster fields the cluster configuration and the join file share: each value
 /// is checked here once, with one message naming the field and line, whichever file it came from.
 extension YAMLField {
+    /// The field's string when `isValid` says so; else an error naming the field and line, with `message`.
+    private func checked(_ isValid: (String) -> Bool, _ message: (String) -> String) throws -> String {
+        let text = try string()
+        guard isValid(text) else { throw error(.invalidValue, message(text)) }
+        return text
+    }
+
     /// A DNS label (the cluster's name).
     func dnsLabel() throws -> String {
-        let text = try string()
-        guard Validate.isDNSLabel(text) else { throw error(.invalidValue, "'\(text)' is not a DNS label (lowercase letters, digits, '-')") }
-        return text
+        try checked({ Validate.isDNSLabel($0) }) { "'\($0)' is not a DNS label (lowercase letters, digits, '-')" }
     }
 
     /// A Kubernetes version KubeSeed supports.
     func kubernetesVersion() throws -> String {
-        let text = try string()
-        guard Validate.isSupportedKubernetesVersion(text) else {
-            throw error(.invalidValue, "\(Validate.shown(text)) is not a supported Kubernetes version (\(KubernetesVersion.supportedRule))")
-        }
-        return text
+        try checked({ Validate.isSupportedKubernetesVersion($0) }) { "\(Validate.shown($0)) is not a supported Kubernetes version (\(KubernetesVersion.supportedRule))" }
     }
 
     /// A CIDR with its host bits zero.
     func cidr() throws -> String {
-        let text = try string()
-        guard IPAddress.cidr(text) != nil else { throw error(.invalidValue, "'\(text)' is not a CIDR like 10.254.0.0/16 (host bits zero)") }
-        return text
+        try checked({ IPAddress.cidr($0) != nil }) { "'\($0)' is not a CIDR like 10.254.0.0/16 (host bits zero)" }
     }
 
     /// An IPv4 or IPv6 address.
     func ipAddress() throws -> String {
-        let text = try string()
-        guard IPAddress.isValid(text) else { throw error(.invalidValue, "'\(text)' is not an IP address") }
-        return text
+        try checked({ IPAddress.isValid($0) }) { "'\($0)' is not an IP address" }
     }
 
     /// A DNS domain (the cluster domain).
     func dnsDomain() throws -> String {
-        let text = try string()
-        guard Validate.isDNSDomain(text) else { throw error(.invalidValue, "'\(text)' is not a DNS domain like cluster.local") }
-        return text
+        try checked({ Validate.isDNSDomain($0) }) { "'\($0)' is not a DNS domain like cluster.local" }
     }
 
     /// A node name (a lowercase DNS name).
     func nodeName() throws -> String {
-        let text = try string()
-        guard JoinFile.isValidNodeName(text) else { throw error(.invalidValue, "'\(text)' is not a node name (lowercase DNS name)") }
-        return text
+        try checked({ JoinFile.isValidNodeName($0) }) { "'\($0)' is not a node name (lowercase DNS name)" }
     }
 
     /// An image reference; `example` shows the form in the message.
     func imageReference(like example: String) throws -> String {
-        let text = try string()
-        guard Validate.isImageReference(text) else { throw error(.invalidValue, "\(Validate.shown(text)) is not an image reference like \(example)") }
-        return text
+        try checked({ Validate.isImageReference($0) }) { "\(Validate.shown($0)) is not an image reference like \(example)" }
     }
 }
 
