@@ -89,3 +89,25 @@ public struct HostEffects {
         self.busError = busError
     }
 }
+
+extension HostEffects {
+    /// For a command that changes only files (`seed-agent install-binaries`): no module index, no bus.
+    /// A step that needs a module, swap or systemd fails with an error saying so.
+    public static var filesOnly: HostEffects {
+        HostEffects(modules: NoKernelModules(), swap: NoSwapControl(), services: nil, time: nil,
+                    busError: "this command changes files only and does not talk to systemd")
+    }
+}
+
+/// The kernel-module control of `HostEffects.filesOnly`: the index knows no module, and nothing loads.
+final class NoKernelModules: KernelModuleControl {
+    func indexState(of name: String) -> ModuleState { .missing }
+    func load(_ name: String) throws { throw HostError(.kmod, "load \(name): this command does not load modules") }
+    func unload(_ name: String) throws { throw HostError(.kmod, "unload \(name): this command does not unload modules") }
+}
+
+/// The swap control of `HostEffects.filesOnly`: nothing is switched.
+final class NoSwapControl: SwapControl {
+    func swapOff(_ path: String) throws { throw HostError(.swap, "swapoff \(path): this command does not switch swap") }
+    func swapOn(_ path: String) throws { throw HostError(.swap, "swapon \(path): this command does not switch swap") }
+}

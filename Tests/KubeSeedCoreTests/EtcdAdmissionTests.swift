@@ -39,6 +39,11 @@ import Testing
         ("a member on a name, not an IP", [member(0xb2, "master-3", "192.0.2.12", peer: "https://etcd-3:2380")], .join(hostHoldsMember: false), .peerURLs),
         ("a member on another peer port", [member(0xb2, "master-3", "192.0.2.12", peer: "https://192.0.2.12:12380")], .join(hostHoldsMember: false), .peerURLs),
         ("a member on another peer port", [member(0xb2, "master-3", "192.0.2.12", peer: "https://192.0.2.12:12380")], .mint, .admitted),
+        ("a learner, then a voter, on its IP", [member(0xb2, "", "192.0.2.11", learner: true, peer: "https://192.0.2.11:12380"),
+                                                member(0xb3, "master-9", "192.0.2.11")], .mint, .ipTaken),
+        ("its IP a voter's and its name another's", [member(0xb2, "master-9", "192.0.2.11"), member(0xb3, "master-2", "192.0.2.12")], .mint, .ipTaken),
+        ("its IP a voter's and its name another's", [member(0xb2, "master-9", "192.0.2.11"), member(0xb3, "master-2", "192.0.2.12")],
+         .join(hostHoldsMember: false), .nameTaken),
     ]
 
     @Test(arguments: cases)

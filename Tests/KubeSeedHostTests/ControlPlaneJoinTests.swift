@@ -186,9 +186,9 @@ import Testing
         let unit = EtcdUnit.render(this: .init(name: "master-3", ip: "192.0.2.13"),
                                    cluster: [.init(name: "master-1", ip: "192.0.2.11"), .init(name: "master-2", ip: "2001:db8::12"), .init(name: "master-3", ip: "192.0.2.13")],
                                    state: .existing)
-        #expect(MasterOperations.advertisedPeerHost(unit) == "192.0.2.13")
-        #expect(MasterOperations.initialClusterHosts(unit) == ["192.0.2.11", "2001:db8::12", "192.0.2.13"])
-        #expect(MasterOperations.advertisedPeerHost("[Service]\nExecStart=/usr/bin/etcd\n") == nil)
+        #expect(EtcdUnit.advertisedPeerHost(unit) == "192.0.2.13")
+        #expect(EtcdUnit.initialClusterHosts(unit) == ["192.0.2.11", "2001:db8::12", "192.0.2.13"])
+        #expect(EtcdUnit.advertisedPeerHost("[Service]\nExecStart=/usr/bin/etcd\n") == nil)
     }
 }
 
@@ -210,6 +210,12 @@ import Testing
         output.text = ""
         #expect(await operations.run("seed init", InitPhase.initialization, config, source: "cluster.yaml") == 2)
         #expect(output.text.contains("needs etcd running to count its members") && output.text.contains("systemctl start etcd"), "\(output.text)")
+        // Single phases that would put etcd and the API server on different CAs are refused the same way.
+        for (only, skipping) in [(["control-plane"], []), (["pki", "control-plane"], []), (["etcd"], []), (nil, ["etcd"]), (nil, ["pki"])] as [([String]?, [String])] {
+            output.text = ""
+            #expect(await operations.initialize(config, source: "cluster.yaml", only: only, skipping: skipping) == 2, "\(only ?? []) less \(skipping)")
+            #expect(output.text.contains("nothing changed") && output.text.contains("run 'seed init'"), "\(output.text)")
+        }
         #expect(try host.snapshot() == before)
     }
 }

@@ -46,7 +46,12 @@ public enum EtcdAdmission {
 
     /// The first reason etcd, with `members`, cannot take master `name` on `ip` at `stage`; `nil` when it can.
     public static func refusal(name: String, ip: String, members: [EtcdMember], at stage: Stage) -> Refusal? {
-        if case .join = stage, let odd = members.first(where: { member in
+        if case .mint = stage {
+            // A learner is a join that did not finish: a new file may finish it.
+            if let voter = members.first(where: { $0.hasPeer(ip: ip) && !$0.isLearner }) { return .ipTaken(ip: ip, by: voter) }
+            return members.first { $0.name == name && !$0.hasPeer(ip: ip) }.map { .nameTaken(name: name, by: $0) }
+        }
+        if let odd = members.first(where: { member in
             member.peerURLs.count != 1 || member.peerHost.map({ IPAddress.bytes($0) == nil }) ?? true || APIEndpoint.parse(member.peerURLs[0])?.port != 2380
         }) {
             return .peerURLs(odd)
@@ -54,17 +59,11 @@ public enum EtcdAdmission {
         if let namesake = members.first(where: { $0.name == name && !$0.hasPeer(ip: ip) }) {
             return .nameTaken(name: name, by: namesake)
         }
-        if let holder = members.first(where: { $0.hasPeer(ip: ip) }) {
-            switch stage {
-            case .mint where !holder.isLearner:
-                return .ipTaken(ip: ip, by: holder)
-            case .join(let hostHoldsMember) where !hostHoldsMember && (!holder.isLearner || holder.started):
-                return .ipTaken(ip: ip, by: holder)
-            default:
-                break
-            }
+        if case .join(let hostHoldsMember) = stage, !hostHoldsMember, let holder = members.first(where: { $0.hasPeer(ip: ip) }),
+           !holder.isLearner || holder.started {
+            return .ipTaken(ip: ip, by: holder)
         }
-        if case .join = stage, let other = members.first(where: { $0.isLearner && !$0.hasPeer(ip: ip) }) {
+        if let other = members.first(where: { $0.isLearner && !$0.hasPeer(ip: ip) }) {
             return .learnerPending(other)
         }
         return nil

@@ -69,3 +69,38 @@ public enum EtcdUnit {
         ]).render()
     }
 }
+
+/// Reading back an etcd unit KubeSeed wrote.
+extension EtcdUnit {
+    /// The host of `--initial-advertise-peer-urls` in an etcd unit KubeSeed wrote.
+    public static func advertisedPeerHost(_ unit: String) -> String? {
+        flagValue("--initial-advertise-peer-urls=", in: unit).flatMap(APIEndpoint.parse)?.host
+    }
+
+    /// The peer hosts of `--initial-cluster` in an etcd unit KubeSeed wrote.
+    public static func initialClusterHosts(_ unit: String) -> [String] {
+        (flagValue("--initial-cluster=", in: unit) ?? "").split(separator: ",").compactMap { entry in
+            entry.split(separator: "=", maxSplits: 1).last.flatMap { APIEndpoint.parse(String($0))?.host }
+        }
+    }
+
+    /// The value of the `--FLAG=` word `prefix` names in an etcd unit KubeSeed wrote (one flag a line).
+    public static func flagValue(_ prefix: String, in unit: String) -> String? {
+        for line in unit.split(separator: "\n") {
+            let word = line.trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? ""
+            if word.hasPrefix(prefix) { return String(word.dropFirst(prefix.count)) }
+        }
+        return nil
+    }
+
+    /// Whether `unit` is the one member `name` got when it joined a running cluster (`existing`): kept as
+    /// written once the member has started, since etcd reads `--initial-cluster` only at that first start.
+    public static func isJoinedUnit(_ unit: String, name: String) -> Bool {
+        unit.contains("--initial-cluster-state=\(ClusterState.existing.rawValue)") && unit.contains("--name=\(name) ")
+    }
+
+    /// `unit` trusting the etcd CA where a unit written before etcd had a CA of its own trusted the cluster CA.
+    public static func trustingEtcdCA(_ unit: String, certDir: String = NodePaths.certDir) -> String {
+        unit.replacingOccurrences(of: "trusted-ca-file=\(certDir)/ca.pem", with: "trusted-ca-file=\(certDir)/\(caFile)")
+    }
+}

@@ -48,3 +48,40 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         return out
     }
 }
+
+extension AgentStatus {
+    /// The units the agent runs, each with the binary it waits for (none: the package's own).
+    public static let components: [(unit: String, binary: String)] = ([(ComponentPlanner.containerd, ""), (APIBalancer.unit, "")] + ComponentPlanner.kubernetesUnits)
+        .map { (unit: $0.0, binary: $0.1) }
+
+    /// The status after a pass that planned `plan`: every component's state as systemd reports it now
+    /// (`unitStates`), a unit whose binary is missing `waiting`, not failed.
+    public static func afterPass(_ join: JoinFile, _ node: NodeIdentity, _ plan: NodePlan, unitStates states: [String: UnitState], stamp: String) -> AgentStatus {
+        var checks = [
+            Check("join file", "ok", "cluster \(join.clusterName) at \(join.apiServerEndpoints.joined(separator: ", ")); token \(join.token.id) expires \(Timestamp.string(join.tokenExpires))"),
+            Check("node", "ok", "\(node.name) \(node.ip)"),
+            Check("node preparation", "ok", "modules, sysctls, swap, SELinux, time, directories as planned"),
+        ]
+        var ready = true
+        var waiting: [String] = []
+        for (unit, binary) in components {
+            let state = states[unit]
+            let active = state?.activeState == "active"
+            let planned = plan.items.first { $0.name == unit }
+            if !binary.isEmpty, planned?.state == .warn {
+                // The plan's detail says what this pass was going to do; the status says how things are now.
+                checks.append(Check(unit, "waiting", "\(state?.unitFileState ?? "unknown"); binary missing: put \(binary) in \(NodePaths.binDir)"))
+                waiting.append(binary)
+            } else if active {
+                checks.append(Check(unit, "ok", "\(state!.unitFileState), \(state!.activeState) (\(state!.subState))"))
+            } else {
+                ready = false
+                checks.append(Check(unit, "failed", state.map { "\($0.activeState) (\($0.subState)); see journalctl -u \(unit)" } ?? "unknown state"))
+            }
+        }
+        let summary = ready
+            ? "node prepared, containerd and the API balancer active" + (waiting.isEmpty ? ", kubelet and kube-proxy active" : "; \(waiting.joined(separator: ", ")) waiting for binaries in \(NodePaths.binDir)")
+            : "components not active: " + checks.filter { $0.state == "failed" }.map(\.name).joined(separator: ", ")
+        return AgentStatus(ready: ready, summary: summary, updated: stamp, checks: checks)
+    }
+}

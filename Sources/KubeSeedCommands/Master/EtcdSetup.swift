@@ -30,9 +30,8 @@ struct EtcdSetup {
     /// first start it is rendered again from the members of the day.
     /// A unit written before etcd had a CA of its own gets the etcd CA in place of the cluster CA.
     static func joinedUnit(root: HostRoot, name: String, dataDir: String, certDirectory: String = ControlPlane.certDir) throws -> String? {
-        guard root.exists("\(dataDir)/member"), let text = try root.readText(EtcdUnit.path),
-              text.contains("--initial-cluster-state=\(EtcdUnit.ClusterState.existing.rawValue)"), text.contains("--name=\(name) ") else { return nil }
-        return text.replacingOccurrences(of: "trusted-ca-file=\(certDirectory)/ca.pem", with: "trusted-ca-file=\(certDirectory)/\(EtcdUnit.caFile)")
+        guard root.exists("\(dataDir)/member"), let text = try root.readText(EtcdUnit.path), EtcdUnit.isJoinedUnit(text, name: name) else { return nil }
+        return EtcdUnit.trustingEtcdCA(text, certDir: certDirectory)
     }
 
     /// Writes `unit` when it differs, then as `converge(this:cluster:)`.

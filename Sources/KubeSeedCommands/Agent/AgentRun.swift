@@ -172,7 +172,8 @@ extension AgentOperations {
                 }
             }
         }
-        var status = status(join, node, plan, stamp: stamp)
+        let units = AgentStatus.components.map(\.unit)
+        var status = AgentStatus.afterPass(join, node, plan, unitStates: (try? effects.services?.unitStates(units)) ?? [:], stamp: stamp)
         var retryable = !status.ready
         switch images {
         case .success(let outcome) where outcome.refused.isEmpty:
@@ -213,38 +214,6 @@ extension AgentOperations {
         case is ConfigError: return false
         default: return true
         }
-    }
-
-    /// Reads back every component's state after a pass.
-    func status(_ join: JoinFile, _ node: NodeIdentity, _ plan: NodePlan, stamp: String) -> AgentStatus {
-        var checks = [
-            AgentStatus.Check("join file", "ok", "cluster \(join.clusterName) at \(join.apiServerEndpoints.joined(separator: ", ")); token \(join.token.id) expires \(Timestamp.string(join.tokenExpires))"),
-            AgentStatus.Check("node", "ok", "\(node.name) \(node.ip)"),
-            AgentStatus.Check("node preparation", "ok", "modules, sysctls, swap, SELinux, time, directories as planned"),
-        ]
-        var ready = true
-        var waiting: [String] = []
-        let components = [(ComponentPlanner.containerd, ""), (APIBalancer.unit, "")] + ComponentPlanner.kubernetesUnits
-        let states = (try? effects.services?.unitStates(components.map(\.0))) ?? [:]
-        for (unit, binary) in components {
-            let state = states[unit]
-            let active = state?.activeState == "active"
-            let planned = plan.items.first { $0.name == unit }
-            if !binary.isEmpty, planned?.state == .warn {
-                // The plan's detail says what this pass was going to do; the status says how things are now.
-                checks.append(AgentStatus.Check(unit, "waiting", "\(state?.unitFileState ?? "unknown"); binary missing: put \(binary) in \(NodePaths.binDir)"))
-                waiting.append(binary)
-            } else if active {
-                checks.append(AgentStatus.Check(unit, "ok", "\(state!.unitFileState), \(state!.activeState) (\(state!.subState))"))
-            } else {
-                ready = false
-                checks.append(AgentStatus.Check(unit, "failed", state.map { "\($0.activeState) (\($0.subState)); see journalctl -u \(unit)" } ?? "unknown state"))
-            }
-        }
-        let summary = ready
-            ? "node prepared, containerd and the API balancer active" + (waiting.isEmpty ? ", kubelet and kube-proxy active" : "; \(waiting.joined(separator: ", ")) waiting for binaries in \(NodePaths.binDir)")
-            : "components not active: " + checks.filter { $0.state == "failed" }.map(\.name).joined(separator: ", ")
-        return AgentStatus(ready: ready, summary: summary, updated: stamp, checks: checks)
     }
 
     /// Writes the status file read by `seed-agent status`. Its reasons quote the agent's errors, which

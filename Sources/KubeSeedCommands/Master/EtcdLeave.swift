@@ -23,7 +23,7 @@ extension MasterOperations {
             if case .etcdMemberAdded(let peerURL, let via) = record { return (peerURL, via) } else { return nil }
         }.last
         guard unit != nil || added != nil,
-              let ip = ((try? recordedConfig()) ?? nil)?.masterIP ?? unit.flatMap(Self.advertisedPeerHost) ?? added.flatMap({ APIEndpoint.parse($0.peerURL)?.host }),
+              let ip = ((try? recordedConfig()) ?? nil)?.masterIP ?? unit.flatMap(EtcdUnit.advertisedPeerHost) ?? added.flatMap({ APIEndpoint.parse($0.peerURL)?.host }),
               let identity = try? etcdIdentity() else {
             return EtcdLeave(output: "", refused: false)
         }
@@ -35,7 +35,7 @@ extension MasterOperations {
         }
         // This master's own etcd first, then every other master it knows of: its unit's initial cluster,
         // its join file, and the API servers its agent last found.
-        var hosts = [ip] + (unit.map(Self.initialClusterHosts) ?? []) + (added?.via.compactMap { APIEndpoint.parse($0)?.host } ?? [])
+        var hosts = [ip] + (unit.map(EtcdUnit.initialClusterHosts) ?? []) + (added?.via.compactMap { APIEndpoint.parse($0)?.host } ?? [])
         if let text = try? root.readText(JoinFile.defaultPath),
            let join = try? JoinFile.parse(text, file: JoinFile.defaultPath, tokenExpiryMatters: false) {
             let agent = AgentOperations(root: root, effects: effects, settings: NodePrepSettings(), effectiveUID: effectiveUID)
@@ -78,23 +78,4 @@ extension MasterOperations {
         }
     }
 
-    /// The host of `--initial-advertise-peer-urls` in an etcd unit KubeSeed wrote.
-    static func advertisedPeerHost(_ unit: String) -> String? {
-        flagValue("--initial-advertise-peer-urls=", in: unit).flatMap(APIEndpoint.parse)?.host
-    }
-
-    /// The peer hosts of `--initial-cluster` in an etcd unit KubeSeed wrote.
-    static func initialClusterHosts(_ unit: String) -> [String] {
-        (flagValue("--initial-cluster=", in: unit) ?? "").split(separator: ",").compactMap { entry in
-            entry.split(separator: "=", maxSplits: 1).last.flatMap { APIEndpoint.parse(String($0))?.host }
-        }
-    }
-
-    static func flagValue(_ prefix: String, in unit: String) -> String? {
-        for line in unit.split(separator: "\n") {
-            let word = line.trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? ""
-            if word.hasPrefix(prefix) { return String(word.dropFirst(prefix.count)) }
-        }
-        return nil
-    }
 }

@@ -183,28 +183,14 @@ extension MasterOperations {
         return (state, config)
     }
 
-    /// This host must be fresh, or the same master of the same cluster (a second run): never another
-    /// cluster's master, another CA, or an encryption key Secrets were already written with.
+    /// This host must fit the join (`JoinHostFit`): fresh, or the same master of the same cluster.
     func checkHostFitsJoin(_ join: JoinFile, config: ClusterConfig, secrets: [String: Data], file: String) throws {
-        if let recorded = try recordedConfig() {
-            if recorded.name != config.name || recorded.masterIP.map({ !IPAddress.same($0, config.masterIP ?? "") }) ?? true || recorded.masterName != config.masterName {
-                throw ConfigError(.invalidValue, file: file, field: "node",
-                                  "this host is already master \(recorded.masterName ?? "-") (\(recorded.masterIP ?? "-")) of cluster \(recorded.name); run 'seed-agent reset' first to start over")
-            }
-        }
-        if let ca = try root.readText("\(certDirectory)/ca.pem"), ca != join.caCertificatePEM {
-            throw ConfigError(.invalidValue, file: file, field: "cluster.caCertificate",
-                              "\(certDirectory)/ca.pem on this host is another CA; this host belongs to another cluster (run 'seed-agent reset' first)")
-        }
-        for name in SharedSecretFile.pkiFiles {
-            if let present = try root.read("\(certDirectory)/\(name)"), present != secrets[name] {
-                throw ConfigError(.invalidValue, file: file, field: "controlPlane.secrets",
-                                  "\(certDirectory)/\(name) on this host differs from the cluster's; move it away if this host holds no other cluster")
-            }
-        }
-        if let text = try root.readText(ControlPlane.encryptionConfigPath), ControlPlane.encryptionKey(in: text).map({ Data($0) }) != secrets[SharedSecretFile.encryptionKey] {
-            throw ConfigError(.invalidValue, file: file, field: "controlPlane.secrets",
-                              "\(ControlPlane.encryptionConfigPath) on this host holds another key than the cluster's; Secrets written with it would become unreadable — move it away only if this host holds no data")
+        var found = JoinHostFit.Found(recorded: try recordedConfig(), caPEM: try root.readText("\(certDirectory)/ca.pem"),
+                                      encryptionConfig: try root.readText(ControlPlane.encryptionConfigPath))
+        for name in SharedSecretFile.pkiFiles { found.pkiFiles[name] = try root.read("\(certDirectory)/\(name)") }
+        if let problem = JoinHostFit.problem(found, config: config, caPEM: join.caCertificatePEM, shared: secrets, pkiFiles: SharedSecretFile.pkiFiles,
+                                             encryptionKeyFile: SharedSecretFile.encryptionKey, file: file, certDirectory: certDirectory) {
+            throw problem
         }
     }
 

@@ -44,28 +44,25 @@ extension MasterOperations {
         return InitPhase.Result(state: changes == 0 ? .ok : .changed, detail: summary, changes: changes)
     }
 
-    /// A new join file is needed when there is none, when KubeSeed's carries other host settings than
-    /// the cluster's (the agent would undo what the node phase just did) or another list of API servers
-    /// than the etcd members name (`endpoints`; `nil` when etcd did not answer: kept), or when its token
-    /// expired before the kubelet bootstrapped. Someone else's file at the agent's path is never replaced.
+    /// Whether a new join file is needed at `path` (`MasterJoinFile.decide` over what is there); throws
+    /// when someone else's file is there and the agent refuses it.
     func needsJoinFile(_ path: String, host: NodePrepSettings, endpoints: [String]? = nil, journal: ChangeJournal, now: Date) throws -> Bool {
-        guard let data = try root.read(path) else { return true }
-        let kubeSeeds = journal.recordsWrite(of: data, at: path)
-        func refused(_ why: String) -> HostError {
-            HostError(.file, "\(path) is not a join file KubeSeed wrote, and the agent refuses it", cause: "\(why); move it away and run 'seed init' again")
+        var found: MasterJoinFile.Found?
+        if let data = try root.read(path) {
+            var file = MasterJoinFile.Found(isKubeSeeds: journal.recordsWrite(of: data, at: path), join: nil)
+            do {
+                file.join = try JoinFile.parse(String(decoding: data, as: UTF8.self), file: path, now: now, tokenExpiryMatters: false)
+            } catch {
+                file.parseError = "\(error)"
+            }
+            if let join = file.join, join.tokenExpires <= now { file.kubeletBootstrapped = try AgentOperations.kubeletBootstrapped(root: root, caPEM: join.caCertificatePEM, now: now) }
+            found = file
         }
-        let join: JoinFile
-        do {
-            join = try JoinFile.parse(String(decoding: data, as: UTF8.self), file: path, now: now, tokenExpiryMatters: false)
-        } catch {
-            guard kubeSeeds else { throw refused("\(error)") }
-            return true
+        switch MasterJoinFile.decide(found, host: host, endpoints: endpoints, now: now) {
+        case .keep: return false
+        case .mint: return true
+        case .refuse(let why):
+            throw HostError(.file, "\(path) is not a join file KubeSeed wrote, and the agent refuses it", cause: "\(why); move it away and run 'seed init' again")
         }
-        let stale = join.host != host || endpoints.map { $0 != join.apiServerEndpoints } ?? false
-        if join.tokenExpires > now { return kubeSeeds && stale }
-        // Expired but bootstrapped: a stale list still needs a new file (with a new token the kubelet will not use).
-        if kubeSeeds && stale { return true }
-        guard kubeSeeds else { throw refused("its bootstrap token has expired") }
-        return try !AgentOperations.kubeletBootstrapped(root: root, caPEM: join.caCertificatePEM, now: now)
     }
 }

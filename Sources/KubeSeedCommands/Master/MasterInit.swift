@@ -50,7 +50,11 @@ extension MasterOperations {
             write("\(command): nothing changed: \(error)\n")
             return 2
         }
-        if joining == nil, phases.contains(where: { $0.name == InitPhase.pki.name }), let refusal = await legacyEtcdRefusal(command, restartsEtcd: phases.contains { $0.name == InitPhase.controlPlane.name }) {
+        // Moving etcd to a CA of its own takes the PKI, etcd's unit and the API server's together: a
+        // selection with one of them and not the others would leave etcd and the API server on different CAs.
+        let names = Set(phases.map(\.name))
+        if joining == nil, [InitPhase.pki, .etcd, .controlPlane].contains(where: { names.contains($0.name) }),
+           let refusal = await legacyEtcdRefusal(command, restartsEtcd: [InitPhase.pki, .etcd, .etcdHealth, .controlPlane].allSatisfy { names.contains($0.name) }) {
             write("\(command): nothing changed: \(refusal)\n")
             return 2
         }
@@ -60,8 +64,8 @@ extension MasterOperations {
         do {
             context = try await HostSession.with(root, effects: effects, at: location) { session in
                 let context = InitContext(config: config, masterIP: masterIP, session: session)
-                // The control-plane phase sets it again; a run without that phase goes by the binaries.
-                context.controlPlaneStarted = controlPlaneBinariesMissing().isEmpty
+                // The control-plane phase sets it; a run without that phase goes by what runs already.
+                context.controlPlaneStarted = !names.contains(InitPhase.controlPlane.name) && apiServerUnitActive()
                 context.replaceBinaries = replaceBinaries
                 context.joining = joining
                 for phase in phases { try await progress.run(phase, self, context) }
@@ -95,6 +99,11 @@ extension MasterOperations {
             write("\(command): control plane ready at \(endpoint) (\(took)); next: 'seed join-file NODE' for each node\n")
         }
         return 0
+    }
+
+    /// Whether kube-apiserver's unit is active (a run that does not start the control plane itself).
+    func apiServerUnitActive() -> Bool {
+        (try? effects.services?.unitState(ControlPlane.unitNames[0]).isActive) == true
     }
 
     /// Why this master's PKI, made before etcd had a CA of its own, cannot be moved to one by this run
