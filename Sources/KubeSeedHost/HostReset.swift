@@ -1,22 +1,18 @@
 import Foundation
 import KubeSeedCore
 
-/// `reset`: undoes every journaled change, newest first, with the same effects the changes were made through.
+/// `reset`: observes what the journal's records touched, plans with `ResetPlanner` (Core), and applies the
+/// plan through the same effects the changes were made through.
 public final class HostReset {
     public let root: HostRoot
     public let effects: HostEffects
     public let journal: ChangeJournal
-    /// Where KubeSeed pointed each link it made, from the journal.
-    private var madeLinks: [String: Set<String>] = [:]
 
     public init(root: HostRoot = HostRoot(), effects: HostEffects, journal: ChangeJournal) {
         self.root = root
         self.effects = effects
         self.journal = journal
     }
-
-    /// Daemons to restart when `reset` restores their configuration file.
-    static let restartAfterRestore = [NodePaths.containerdConfig: "containerd.service", EtcdUnit.path: "etcd.service"]
 
     /// What `reset` did: restored items, and what it left as is (with why).
     public struct ResetOutcome {
@@ -25,80 +21,150 @@ public final class HostReset {
         public var failed: [String] = []
     }
 
-    /// Undoes every journaled change, newest first, then removes the journal. Failures are
-    /// collected (the journal keeps those records so `reset` can be run again).
+    /// Undoes every journaled change as `ResetPlanner` plans it from what the host holds now, then keeps
+    /// in the journal only what could not be restored (so `reset` can be run again).
     public func run() throws -> ResetOutcome {
         try journal.reload()
-        var links: [String: Set<String>] = [:]
-        for case .linkMade(let path, let target) in journal.records { links[path, default: []].insert(target) }
-        madeLinks = links
+        let records = journal.records
+        let plan = ResetPlanner.plan(records, observe(records))
         var outcome = ResetOutcome()
-        var remaining: [JournalRecord] = []
-        var toUnmask: [String] = []
-        var toUnload: [String] = []
-        for record in journal.records.reversed() {
+        var failed: [JournalRecord] = []
+        for entry in plan.entries {
+            do {
+                switch try apply(entry.step) {
+                case .restored(let lines): outcome.restored += lines
+                case .left(let lines): outcome.leftAsIs += lines
+                }
+            } catch {
+                outcome.failed.append("\(Self.label(entry)): \(error)")
+                failed += entry.records
+            }
+        }
+        try journal.replace(with: ResetPlanner.remaining(records, failed: failed))
+        return outcome
+    }
+
+    /// What the host holds now for each record: the planner's only input besides the records.
+    func observe(_ records: [JournalRecord]) -> ResetObservation {
+        var observed = ResetObservation()
+        for record in records {
             switch record {
-            case .unitMasked(let unit):
-                toUnmask.append(unit)
+            case .file(let path, _, _):
+                guard let current = try? root.read(path) else { observed.files[path] = .absent; continue }
+                let asWritten = !journal.recordsAnyWrite(at: path) || journal.recordsWrite(of: current, at: path)
+                observed.files[path] = asWritten ? .asWritten : .changed(text: String(data: current, encoding: .utf8))
+            case .symlink(let path, _):
+                if let target = root.readLink(path) { observed.links[path] = .link(to: target) } else { observed.links[path] = root.exists(path) ? .other : .absent }
+            case .sysctl(let key, let previous):
+                let path = SysctlSetting(key, previous).procPath
+                if root.exists(path) { observed.sysctlsPresent.insert(path) }
             case .moduleLoaded(let name):
-                toUnload.append(name)
-            case .swapActive(let path):
-                do {
-                    try effects.swap.swapOn(path)
-                    outcome.restored.append("swapon \(path)")
-                } catch {
-                    outcome.leftAsIs.append("swap \(path) stays off (\(error))")
-                }
-            case .fileWritten, .linkMade:
-                break
-            default:
-                do {
-                    outcome.restored.append(try restore(record))
-                } catch let kept as Kept {
-                    outcome.leftAsIs.append(kept.detail)
-                } catch {
-                    outcome.failed.append("\(record.key): \(error)")
-                    remaining.append(record)
-                }
+                if root.exists("/sys/module/\(name)") { observed.modulesLoaded.insert(name) }
+            case .imageImported:
+                if observed.images == nil, let images = effects.images, let references = try? images.references() { observed.images = Set(references) }
+            default: break
             }
         }
-        let unitFilesChanged = journal.records.contains {
-            switch $0 {
-            case .unitEnabled, .unitDisabled: return true
-            default: return false
-            }
+        for unit in Set(ResetPlanner.restartAfterRestore.values) where (try? effects.services?.unitState(unit).isActive) == true {
+            observed.activeUnits.insert(unit)
         }
-        if !toUnmask.isEmpty {
-            do {
-                try services().unmask(toUnmask.reversed())
-                outcome.restored.append("unmasked \(toUnmask.reversed().joined(separator: " "))")
-            } catch {
-                outcome.failed.append("unmask \(toUnmask.joined(separator: " ")): \(error)")
-                remaining += toUnmask.map { .unitMasked($0) }
-            }
+        return observed
+    }
+
+    private enum Done {
+        case restored([String])
+        case left([String])
+    }
+
+    /// The step's line when it fails.
+    private static func label(_ entry: ResetPlan.Entry) -> String {
+        switch entry.step {
+        case .unmask(let units): "unmask \(units.joined(separator: " "))"
+        case .reload: "daemon-reload"
+        case .restartIfActive(let unit): "restart \(unit)"
+        default: entry.records.first?.key ?? "\(entry.step)"
         }
-        if unitFilesChanged || !toUnmask.isEmpty {
-            do { try services().reload() } catch { outcome.failed.append("daemon-reload: \(error)") }
+    }
+
+    private func apply(_ step: ResetStep) throws -> Done {
+        switch step {
+        case .writeFile(let path, let content, let mode):
+            try root.writeAtomically(path, content, mode: mode)
+            return .restored(["restored \(path)"])
+        case .removeFile(let path):
+            try root.remove(path)
+            return .restored(["removed \(path)"])
+        case .restoreSwapLines(let path, let content):
+            try root.writeAtomically(path, content, mode: root.mode(path) ?? 0o644)
+            return .left(["swap lines KubeSeed commented out in \(path) are active again; the other edits made since are kept"])
+        case .pointLink(let path, let target):
+            try root.replaceSymlink(path, target: target)
+            return .restored(["link \(path) → \(target)"])
+        case .enableSwap(let path):
+            do { try effects.swap.swapOn(path) } catch { return .left(["swap \(path) stays off (\(error))"]) }
+            return .restored(["swapon \(path)"])
+        case .setSysctl(let key, let procPath, let value):
+            try root.writeKernelValue(procPath, value)
+            return .restored(["sysctl \(key) = \(value)"])
+        case .setSELinuxEnforce(let value):
+            try root.writeKernelValue(NodePlanner.selinuxEnforcePath, value)
+            return .restored(["SELinux enforce = \(value)"])
+        case .setTimezone(let zone):
+            try timeDate().setTimezone(zone)
+            return .restored(["time zone \(zone)"])
+        case .setLocalRTC(let local):
+            try timeDate().setLocalRTC(local)
+            return .restored(["RTC in \(local ? "local time" : "UTC")"])
+        case .disableUnit(let unit):
+            try services().disable(unit)
+            return .restored(["disabled \(unit)"])
+        case .stopUnit(let unit):
+            try services().stop(unit)
+            return .restored(["stopped \(unit)"])
+        case .enableUnit(let unit):
+            try services().enable(unit)
+            return .restored(["enabled \(unit)"])
+        case .startUnit(let unit):
+            try services().start(unit)
+            return .restored(["started \(unit)"])
+        case .removeDirectoryIfEmpty(let path):
+            return .restored([try root.removeDirectoryIfEmpty(path) ? "removed \(path)" : "kept \(path) (not empty)"])
+        case .removeImage(let ref):
+            guard let images = effects.images else { throw HostError(.file, "containerd cannot be asked to remove image \(ref)") }
+            try images.remove(ref)
+            return .restored(["removed image \(ref)"])
+        case .unmask(let units):
+            try services().unmask(units)
+            return .restored(["unmasked \(units.joined(separator: " "))"])
+        case .reload:
+            try services().reload()
+            return .restored([])
+        case .restartIfActive(let unit):
+            // A daemon that died meanwhile starts on its own configuration when it is started again.
+            guard try services().unitState(unit).isActive else { return .restored([]) }
+            try services().restart(unit)
+            return .restored(["restarted \(unit) on its restored configuration"])
+        case .unloadModules(let names):
+            return unload(names)
+        case .nothing(let detail):
+            return .restored([detail])
+        case .keep(let detail, let backup):
+            if let backup { try root.writeAtomically(backup.path, backup.content, mode: backup.mode) }
+            return .left([detail])
         }
-        // A running daemon keeps the configuration it read: restart it on the restored one.
-        for record in journal.records {
-            guard case .file(let path, _, _) = record, let unit = Self.restartAfterRestore[path],
-                  let state = try? services().unitState(unit), state.isActive else { continue }
-            do {
-                try services().restart(unit)
-                outcome.restored.append("restarted \(unit) on its restored configuration")
-            } catch {
-                outcome.failed.append("restart \(unit): \(error)")
-            }
-        }
-        // A module cannot go while another uses it: retry in passes until nothing more unloads.
+    }
+
+    /// Unloads `names` in passes until a pass unloads nothing more (a module cannot go while another uses it).
+    private func unload(_ names: [String]) -> Done {
+        var restored: [String] = []
         var lastErrors: [String: String] = [:]
+        var toUnload = names
         while !toUnload.isEmpty {
             var stillLoaded: [String] = []
             for name in toUnload where root.exists("/sys/module/\(name)") {
                 do {
                     try effects.modules.unload(name)
-                    outcome.restored.append("unloaded module \(name)")
+                    restored.append("unloaded module \(name)")
                 } catch {
                     lastErrors[name] = "\(error)"
                     stillLoaded.append(name)
@@ -107,119 +173,8 @@ public final class HostReset {
             if stillLoaded.count == toUnload.count { break }
             toUnload = stillLoaded
         }
-        for name in toUnload where root.exists("/sys/module/\(name)") {
-            outcome.leftAsIs.append("module \(name) stays loaded (\(lastErrors[name] ?? "in use"))")
-        }
-        // What KubeSeed wrote or linked stays on record for every path still to restore: a later reset
-        // must still tell KubeSeed's content from what appeared since.
-        let pending = Set(remaining.compactMap { record -> String? in
-            switch record {
-            case .file(let path, _, _), .symlink(let path, _): return path
-            default: return nil
-            }
-        })
-        for record in journal.records.reversed() {
-            switch record {
-            case .fileWritten(let path, _), .linkMade(let path, _):
-                if pending.contains(path) { remaining.append(record) }
-            default: break
-            }
-        }
-        try journal.replace(with: remaining.reversed())
-        return outcome
-    }
-
-    /// Restores a file KubeSeed wrote, but only while it still holds what KubeSeed wrote: a file changed
-    /// since (an operator's edit, a key restored from a backup) is never overwritten or removed. fstab
-    /// gets KubeSeed's own lines back and keeps the rest; any other such file stays, with its original
-    /// beside it as `<path>.kubeseed-orig`, and the outcome says so.
-    private func restoreFile(_ path: String, previous: Data?, mode: UInt16?) throws -> String {
-        let current = try root.read(path)
-        let ours = current.map { !journal.recordsAnyWrite(at: path) || journal.recordsWrite(of: $0, at: path) } ?? true
-        if ours {
-            if let previous {
-                try root.writeAtomically(path, previous, mode: mode ?? 0o644)
-                return "restored \(path)"
-            }
-            guard current != nil else { return "\(path) already gone" }
-            try root.remove(path)
-            return "removed \(path)"
-        }
-        if path == NodePlanner.fstabPath, previous != nil, let text = current.flatMap({ String(data: $0, encoding: .utf8) }) {
-            try root.writeAtomically(path, Data(Render.fstabRestoringSwap(text).utf8), mode: root.mode(path) ?? mode ?? 0o644)
-            throw Kept(detail: "swap lines KubeSeed commented out in \(path) are active again; the other edits made since are kept")
-        }
-        guard let previous else {
-            throw Kept(detail: "\(path) changed since KubeSeed created it: left in place")
-        }
-        let backup = path + ".kubeseed-orig"
-        try root.writeAtomically(backup, previous, mode: mode ?? 0o600)
-        throw Kept(detail: "\(path) changed since KubeSeed wrote it: left in place; its original is in \(backup)")
-    }
-
-    /// A journaled file left (or only partly restored) because it changed since KubeSeed wrote it.
-    struct Kept: Error { var detail: String }
-
-    private func restore(_ record: JournalRecord) throws -> String {
-        switch record {
-        case .file(let path, let previous, let mode):
-            return try restoreFile(path, previous: previous, mode: mode)
-        case .symlink(let path, let previousTarget):
-            // A link KubeSeed made is undone only while it is still KubeSeed's.
-            if let targets = madeLinks[path] {
-                guard let current = root.readLink(path) else {
-                    guard root.exists(path) else { return "\(path) already gone" }
-                    throw Kept(detail: "\(path) was replaced since KubeSeed linked it: left in place")
-                }
-                guard targets.contains(current) else {
-                    throw Kept(detail: "\(path) points elsewhere since KubeSeed linked it (→ \(current)): left in place")
-                }
-            }
-            if let previousTarget {
-                guard root.readLink(path) != previousTarget else { return "\(path) already → \(previousTarget)" }
-                try root.replaceSymlink(path, target: previousTarget)
-                return "link \(path) → \(previousTarget)"
-            }
-            try root.remove(path)
-            return "removed \(path)"
-        case .sysctl(let key, let previous):
-            let path = SysctlSetting(key, previous).procPath
-            guard root.exists(path) else { return "sysctl \(key) gone with its module" }
-            try root.writeKernelValue(path, previous)
-            return "sysctl \(key) = \(previous)"
-        case .selinuxEnforce(let previous):
-            try root.writeKernelValue(NodePlanner.selinuxEnforcePath, previous)
-            return "SELinux enforce = \(previous)"
-        case .timezone(let previous):
-            guard !previous.isEmpty else { return "time zone was unset before; left as is" }
-            try timeDate().setTimezone(previous)
-            return "time zone \(previous)"
-        case .localRTC(let previous):
-            try timeDate().setLocalRTC(previous)
-            return "RTC in \(previous ? "local time" : "UTC")"
-        case .unitEnabled(let unit):
-            try services().disable(unit)
-            return "disabled \(unit)"
-        case .unitStarted(let unit):
-            try services().stop(unit)
-            return "stopped \(unit)"
-        case .unitDisabled(let unit):
-            try services().enable(unit)
-            return "enabled \(unit)"
-        case .unitStopped(let unit):
-            try services().start(unit)
-            return "started \(unit)"
-        case .directoryCreated(let path):
-            return try root.removeDirectoryIfEmpty(path) ? "removed \(path)" : "kept \(path) (not empty)"
-        case .imageImported(let ref):
-            guard let images = effects.images else { throw Kept(detail: "image \(ref): containerd cannot be asked here; left") }
-            guard try images.references().contains(ref) else { return "image \(ref) already gone" }
-            try images.remove(ref)
-            return "removed image \(ref)"
-        // The etcd member leaves before the reset (seed-agent reset on a master: MasterOperations.leaveEtcd).
-        case .unitMasked, .moduleLoaded, .swapActive, .fileWritten, .linkMade, .etcdMemberAdded:
-            return "" // handled by run()
-        }
+        let left = toUnload.filter { root.exists("/sys/module/\($0)") }.map { "module \($0) stays loaded (\(lastErrors[$0] ?? "in use"))" }
+        return left.isEmpty ? .restored(restored) : .left(left)
     }
 
     private func services() throws -> ServiceManager {
