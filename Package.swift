@@ -79,6 +79,9 @@ let package = Package(
             ]),
         .executableTarget(name: "seed", dependencies: ["KubeSeedCommands"]),
         .target(name: "KubeSeedTestSupport", path: "Tests/Support"),
+        // Recording fakes of kmod, swap, systemd and timedate1, and a temporary root laid out like a Debian
+        // host: for the unit tests of KubeSeedHost and of the commands.
+        .target(name: "KubeSeedHostFakes", dependencies: ["KubeSeedHost", "KubeSeedCore", "KubeSeedPKI"], path: "Tests/HostFakes"),
         .testTarget(
             name: "KubeSeedCoreTests",
             dependencies: [
@@ -109,7 +112,16 @@ let package = Package(
         .testTarget(
             name: "KubeSeedHostTests",
             dependencies: [
-                "KubeSeedHost", "KubeSeedCore", "KubeSeedCommands", "KubeSeedPKI", "CSystemd", "KubeSeedTestSupport",
+                "KubeSeedHost", "KubeSeedCore", "KubeSeedPKI", "CSystemd", "KubeSeedTestSupport", "KubeSeedHostFakes",
+                .product(name: "X509", package: "swift-certificates"),
+            ]),
+        // The commands (seed, seed-agent) run in process against a temporary root, with the host fakes and
+        // an in-memory cluster (FakeCluster); the real API server tests start Kubernetes 1.20.2 on loopback.
+        .testTarget(
+            name: "KubeSeedCommandsTests",
+            dependencies: [
+                "KubeSeedCommands", "KubeSeedHost", "KubeSeedCore", "KubeSeedPKI", "KubeSeedAPI", "CSystemd",
+                "KubeSeedTestSupport", "KubeSeedHostFakes",
                 .product(name: "X509", package: "swift-certificates"),
             ]),
     ],

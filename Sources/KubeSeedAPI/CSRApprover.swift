@@ -25,7 +25,7 @@ public actor CSRApprover {
         public var failed = 0
     }
 
-    let client: MutualTLSClient
+    let client: any APIClient
     /// Read for each review: join files minted since the approver started count.
     let addressBook: @Sendable () async throws -> AddressBook
     let log: @Sendable (String) -> Void
@@ -49,7 +49,7 @@ public actor CSRApprover {
     /// CSRs left pending by a review that could not decide, judged again after the next request.
     private var deferred: [String: CSRFacts] = [:]
 
-    public init(client: MutualTLSClient, addressBook: @escaping @Sendable () async throws -> AddressBook, watchSeconds: Int = 300,
+    public init(client: any APIClient, addressBook: @escaping @Sendable () async throws -> AddressBook, watchSeconds: Int = 300,
                 concurrentReviews: Int = 4, maximumEvent: Int = 4 << 20,
                 initialBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(30), log: @escaping @Sendable (String) -> Void, status: @escaping @Sendable (String) -> Void) {
         self.client = client

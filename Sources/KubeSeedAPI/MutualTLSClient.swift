@@ -152,8 +152,9 @@ public final class MutualTLSClient: APIClient {
     /// status is returned with its body. Only a failure to talk at all throws.
     /// A line longer than `maximumLine` is not kept: its bytes are dropped up to its end, `oversized` is
     /// told how many there were, and the stream goes on with the next line.
-    public func streamLines(_ request: APIRequest, timeout: TimeAmount, maximumLine: Int = 4 << 20, oversized: @Sendable (Int) async -> Void = { _ in },
+    public func streamLines(_ request: APIRequest, timeout: Duration, maximumLine: Int = 4 << 20, oversized: @Sendable (Int) async -> Void = { _ in },
                             line: @Sendable (Data) async throws -> Void) async throws -> Response {
+        let timeout = TimeAmount.milliseconds(timeout.milliseconds)
         var http = HTTPClientRequest(url: baseURL + request.path)
         http.method = .init(rawValue: request.method.rawValue)
         http.headers.add(name: "Accept", value: "application/json")

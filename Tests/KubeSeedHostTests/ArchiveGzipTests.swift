@@ -2,6 +2,7 @@ import Foundation
 import KubeSeedCore
 import Testing
 @testable import KubeSeedHost
+import KubeSeedHostFakes
 
 /// gzip files of several members (`cat a.gz b.gz`), which gzip(1) and GNU tar read as one stream.
 /// Real: a tar made by GNU tar, split in the test at an offset inside the kubelet's data, each part

@@ -3,6 +3,7 @@ import Glibc
 import KubeSeedCore
 import Testing
 @testable import KubeSeedHost
+import KubeSeedHostFakes
 
 /// Every size an archive declares is bounded before it costs memory or disk. Real: the installer,
 /// zlib, the tar reader and the files it writes in a temporary root; archives made here by GNU tar

@@ -4,6 +4,7 @@ import Glibc
 import KubeSeedCore
 import Testing
 @testable import KubeSeedHost
+import KubeSeedHostFakes
 
 /// The real archive code (zlib, tar, SHA-256) on archives made here with GNU tar. The "binaries"
 /// inside are test data: an ELF magic number and filler, not Kubernetes programs.

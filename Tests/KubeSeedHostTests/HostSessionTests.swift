@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import KubeSeedCore
 @testable import KubeSeedHost
+import KubeSeedHostFakes
 
 /// `HostSession` and the journal's write records against a temporary root (real files and locks;
 /// systemd the recording fake).

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import KubeSeedCore
 @testable import KubeSeedHost
+import KubeSeedHostFakes
 
 /// containerd's image store as a fake (unit tests of the importer's logic: which archives are read,
 /// checked, imported, journaled and removed again). The VM's real-cluster run imports into real containerd.

@@ -4,6 +4,7 @@ import KubeSeedPKI
 import X509
 import Testing
 @testable import KubeSeedHost
+import KubeSeedHostFakes
 
 /// The PKI written for real into a temporary root (ECDSA keys, to keep the suite fast).
 @Suite struct PKIStoreTests {
@@ -78,22 +79,9 @@ import Testing
         #expect(try !store.legacyEtcdLayout())
     }
 
-    /// The layout of a PKI made before the etcd CA, made with the store itself: the etcd CA files are
-    /// the cluster CA's while etcd's certificates are issued, then removed.
-    static func makeLegacyLayout(_ host: TemporaryHost, _ store: PKIStore, _ parameters: PKIParameters) throws {
-        let dir = "/etc/kubernetes/cert"
-        _ = try store.ensure(parameters, algorithm: .ecdsaP256, journal: try ChangeJournal(root: host.root))
-        for name in ["etcd-server", "etcd-peer", "apiserver-etcd-client"] { try host.root.remove("\(dir)/\(name).pem"); try host.root.remove("\(dir)/\(name)-key.pem") }
-        try host.root.writeAtomically([("\(dir)/etcd-ca.pem", try #require(try host.root.read("\(dir)/ca.pem")), 0o644),
-                                       ("\(dir)/etcd-ca-key.pem", try #require(try host.root.read("\(dir)/ca-key.pem")), 0o600)])
-        _ = try store.ensure(parameters, algorithm: .ecdsaP256, journal: try ChangeJournal(root: host.root))
-        try host.root.remove("\(dir)/etcd-ca.pem")
-        try host.root.remove("\(dir)/etcd-ca-key.pem")
-    }
-
     @Test func aPKIMadeBeforeTheEtcdCAIsMovedToOneAndTheClusterCAKept() throws {
         let (host, journal, store) = try setUp()
-        try Self.makeLegacyLayout(host, store, parameters)
+        try host.makeLegacyEtcdLayout(store, parameters)
         let ca = try certificate(host, "ca")
         #expect(try certificate(host, "etcd-server").isSigned(by: ca))
         #expect(try store.legacyEtcdLayout())
@@ -114,7 +102,7 @@ import Testing
     /// the next run still sees the old layout and finishes the move with the etcd CA that is there.
     @Test func aMoveCutShortIsFinishedWithTheEtcdCAAlreadyWritten() throws {
         let (host, journal, store) = try setUp()
-        try Self.makeLegacyLayout(host, store, parameters)
+        try host.makeLegacyEtcdLayout(store, parameters)
         let written = try Issuer.makeCA(.ecdsaP256, commonName: "etcd-ca")
         try host.root.writeAtomically([("/etc/kubernetes/cert/etcd-ca.pem", Data(written.certificate.pem.utf8), 0o644),
                                        ("/etc/kubernetes/cert/etcd-ca-key.pem", Data(written.key.pem.utf8), 0o600)])

@@ -25,7 +25,7 @@ extension AgentOperations {
                                    keyPEM: APIServerLookup.pemBlocks(credential, kind: "PRIVATE KEY"))
         let found: [String]?
         do {
-            let client = try MutualTLSClient(baseURL: server, identity: identity, connectTimeout: .seconds(2))
+            let client = try connect(server, identity, APITimeouts(connect: .seconds(2)))
             do {
                 found = try await APIServerLookup.fetch(client, version: join.version)
                 await client.shutdown()
@@ -44,7 +44,7 @@ extension AgentOperations {
         let current = apiServers(join)
         guard let found, found.sorted() != current.sorted() else { return (false, "API servers: \(current.joined(separator: ", ")) (unchanged)") }
         do {
-            try HostSession.with(root, effects: effects, at: location()) { session in
+            try HostSession.with(root, effects: effects, at: location) { session in
                 try session.apply([.writeFile(path: APIServerDiscovery.statePath, content: APIServerDiscovery.render(found, caDigest: Self.caDigest(join)), mode: 0o644)])
             }
         } catch {

@@ -1,4 +1,5 @@
 import Foundation
+import KubeSeedAPI
 import KubeSeedCore
 import KubeSeedHost
 
@@ -9,8 +10,11 @@ public struct AgentOperations {
     public var effects: HostEffects
     public var settings: NodePrepSettings
     public var effectiveUID: UInt32
-    public var journalPath = Journal.defaultPath
-    public var lockPath = HostLock.defaultPath
+    /// Where this agent's sessions take the lock (not waiting for it: a pass that finds it taken is
+    /// retried) and keep the journal.
+    public var location = HostSession.Location()
+    /// Opens the client that asks the API server which API servers there are: mutual TLS; unit tests give in-memory ones.
+    public var connect: APIConnect = MutualTLSClient.connect
 
     public init(root: HostRoot, effects: HostEffects, settings: NodePrepSettings, effectiveUID: UInt32) {
         self.root = root
@@ -31,11 +35,6 @@ public struct AgentOperations {
     }
 
     private var observer: NodeObserver { NodeObserver(root: root, effects: effects, effectiveUID: effectiveUID) }
-
-    /// Where this agent's sessions take the lock and keep the journal.
-    func location(waiting: Duration = .zero) -> HostSession.Location {
-        HostSession.Location(lockPath: lockPath, journalPath: journalPath, lockWait: waiting)
-    }
 
     /// Read-only preflight.
     public func check(json: Bool) -> Outcome {
@@ -64,7 +63,7 @@ public struct AgentOperations {
         }
         guard let session else {
             do {
-                return try HostSession.with(root, effects: effects, at: location()) { session in
+                return try HostSession.with(root, effects: effects, at: location) { session in
                     apply(in: session, observed: first, deferReload: deferReload)
                 }
             } catch let error as HostSession.OpenError where error.part == .lock {
@@ -104,7 +103,7 @@ public struct AgentOperations {
         }
         guard let session else {
             do {
-                return try HostSession.with(root, effects: effects, at: location()) { reset(in: $0) }
+                return try HostSession.with(root, effects: effects, at: location) { reset(in: $0) }
             } catch {
                 return Outcome(output: "seed-agent reset: \(error)\n", exitCode: 1)
             }
@@ -113,7 +112,7 @@ public struct AgentOperations {
             let journal = session.journal
             try journal.reload()
             if journal.records.isEmpty {
-                return Outcome(output: "seed-agent reset: nothing to restore (no journal at \(journalPath))\n", exitCode: 0)
+                return Outcome(output: "seed-agent reset: nothing to restore (no journal at \(location.journalPath))\n", exitCode: 0)
             }
             // A running agent would notice the files going away and prepare the node again.
             let stopped = try stopAgentUnits()

@@ -110,7 +110,7 @@ extension AgentOperations {
         // One session for the whole pass: observation, node preparation and components.
         guard let session else {
             do {
-                return try HostSession.with(root, effects: effects, at: location()) { session in
+                return try HostSession.with(root, effects: effects, at: location) { session in
                     prep.converge(join, joinPath: joinPath, stamp: stamp, in: session)
                 }
             } catch let error as HostSession.OpenError where error.part == .lock {

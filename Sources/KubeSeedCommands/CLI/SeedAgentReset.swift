@@ -15,12 +15,14 @@ struct Reset: AsyncParsableCommand {
     @Flag(help: "On a master: reset even when its etcd member cannot be removed safely.") var force = false
 
     func run() async throws {
-        let agent = try options.operations()
+        var agent = try options.operations()
+        // A reset waits for a pass of the agent under way, as seed's commands do.
+        agent.location.lockWait = .seconds(120)
         guard agent.effectiveUID == 0 else { try finish(agent.reset()) ; return }
         // One session from leaving etcd to the last restored file: nothing of KubeSeed's runs in between.
         let outcome: AgentOperations.Outcome?
         do {
-            outcome = try await HostSession.with(agent.root, effects: agent.effects, at: agent.location(waiting: .seconds(120))) { session in
+            outcome = try await HostSession.with(agent.root, effects: agent.effects, at: agent.location) { session in
                 let leave = await MasterOperations(root: agent.root, effects: agent.effects, effectiveUID: agent.effectiveUID).leaveEtcd(force: force)
                 say(leave.output)
                 return leave.refused ? nil : agent.reset(in: session)

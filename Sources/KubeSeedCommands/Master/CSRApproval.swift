@@ -32,7 +32,7 @@ extension MasterOperations {
     public func approveCSRs() async -> Int32 {
         guard effectiveUID == 0 else { write("seed csr-approver: must run as root (it reads the admin key)\n"); return 1 }
         let masterIP: String
-        let client: MutualTLSClient
+        let client: any APIClient
         // seed init starts this unit with the API server and writes its record a few phases later:
         // wait for it (the unit's start must not fail the init that is under way).
         if !root.exists(ClusterConfig.recordPath), root.exists("/etc/systemd/system/\(ControlPlane.csrApproverUnit)") {
@@ -45,7 +45,7 @@ extension MasterOperations {
             let book = try await fullAddressBook()
             guard let ip = try recordedConfig()?.masterIP else { throw HostError(.file, "\(ClusterConfig.recordPath) has no master.ip") }
             masterIP = ip
-            client = try MutualTLSClient(baseURL: Self.url(masterIP, 6443), identity: try identity("admin"), readTimeout: .seconds(330))
+            client = try connect(Self.url(masterIP, 6443), try identity("admin"), APITimeouts(read: .seconds(330)))
             write("seed csr-approver: watching kubelet-serving CSRs at \(Self.url(masterIP, 6443)); \(book.nodes.count) nodes and \(book.masters.count) masters known\n")
         } catch {
             write("seed csr-approver: \(error)\n")
@@ -53,6 +53,7 @@ extension MasterOperations {
         }
         var reader = MasterOperations(root: root, effects: effects, effectiveUID: effectiveUID)
         reader.certDirectory = certDirectory
+        reader.connect = connect
         let log: @Sendable (String) -> Void = { CurrentProcess.writeError((Validate.printable($0) + "\n")) }
         let books = AddressBookReader(operations: .init(reader), log: log)
         let approver = CSRApprover(client: client, addressBook: { try await books.read() }, log: log,
@@ -106,7 +107,7 @@ actor AddressBookReader {
     private var cached: (fingerprint: String, book: AddressBook)?
     private var members: [EtcdMember] = []
     private var membersAsked: ContinuousClock.Instant?
-    private var etcd: (client: MutualTLSClient, cluster: EtcdClusterClient)?
+    private var etcd: (client: any APIClient, cluster: EtcdClusterClient)?
 
     init(operations: Operations, log: @escaping @Sendable (String) -> Void, membersInterval: Duration = .seconds(30)) {
         self.box = operations
@@ -134,7 +135,7 @@ actor AddressBookReader {
         do {
             if etcd == nil {
                 guard let ip = try operations.recordedConfig()?.masterIP else { return nil }
-                let client = try MutualTLSClient(baseURL: MasterOperations.url(ip, 2379), identity: try operations.etcdIdentity(), connectTimeout: .seconds(3))
+                let client = try operations.connect(MasterOperations.url(ip, 2379), try operations.etcdIdentity(), APITimeouts())
                 etcd = (client, EtcdClusterClient(clients: [client]))
             }
             return try await etcd!.cluster.list().members

@@ -19,7 +19,7 @@ extension MasterOperations {
         // This master's IP from its record, or (a join that stopped before recording) from its etcd unit.
         // Or (a join that stopped right after adding the member, before its unit) from the journal's record of the add.
         let unit = (try? root.readText(EtcdUnit.path)) ?? nil
-        let added = ((try? ChangeJournal(root: root, path: journalPath))?.records ?? []).compactMap { record -> (peerURL: String, via: [String])? in
+        let added = ((try? ChangeJournal(root: root, path: location.journalPath))?.records ?? []).compactMap { record -> (peerURL: String, via: [String])? in
             if case .etcdMemberAdded(let peerURL, let via) = record { return (peerURL, via) } else { return nil }
         }.last
         guard unit != nil || added != nil,

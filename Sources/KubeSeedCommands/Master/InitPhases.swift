@@ -11,10 +11,6 @@ import KubeSeedPKI
 extension InitPhase {
     /// `seed init`, in order.
     static let initialization: [InitPhase] = [.node, .pki, .etcd, .etcdHealth, .binaries, .controlPlane, .rootKubectl, .apiServer, .bootstrapRBAC, .clusterDNS, .record, .masterNode, .nodeRoles]
-    /// `seed pki`.
-    static let pkiOnly: [InitPhase] = [.pki]
-    /// `seed etcd`.
-    static let etcdOnly: [InitPhase] = [.etcd, .etcdHealth]
 }
 
 extension InitPhase {

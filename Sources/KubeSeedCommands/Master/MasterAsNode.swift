@@ -30,8 +30,7 @@ extension MasterOperations {
             minted = 1
         }
         var agent = AgentOperations(root: root, effects: effects, settings: context.config.host, effectiveUID: effectiveUID)
-        agent.journalPath = journalPath
-        agent.lockPath = lockPath
+        agent.location = location
         let pass = agent.converge(joinPath: path, now: now, in: context.session)
         let changes = minted + pass.changes
         let performed = pass.output.split(separator: "\n").filter { $0.hasPrefix("  changed  ") }.map { $0.dropFirst(11) }

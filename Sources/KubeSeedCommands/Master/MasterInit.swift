@@ -10,25 +10,16 @@ extension MasterOperations {
     /// - Parameters:
     ///   - only: run just these phases, by command name, in `seed init`'s order (`seed init phase NAME…`).
     ///   - skipping: leave these phases out (`--skip-phases`).
+    ///   - command: the command line for messages (`seed pki`, `seed etcd`); `seed init` or `seed init phase` by default.
     public func initialize(_ requested: ClusterConfig, source: String, replaceBinaries: Bool = false,
-                           only: [String]? = nil, skipping: [String] = []) async -> Int32 {
-        let command = only == nil ? "seed init" : "seed init phase"
+                           only: [String]? = nil, skipping: [String] = [], command: String? = nil) async -> Int32 {
+        let command = command ?? (only == nil ? "seed init" : "seed init phase")
         let phases: [InitPhase]
         do { phases = try InitPhase.select(from: InitPhase.initialization, only: only, skipping: skipping) } catch {
             write("\(command): nothing changed: \(error)\n")
             return 2
         }
         return await run(command, phases, requested, source: source, replaceBinaries: replaceBinaries)
-    }
-
-    /// `seed pki`: the PKI phase of `seed init`, with the same configuration.
-    public func pki(_ requested: ClusterConfig, source: String) async -> Int32 {
-        await run("seed pki", InitPhase.pkiOnly, requested, source: source)
-    }
-
-    /// `seed etcd`: the etcd phases of `seed init`, with the same configuration.
-    public func etcd(_ requested: ClusterConfig, source: String) async -> Int32 {
-        await run("seed etcd", InitPhase.etcdOnly, requested, source: source)
     }
 
     /// Runs `phases` in order under the host lock with one change journal. Exit codes: 0 done, 1 a phase

@@ -10,20 +10,16 @@ public struct MasterOperations {
     public var root: HostRoot
     public var effects: HostEffects
     public var effectiveUID: UInt32
-    public var journalPath = Journal.defaultPath
-    public var lockPath = HostLock.defaultPath
+    /// Where this master's sessions take the lock (waiting up to 120 s for an agent's pass to let it go)
+    /// and keep the journal.
+    public var location = HostSession.Location(lockWait: .seconds(120))
     public var certDirectory = ControlPlane.certDir
     /// Where each progress line goes.
     public var write: (String) -> Void = say
     public var etcdTimeout: Duration = .seconds(60)
     public var apiServerTimeout: Duration = .seconds(180)
-    /// How long `seed` waits for another KubeSeed command (an agent's pass) to release the host lock.
-    public var lockWait: Duration = .seconds(120)
-    /// Opens a client to the API server or etcd at a base URL, presenting an identity, with a connect
-    /// timeout: a mutual-TLS one; unit tests give in-memory ones.
-    public var connect: @Sendable (_ baseURL: String, _ identity: TLSIdentity, _ connectTimeout: Duration) throws -> any APIClient = {
-        try MutualTLSClient(baseURL: $0, identity: $1, connectTimeout: $2)
-    }
+    /// Opens every client to the API server and etcd: mutual TLS; unit tests give in-memory ones.
+    public var connect: APIConnect = MutualTLSClient.connect
     /// The addresses on this host's interfaces (a joining master's IP must be one of them).
     public var localAddresses: () -> [String] = interfaceAddresses
 
@@ -36,11 +32,6 @@ public struct MasterOperations {
     public static let controlPlaneUnits = zip(ControlPlane.unitNames + [ControlPlane.csrApproverUnit],
                                               ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-apiserver"]).map {
         ComponentPlanner.ManagedUnit($0.0, binary: $0.1, installHint: "kubernetes-server-linux-amd64.tar.gz: seed init --server-archive FILE")
-    }
-
-    /// Where this master's sessions take the lock (waiting `lockWait` for it) and keep the journal.
-    var location: HostSession.Location {
-        HostSession.Location(lockPath: lockPath, journalPath: journalPath, lockWait: lockWait)
     }
 
     func hostname() -> String {
@@ -105,7 +96,7 @@ public struct MasterOperations {
     /// Runs `body` with a mutual-TLS client presenting `identity`, and closes the client after.
     func withClient<T>(_ baseURL: String, identity: TLSIdentity, connectTimeout: Duration = .seconds(3),
                        _ body: (any APIClient) async throws -> T) async throws -> T {
-        let client = try connect(baseURL, identity, connectTimeout)
+        let client = try connect(baseURL, identity, APITimeouts(connect: connectTimeout))
         do {
             let result = try await body(client)
             await client.shutdown()
@@ -119,7 +110,7 @@ public struct MasterOperations {
     /// Runs `body` with one client per etcd endpoint presenting `identity`, and closes them after.
     func withEtcdClients<T>(_ endpoints: [String], identity: TLSIdentity, connectTimeout: Duration = .seconds(3),
                             _ body: (EtcdClusterClient) async throws -> T) async throws -> T {
-        let clients = try endpoints.map { try connect($0, identity, connectTimeout) }
+        let clients = try endpoints.map { try connect($0, identity, APITimeouts(connect: connectTimeout)) }
         do {
             let result = try await body(EtcdClusterClient(clients: clients))
             for client in clients { await client.shutdown() }

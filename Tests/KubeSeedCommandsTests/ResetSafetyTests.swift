@@ -5,6 +5,7 @@ import KubeSeedPKI
 import Testing
 @testable import KubeSeedCommands
 @testable import KubeSeedHost
+import KubeSeedHostFakes
 
 /// `reset` never destroys what KubeSeed did not create: run for real against a temporary root (files,
 /// modes and journal real; systemd, kmod and swap the recording fakes of Fakes.swift).

@@ -3,6 +3,7 @@ import Testing
 @testable import KubeSeedCommands
 @testable import KubeSeedCore
 @testable import KubeSeedHost
+import KubeSeedHostFakes
 
 /// `seed join-file`, `seed token` and `seed init`'s refusals, run for real against a temporary root
 /// (real files, modes and journal; systemd and kmod are the recording fakes of Fakes.swift). No API

@@ -5,6 +5,7 @@ import KubeSeedCore
 @testable import KubeSeedPKI
 import Testing
 @testable import KubeSeedHost
+import KubeSeedHostFakes
 
 /// A join file whose token has expired, for real against a temporary root (fakes for kmod, swap, D-Bus;
 /// certificates real, from a throwaway CA).

@@ -5,6 +5,7 @@ import KubeSeedCore
 import KubeSeedTestSupport
 import Testing
 @testable import KubeSeedHost
+import KubeSeedHostFakes
 
 /// The agent's join-file pass, for real against a temporary root; kmod, swap and D-Bus are fakes.
 @Suite struct ConvergeTests {

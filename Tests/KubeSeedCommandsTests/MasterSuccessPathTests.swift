@@ -4,6 +4,7 @@ import Testing
 @testable import KubeSeedCommands
 @testable import KubeSeedCore
 @testable import KubeSeedHost
+import KubeSeedHostFakes
 
 /// `seed init` and `seed join` all the way through, against temporary roots (real files, PKI, journal
 /// and units; systemd and kmod the recording fakes of Fakes.swift) and `FakeCluster`, a fake API server

@@ -5,6 +5,7 @@ import Testing
 @testable import KubeSeedCore
 @testable import KubeSeedHost
 @testable import KubeSeedPKI
+import KubeSeedHostFakes
 
 /// `seed join-file --role control-plane` and the refusals of `seed join`, for real against temporary
 /// roots (real PKI, sealing and files; systemd is the recording fake). The minting master's etcd is
@@ -144,7 +145,7 @@ import Testing
         var (operations, _) = operations(host)
         #expect(await operations.leaveEtcd(force: false).output.isEmpty, "no unit, no record, no add: nothing to leave")
         try ChangeJournal(root: host.root).record([.etcdMemberAdded(peerURL: "https://192.0.2.12:2380", via: ["https://127.0.0.1:2379"])])
-        operations.journalPath = Journal.defaultPath
+        operations.location.journalPath = Journal.defaultPath
         let leave = await operations.leaveEtcd(force: false)
         #expect(leave.refused, "\(leave.output)")
         #expect(leave.output.contains("could not remove this master's etcd member") && leave.output.contains("127.0.0.1:2379"), "\(leave.output)")
@@ -201,11 +202,11 @@ import Testing
         let host = try ControlPlaneJoinTests().firstMaster()
         var config = try #require(try ClusterConfig.parse(try #require(try host.root.readText(ClusterConfig.recordPath)), file: "record"))
         config.masterName = "master-1"
-        try PKIStoreTests.makeLegacyLayout(host, PKIStore(root: host.root), PKIParameters(config))
+        try host.makeLegacyEtcdLayout(PKIStore(root: host.root), PKIParameters(config))
         #expect(try PKIStore(root: host.root).legacyEtcdLayout())
         let before = try host.snapshot()
         let (operations, output) = ControlPlaneJoinTests().operations(host)
-        #expect(await operations.run("seed pki", InitPhase.pkiOnly, config, source: "cluster.yaml") == 2)
+        #expect(await operations.run("seed pki", [.pki], config, source: "cluster.yaml") == 2)
         #expect(output.text.contains("nothing changed") && output.text.contains("run 'seed init'"), "\(output.text)")
         output.text = ""
         #expect(await operations.run("seed init", InitPhase.initialization, config, source: "cluster.yaml") == 2)

@@ -4,6 +4,7 @@ import Testing
 @testable import KubeSeedCommands
 @testable import KubeSeedCore
 @testable import KubeSeedHost
+import KubeSeedHostFakes
 
 /// `seed init`'s kubectl phase, for real against a temporary root (files, links, modes and journal
 /// real; systemd the recording fake). The VM master scenario runs it inside `seed init`.

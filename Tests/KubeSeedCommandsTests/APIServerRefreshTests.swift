@@ -4,6 +4,7 @@ import Glibc
 import KubeSeedCore
 import Testing
 @testable import KubeSeedHost
+import KubeSeedHostFakes
 
 /// The agent keeping its balancer's API servers, for real against a temporary root (fakes for kmod,
 /// swap, D-Bus): the list found in the EndpointSlice replaces the join file's in the balancer's

@@ -3,6 +3,7 @@ import Testing
 @testable import KubeSeedCommands
 @testable import KubeSeedCore
 @testable import KubeSeedHost
+import KubeSeedHostFakes
 
 /// When `seed init` mints its master's join file again (real files and journal on a temporary root).
 @Suite struct MasterAsNodeTests {

@@ -31,7 +31,7 @@ final class FakeCluster: Sendable {
     }
 
     /// A `MasterOperations.connect` that talks to this cluster.
-    var connect: @Sendable (String, TLSIdentity, Duration) throws -> any APIClient {
+    var connect: APIConnect {
         { baseURL, _, _ in Client(baseURL: baseURL, cluster: self) }
     }
 
@@ -48,6 +48,12 @@ final class FakeCluster: Sendable {
         }
         func send(_ request: APIRequest, timeout: Duration, retry: RetryPolicy) async throws -> APIResponse {
             cluster.answer(request, at: baseURL)
+        }
+        /// A watch here ends at once with no event (the fake keeps no history to replay).
+        func streamLines(_ request: APIRequest, timeout: Duration, maximumLine: Int, oversized: @Sendable (Int) async -> Void,
+                         line: @Sendable (Data) async throws -> Void) async throws -> APIResponse {
+            let answer = cluster.answer(request, at: baseURL)
+            return answer.status == 200 ? APIResponse(status: 200, body: Data()) : answer
         }
         func shutdown() async {}
     }

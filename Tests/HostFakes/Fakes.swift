@@ -1,29 +1,29 @@
 import Foundation
 import KubeSeedCore
-@testable import KubeSeedHost
+import KubeSeedHost
 
 /// Recording fake of libkmod (a fake, for unit tests): loading a module creates its
 /// `/sys/module/<name>` directory (and its dependencies') in the temporary root, and the
 /// sysctl files the module brings, as the kernel would.
-final class FakeModules: KernelModuleControl {
-    let root: HostRoot
-    var index: [String: ModuleState]
-    var dependencies: [String: [String]] = ["ip_vs": ["nf_conntrack", "libcrc32c"], "br_netfilter": ["bridge"]]
-    var sysctlsProvided: [String: [String: String]] = [
+public final class FakeModules: KernelModuleControl {
+    public let root: HostRoot
+    public var index: [String: ModuleState]
+    public var dependencies: [String: [String]] = ["ip_vs": ["nf_conntrack", "libcrc32c"], "br_netfilter": ["bridge"]]
+    public var sysctlsProvided: [String: [String: String]] = [
         "br_netfilter": ["net.bridge.bridge-nf-call-iptables": "1", "net.bridge.bridge-nf-call-ip6tables": "1"],
         "nf_conntrack": ["net.netfilter.nf_conntrack_max": "65536"],
     ]
-    var calls: [String] = []
-    var failLoad: Set<String> = []
+    public var calls: [String] = []
+    public var failLoad: Set<String> = []
 
-    init(root: HostRoot, index: [String: ModuleState]) {
+    public init(root: HostRoot, index: [String: ModuleState]) {
         self.root = root
         self.index = index
     }
 
-    func indexState(of name: String) -> ModuleState { index[name] ?? .missing }
+    public func indexState(of name: String) -> ModuleState { index[name] ?? .missing }
 
-    func load(_ name: String) throws {
+    public func load(_ name: String) throws {
         calls.append("load \(name)")
         if failLoad.contains(name) { throw HostError(.kmod, "load module \(name)", cause: "fake failure") }
         for module in (dependencies[name] ?? []) + [name] where !root.exists("/sys/module/\(module)") {
@@ -36,7 +36,7 @@ final class FakeModules: KernelModuleControl {
         }
     }
 
-    func unload(_ name: String) throws {
+    public func unload(_ name: String) throws {
         calls.append("unload \(name)")
         // In use while a module depending on it is loaded.
         for (module, deps) in dependencies where deps.contains(name) && root.exists("/sys/module/\(module)") {
@@ -52,19 +52,19 @@ final class FakeModules: KernelModuleControl {
 }
 
 /// Recording fake of swapon/swapoff (a fake): keeps `/proc/swaps` in the temporary root in step.
-final class FakeSwap: SwapControl {
-    let root: HostRoot
-    var calls: [String] = []
-    init(root: HostRoot) { self.root = root }
+public final class FakeSwap: SwapControl {
+    public let root: HostRoot
+    public var calls: [String] = []
+    public init(root: HostRoot) { self.root = root }
 
-    func swapOff(_ path: String) throws {
+    public func swapOff(_ path: String) throws {
         calls.append("swapoff \(path)")
         let text = try root.readText("/proc/swaps") ?? ""
         let kept = text.split(separator: "\n").filter { !$0.hasPrefix(path + " ") }.joined(separator: "\n") + "\n"
         try root.writeAtomically("/proc/swaps", Data(kept.utf8), mode: 0o644)
     }
 
-    func swapOn(_ path: String) throws {
+    public func swapOn(_ path: String) throws {
         calls.append("swapon \(path)")
         let text = try root.readText("/proc/swaps") ?? ""
         try root.writeAtomically("/proc/swaps", Data((text + "\(path) file 65532 0 -2\n").utf8), mode: 0o644)
@@ -72,14 +72,14 @@ final class FakeSwap: SwapControl {
 }
 
 /// Recording fake of systemd's manager (a fake): unit states in memory.
-final class FakeServices: ServiceManager {
-    var units: [String: UnitState]
-    var calls: [String] = []
-    var failNext: [String: Int] = [:]
+public final class FakeServices: ServiceManager {
+    public var units: [String: UnitState]
+    public var calls: [String] = []
+    public var failNext: [String: Int] = [:]
     /// Where `reload()` discovers unit files written under /etc/systemd/system, as systemd would.
-    var root: HostRoot?
+    public var root: HostRoot?
 
-    init(units: [String: UnitState], root: HostRoot? = nil) {
+    public init(units: [String: UnitState], root: HostRoot? = nil) {
         self.units = units
         self.root = root
     }
@@ -95,25 +95,25 @@ final class FakeServices: ServiceManager {
 
     /// Like systemd: a unit not in memory is read from disk when asked for (here: a unit file
     /// written under /etc/systemd/system), with or without a reload.
-    func unitState(_ name: String) throws -> UnitState { loadOnDemand(name) ?? .notFound }
+    public func unitState(_ name: String) throws -> UnitState { loadOnDemand(name) ?? .notFound }
     private func loadOnDemand(_ name: String) -> UnitState? {
         if units[name] == nil, root?.exists("/etc/systemd/system/\(name)") == true {
             units[name] = UnitState(loadState: "loaded", unitFileState: "disabled")
         }
         return units[name]
     }
-    var reloads: Int { calls.filter { $0 == "reload" }.count }
-    func unitNames(matching patterns: [String]) throws -> [String] {
+    public var reloads: Int { calls.filter { $0 == "reload" }.count }
+    public func unitNames(matching patterns: [String]) throws -> [String] {
         units.keys.filter { name in patterns.contains { $0 == "*.swap" ? name.hasSuffix(".swap") : $0 == name } }.sorted()
     }
-    func enable(_ name: String) throws {
+    public func enable(_ name: String) throws {
         try maybeFail("enable \(name)")
         // Like EnableUnitFiles: works on the file on disk, loaded or not.
         _ = loadOnDemand(name)
         units[name]?.unitFileState = "enabled"
     }
-    func disable(_ name: String) throws { try maybeFail("disable \(name)"); units[name]?.unitFileState = "disabled" }
-    func mask(_ names: [String]) throws {
+    public func disable(_ name: String) throws { try maybeFail("disable \(name)"); units[name]?.unitFileState = "disabled" }
+    public func mask(_ names: [String]) throws {
         try maybeFail("mask \(names.joined(separator: ","))")
         for name in names {
             var state = units[name] ?? UnitState(loadState: "masked")
@@ -122,28 +122,28 @@ final class FakeServices: ServiceManager {
             units[name] = state
         }
     }
-    func unmask(_ names: [String]) throws {
+    public func unmask(_ names: [String]) throws {
         try maybeFail("unmask \(names.joined(separator: ","))")
         for name in names {
             units[name]?.loadState = "loaded"
             units[name]?.unitFileState = "generated"
         }
     }
-    func reload() throws {
+    public func reload() throws {
         try maybeFail("reload")
         for name in root?.list("/etc/systemd/system") ?? [] where name.hasSuffix(".service") && units[name] == nil {
             units[name] = UnitState(loadState: "loaded", unitFileState: "disabled")
         }
     }
-    static func nowMicroseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000_000) }
-    func start(_ name: String) throws {
+    public static func nowMicroseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000_000) }
+    public func start(_ name: String) throws {
         try maybeFail("start \(name)")
         _ = loadOnDemand(name)
         units[name]?.activeState = "active"
         units[name]?.activeEnterMicroseconds = Self.nowMicroseconds()
     }
-    func stop(_ name: String) throws { try maybeFail("stop \(name)"); units[name]?.activeState = "inactive" }
-    func restart(_ name: String) throws {
+    public func stop(_ name: String) throws { try maybeFail("stop \(name)"); units[name]?.activeState = "inactive" }
+    public func restart(_ name: String) throws {
         try maybeFail("restart \(name)")
         units[name]?.activeState = "active"
         units[name]?.activeEnterMicroseconds = Self.nowMicroseconds()
@@ -151,23 +151,23 @@ final class FakeServices: ServiceManager {
 }
 
 /// Recording fake of timedate1 (a fake): writes the relative /etc/localtime link as timedated does.
-final class FakeTimeDate: TimeDateControl {
-    let root: HostRoot
-    var current: TimeState
-    var calls: [String] = []
-    init(root: HostRoot, current: TimeState) {
+public final class FakeTimeDate: TimeDateControl {
+    public let root: HostRoot
+    public var current: TimeState
+    public var calls: [String] = []
+    public init(root: HostRoot, current: TimeState) {
         self.root = root
         self.current = current
     }
 
-    func state() throws -> TimeState { current }
-    func setTimezone(_ zone: String) throws {
+    public func state() throws -> TimeState { current }
+    public func setTimezone(_ zone: String) throws {
         calls.append("timezone \(zone)")
         current.timezone = zone
         try root.replaceSymlink("/etc/localtime", target: "../usr/share/zoneinfo/\(zone)")
         try root.writeAtomically("/etc/timezone", Data("\(zone)\n".utf8), mode: 0o644)
     }
-    func setLocalRTC(_ local: Bool) throws {
+    public func setLocalRTC(_ local: Bool) throws {
         calls.append("localRTC \(local)")
         current.localRTC = local
     }
@@ -175,14 +175,14 @@ final class FakeTimeDate: TimeDateControl {
 
 /// A temporary root laid out like a fresh Debian host: /proc/sys keys, /proc/swaps with an
 /// active swap file, an fstab with it, an absolute /etc/localtime link. Removed on deinit.
-final class TemporaryHost {
-    let root: HostRoot
-    let modules: FakeModules
-    let swap: FakeSwap
-    let services: FakeServices
-    let time: FakeTimeDate
+public final class TemporaryHost {
+    public let root: HostRoot
+    public let modules: FakeModules
+    public let swap: FakeSwap
+    public let services: FakeServices
+    public let time: FakeTimeDate
 
-    init() throws {
+    public init() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("kubeseed-test-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         root = HostRoot(path: path)
@@ -227,18 +227,18 @@ final class TemporaryHost {
     deinit { try? FileManager.default.removeItem(atPath: root.path) }
 
     /// Debian's CNI plugins the temporary host has in /usr/lib/cni (a subset of containernetworking-plugins).
-    static let debianCNIPlugins = ["bridge", "host-local", "loopback", "portmap"]
+    public static let debianCNIPlugins = ["bridge", "host-local", "loopback", "portmap"]
 
-    var effects: HostEffects { HostEffects(modules: modules, swap: swap, services: services, time: time) }
+    public var effects: HostEffects { HostEffects(modules: modules, swap: swap, services: services, time: time) }
 
-    static func write(_ root: HostRoot, _ path: String, _ text: String) throws {
+    public static func write(_ root: HostRoot, _ path: String, _ text: String) throws {
         try FileManager.default.createDirectory(atPath: root.resolve((path as NSString).deletingLastPathComponent), withIntermediateDirectories: true)
         try Data(text.utf8).write(to: URL(fileURLWithPath: root.resolve(path)))
     }
 
     /// Every file, link and directory under the root with its content/target and mode: the
     /// whole host state, for byte-for-byte comparisons.
-    func snapshot(excluding excluded: [String] = ["/run"], withTimes: Bool = false) throws -> [String: String] {
+    public func snapshot(excluding excluded: [String] = ["/run"], withTimes: Bool = false) throws -> [String: String] {
         var result: [String: String] = [:]
         let base = root.path
         let enumerator = FileManager.default.enumerator(atPath: base)!

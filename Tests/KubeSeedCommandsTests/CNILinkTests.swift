@@ -4,6 +4,7 @@ import KubeSeedCommands
 import KubeSeedCore
 import Testing
 @testable import KubeSeedHost
+import KubeSeedHostFakes
 
 /// The CNI links, for real against a temporary root (links, files and journal real; systemd, kmod and
 /// swap the recording fakes of Fakes.swift).

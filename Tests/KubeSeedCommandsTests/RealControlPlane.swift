@@ -5,6 +5,7 @@ import KubeSeedAPI
 @testable import KubeSeedCore
 @testable import KubeSeedHost
 import KubeSeedPKI
+import KubeSeedHostFakes
 
 /// Real etcd (Debian's 3.4) and the real kube-apiserver and kube-controller-manager 1.20.2 (built by
 /// Tests/Kubernetes/build-kubernetes.sh) on the loopback address 127.0.0.21, with the PKI, flags and

@@ -5,6 +5,7 @@ import KubeSeedTestSupport
 import Testing
 @testable import KubeSeedCommands
 @testable import KubeSeedHost
+import KubeSeedHostFakes
 
 /// No output channel of the agent quotes a token from a join file, whatever is wrong with the file: the
 /// whole corpus of bad join files (Tests/Fixtures/bad-join-files) goes through the agent's pass for real
