@@ -31,10 +31,9 @@ public final class HostReset {
         var failed: [JournalRecord] = []
         for entry in plan.entries {
             do {
-                switch try apply(entry.step) {
-                case .restored(let lines): outcome.restored += lines
-                case .left(let lines): outcome.leftAsIs += lines
-                }
+                let done = try apply(entry.step)
+                outcome.restored += done.restored
+                outcome.leftAsIs += done.left
             } catch {
                 outcome.failed.append("\(Self.label(entry)): \(error)")
                 failed += entry.records
@@ -50,7 +49,14 @@ public final class HostReset {
         for record in records {
             switch record {
             case .file(let path, _, _):
-                guard let current = try? root.read(path) else { observed.files[path] = .absent; continue }
+                let current: Data
+                do {
+                    guard let data = try root.read(path) else { observed.files[path] = .absent; continue }
+                    current = data
+                } catch {
+                    observed.files[path] = .unreadable("\(error)")
+                    continue
+                }
                 let asWritten = !journal.recordsAnyWrite(at: path) || journal.recordsWrite(of: current, at: path)
                 observed.files[path] = asWritten ? .asWritten : .changed(text: String(data: current, encoding: .utf8))
             case .symlink(let path, _):
@@ -61,19 +67,20 @@ public final class HostReset {
             case .moduleLoaded(let name):
                 if root.exists("/sys/module/\(name)") { observed.modulesLoaded.insert(name) }
             case .imageImported:
-                if observed.images == nil, let images = effects.images, let references = try? images.references() { observed.images = Set(references) }
+                guard observed.images == .unavailable, let images = effects.images else { break }
+                do { observed.images = .holds(Set(try images.references())) } catch { observed.images = .unanswered("\(error)") }
             default: break
             }
-        }
-        for unit in Set(ResetPlanner.restartAfterRestore.values) where (try? effects.services?.unitState(unit).isActive) == true {
-            observed.activeUnits.insert(unit)
         }
         return observed
     }
 
-    private enum Done {
-        case restored([String])
-        case left([String])
+    /// What a step did: lines for the restored list and for the left-as-is list.
+    private struct Done {
+        var restored: [String] = []
+        var left: [String] = []
+        static func restored(_ lines: [String]) -> Done { Done(restored: lines) }
+        static func left(_ lines: [String]) -> Done { Done(left: lines) }
     }
 
     /// The step's line when it fails.
@@ -94,10 +101,12 @@ public final class HostReset {
         case .removeFile(let path):
             try root.remove(path)
             return .restored(["removed \(path)"])
-        case .restoreSwapLines(let path, let content):
-            try root.writeAtomically(path, content, mode: root.mode(path) ?? 0o644)
+        case .restoreSwapLines(let path, let content, let mode):
+            try root.writeAtomically(path, content, mode: root.mode(path) ?? mode)
             return .left(["swap lines KubeSeed commented out in \(path) are active again; the other edits made since are kept"])
         case .pointLink(let path, let target):
+            // timedated may have put it back already (the time zone is restored before the link).
+            if root.readLink(path) == target { return .restored(["\(path) already → \(target)"]) }
             try root.replaceSymlink(path, target: target)
             return .restored(["link \(path) → \(target)"])
         case .enableSwap(let path):
@@ -141,13 +150,15 @@ public final class HostReset {
             return .restored([])
         case .restartIfActive(let unit):
             // A daemon that died meanwhile starts on its own configuration when it is started again.
-            guard try services().unitState(unit).isActive else { return .restored([]) }
+            guard (try? services().unitState(unit).isActive) == true else { return .restored([]) }
             try services().restart(unit)
             return .restored(["restarted \(unit) on its restored configuration"])
         case .unloadModules(let names):
             return unload(names)
         case .nothing(let detail):
             return .restored([detail])
+        case .cannotDecide(let detail):
+            throw HostError(.file, detail, cause: "fix the cause and run reset again")
         case .keep(let detail, let backup):
             if let backup { try root.writeAtomically(backup.path, backup.content, mode: backup.mode) }
             return .left([detail])
@@ -174,7 +185,7 @@ public final class HostReset {
             toUnload = stillLoaded
         }
         let left = toUnload.filter { root.exists("/sys/module/\($0)") }.map { "module \($0) stays loaded (\(lastErrors[$0] ?? "in use"))" }
-        return left.isEmpty ? .restored(restored) : .left(left)
+        return Done(restored: restored, left: left)
     }
 
     private func services() throws -> ServiceManager {

@@ -22,7 +22,7 @@ import KubeSeedHostFakes
         let before = try host.snapshot()
         let agent = try drop(host)
         let join = try AgentOperations.loadJoinFile(root: host.root, path: JoinFile.defaultPath, effectiveUID: 0)
-        #expect(agent.converge().status.ready)
+        #expect(await agent.converge().status.ready)
         let first = try #require(try host.root.readText(APIBalancer.configPath))
 
         // Before the kubelet has its certificate nothing is asked and nothing changes.
@@ -33,7 +33,7 @@ import KubeSeedHostFakes
         let kept = agent.keepAPIServers(found, join: join)
         #expect(kept.changed, "\(kept.message)")
         #expect(host.root.mode(APIServerDiscovery.statePath) == 0o644)
-        let pass = agent.converge()
+        let pass = await agent.converge()
         #expect(pass.status.ready && pass.changes >= 1, "\(pass.output)")
         let config = try #require(try host.root.readText(APIBalancer.configPath))
         #expect(config != first)
@@ -45,7 +45,7 @@ import KubeSeedHostFakes
         // The same list again, or an answer naming no ready server: nothing changes.
         #expect(!agent.keepAPIServers(found, join: join).changed)
         #expect(!agent.keepAPIServers(nil, join: join).changed)
-        #expect(agent.converge().changes == 0)
+        #expect(await agent.converge().changes == 0)
 
         let outcome = try HostReset(root: host.root, effects: host.effects, journal: ChangeJournal(root: host.root)).run()
         #expect(outcome.failed.isEmpty)

@@ -27,9 +27,9 @@ import KubeSeedHostFakes
         #expect(json.output.contains("\"state\" : \"will change\""))
     }
 
-    @Test func applyPreparesTheNode() throws {
+    @Test func applyPreparesTheNode() async throws {
         let host = try TemporaryHost()
-        let outcome = operations(host).apply()
+        let outcome = await operations(host).apply()
         #expect(outcome.exitCode == 0, "\(outcome.output)")
         let root = host.root
         #expect(try root.readText(NodePlanner.sysctlConfPath)?.contains("net.bridge.bridge-nf-call-iptables = 1") == true)
@@ -51,12 +51,12 @@ import KubeSeedHostFakes
         #expect(outcome.output.contains("changes in"))
     }
 
-    @Test func secondApplyWritesNothing() throws {
+    @Test func secondApplyWritesNothing() async throws {
         let host = try TemporaryHost()
-        #expect(operations(host).apply().exitCode == 0)
+        #expect(await operations(host).apply().exitCode == 0)
         let before = try host.snapshot(withTimes: true)
         let callsBefore = (host.modules.calls.count, host.swap.calls.count, host.services.calls.count, host.time.calls.count)
-        let second = operations(host).apply()
+        let second = await operations(host).apply()
         #expect(second.exitCode == 0)
         #expect(second.changes == 0)
         #expect(second.output.contains("unchanged: node already prepared (0 changes"))
@@ -64,10 +64,10 @@ import KubeSeedHostFakes
         #expect((host.modules.calls.count, host.swap.calls.count, host.services.calls.count, host.time.calls.count) == callsBefore)
     }
 
-    @Test func resetRestoresEveryByte() throws {
+    @Test func resetRestoresEveryByte() async throws {
         let host = try TemporaryHost()
         let original = try host.snapshot()
-        #expect(operations(host).apply().exitCode == 0)
+        #expect(await operations(host).apply().exitCode == 0)
         #expect(try host.snapshot() != original)
         let reset = operations(host).reset()
         #expect(reset.exitCode == 0, "\(reset.output)")
@@ -84,9 +84,9 @@ import KubeSeedHostFakes
         #expect(operations(host).reset().output.contains("nothing to restore"))
     }
 
-    @Test func resetStopsARunningAgentBeforeItUndoesAnything() throws {
+    @Test func resetStopsARunningAgentBeforeItUndoesAnything() async throws {
         let host = try TemporaryHost()
-        #expect(operations(host).apply().exitCode == 0)
+        #expect(await operations(host).apply().exitCode == 0)
         for unit in ["seed-agent.path", "seed-agent.service"] {
             host.services.units[unit] = UnitState(loadState: "loaded", activeState: "active", subState: "running", unitFileState: "enabled")
         }
@@ -97,37 +97,37 @@ import KubeSeedHostFakes
         #expect(reset.output.contains("stopped   seed-agent.service"))
     }
 
-    @Test func interruptedApplyIsFinishedByTheNextAndResetStillRestoresTheOriginal() throws {
+    @Test func interruptedApplyIsFinishedByTheNextAndResetStillRestoresTheOriginal() async throws {
         let host = try TemporaryHost()
         let original = try host.snapshot()
         host.services.failNext["mask"] = 1
-        let first = operations(host).apply()
+        let first = await operations(host).apply()
         #expect(first.exitCode == 1)
         #expect(first.output.contains("run 'seed-agent apply' again"))
         #expect(first.output.contains("fake failure"))
-        let second = operations(host).apply()
+        let second = await operations(host).apply()
         #expect(second.exitCode == 0, "\(second.output)")
         #expect(second.changes > 0)
-        #expect(operations(host).apply().changes == 0)
+        #expect(await operations(host).apply().changes == 0)
         #expect(operations(host).reset().exitCode == 0)
         #expect(try host.snapshot() == original)
     }
 
-    @Test func blockingFailureChangesNothing() throws {
+    @Test func blockingFailureChangesNothing() async throws {
         let host = try TemporaryHost()
         host.modules.index["ip_vs"] = .missing
         let before = try host.snapshot(excluding: [], withTimes: true)
-        let outcome = operations(host).apply()
+        let outcome = await operations(host).apply()
         #expect(outcome.exitCode == 1)
         #expect(outcome.output.contains("nothing changed"))
         #expect(outcome.output.contains("module ip_vs"))
         #expect(try host.snapshot(excluding: [], withTimes: true) == before)
     }
 
-    @Test func nonRootIsRefusedWithoutChanges() throws {
+    @Test func nonRootIsRefusedWithoutChanges() async throws {
         let host = try TemporaryHost()
         let before = try host.snapshot(excluding: [], withTimes: true)
-        #expect(operations(host, uid: 1000).apply().exitCode == 1)
+        #expect(await operations(host, uid: 1000).apply().exitCode == 1)
         #expect(operations(host, uid: 1000).reset().exitCode == 1)
         #expect(try host.snapshot(excluding: [], withTimes: true) == before)
     }
@@ -142,11 +142,11 @@ import KubeSeedHostFakes
         #expect(try AgentOperations.loadSettings(root: host.root, path: nil, defaultPath: "/etc/kubeseed/none.yaml") == NodePrepSettings())
     }
 
-    @Test func secondAgentIsLockedOut() throws {
+    @Test func secondAgentIsLockedOut() async throws {
         let host = try TemporaryHost()
         let lock = try HostLock.acquire(host.root)
         defer { lock.release() }
-        let outcome = operations(host).apply()
+        let outcome = await operations(host).apply()
         #expect(outcome.exitCode == 1)
         #expect(outcome.output.contains("another KubeSeed command"))
     }

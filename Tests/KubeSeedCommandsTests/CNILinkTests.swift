@@ -18,26 +18,26 @@ import KubeSeedHostFakes
         chmod(host.root.resolve(JoinFile.defaultPath), 0o600)
     }
 
-    @Test func aJoinLinksDebiansPluginsASecondPassChangesNothingAndResetRestoresTheHost() throws {
+    @Test func aJoinLinksDebiansPluginsASecondPassChangesNothingAndResetRestoresTheHost() async throws {
         let host = try TemporaryHost()
         let before = try host.snapshot()
         try join(host)
-        #expect(operations(host).converge().status.ready)
+        #expect(await operations(host).converge().status.ready)
         for plugin in TemporaryHost.debianCNIPlugins {
             #expect(host.root.readLink("/opt/cni/bin/\(plugin)") == "/usr/lib/cni/\(plugin)")
         }
         #expect(host.root.mode("/opt/cni/bin") == 0o755)
-        let second = operations(host).converge()
+        let second = await operations(host).converge()
         #expect(second.changes == 0, "\(second.output)")
         try FileManager.default.removeItem(atPath: host.root.resolve(JoinFile.defaultPath))
         #expect(operations(host).reset().exitCode == 0)
         #expect(try host.snapshot() == before)
     }
 
-    @Test func aPluginACNIInstalledOverALinkSurvivesResetAndTheOthersGo() throws {
+    @Test func aPluginACNIInstalledOverALinkSurvivesResetAndTheOthersGo() async throws {
         let host = try TemporaryHost()
         try join(host)
-        #expect(operations(host).converge().status.ready)
+        #expect(await operations(host).converge().status.ready)
         // What `cp` does once the destination is unlinked, and what Calico's installer does: a file of its own.
         try host.root.remove("/opt/cni/bin/portmap")
         try TemporaryHost.write(host.root, "/opt/cni/bin/portmap", "calico's portmap\n")
@@ -50,11 +50,11 @@ import KubeSeedHostFakes
         #expect(try host.root.readText("/usr/lib/cni/portmap") == "#!/bin/sh\n")
     }
 
-    @Test func aPluginAlreadyInOptCNIBinIsNeverReplaced() throws {
+    @Test func aPluginAlreadyInOptCNIBinIsNeverReplaced() async throws {
         let host = try TemporaryHost()
         try TemporaryHost.write(host.root, "/opt/cni/bin/bridge", "the operator's bridge\n")
         try join(host)
-        let pass = operations(host).converge()
+        let pass = await operations(host).converge()
         #expect(pass.status.ready, "\(pass.output)")
         #expect(try host.root.readText("/opt/cni/bin/bridge") == "the operator's bridge\n")
         #expect(host.root.readLink("/opt/cni/bin/loopback") == "/usr/lib/cni/loopback")

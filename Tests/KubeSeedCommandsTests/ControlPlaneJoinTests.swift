@@ -173,7 +173,7 @@ import KubeSeedHostFakes
         try TemporaryHost.write(node.root, JoinFile.defaultPath, text)
         chmod(node.root.resolve(JoinFile.defaultPath), 0o600)
         let before = try node.snapshot()
-        let pass = AgentOperations(root: node.root, effects: node.effects, settings: NodePrepSettings(), effectiveUID: 0).converge()
+        let pass = await AgentOperations(root: node.root, effects: node.effects, settings: NodePrepSettings(), effectiveUID: 0).converge()
         #expect(!pass.status.ready && !pass.retryable)
         #expect(pass.output.contains("field 'controlPlane'") && pass.output.contains("seed join"), "\(pass.output)")
         #expect(try node.snapshot() == before)

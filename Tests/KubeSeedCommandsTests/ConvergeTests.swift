@@ -43,10 +43,10 @@ import KubeSeedHostFakes
         AgentOperations(root: host.root, effects: host.effects, settings: NodePrepSettings(), effectiveUID: 0)
     }
 
-    @Test func joinFileBringsUpContainerdAndInstallsKubernetesUnits() throws {
+    @Test func joinFileBringsUpContainerdAndInstallsKubernetesUnits() async throws {
         let host = try TemporaryHost()
         try drop(host, joinText())
-        let pass = operations(host).converge()
+        let pass = await operations(host).converge()
         #expect(pass.status.ready, "\(pass.output)")
         let root = host.root
         #expect(try root.readText(NodePaths.containerdConfig)?.contains("SystemdCgroup = true") == true)
@@ -65,10 +65,10 @@ import KubeSeedHostFakes
         #expect(!String(decoding: pass.status.encoded(), as: UTF8.self).contains("0123456789abcdef"))
     }
 
-    @Test func theFirstPassReloadsSystemdOnceAfterTheMasksAndTheSecondNever() throws {
+    @Test func theFirstPassReloadsSystemdOnceAfterTheMasksAndTheSecondNever() async throws {
         let host = try TemporaryHost()
         try drop(host, joinText())
-        let first = operations(host).converge()
+        let first = await operations(host).converge()
         #expect(first.status.ready, "\(first.output)")
         #expect(host.services.reloads == 1, "\(host.services.calls)")
         let calls = host.services.calls
@@ -76,56 +76,56 @@ import KubeSeedHostFakes
         let reload = try #require(calls.firstIndex(of: "reload"))
         #expect(mask < reload)
         #expect(first.output.contains("changed  reload systemd"), "the reload is reported with its time")
-        _ = operations(host).converge()
+        _ = await operations(host).converge()
         #expect(host.services.reloads == 1, "an unchanged pass does not reload")
     }
 
-    @Test func aReloadNodePreparationLeftPendingIsNotLostWhenComponentsAreBlocked() throws {
+    @Test func aReloadNodePreparationLeftPendingIsNotLostWhenComponentsAreBlocked() async throws {
         let host = try TemporaryHost()
         host.services.units["containerd.service"] = nil   // not installed: the component plan blocks
         try drop(host, joinText())
-        let pass = operations(host).converge()
+        let pass = await operations(host).converge()
         #expect(!pass.status.ready)
         #expect(pass.status.summary.contains("containerd.service"), "\(pass.status.summary)")
         #expect(host.services.calls.contains { $0.hasPrefix("mask ") })
         #expect(host.services.reloads == 1, "\(host.services.calls)")
     }
 
-    @Test func secondPassWritesNothingAndRestartsNothing() throws {
+    @Test func secondPassWritesNothingAndRestartsNothing() async throws {
         let host = try TemporaryHost()
         try drop(host, joinText())
-        #expect(operations(host).converge().status.ready)
+        #expect(await operations(host).converge().status.ready)
         let before = try host.snapshot(withTimes: true)
         let calls = host.services.calls.count
-        let second = operations(host).converge()
+        let second = await operations(host).converge()
         #expect(second.changes == 0, "\(second.output)")
         #expect(second.status.ready)
         #expect(try host.snapshot(withTimes: true) == before)
         #expect(host.services.calls.count == calls)
     }
 
-    @Test func changedJoinFileRewritesOnlyWhatChangedAndRestartsWhatUsesIt() throws {
+    @Test func changedJoinFileRewritesOnlyWhatChangedAndRestartsWhatUsesIt() async throws {
         let host = try TemporaryHost()
         try drop(host, joinText())
-        #expect(operations(host).converge().status.ready)
+        #expect(await operations(host).converge().status.ready)
         host.services.calls = []
         try drop(host, joinText(maxPods: 50))
-        let pass = operations(host).converge()
+        let pass = await operations(host).converge()
         #expect(pass.changes == 1, "\(pass.output)")
         #expect(pass.output.contains("write \(NodePaths.kubeletConfig)"))
         #expect(!host.services.calls.contains { $0.hasPrefix("restart") })
         try drop(host, joinText(maxPods: 50, sandbox: "registry.k8s.io/pause:3.10"))
-        #expect(operations(host).converge().status.ready)
+        #expect(await operations(host).converge().status.ready)
         #expect(host.services.calls.contains("restart containerd.service"))
     }
 
-    @Test func kubeletStartsOnceItsBinaryIsThere() throws {
+    @Test func kubeletStartsOnceItsBinaryIsThere() async throws {
         let host = try TemporaryHost()
         try drop(host, joinText())
-        #expect(operations(host).converge().status.ready)
+        #expect(await operations(host).converge().status.ready)
         try TemporaryHost.write(host.root, "/opt/k8s/bin/kubelet", "#!/bin/sh\n")
         chmod(host.root.resolve("/opt/k8s/bin/kubelet"), 0o755)
-        let pass = operations(host).converge()
+        let pass = await operations(host).converge()
         #expect(host.services.calls.contains("start kubelet.service"), "\(pass.output)")
         #expect(pass.status.checks.first { $0.name == "kubelet.service" }?.state == "ok")
         #expect(pass.status.checks.first { $0.name == "kube-proxy.service" }?.state == "waiting")
@@ -136,11 +136,11 @@ import KubeSeedHostFakes
         ("group-readable", 0o640 as mode_t, "", "mode 640 lets others read the bootstrap token"),
         ("unknown key", 0o600 as mode_t, "surprise: 1", "field 'surprise': unknown key"),
     ])
-    func badJoinFileChangesNothing(_ name: String, _ mode: mode_t, _ extra: String, _ message: String) throws {
+    func badJoinFileChangesNothing(_ name: String, _ mode: mode_t, _ extra: String, _ message: String) async throws {
         let host = try TemporaryHost()
         try drop(host, joinText(extra: extra), mode: mode)
         let before = try host.snapshot(excluding: [], withTimes: true)
-        let pass = operations(host).converge()
+        let pass = await operations(host).converge()
         #expect(!pass.status.ready)
         #expect(pass.status.checks.first?.state == "failed")
         #expect(pass.output.contains("nothing changed"), "\(name): \(pass.output)")
@@ -150,30 +150,30 @@ import KubeSeedHostFakes
         #expect(pass.output.contains(message), "\(pass.output)")
     }
 
-    @Test func aFailedComponentIsRetryableAndABadJoinFileIsNot() throws {
+    @Test func aFailedComponentIsRetryableAndABadJoinFileIsNot() async throws {
         let host = try TemporaryHost()
         try drop(host, joinText())
         host.services.failNext["restart"] = 1
-        let failed = operations(host).converge()
+        let failed = await operations(host).converge()
         #expect(!failed.status.ready)
         #expect(failed.retryable)
         #expect(failed.output.contains("restart containerd.service"), "\(failed.output)")
         // The next pass (what systemd's restart of the agent does) finishes the job: containerd
         // started before its config was written, so it is restarted even though no file changes now.
         host.services.calls = []
-        let retry = operations(host).converge()
+        let retry = await operations(host).converge()
         #expect(retry.status.ready)
         #expect(host.services.calls.contains("restart containerd.service"), "\(retry.output)")
-        #expect(operations(host).converge().changes == 0)
+        #expect(await operations(host).converge().changes == 0)
         try drop(host, joinText(), mode: 0o644)
-        #expect(!operations(host).converge().retryable)
+        #expect(await !operations(host).converge().retryable)
     }
 
-    @Test func resetRemovesEverythingTheJoinFileWrote() throws {
+    @Test func resetRemovesEverythingTheJoinFileWrote() async throws {
         let host = try TemporaryHost()
         try drop(host, joinText())
         let original = try host.snapshot()
-        #expect(operations(host).converge().status.ready)
+        #expect(await operations(host).converge().status.ready)
         host.services.calls = []
         #expect(operations(host).reset().exitCode == 0)
         #expect(try host.snapshot() == original)
@@ -190,7 +190,7 @@ import KubeSeedHostFakes
     static let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".yaml") }.sorted()
 
     @Test(arguments: names + ["<huge>"])
-    func zeroWrites(_ name: String) throws {
+    func zeroWrites(_ name: String) async throws {
         let host = try TemporaryHost()
         let text = name == "<huge>"
             ? String(repeating: "# padding\n", count: 30_000)
@@ -198,7 +198,7 @@ import KubeSeedHostFakes
         try TemporaryHost.write(host.root, JoinFile.defaultPath, text)
         chmod(host.root.resolve(JoinFile.defaultPath), 0o600)
         let before = try host.snapshot(excluding: [], withTimes: true)
-        let pass = AgentOperations(root: host.root, effects: host.effects, settings: NodePrepSettings(), effectiveUID: 0).converge()
+        let pass = await AgentOperations(root: host.root, effects: host.effects, settings: NodePrepSettings(), effectiveUID: 0).converge()
         #expect(!pass.status.ready)
         #expect(pass.changes == 0)
         #expect(pass.output.contains("nothing changed"), "\(pass.output)")

@@ -31,27 +31,27 @@ import KubeSeedHostFakes
         return certificate.pem + key.pem
     }
 
-    @Test func beforeTheKubeletBootstrappedAnExpiredTokenIsRefusedAndNothingChanges() throws {
+    @Test func beforeTheKubeletBootstrappedAnExpiredTokenIsRefusedAndNothingChanges() async throws {
         let host = try TemporaryHost()
         try drop(host, ca: try Issuer.makeCA(.ecdsaP256))
         let before = try host.snapshot()
-        let pass = operations(host).converge()
+        let pass = await operations(host).converge()
         #expect(!pass.status.ready)
         #expect(pass.output.contains("field 'bootstrap.expires': the bootstrap token expired"), "\(pass.output)")
         #expect(try host.snapshot() == before)
     }
 
-    @Test func onceTheKubeletHasAClientCertificateFromTheClusterCATheExpiredTokenNoLongerMatters() throws {
+    @Test func onceTheKubeletHasAClientCertificateFromTheClusterCATheExpiredTokenNoLongerMatters() async throws {
         let host = try TemporaryHost()
         let ca = try Issuer.makeCA(.ecdsaP256)
         try drop(host, ca: ca)
         try TemporaryHost.write(host.root, NodePaths.kubeletClientCertificate, try kubeletCertificate(from: ca))
-        let pass = operations(host).converge()
+        let pass = await operations(host).converge()
         #expect(pass.status.ready, "\(pass.output)")
     }
 
     @Test(arguments: ["another cluster's CA", "expired", "not a certificate"])
-    func aCertificateThatIsNotAValidOneFromTheClusterCADoesNotCount(_ case_: String) throws {
+    func aCertificateThatIsNotAValidOneFromTheClusterCADoesNotCount(_ case_: String) async throws {
         let host = try TemporaryHost()
         let ca = try Issuer.makeCA(.ecdsaP256)
         try drop(host, ca: ca)
@@ -62,7 +62,7 @@ import KubeSeedHostFakes
         default: pem = "left from an old install\n"
         }
         try TemporaryHost.write(host.root, NodePaths.kubeletClientCertificate, pem)
-        let pass = operations(host).converge()
+        let pass = await operations(host).converge()
         #expect(!pass.status.ready, "\(case_)")
         #expect(pass.output.contains("the bootstrap token expired"), "\(pass.output)")
     }

@@ -11,14 +11,7 @@ import KubeSeedHostFakes
 /// `seed init`'s phase list run in part (`seed pki`, `seed etcd`, `--skip-phases`) and refused, against a
 /// temporary root (files, modes and journal real; systemd and kmod the recording fakes of HostFakes).
 @Suite struct InitPhaseRunTests {
-    final class Output: @unchecked Sendable { var text = "" }
-
-    func master(_ host: TemporaryHost) -> (MasterOperations, Output) {
-        let output = Output()
-        var operations = MasterOperations(root: host.root, effects: host.effects, effectiveUID: 0)
-        operations.write = { output.text += $0 }
-        return (operations, output)
-    }
+    func master(_ host: TemporaryHost) -> (MasterOperations, MasterOperationsTests.Output) { MasterOperationsTests().master(host) }
 
     @Test func seedPKIRunsInitsPhaseWithExtraSANsAndCountsItsOwnSteps() async throws {
         let host = try TemporaryHost()
@@ -79,7 +72,8 @@ import KubeSeedHostFakes
 /// systemd starts the enabled etcd at boot and it is still `activating` (replaying its WAL) when the
 /// next `seed init` looks. The etcd phase joins that start and waits for it instead of failing.
 @Suite struct EtcdStartAfterPowerCutTests {
-    @Test func anEtcdStillStartingIsWaitedForNotReportedAsFailed() throws {
+    /// A host with etcd's certificates (placeholders) and data directories, as the pki and node phases leave it.
+    func etcdReadyHost() throws -> (TemporaryHost, NodePrepSettings) {
         let host = try TemporaryHost()
         var settings = NodePrepSettings()
         settings.dataDir = "/data/k8s"
@@ -87,6 +81,11 @@ import KubeSeedHostFakes
         for dir in [settings.etcdDataDir, settings.etcdWALDir] {
             try FileManager.default.createDirectory(atPath: host.root.resolve(dir), withIntermediateDirectories: true)
         }
+        return (host, settings)
+    }
+
+    @Test func anEtcdStillStartingIsWaitedForNotReportedAsFailed() throws {
+        let (host, settings) = try etcdReadyHost()
         let member = EtcdUnit.Member(name: "master-1", ip: "192.0.2.10")
         try TemporaryHost.write(host.root, EtcdUnit.path, EtcdUnit.render(this: member, cluster: [member], settings: settings))
         host.services.units["etcd.service"] = UnitState(loadState: "loaded", activeState: "activating", subState: "start", unitFileState: "enabled")
@@ -95,5 +94,17 @@ import KubeSeedHostFakes
         }
         #expect(performed.map { "\($0.step)" } == ["start etcd.service"])
         #expect(host.services.calls.contains("start etcd.service"))
+    }
+
+    /// A new unit and its enable share one daemon-reload, made before the start reads the unit.
+    @Test func aNewUnitIsWrittenEnabledAndStartedAfterOneReload() throws {
+        let (host, settings) = try etcdReadyHost()
+        host.services.units["etcd.service"] = UnitState(loadState: "loaded", activeState: "inactive", subState: "dead", unitFileState: "disabled")
+        let member = EtcdUnit.Member(name: "master-1", ip: "192.0.2.10")
+        try HostSession.with(host.root, effects: host.effects) { session in
+            _ = try EtcdSetup(session: session, settings: settings).converge(this: member, cluster: [member])
+        }
+        #expect(host.services.calls == ["enable etcd.service", "reload", "start etcd.service"], "\(host.services.calls)")
+        #expect(try host.root.readText(EtcdUnit.path) != nil)
     }
 }

@@ -14,9 +14,9 @@ import KubeSeedHostFakes
         AgentOperations(root: host.root, effects: host.effects, settings: NodePrepSettings(), effectiveUID: 0)
     }
 
-    @Test func anFstabLineAddedAfterApplySurvivesReset() throws {
+    @Test func anFstabLineAddedAfterApplySurvivesReset() async throws {
         let host = try TemporaryHost()
-        #expect(agent(host).apply().exitCode == 0)
+        #expect(await agent(host).apply().exitCode == 0)
         let applied = try #require(try host.root.readText("/etc/fstab"))
         #expect(applied.contains(Render.fstabMarker))
         try host.root.writeAtomically("/etc/fstab", Data((applied + "/dev/vdb /srv xfs defaults 0 2\n").utf8), mode: 0o644)
@@ -26,9 +26,9 @@ import KubeSeedHostFakes
         #expect(outcome.output.contains("other edits made since are kept"), "\(outcome.output)")
     }
 
-    @Test func aConfigFileEditedAfterApplyIsLeftWithItsOriginalBeside() throws {
+    @Test func aConfigFileEditedAfterApplyIsLeftWithItsOriginalBeside() async throws {
         let host = try TemporaryHost()
-        #expect(agent(host).apply().exitCode == 0)
+        #expect(await agent(host).apply().exitCode == 0)
         let path = NodePlanner.sysctlConfPath
         try host.root.writeAtomically(path, Data("# the operator's own now\nvm.swappiness = 10\n".utf8), mode: 0o644)
         let outcome = agent(host).reset()
@@ -66,52 +66,52 @@ import KubeSeedHostFakes
         #expect(outcome.output.contains("ca-key.pem changed since KubeSeed created it"), "\(outcome.output)")
     }
 
-    @Test func aMirrorTakenOutOfTheJoinFileTakesItsHostsTomlWithIt() throws {
+    @Test func aMirrorTakenOutOfTheJoinFileTakesItsHostsTomlWithIt() async throws {
         let host = try TemporaryHost()
         let converge = ConvergeTests()
         let withMirror = converge.joinText(extra: "").replacingOccurrences(of: "containerd:\n",
             with: "containerd:\n  registryMirrors:\n    docker.io: [\"https://mirror.example.internal\"]\n")
         try converge.drop(host, withMirror)
-        #expect(agent(host).converge().status.ready)
+        #expect(await agent(host).converge().status.ready)
         let hosts = "\(NodePaths.containerdCertsDir)/docker.io/hosts.toml"
         #expect(host.root.exists(hosts))
         try converge.drop(host, converge.joinText())
-        let pass = agent(host).converge()
+        let pass = await agent(host).converge()
         #expect(pass.status.ready, "\(pass.output)")
         #expect(!host.root.exists(hosts), "\(pass.output)")
         #expect(!host.root.isDirectory("\(NodePaths.containerdCertsDir)/docker.io"))
         #expect(pass.output.contains("remove \(hosts)"))
-        #expect(agent(host).converge().changes == 0, "a second pass changes nothing")
+        #expect(await agent(host).converge().changes == 0, "a second pass changes nothing")
     }
 }
 
 /// More of what `reset` and the agent must leave alone (the red-team pass), for real against a temporary root.
 @Suite struct ResetLeavesOperatorFilesTests {
-    @Test func aLocaltimeThatWasAFileComesBackAsThatFile() throws {
+    @Test func aLocaltimeThatWasAFileComesBackAsThatFile() async throws {
         let host = try TemporaryHost()
         try host.root.remove("/etc/localtime")
         try TemporaryHost.write(host.root, "/etc/localtime", "TZif a copied zone file\n")
         var settings = NodePrepSettings()
         settings.timezone = "Asia/Shanghai"
         let operations = AgentOperations(root: host.root, effects: host.effects, settings: settings, effectiveUID: 0)
-        #expect(operations.apply().exitCode == 0)
+        #expect(await operations.apply().exitCode == 0)
         #expect(host.root.readLink("/etc/localtime") != nil)
         #expect(operations.reset().exitCode == 0)
         #expect(host.root.readLink("/etc/localtime") == nil)
         #expect(try host.root.readText("/etc/localtime") == "TZif a copied zone file\n")
     }
 
-    @Test func anEditedHostsTomlIsNotRemovedWithItsMirror() throws {
+    @Test func anEditedHostsTomlIsNotRemovedWithItsMirror() async throws {
         let host = try TemporaryHost()
         let converge = ConvergeTests()
         let agent = AgentOperations(root: host.root, effects: host.effects, settings: NodePrepSettings(), effectiveUID: 0)
         try converge.drop(host, converge.joinText().replacingOccurrences(of: "containerd:\n",
             with: "containerd:\n  registryMirrors:\n    docker.io: [\"https://mirror.example.internal\"]\n"))
-        #expect(agent.converge().status.ready)
+        #expect(await agent.converge().status.ready)
         let hosts = "\(NodePaths.containerdCertsDir)/docker.io/hosts.toml"
         try host.root.writeAtomically(hosts, Data("# the operator's own\nserver = \"https://registry-1.docker.io\"\n".utf8), mode: 0o644)
         try converge.drop(host, converge.joinText())
-        #expect(agent.converge().status.ready)
+        #expect(await agent.converge().status.ready)
         #expect(try host.root.readText(hosts)?.hasPrefix("# the operator's own") == true)
     }
 }

@@ -23,14 +23,14 @@ import KubeSeedHostFakes
     }
 
     @Test(arguments: names)
-    func noChannelQuotesTheToken(_ name: String) throws {
+    func noChannelQuotesTheToken(_ name: String) async throws {
         let text = try String(contentsOf: Self.corpus.appendingPathComponent(name), encoding: .utf8)
         let secrets = TokenShapes.secrets(in: text)
         let host = try TemporaryHost()
         try TemporaryHost.write(host.root, JoinFile.defaultPath, text)
         chmod(host.root.resolve(JoinFile.defaultPath), 0o600)
         let operations = AgentOperations(root: host.root, effects: host.effects, settings: NodePrepSettings(), effectiveUID: 0)
-        let pass = operations.converge()
+        let pass = await operations.converge()
         #expect(!pass.status.ready)
         try operations.writeStatus(pass.status)
         let statusFile = try #require(try host.root.readText(AgentStatus.defaultPath))

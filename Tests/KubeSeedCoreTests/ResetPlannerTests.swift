@@ -8,7 +8,7 @@ import Testing
 
     struct FileCase: CustomTestStringConvertible, Sendable {
         var name: String
-        var path = "/etc/containerd/config.toml"
+        var path = "/etc/crictl.yaml"
         var previous: Data?
         var state: ResetObservation.FileState
         var expected: ResetStep
@@ -17,19 +17,21 @@ import Testing
 
     static let fileCases: [FileCase] = [
         FileCase(name: "as written, had an original: written back", previous: original, state: .asWritten,
-                 expected: .writeFile(path: "/etc/containerd/config.toml", content: original, mode: 0o640)),
-        FileCase(name: "as written, new: removed", previous: nil, state: .asWritten, expected: .removeFile("/etc/containerd/config.toml")),
+                 expected: .writeFile(path: "/etc/crictl.yaml", content: original, mode: 0o640)),
+        FileCase(name: "as written, new: removed", previous: nil, state: .asWritten, expected: .removeFile("/etc/crictl.yaml")),
         FileCase(name: "gone, had an original: written back", previous: original, state: .absent,
-                 expected: .writeFile(path: "/etc/containerd/config.toml", content: original, mode: 0o640)),
-        FileCase(name: "gone, new: nothing", previous: nil, state: .absent, expected: .nothing("/etc/containerd/config.toml already gone")),
+                 expected: .writeFile(path: "/etc/crictl.yaml", content: original, mode: 0o640)),
+        FileCase(name: "gone, new: nothing", previous: nil, state: .absent, expected: .nothing("/etc/crictl.yaml already gone")),
         FileCase(name: "edited since, new: left", previous: nil, state: .changed(text: "mine\n"),
-                 expected: .keep(detail: "/etc/containerd/config.toml changed since KubeSeed created it: left in place", backup: nil)),
+                 expected: .keep(detail: "/etc/crictl.yaml changed since KubeSeed created it: left in place", backup: nil)),
         FileCase(name: "edited since, had an original: left, original beside it", previous: original, state: .changed(text: "mine\n"),
-                 expected: .keep(detail: "/etc/containerd/config.toml changed since KubeSeed wrote it: left in place; its original is in /etc/containerd/config.toml.kubeseed-orig",
-                                 backup: .init(path: "/etc/containerd/config.toml.kubeseed-orig", content: original, mode: 0o640))),
+                 expected: .keep(detail: "/etc/crictl.yaml changed since KubeSeed wrote it: left in place; its original is in /etc/crictl.yaml.kubeseed-orig",
+                                 backup: .init(path: "/etc/crictl.yaml.kubeseed-orig", content: original, mode: 0o640))),
         FileCase(name: "fstab edited since: swap lines back, edits kept", path: "/etc/fstab", previous: original,
                  state: .changed(text: "/dev/vda / ext4 defaults 0 1\n\(Render.fstabMarker)/swapfile none swap sw 0 0\n/dev/vdb /srv ext4 defaults 0 2\n"),
-                 expected: .restoreSwapLines(path: "/etc/fstab", content: Data("/dev/vda / ext4 defaults 0 1\n/swapfile none swap sw 0 0\n/dev/vdb /srv ext4 defaults 0 2\n".utf8))),
+                 expected: .restoreSwapLines(path: "/etc/fstab", content: Data("/dev/vda / ext4 defaults 0 1\n/swapfile none swap sw 0 0\n/dev/vdb /srv ext4 defaults 0 2\n".utf8), mode: 0o640)),
+        FileCase(name: "unreadable: nothing decided, the record stays", previous: original, state: .unreadable("EIO"),
+                 expected: .cannotDecide("/etc/crictl.yaml could not be read (EIO)")),
         FileCase(name: "fstab not UTF-8 since: left, original beside it", path: "/etc/fstab", previous: original, state: .changed(text: nil),
                  expected: .keep(detail: "/etc/fstab changed since KubeSeed wrote it: left in place; its original is in /etc/fstab.kubeseed-orig",
                                  backup: .init(path: "/etc/fstab.kubeseed-orig", content: original, mode: 0o640))),
@@ -87,7 +89,6 @@ import Testing
         observed.files = [NodePaths.containerdConfig: .asWritten, EtcdUnit.path: .asWritten]
         observed.sysctlsPresent = ["/proc/sys/net/ipv4/ip_forward"]
         observed.modulesLoaded = ["br_netfilter", "ip_vs"]
-        observed.activeUnits = ["containerd.service", "etcd.service"]
         #expect(ResetPlanner.plan(records, observed).steps == [
             .stopUnit("etcd.service"), .removeFile(EtcdUnit.path),
             .stopUnit("kubelet.service"), .disableUnit("kubelet.service"),
@@ -96,8 +97,8 @@ import Testing
             .nothing("sysctl net.bridge.bridge-nf-call-iptables gone with its module"),
             .setSysctl(key: "net.ipv4.ip_forward", procPath: "/proc/sys/net/ipv4/ip_forward", value: "0"),
             .unmask(["swapfile.swap", "swap.target"]), .reload,
-            // etcd is stopped by the reset itself: only containerd restarts on its restored file.
-            .restartIfActive("containerd.service"),
+            // Each only if it still runs then (etcd will not: the reset stops it first).
+            .restartIfActive("containerd.service"), .restartIfActive("etcd.service"),
             .unloadModules(["ip_vs", "br_netfilter"]),
         ])
     }
@@ -115,7 +116,12 @@ import Testing
         #expect(ResetPlanner.plan(records, observed).steps.allSatisfy {
             if case .keep(let detail, nil) = $0 { detail.contains("containerd cannot be asked") } else { false }
         })
-        observed.images = ["registry.k8s.io/pause:3.2"]
+        observed.images = .unanswered("connection refused")
+        let unanswered = ResetPlanner.plan(records, observed)
+        #expect(unanswered.steps == [.cannotDecide("containerd did not list its images (connection refused)"),
+                                     .cannotDecide("containerd did not list its images (connection refused)")])
+        #expect(unanswered.entries.flatMap(\.records) == records.reversed(), "each keeps its record when it fails")
+        observed.images = .holds(["registry.k8s.io/pause:3.2"])
         #expect(ResetPlanner.plan(records, observed).steps == [.nothing("image docker.io/coredns/coredns:1.7.0 already gone"), .removeImage("registry.k8s.io/pause:3.2")])
     }
 

@@ -138,3 +138,40 @@ import KubeSeedHostFakes
         #expect(try host.snapshot() == original, "reset must remove what both runners wrote")
     }
 }
+
+/// Async code on the calling thread (`CallerThreadExecutor`, as `seed-agent` runs) and a child without
+/// Foundation's `Process` (`ChildCommand`), for real.
+@Suite struct CallerThreadTests {
+    static func threadID() -> pthread_t { pthread_self() }
+
+    static func work() async throws -> [pthread_t] {
+        var seen = [threadID()]
+        // Resumed from another thread: the rest of the task must still run on the caller's.
+        let value = await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+            Thread { continuation.resume(returning: 41) }.start()
+        }
+        seen.append(threadID())
+        async let child = Task.yield()
+        await child
+        seen.append(threadID())
+        if value != 41 { throw HostError(.program, "lost the value") }
+        return seen
+    }
+
+    static func failing() async throws -> Int { throw HostError(.program, "expected") }
+
+    @Test func everyJobOfTheTaskRunsOnTheCallingThreadAndItsErrorComesBack() throws {
+        let caller = pthread_self()
+        let executor = CallerThreadExecutor()
+        let seen = try executor.run(Self.work)
+        #expect(seen.count == 3 && seen.allSatisfy { pthread_equal($0, caller) != 0 })
+        #expect { try executor.run(Self.failing) } throws: { "\($0)".contains("expected") }
+    }
+
+    @Test func aChildsOutputAndExitStatusComeBack() throws {
+        let result = try ChildCommand.run(["sh", "-c", "echo out; echo err >&2; exit 3"], executable: "/bin/sh")
+        #expect(result.status == 3)
+        #expect(result.output == "out\nerr\n")
+        #expect(throws: HostError.self) { try ChildCommand.run(["x"], executable: "/nonexistent/kubeseed") }
+    }
+}

@@ -43,13 +43,14 @@ public struct AgentOperations {
         return Outcome(output: text, exitCode: plan.hasFailures ? 1 : 0)
     }
 
-    /// Prepares the node: modules first, then (re-observed, since their sysctls appear with them) the rest.
+    /// Prepares the node: the phases of `NodePrepPhase.all` (modules first, then, re-observed since their
+    /// sysctls appear with them, the rest), after a plan with nothing blocking.
     /// - Parameters:
     ///   - session: the caller's session (the agent's pass, `seed init`); one is opened here when `nil`.
     ///   - observed: an observation the caller just made with these settings, to reuse.
     ///   - deferReload: leave the daemon-reload that masks and enables need to the caller
     ///     (`Outcome.reloadPending`), which folds it into its own.
-    public func apply(in session: HostSession? = nil, observed: NodeObservation? = nil, deferReload: Bool = false) -> Outcome {
+    public func apply(in session: HostSession? = nil, observed: NodeObservation? = nil, deferReload: Bool = false) async -> Outcome {
         let started = Date()
         var out = ""
         let first = observed ?? observer.observe(settings)
@@ -63,8 +64,8 @@ public struct AgentOperations {
         }
         guard let session else {
             do {
-                return try HostSession.with(root, effects: effects, at: location) { session in
-                    apply(in: session, observed: first, deferReload: deferReload)
+                return try await HostSession.with(root, effects: effects, at: location) { session in
+                    await apply(in: session, observed: first, deferReload: deferReload)
                 }
             } catch let error as HostSession.OpenError where error.part == .lock {
                 return Outcome(output: "seed-agent apply: \(error)\n", exitCode: 1, retryable: error.isRetryable)
@@ -72,18 +73,16 @@ public struct AgentOperations {
                 return Outcome(output: "seed-agent apply: nothing changed: \(error)\n", exitCode: 1)
             }
         }
-        let applier = session.runner()
+        let run = NodePrepRun(operations: self, applier: session.runner(), observed: first, plan: firstPlan, deferReload: deferReload)
+        let applier = run.applier
         do {
-            let moduleSteps = firstPlan.steps.filter(\.isModuleLoad)
-            try applier.apply(moduleSteps, observed: first, deferReload: true)
-            let observed = moduleSteps.isEmpty ? first : observer.observe(settings)
-            let plan = moduleSteps.isEmpty ? firstPlan : NodePlanner.plan(settings, observed)
-            try applier.apply(plan.steps.filter { !$0.isModuleLoad }, observed: observed, deferReload: deferReload)
+            try await PhaseRunner.run(NodePrepPhase.all, run)
         } catch {
+            let underlying = (error as? PhaseFailure)?.underlying ?? error
             out += applier.performed.map { "  changed  \($0)\n" }.joined()
-            out += "seed-agent apply: failed after \(applier.performed.count) changes: \(error)\n"
+            out += "seed-agent apply: failed after \(applier.performed.count) changes: \(underlying)\n"
             out += "  every change so far is journaled; run 'seed-agent apply' again to finish, or 'seed-agent reset' to undo\n"
-            return Outcome(output: out, exitCode: 1, changes: applier.performed.count, retryable: Self.isRetryable(error))
+            return Outcome(output: out, exitCode: 1, changes: applier.performed.count, retryable: Self.isRetryable(underlying))
         }
         let millis = Int(Date().timeIntervalSince(started) * 1000)
         out += applier.performed.map { "  changed  \($0)\n" }.joined()

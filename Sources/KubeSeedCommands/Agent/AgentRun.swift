@@ -89,10 +89,11 @@ extension AgentOperations {
         return NodeIdentity(name: name, ip: ip)
     }
 
-    /// One full pass: validate the join file, prepare the node, write and start the components.
-    /// Nothing changes on the host when the join file is invalid. `session`: the caller's (`seed init`
-    /// making its master a node); one is opened for the whole pass when `nil`.
-    public func converge(joinPath: String = JoinFile.defaultPath, now: Date = Date(), in session: HostSession? = nil) -> Convergence {
+    /// One full pass: validate the join file, then the phases of `AgentPhase.pass` in one session (node
+    /// identity, node preparation, components, images), and the status. Nothing changes on the host when
+    /// the join file is invalid. `session`: the caller's (`seed init` making its master a node); one is
+    /// opened for the whole pass when `nil`.
+    public func converge(joinPath: String = JoinFile.defaultPath, now: Date = Date(), in session: HostSession? = nil) async -> Convergence {
         let stamp = Timestamp.string(now)
         func failed(_ name: String, _ reason: String, retryable: Bool) -> Convergence {
             .failed(name, reason, stamp: stamp, retryable: retryable)
@@ -110,8 +111,8 @@ extension AgentOperations {
         // One session for the whole pass: observation, node preparation and components.
         guard let session else {
             do {
-                return try HostSession.with(root, effects: effects, at: location) { session in
-                    prep.converge(join, joinPath: joinPath, stamp: stamp, in: session)
+                return try await HostSession.with(root, effects: effects, at: location) { session in
+                    await prep.pass(AgentPass(operations: prep, join: join, joinPath: joinPath, session: session), stamp: stamp)
                 }
             } catch let error as HostSession.OpenError where error.part == .lock {
                 return failed("lock", "\(error)", retryable: error.isRetryable)
@@ -119,63 +120,26 @@ extension AgentOperations {
                 return failed("journal", "\(error); nothing changed", retryable: Self.isRetryable((error as? HostSession.OpenError)?.underlying ?? error))
             }
         }
-        return prep.converge(join, joinPath: joinPath, stamp: stamp, in: session)
+        return await prep.pass(AgentPass(operations: prep, join: join, joinPath: joinPath, session: session), stamp: stamp)
     }
 
-    /// The pass after the join file was read, in `session`; `self` holds the join file's node preparation.
-    private func converge(_ join: JoinFile, joinPath: String, stamp: String, in session: HostSession) -> Convergence {
-        func failed(_ name: String, _ reason: String, retryable: Bool, output: String = "", changes: Int = 0) -> Convergence {
-            .failed(name, reason, stamp: stamp, retryable: retryable, output: output, changes: changes)
-        }
-        let journal = session.journal
-        // Observed once, for the node identity and for node preparation's plan.
-        let observed = NodeObserver(root: root, effects: effects, effectiveUID: effectiveUID).observe(settings)
-        let node: NodeIdentity
-        do { node = try nodeIdentity(join, observed, joinPath: joinPath) } catch { return failed("node identity", "\(error); nothing changed", retryable: Self.isRetryable(error)) }
-        // Node preparation's daemon-reload (after masks and enables) is folded into the components' one.
-        let prepared = apply(in: session, observed: observed, deferReload: true)
-        var output = prepared.output
-        var changes = prepared.changes
-        if prepared.exitCode != 0 {
-            return failed("node preparation", "see the output above", retryable: prepared.retryable, output: output, changes: changes)
-        }
-        let files = NodeComponents.files(join, node)
-        let applier = session.runner()
-        if prepared.reloadPending { applier.requireReload() }
-        // A blocking plan item (containerd not installed) passes once the operator installs it: retry.
-        var failure: (name: String, reason: String, retryable: Bool)?
-        var plan: NodePlan?
+    /// The phases after the join file was read, and the status they leave; `self` holds the join file's node preparation.
+    private func pass(_ pass: AgentPass, stamp: String) async -> Convergence {
         do {
-            var observedComponents = try ComponentObserver(root: root, services: effects.services).observe(files, cniLayout: true)
-            observedComponents.ownedFiles = Self.ownedFiles(in: journal, under: NodePaths.containerdCertsDir, root: root)
-            let planned = ComponentPlanner.plan(files, observedComponents)
-            if let blocking = planned.blockingFailures.first { failure = (blocking.name, blocking.detail, true) } else { plan = planned }
+            try await PhaseRunner.run(AgentPhase.pass, pass)
         } catch {
-            failure = ("components", "\(error)", Self.isRetryable(error))
+            let underlying = (error as? PhaseFailure)?.underlying ?? error
+            let failure = underlying as? AgentPassFailure
+                ?? AgentPassFailure((error as? PhaseFailure)?.phase ?? "pass", "\(underlying)", retryable: Self.isRetryable(underlying))
+            return .failed(failure.name, failure.reason, stamp: stamp, retryable: failure.retryable, output: pass.output, changes: pass.changes)
         }
-        // Without a plan this still runs the reload node preparation left pending.
-        do { try applier.apply(plan?.steps ?? [], observed: observed) } catch { failure = failure ?? ("components", "\(error)", Self.isRetryable(error)) }
-        output += applier.performed.map { "  changed  \($0)\n" }.joined()
-        changes += applier.performed.count
-        guard let plan, failure == nil else {
-            return failed(failure?.name ?? "components", failure?.reason ?? "no plan", retryable: failure?.retryable ?? true, output: output, changes: changes)
-        }
-        // Images last: containerd runs with its configuration by now.
-        var images: Result<ImageImporter.Outcome, any Error>?
-        if let store = effects.images {
-            let importer = ImageImporter(root: root, store: store)
-            if !importer.archives().isEmpty {
-                images = Result { try importer.run(journal: journal) }
-                if case .success(let outcome) = images {
-                    output += outcome.imported.map { "  changed  imported the images in \(ImageArchives.directory)/\($0)\n" }.joined()
-                    changes += outcome.imported.count
-                }
-            }
+        guard let plan = pass.plan, let node = pass.node else {
+            return .failed("components", "no plan", stamp: stamp, retryable: true, output: pass.output, changes: pass.changes)
         }
         let units = AgentStatus.components.map(\.unit)
-        var status = AgentStatus.afterPass(join, node, plan, unitStates: (try? effects.services?.unitStates(units)) ?? [:], stamp: stamp)
+        var status = AgentStatus.afterPass(pass.join, node, plan, unitStates: (try? effects.services?.unitStates(units)) ?? [:], stamp: stamp)
         var retryable = !status.ready
-        switch images {
+        switch pass.images {
         case .success(let outcome) where outcome.refused.isEmpty:
             status.checks.append(AgentStatus.Check("images", "ok", outcome.summary))
         case .success(let outcome):
@@ -192,7 +156,7 @@ extension AgentOperations {
         case nil:
             break
         }
-        return Convergence(status: status, output: output, changes: changes, retryable: retryable)
+        return Convergence(status: status, output: pass.output, changes: pass.changes, retryable: retryable)
     }
 
     /// Files the journal says KubeSeed created under `directory` that still hold what KubeSeed wrote (an

@@ -28,6 +28,16 @@ public final class AgentService {
     public var notify: (String) -> Void = ServiceNotifier.notify
     /// How often the API servers are asked for while nothing changes.
     public var discoveryInterval: Duration = APIServerDiscovery.interval
+    /// Asks which API servers there are and keeps the list: `seed-agent refresh-api-servers` in a child
+    /// process, so that the HTTPS client's threads (and the pool they start) never live in the idle agent.
+    public var refreshAPIServers: (_ joinPath: String) -> (changed: Bool, message: String) = { joinPath in
+        do {
+            let child = try ChildCommand.run(["seed-agent", "refresh-api-servers", "--join", joinPath])
+            return (child.status == 0, child.output.trimmingCharacters(in: .whitespacesAndNewlines))
+        } catch {
+            return (false, "API servers: \(error)")
+        }
+    }
     private var notifiedReady = false
 
     public init(operations: AgentOperations, joinPath: String) {
@@ -43,7 +53,7 @@ public final class AgentService {
         var watched: Set<String> = []
         var made = 0
         while true {
-            let pass = self.pass()
+            let pass = await self.pass()
             made += 1
             if once { return .once(ready: pass.status.ready) }
             if !pass.status.ready && pass.retryable { return .restartWanted }
@@ -57,9 +67,9 @@ public final class AgentService {
     }
 
     /// One pass, reported. Unbuffered writes: the journal reads stdout through a pipe.
-    func pass() -> AgentOperations.Convergence {
+    func pass() async -> AgentOperations.Convergence {
         notify("STATUS=converging from \(Validate.printable(joinPath))")
-        let pass = operations.converge(joinPath: joinPath)
+        let pass = await operations.converge(joinPath: joinPath)
         write(pass.output + "seed-agent: \(pass.status.ready ? "ready" : "not ready"): \(pass.status.summary) (\(pass.changes) changes)\n")
         do { try operations.writeStatus(pass.status) } catch { write("seed-agent: could not write the status file: \(error)\n") }
         // One line: a value that slipped a newline into the summary must not add READY=1 or anything else.
@@ -80,7 +90,7 @@ public final class AgentService {
         while true {
             let changed = try watcher.next(timeout: discoveryInterval)
             if changed.isEmpty {
-                let refresh = await operations.refreshAPIServers(joinPath: joinPath)
+                let refresh = refreshAPIServers(joinPath)
                 if refresh.changed { write("seed-agent: \(refresh.message)\n"); return }
                 continue
             }

@@ -8,7 +8,7 @@ public struct SeedAgentCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "seed-agent",
         abstract: "Prepare this node for Kubernetes: kernel modules, sysctls, swap, SELinux, time, directories.",
-        subcommands: [Check.self, Apply.self, Reset.self, Run.self, Status.self, ValidateJoin.self, InstallBinaries.self, UnitProbe.self])
+        subcommands: [Check.self, Apply.self, Reset.self, Run.self, Status.self, ValidateJoin.self, InstallBinaries.self, UnitProbe.self, RefreshAPIServers.self])
 
     public init() {}
 }

@@ -45,8 +45,10 @@ struct EtcdSetup {
         let changed = try root.readText(EtcdUnit.path) != unit
         let state = try services.unitState("etcd.service")
         var steps: [Step] = []
-        if changed { steps += [.writeFile(path: EtcdUnit.path, content: unit, mode: 0o644), .reloadSystemd] }
+        if changed { steps.append(.writeFile(path: EtcdUnit.path, content: unit, mode: 0o644)) }
         if !state.isEnabled { steps.append(.enableUnit("etcd.service")) }
+        // One reload for both the new unit file and the enable, before the start reads the unit.
+        if !steps.isEmpty { steps.append(.reloadSystemd) }
         // A start already under way (systemd started the enabled unit at boot; after a power cut etcd
         // replays its WAL first) is joined, not skipped: the start job ends only when etcd is ready.
         if changed && state.isActive { steps.append(.restartUnit("etcd.service")) } else if state.activeState != "active" { steps.append(.startUnit("etcd.service")) }

@@ -3,29 +3,28 @@ import KubeSeedCore
 import KubeSeedHost
 import KubeSeedPKI
 
-/// One phase of `seed init`, in the manner of kubeadm's workflow phases: `seed init` runs the whole
-/// list (less `--skip-phases`), `seed init phase NAME`, `seed pki` and `seed etcd` run phases from the
-/// same list with the same parameters, and a control-plane join is another list over the same phases.
-/// A phase says when it runs (`runIf`), as kubeadm's `workflow.Phase.RunIf`; its body only does the work.
-struct InitPhase: Sendable {
-    /// What the phase did.
-    struct Result {
-        enum State: String { case ok, changed, waiting, skipped }
-        var state: State
-        var detail: String
-        var changes = 0
-    }
+/// One phase of `seed init` (a `CommandPhase`): `seed init` runs the whole list (less `--skip-phases`),
+/// `seed init phase NAME`, `seed pki` and `seed etcd` run phases from the same list with the same
+/// parameters, and a control-plane join is another list over the same phases.
+struct InitPhase: CommandPhase {
+    typealias Result = PhaseResult
 
     var name: String
     /// Whether the phase needs the master's node name (the PKI does not).
-    var needsMasterName = true
-    /// Why the phase does not run in this context (`nil`: it runs). It is printed as the phase's
-    /// `skipped` line.
-    var skipReason: @Sendable (InitContext) -> String? = { _ in nil }
-    var run: @Sendable (MasterOperations, InitContext) async throws -> Result
+    var needsMasterName: Bool
+    private let skipWhen: @Sendable (InitContext) -> String?
+    private let body: @Sendable (MasterOperations, InitContext) async throws -> Result
 
-    /// The phase's name on the command line (`seed init phase NAME`, `--skip-phases`): words joined by `-`.
-    var commandName: String { name.replacingOccurrences(of: " ", with: "-") }
+    init(name: String, needsMasterName: Bool = true, skipReason: @escaping @Sendable (InitContext) -> String? = { _ in nil },
+         run: @escaping @Sendable (MasterOperations, InitContext) async throws -> Result) {
+        self.name = name
+        self.needsMasterName = needsMasterName
+        self.skipWhen = skipReason
+        self.body = run
+    }
+
+    func skipReason(_ context: InitContext) -> String? { skipWhen(context) }
+    func run(_ context: InitContext) async throws -> Result { try await body(context.operations, context) }
 
     /// Runs only once the control plane could start (its binaries are there).
     static let needsAPIServer: @Sendable (InitContext) -> String? = { context in
@@ -55,6 +54,7 @@ struct InitPhase: Sendable {
 /// What the phases of one run share: the resolved configuration, the host session (its lock held and its
 /// journal loaded once, for everything that changes the host), and what earlier phases found.
 final class InitContext {
+    let operations: MasterOperations
     let config: ClusterConfig
     let masterIP: String
     let cluster: ControlPlane.Cluster
@@ -65,7 +65,8 @@ final class InitContext {
     /// `seed join`: what was checked and opened before anything changed.
     var joining: ControlPlaneJoinState?
 
-    init(config: ClusterConfig, masterIP: String, session: HostSession) {
+    init(operations: MasterOperations, config: ClusterConfig, masterIP: String, session: HostSession) {
+        self.operations = operations
         self.config = config
         self.masterIP = masterIP
         self.cluster = config.controlPlaneCluster(masterIP: masterIP)
@@ -76,18 +77,10 @@ final class InitContext {
     var journal: ChangeJournal { session.journal }
 }
 
-/// A phase that failed, with the error that made it fail.
-struct PhaseFailure: Error, CustomStringConvertible {
-    var phase: String
-    var underlying: any Error
-    var description: String { "\(phase): \(underlying)" }
-}
-
-/// Prints `[n/N] phase  state  detail (ms)` as each phase ends, and counts changes.
+/// Prints `[n/N] phase  state  detail (ms)` as each phase ends (`PhaseRunner`'s report), and counts changes.
 final class PhaseProgress {
     let total: Int
     let write: (String) -> Void
-    var index = 0
     var changes = 0
 
     init(total: Int, write: @escaping (String) -> Void) {
@@ -95,24 +88,14 @@ final class PhaseProgress {
         self.write = write
     }
 
-    func run(_ phase: InitPhase, _ operations: MasterOperations, _ context: InitContext) async throws {
-        index += 1
-        let clock = ContinuousClock()
-        let started = clock.now
-        let label = "  [\(index)/\(total)] " + phase.name.padding(toLength: 16, withPad: " ", startingAt: 0)
-        do {
-            let result: InitPhase.Result
-            if let reason = phase.skipReason(context) {
-                result = InitPhase.Result(state: .skipped, detail: reason)
-            } else {
-                result = try await phase.run(operations, context)
-            }
+    func report(_ index: Int, _ phase: InitPhase, _ outcome: Result<PhaseResult, any Error>, _ elapsed: Duration) {
+        let label = "  [\(index + 1)/\(total)] " + phase.name.padding(toLength: 16, withPad: " ", startingAt: 0)
+        switch outcome {
+        case .success(let result):
             changes += result.changes
-            let elapsed = clock.now - started
             write(label + result.state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0) + result.detail + " (\(elapsed.milliseconds) ms)\n")
-        } catch {
+        case .failure(let error):
             write(label + "FAILED   \(error)\n")
-            throw PhaseFailure(phase: phase.name, underlying: error)
         }
     }
 }

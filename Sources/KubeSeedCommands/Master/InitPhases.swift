@@ -18,7 +18,7 @@ extension InitPhase {
         var settings = context.config.host
         settings.addDirectories(ControlPlane.directories(context.cluster))
         var agent = AgentOperations(root: operations.root, effects: operations.effects, settings: settings, effectiveUID: operations.effectiveUID)
-        let outcome = agent.apply(in: context.session)
+        let outcome = await agent.apply(in: context.session)
         guard outcome.exitCode == 0 else {
             throw HostError(.file, "node preparation failed", cause: outcome.output.trimmingCharacters(in: .whitespacesAndNewlines))
         }

@@ -31,7 +31,7 @@ extension MasterOperations {
         }
         var agent = AgentOperations(root: root, effects: effects, settings: context.config.host, effectiveUID: effectiveUID)
         agent.location = location
-        let pass = agent.converge(joinPath: path, now: now, in: context.session)
+        let pass = await agent.converge(joinPath: path, now: now, in: context.session)
         let changes = minted + pass.changes
         let performed = pass.output.split(separator: "\n").filter { $0.hasPrefix("  changed  ") }.map { $0.dropFirst(11) }
         let changed = performed.isEmpty ? "" : "; changed: " + performed.prefix(8).joined(separator: ", ") + (performed.count > 8 ? ", …" : "")

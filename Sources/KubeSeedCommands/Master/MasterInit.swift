@@ -54,12 +54,12 @@ extension MasterOperations {
         let context: InitContext
         do {
             context = try await HostSession.with(root, effects: effects, at: location) { session in
-                let context = InitContext(config: config, masterIP: masterIP, session: session)
+                let context = InitContext(operations: self, config: config, masterIP: masterIP, session: session)
                 // The control-plane phase sets it; a run without that phase goes by what runs already.
                 context.controlPlaneStarted = !names.contains(InitPhase.controlPlane.name) && apiServerUnitActive()
                 context.replaceBinaries = replaceBinaries
                 context.joining = joining
-                for phase in phases { try await progress.run(phase, self, context) }
+                try await PhaseRunner.run(phases, context, report: progress.report)
                 return context
             }
         } catch let failure as PhaseFailure {

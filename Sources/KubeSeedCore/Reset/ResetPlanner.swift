@@ -10,6 +10,17 @@ public struct ResetObservation: Equatable, Sendable {
         case asWritten
         /// Someone changed it since KubeSeed wrote it; `text` is kept for fstab, whose swap lines come back anyway.
         case changed(text: String?)
+        /// It could not be read (why): nothing can be decided, and the record stays for the next reset.
+        case unreadable(String)
+    }
+
+    /// What containerd's image store answered.
+    public enum ImageStore: Equatable, Sendable {
+        /// No containerd to ask on this host.
+        case unavailable
+        /// It was asked and did not answer (why): the records stay for the next reset.
+        case unanswered(String)
+        case holds(Set<String>)
     }
 
     /// A journaled link path as it is now.
@@ -26,10 +37,7 @@ public struct ResetObservation: Equatable, Sendable {
     public var sysctlsPresent: Set<String> = []
     /// Journaled modules still loaded.
     public var modulesLoaded: Set<String> = []
-    /// Units active now, of those whose configuration reset may restore.
-    public var activeUnits: Set<String> = []
-    /// The images containerd holds; `nil` when it cannot be asked.
-    public var images: Set<String>?
+    public var images: ImageStore = .unavailable
 
     public init() {}
 }
@@ -40,8 +48,8 @@ public enum ResetStep: Equatable, Sendable {
     case writeFile(path: String, content: Data, mode: UInt16)
     case removeFile(String)
     /// fstab changed since KubeSeed commented its swap lines out: those lines active again, the other
-    /// edits kept (the file keeps its mode).
-    case restoreSwapLines(path: String, content: Data)
+    /// edits kept (the file keeps its mode; `mode` when it has none).
+    case restoreSwapLines(path: String, content: Data, mode: UInt16)
     case pointLink(path: String, target: String)
     case enableSwap(String)
     case setSysctl(key: String, procPath: String, value: String)
@@ -60,6 +68,8 @@ public enum ResetStep: Equatable, Sendable {
     case restartIfActive(String)
     /// Unload modules, in passes until none more unloads (one cannot go while another uses it).
     case unloadModules([String])
+    /// What the host holds could not be read: this fails, and its records stay for the next reset.
+    case cannotDecide(String)
     /// Nothing to do: reported as restored (`already gone`).
     case nothing(String)
     /// Left as it is, with why; a backup of the original may be written beside it first.
@@ -99,7 +109,6 @@ public enum ResetPlanner {
         for case .linkMade(let path, let target) in records { madeLinks[path, default: []].insert(target) }
         var masked: [JournalRecord] = []
         var modules: [String] = []
-        var stopped: Set<String> = []
         for record in records.reversed() {
             switch record {
             case .unitMasked: masked.append(record)
@@ -119,20 +128,16 @@ public enum ResetPlanner {
                 add(previous.isEmpty ? .nothing("time zone was unset before; left as is") : .setTimezone(previous), [record])
             case .localRTC(let previous): add(.setLocalRTC(previous), [record])
             case .unitEnabled(let unit): add(.disableUnit(unit), [record])
-            case .unitStarted(let unit):
-                stopped.insert(unit)
-                add(.stopUnit(unit), [record])
+            case .unitStarted(let unit): add(.stopUnit(unit), [record])
             case .unitDisabled(let unit): add(.enableUnit(unit), [record])
-            case .unitStopped(let unit):
-                stopped.remove(unit)
-                add(.startUnit(unit), [record])
+            case .unitStopped(let unit): add(.startUnit(unit), [record])
             case .directoryCreated(let path): add(.removeDirectoryIfEmpty(path), [record])
             case .imageImported(let ref):
-                guard let images = observed.images else {
-                    add(.keep(detail: "image \(ref): containerd cannot be asked here; left", backup: nil), [record])
-                    break
+                switch observed.images {
+                case .unavailable: add(.keep(detail: "image \(ref): containerd cannot be asked here; left", backup: nil), [record])
+                case .unanswered(let why): add(.cannotDecide("containerd did not list its images (\(why))"), [record])
+                case .holds(let images): add(images.contains(ref) ? .removeImage(ref) : .nothing("image \(ref) already gone"), [record])
                 }
-                add(images.contains(ref) ? .removeImage(ref) : .nothing("image \(ref) already gone"), [record])
             }
         }
         if !masked.isEmpty {
@@ -147,9 +152,9 @@ public enum ResetPlanner {
             }
         }
         if unitFilesChanged { add(.reload, []) }
+        // Whether each still runs is known only then (reset may have stopped it): the step asks.
         for case .file(let path, _, _) in records {
-            guard let unit = restartAfterRestore[path], observed.activeUnits.contains(unit), !stopped.contains(unit) else { continue }
-            add(.restartIfActive(unit), [])
+            if let unit = restartAfterRestore[path] { add(.restartIfActive(unit), []) }
         }
         let loaded = modules.filter(observed.modulesLoaded.contains)
         if !loaded.isEmpty { add(.unloadModules(loaded), []) }
@@ -167,9 +172,11 @@ public enum ResetPlanner {
         case .asWritten:
             if let previous { return .writeFile(path: path, content: previous, mode: mode ?? 0o644) }
             return .removeFile(path)
+        case .unreadable(let why):
+            return .cannotDecide("\(path) could not be read (\(why))")
         case .changed(let text):
             if path == NodePlanner.fstabPath, previous != nil, let text {
-                return .restoreSwapLines(path: path, content: Data(Render.fstabRestoringSwap(text).utf8))
+                return .restoreSwapLines(path: path, content: Data(Render.fstabRestoringSwap(text).utf8), mode: mode ?? 0o644)
             }
             guard let previous else { return .keep(detail: "\(path) changed since KubeSeed created it: left in place", backup: nil) }
             let backup = path + ".kubeseed-orig"
