@@ -139,8 +139,8 @@ import KubeSeedHostFakes
     }
 }
 
-/// Async code on the calling thread (`CallerThreadExecutor`, as `seed-agent` runs) and a child without
-/// Foundation's `Process` (`ChildCommand`), for real.
+/// Async code on the calling thread (`CallerThreadExecutor`, as `seed-agent` runs) and programs run without
+/// Foundation's `Process` (`ProgramRunner`), for real.
 @Suite struct CallerThreadTests {
     static func threadID() -> pthread_t { pthread_self() }
 
@@ -168,10 +168,16 @@ import KubeSeedHostFakes
         #expect { try executor.run(Self.failing) } throws: { "\($0)".contains("expected") }
     }
 
-    @Test func aChildsOutputAndExitStatusComeBack() throws {
-        let result = try ChildCommand.run(["sh", "-c", "echo out; echo err >&2; exit 3"], executable: "/bin/sh")
+    @Test func aProgramsOutputAndExitStatusComeBackWithoutAThreadPool() throws {
+        let result = try ProgramRunner.run("/bin/sh", ["-c", "echo \"$0\" out; echo err >&2; exit 3"], name: "named", timeout: .seconds(10))
         #expect(result.status == 3)
-        #expect(result.output == "out\nerr\n")
-        #expect(throws: HostError.self) { try ChildCommand.run(["x"], executable: "/nonexistent/kubeseed") }
+        #expect(result.output == "named out\nerr\n")
+        let killed = try ProgramRunner.run("/bin/sh", ["-c", "kill -9 $$"], timeout: .seconds(10))
+        #expect(killed.status == 128 + 9)
+        #expect(throws: HostError.self) { try ProgramRunner.run("/nonexistent/kubeseed", [], timeout: .seconds(1)) }
+        let clock = ContinuousClock()
+        let started = clock.now
+        #expect { try ProgramRunner.run("/bin/sh", ["-c", "sleep 30"], timeout: .milliseconds(300)) } throws: { "\($0)".contains("ran past") }
+        #expect(clock.now - started < .seconds(10), "killed at its deadline, not waited for")
     }
 }

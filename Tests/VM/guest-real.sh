@@ -143,11 +143,22 @@ else
   fail "the Service's ClusterIP $cluster_ip does not answer"
 fi
 expect "the default/kubernetes EndpointSlice (discovery.k8s.io/v1beta1 in 1.20) lists 192.0.2.10" bash -c "kc get endpointslices.v1beta1.discovery.k8s.io kubernetes -o jsonpath='{.endpoints[*].addresses[*]}' | grep -q 192.0.2.10"
+# What the agent asks each minute, in a child of its own: the kubelet's certificate, through the balancer.
+expect "seed-agent refresh-api-servers (the agent's minute ask) reads 192.0.2.10 from the EndpointSlice with the kubelet's certificate" bash -c \
+  "seed-agent refresh-api-servers 2>&1 | tee -a $state/refresh.txt | grep -qx 'API servers: https://192.0.2.10:6443 (unchanged)'"
 expect "the bootstrap token's Secret exists in kube-system" bash -c "kc -n kube-system get secrets --field-selector type=bootstrap.kubernetes.io/token -o name | grep -q bootstrap-token-"
 expect "CoreDNS's Deployment, Service and ConfigMap exist" bash -c "kc -n kube-system get deployment coredns && kc -n kube-system get service kube-dns && kc -n kube-system get configmap coredns"
 log "no CoreDNS image can be had here: its pods are scheduled but cannot start"
 kc get pods -A -o wide 2>&1 | while read -r line; do log "PODS | $line"; done
 kc get nodes -o wide 2>&1 | while read -r line; do log "NODES | $line"; done
+# The agent as a service at rest on a node whose kubelet has its certificate: its minute's ask runs in a child.
+expect "seed-agent.service starts and reports READY (nothing to change: seed init made this master a node)" systemctl start seed-agent.service
+agent_pid=$(systemctl show -p MainPID --value seed-agent.service)
+agent_switches() { cat /proc/$agent_pid/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }
+switches_before=$(agent_switches)
 idle_profile 60 "a master and node at rest"
+log "AGENT-IDLE threads=$(ls /proc/$agent_pid/task 2>/dev/null | wc -l) wakeups_60s=$(( $(agent_switches) - switches_before )) rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$agent_pid/status 2>/dev/null)"
+expect "seed-agent.service after 60 s at rest (one API-server ask, in a child) has one thread" \
+  test "$(ls /proc/$agent_pid/task 2>/dev/null | wc -l)" = 1
 echo "VMTEST DONE" | tee -a "$state/results.txt" > /dev/console
 systemctl poweroff

@@ -32,7 +32,7 @@ public final class AgentService {
     /// process, so that the HTTPS client's threads (and the pool they start) never live in the idle agent.
     public var refreshAPIServers: (_ joinPath: String) -> (changed: Bool, message: String) = { joinPath in
         do {
-            let child = try ChildCommand.run(["seed-agent", "refresh-api-servers", "--join", joinPath])
+            let child = try ProgramRunner.run("/proc/self/exe", ["refresh-api-servers", "--join", joinPath], name: "seed-agent", timeout: .seconds(120))
             return (child.status == 0, child.output.trimmingCharacters(in: .whitespacesAndNewlines))
         } catch {
             return (false, "API servers: \(error)")
