@@ -37,17 +37,23 @@ public struct PKIStore {
         // One batch with one flush (was one fsync per file: 41 of the 55 ms of a P-256 set on this machine).
         var pending: [(path: String, data: Data, mode: UInt16)] = []
         var entries: [Entry] = []
-        let (ca, caEntry) = try loadOrCreateCA(ClusterPKI.caName, commonName: ClusterPKI.caCommonName, algorithm, now: now, pending: &pending)
-        let (etcdCA, etcdCAEntry) = try loadOrCreateCA(ClusterPKI.etcdCAName, commonName: ClusterPKI.etcdCACommonName, algorithm, now: now, pending: &pending)
+        // Every key a missing pair needs, made at once on every core; a pair issued again (the move to the
+        // etcd CA) makes its own.
+        let names = [ClusterPKI.caName, ClusterPKI.etcdCAName] + (ClusterPKI.etcdSpecs(parameters) + ClusterPKI.specs(parameters)).map(\.name)
+        let absent = try names.filter { try root.readText(certPath($0)) == nil && root.readText(keyPath($0)) == nil }.count
+            + (try root.readText(serviceAccountKeyFile) == nil ? 1 : 0)
+        var keys = try PrivateKey.generate(algorithm, count: absent)
+        let (ca, caEntry) = try loadOrCreateCA(ClusterPKI.caName, commonName: ClusterPKI.caCommonName, algorithm, now: now, keys: &keys, pending: &pending)
+        let (etcdCA, etcdCAEntry) = try loadOrCreateCA(ClusterPKI.etcdCAName, commonName: ClusterPKI.etcdCACommonName, algorithm, now: now, keys: &keys, pending: &pending)
         entries += [caEntry, etcdCAEntry]
         for spec in ClusterPKI.etcdSpecs(parameters) {
             entries.append(try loadOrIssue(spec, ca: etcdCA, caName: "the etcd CA", algorithm: algorithm, now: now,
-                                           reissueIfSignedBy: ca.certificate, pending: &pending))
+                                           reissueIfSignedBy: ca.certificate, keys: &keys, pending: &pending))
         }
         for spec in ClusterPKI.specs(parameters) {
-            entries.append(try loadOrIssue(spec, ca: ca, caName: "this cluster's CA", algorithm: algorithm, now: now, pending: &pending))
+            entries.append(try loadOrIssue(spec, ca: ca, caName: "this cluster's CA", algorithm: algorithm, now: now, keys: &keys, pending: &pending))
         }
-        entries.append(try loadOrCreateServiceAccountKey(algorithm, pending: &pending))
+        entries.append(try loadOrCreateServiceAccountKey(algorithm, keys: &keys, pending: &pending))
         guard !pending.isEmpty else { return entries }
         try journal.record(try pending.flatMap { try journal.writeRecords($0.path, sha256: ChangeJournal.sha256($0.data)) })
         try root.writeAtomically(pending)
@@ -64,7 +70,7 @@ public struct PKIStore {
         }
     }
 
-    private func loadOrCreateCA(_ name: String, commonName: String, _ algorithm: KeyAlgorithm, now: Date,
+    private func loadOrCreateCA(_ name: String, commonName: String, _ algorithm: KeyAlgorithm, now: Date, keys: inout [PrivateKey],
                                 pending: inout [(path: String, data: Data, mode: UInt16)]) throws -> (Issuer, Entry) {
         switch (try root.readText(certPath(name)), try root.readText(keyPath(name))) {
         case (let cert?, let key?):
@@ -75,7 +81,7 @@ public struct PKIStore {
             }
             return (Issuer(certificate: certificate, key: privateKey), Entry(name: name, outcome: .reused, notAfter: certificate.notValidAfter))
         case (nil, nil):
-            let ca = try Issuer.makeCA(algorithm, commonName: commonName, now: now)
+            let ca = try Issuer.makeCA(algorithm, commonName: commonName, key: keys.popLast(), now: now)
             add(name, certificate: ca.certificate.pem, key: ca.key.pem, to: &pending)
             return (ca, Entry(name: name, outcome: .created, notAfter: ca.certificate.notValidAfter))
         default:
@@ -85,7 +91,7 @@ public struct PKIStore {
 
     /// - Parameter reissueIfSignedBy: a certificate this CA signed is issued again from `ca` (the move to the etcd CA).
     private func loadOrIssue(_ spec: CertificateSpec, ca: Issuer, caName: String, algorithm: KeyAlgorithm, now: Date, reissueIfSignedBy old: Certificate? = nil,
-                             pending: inout [(path: String, data: Data, mode: UInt16)]) throws -> Entry {
+                             keys: inout [PrivateKey], pending: inout [(path: String, data: Data, mode: UInt16)]) throws -> Entry {
         let name = spec.name
         switch (try root.readText(certPath(name)), try root.readText(keyPath(name))) {
         case (let cert?, _?) where old.map { (try? Certificate(pemEncoded: cert))?.isSigned(by: $0) ?? false } ?? false:
@@ -111,7 +117,7 @@ public struct PKIStore {
             }
             return Entry(name: name, outcome: .reused, notAfter: certificate.notValidAfter)
         case (nil, nil):
-            let (certificate, key) = try ca.issue(spec, algorithm, now: now)
+            let (certificate, key) = try ca.issue(spec, algorithm, key: keys.popLast(), now: now)
             add(name, certificate: certificate.pem, key: key.pem, to: &pending)
             return Entry(name: name, outcome: .created, notAfter: certificate.notValidAfter)
         default:
@@ -122,7 +128,7 @@ public struct PKIStore {
     var serviceAccountKeyFile: String { "\(directory)/\(ClusterPKI.serviceAccountKeyName).key" }
     var serviceAccountPublicFile: String { "\(directory)/\(ClusterPKI.serviceAccountKeyName).pub" }
 
-    private func loadOrCreateServiceAccountKey(_ algorithm: KeyAlgorithm, pending: inout [(path: String, data: Data, mode: UInt16)]) throws -> Entry {
+    private func loadOrCreateServiceAccountKey(_ algorithm: KeyAlgorithm, keys: inout [PrivateKey], pending: inout [(path: String, data: Data, mode: UInt16)]) throws -> Entry {
         let keyFile = serviceAccountKeyFile, publicFile = serviceAccountPublicFile
         if let key = try root.readText(keyFile) {
             let privateKey = try parseKey(key, "sa")
@@ -131,7 +137,7 @@ public struct PKIStore {
             }
             return Entry(name: "sa (service-account keys)", outcome: .reused, notAfter: nil)
         }
-        let key = try PrivateKey.generate(algorithm)
+        let key = try keys.popLast() ?? PrivateKey.generate(algorithm)
         // Journaled up front by `ensure`.
         pending += [(keyFile, Data(key.pem.utf8), 0o600), (publicFile, Data(key.publicKeyPEM.utf8), 0o644)]
         return Entry(name: "sa (service-account keys)", outcome: .created, notAfter: nil)

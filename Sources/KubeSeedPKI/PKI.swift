@@ -20,6 +20,22 @@ public struct PrivateKey: @unchecked Sendable {
         }
     }
 
+    /// `count` new keys, made on every core at once (an RSA-2048 key is most of a certificate's cost).
+    public static func generate(_ algorithm: KeyAlgorithm, count: Int) throws -> [PrivateKey] {
+        guard count > 1 else { return try (0..<count).map { _ in try generate(algorithm) } }
+        let slots = Slots(count)
+        DispatchQueue.concurrentPerform(iterations: count) { index in slots.set(index, Result { try generate(algorithm) }) }
+        return try slots.values.map { try $0!.get() }
+    }
+
+    /// The results of `generate(_:count:)`, each slot written by one iteration only.
+    private final class Slots: @unchecked Sendable {
+        private let lock = NSLock()
+        private(set) var values: [Result<PrivateKey, any Error>?]
+        init(_ count: Int) { values = Array(repeating: nil, count: count) }
+        func set(_ index: Int, _ value: Result<PrivateKey, any Error>) { lock.withLock { values[index] = value } }
+    }
+
     /// Reads a PEM key (PKCS#1 / PKCS#8 RSA, PKCS#8 / SEC1 EC).
     public init(pem: String) throws {
         if let rsa = try? _RSA.Signing.PrivateKey(pemRepresentation: pem) {
@@ -170,8 +186,9 @@ public struct Issuer {
     }
 
     /// A self-signed CA (`kubernetes-ca` unless named), valid `years` from `now` (backdated an hour for clock skew).
-    public static func makeCA(_ algorithm: KeyAlgorithm, commonName: String = ClusterPKI.caCommonName, now: Date = Date(), years: Int = 10) throws -> Issuer {
-        let key = try PrivateKey.generate(algorithm)
+    /// - Parameter key: the CA's key, made beforehand (`PrivateKey.generate(_:count:)`); a new one when `nil`.
+    public static func makeCA(_ algorithm: KeyAlgorithm, commonName: String = ClusterPKI.caCommonName, key: PrivateKey? = nil, now: Date = Date(), years: Int = 10) throws -> Issuer {
+        let key = try key ?? PrivateKey.generate(algorithm)
         let name = try DistinguishedName {
             CommonName(commonName)
             OrganizationName("kubeseed")
@@ -190,9 +207,9 @@ public struct Issuer {
         return Issuer(certificate: certificate, key: key)
     }
 
-    /// A leaf for `spec`, with its own new key, signed by this CA.
-    public func issue(_ spec: CertificateSpec, _ algorithm: KeyAlgorithm, now: Date = Date(), years: Int = 5) throws -> (Certificate, PrivateKey) {
-        let key = try PrivateKey.generate(algorithm)
+    /// A leaf for `spec`, with its own new key (`key`, made beforehand, or made here), signed by this CA.
+    public func issue(_ spec: CertificateSpec, _ algorithm: KeyAlgorithm, key: PrivateKey? = nil, now: Date = Date(), years: Int = 5) throws -> (Certificate, PrivateKey) {
+        let key = try key ?? PrivateKey.generate(algorithm)
         let subject = try DistinguishedName {
             if let organization = spec.organization { OrganizationName(organization) }
             CommonName(spec.commonName)

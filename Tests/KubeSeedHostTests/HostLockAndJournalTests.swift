@@ -38,18 +38,24 @@ import KubeSeedHostFakes
         }
     }
 
-    @Test func aCommandThatWaitsGetsTheLockOnceTheHolderReleasesItAndOnlyThen() async throws {
+    @Test func aCommandThatWaitsGetsTheLockOnceTheHolderReleasesItAndOnlyThen() throws {
         let host = try TemporaryHost()
         let path = "/run/kubeseed/agent.lock"
         let held = try HostLock.acquire(host.root, path: path)
         // Waiting less than the holder keeps it: still busy.
         #expect { _ = try HostLock.acquire(host.root, path: path, waiting: .milliseconds(300)) } throws: { ($0 as? HostError)?.code == .busy }
-        let root = host.root
-        let waiter = Task.detached { (try HostLock.acquire(root, path: path, waiting: .seconds(10)), ContinuousClock.now) }
-        try await Task.sleep(for: .milliseconds(300))
+        // The waiter blocks as a command does: on a thread of its own, not one of the test pool's.
+        final class Outcome: @unchecked Sendable { var value: Result<(HostLock, ContinuousClock.Instant), any Error>? }
+        let outcome = Outcome(), done = DispatchSemaphore(value: 0), root = host.root
+        Thread {
+            outcome.value = Result { (try HostLock.acquire(root, path: path, waiting: .seconds(10)), ContinuousClock.now) }
+            done.signal()
+        }.start()
+        usleep(300_000)
         let released = ContinuousClock.now
         held.release()
-        let (taken, takenAt) = try await waiter.value
+        done.wait()
+        let (taken, takenAt) = try #require(outcome.value).get()
         #expect(takenAt >= released, "the waiter had the lock before the holder let it go")
         // The waiter holds it now: another taker is refused.
         #expect { _ = try HostLock.acquire(host.root, path: path) } throws: { ($0 as? HostError)?.code == .busy }
