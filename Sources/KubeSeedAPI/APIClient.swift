@@ -45,6 +45,18 @@ extension MutualTLSClient {
 }
 
 extension APIClient {
+    /// Runs `body` with this client and shuts the client down after, whether `body` returned or threw.
+    public func closing<T>(after body: (Self) async throws -> T) async throws -> T {
+        do {
+            let result = try await body(self)
+            await shutdown()
+            return result
+        } catch {
+            await shutdown()
+            throw error
+        }
+    }
+
     /// `send` with a 30 s timeout and transient failures retried.
     public func send(_ request: APIRequest, timeout: Duration = .seconds(30)) async throws -> APIResponse {
         try await send(request, timeout: timeout, retry: .transient)

@@ -25,14 +25,7 @@ extension AgentOperations {
                                    keyPEM: APIServerLookup.pemBlocks(credential, kind: "PRIVATE KEY"))
         let found: [String]?
         do {
-            let client = try connect(server, identity, APITimeouts(connect: .seconds(2)))
-            do {
-                found = try await APIServerLookup.fetch(client, version: join.version)
-                await client.shutdown()
-            } catch {
-                await client.shutdown()
-                throw error
-            }
+            found = try await connect(server, identity, APITimeouts(connect: .seconds(2))).closing { try await APIServerLookup.fetch($0, version: join.version) }
         } catch {
             return (false, "API servers: \(error); the list in use stays")
         }

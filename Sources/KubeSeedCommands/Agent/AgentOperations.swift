@@ -34,7 +34,8 @@ public struct AgentOperations {
         public var retryable = false
     }
 
-    private var observer: NodeObserver { NodeObserver(root: root, effects: effects, effectiveUID: effectiveUID) }
+    /// Observes this host for node preparation (the phases observe again after modules load).
+    var observer: NodeObserver { NodeObserver(root: root, effects: effects, effectiveUID: effectiveUID) }
 
     /// Read-only preflight.
     public func check(json: Bool) -> Outcome {

@@ -56,7 +56,7 @@ struct AgentPhase: CommandPhase {
     /// The node's name and IP (observed once: the observation serves node preparation's plan too).
     static let nodeIdentity = AgentPhase(name: "node identity") { pass in
         let agent = pass.operations
-        pass.observed = NodeObserver(root: agent.root, effects: agent.effects, effectiveUID: agent.effectiveUID).observe(agent.settings)
+        pass.observed = agent.observer.observe(agent.settings)
         do { pass.node = try agent.nodeIdentity(pass.join, pass.observed, joinPath: pass.joinPath) } catch {
             throw AgentPassFailure("node identity", "\(error); nothing changed", retryable: AgentOperations.isRetryable(error))
         }

@@ -38,7 +38,7 @@ struct NodePrepPhase: CommandPhase {
         try run.applier.apply(steps, observed: run.observed, deferReload: true)
         guard !steps.isEmpty else { return PhaseResult(state: .ok, detail: "loaded") }
         let agent = run.operations
-        run.observed = NodeObserver(root: agent.root, effects: agent.effects, effectiveUID: agent.effectiveUID).observe(agent.settings)
+        run.observed = agent.observer.observe(agent.settings)
         run.plan = NodePlanner.plan(agent.settings, run.observed)
         return PhaseResult(state: .changed, detail: "\(steps.count) loaded", changes: steps.count)
     }

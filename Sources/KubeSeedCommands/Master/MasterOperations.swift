@@ -96,15 +96,7 @@ public struct MasterOperations {
     /// Runs `body` with a mutual-TLS client presenting `identity`, and closes the client after.
     func withClient<T>(_ baseURL: String, identity: TLSIdentity, connectTimeout: Duration = .seconds(3),
                        _ body: (any APIClient) async throws -> T) async throws -> T {
-        let client = try connect(baseURL, identity, APITimeouts(connect: connectTimeout))
-        do {
-            let result = try await body(client)
-            await client.shutdown()
-            return result
-        } catch {
-            await client.shutdown()
-            throw error
-        }
+        try await connect(baseURL, identity, APITimeouts(connect: connectTimeout)).closing(after: body)
     }
 
     /// Runs `body` with one client per etcd endpoint presenting `identity`, and closes them after.
