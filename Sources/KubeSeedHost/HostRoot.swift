@@ -238,6 +238,20 @@ public struct HostRoot: Sendable {
         try syncDirectory((resolve(hostPath) as NSString).deletingLastPathComponent)
     }
 
+    /// Renames `hostPath` to `newPath` (same filesystem; a directory with all it holds) and makes it durable.
+    public func move(_ hostPath: String, to newPath: String) throws {
+        try systemCall(.file, "move \(hostPath) to \(newPath)") { rename(resolve(hostPath), resolve(newPath)) }
+        try syncDirectory((resolve(newPath) as NSString).deletingLastPathComponent)
+    }
+
+    /// Removes `hostPath` and everything under it (nothing when it is not there).
+    public func removeTree(_ hostPath: String) throws {
+        guard exists(hostPath) || readLink(hostPath) != nil else { return }
+        do { try FileManager.default.removeItem(atPath: resolve(hostPath)) } catch {
+            throw HostError(.file, "cannot remove \(hostPath)", cause: "\(error)")
+        }
+    }
+
     public func makeDirectory(_ hostPath: String, mode: UInt16) throws {
         try systemCall(.file, "create directory \(hostPath)") { mkdir(resolve(hostPath), mode_t(mode)) }
         // mkdir's mode is filtered by the umask; set it exactly.
@@ -274,7 +288,7 @@ public struct HostRoot: Sendable {
         }
     }
 
-    private func writeAll(_ fd: Int32, _ data: Data, _ hostPath: String) throws {
+    func writeAll(_ fd: Int32, _ data: Data, _ hostPath: String) throws {
         try data.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {

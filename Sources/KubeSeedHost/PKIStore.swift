@@ -160,16 +160,38 @@ public struct PKIStore {
         }
     }
 
-    /// Every certificate in the directory, for `seed certs`.
-    public func list(now: Date = Date()) -> [(file: String, subject: String, names: [String], notAfter: Date?, problem: String?)] {
-        root.list(directory).filter { $0.hasSuffix(".pem") && !$0.hasSuffix("-key.pem") }.sorted().map { file in
-            let path = "\(directory)/\(file)"
-            guard let text = try? root.readText(path), let certificate = try? Certificate(pemEncoded: text) else {
-                return (file, "", [], nil, "not a PEM certificate")
+    /// One certificate `seed certs` lists: a file in the directory, or one a kubeconfig carries.
+    public struct Listed: Sendable {
+        /// The file's name in the directory, or `PATH (user NAME)` for a kubeconfig's.
+        public var source: String
+        public var subject: String
+        public var names: [String]
+        public var notAfter: Date?
+        /// Expired, within the window, or unreadable; `nil` when none of these.
+        public var problem: String?
+    }
+
+    /// Every certificate in the directory and in `kubeconfigs` (those that exist), for `seed certs`;
+    /// one ending within `window` of `now` carries a problem.
+    public func list(kubeconfigs: [String] = [], window: TimeInterval? = nil, now: Date = Date()) -> [Listed] {
+        let window = window ?? renewWarning
+        func listed(_ source: String, _ pem: String?) -> Listed {
+            guard let pem, let certificate = try? Certificate(pemEncoded: pem) else {
+                return Listed(source: source, subject: "", names: [], notAfter: nil, problem: "not a PEM certificate")
             }
-            let problem = certificate.notValidAfter <= now ? "EXPIRED"
-                : certificate.notValidAfter.timeIntervalSince(now) < renewWarning ? "expires within 30 days" : nil
-            return (file, certificate.subject.description, certificate.subjectAlternativeNameStrings, certificate.notValidAfter, problem)
+            let left = certificate.notValidAfter.timeIntervalSince(now)
+            let problem = left <= 0 ? "EXPIRED" : left < window ? "expires within \(Int(window / 86400)) days" : nil
+            return Listed(source: source, subject: certificate.subject.description, names: certificate.subjectAlternativeNameStrings,
+                          notAfter: certificate.notValidAfter, problem: problem)
         }
+        let files = root.list(directory).filter { $0.hasSuffix(".pem") && !$0.hasSuffix("-key.pem") }.sorted().map { file in
+            listed(file, (try? root.readText("\(directory)/\(file)")) ?? nil)
+        }
+        let embedded = kubeconfigs.flatMap { path -> [Listed] in
+            guard let text = (try? root.readText(path)) ?? nil else { return [] }
+            guard let users = KubeconfigCredential.certificates(in: text) else { return [listed(path, nil)] }
+            return users.map { listed("\(path) (user \($0.user))", $0.pem) }
+        }
+        return files + embedded
     }
 }

@@ -285,3 +285,43 @@ extension Certificate {
         }
     }
 }
+
+extension ClusterPKI {
+    /// The names of `leafSpecs`, which do not depend on the parameters.
+    public static let leafNames = ["etcd-server", "etcd-peer", "apiserver-etcd-client", "kube-apiserver", "apiserver-kubelet-client",
+                                   "kube-controller-manager", "kube-scheduler", "admin", "kube-proxy", "front-proxy-client"]
+
+    /// Every certificate the two CAs sign, etcd's first.
+    public static func leafSpecs(_ p: PKIParameters) -> [CertificateSpec] { etcdSpecs(p) + specs(p) }
+
+    /// The units that read `name`'s files themselves (a kubeconfig that embeds it restarts its own unit
+    /// when it is written again), in the order they restart: etcd, then the API server, then the rest.
+    public static func readers(of name: String) -> [String] {
+        switch name {
+        case "etcd-server", "etcd-peer": return ["etcd.service"]
+        case "kube-apiserver", "apiserver-etcd-client", "apiserver-kubelet-client", "front-proxy-client": return ["kube-apiserver.service"]
+        case "kube-controller-manager": return ["kube-controller-manager.service"]
+        case "kube-scheduler": return ["kube-scheduler.service"]
+        // The approver opens its API connection with the admin pair.
+        case "admin": return ["kubeseed-csr-approver.service"]
+        default: return []
+        }
+    }
+
+    /// The units to restart after `renewed`, each once, in restart order.
+    public static func readers(ofAll renewed: [String]) -> [String] {
+        let wanted = Set(renewed.flatMap(readers(of:)))
+        return ["etcd.service", "kube-apiserver.service", "kube-controller-manager.service", "kube-scheduler.service", "kubeseed-csr-approver.service"]
+            .filter(wanted.contains)
+    }
+}
+
+extension PrivateKey {
+    /// The key's algorithm (a renewal keeps it).
+    public var algorithm: KeyAlgorithm {
+        switch backing {
+        case .rsa: return .rsa2048
+        case .p256: return .ecdsaP256
+        }
+    }
+}

@@ -133,6 +133,33 @@ import KubeSeedAPI
         #expect(try await admin.send(secret).status == 201)
         let refused = plane.kubectl(["auth", "can-i", "create", "certificatesigningrequests"], token: expired.secretValue)
         #expect(refused.output.contains("Unauthorized"), "an expired token: \(refused.output)")
+
+        // etcd snapshots from the real etcd's maintenance API: each checked against the SHA-256 etcd sent,
+        // 0600, and pruned to the newest two; a file altered by one byte fails the same check.
+        let snapshots = EtcdSnapshotFiles(root: plane.host.root, directory: config.host.etcdSnapshotDir)
+        for round in 1...3 {
+            #expect(plane.kubectl(["create", "configmap", "snapshot-\(round)"]).status == 0)
+            output.text = ""
+            #expect(await operations.saveSnapshot(file: nil, keep: 2) == 0, "\(output.text)")
+            // Names are per second.
+            try await Task.sleep(for: .milliseconds(1100))
+        }
+        let kept = snapshots.list()
+        #expect(kept.count == 2, "\(kept)")
+        let newest = try #require(kept.first)
+        let path = "\(snapshots.directory)/\(newest.name)"
+        #expect(plane.host.root.mode(path) == 0o600)
+        #expect(plane.host.root.mode(snapshots.directory) == 0o700)
+        let check = try EtcdSnapshotFiles.check(plane.host.root, path)
+        #expect(check.hashMatches == true && check.size == newest.size && check.size > 16384, "\(check)")
+        var altered = try #require(try plane.host.root.read(path))
+        altered[altered.count / 2] ^= 0xff
+        try plane.host.root.writeAtomically("/altered.db", altered, mode: 0o600)
+        #expect(try EtcdSnapshotFiles.check(plane.host.root, "/altered.db").hashMatches == false)
+        #expect(snapshots.lastResult()?.contains(" ok \(path) ") == true, "\(snapshots.lastResult() ?? "")")
+        output.text = ""
+        #expect(await operations.saveSnapshot(file: path, keep: nil) == 1)
+        #expect(output.text.contains("exists"), "\(output.text)")
     }
 }
 

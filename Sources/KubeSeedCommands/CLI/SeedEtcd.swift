@@ -1,5 +1,6 @@
 import ArgumentParser
 import KubeSeedCore
+import KubeSeedHost
 
 struct Etcd: InitPhaseShortcut {
     static let configuration = CommandConfiguration(
@@ -10,7 +11,72 @@ struct Etcd: InitPhaseShortcut {
             Debian's plaintext unit of the same name), reloads systemd and starts or restarts etcd only when the unit \
             changed, then waits until etcd answers healthy over mutual TLS. The unit is Type=notify, so the start job \
             ends only when etcd reports itself ready. Needs the PKI ('seed pki') and the data directories ('seed-agent apply').
-            """)
+            'seed etcd snapshot' and 'seed etcd restore' keep and bring back its data.
+            """,
+        subcommands: [EtcdSnapshotCommand.self, EtcdRestoreCommand.self])
     static let phaseNames = ["etcd", "etcd-health"]
     @OptionGroup var options: ClusterOptions
+}
+
+struct EtcdSnapshotCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshot",
+        abstract: "Snapshots of this master's etcd member, in <host.dataDir>/etcd/snapshots (kubeseed-etcd-snapshot.timer takes one every 12 hours and keeps 5).",
+        subcommands: [Save.self, List.self, Prune.self])
+
+    struct Save: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Take a snapshot through etcd's maintenance API, check it against the SHA-256 etcd sends with it, and keep it (0600).")
+        @Argument(help: "Where to write it (default: etcd-snapshot-NODE-TIME.db in the snapshot directory); never over an existing file.") var file: String?
+        @Option(help: "Then delete all but the newest N snapshots in the snapshot directory.") var keep: Int?
+        func run() async throws {
+            let code = try await MasterOperations.live("seed etcd snapshot save").saveSnapshot(file: file, keep: keep)
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The snapshots, newest first, and the last save's result (exit 1 when it failed).")
+        func run() throws {
+            let code = try MasterOperations.live("seed etcd snapshot list").listSnapshots()
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+
+    struct Prune: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete all but the newest N snapshots KubeSeed named.")
+        @Option(help: "How many to keep.") var keep = 5
+        func run() throws {
+            let code = try MasterOperations.live("seed etcd snapshot prune").pruneSnapshots(keep: keep)
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+}
+
+struct EtcdRestoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Restore this master's one-member etcd from a snapshot.",
+        discussion: """
+            Checks FILE against the SHA-256 at its end, stops the CSR approver, kube-scheduler, kube-controller-manager, \
+            kube-apiserver and etcd, moves etcd's data and WAL directories aside, restores them with 'etcdctl snapshot \
+            restore' (Debian's etcd-client) under a new cluster token, starts etcd and waits until it answers healthy, then \
+            starts the rest and waits for the API server. A failure on the way puts the old directories back and starts \
+            what was running. Refuses an etcd of more than one member.
+            """)
+    @Argument(help: "The snapshot file.") var file: String
+    func run() async throws {
+        let code = try await MasterOperations.live("seed etcd restore").restoreSnapshot(file)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+extension MasterOperations {
+    /// The operations on this host, or exit 1 saying why there are none.
+    static func live(_ command: String) throws -> MasterOperations {
+        do { return MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: CurrentProcess.effectiveUID) } catch {
+            CurrentProcess.writeError("\(command): \(error)\n")
+            throw ExitCode(1)
+        }
+    }
 }

@@ -64,6 +64,11 @@ final class InitContext {
     var controlPlaneStarted = false
     /// `seed join`: what was checked and opened before anything changed.
     var joining: ControlPlaneJoinState?
+    /// `seed certs renew`: which certificates to renew; the renewal phase sets `renewed`.
+    var renewing: CertificateSelection?
+    var renewed: [String] = []
+    /// Units a phase of this run restarted already (a later restart of the same unit is not needed).
+    var restartedUnits = Set<String>()
 
     init(operations: MasterOperations, config: ClusterConfig, masterIP: String, session: HostSession) {
         self.operations = operations

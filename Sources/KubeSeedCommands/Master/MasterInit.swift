@@ -25,7 +25,7 @@ extension MasterOperations {
     /// Runs `phases` in order under the host lock with one change journal. Exit codes: 0 done, 1 a phase
     /// failed (every change so far journaled), 2 bad configuration (nothing changed).
     func run(_ command: String, _ phases: [InitPhase], _ requested: ClusterConfig, source: String, replaceBinaries: Bool = false,
-             joining: ControlPlaneJoinState? = nil) async -> Int32 {
+             joining: ControlPlaneJoinState? = nil, renewing: CertificateSelection? = nil) async -> Int32 {
         let clock = ContinuousClock()
         let started = clock.now
         guard effectiveUID == 0 else { write("\(command): must run as root\n"); return 1 }
@@ -59,6 +59,7 @@ extension MasterOperations {
                 context.controlPlaneStarted = !names.contains(InitPhase.controlPlane.name) && apiServerUnitActive()
                 context.replaceBinaries = replaceBinaries
                 context.joining = joining
+                context.renewing = renewing
                 try await PhaseRunner.run(phases, context, report: progress.report)
                 return context
             }
@@ -75,7 +76,7 @@ extension MasterOperations {
         }
         let elapsed = clock.now - started
         let took = "\(progress.changes) changes, \(elapsed.components.seconds).\(elapsed.components.attoseconds / 100_000_000_000_000_000) s"
-        guard phases.contains(where: { $0.name == InitPhase.controlPlane.name }) else {
+        guard renewing == nil, phases.contains(where: { $0.name == InitPhase.controlPlane.name }) else {
             write("\(command): \(progress.changes == 0 ? "unchanged" : "done") (\(took))\n")
             return 0
         }

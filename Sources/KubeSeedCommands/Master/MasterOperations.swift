@@ -29,8 +29,8 @@ public struct MasterOperations {
         self.effectiveUID = effectiveUID
     }
 
-    public static let controlPlaneUnits = zip(ControlPlane.unitNames + [ControlPlane.csrApproverUnit],
-                                              ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-apiserver"]).map {
+    public static let controlPlaneUnits = zip(ControlPlane.unitNames + [ControlPlane.csrApproverUnit, ControlPlane.certsRenewTimer, ControlPlane.etcdSnapshotTimer],
+                                              ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-apiserver", "kube-apiserver", "kube-apiserver"]).map {
         ComponentPlanner.ManagedUnit($0.0, binary: $0.1, installHint: "kubernetes-server-linux-amd64.tar.gz: seed init --server-archive FILE")
     }
 

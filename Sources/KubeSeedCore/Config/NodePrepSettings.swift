@@ -38,6 +38,8 @@ public struct NodePrepSettings: Sendable, Equatable {
 
     /// etcd's data directory under `dataDir`.
     public var etcdDataDir: String { "\(dataDir)/etcd/data" }
+    /// Where `seed etcd snapshot save` keeps snapshots, under `dataDir`.
+    public var etcdSnapshotDir: String { "\(dataDir)/etcd/snapshots" }
     /// etcd's write-ahead log directory under `dataDir`.
     public var etcdWALDir: String { "\(dataDir)/etcd/wal" }
     /// The Kubernetes components' data under `dataDir` (control-plane working directories, the kubelet's root).

@@ -16,6 +16,10 @@ public enum ControlPlane {
     public static let unitNames = ["kube-apiserver.service", "kube-controller-manager.service", "kube-scheduler.service"]
     /// `seed csr-approver` under systemd: approves kubelet serving certificates that pass every check.
     public static let csrApproverUnit = "kubeseed-csr-approver.service"
+    /// Each master's daily `seed certs renew --due`.
+    public static let certsRenewTimer = "kubeseed-certs-renew.timer"
+    /// Each master's `seed etcd snapshot save` every 12 hours, keeping the last 5 (k3s's defaults).
+    public static let etcdSnapshotTimer = "kubeseed-etcd-snapshot.timer"
     public static let seedExecutable = "/usr/bin/seed"
 
     public struct Cluster: Sendable, Equatable {
@@ -206,6 +210,33 @@ public enum ControlPlane {
         ]).render()
     }
 
+    /// A one-shot run of `seed ARGUMENTS` that `timer` starts; the timer fires at `calendar` (systemd's
+    /// OnCalendar) spread over `spread`, and catches up after a time the master was off.
+    public static func maintenanceUnits(_ name: String, description: String, arguments: [String], calendar: String, spread: String)
+        -> [(path: String, content: String)] {
+        let service = SystemdUnit(comment: commentLine, [
+            .init("Unit", [
+                ("Description", .text(description)),
+                ("ConditionFileIsExecutable", .text(seedExecutable)),
+                ("After", .text("etcd.service kube-apiserver.service")),
+            ]),
+            .init("Service", [
+                ("Type", .text("oneshot")),
+                ("ExecStart", .command(seedExecutable, arguments)),
+            ]),
+        ]).render()
+        let timer = SystemdUnit(comment: commentLine, [
+            .init("Unit", [("Description", .text("\(description), on a schedule"))]),
+            .init("Timer", [
+                ("OnCalendar", .text(calendar)),
+                ("RandomizedDelaySec", .text(spread)),
+                ("Persistent", .text("true")),
+            ]),
+            .init("Install", [("WantedBy", .text("timers.target"))]),
+        ]).render()
+        return [("/etc/systemd/system/\(name).service", service), ("/etc/systemd/system/\(name).timer", timer)]
+    }
+
     /// A client certificate and its key (PEM) to embed in a kubeconfig.
     public struct Credential: Sendable, Equatable {
         public var certificatePEM: String
@@ -281,6 +312,9 @@ public enum ControlPlane {
              unit("kube-scheduler", description: "Kubernetes scheduler", flags: schedulerFlags(c), after: ["kube-apiserver.service"],
                   workingDirectory: "\(c.dataDir)/kube-scheduler")),
             ("/etc/systemd/system/\(csrApproverUnit)", csrApproverUnitText()),
-        ]
+        ] + maintenanceUnits("kubeseed-certs-renew", description: "KubeSeed: renew certificates within 30 days of expiry",
+                             arguments: ["certs", "renew", "--due"], calendar: "daily", spread: "1h")
+          + maintenanceUnits("kubeseed-etcd-snapshot", description: "KubeSeed: etcd snapshot",
+                             arguments: ["etcd", "snapshot", "save", "--keep", "5"], calendar: "*-*-* 00/12:00:00", spread: "10min")
     }
 }

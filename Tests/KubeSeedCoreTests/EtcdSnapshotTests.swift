@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+@testable import KubeSeedCore
+
+/// Unit tests (pure logic): the snapshot stream's lines, snapshot names, and retention.
+@Suite struct EtcdSnapshotTests {
+    @Test func aResultLineCarriesItsBytesAndAnErrorLineThrows() throws {
+        let bytes = Data((0..<200).map { UInt8($0) })
+        let line = Data("{\"result\":{\"header\":{\"cluster_id\":\"1\"},\"remaining_bytes\":\"4096\",\"blob\":\"\(bytes.base64EncodedString())\"}}".utf8)
+        #expect(try EtcdSnapshot.blob(in: line) == bytes)
+        #expect(try EtcdSnapshot.blob(in: Data("{\"result\":{\"remaining_bytes\":\"0\"}}".utf8)).isEmpty)
+        let error = #expect(throws: EtcdSnapshot.StreamError.self) {
+            try EtcdSnapshot.blob(in: Data("{\"error\":{\"grpc_code\":14,\"message\":\"etcdserver: leader changed\"}}".utf8))
+        }
+        #expect(error?.description.contains("leader changed") == true)
+        for bad in ["not json", "[1,2]", "{\"other\":1}", "{\"result\":{\"blob\":\"%%%\"}}"] {
+            #expect(throws: EtcdSnapshot.StreamError.self, "\(bad)") { try EtcdSnapshot.blob(in: Data(bad.utf8)) }
+        }
+    }
+
+    @Test func namesRoundTripAndOnlyOurNamesHaveATime() throws {
+        let date = Date(timeIntervalSince1970: 1_796_000_123)
+        let name = EtcdSnapshot.fileName(node: "master-1", at: date)
+        #expect(name == "etcd-snapshot-master-1-20261130T005523Z.db")
+        #expect(EtcdSnapshot.takenAt(name) == date)
+        for other in ["etcd-snapshot-master-1-20261323T003523Z.db", "etcd-snapshot-master-1-2026112T003523Z.db", "etcd-snapshot-m-20261123T003523Z.db.bak",
+                      "backup.db", "etcd-snapshot-m-20261123T0035２3Z.db", ".partial-etcd-snapshot-m-20261123T003523Z.db", "etcd-snapshot-m-20260230T000000Z.db"] {
+            #expect(EtcdSnapshot.takenAt(other) == nil, "\(other)")
+        }
+    }
+
+    @Test func pruningKeepsTheNewestOfOurNamesAndNeverNamesAnotherFile() {
+        let names = (1...7).map { EtcdSnapshot.fileName(node: "master-1", at: Date(timeIntervalSince1970: 1_796_000_000 + Double($0) * 43_200)) }
+        let others = ["keep-me.db", "etcd-snapshot-by-hand.db", ".last-result"]
+        let pruned = EtcdSnapshot.pruned((others + names).shuffled(), keep: 5)
+        #expect(pruned == Array(names.prefix(2)).sorted())
+        #expect(EtcdSnapshot.pruned(names, keep: 7).isEmpty)
+        #expect(EtcdSnapshot.pruned(names, keep: 0) == names.sorted())
+    }
+}
