@@ -46,8 +46,7 @@ extension PKIStore {
             issuers[name] = made
             return made
         }
-        var pending: [(path: String, data: Data, mode: UInt16)] = []
-        var renewals: [Renewal] = []
+        var checked: [(name: String, ca: Issuer, current: Certificate, algorithm: KeyAlgorithm)] = []
         var seen = Set<String>()
         for name in names where seen.insert(name).inserted {
             let ca = try issuer(etcdNames.contains(name) ? ClusterPKI.etcdCAName : ClusterPKI.caName)
@@ -60,7 +59,17 @@ extension PKIStore {
                 throw HostError(.file, "\(certPath(name)) is not signed by \(etcdNames.contains(name) ? "the etcd CA" : "this cluster's CA")",
                                 cause: "run 'seed init' to put the cluster's own certificate back first")
             }
-            let (certificate, newKey) = try ca.issue(specs[name]!, key.algorithm, now: now)
+            checked.append((name, ca, current, key.algorithm))
+        }
+        // Every new key at once on every core, per algorithm.
+        var keys: [KeyAlgorithm: [PrivateKey]] = [:]
+        for algorithm in Set(checked.map(\.algorithm)) {
+            keys[algorithm] = try PrivateKey.generate(algorithm, count: checked.filter { $0.algorithm == algorithm }.count)
+        }
+        var pending: [(path: String, data: Data, mode: UInt16)] = []
+        var renewals: [Renewal] = []
+        for (name, ca, current, algorithm) in checked {
+            let (certificate, newKey) = try ca.issue(specs[name]!, algorithm, key: keys[algorithm]?.popLast(), now: now)
             pending += [(keyPath(name), Data(newKey.pem.utf8), 0o600), (certPath(name), Data(certificate.pem.utf8), 0o644)]
             renewals.append(Renewal(name: name, previousNotAfter: current.notValidAfter, notAfter: certificate.notValidAfter))
         }

@@ -176,7 +176,7 @@ public struct PKIStore {
     public func list(kubeconfigs: [String] = [], window: TimeInterval? = nil, now: Date = Date()) -> [Listed] {
         let window = window ?? renewWarning
         func listed(_ source: String, _ pem: String?) -> Listed {
-            guard let pem, let certificate = try? Certificate(pemEncoded: pem) else {
+            guard let block = pem.flatMap({ PEMBlock.first("CERTIFICATE", in: $0) }), let certificate = try? Certificate(pemEncoded: block) else {
                 return Listed(source: source, subject: "", names: [], notAfter: nil, problem: "not a PEM certificate")
             }
             let left = certificate.notValidAfter.timeIntervalSince(now)

@@ -89,13 +89,17 @@ import KubeSeedHostFakes
             """
         try host.root.writeAtomically("/etc/kubernetes/admin.kubeconfig", Data(kubeconfig.utf8), mode: 0o600)
         try host.root.writeAtomically("/etc/kubernetes/kube-scheduler.kubeconfig", Data("- not: [a kubeconfig".utf8), mode: 0o600)
+        // The kubelet keeps its certificate and key in one file.
+        let adminKey = try #require(try host.root.readText("/etc/kubernetes/cert/admin-key.pem"))
+        try host.root.writeAtomically("/etc/kubernetes/cert/kubelet-client-current.pem", Data((admin + adminKey).utf8), mode: 0o600)
         let listed = store.list(kubeconfigs: KubeconfigCredential.paths)
-        #expect(listed.count == 14, "\(listed.map(\.source))")
+        #expect(listed.count == 15, "\(listed.map(\.source))")
+        #expect(listed.first { $0.source == "kubelet-client-current.pem" }?.problem == nil)
         let embedded = try #require(listed.first { $0.source == "/etc/kubernetes/admin.kubeconfig (user admin)" })
         #expect(embedded.subject.contains("CN=admin") && embedded.problem == nil)
         #expect(listed.first { $0.source == "/etc/kubernetes/kube-scheduler.kubeconfig" }?.problem == "not a PEM certificate")
         // Five-year leaves inside a six-year window; the ten-year CAs not.
         let window = store.list(window: 6 * 366 * 86400)
-        #expect(window.filter { $0.problem != nil }.map(\.source).sorted() == (ClusterPKI.leafNames.map { "\($0).pem" }).sorted())
+        #expect(window.filter { $0.problem != nil }.map(\.source).sorted() == (ClusterPKI.leafNames.map { "\($0).pem" } + ["kubelet-client-current.pem"]).sorted())
     }
 }

@@ -160,5 +160,82 @@ idle_profile 60 "a master and node at rest"
 log "AGENT-IDLE threads=$(ls /proc/$agent_pid/task 2>/dev/null | wc -l) wakeups_60s=$(( $(agent_switches) - switches_before )) rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$agent_pid/status 2>/dev/null)"
 expect "seed-agent.service after 60 s at rest (one API-server ask, in a child) has one thread" \
   test "$(ls /proc/$agent_pid/task 2>/dev/null | wc -l)" = 1
+
+# Day 2 on the real control plane (after the rest measurement, which it would disturb).
+cert=/etc/kubernetes/cert
+snapdir=/srv/kubeseed-data/etcd/snapshots
+serial() { openssl x509 -noout -serial -in "$1" | cut -d= -f2; }
+served_serial() {  # HOST:PORT CA [s_client options]: the serial of the certificate HOST:PORT presents
+  local address=$1 ca=$2; shift 2
+  timeout 10 openssl s_client -connect "$address" -CAfile "$ca" "$@" </dev/null 2>/dev/null | openssl x509 -noout -serial | cut -d= -f2
+}
+# One /readyz through the node-local balancer every 200 ms until told to stop; each line: ms ok|fail.
+probe_api() {
+  rm -f "$state/probe.stop" "$state/probe.txt"
+  while [ ! -e "$state/probe.stop" ]; do
+    if printf 'GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' \
+        | timeout 5 socat -t 3 - OPENSSL:127.0.0.1:8443,cafile=$cert/ca.pem 2>/dev/null | grep -qx ok; then
+      echo "$(ms) ok" >> "$state/probe.txt"
+    else
+      echo "$(ms) fail" >> "$state/probe.txt"
+    fi
+    sleep 0.2
+  done
+}
+probe_report() {  # NAME: the probe's figures
+  local total failed first last
+  total=$(wc -l < "$state/probe.txt"); failed=$(grep -c ' fail$' "$state/probe.txt")
+  first=$(awk '$2 == "fail" {print $1; exit}' "$state/probe.txt"); last=$(awk '$2 == "fail" {t = $1} END {print t}' "$state/probe.txt")
+  log "$1 probe requests=$total failed=$failed outage_ms=$([ -n "$first" ] && echo $(( last - first )) || echo 0)"
+}
+
+expect "seed certs exits 0 and lists the kubeconfigs' certificates" bash -c "seed certs > $state/certs-day2.txt 2>&1 && grep -q 'admin.kubeconfig (user admin)' $state/certs-day2.txt"
+refuse "seed certs --window-days 2000 exits 1 (the leaves end within 5 years)" seed certs --window-days 2000
+expect "the renewal and snapshot timers are active on the master" systemctl is-active kubeseed-certs-renew.timer kubeseed-etcd-snapshot.timer
+systemctl list-timers --all 'kubeseed-*' 2>&1 | while read -r line; do log "TIMERS | $line"; done
+expect "the renewal timer's service renews nothing today" bash -c \
+  "systemctl start kubeseed-certs-renew.service && journalctl -u kubeseed-certs-renew.service -o cat | grep -q 'none ends within 30 days'"
+
+api_before=$(serial $cert/kube-apiserver.pem); etcd_before=$(serial $cert/etcd-server.pem); admin_before=$(serial $cert/admin.pem)
+probe_api & probe_pid=$!
+sleep 2
+t0=$(ms); seed certs renew --all > "$state/renew.txt" 2>&1; rc=$?
+log "RENEW exit=$rc wall_ms=$(( $(ms) - t0 ))"
+while read -r line; do log "RENEW | $line"; done < "$state/renew.txt"
+sleep 3; touch "$state/probe.stop"; wait $probe_pid
+probe_report RENEW
+[ $rc = 0 ] && pass "seed certs renew --all exits 0" || fail "seed certs renew --all exit $rc"
+expect "kube-apiserver.pem, etcd-server.pem and admin.pem have new serials" \
+  test "$(serial $cert/kube-apiserver.pem)" != "$api_before" -a "$(serial $cert/etcd-server.pem)" != "$etcd_before" -a "$(serial $cert/admin.pem)" != "$admin_before"
+expect "kube-apiserver serves the renewed certificate" test "$(served_serial 192.0.2.10:6443 $cert/ca.pem)" = "$(serial $cert/kube-apiserver.pem)"
+expect "etcd serves the renewed certificate" test "$(served_serial 192.0.2.10:2379 $cert/etcd-ca.pem -cert $cert/apiserver-etcd-client.pem -key $cert/apiserver-etcd-client-key.pem)" = "$(serial $cert/etcd-server.pem)"
+expect "kubectl with the rewritten admin kubeconfig lists the nodes" kc get nodes
+expect "root's kubeconfig is the rewritten admin one" cmp /root/.kube/config /etc/kubernetes/admin.kubeconfig
+expect "the controller manager and scheduler run on their rewritten kubeconfigs" systemctl is-active kube-controller-manager.service kube-scheduler.service
+expect "master-1 is Ready after the renewal" wait_for 180 bash -c "ready_nodes | grep -qx master-1=True"
+expect "a second renewal with --due changes nothing" bash -c "seed certs renew --due > $state/renew-due.txt 2>&1 && grep -q 'seed certs renew: unchanged' $state/renew-due.txt"
+
+expect "a ConfigMap made before the snapshot" kc create configmap day2-before-snapshot --from-literal=k=v
+t0=$(ms); seed etcd snapshot save > "$state/snapshot.txt" 2>&1; rc=$?
+log "SNAPSHOT exit=$rc wall_ms=$(( $(ms) - t0 )) $(cat "$state/snapshot.txt")"
+[ $rc = 0 ] && pass "seed etcd snapshot save exits 0 (the SHA-256 etcd sent matches)" || fail "seed etcd snapshot save exit $rc"
+snapshot=$(ls -t $snapdir/etcd-snapshot-master-1-*.db 2>/dev/null | head -n 1)
+log "SNAPSHOT file=$snapshot bytes=$(stat -c %s "$snapshot" 2>/dev/null)"
+expect "the snapshot is 0600 in a 0700 directory" test "$(stat -c %a "$snapshot"):$(stat -c %a $snapdir)" = "600:700"
+expect "etcdctl (an independent reader) reads the snapshot's status" etcdctl snapshot status "$snapshot"
+expect "seed etcd snapshot list shows it and the last save's result" bash -c "seed etcd snapshot list | grep -q \"$(basename "$snapshot")\""
+expect "the ConfigMap is deleted, another made, after the snapshot" bash -c "kc delete configmap day2-before-snapshot && kc create configmap day2-after-snapshot"
+cp "$snapshot" "$state/damaged.db"; printf '\xff' | dd of="$state/damaged.db" bs=1 seek=5000 conv=notrunc 2>/dev/null
+refuse "seed etcd restore refuses a damaged snapshot" seed etcd restore "$state/damaged.db"
+expect "and kube-apiserver never stopped for it" bash -c "systemctl show -p NRestarts,ActiveState kube-apiserver.service | grep -q ActiveState=active"
+t0=$(ms); seed etcd restore "$snapshot" > "$state/restore.txt" 2>&1; rc=$?
+log "RESTORE exit=$rc wall_ms=$(( $(ms) - t0 ))"
+while read -r line; do log "RESTORE | $line"; done < "$state/restore.txt"
+[ $rc = 0 ] && pass "seed etcd restore exits 0" || fail "seed etcd restore exit $rc"
+expect "after the restore the ConfigMap deleted after the snapshot is back" wait_for 60 kc get configmap day2-before-snapshot
+refuse "after the restore the ConfigMap made after the snapshot is gone" kc get configmap day2-after-snapshot
+expect "etcd answers healthy after the restore" etcdctl --endpoints=https://192.0.2.10:2379 --cacert $cert/etcd-ca.pem --cert $cert/apiserver-etcd-client.pem --key $cert/apiserver-etcd-client-key.pem endpoint health
+expect "master-1 is Ready after the restore" wait_for 240 bash -c "ready_nodes | grep -qx master-1=True"
+expect "the snapshot timer's service takes another" bash -c "systemctl start kubeseed-etcd-snapshot.service && test \$(ls $snapdir/etcd-snapshot-master-1-*.db | wc -l) = 2"
 echo "VMTEST DONE" | tee -a "$state/results.txt" > /dev/console
 systemctl poweroff

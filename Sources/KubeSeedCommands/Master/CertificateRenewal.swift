@@ -18,7 +18,7 @@ extension InitPhase {
     /// unit that reads a renewed file.
     static let renewal: [InitPhase] = [.renewCertificates, .restartStorage, .controlPlane, .rootKubectl, .restartReaders]
 
-    static let restartStorage = restarts("etcd, api server", only: ["etcd.service", ControlPlane.unitNames[0]])
+    static let restartStorage = restarts("etcd and api", only: ["etcd.service", ControlPlane.unitNames[0]])
     static let restartReaders = restarts("restarts", only: nil)
 
     static let renewCertificates = InitPhase(name: "certificates", needsMasterName: false) { operations, context in
