@@ -52,6 +52,13 @@ public struct HostRoot: Sendable {
     }
 
     /// What the regular file at `hostPath` (following a link) is now; `nil` when there is none.
+    /// The device `hostPath` itself (not a link's target) is on; a mount point's differs from its parent's.
+    public func device(_ hostPath: String) -> UInt64? {
+        var st = stat()
+        guard lstat(resolve(hostPath), &st) == 0 else { return nil }
+        return UInt64(st.st_dev)
+    }
+
     public func identity(_ hostPath: String) -> FileIdentity? {
         var st = stat()
         guard stat(resolve(hostPath), &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }

@@ -119,3 +119,35 @@ import KubeSeedHostFakes
         #expect(try host.snapshot(withTimes: true) == before, "the good one in the same batch is not written either")
     }
 }
+
+extension CertificateRenewalTests {
+    @Test func aRenewalCutShortBeforeItsRestartsIsFinishedByTheNextDueRun() async throws {
+        let (host, master, output) = try await initialized()
+        // Written, as a renewal killed before its restarts leaves them; nothing is due afterwards.
+        var store = PKIStore(root: host.root)
+        store.directory = master.certDirectory
+        _ = try store.renew(["apiserver-etcd-client", "kube-scheduler"], PKIParameters(paths.config()), journal: try ChangeJournal(root: host.root))
+        #expect(await master.renewCertificates(paths.config(), source: ClusterConfig.defaultPath, names: [], all: false, dueWithinDays: 30) == 0,
+                "\(output.text)")
+        let restarts = host.services.calls.filter { $0.hasPrefix("restart ") }
+        #expect(restarts == ["restart kube-apiserver.service", "restart kube-scheduler.service"], "\(host.services.calls)")
+        // And once restarted, the next run leaves them be.
+        host.services.calls = []
+        output.text = ""
+        #expect(await master.renewCertificates(paths.config(), source: ClusterConfig.defaultPath, names: [], all: false, dueWithinDays: 30) == 0)
+        #expect(!host.services.calls.contains { $0.hasPrefix("restart") }, "\(host.services.calls)")
+        #expect(output.text.contains("seed certs renew: unchanged"), "\(output.text)")
+    }
+
+    @Test func aUnitStoppedOnPurposeStaysStopped() async throws {
+        let (host, master, output) = try await initialized()
+        try host.services.stop("kube-scheduler.service")
+        try host.services.stop(ControlPlane.certsRenewTimer)
+        host.services.calls = []
+        #expect(await master.renewCertificates(paths.config(), source: ClusterConfig.defaultPath, names: ["kube-scheduler"], all: false, dueWithinDays: nil) == 0,
+                "\(output.text)")
+        #expect(host.services.units["kube-scheduler.service"]?.activeState == "inactive")
+        #expect(host.services.units[ControlPlane.certsRenewTimer]?.activeState == "inactive")
+        #expect(!host.services.calls.contains { $0.hasPrefix("start") || $0.hasPrefix("enable") || $0.hasPrefix("restart") }, "\(host.services.calls)")
+    }
+}

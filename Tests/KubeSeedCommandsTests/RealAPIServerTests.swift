@@ -160,6 +160,36 @@ import KubeSeedAPI
         output.text = ""
         #expect(await operations.saveSnapshot(file: path, keep: nil) == 1)
         #expect(output.text.contains("exists"), "\(output.text)")
+
+        // seed node remove: worker-1's pod is evicted through the real Eviction API (no kubelet here: it stays
+        // terminating until the pod garbage collector sees its Node gone), the Node is deleted, and worker-1
+        // leaves the address book, so a serving request under its name is never approved (left pending, as
+        // for any name no join file here was minted for).
+        let pod = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"on-worker-1","namespace":"default"},"spec":{"nodeName":"worker-1","containers":[{"name":"c","image":"kubeseed.local/busybox:1"}]}}"#
+        try pod.write(toFile: "\(dir)/pod.json", atomically: true, encoding: .utf8)
+        #expect(await Self.eventually(30) { plane.kubectl(["create", "-f", "\(dir)/pod.json"]).status == 0 })
+        output.text = ""
+        #expect(await operations.removeNode("worker-1", timeout: .seconds(60), pause: .milliseconds(500)) == 0, "\(output.text)")
+        #expect(output.text.contains("cordoned worker-1") && output.text.contains("evicted default/on-worker-1") && output.text.contains("deleted Node worker-1"),
+                "\(output.text)")
+        #expect(plane.kubectl(["get", "node", "worker-1"]).output.contains("NotFound"))
+        #expect(try MasterOperations.addressBook(root: plane.host.root).book.nodes["worker-1"] == nil)
+        let afterRemoval = try Self.keyAndRequest(dir, "worker-1-serving-after", subject: "/O=system:nodes/CN=system:node:worker-1", ips: ["192.0.2.11"])
+        try Self.csrObject("worker-1-serving-after", signer: KubeletServingReview.signer, usages: ["digital signature", "key encipherment", "server auth"],
+                           request: afterRemoval.request).write(toFile: "\(dir)/after.json", atomically: true, encoding: .utf8)
+        #expect(plane.kubectlAs(asNode, ["create", "-f", "\(dir)/after.json"]).status == 0)
+        let bookAfter = try MasterOperations.addressBook(root: plane.host.root, etcdMembers: []).book
+        let decisions = Output()
+        let approverAfter = CSRApprover(client: admin, addressBook: { bookAfter }, log: { decisions.text += $0 + "\n" }, status: { _ in })
+        await approverAfter.run(requests: 1)
+        await approverAfter.drain()
+        #expect(condition("worker-1-serving-after") == "", "not approved, not denied: left")
+        #expect(decisions.text.contains("worker-1-serving-after") && decisions.text.contains("left pending"), "\(decisions.text)")
+        // Again: nothing left to do. A bad name: exit 2.
+        output.text = ""
+        #expect(await operations.removeNode("worker-1") == 0, "\(output.text)")
+        #expect(output.text.contains("was not registered"), "\(output.text)")
+        #expect(await operations.removeNode("Worker_1") == 2)
     }
 }
 

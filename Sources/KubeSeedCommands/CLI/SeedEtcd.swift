@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import KubeSeedCore
 import KubeSeedHost
 
@@ -30,7 +31,7 @@ struct EtcdSnapshotCommand: AsyncParsableCommand {
         @Argument(help: "Where to write it (default: etcd-snapshot-NODE-TIME.db in the snapshot directory); never over an existing file.") var file: String?
         @Option(help: "Then delete all but the newest N snapshots in the snapshot directory.") var keep: Int?
         func run() async throws {
-            let code = try await MasterOperations.live("seed etcd snapshot save").saveSnapshot(file: file, keep: keep)
+            let code = try await MasterOperations.live("seed etcd snapshot save").saveSnapshot(file: file.map(absolute), keep: keep)
             if code != 0 { throw ExitCode(code) }
         }
     }
@@ -65,10 +66,16 @@ struct EtcdRestoreCommand: AsyncParsableCommand {
             what was running. Refuses an etcd of more than one member.
             """)
     @Argument(help: "The snapshot file.") var file: String
+    @Flag(help: "etcd does not answer, and this master's etcd is the cluster's only member: restore anyway.") var onlyMember = false
     func run() async throws {
-        let code = try await MasterOperations.live("seed etcd restore").restoreSnapshot(file)
+        let code = try await MasterOperations.live("seed etcd restore").restoreSnapshot(absolute(file), onlyMember: onlyMember)
         if code != 0 { throw ExitCode(code) }
     }
+}
+
+/// `path` from the current directory when it is relative.
+func absolute(_ path: String) -> String {
+    path.hasPrefix("/") || path.isEmpty ? path : FileManager.default.currentDirectoryPath + "/" + path
 }
 
 extension MasterOperations {

@@ -13,10 +13,11 @@ enum CertificateSelection: Sendable, Equatable {
 
 extension InitPhase {
     /// `seed certs renew`: the certificates; etcd and then the API server where they read a renewed file,
-    /// each healthy before the next; the kubeconfigs that embed a renewed certificate and root's copy of the
-    /// admin one (the control-plane phase restarts the units whose kubeconfig changed); then every other
-    /// unit that reads a renewed file.
-    static let renewal: [InitPhase] = [.renewCertificates, .restartStorage, .controlPlane, .rootKubectl, .restartReaders]
+    /// each healthy before the next; the kubeconfigs that embed a renewed certificate (the units that read
+    /// them restart) and root's copy of the admin one; then every other unit that reads a renewed file.
+    /// A unit that runs since before a file it reads was written (a renewal cut short) restarts too.
+    /// Nothing else of the control plane is touched: no unit is started, enabled or given new flags.
+    static let renewal: [InitPhase] = [.renewCertificates, .restartStorage, .renewKubeconfigs, .rootKubectl, .restartReaders]
 
     static let restartStorage = restarts("etcd and api", only: ["etcd.service", ControlPlane.unitNames[0]])
     static let restartReaders = restarts("restarts", only: nil)
@@ -39,18 +40,49 @@ extension InitPhase {
         return Result(state: .changed, detail: "renewed " + detail.joined(separator: ", "), changes: renewed.count * 2)
     }
 
-    /// Restarts, one at a time, the units of `only` (all when `nil`) that read a renewed file and no phase
-    /// of this run restarted yet; etcd and the API server are each healthy before the next.
+    /// The kubeconfigs that carry a certificate, written again where theirs changed.
+    static let renewKubeconfigs = InitPhase(name: "kubeconfigs") { operations, context in
+        let files = ControlPlane.files(context.cluster, caPEM: try operations.identity("admin").caPEM, credentials: try operations.controlPlaneCredentials(),
+                                       encryptionKey: Array(repeating: 0, count: 32))
+            .filter { KubeconfigCredential.paths.contains($0.path) }
+        let observed = try ComponentObserver(root: operations.root, services: operations.effects.services).observe(files, units: [])
+        let written = try context.session.apply(ComponentPlanner.plan(files, observed, units: []).steps)
+        var restarted: [String] = []
+        for unit in Set(files.flatMap(\.restarts)).sorted() where !context.restartedUnits.contains(unit) {
+            guard let state = try operations.effects.services?.unitState(unit), state.isActive else { continue }
+            let newer = state.activeEnterMicroseconds > 0 && files.filter { $0.restarts.contains(unit) }.contains { (operations.root.modifiedMicroseconds($0.path) ?? 0) > state.activeEnterMicroseconds }
+            guard newer else { continue }
+            _ = try context.session.apply([.restartUnit(unit)])
+            context.restartedUnits.insert(unit)
+            restarted.append(unit)
+        }
+        if written.isEmpty && restarted.isEmpty { return Result(state: .ok, detail: "\(files.count) up to date") }
+        var detail = written.map { "\($0.step)" }
+        if !restarted.isEmpty { detail.append("restarted \(restarted.joined(separator: ", "))") }
+        return Result(state: .changed, detail: detail.joined(separator: ", "), changes: written.count + restarted.count)
+    }
+
+    /// Restarts, one at a time, the running units of `only` (all when `nil`) that read a certificate renewed
+    /// now or written since they started, and no phase of this run restarted yet; etcd and the API server
+    /// are each healthy before the next.
     static func restarts(_ name: String, only: Set<String>?) -> InitPhase { InitPhase(name: name) { operations, context in
-        let units = ClusterPKI.readers(ofAll: context.renewed).filter { !context.restartedUnits.contains($0) && only?.contains($0) ?? true }
         guard let services = operations.effects.services else {
+            let units = ClusterPKI.readers(ofAll: context.renewed)
             return units.isEmpty ? Result(state: .ok, detail: "none needed")
                 : Result(state: .waiting, detail: "no systemd bus: restart \(units.joined(separator: ", ")) by hand")
         }
         var restarted: [String] = []
-        var inactive: [String] = []
-        for unit in units {
-            guard try services.unitState(unit).isActive else { inactive.append(unit); continue }
+        for unit in ClusterPKI.readers(ofAll: ClusterPKI.leafNames) where !context.restartedUnits.contains(unit) && only?.contains(unit) ?? true {
+            let state = try services.unitState(unit)
+            guard state.isActive else { continue }
+            let reads = ClusterPKI.leafNames.filter { ClusterPKI.readers(of: $0).contains(unit) }
+            let renewedNow = reads.contains { context.renewed.contains($0) }
+            let writtenSince = state.activeEnterMicroseconds > 0 && reads.contains { name in
+                ["\(operations.certDirectory)/\(name).pem", "\(operations.certDirectory)/\(name)-key.pem"].contains {
+                    (operations.root.modifiedMicroseconds($0) ?? 0) > state.activeEnterMicroseconds
+                }
+            }
+            guard renewedNow || writtenSince else { continue }
             _ = try context.session.apply([.restartUnit(unit)])
             context.restartedUnits.insert(unit)
             restarted.append(unit)
@@ -60,9 +92,8 @@ extension InitPhase {
             default: break
             }
         }
-        var detail = restarted.isEmpty ? "none needed" : "restarted \(restarted.joined(separator: ", ")), each healthy before the next"
-        if !inactive.isEmpty { detail += "; not running, left: \(inactive.joined(separator: ", "))" }
-        return Result(state: restarted.isEmpty ? .ok : .changed, detail: detail, changes: restarted.count)
+        return restarted.isEmpty ? Result(state: .ok, detail: "none needed")
+            : Result(state: .changed, detail: "restarted \(restarted.joined(separator: ", ")), each healthy before the next", changes: restarted.count)
     } }
 }
 

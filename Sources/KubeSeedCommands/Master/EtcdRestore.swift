@@ -12,69 +12,96 @@ extension MasterOperations {
     /// Restores this master's etcd from `file` (checked against its SHA-256 first): the control plane and
     /// etcd stop, etcd's data and WAL directories move aside, `etcdctl snapshot restore` makes new ones
     /// (a new cluster token), etcd starts and answers healthy, and the control plane starts again. Any
-    /// failure after the move puts the old directories back and starts what was running. The old
-    /// directories are kept beside the new ones, named in the output, for the operator to remove.
+    /// failure after the first stop stops what this run started, puts the old directories back and starts
+    /// what was running; what could not be put back is said. The old directories are kept beside the new
+    /// ones, named in the output, for the operator to remove.
     ///
-    /// Only for a one-member etcd: with more members each would have to be restored from the same
-    /// snapshot at once, which this does not do, so it refuses (nothing changed).
-    public func restoreSnapshot(_ file: String, etcdctl: String = "/usr/bin/etcdctl") async -> Int32 {
+    /// Only for a one-member etcd, as etcd's member list says. When etcd does not answer (the reason for
+    /// many a restore) the operator says so with `onlyMember`; a restore here of one member of several
+    /// would make a second cluster beside the first.
+    public func restoreSnapshot(_ file: String, onlyMember: Bool = false, etcdctl: String = "/usr/bin/etcdctl") async -> Int32 {
         let command = "seed etcd restore"
         guard effectiveUID == 0 else { write("\(command): must run as root\n"); return 1 }
         guard let (config, ip, name) = recordedMaster(command) else { return 1 }
         guard let services = effects.services else { write("\(command): nothing changed: \(effects.busError ?? "no systemd bus")\n"); return 1 }
-        // The refusals: nothing changes.
+        func refuse(_ why: String, _ code: Int32 = 2) -> Int32 {
+            write("\(command): nothing changed: \(why)\n")
+            return code
+        }
+        guard file.hasPrefix("/") else { return refuse("FILE must be an absolute path") }
+        guard root.identity(file) != nil, root.readLink(file) == nil, !root.isDirectory(file) else {
+            return refuse("\(file) is not a regular file")
+        }
         let check: EtcdSnapshotFiles.Check
-        do { check = try EtcdSnapshotFiles.check(root, file) } catch {
-            write("\(command): nothing changed: \(error)\n")
-            return 2
-        }
+        do { check = try EtcdSnapshotFiles.check(root, file) } catch { return refuse("\(error)") }
         guard check.hashMatches == true else {
-            write("\(command): nothing changed: \(file) \(check.hashMatches == false ? "does not match the SHA-256 at its end: it is damaged" : "carries no SHA-256 to check it against (not a snapshot 'seed etcd snapshot save' or etcdctl took)")\n")
-            return 2
+            return refuse("\(file) \(check.hashMatches == false ? "does not match the SHA-256 at its end: it is damaged" : "carries no SHA-256 to check it against (not a snapshot 'seed etcd snapshot save' or etcdctl took)")")
         }
-        guard FileManager.default.isExecutableFile(atPath: etcdctl) else {
-            write("\(command): nothing changed: \(etcdctl) is missing: apt install etcd-client\n")
-            return 1
-        }
-        let unit = (try? root.readText(EtcdUnit.path)) ?? nil
-        let peers = unit.map(EtcdUnit.initialClusterHosts) ?? []
-        if peers.count > 1 {
-            write("\(command): nothing changed: etcd's unit names \(peers.count) members (\(peers.joined(separator: ", "))); a restore here covers a one-member etcd only. "
-                  + "Remove the other masters first ('seed-agent reset' on each), restore here, then join them again ('seed join-file NAME --role control-plane')\n")
-            return 2
-        }
-        if let members = try? await localEtcdMembers(attempts: 2), members.count > 1 {
-            write("\(command): nothing changed: etcd has \(members.count) members (\(members.map(\.displayName).joined(separator: ", "))); a restore here covers a one-member etcd only. "
-                  + "Remove the other masters first ('seed-agent reset' on each), restore here, then join them again\n")
-            return 2
-        }
+        guard FileManager.default.isExecutableFile(atPath: etcdctl) else { return refuse("\(etcdctl) is missing: apt install etcd-client", 1) }
         let settings = config.host
-        let stamp = EtcdSnapshot.stamp(Date())
         let directories = [settings.etcdDataDir, settings.etcdWALDir]
-        let asides = directories.map { "\($0).before-restore-\(stamp)" }
+        for directory in directories {
+            if root.readLink(directory) != nil { return refuse("\(directory) is a symbolic link: restore into its target by hand") }
+            let parent = (directory as NSString).deletingLastPathComponent
+            if let own = root.device(directory), let above = root.device(parent), own != above {
+                return refuse("\(directory) is a mount point: it cannot be moved aside; restore into it by hand")
+            }
+        }
+        switch await countMembers() {
+        case .counted(let members) where members.count > 1:
+            return refuse("etcd has \(members.count) members (\(members.map(\.displayName).joined(separator: ", "))); a restore here covers a one-member etcd only. "
+                          + "Remove the other masters first ('seed-agent reset' on each), restore here, then join them again ('seed join-file NAME --role control-plane')")
+        case .counted:
+            break
+        case .unanswered(let why) where !onlyMember:
+            return refuse("etcd does not answer (\(why)), so its members cannot be counted. If this master's etcd is the cluster's only member, "
+                          + "run again with --only-member; if there are others, restoring here would make a second cluster beside theirs")
+        case .unanswered:
+            break
+        }
+        let stamp = EtcdSnapshot.stamp(Date())
         let started = ContinuousClock.now
         do {
             return try await HostSession.with(root, effects: effects, at: location) { _ in
                 var stopped: [String] = []
-                var moved: [(String, String)] = []
+                var moved: [(from: String, to: String)] = []
                 var restoring = false
                 func undo(_ why: String) {
-                    try? services.stop("etcd.service")
-                    if restoring { for directory in directories { try? root.removeTree(directory) } }
-                    for (from, to) in moved.reversed() { try? root.move(to, to: from) }
-                    for unit in stopped.reversed() { try? services.start(unit) }
-                    let restarted = stopped.isEmpty ? "" : " and \(stopped.reversed().joined(separator: ", ")) started again"
-                    write("\(command): failed; etcd's data is as it was\(restarted): \(why)\n")
+                    var problems: [String] = []
+                    // Whatever this run started runs on the restored data: stop it before the data goes back.
+                    for unit in Self.restoreStopOrder where stopped.contains(unit) && ((try? services.unitState(unit).isActive) ?? true) {
+                        do { try services.stop(unit) } catch { problems.append("stop \(unit): \(error)") }
+                    }
+                    if restoring {
+                        for directory in directories {
+                            do { try root.removeTree(directory) } catch { problems.append("\(error)") }
+                        }
+                    }
+                    for (from, to) in moved.reversed() {
+                        do { try root.move(to, to: from) } catch { problems.append("put \(to) back as \(from): \(error)") }
+                    }
+                    for unit in stopped.reversed() {
+                        do { try services.start(unit) } catch { problems.append("start \(unit): \(error)") }
+                    }
+                    if problems.isEmpty {
+                        let restarted = stopped.isEmpty ? "" : " and \(stopped.reversed().joined(separator: ", ")) started again"
+                        write("\(command): failed; etcd's data is as it was\(restarted): \(why)\n")
+                    } else {
+                        write("\(command): failed (\(why)), and putting things back failed too: \(problems.joined(separator: "; ")). "
+                              + "etcd's data from before is in \(moved.map(\.to).joined(separator: " and ")); put it back by hand\n")
+                    }
                 }
                 do {
                     for unit in Self.restoreStopOrder where try services.unitState(unit).isActive {
-                        try services.stop(unit)
                         stopped.append(unit)
+                        try services.stop(unit)
                     }
                     write("\(command): stopped \(stopped.isEmpty ? "nothing (none was running)" : stopped.joined(separator: ", "))\n")
-                    for (directory, aside) in zip(directories, asides) where root.exists(directory) {
-                        try root.move(directory, to: aside)
+                    for directory in directories where root.exists(directory) {
+                        let aside = "\(directory).before-restore-\(stamp)"
+                        // Recorded first: a rename whose flush fails has still happened.
                         moved.append((directory, aside))
+                        try root.move(directory, to: aside)
                     }
                     let peer = IPAddress.httpsURL(ip, port: 2380)
                     restoring = true
@@ -86,6 +113,7 @@ extension MasterOperations {
                     guard restored.status == 0 else {
                         throw HostError(.program, "etcdctl snapshot restore exited \(restored.status)", cause: restored.output.trimmingCharacters(in: .whitespacesAndNewlines))
                     }
+                    if !stopped.contains("etcd.service") { stopped.append("etcd.service") }
                     try services.start("etcd.service")
                     _ = try await etcdHealth(ip)
                     for unit in stopped.reversed() where unit != "etcd.service" { try services.start(unit) }
@@ -95,13 +123,20 @@ extension MasterOperations {
                     return 1
                 }
                 let elapsed = ContinuousClock.now - started
-                write("\(command): etcd restored from \(file) (\(check.size) bytes) and healthy; \(stopped.reversed().filter { $0 != "etcd.service" }.joined(separator: ", ")) started again (\(elapsed.milliseconds) ms)\n")
-                if !moved.isEmpty { write("  the data before the restore is kept in \(moved.map(\.1).joined(separator: " and ")): remove it once the cluster is as it should be\n") }
+                let others = stopped.reversed().filter { $0 != "etcd.service" }
+                write("\(command): etcd restored from \(file) (\(check.size) bytes) and healthy\(others.isEmpty ? "" : "; \(others.joined(separator: ", ")) started again") (\(elapsed.milliseconds) ms)\n")
+                if !moved.isEmpty { write("  the data before the restore is kept in \(moved.map(\.to).joined(separator: " and ")): remove it once the cluster is as it should be\n") }
                 return 0
             }
         } catch {
-            write("\(command): nothing changed: \(error)\n")
-            return 1
+            return refuse("\(error)", 1)
         }
+    }
+
+    /// etcd's members as this master's etcd lists them, or why it did not answer.
+    enum MemberCount { case counted([EtcdMember]), unanswered(String) }
+
+    func countMembers() async -> MemberCount {
+        do { return .counted(try await localEtcdMembers(attempts: 2)) } catch { return .unanswered("\(error)") }
     }
 }

@@ -120,7 +120,6 @@ extension MasterOperations {
         let runner = context.session.runner()
         try runner.apply(plan.steps, observed: NodeObservation())
         let runnable = units.allSatisfy { observed.binaries.contains($0.binary!) }
-        for case .restartUnit(let unit) in runner.performed.map(\.step) { context.restartedUnits.insert(unit) }
         let written = plan.steps.filter { if case .writeFile = $0 { return true }; return false }.count
         var detail = written == 0 ? "\(files.count) files up to date" : "\(written) of \(files.count) files written"
         let activation = runner.performed.filter { if case .writeFile = $0.step { return false }; return true }
