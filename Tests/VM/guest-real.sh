@@ -196,6 +196,18 @@ systemctl list-timers --all 'kubeseed-*' 2>&1 | while read -r line; do log "TIME
 expect "the renewal timer's service renews nothing today" bash -c \
   "systemctl start kubeseed-certs-renew.service && journalctl -u kubeseed-certs-renew.service -o cat | grep -q 'none ends within 30 days'"
 
+# Certificates that neither etcd nor the API server reads: no request through the balancer fails.
+probe_api & probe_pid=$!
+sleep 2
+t0=$(ms); seed certs renew kube-controller-manager kube-scheduler admin kube-proxy > "$state/renew-some.txt" 2>&1; rc=$?
+log "RENEW-SOME exit=$rc wall_ms=$(( $(ms) - t0 ))"
+while read -r line; do log "RENEW-SOME | $line"; done < "$state/renew-some.txt"
+sleep 3; touch "$state/probe.stop"; wait $probe_pid
+probe_report RENEW-SOME
+[ $rc = 0 ] && pass "seed certs renew of four client certificates exits 0" || fail "seed certs renew of four exit $rc"
+expect "renewing them restarted neither etcd nor kube-apiserver" bash -c "! grep -Eq 'restart(ed)? (etcd|kube-apiserver)' $state/renew-some.txt"
+expect "no /readyz through the balancer failed while they were renewed" test "$(grep -c ' fail$' "$state/probe.txt")" = 0
+
 api_before=$(serial $cert/kube-apiserver.pem); etcd_before=$(serial $cert/etcd-server.pem); admin_before=$(serial $cert/admin.pem)
 probe_api & probe_pid=$!
 sleep 2
