@@ -80,4 +80,17 @@ import KubeSeedHostFakes
         let stops = host.services.calls.filter { $0.hasPrefix("stop ") }
         #expect(stops == MasterOperations.restoreStopOrder.map { "stop \($0)" }, "\(host.services.calls)")
     }
+
+    @Test func aStopThatFailsStartsAgainWhatWasStoppedAndTouchesNoData() async throws {
+        let cluster = FakeCluster(firstMember: MasterSuccessPathTests.master1.name, ip: MasterSuccessPathTests.master1.ip)
+        let (host, master, output) = try await initialized(cluster)
+        let before = try host.snapshot()
+        host.services.failNext["stop"] = 1
+        #expect(await master.restoreSnapshot("/snap.db", etcdctl: "/bin/true") == 1)
+        #expect(output.text.contains("failed; etcd's data is as it was"), "\(output.text)")
+        #expect(try host.snapshot() == before)
+        for unit in MasterOperations.restoreStopOrder {
+            #expect(host.services.units[unit]?.activeState == "active", "\(unit) \(host.services.calls)")
+        }
+    }
 }

@@ -168,11 +168,16 @@ import KubeSeedAPI
         let pod = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"on-worker-1","namespace":"default"},"spec":{"nodeName":"worker-1","containers":[{"name":"c","image":"kubeseed.local/busybox:1"}]}}"#
         try pod.write(toFile: "\(dir)/pod.json", atomically: true, encoding: .utf8)
         #expect(await Self.eventually(30) { plane.kubectl(["create", "-f", "\(dir)/pod.json"]).status == 0 })
+        // A second join file for it: a token and its Secret that the removal takes too.
+        #expect(await operations.mintJoinFile(JoinRequest(nodeName: "worker-1", nodeIP: "192.0.2.11", expires: now.addingTimeInterval(3600)), output: nil) == 0, "\(output.text)")
         output.text = ""
         #expect(await operations.removeNode("worker-1", timeout: .seconds(60), pause: .milliseconds(500)) == 0, "\(output.text)")
         #expect(output.text.contains("cordoned worker-1") && output.text.contains("evicted default/on-worker-1") && output.text.contains("deleted Node worker-1"),
                 "\(output.text)")
         #expect(plane.kubectl(["get", "node", "worker-1"]).output.contains("NotFound"))
+        #expect(output.text.contains("deleted  Secret kube-system/bootstrap-token-"), "\(output.text)")
+        #expect(try TokenStore(root: plane.host.root).load().allSatisfy { $0.node != "worker-1" })
+        #expect(!plane.kubectl(["-n", "kube-system", "get", "secrets", "-o", "name"]).output.contains("bootstrap-token-"), "no token Secret is left for it")
         #expect(try MasterOperations.addressBook(root: plane.host.root).book.nodes["worker-1"] == nil)
         let afterRemoval = try Self.keyAndRequest(dir, "worker-1-serving-after", subject: "/O=system:nodes/CN=system:node:worker-1", ips: ["192.0.2.11"])
         try Self.csrObject("worker-1-serving-after", signer: KubeletServingReview.signer, usages: ["digital signature", "key encipherment", "server auth"],
@@ -187,8 +192,8 @@ import KubeSeedAPI
         #expect(decisions.text.contains("worker-1-serving-after") && decisions.text.contains("left pending"), "\(decisions.text)")
         // Again: nothing left to do. A bad name: exit 2.
         output.text = ""
-        #expect(await operations.removeNode("worker-1") == 0, "\(output.text)")
-        #expect(output.text.contains("was not registered"), "\(output.text)")
+        #expect(await operations.removeNode("worker-1") == 1, "\(output.text)")
+        #expect(output.text.contains("no node worker-1"), "\(output.text)")
         #expect(await operations.removeNode("Worker_1") == 2)
     }
 }

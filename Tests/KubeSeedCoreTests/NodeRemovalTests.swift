@@ -36,4 +36,17 @@ import Testing
         #expect(NodeRemoval.pods(on: "worker-1").path == "/api/v1/pods?fieldSelector=spec.nodeName%3Dworker-1")
         #expect(NodeRemoval.deleteNode("a/../b").path == "/api/v1/nodes/a%2F..%2Fb")
     }
+
+    @Test func onlyTheNodesOwnTokenSecretsAreNamedAndTheTokenIsNeverRead() throws {
+        func secret(_ name: String, _ description: String) -> String {
+            #"{"metadata":{"name":"\#(name)"},"data":{"description":"\#(Data(description.utf8).base64EncodedString())","token-secret":"c2VjcmV0"}}"#
+        }
+        let list = #"{"kind":"SecretList","items":["# + [
+            secret("bootstrap-token-aaaaaa", "kubeseed join file for worker-1"), secret("bootstrap-token-bbbbbb", "kubeseed join file for worker-10"),
+            secret("bootstrap-token-cccccc", "kubeseed join file for worker-1 "), #"{"metadata":{"name":"bootstrap-token-dddddd"}}"#,
+            secret("bootstrap-token-eeeeee", "kubeseed join file for worker-1"),
+        ].joined(separator: ",") + "]}"
+        #expect(try NodeRemoval.tokenSecretNames(for: "worker-1", in: Data(list.utf8)) == ["bootstrap-token-aaaaaa", "bootstrap-token-eeeeee"])
+        #expect(throws: NodeRemoval.AnswerError.self) { try NodeRemoval.tokenSecretNames(for: "worker-1", in: Data("{}".utf8)) }
+    }
 }

@@ -4,7 +4,9 @@ import KubeSeedCore
 
 /// The parsers of what other machines answer: etcd's v3 JSON gateway (`EtcdMembership.members(in:)`,
 /// `addedMember(in:)`, `errorMessage`) and the API server's EndpointSlice (`APIServerDiscovery.endpoints(in:)`),
-/// plus the state file the agent keeps from it (`APIServerDiscovery.parse`). Findings: a trap, a memory
+/// plus the state file the agent keeps from it (`APIServerDiscovery.parse`); a line of etcd's snapshot
+/// stream (`EtcdSnapshot.blob(in:)`), a snapshot file name (`EtcdSnapshot.takenAt`), a PodList
+/// (`NodeRemoval.sort`) and a kubeconfig's inline certificates (`KubeconfigCredential.certificates`). Findings: a trap, a memory
 /// error, a hang; an endpoint found that the join file's own endpoint parser would refuse (it goes into
 /// the balancer's configuration); a state file rendered from found endpoints that does not read back;
 /// a member list answer that is not an error and yet drops a member with a valid ID; a member list read
@@ -53,5 +55,19 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     _ = try? EtcdMembership.addedMember(in: body)
     _ = EtcdMembership.errorMessage(body)
+    do { _ = try EtcdSnapshot.blob(in: body) } catch is EtcdSnapshot.StreamError {} catch { Fuzz.unexpected("api-answers", error) }
+    do {
+        let pods = try NodeRemoval.sort(body)
+        let all = pods.toEvict + pods.terminating + pods.leftWithNode
+        if Set(all).count > all.count { Fuzz.finding("api-answers", "a pod was sorted twice") }
+    } catch is NodeRemoval.AnswerError {
+    } catch {
+        Fuzz.unexpected("api-answers", error)
+    }
+    let text = Fuzz.text(data, size)
+    if let taken = EtcdSnapshot.takenAt(text), !text.hasSuffix(EtcdSnapshot.stamp(taken) + EtcdSnapshot.suffix) {
+        Fuzz.finding("api-answers", "snapshot name \(text.debugDescription) read as \(taken), which is named otherwise")
+    }
+    _ = KubeconfigCredential.certificates(in: text)
     return 0
 }

@@ -77,9 +77,12 @@ extension InitPhase {
             guard state.isActive else { continue }
             let reads = ClusterPKI.leafNames.filter { ClusterPKI.readers(of: $0).contains(unit) }
             let renewedNow = reads.contains { context.renewed.contains($0) }
+            // A modification time in the future (a clock set back since) says nothing about the unit's start.
+            let now = UInt64(Date().timeIntervalSince1970 * 1_000_000)
             let writtenSince = state.activeEnterMicroseconds > 0 && reads.contains { name in
                 ["\(operations.certDirectory)/\(name).pem", "\(operations.certDirectory)/\(name)-key.pem"].contains {
-                    (operations.root.modifiedMicroseconds($0) ?? 0) > state.activeEnterMicroseconds
+                    let modified = operations.root.modifiedMicroseconds($0) ?? 0
+                    return modified > state.activeEnterMicroseconds && modified <= now
                 }
             }
             guard renewedNow || writtenSince else { continue }

@@ -66,30 +66,42 @@ extension MasterOperations {
                 var stopped: [String] = []
                 var moved: [(from: String, to: String)] = []
                 var restoring = false
+                var startedEtcd = false
                 func undo(_ why: String) {
-                    var problems: [String] = []
-                    // Whatever this run started runs on the restored data: stop it before the data goes back.
-                    for unit in Self.restoreStopOrder where stopped.contains(unit) && ((try? services.unitState(unit).isActive) ?? true) {
-                        do { try services.stop(unit) } catch { problems.append("stop \(unit): \(error)") }
+                    // Whatever this run started runs on the restored data: it stops before the data goes back,
+                    // and if one does not stop, no directory is touched under it.
+                    var stopFailures: [String] = []
+                    for unit in Self.restoreStopOrder where (stopped.contains(unit) || (unit == "etcd.service" && startedEtcd))
+                        && ((try? services.unitState(unit).isActive) ?? true) {
+                        do { try services.stop(unit) } catch { stopFailures.append("stop \(unit): \(error)") }
                     }
+                    guard stopFailures.isEmpty else {
+                        write("\(command): failed (\(why)), and \(stopFailures.joined(separator: "; ")); nothing was put back under a running unit. "
+                              + (restoring ? "etcd's directories hold the restored data; the data from before is in \(moved.filter { root.exists($0.to) }.map(\.to).joined(separator: " and ")). " : "")
+                              + "Stop the control plane and etcd, then move the directories back by hand\n")
+                        return
+                    }
+                    var dataFailures: [String] = []
+                    // `restoring` is set only once every directory there was is moved aside: what is at these paths now is etcdctl's.
                     if restoring {
                         for directory in directories {
-                            do { try root.removeTree(directory) } catch { problems.append("\(error)") }
+                            do { try root.removeTree(directory) } catch { dataFailures.append("\(error)") }
                         }
                     }
-                    for (from, to) in moved.reversed() {
-                        do { try root.move(to, to: from) } catch { problems.append("put \(to) back as \(from): \(error)") }
+                    for (from, to) in moved.reversed() where root.exists(to) {
+                        do { try root.move(to, to: from) } catch { dataFailures.append("put \(to) back as \(from): \(error)") }
                     }
+                    guard dataFailures.isEmpty else {
+                        write("\(command): failed (\(why)), and putting etcd's data back failed: \(dataFailures.joined(separator: "; ")). "
+                              + "Nothing was started again; put the directories named above back by hand, then start etcd and the control plane\n")
+                        return
+                    }
+                    var startFailures: [String] = []
                     for unit in stopped.reversed() {
-                        do { try services.start(unit) } catch { problems.append("start \(unit): \(error)") }
+                        do { try services.start(unit) } catch { startFailures.append("start \(unit): \(error)") }
                     }
-                    if problems.isEmpty {
-                        let restarted = stopped.isEmpty ? "" : " and \(stopped.reversed().joined(separator: ", ")) started again"
-                        write("\(command): failed; etcd's data is as it was\(restarted): \(why)\n")
-                    } else {
-                        write("\(command): failed (\(why)), and putting things back failed too: \(problems.joined(separator: "; ")). "
-                              + "etcd's data from before is in \(moved.map(\.to).joined(separator: " and ")); put it back by hand\n")
-                    }
+                    let restarted = stopped.isEmpty ? "" : " and \(stopped.reversed().joined(separator: ", ")) started again"
+                    write("\(command): failed; etcd's data is as it was\(startFailures.isEmpty ? restarted : ", but \(startFailures.joined(separator: "; "))"): \(why)\n")
                 }
                 do {
                     for unit in Self.restoreStopOrder where try services.unitState(unit).isActive {
@@ -113,7 +125,7 @@ extension MasterOperations {
                     guard restored.status == 0 else {
                         throw HostError(.program, "etcdctl snapshot restore exited \(restored.status)", cause: restored.output.trimmingCharacters(in: .whitespacesAndNewlines))
                     }
-                    if !stopped.contains("etcd.service") { stopped.append("etcd.service") }
+                    startedEtcd = true
                     try services.start("etcd.service")
                     _ = try await etcdHealth(ip)
                     for unit in stopped.reversed() where unit != "etcd.service" { try services.start(unit) }

@@ -65,7 +65,12 @@ extension MasterOperations {
             }
         } catch let failure as PhaseFailure {
             write("\(command): stopped at '\(failure.phase)' after \(progress.changes) changes (\(failure.underlying)); every change so far is journaled:\n")
-            write("  fix the cause and run '\(command)' again to finish, or 'seed-agent reset' to undo\n")
+            if renewing != nil {
+                write("  the certificates written so far are in use once their units restart: fix the cause and run 'seed certs renew --due' "
+                      + "(or with the same names) again; it restarts what still runs on an older file\n")
+            } else {
+                write("  fix the cause and run '\(command)' again to finish, or 'seed-agent reset' to undo\n")
+            }
             return 1
         } catch let error as HostSession.OpenError {
             write("\(command): nothing changed: \(error)\n")

@@ -23,30 +23,43 @@ extension MasterOperations {
             write("\(command): nothing changed: \(name) is this master; remove it from another master, after 'seed-agent reset' here\n")
             return 2
         }
-        if case .counted(let members) = await countMembers(), members.contains(where: { $0.name == name }) {
-            write("\(command): nothing changed: \(name) is still an etcd member; run 'seed-agent reset' on it first (it leaves etcd, "
-                  + "refusing when that would lose quorum), then this again\n")
-            return 2
+        switch await countMembers() {
+        case .counted(let members):
+            let minted = ((try? MintedJoinStore(root: root).load().entries) ?? []).filter { $0.node == name }.compactMap(\.ip)
+            if let member = members.first(where: { member in member.name == name || minted.contains { member.hasPeer(ip: $0) } }) {
+                write("\(command): nothing changed: \(name) is still an etcd member (\(member.displayName)); run 'seed-agent reset' on it first "
+                      + "(it leaves etcd, refusing when that would lose quorum), then this again\n")
+                return 2
+            }
+        case .unanswered(let why):
+            write("\(command): nothing changed: etcd does not answer (\(why)), so it cannot be checked that \(name) is not one of its members; start etcd and run this again\n")
+            return 1
         }
         let version = config.version
         do {
             return try await HostSession.with(root, effects: effects, at: location) { session in
                 let started = ContinuousClock.now
-                let registered = try await withClient(Self.url(ip, 6443), presenting: "admin") { client in
-                    try await drainAndDelete(name, client: client, version: version, force: force, timeout: timeout, pause: pause)
+                let (registered, secrets) = try await withClient(Self.url(ip, 6443), presenting: "admin") { client in
+                    let registered = try await drainAndDelete(name, client: client, version: version, force: force, timeout: timeout, pause: pause)
+                    return (registered, try await deleteTokenSecrets(of: name, client: client))
                 }
-                // Its tokens (with their Secrets) and its address-book entries.
-                for token in try TokenStore(root: root).load() where token.node == name {
-                    _ = try await deleteToken(id: token.id, in: session)
-                }
+                // Its tokens minted here (their records; their Secrets went above) and its address-book entries.
+                let tokens = try TokenStore(root: root).load().filter { $0.node == name }
+                for token in tokens { _ = try await deleteToken(id: token.id, in: session) }
                 let book = MintedJoinStore(root: root)
                 let entries = try book.loadForUpdate().entries
                 let kept = entries.filter { $0.node != name }
                 if kept.count != entries.count { try book.save(kept, journal: session.journal) }
+                guard registered || !secrets.isEmpty || !tokens.isEmpty || kept.count != entries.count else {
+                    write("\(command): no node \(name): no Node, no bootstrap token and no join file minted here; nothing changed\n")
+                    return 1
+                }
                 let elapsed = ContinuousClock.now - started
-                write("\(command): \(name) \(registered ? "removed from the cluster" : "was not registered; its records here are gone") (\(elapsed.milliseconds) ms). "
-                      + "Its join file no longer works and a serving-certificate request under its name is never approved.\n")
-                write("  left for the operator: on \(name), 'seed-agent reset' (and 'apt purge kubeseed'); it can join again with a new join file\n")
+                write("\(command): \(name) \(registered ? "removed from the cluster" : "was not registered; its tokens and records are gone") (\(elapsed.milliseconds) ms). "
+                      + "Its join files no longer work, and this master's approver never approves a serving certificate under its name "
+                      + "(another master that minted a join file for it keeps it in its own book: run this there too).\n")
+                write("  left for the operator: on \(name), 'seed-agent reset' now (and 'apt purge kubeseed'): its kubelet's client certificate stays valid, "
+                      + "and a kubelet still running registers the Node again. It can join again with a new join file.\n")
                 return 0
             }
         } catch let stop as DrainStopped {
@@ -56,6 +69,20 @@ extension MasterOperations {
             write("\(command): \(error)\n")
             return 1
         }
+    }
+
+    /// Deletes the bootstrap-token Secrets any master minted for `name`; returns their names.
+    private func deleteTokenSecrets(of name: String, client: any APIClient) async throws -> [String] {
+        let list = try await client.send(NodeRemoval.tokenSecrets(), timeout: .seconds(30), retry: .transient)
+        guard list.status == 200 else {
+            throw APIError(.status, "\(NodeRemoval.tokenSecrets()) answered \(list.status)", cause: EtcdMembership.errorMessage(list.body))
+        }
+        let names = try NodeRemoval.tokenSecretNames(for: name, in: list.body)
+        for secret in names {
+            let outcome = try await ObjectApplier.apply(NodeRemoval.deleteSecret(secret), with: client)
+            write("  \(outcome == .deleted ? "deleted" : "already gone")  Secret kube-system/\(secret)\n")
+        }
+        return names
     }
 
     /// Why a drain stopped with the node cordoned.
@@ -93,12 +120,13 @@ extension MasterOperations {
                     throw DrainStopped(description: "stopped after \(timeout): pods not evicted: \(why). \(name) stays cordoned ('kubectl uncordon \(name)' undoes it); "
                                        + "fix what refuses, or run again with --force to delete them")
                 }
+                // One forced round: a controller that makes its pods on this node again does not keep the Node alive.
                 for pod in pods.toEvict {
                     let deleted = try await send(NodeRemoval.deletePod(pod))
                     guard [200, 202, 404].contains(deleted.status) else { throw failed(NodeRemoval.deletePod(pod), deleted) }
                     write("  deleted \(pod) (--force; it was not evicted: \(refused[pod] ?? "not evicted yet"))\n")
                 }
-                continue
+                break
             }
             for pod in pods.toEvict {
                 let request = NodeRemoval.evict(pod, version: version)
@@ -108,7 +136,8 @@ extension MasterOperations {
                 case 404: break
                 // A PodDisruptionBudget says not now.
                 case 429: refused[pod] = "a PodDisruptionBudget refuses: \(EtcdMembership.errorMessage(answer.body))"
-                default: throw failed(request, answer)
+                // Two budgets for one pod (500), a conflict (409), a namespace going away (403), a busy server: asked again until the deadline.
+                default: refused[pod] = "\(answer.status): \(EtcdMembership.errorMessage(answer.body))"
                 }
             }
             try await Task.sleep(for: pause)
