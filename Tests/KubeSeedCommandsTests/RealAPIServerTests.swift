@@ -161,6 +161,13 @@ import KubeSeedAPI
         #expect(await operations.saveSnapshot(file: path, keep: nil) == 1)
         #expect(output.text.contains("exists"), "\(output.text)")
 
+        // seed upgrade plan against the real API server's /version: one minor up is allowed, two or a downgrade not.
+        for (target, code) in [("v1.21.0", Int32(0)), ("v1.22.0", 1), ("v1.19.16", 1)] {
+            output.text = ""
+            #expect(await operations.upgradePlan(to: KubernetesVersion(target)!) == code, "\(target): \(output.text)")
+            #expect(output.text.contains("API server https://\(address):6443  v1.20.2"), "\(output.text)")
+        }
+
         // seed node remove: worker-1's pod is evicted through the real Eviction API (no kubelet here: it stays
         // terminating until the pod garbage collector sees its Node gone), the Node is deleted, and worker-1
         // leaves the address book, so a serving request under its name is never approved (left pending, as

@@ -249,5 +249,10 @@ refuse "after the restore the ConfigMap made after the snapshot is gone" kc get 
 expect "etcd answers healthy after the restore" etcdctl --endpoints=https://192.0.2.10:2379 --cacert $cert/etcd-ca.pem --cert $cert/apiserver-etcd-client.pem --key $cert/apiserver-etcd-client-key.pem endpoint health
 expect "master-1 is Ready after the restore" wait_for 240 bash -c "ready_nodes | grep -qx master-1=True"
 expect "the snapshot timer's service takes another" bash -c "systemctl start kubeseed-etcd-snapshot.service && test \$(ls $snapdir/etcd-snapshot-master-1-*.db | wc -l) = 2"
+seed upgrade plan --to v1.21.0 > "$state/upgrade-plan.txt" 2>&1; rc=$?
+while read -r line; do log "UPGRADE-PLAN | $line"; done < "$state/upgrade-plan.txt"
+expect "seed upgrade plan reads the API server's and master-1's kubelet and kube-proxy releases and allows v1.21.0 (exit $rc)" \
+  bash -c "[ $rc = 0 ] && grep -q 'node master-1  kubelet v1.20.2  kube-proxy v1.20.2' $state/upgrade-plan.txt"
+refuse "seed upgrade plan --to v1.22.0 is refused (one minor at a time)" seed upgrade plan --to v1.22.0
 echo "VMTEST DONE" | tee -a "$state/results.txt" > /dev/console
 systemctl poweroff

@@ -9,7 +9,7 @@ public struct SeedCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "seed",
         abstract: "Turn this machine into the first Kubernetes master and mint join files for nodes.",
-        subcommands: [Init.self, Join.self, JoinFileCommand.self, Token.self, Certs.self, PKI.self, Etcd.self, Node.self, CSRApproverCommand.self])
+        subcommands: [Init.self, Join.self, JoinFileCommand.self, Token.self, Certs.self, PKI.self, Etcd.self, Node.self, Upgrade.self, CSRApproverCommand.self])
 
     public init() {}
 }
