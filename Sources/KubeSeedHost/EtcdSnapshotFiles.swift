@@ -28,8 +28,13 @@ public struct EtcdSnapshotFiles {
             self.path = path
             let temporary = (path as NSString).deletingLastPathComponent + "/.partial-" + (path as NSString).lastPathComponent
             self.temporary = temporary
-            fd = try systemCall(.file, "create \(temporary)") {
-                open(root.resolve(temporary), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            do {
+                fd = try systemCall(.file, "create \(temporary)") {
+                    open(root.resolve(temporary), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+                }
+            } catch let error as HostError where error.errnoValue == EEXIST {
+                throw HostError(.file, "\(temporary) exists: another save is writing \((path as NSString).lastPathComponent) now, or one was killed",
+                                cause: "remove \(temporary) if no save runs, or take this one under another name")
             }
         }
 

@@ -32,6 +32,13 @@ import KubeSeedHostFakes
         #expect(error?.description.contains("does not match the SHA-256") == true)
         #expect(host.root.list("/data/etcd/snapshots") == ["etcd-snapshot-m-20261123T003523Z.db"], "neither the file nor its temporary is left")
 
+        // A save killed half-way leaves its temporary: the same name is refused, saying what to do.
+        let killed = try files.begin("etcd-snapshot-m-20261123T003525Z.db")
+        try killed.append(Data("partial".utf8))
+        let busy = #expect(throws: HostError.self) { try files.begin("etcd-snapshot-m-20261123T003525Z.db") }
+        #expect(busy?.description.contains("another save is writing etcd-snapshot-m-20261123T003525Z.db now, or one was killed") == true, "\(String(describing: busy))")
+        killed.discard()
+
         // Never over an existing file; a file without a hash is told apart from a damaged one.
         #expect(throws: HostError.self) { try files.begin("etcd-snapshot-m-20261123T003523Z.db") }
         try host.root.writeAtomically("/plain.db", Self.database(pages: 2), mode: 0o600)
