@@ -127,8 +127,7 @@ public struct EtcdSnapshotFiles {
     public func list() -> [Entry] {
         root.list(directory).compactMap { name in
             guard let taken = EtcdSnapshot.takenAt(name) else { return nil }
-            let size = (try? FileManager.default.attributesOfItem(atPath: root.resolve("\(directory)/\(name)"))[.size] as? Int) ?? 0
-            return Entry(name: name, takenAt: taken, size: size)
+            return Entry(name: name, takenAt: taken, size: Int(root.identity("\(directory)/\(name)")?.size ?? 0))
         }.sorted { ($0.takenAt, $0.name) > ($1.takenAt, $1.name) }
     }
 

@@ -51,7 +51,6 @@ public struct HostRoot: Sendable {
         return UInt64(st.st_mtim.tv_sec) * 1_000_000 + UInt64(st.st_mtim.tv_nsec) / 1000
     }
 
-    /// What the regular file at `hostPath` (following a link) is now; `nil` when there is none.
     /// The device `hostPath` itself (not a link's target) is on; a mount point's differs from its parent's.
     public func device(_ hostPath: String) -> UInt64? {
         var st = stat()
@@ -59,6 +58,7 @@ public struct HostRoot: Sendable {
         return UInt64(st.st_dev)
     }
 
+    /// What the regular file at `hostPath` (following a link) is now; `nil` when there is none.
     public func identity(_ hostPath: String) -> FileIdentity? {
         var st = stat()
         guard stat(resolve(hostPath), &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }

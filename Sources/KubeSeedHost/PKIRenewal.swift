@@ -13,13 +13,10 @@ extension PKIStore {
         public var notAfter: Date
     }
 
-    /// The leaf certificates KubeSeed renews, by name (etcd's, then the cluster CA's).
-    public static func renewableNames(_ parameters: PKIParameters) -> [String] { ClusterPKI.leafSpecs(parameters).map(\.name) }
-
     /// The leaves whose certificate ends within `window` of `now` (or has ended). A missing or unreadable
     /// one is an error: `seed init` makes it, renewal does not.
     public func due(_ parameters: PKIParameters, window: TimeInterval, now: Date = Date()) throws -> [String] {
-        try Self.renewableNames(parameters).filter { name in
+        try ClusterPKI.leafNames.filter { name in
             try readCertificate(name).notValidAfter.timeIntervalSince(now) < window
         }
     }
@@ -31,14 +28,7 @@ extension PKIStore {
     public func renew(_ names: [String], _ parameters: PKIParameters, journal: ChangeJournal, now: Date = Date()) throws -> [Renewal] {
         let specs = Dictionary(uniqueKeysWithValues: ClusterPKI.leafSpecs(parameters).map { ($0.name, $0) })
         let etcdNames = Set(ClusterPKI.etcdSpecs(parameters).map(\.name))
-        for name in names where specs[name] == nil {
-            if [ClusterPKI.caName, ClusterPKI.etcdCAName].contains(name) {
-                throw HostError(.file, "\(name) is a CA: 'seed certs renew' never replaces one",
-                                cause: "every certificate it signed would stop verifying; see the README's 'Rotating a CA' for the steps by hand")
-            }
-            throw HostError(.file, "\(Validate.shown(name)) is not a certificate KubeSeed renews",
-                            cause: "the names are: \(specs.keys.sorted().joined(separator: ", "))")
-        }
+        if let refusal = names.lazy.compactMap(ClusterPKI.renewalRefusal).first { throw HostError(.file, refusal) }
         var issuers: [String: Issuer] = [:]
         func issuer(_ name: String) throws -> Issuer {
             if let known = issuers[name] { return known }
@@ -83,17 +73,13 @@ extension PKIStore {
         guard let text = try root.readText(certPath(name)) else {
             throw HostError(.file, "\(certPath(name)) is missing", cause: "'seed init' makes it; renewal only replaces what is there")
         }
-        do { return try Certificate(pemEncoded: text) } catch {
-            throw HostError(.file, "\(certPath(name)) is not a PEM certificate", cause: "\(error)")
-        }
+        return try parseCertificate(text, name)
     }
 
     func readKey(_ name: String) throws -> PrivateKey {
         guard let text = try root.readText(keyPath(name)) else {
             throw HostError(.file, "\(keyPath(name)) is missing", cause: "restore it; a certificate without its key cannot be renewed")
         }
-        do { return try PrivateKey(pem: text) } catch {
-            throw HostError(.file, "\(keyPath(name)) is not a PEM private key", cause: "\(error)")
-        }
+        return try parseKey(text, name)
     }
 }

@@ -148,13 +148,13 @@ public struct PKIStore {
         pending += [(keyPath(name), Data(key.utf8), 0o600), (certPath(name), Data(certificate.utf8), 0o644)]
     }
 
-    private func parseCertificate(_ pem: String, _ name: String) throws -> Certificate {
+    func parseCertificate(_ pem: String, _ name: String) throws -> Certificate {
         do { return try Certificate(pemEncoded: pem) } catch {
             throw HostError(.file, "\(certPath(name)) is not a PEM certificate", cause: "\(error)")
         }
     }
 
-    private func parseKey(_ pem: String, _ name: String) throws -> PrivateKey {
+    func parseKey(_ pem: String, _ name: String) throws -> PrivateKey {
         do { return try PrivateKey(pem: pem) } catch {
             throw HostError(.file, "the key for \(name) is not a PEM private key", cause: "\(error)")
         }

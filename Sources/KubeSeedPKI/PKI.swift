@@ -291,6 +291,15 @@ extension ClusterPKI {
     public static let leafNames = ["etcd-server", "etcd-peer", "apiserver-etcd-client", "kube-apiserver", "apiserver-kubelet-client",
                                    "kube-controller-manager", "kube-scheduler", "admin", "kube-proxy", "front-proxy-client"]
 
+    /// Why `seed certs renew` does not renew `name` (a CA, or not a leaf KubeSeed made); `nil` for a leaf.
+    public static func renewalRefusal(_ name: String) -> String? {
+        if leafNames.contains(name) { return nil }
+        if [caName, etcdCAName].contains(name) {
+            return "\(name) is a CA: 'seed certs renew' never replaces one (every certificate it signed would stop verifying; the README's 'Rotating a CA' has the steps by hand)"
+        }
+        return "\(Validate.shown(name)) is not a certificate KubeSeed renews; the names are: \(leafNames.joined(separator: ", "))"
+    }
+
     /// Every certificate the two CAs sign, etcd's first.
     public static func leafSpecs(_ p: PKIParameters) -> [CertificateSpec] { etcdSpecs(p) + specs(p) }
 

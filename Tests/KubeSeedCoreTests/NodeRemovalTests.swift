@@ -45,8 +45,9 @@ import Testing
             secret("bootstrap-token-aaaaaa", "kubeseed join file for worker-1"), secret("bootstrap-token-bbbbbb", "kubeseed join file for worker-10"),
             secret("bootstrap-token-cccccc", "kubeseed join file for worker-1 "), #"{"metadata":{"name":"bootstrap-token-dddddd"}}"#,
             secret("bootstrap-token-eeeeee", "kubeseed join file for worker-1"),
+            secret("not-a-token-name", "kubeseed join file for worker-1"),
         ].joined(separator: ",") + "]}"
-        #expect(try NodeRemoval.tokenSecretNames(for: "worker-1", in: Data(list.utf8)) == ["bootstrap-token-aaaaaa", "bootstrap-token-eeeeee"])
-        #expect(throws: NodeRemoval.AnswerError.self) { try NodeRemoval.tokenSecretNames(for: "worker-1", in: Data("{}".utf8)) }
+        #expect(try NodeRemoval.tokenSecretIDs(for: "worker-1", in: Data(list.utf8)) == ["aaaaaa", "eeeeee"])
+        #expect(throws: NodeRemoval.AnswerError.self) { try NodeRemoval.tokenSecretIDs(for: "worker-1", in: Data("{}".utf8)) }
     }
 }

@@ -65,11 +65,6 @@ struct ClusterOptions: ParsableArguments {
     }
 
     func operations(_ command: String) throws -> MasterOperations {
-        let effects: HostEffects
-        do { effects = try HostEffects.live() } catch {
-            CurrentProcess.writeError("\(command): \(error)\n")
-            throw ExitCode(1)
-        }
-        return MasterOperations(root: HostRoot(path: root), effects: effects, effectiveUID: CurrentProcess.effectiveUID)
+        try MasterOperations.live(command, root: root)
     }
 }

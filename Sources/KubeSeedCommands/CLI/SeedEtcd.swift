@@ -31,7 +31,7 @@ struct EtcdSnapshotCommand: AsyncParsableCommand {
         @Argument(help: "Where to write it (default: etcd-snapshot-NODE-TIME.db in the snapshot directory); never over an existing file.") var file: String?
         @Option(help: "Then delete all but the newest N snapshots in the snapshot directory.") var keep: Int?
         func run() async throws {
-            let code = try await MasterOperations.live("seed etcd snapshot save").saveSnapshot(file: file.map(absolute), keep: keep)
+            let code = try await MasterOperations.live("seed etcd snapshot save").saveSnapshot(file: file.map { $0.isEmpty || $0.hasSuffix("/") ? $0 : absolutePath($0) }, keep: keep)
             if code != 0 { throw ExitCode(code) }
         }
     }
@@ -68,20 +68,15 @@ struct EtcdRestoreCommand: AsyncParsableCommand {
     @Argument(help: "The snapshot file.") var file: String
     @Flag(help: "etcd does not answer, and this master's etcd is the cluster's only member: restore anyway.") var onlyMember = false
     func run() async throws {
-        let code = try await MasterOperations.live("seed etcd restore").restoreSnapshot(absolute(file), onlyMember: onlyMember)
+        let code = try await MasterOperations.live("seed etcd restore").restoreSnapshot(absolutePath(file), onlyMember: onlyMember)
         if code != 0 { throw ExitCode(code) }
     }
 }
 
-/// `path` from the current directory when it is relative.
-func absolute(_ path: String) -> String {
-    path.hasPrefix("/") || path.isEmpty ? path : FileManager.default.currentDirectoryPath + "/" + path
-}
-
 extension MasterOperations {
-    /// The operations on this host, or exit 1 saying why there are none.
-    static func live(_ command: String) throws -> MasterOperations {
-        do { return MasterOperations(root: HostRoot(), effects: try HostEffects.live(), effectiveUID: CurrentProcess.effectiveUID) } catch {
+    /// The operations on this host (under `root`), or exit 1 saying why there are none.
+    static func live(_ command: String, root: String = "/") throws -> MasterOperations {
+        do { return MasterOperations(root: HostRoot(path: root), effects: try HostEffects.live(), effectiveUID: CurrentProcess.effectiveUID) } catch {
             CurrentProcess.writeError("\(command): \(error)\n")
             throw ExitCode(1)
         }

@@ -13,8 +13,8 @@ enum CertificateSelection: Sendable, Equatable {
 
 extension InitPhase {
     /// `seed certs renew`: the certificates; etcd and then the API server where they read a renewed file,
-    /// each healthy before the next; the kubeconfigs that embed a renewed certificate (the units that read
-    /// them restart) and root's copy of the admin one; then every other unit that reads a renewed file.
+    /// each healthy before the next; the kubeconfigs that embed a renewed certificate and root's copy of the
+    /// admin one; then every other unit that reads a renewed file or kubeconfig.
     /// A unit that runs since before a file it reads was written (a renewal cut short) restarts too.
     /// Nothing else of the control plane is touched: no unit is started, enabled or given new flags.
     static let renewal: [InitPhase] = [.renewCertificates, .restartStorage, .renewKubeconfigs, .rootKubectl, .restartReaders]
@@ -29,7 +29,7 @@ extension InitPhase {
         let names: [String]
         switch context.renewing ?? .all {
         case .named(let given): names = given
-        case .all: names = PKIStore.renewableNames(parameters)
+        case .all: names = ClusterPKI.leafNames
         case .due(let window):
             names = try store.due(parameters, window: window)
             if names.isEmpty { return Result(state: .ok, detail: "none ends within \(Int(window / 86400)) days") }
@@ -40,50 +40,38 @@ extension InitPhase {
         return Result(state: .changed, detail: "renewed " + detail.joined(separator: ", "), changes: renewed.count * 2)
     }
 
-    /// The kubeconfigs that carry a certificate, written again where theirs changed.
+    /// The kubeconfigs that carry a certificate, written again where theirs changed (the restarts phase
+    /// restarts their readers).
     static let renewKubeconfigs = InitPhase(name: "kubeconfigs") { operations, context in
-        let files = ControlPlane.files(context.cluster, caPEM: try operations.identity("admin").caPEM, credentials: try operations.controlPlaneCredentials(),
-                                       encryptionKey: Array(repeating: 0, count: 32))
-            .filter { KubeconfigCredential.paths.contains($0.path) }
+        let files = ControlPlane.kubeconfigs(context.cluster, caPEM: try operations.identity("admin").caPEM, credentials: try operations.controlPlaneCredentials())
         let observed = try ComponentObserver(root: operations.root, services: operations.effects.services).observe(files, units: [])
         let written = try context.session.apply(ComponentPlanner.plan(files, observed, units: []).steps)
-        var restarted: [String] = []
-        for unit in Set(files.flatMap(\.restarts)).sorted() where !context.restartedUnits.contains(unit) {
-            guard let state = try operations.effects.services?.unitState(unit), state.isActive else { continue }
-            let newer = state.activeEnterMicroseconds > 0 && files.filter { $0.restarts.contains(unit) }.contains { (operations.root.modifiedMicroseconds($0.path) ?? 0) > state.activeEnterMicroseconds }
-            guard newer else { continue }
-            _ = try context.session.apply([.restartUnit(unit)])
-            context.restartedUnits.insert(unit)
-            restarted.append(unit)
-        }
-        if written.isEmpty && restarted.isEmpty { return Result(state: .ok, detail: "\(files.count) up to date") }
-        var detail = written.map { "\($0.step)" }
-        if !restarted.isEmpty { detail.append("restarted \(restarted.joined(separator: ", "))") }
-        return Result(state: .changed, detail: detail.joined(separator: ", "), changes: written.count + restarted.count)
+        return written.isEmpty ? Result(state: .ok, detail: "\(files.count) up to date")
+            : Result(state: .changed, detail: written.map { "\($0.step)" }.joined(separator: ", "), changes: written.count)
     }
 
     /// Restarts, one at a time, the running units of `only` (all when `nil`) that read a certificate renewed
-    /// now or written since they started, and no phase of this run restarted yet; etcd and the API server
-    /// are each healthy before the next.
+    /// now, or a certificate or kubeconfig written since they started, and that no phase of this run
+    /// restarted yet; etcd and the API server are each healthy before the next.
     static func restarts(_ name: String, only: Set<String>?) -> InitPhase { InitPhase(name: name) { operations, context in
+        let candidates = ClusterPKI.readers(ofAll: ClusterPKI.leafNames).filter { !context.restartedUnits.contains($0) && only?.contains($0) ?? true }
         guard let services = operations.effects.services else {
-            let units = ClusterPKI.readers(ofAll: context.renewed)
+            let units = ClusterPKI.readers(ofAll: context.renewed).filter(candidates.contains)
             return units.isEmpty ? Result(state: .ok, detail: "none needed")
                 : Result(state: .waiting, detail: "no systemd bus: restart \(units.joined(separator: ", ")) by hand")
         }
+        // A modification time in the future (a clock set back since) says nothing about the unit's start.
+        let now = UInt64(Date().timeIntervalSince1970 * 1_000_000)
         var restarted: [String] = []
-        for unit in ClusterPKI.readers(ofAll: ClusterPKI.leafNames) where !context.restartedUnits.contains(unit) && only?.contains(unit) ?? true {
+        for unit in candidates {
             let state = try services.unitState(unit)
             guard state.isActive else { continue }
-            let reads = ClusterPKI.leafNames.filter { ClusterPKI.readers(of: $0).contains(unit) }
-            let renewedNow = reads.contains { context.renewed.contains($0) }
-            // A modification time in the future (a clock set back since) says nothing about the unit's start.
-            let now = UInt64(Date().timeIntervalSince1970 * 1_000_000)
-            let writtenSince = state.activeEnterMicroseconds > 0 && reads.contains { name in
-                ["\(operations.certDirectory)/\(name).pem", "\(operations.certDirectory)/\(name)-key.pem"].contains {
-                    let modified = operations.root.modifiedMicroseconds($0) ?? 0
-                    return modified > state.activeEnterMicroseconds && modified <= now
-                }
+            let certificates = ClusterPKI.leafNames.filter { ClusterPKI.readers(of: $0).contains(unit) }
+            let kubeconfigs = ControlPlane.embeddedKubeconfigs.filter { $0.readers.contains(unit) }
+            let renewedNow = (certificates + kubeconfigs.map(\.certificate)).contains { context.renewed.contains($0) }
+            let files = certificates.flatMap { ["\(operations.certDirectory)/\($0).pem", "\(operations.certDirectory)/\($0)-key.pem"] } + kubeconfigs.map(\.path)
+            let writtenSince = files.contains { path in
+                operations.root.modifiedMicroseconds(path).map { $0 <= now && state.runsOlderThan($0) } ?? false
             }
             guard renewedNow || writtenSince else { continue }
             _ = try context.session.apply([.restartUnit(unit)])
@@ -112,11 +100,8 @@ extension MasterOperations {
             write("seed certs renew: nothing changed: give certificate names, --all, or --due (one of them)\n")
             return 2
         }
-        if let unknown = names.first(where: { !ClusterPKI.leafNames.contains($0) }) {
-            let why = [ClusterPKI.caName, ClusterPKI.etcdCAName].contains(unknown)
-                ? "\(unknown) is a CA: 'seed certs renew' never replaces one (every certificate it signed would stop verifying; the README's 'Rotating a CA' has the steps by hand)"
-                : "\(Validate.shown(unknown)) is not a certificate KubeSeed renews; the names are: \(ClusterPKI.leafNames.joined(separator: ", "))"
-            write("seed certs renew: nothing changed: \(why)\n")
+        if let refusal = names.lazy.compactMap(ClusterPKI.renewalRefusal).first {
+            write("seed certs renew: nothing changed: \(refusal)\n")
             return 2
         }
         return await run("seed certs renew", InitPhase.renewal, requested, source: source, renewing: selection)

@@ -29,7 +29,8 @@ extension MasterOperations {
             return code
         }
         guard file.hasPrefix("/") else { return refuse("FILE must be an absolute path") }
-        guard root.identity(file) != nil, root.readLink(file) == nil, !root.isDirectory(file) else {
+        // `identity` is there for regular files only (a directory, a device, a missing path: nil).
+        guard root.identity(file) != nil, root.readLink(file) == nil else {
             return refuse("\(file) is not a regular file")
         }
         let check: EtcdSnapshotFiles.Check

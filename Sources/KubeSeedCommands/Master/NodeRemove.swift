@@ -44,8 +44,10 @@ extension MasterOperations {
                     return (registered, try await deleteTokenSecrets(of: name, client: client))
                 }
                 // Its tokens minted here (their records; their Secrets went above) and its address-book entries.
-                let tokens = try TokenStore(root: root).load().filter { $0.node == name }
-                for token in tokens { _ = try await deleteToken(id: token.id, in: session) }
+                let store = TokenStore(root: root)
+                let allTokens = try store.load()
+                let tokens = allTokens.filter { $0.node == name }
+                if !tokens.isEmpty { try store.save(allTokens.filter { $0.node != name }, journal: session.journal) }
                 let book = MintedJoinStore(root: root)
                 let entries = try book.loadForUpdate().entries
                 let kept = entries.filter { $0.node != name }
@@ -71,18 +73,18 @@ extension MasterOperations {
         }
     }
 
-    /// Deletes the bootstrap-token Secrets any master minted for `name`; returns their names.
+    /// Deletes the bootstrap-token Secrets any master minted for `name`; returns their token IDs.
     private func deleteTokenSecrets(of name: String, client: any APIClient) async throws -> [String] {
         let list = try await client.send(NodeRemoval.tokenSecrets(), timeout: .seconds(30), retry: .transient)
         guard list.status == 200 else {
             throw APIError(.status, "\(NodeRemoval.tokenSecrets()) answered \(list.status)", cause: EtcdMembership.errorMessage(list.body))
         }
-        let names = try NodeRemoval.tokenSecretNames(for: name, in: list.body)
-        for secret in names {
-            let outcome = try await ObjectApplier.apply(NodeRemoval.deleteSecret(secret), with: client)
-            write("  \(outcome == .deleted ? "deleted" : "already gone")  Secret kube-system/\(secret)\n")
+        let ids = try NodeRemoval.tokenSecretIDs(for: name, in: list.body)
+        for id in ids {
+            let outcome = try await ObjectApplier.apply(BootstrapObjects.deleteTokenSecret(id: id), with: client)
+            write("  \(outcome == .deleted ? "deleted" : "already gone")  Secret kube-system/bootstrap-token-\(id)\n")
         }
-        return names
+        return ids
     }
 
     /// Why a drain stopped with the node cordoned.

@@ -37,7 +37,7 @@ extension MasterOperations {
     }
 
     /// `seed token delete ID` in `session`.
-    func deleteToken(id: String, in session: HostSession) async throws -> Int32 {
+    private func deleteToken(id: String, in session: HostSession) async throws -> Int32 {
         let store = TokenStore(root: root)
         var tokens = try store.load()
         guard let token = tokens.first(where: { $0.id == id }) else {

@@ -255,24 +255,40 @@ public enum ControlPlane {
         ], header: header)
     }
 
+    /// A kubeconfig the control plane writes with a certificate inside: where, as whom, with which
+    /// certificate, whether through the node-local balancer, and the unit that reads it.
+    public struct EmbeddedKubeconfig: Sendable, Equatable {
+        public var path: String
+        public var user: String
+        public var certificate: String
+        public var balanced: Bool
+        public var readers: [String]
+    }
+
+    /// The controller manager and scheduler reach the API servers through the node-local balancer
+    /// (every master is a node): losing this master's API server does not stop them.
+    public static let embeddedKubeconfigs = [
+        EmbeddedKubeconfig(path: adminKubeconfigPath, user: "admin", certificate: "admin", balanced: false, readers: []),
+        EmbeddedKubeconfig(path: "/etc/kubernetes/kube-controller-manager.kubeconfig", user: "system:kube-controller-manager",
+                           certificate: "kube-controller-manager", balanced: true, readers: ["kube-controller-manager.service"]),
+        EmbeddedKubeconfig(path: "/etc/kubernetes/kube-scheduler.kubeconfig", user: "system:kube-scheduler", certificate: "kube-scheduler",
+                           balanced: true, readers: ["kube-scheduler.service"]),
+        EmbeddedKubeconfig(path: kubeProxyKubeconfigPath, user: "system:kube-proxy", certificate: "kube-proxy", balanced: false, readers: []),
+    ]
+
+    /// The kubeconfigs of `embeddedKubeconfigs` that `credentials` (keyed by certificate name) has a pair for.
+    public static func kubeconfigs(_ c: Cluster, caPEM: String, credentials: [String: Credential]) -> [RenderedFile] {
+        embeddedKubeconfigs.compactMap { entry in
+            guard let credential = credentials[entry.certificate] else { return nil }
+            let server = entry.balanced ? APIBalancer.server : IPAddress.httpsURL(c.masterIP, port: 6443)
+            return RenderedFile(entry.path, kubeconfig(c, server: server, caPEM: caPEM, user: entry.user, credential), mode: 0o600, restarts: entry.readers)
+        }
+    }
+
     /// Every file the first master's control plane needs, with modes and the units each one restarts.
     /// `credentials` are keyed by certificate name: admin, kube-controller-manager, kube-scheduler, kube-proxy.
     public static func files(_ c: Cluster, caPEM: String, credentials: [String: Credential], encryptionKey: [UInt8]) -> [RenderedFile] {
-        // The controller manager and scheduler reach the API servers through the node-local balancer
-        // (every master is a node): losing this master's API server does not stop them.
-        let balanced = APIBalancer.server
-        let external = IPAddress.httpsURL(c.masterIP, port: 6443)
-        var files: [RenderedFile] = []
-        func add(_ path: String, user: String, certificate: String, server: String, restarts: [String]) {
-            guard let credential = credentials[certificate] else { return }
-            files.append(RenderedFile(path, kubeconfig(c, server: server, caPEM: caPEM, user: user, credential), mode: 0o600, restarts: restarts))
-        }
-        add(adminKubeconfigPath, user: "admin", certificate: "admin", server: external, restarts: [])
-        add("/etc/kubernetes/kube-controller-manager.kubeconfig", user: "system:kube-controller-manager", certificate: "kube-controller-manager",
-            server: balanced, restarts: ["kube-controller-manager.service"])
-        add("/etc/kubernetes/kube-scheduler.kubeconfig", user: "system:kube-scheduler", certificate: "kube-scheduler",
-            server: balanced, restarts: ["kube-scheduler.service"])
-        add(kubeProxyKubeconfigPath, user: "system:kube-proxy", certificate: "kube-proxy", server: external, restarts: [])
+        var files = kubeconfigs(c, caPEM: caPEM, credentials: credentials)
         files.append(RenderedFile(encryptionConfigPath, encryptionConfig(key: encryptionKey), mode: 0o600, restarts: ["kube-apiserver.service"]))
         files.append(RenderedFile(auditPolicyPath, auditPolicy(), restarts: ["kube-apiserver.service"]))
         files.append(RenderedFile(schedulerConfigPath, schedulerConfig(c.version, timing: c.timing), restarts: ["kube-scheduler.service"]))

@@ -5,8 +5,7 @@ import Yams
 public enum KubeconfigCredential {
     /// The kubeconfigs KubeSeed writes with a certificate inside (root's copy of the admin one is the
     /// same certificate, and may be root's own).
-    public static let paths = [ControlPlane.adminKubeconfigPath, "/etc/kubernetes/kube-controller-manager.kubeconfig",
-                               "/etc/kubernetes/kube-scheduler.kubeconfig", ControlPlane.kubeProxyKubeconfigPath]
+    public static let paths = ControlPlane.embeddedKubeconfigs.map(\.path)
 
     /// Each user's name with its certificate's PEM text; users that name a file or carry nothing are left out.
     /// `nil` when the text is not a kubeconfig.

@@ -60,27 +60,25 @@ public enum NodeRemoval {
         APIRequest(.delete, "/api/v1/nodes/\(escaped(name))", object: "Node \(name)")
     }
 
+    static let secretPrefix = "bootstrap-token-"
+
     /// The cluster's bootstrap-token Secrets (any master's join files).
     public static func tokenSecrets() -> APIRequest {
         APIRequest(.get, "/api/v1/namespaces/kube-system/secrets?fieldSelector=type%3Dbootstrap.kubernetes.io%2Ftoken", object: "bootstrap-token Secrets")
     }
 
-    public static func deleteSecret(_ name: String) -> APIRequest {
-        APIRequest(.delete, "/api/v1/namespaces/kube-system/secrets/\(escaped(name))", object: "Secret kube-system/\(name)")
-    }
-
-    /// The names of the Secrets in `secretList` that some master's `seed join-file` made for `node` (their
-    /// description says so); the token itself is never read.
-    public static func tokenSecretNames(for node: String, in secretList: Data) throws -> [String] {
+    /// The token IDs of the Secrets (`bootstrap-token-ID`) in `secretList` that some master's `seed join-file`
+    /// made for `node` (their description says so); the token's secret is never read.
+    public static func tokenSecretIDs(for node: String, in secretList: Data) throws -> [String] {
         guard let object = try? JSONSerialization.jsonObject(with: secretList) as? [String: Any], let items = object["items"] as? [[String: Any]] else {
             throw AnswerError(description: "the API server's Secret list is not a SecretList")
         }
         let wanted = "kubeseed join file for \(node)"
         return items.compactMap { item in
-            guard let name = (item["metadata"] as? [String: Any])?["name"] as? String,
+            guard let name = (item["metadata"] as? [String: Any])?["name"] as? String, name.hasPrefix(secretPrefix),
                   let encoded = (item["data"] as? [String: Any])?["description"] as? String,
                   let description = Data(base64Encoded: encoded), String(decoding: description, as: UTF8.self) == wanted else { return nil }
-            return name
+            return String(name.dropFirst(secretPrefix.count))
         }.sorted()
     }
 

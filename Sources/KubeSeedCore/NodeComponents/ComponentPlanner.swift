@@ -114,10 +114,7 @@ public enum ComponentPlanner {
     /// An active unit started before one of its files was last written runs an old configuration
     /// (a restart that failed, or a pass cut short): restart it. No state beyond the host's own.
     static func stale(_ unit: String, _ state: UnitState, _ files: [RenderedFile], _ observed: ComponentObservation) -> Bool {
-        guard state.isActive, state.activeEnterMicroseconds > 0 else { return false }
-        return files.contains { file in
-            file.restarts.contains(unit) && (observed.files[file.path]?.modifiedMicroseconds ?? 0) > state.activeEnterMicroseconds
-        }
+        files.contains { file in file.restarts.contains(unit) && state.runsOlderThan(observed.files[file.path]?.modifiedMicroseconds) }
     }
 
     /// The unit's report line with its enable step, and the start/restart to run after the reload.

@@ -35,6 +35,11 @@ public struct UnitState: Sendable, Equatable, Codable {
     public var exists: Bool { loadState != "not-found" }
     public var isMasked: Bool { loadState == "masked" || unitFileState.hasPrefix("masked") }
     public var isActive: Bool { ["active", "activating", "reloading"].contains(activeState) }
+    /// Whether the unit runs since before a file it reads was modified at `modifiedMicroseconds` (so runs an
+    /// older one); `false` when its start time is not known.
+    public func runsOlderThan(_ modifiedMicroseconds: UInt64?) -> Bool {
+        isActive && activeEnterMicroseconds > 0 && (modifiedMicroseconds ?? 0) > activeEnterMicroseconds
+    }
     public var isEnabled: Bool { ["enabled", "enabled-runtime", "alias", "linked", "linked-runtime"].contains(unitFileState) }
 }
 
