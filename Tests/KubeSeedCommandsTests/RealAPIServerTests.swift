@@ -177,8 +177,11 @@ import KubeSeedAPI
         #expect(await Self.eventually(30) { plane.kubectl(["create", "-f", "\(dir)/pod.json"]).status == 0 })
         // A second join file for it: a token and its Secret that the removal takes too.
         #expect(await operations.mintJoinFile(JoinRequest(nodeName: "worker-1", nodeIP: "192.0.2.11", expires: now.addingTimeInterval(3600)), output: nil) == 0, "\(output.text)")
+        let workerSecrets = try TokenStore(root: plane.host.root).load().filter { $0.node == "worker-1" }.map(\.secret)
+        #expect(!workerSecrets.isEmpty)
         output.text = ""
         #expect(await operations.removeNode("worker-1", timeout: .seconds(60), pause: .milliseconds(500)) == 0, "\(output.text)")
+        #expect(workerSecrets.allSatisfy { !output.text.contains($0) }, "a token secret reached the output")
         #expect(output.text.contains("cordoned worker-1") && output.text.contains("evicted default/on-worker-1") && output.text.contains("deleted Node worker-1"),
                 "\(output.text)")
         #expect(plane.kubectl(["get", "node", "worker-1"]).output.contains("NotFound"))

@@ -29,6 +29,8 @@ extension MasterOperations {
             return code
         }
         guard file.hasPrefix("/") else { return refuse("FILE must be an absolute path") }
+        // Paths reach every message below: none carries a control character to a terminal or the journal.
+        guard Validate.printable(file) == file else { return refuse("FILE is \(Validate.shown(file)); name a file without one") }
         // `identity` is there for regular files only (a directory, a device, a missing path: nil).
         guard root.identity(file) != nil, root.readLink(file) == nil else {
             return refuse("\(file) is not a regular file")

@@ -34,6 +34,11 @@ extension MasterOperations {
             write("\(command): nothing changed: FILE must name a file\n")
             return 2
         }
+        // Paths reach every message below: none carries a control character to a terminal or the journal.
+        if let file, Validate.printable(file) != file {
+            write("\(command): nothing changed: FILE is \(Validate.shown(file)); name a file without one\n")
+            return 2
+        }
         guard let (config, ip, name) = recordedMaster(command) else { return 1 }
         let files = snapshotFiles(config)
         let started = ContinuousClock.now

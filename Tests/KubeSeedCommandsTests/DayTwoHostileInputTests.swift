@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+@testable import KubeSeedCommands
+@testable import KubeSeedCore
+@testable import KubeSeedHost
+import KubeSeedHostFakes
+
+/// What an attacker or a careless operator gives the day-2 commands (control characters, spaces, `%`,
+/// a leading dash, huge values), after `seed init` on a temporary root with `FakeCluster` and the
+/// recording systemd fake: each is refused or handled with a clear message, exit non-zero, nothing on the
+/// host changed, and no control character reaches the output.
+@Suite struct DayTwoHostileInputTests {
+    let paths = MasterSuccessPathTests()
+    static let hostile = ["w\u{1b}[2J", "worker-1\nseed: done", "worker 1", "worker%s%n", "-rf", String(repeating: "a", count: 100_000), "Worker_1", "wörker", ""]
+
+    func initialized() async throws -> (TemporaryHost, MasterOperations, MasterSuccessPathTests.Output) {
+        let host = try paths.masterHost()
+        let cluster = FakeCluster(firstMember: MasterSuccessPathTests.master1.name, ip: MasterSuccessPathTests.master1.ip)
+        let (master, output) = paths.operations(host, cluster, ip: MasterSuccessPathTests.master1.ip)
+        #expect(await master.initialize(paths.config(), source: ClusterConfig.defaultPath) == 0, "\(output.text)")
+        output.text = ""
+        host.services.calls = []
+        return (host, master, output)
+    }
+
+    @Test(arguments: hostile)
+    func nodeRemoveRefusesAnythingButANodeName(_ name: String) async throws {
+        let (host, master, output) = try await initialized()
+        let before = try host.snapshot(withTimes: true)
+        #expect(await master.removeNode(name) == 2, "\(output.text)")
+        #expect(output.text.contains("is not a node name"), "\(output.text)")
+        #expect(!output.text.contains("\u{1b}") && !output.text.contains("\nseed: done") && output.text.count < 2000, "\(output.text.prefix(300))")
+        #expect(host.services.calls.isEmpty)
+        #expect(try host.snapshot(withTimes: true) == before)
+    }
+
+    @Test(arguments: hostile)
+    func renewRefusesAnythingButALeafName(_ name: String) async throws {
+        let (host, master, output) = try await initialized()
+        let before = try host.snapshot(withTimes: true)
+        #expect(await master.renewCertificates(paths.config(), source: ClusterConfig.defaultPath, names: [name], all: false, dueWithinDays: nil) == 2)
+        #expect(output.text.contains("nothing changed"), "\(output.text)")
+        #expect(!output.text.contains("\u{1b}") && !output.text.contains("\nseed: done") && output.text.count < 2000, "\(output.text.prefix(300))")
+        #expect(try host.snapshot(withTimes: true) == before)
+    }
+
+    @Test(arguments: ["/tmp/a\u{1b}[2J.db", "/tmp/x\nseed etcd restore: done", "/tmp/\u{85}.db", "relative.db", "/", "/etc", "/no/such file %s.db", "-rf"])
+    func restoreRefusesOddFilesBeforeAnythingStops(_ file: String) async throws {
+        let (host, master, output) = try await initialized()
+        let before = try host.snapshot(withTimes: true)
+        #expect(await master.restoreSnapshot(file, etcdctl: "/bin/true") == 2, "\(output.text)")
+        #expect(output.text.hasPrefix("seed etcd restore: nothing changed: "), "\(output.text)")
+        #expect(Validate.printable(output.text.replacingOccurrences(of: "\n", with: "")) == output.text.replacingOccurrences(of: "\n", with: ""),
+                "a control character reached the output: \(output.text.debugDescription)")
+        #expect(output.text.filter { $0 == "\n" }.count == 1, "the message forged a line: \(output.text.debugDescription)")
+        #expect(host.services.calls.isEmpty)
+        #expect(try host.snapshot(withTimes: true) == before)
+    }
+
+    @Test(arguments: ["/tmp/a\u{1b}[2J.db", "/tmp/x\nseed etcd snapshot save: done", "", "dir/", "/a\u{0}b"])
+    func snapshotSaveRefusesOddFileNames(_ file: String) async throws {
+        let (host, master, output) = try await initialized()
+        let before = try host.snapshot(withTimes: true)
+        #expect(await master.saveSnapshot(file: file, keep: nil) == 2, "\(output.text)")
+        #expect(output.text.filter { $0 == "\n" }.count == 1 && !output.text.contains("\u{1b}"), "\(output.text.debugDescription)")
+        #expect(try host.snapshot(withTimes: true) == before)
+    }
+
+    @Test func aSnapshotNameWithSpacesAndPercentIsTakenLiterallyAndAFailedSaveLeavesNothing() async throws {
+        let (host, master, output) = try await initialized()
+        let file = "/srv/snap shots/%s %n.db"
+        try FileManager.default.createDirectory(atPath: host.root.resolve("/srv/snap shots"), withIntermediateDirectories: true)
+        // The fake etcd has no maintenance API: the stream fails after the file was begun.
+        #expect(await master.saveSnapshot(file: file, keep: nil) == 1, "\(output.text)")
+        #expect(output.text.contains("failed, nothing kept") && output.text.contains("answered 404"), "\(output.text)")
+        #expect(host.root.list("/srv/snap shots").isEmpty, "\(host.root.list("/srv/snap shots"))")
+    }
+}
