@@ -14,13 +14,7 @@ import KubeSeedHostFakes
     let paths = MasterSuccessPathTests()
 
     func initialized() async throws -> (TemporaryHost, MasterOperations, MasterSuccessPathTests.Output) {
-        let host = try paths.masterHost()
-        let cluster = FakeCluster(firstMember: MasterSuccessPathTests.master1.name, ip: MasterSuccessPathTests.master1.ip)
-        let (master, output) = paths.operations(host, cluster, ip: MasterSuccessPathTests.master1.ip)
-        #expect(await master.initialize(paths.config(), source: ClusterConfig.defaultPath) == 0, "\(output.text)")
-        output.text = ""
-        host.services.calls = []
-        return (host, master, output)
+        try await paths.initializedMaster()
     }
 
     func certificate(_ host: TemporaryHost, _ name: String) throws -> Certificate {

@@ -14,13 +14,7 @@ import KubeSeedHostFakes
     static let hostile = ["w\u{1b}[2J", "worker-1\nseed: done", "worker 1", "worker%s%n", "-rf", String(repeating: "a", count: 100_000), "Worker_1", "wörker", ""]
 
     func initialized() async throws -> (TemporaryHost, MasterOperations, MasterSuccessPathTests.Output) {
-        let host = try paths.masterHost()
-        let cluster = FakeCluster(firstMember: MasterSuccessPathTests.master1.name, ip: MasterSuccessPathTests.master1.ip)
-        let (master, output) = paths.operations(host, cluster, ip: MasterSuccessPathTests.master1.ip)
-        #expect(await master.initialize(paths.config(), source: ClusterConfig.defaultPath) == 0, "\(output.text)")
-        output.text = ""
-        host.services.calls = []
-        return (host, master, output)
+        try await paths.initializedMaster()
     }
 
     @Test(arguments: hostile)

@@ -19,17 +19,13 @@ import KubeSeedHostFakes
     }
 
     func initialized(_ cluster: FakeCluster) async throws -> (TemporaryHost, MasterOperations, MasterSuccessPathTests.Output) {
-        let host = try paths.masterHost()
-        let (master, output) = paths.operations(host, cluster, ip: MasterSuccessPathTests.master1.ip)
-        #expect(await master.initialize(paths.config(), source: ClusterConfig.defaultPath) == 0, "\(output.text)")
+        let (host, master, output) = try await paths.initializedMaster(cluster)
         try host.root.writeAtomically("/snap.db", snapshotBytes(), mode: 0o600)
         var damaged = snapshotBytes()
         damaged[10] ^= 1
         try host.root.writeAtomically("/damaged.db", damaged, mode: 0o600)
         try host.root.writeAtomically("/plain.db", Data(count: 8192), mode: 0o600)
         try host.root.makeSymlink("/link.db", target: "/snap.db")
-        output.text = ""
-        host.services.calls = []
         return (host, master, output)
     }
 

@@ -35,6 +35,17 @@ import KubeSeedHostFakes
         return (operations, output)
     }
 
+    /// A master after a successful `seed init` against `cluster`, its output and systemd's calls cleared.
+    func initializedMaster(_ cluster: FakeCluster = FakeCluster(firstMember: master1.name, ip: master1.ip)) async throws
+        -> (TemporaryHost, MasterOperations, Output) {
+        let host = try masterHost()
+        let (master, output) = operations(host, cluster, ip: Self.master1.ip)
+        #expect(await master.initialize(config(), source: ClusterConfig.defaultPath) == 0, "\(output.text)")
+        output.text = ""
+        host.services.calls = []
+        return (host, master, output)
+    }
+
     func config() -> ClusterConfig {
         var config = ClusterConfig()
         config.name = "test"
