@@ -31,7 +31,8 @@ public struct MasterOperations {
 
     public static let controlPlaneUnits = zip(ControlPlane.unitNames + [ControlPlane.csrApproverUnit, ControlPlane.certsRenewTimer, ControlPlane.etcdSnapshotTimer],
                                               ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-apiserver", "kube-apiserver", "kube-apiserver"]).map {
-        ComponentPlanner.ManagedUnit($0.0, binary: $0.1, installHint: "kubernetes-server-linux-amd64.tar.gz: seed init --server-archive FILE")
+        ComponentPlanner.ManagedUnit($0.0, binary: $0.1, installHint: "kubernetes-server-linux-amd64.tar.gz: seed init --server-archive FILE",
+                                     runsBinary: ControlPlane.unitNames.contains($0.0))
     }
 
     func hostname() -> String {

@@ -9,6 +9,8 @@ public struct ComponentObservation: Sendable {
     public var units: [String: UnitState] = [:]
     /// Executables found in /opt/k8s/bin, by name.
     public var binaries: Set<String> = []
+    /// Each found executable's modification time (µs since the epoch), when it is not in the future.
+    public var binaryModifiedMicroseconds: [String: UInt64] = [:]
     /// Files KubeSeed created in the directories whose content it renders whole (containerd's certs.d),
     /// from the change journal, that are still there: one no longer rendered is removed.
     public var ownedFiles: Set<String> = []
@@ -33,10 +35,13 @@ public enum ComponentPlanner {
         public var name: String
         public var binary: String?
         public var installHint: String
-        public init(_ name: String, binary: String?, installHint: String) {
+        /// `true` when the unit runs `binary` (so a newer binary restarts it); `false` when it only waits for it.
+        public var runsBinary: Bool
+        public init(_ name: String, binary: String?, installHint: String, runsBinary: Bool = true) {
             self.name = name
             self.binary = binary
             self.installHint = installHint
+            self.runsBinary = runsBinary
         }
 
         /// Where the unit's binary is: an absolute path as given, a name in `/opt/k8s/bin`.
@@ -87,7 +92,7 @@ public enum ComponentPlanner {
                     items.append(PlanItem(unit.name, .fail, "not installed (\(unit.installHint))", blocksApply: true))
                     continue
                 }
-                let (item, steps) = unitItem(unit.name, state, configChanged: changedUnits.contains(unit.name) || stale(unit.name, state, files, observed),
+                let (item, steps) = unitItem(unit.name, state, configChanged: changedUnits.contains(unit.name) || stale(unit, state, files, observed),
                                              runnable: true, binaryNote: "")
                 items.append(item)
                 activation += steps
@@ -96,7 +101,7 @@ public enum ComponentPlanner {
             let binary = unit.binary!
             // A unit file written in this run is not loaded yet: treat it as new, disabled and inactive.
             let state = observed.units[unit.name].flatMap { $0.exists ? $0 : nil } ?? UnitState(loadState: "loaded", unitFileState: "disabled")
-            let (item, steps) = unitItem(unit.name, state, configChanged: changedUnits.contains(unit.name) || stale(unit.name, state, files, observed),
+            let (item, steps) = unitItem(unit.name, state, configChanged: changedUnits.contains(unit.name) || stale(unit, state, files, observed),
                                          runnable: observed.binaries.contains(binary),
                                          binaryNote: binary.hasPrefix("/") ? "\(binary) missing (\(unit.installHint))"
                                              : "binary missing: put \(binary) in \(NodePaths.binDir) (from \(unit.installHint))")
@@ -111,10 +116,18 @@ public enum ComponentPlanner {
         return NodePlan(items: items)
     }
 
-    /// An active unit started before one of its files was last written runs an old configuration
-    /// (a restart that failed, or a pass cut short): restart it. No state beyond the host's own.
-    static func stale(_ unit: String, _ state: UnitState, _ files: [RenderedFile], _ observed: ComponentObservation) -> Bool {
-        files.contains { file in file.restarts.contains(unit) && state.runsOlderThan(observed.files[file.path]?.modifiedMicroseconds) }
+    /// An active unit started before one of its files or its binary was last written runs an old
+    /// configuration or program (a binary replaced, a restart that failed, a pass cut short): restart it.
+    /// No state beyond the host's own.
+    static func stale(_ unit: ManagedUnit, _ state: UnitState, _ files: [RenderedFile], _ observed: ComponentObservation) -> Bool {
+        files.contains { file in file.restarts.contains(unit.name) && state.runsOlderThan(observed.files[file.path]?.modifiedMicroseconds) }
+            || runsOlderBinary(unit, state, observed)
+    }
+
+    /// Whether `unit` runs since before its binary was replaced.
+    public static func runsOlderBinary(_ unit: ManagedUnit, _ state: UnitState, _ observed: ComponentObservation) -> Bool {
+        guard unit.runsBinary, let binary = unit.binary else { return false }
+        return state.runsOlderThan(observed.binaryModifiedMicroseconds[binary])
     }
 
     /// The unit's report line with its enable step, and the start/restart to run after the reload.
