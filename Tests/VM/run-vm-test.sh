@@ -119,6 +119,14 @@ for scenario in "${scenarios[@]}"; do
   if [ "$scenario" = real ]; then
     install -d -m 0700 "$stage/usr/local/lib/kubeseed-vmtest/k8s"
     cp "$k8s/kubernetes-server-linux-amd64.tar.gz" "$k8s/pause.oci.tar" "$k8s/busybox.oci.tar" "$k8s/SHA256SUMS" "$stage/usr/local/lib/kubeseed-vmtest/k8s/"
+    # seed upgrade apply's re-install: the same release rebuilt, each binary one byte longer (an ELF runs
+    # as before with bytes after its last section), so every binary differs from the one installed.
+    rebuild="$work/rebuild"; mkdir -p "$rebuild"
+    tar -xzf "$k8s/kubernetes-server-linux-amd64.tar.gz" -C "$rebuild" \
+      $(printf 'kubernetes/server/bin/%s ' kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
+    for binary in "$rebuild"/kubernetes/server/bin/*; do printf '\n' >> "$binary"; done
+    tar -C "$rebuild" -cf - kubernetes | gzip -1 > "$stage/usr/local/lib/kubeseed-vmtest/k8s/kubernetes-server-rebuilt.tar.gz"
+    rm -rf "$rebuild"
   fi
   install -m 0644 "$here/kubeseed-vmtest.service" "$stage/etc/systemd/system/kubeseed-vmtest.service"
   ln -s ../kubeseed-vmtest.service "$stage/etc/systemd/system/multi-user.target.wants/kubeseed-vmtest.service"

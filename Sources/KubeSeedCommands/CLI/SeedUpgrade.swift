@@ -3,7 +3,7 @@ import KubeSeedCore
 import KubeSeedHost
 
 struct Upgrade: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Upgrades: what runs and what the skew policy allows.", subcommands: [Plan.self])
+    static let configuration = CommandConfiguration(abstract: "Upgrades: what runs and what the skew policy allows.", subcommands: [Plan.self, Apply.self])
 
     struct Plan: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -22,6 +22,43 @@ struct Upgrade: AsyncParsableCommand {
                 target = parsed
             }
             let code = try await MasterOperations.live("seed upgrade plan").upgradePlan(to: target)
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move this master's control plane to the cluster configuration's kubernetesVersion from a server archive.",
+            discussion: """
+                Set kubernetesVersion in the cluster configuration (or pass --kubernetes-version) to the archive's release, \
+                then run this on one master at a time. It refuses, with nothing changed, unless the skew policy allows the \
+                release (one minor at a time, never back, no kubelet left too far behind), every API server is ready and \
+                every etcd member healthy. Then it installs kube-apiserver, kube-controller-manager, kube-scheduler and \
+                kubectl from the archive (each checked to be that release), restarts kube-apiserver and waits for /readyz \
+                and etcd's health, then the controller manager and the scheduler, each only while it runs an older binary, \
+                and records the release. A second run changes nothing. The same release again (a rebuilt archive) is a \
+                re-install. Nodes follow once every master is done: 'seed-agent install-binaries --replace ARCHIVE'.
+                """)
+        @Option(help: "kubernetes-server-linux-amd64.tar.gz of the release.") var serverArchive: String
+        @Option(help: "Expected SHA-256 of the archive (hex), as published with the release.") var sha256: String?
+        @OptionGroup var options: ClusterOptions
+
+        func run() async throws {
+            let root = HostRoot(path: options.root)
+            var cluster = try options.load("seed upgrade apply", root: root)
+            let path = absolutePath(serverArchive)
+            // The path reaches every phase's message: none carries a control character to a terminal or the journal.
+            guard Validate.printable(path) == path else {
+                say("seed upgrade apply: nothing changed: --server-archive is \(Validate.shown(path)); name a file without one\n")
+                throw ExitCode(2)
+            }
+            guard root.exists(path) else {
+                say("seed upgrade apply: nothing changed: \(ConfigError(.unreadable, file: "--server-archive", "no such file: \(Validate.shown(path))"))\n")
+                throw ExitCode(2)
+            }
+            cluster.serverArchive = path
+            if let sha256 { cluster.serverArchiveSHA256 = sha256.lowercased() }
+            let code = try await options.operations("seed upgrade apply").upgradeApply(cluster, source: options.source)
             if code != 0 { throw ExitCode(code) }
         }
     }

@@ -25,7 +25,7 @@ extension MasterOperations {
     /// Runs `phases` in order under the host lock with one change journal. Exit codes: 0 done, 1 a phase
     /// failed (every change so far journaled), 2 bad configuration (nothing changed).
     func run(_ command: String, _ phases: [InitPhase], _ requested: ClusterConfig, source: String, replaceBinaries: Bool = false,
-             joining: ControlPlaneJoinState? = nil, renewing: CertificateSelection? = nil) async -> Int32 {
+             joining: ControlPlaneJoinState? = nil, renewing: CertificateSelection? = nil, upgrading: Bool = false) async -> Int32 {
         let clock = ContinuousClock()
         let started = clock.now
         guard effectiveUID == 0 else { write("\(command): must run as root\n"); return 1 }
@@ -37,6 +37,10 @@ extension MasterOperations {
                 throw ConfigError(.missingField, file: source, field: "master.ip", "set master.ip or --master-ip")
             }
             masterIP = ip
+            if let refusal = try releaseChangeRefusal(config, source: source, upgrading: upgrading,
+                                                      installsBinaries: phases.contains { $0.name == InitPhase.binaries.name }) {
+                throw refusal
+            }
         } catch {
             write("\(command): nothing changed: \(error)\n")
             return 2
@@ -81,6 +85,12 @@ extension MasterOperations {
         }
         let elapsed = clock.now - started
         let took = "\(progress.changes) changes, \(elapsed.components.seconds).\(elapsed.components.attoseconds / 100_000_000_000_000_000) s"
+        if upgrading {
+            write("\(command): \(progress.changes == 0 ? "unchanged" : "done"): this master's control plane runs \(config.kubernetesVersion) (\(took)); "
+                  + "next: 'seed upgrade apply' on each other master, one at a time; then on every node (this one too, when it is a node) "
+                  + "'seed-agent install-binaries --replace ARCHIVE'\n")
+            return 0
+        }
         guard renewing == nil, phases.contains(where: { $0.name == InitPhase.controlPlane.name }) else {
             write("\(command): \(progress.changes == 0 ? "unchanged" : "done") (\(took))\n")
             return 0
@@ -96,6 +106,21 @@ extension MasterOperations {
             write("\(command): control plane ready at \(endpoint) (\(took)); next: 'seed join-file NODE' for each node\n")
         }
         return 0
+    }
+
+    /// Why `config`'s release cannot be used here: a master moves to another release only by `seed upgrade
+    /// apply` (one at a time, the skew policy checked), never back, and a run that installs binaries
+    /// must be of the release the master runs. `nil` before the first `seed init`, and for runs that
+    /// neither upgrade nor install binaries (renewals do not depend on the release).
+    func releaseChangeRefusal(_ config: ClusterConfig, source: String, upgrading: Bool, installsBinaries: Bool) throws -> ConfigError? {
+        guard upgrading || installsBinaries, let recorded = try recordedConfig(), recorded.version != config.version else { return nil }
+        if config.version < recorded.version {
+            return ConfigError(.invalidValue, file: source, field: "kubernetesVersion",
+                               "this master runs \(recorded.version) (recorded in \(ClusterConfig.recordPath)); \(config.version) would be a downgrade: set kubernetesVersion: \(recorded.version)")
+        }
+        guard !upgrading else { return nil }
+        return ConfigError(.invalidValue, file: source, field: "kubernetesVersion",
+                           "this master runs \(recorded.version) (recorded in \(ClusterConfig.recordPath)), not \(config.version): 'seed upgrade apply --server-archive FILE' moves it")
     }
 
     /// Whether kube-apiserver's unit is active (a run that does not start the control plane itself).

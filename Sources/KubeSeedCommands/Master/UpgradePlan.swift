@@ -12,23 +12,16 @@ extension MasterOperations {
         let command = "seed upgrade plan"
         guard effectiveUID == 0 else { write("\(command): must run as root (it reads the admin key)\n"); return 1 }
         guard let (_, ip, _) = recordedMaster(command) else { return 1 }
-        var installed = VersionSkew.Installed()
-        let endpoints = await knownAPIServerEndpoints() ?? [Self.url(ip, 6443)]
-        do {
-            for endpoint in endpoints {
-                let version: KubernetesVersion? = try? await withClient(endpoint, presenting: "admin") { client in
-                    VersionSkew.apiServerVersion(in: try await client.send(APIRequest(.get, "/version", object: "version"), timeout: .seconds(10)).body)
-                }
-                write("API server \(endpoint)  \(version?.description ?? "did not answer")\n")
-                if let version { installed.apiServers[endpoint] = version }
-            }
-            let nodes = try await withClient(Self.url(ip, 6443), presenting: "admin") { client in
-                try await client.send(APIRequest(.get, "/api/v1/nodes", object: "nodes"), timeout: .seconds(30))
-            }
-            guard nodes.status == 200 else { throw APIError(.status, "GET /api/v1/nodes answered \(nodes.status)") }
-            (installed.kubelets, installed.kubeProxies) = try VersionSkew.nodeVersions(in: nodes.body)
-        } catch {
+        let installed: VersionSkew.Installed, unanswered: [String]
+        do { (installed, unanswered) = try await installedVersions(ip) } catch {
             write("\(command): \(error)\n")
+            return 1
+        }
+        for endpoint in (Array(installed.apiServers.keys) + unanswered).sorted() {
+            write("API server \(endpoint)  \(installed.apiServers[endpoint]?.description ?? "not ready")\n")
+        }
+        guard !installed.apiServers.isEmpty else {
+            write("\(command): no API server answered\n")
             return 1
         }
         for node in installed.kubelets.keys.sorted() {
@@ -36,7 +29,7 @@ extension MasterOperations {
         }
         guard let target else { return 0 }
         var problems = VersionSkew.controlPlaneProblems(installed, to: target)
-        if installed.apiServers.count < endpoints.count { problems.append("not every API server answered: each must be known before an upgrade") }
+        if !unanswered.isEmpty { problems.append("not every API server is ready: each must be, before an upgrade") }
         var after = installed
         for server in after.apiServers.keys { after.apiServers[server] = target }
         let nodeProblems = installed.kubelets.keys.sorted().flatMap { VersionSkew.nodeProblems(after, node: $0, to: target) }
