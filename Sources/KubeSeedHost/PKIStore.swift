@@ -175,18 +175,22 @@ public struct PKIStore {
     /// one ending within `window` of `now` carries a problem.
     public func list(kubeconfigs: [String] = [], window: TimeInterval? = nil, now: Date = Date()) -> [Listed] {
         let window = window ?? renewWarning
-        func listed(_ source: String, _ pem: String?) -> Listed {
+        func listed(_ source: String, _ pem: String?, rotatedByKubelet: Bool = false) -> Listed {
             guard let block = pem.flatMap({ PEMBlock.first("CERTIFICATE", in: $0) }), let certificate = try? Certificate(pemEncoded: block) else {
                 return Listed(source: source, subject: "", names: [], notAfter: nil, problem: "not a PEM certificate")
             }
             let left = certificate.notValidAfter.timeIntervalSince(now)
-            let problem = left <= 0 ? "EXPIRED" : left < window ? "expires within \(Int(window / 86400)) days" : nil
+            // The kubelet asks for its next certificate at 70 to 90 % of the last one's life: only an expired one is a problem.
+            let problem = left <= 0 ? (rotatedByKubelet ? "EXPIRED: the kubelet did not rotate it (journalctl -u kubelet)" : "EXPIRED")
+                : left < window && !rotatedByKubelet ? "expires within \(Int(window / 86400)) days" : nil
             return Listed(source: source, subject: certificate.subject.description, names: certificate.subjectAlternativeNameStrings,
                           notAfter: certificate.notValidAfter, problem: problem)
         }
-        let files = root.list(directory).filter { $0.hasSuffix(".pem") && !$0.hasSuffix("-key.pem") }.sorted().map { file in
-            listed(file, (try? root.readText("\(directory)/\(file)")) ?? nil)
-        }
+        // The kubelet's own files: only the ones in use (`-current.pem`), not those it rotated away from.
+        let files = root.list(directory).filter { $0.hasSuffix(".pem") && !$0.hasSuffix("-key.pem") }
+            .filter { KubeletCredential.rotatedFileInUse($0) ?? true }.sorted().map { file in
+                listed(file, (try? root.readText("\(directory)/\(file)")) ?? nil, rotatedByKubelet: KubeletCredential.rotatedFileInUse(file) != nil)
+            }
         let embedded = kubeconfigs.flatMap { path -> [Listed] in
             guard let text = (try? root.readText(path)) ?? nil else { return [] }
             guard let users = KubeconfigCredential.certificates(in: text) else { return [listed(path, nil)] }

@@ -92,6 +92,8 @@ import KubeSeedHostFakes
         // The kubelet keeps its certificate and key in one file.
         let adminKey = try #require(try host.root.readText("/etc/kubernetes/cert/admin-key.pem"))
         try host.root.writeAtomically("/etc/kubernetes/cert/kubelet-client-current.pem", Data((admin + adminKey).utf8), mode: 0o600)
+        // One it rotated away from stays on disk and expires there: not listed.
+        try host.root.writeAtomically("/etc/kubernetes/cert/kubelet-client-2025-01-01-00-00-00.pem", Data((admin + adminKey).utf8), mode: 0o600)
         let listed = store.list(kubeconfigs: KubeconfigCredential.paths)
         #expect(listed.count == 15, "\(listed.map(\.source))")
         #expect(listed.first { $0.source == "kubelet-client-current.pem" }?.problem == nil)
@@ -100,6 +102,10 @@ import KubeSeedHostFakes
         #expect(listed.first { $0.source == "/etc/kubernetes/kube-scheduler.kubeconfig" }?.problem == "not a PEM certificate")
         // Five-year leaves inside a six-year window; the ten-year CAs not.
         let window = store.list(window: 6 * 366 * 86400)
-        #expect(window.filter { $0.problem != nil }.map(\.source).sorted() == (ClusterPKI.leafNames.map { "\($0).pem" } + ["kubelet-client-current.pem"]).sorted())
+        // The kubelet rotates its own at 70 to 90 % of its life: within the window is no problem, expired is.
+        #expect(window.filter { $0.problem != nil }.map(\.source).sorted() == ClusterPKI.leafNames.map { "\($0).pem" }.sorted())
+        let later = store.list(now: Date().addingTimeInterval(20 * 366 * 86400))
+        #expect(later.first { $0.source == "kubelet-client-current.pem" }?.problem?.hasPrefix("EXPIRED: the kubelet did not rotate it") == true)
+        #expect(later.first { $0.source == "admin.pem" }?.problem == "EXPIRED")
     }
 }

@@ -33,6 +33,7 @@ cluster:
   name: real
   kubernetesVersion: v1.20.2
   sandboxImage: kubeseed.local/pause:3.4.1
+  kubeletCertificateDuration: 15m
 master:
   name: master-1
 host:
@@ -82,6 +83,17 @@ else
   fail "no approved kubelet-serving CSR for master-1"
   journal_excerpt kubeseed-csr-approver.service
 fi
+# kubeletCertificateDuration 15m: the kubelet rotates both certificates by itself at 70 to 90 % of their life,
+# well within this scenario (checked at its end).
+kubelet_pki=/etc/kubernetes/cert
+cert_serial() { openssl x509 -noout -serial -in "$1" 2>/dev/null | cut -d= -f2; }
+export -f cert_serial
+wait_for 60 test -s $kubelet_pki/kubelet-server-current.pem
+client_serial0=$(cert_serial $kubelet_pki/kubelet-client-current.pem); serving_serial0=$(cert_serial $kubelet_pki/kubelet-server-current.pem)
+log "KUBELET-CERTS first client serial=$client_serial0 $(openssl x509 -noout -startdate -enddate -in $kubelet_pki/kubelet-client-current.pem | tr '\n' ' ')"
+log "KUBELET-CERTS first serving serial=$serving_serial0 $(openssl x509 -noout -startdate -enddate -in $kubelet_pki/kubelet-server-current.pem | tr '\n' ' ')"
+expect "the kubelet's client certificate lasts at most 15 minutes (kubeletCertificateDuration)" bash -c \
+  "[ \$(( \$(date -d \"\$(openssl x509 -noout -enddate -in $kubelet_pki/kubelet-client-current.pem | cut -d= -f2)\" +%s) - \$(date +%s) )) -le 900 ]"
 expect "master-1 has the control-plane role label" bash -c "kc get node master-1 --show-labels | grep -q node-role.kubernetes.io/control-plane"
 kc get node master-1 -o jsonpath='{.spec.taints}' | while read -r line; do log "TAINTS | $line"; done
 expect "the images from the images directory are in containerd's k8s.io namespace" bash -c "ctr -n k8s.io images ls -q | grep -qx kubeseed.local/pause:3.4.1 && ctr -n k8s.io images ls -q | grep -qx kubeseed.local/busybox:1"
@@ -254,5 +266,59 @@ while read -r line; do log "UPGRADE-PLAN | $line"; done < "$state/upgrade-plan.t
 expect "seed upgrade plan reads the API server's and master-1's kubelet and kube-proxy releases and allows v1.21.0 (exit $rc)" \
   bash -c "[ $rc = 0 ] && grep -q 'node master-1  kubelet v1.20.2  kube-proxy v1.20.2' $state/upgrade-plan.txt"
 refuse "seed upgrade plan --to v1.22.0 is refused (one minor at a time)" seed upgrade plan --to v1.22.0
+
+# seed upgrade apply: the same release again from a rebuilt archive (each binary differs by one byte), as
+# Kubernetes 1.20.2 is the one release that can be built here. The skew check first, then the mechanics:
+# the control plane's binaries replaced and restarted one at a time, kubelet left for the node step.
+rebuilt=$k8s/kubernetes-server-rebuilt.tar.gz
+rebuilt_sha=$(sha256sum "$rebuilt" | cut -d' ' -f1)
+binaries_sum() { sha256sum /opt/k8s/bin/* | sha256sum | cut -c1-16; }
+sum_before=$(binaries_sum); kubelet_sum=$(sha256sum /opt/k8s/bin/kubelet | cut -d' ' -f1)
+refuse "seed upgrade apply to v1.22.0 is refused by the skew check" seed upgrade apply --server-archive "$rebuilt" --kubernetes-version v1.22.0
+refuse "seed init with an archive of another release is refused (seed upgrade apply moves a master)" \
+  seed init phase binaries --server-archive "$rebuilt" --kubernetes-version v1.21.0 --replace-binaries
+expect "and nothing in /opt/k8s/bin changed for either" test "$(binaries_sum)" = "$sum_before"
+mainpid() { systemctl show -p MainPID --value "$1"; }
+runs_installed() {  # UNIT BINARY: the unit's process runs the file now at /opt/k8s/bin/BINARY
+  local pid; pid=$(mainpid "$1"); [ "$pid" != 0 ] && [ "$(readlink /proc/$pid/exe)" = "/opt/k8s/bin/$2" ]
+}
+export -f mainpid runs_installed
+api_pid=$(mainpid kube-apiserver.service); kubelet_pid=$(mainpid kubelet.service)
+probe_api & probe_pid=$!
+sleep 2
+t0=$(ms); seed upgrade apply --server-archive "$rebuilt" --sha256 "$rebuilt_sha" > "$state/upgrade.txt" 2>&1; rc=$?
+log "UPGRADE exit=$rc wall_ms=$(( $(ms) - t0 ))"
+while read -r line; do log "UPGRADE | $line"; done < "$state/upgrade.txt"
+sleep 3; touch "$state/probe.stop"; wait $probe_pid
+probe_report UPGRADE
+[ $rc = 0 ] && pass "seed upgrade apply of the rebuilt v1.20.2 archive exits 0" || fail "seed upgrade apply exit $rc"
+expect "kube-apiserver, kube-controller-manager and kube-scheduler run the rebuilt binaries" bash -c \
+  "runs_installed kube-apiserver.service kube-apiserver && runs_installed kube-controller-manager.service kube-controller-manager && runs_installed kube-scheduler.service kube-scheduler"
+expect "kube-apiserver restarted and answers v1.20.2" bash -c "[ \$(mainpid kube-apiserver.service) != $api_pid ] && kc get --raw /version | grep -q '\"gitVersion\": \"v1.20.2'"
+expect "kubelet was left alone (it follows on the node step)" bash -c "[ \$(mainpid kubelet.service) = $kubelet_pid ] && sha256sum /opt/k8s/bin/kubelet | grep -q ^$kubelet_sum"
+expect "a second seed upgrade apply changes nothing" bash -c "seed upgrade apply --server-archive $rebuilt --sha256 $rebuilt_sha > $state/upgrade-again.txt 2>&1 && grep -q 'seed upgrade apply: unchanged' $state/upgrade-again.txt"
+# The node step: the running agent restarts kubelet and kube-proxy on their new binaries.
+t0=$(ms); seed-agent install-binaries --replace "$rebuilt" --sha256 "$rebuilt_sha" > "$state/node-upgrade.txt" 2>&1; rc=$?
+while read -r line; do log "NODE-UPGRADE | $line"; done < "$state/node-upgrade.txt"
+[ $rc = 0 ] && pass "seed-agent install-binaries --replace of the rebuilt archive exits 0" || fail "seed-agent install-binaries --replace exit $rc"
+expect "the running agent restarts kubelet and kube-proxy on the new binaries" wait_for 120 bash -c \
+  "[ \$(mainpid kubelet.service) != $kubelet_pid ] && runs_installed kubelet.service kubelet && runs_installed kube-proxy.service kube-proxy"
+log "NODE-UPGRADE restarted_ms=$(( $(ms) - t0 ))"
+expect "master-1 is Ready on the new kubelet" wait_for 180 bash -c "ready_nodes | grep -qx master-1=True"
+# The kubelet's own rotation (15-minute certificates): a new client certificate (a CSR by system:node:master-1,
+# approved for the selfnodeclient binding) and a new serving one (approved by seed csr-approver).
+t0=$(ms)
+expect "the kubelet rotated its client certificate by itself" wait_for 600 bash -c "[ \"\$(cert_serial $kubelet_pki/kubelet-client-current.pem)\" != $client_serial0 ]"
+expect "the kubelet rotated its serving certificate by itself" wait_for 300 bash -c "[ \"\$(cert_serial $kubelet_pki/kubelet-server-current.pem)\" != $serving_serial0 ]"
+log "KUBELET-CERTS rotated; waited_ms=$(( $(ms) - t0 ))"
+kc get csr -o wide 2>&1 | while read -r line; do log "CSR-ROTATION | $line"; done
+expect "the client renewal's CSR is by system:node:master-1 and approved" bash -c \
+  "kc get csr -o jsonpath='{range .items[*]}{.spec.signerName} {.spec.username} {.status.conditions[0].type}{\"\\n\"}{end}' | grep -qx 'kubernetes.io/kube-apiserver-client-kubelet system:node:master-1 Approved'"
+expect "seed csr-approver approved a second serving CSR for master-1" bash -c \
+  "[ \$(kc get csr -o jsonpath='{range .items[*]}{.spec.signerName} {.spec.username} {.status.conditions[0].type}{\"\\n\"}{end}' | grep -cx 'kubernetes.io/kubelet-serving system:node:master-1 Approved') -ge 2 ]"
+expect "kubectl logs reaches the kubelet on its rotated serving certificate" wait_for 60 kc logs web
+expect "seed certs lists the kubelet's certificate in use and exits 0 (the kubelet rotates it; old ones are not listed)" bash -c \
+  "seed certs > $state/certs-rotated.txt 2>&1 && grep -q '^kubelet-client-current.pem' $state/certs-rotated.txt && ! grep -q 'kubelet-client-20' $state/certs-rotated.txt"
+expect "master-1 is Ready at the end" wait_for 120 bash -c "ready_nodes | grep -qx master-1=True"
 echo "VMTEST DONE" | tee -a "$state/results.txt" > /dev/console
 systemctl poweroff

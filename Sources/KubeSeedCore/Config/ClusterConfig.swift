@@ -17,6 +17,7 @@ import Foundation
 ///   nodePortRange: 30000-32767
 ///   dnsImage: registry.k8s.io/coredns/coredns:v1.11.3   # CoreDNS, e.g. from a registry mirror
 ///   sandboxImage: registry.k8s.io/pause:3.9               # every node's containerd pause image (join files carry it)
+///   kubeletCertificateDuration: 8760h  # what the controller manager signs kubelets' certificates for (10m to 87600h)
 /// master:
 ///   name: master-1                 # default: the host name
 ///   ip: 192.0.2.10                 # default: the address on the default-route interface
@@ -51,6 +52,10 @@ public struct ClusterConfig: Sendable, Equatable {
     public var dnsImage = ClusterDNS.defaultImage
     /// The pause image every node's containerd uses; minted join files carry it when it is not the default.
     public var sandboxImage = ContainerdSettings.defaultSandboxImage
+    /// How long the kubelets' client and serving certificates last (`--cluster-signing-duration`): `Nh` or
+    /// `Nm`; each kubelet asks for a new one at 70 to 90 % of that.
+    public var kubeletCertificateDuration = ClusterConfig.defaultKubeletCertificateDuration
+    public static let defaultKubeletCertificateDuration = "8760h"
     /// `nil`: the host name.
     public var masterName: String?
     /// `nil`: the address on the default-route interface.
@@ -112,7 +117,8 @@ extension ClusterConfig {
     }
 
     static func parseCluster(_ field: YAMLField, into config: inout ClusterConfig) throws {
-        for (key, value) in try field.mapping(allowedKeys: ["name", "kubernetesVersion", "serviceCIDR", "podCIDR", "clusterDNS", "clusterDomain", "nodePortRange", "dnsImage", "sandboxImage"]) {
+        for (key, value) in try field.mapping(allowedKeys: ["name", "kubernetesVersion", "serviceCIDR", "podCIDR", "clusterDNS", "clusterDomain", "nodePortRange", "dnsImage", "sandboxImage",
+                                                                "kubeletCertificateDuration"]) {
             switch key {
             case "name": config.name = try value.dnsLabel()
             case "kubernetesVersion": config.kubernetesVersion = try value.kubernetesVersion()
@@ -122,6 +128,12 @@ extension ClusterConfig {
             case "clusterDomain": config.clusterDomain = try value.dnsDomain()
             case "dnsImage": config.dnsImage = try value.imageReference(like: "registry.k8s.io/coredns/coredns:v1.11.3")
             case "sandboxImage": config.sandboxImage = try value.imageReference(like: "registry.k8s.io/pause:3.9")
+            case "kubeletCertificateDuration":
+                let text = try value.string()
+                guard Validate.signingDurationMinutes(text) != nil else {
+                    throw value.error(.invalidValue, "\(Validate.shown(text)) is not a duration from 10m to 87600h, like 8760h or 30m")
+                }
+                config.kubeletCertificateDuration = text
             default: // nodePortRange
                 let text = try value.string()
                 if let range = Validate.portRange(text), let port = Validate.reservedPort(in: range) {
@@ -174,7 +186,8 @@ extension ClusterConfig {
                 ("clusterDomain", .string(clusterDomain)),
                 ("nodePortRange", .string(nodePortRange)),
                 ("dnsImage", .string(dnsImage)),
-            ] + (sandboxImage == ContainerdSettings.defaultSandboxImage ? [] : [("sandboxImage", .string(sandboxImage))]))),
+            ] + (sandboxImage == ContainerdSettings.defaultSandboxImage ? [] : [("sandboxImage", .string(sandboxImage))])
+              + (kubeletCertificateDuration == Self.defaultKubeletCertificateDuration ? [] : [("kubeletCertificateDuration", .string(kubeletCertificateDuration))]))),
         ]
         if !master.isEmpty { pairs.append(("master", .map(master))) }
         pairs.append(("pki", .map([("keyAlgorithm", .string(keyAlgorithm.rawValue))])))
@@ -197,6 +210,7 @@ extension ClusterConfig {
         cluster.podCIDR = podCIDR
         cluster.clusterDomain = clusterDomain
         cluster.nodePortRange = nodePortRange
+        cluster.kubeletCertificateDuration = kubeletCertificateDuration
         cluster.dataDir = host.kubernetesDataDir
         cluster.version = version
         cluster.timing = timing

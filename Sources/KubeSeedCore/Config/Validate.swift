@@ -199,6 +199,14 @@ public enum Validate {
         return Int(s)
     }
 
+    /// A certificate lifetime `Nh` or `Nm` (digits, no sign) from 10 minutes to 87600 hours, in minutes.
+    public static func signingDurationMinutes(_ s: String) -> Int? {
+        guard let unit = s.last, unit == "h" || unit == "m", let count = decimalInteger(String(s.dropLast())), count > 0 else { return nil }
+        let minutes = unit == "h" ? count.multipliedReportingOverflow(by: 60) : (partialValue: count, overflow: false)
+        guard !minutes.overflow, (10...87600 * 60).contains(minutes.partialValue) else { return nil }
+        return minutes.partialValue
+    }
+
     /// A port range `N-M` with 1 ≤ N < M ≤ 65535, digits only.
     public static func portRange(_ s: String) -> ClosedRange<Int>? {
         let bounds = s.split(separator: "-", omittingEmptySubsequences: false).map { decimalInteger(String($0)) }

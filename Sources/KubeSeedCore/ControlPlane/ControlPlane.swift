@@ -30,6 +30,8 @@ public enum ControlPlane {
         public var podCIDR = "172.30.0.0/16"
         public var clusterDomain = "cluster.local"
         public var nodePortRange = "30000-32767"
+        /// `--cluster-signing-duration`: how long kubelets' certificates last.
+        public var kubeletCertificateDuration = ClusterConfig.defaultKubeletCertificateDuration
         public var dataDir = "/data/k8s/k8s"
         /// The release the binaries are: the version table decides what each renderer writes.
         public var version = KubernetesVersion.newestTabled
@@ -98,7 +100,7 @@ public enum ControlPlane {
             "--cluster-name=\(c.name)",
             "--cluster-signing-cert-file=\(cert("ca"))",
             "--cluster-signing-key-file=\(key("ca"))",
-            "--cluster-signing-duration=8760h",
+            "--cluster-signing-duration=\(c.kubeletCertificateDuration)",
             "--root-ca-file=\(cert("ca"))",
             "--service-account-private-key-file=\(certDir)/sa.key",
             "--service-cluster-ip-range=\(c.serviceCIDR)",

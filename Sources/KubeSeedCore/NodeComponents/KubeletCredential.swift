@@ -15,3 +15,15 @@ public enum KubeletCredential {
             && certificate.notValidBefore <= now && now < certificate.notValidAfter
     }
 }
+
+extension KubeletCredential {
+    /// For a file the kubelet rotates in its certificate directory (`kubelet-client-…pem`, `kubelet-server-…pem`):
+    /// whether it is the one in use (`-current.pem`, the kubelet's link) rather than one rotated away from;
+    /// `nil` for any other file.
+    public static func rotatedFileInUse(_ name: String) -> Bool? {
+        for prefix in ["kubelet-client-", "kubelet-server-"] where name.hasPrefix(prefix) && name.hasSuffix(".pem") {
+            return name == "\(prefix)current.pem"
+        }
+        return nil
+    }
+}
