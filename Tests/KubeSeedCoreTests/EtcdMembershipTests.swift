@@ -56,6 +56,27 @@ import Testing
         #expect(EtcdMembership.removal(of: "192.0.2.15", members: five, healthyIDs: [1, 2, 3, 5]) == .safe(five[4], remaining: 4, healthy: 3))
     }
 
+    /// `seed certs renew` restarts its etcd only while the other voters that answer are a majority of all
+    /// voters: two masters renewing at once (their timers) must not take two of three members down.
+    @Test func aMemberRestartsOnlyWhileTheOthersThatAnswerAreAMajorityOfAllVoters() {
+        let three = [member(1, "192.0.2.11"), member(2, "192.0.2.12"), member(3, "192.0.2.13")]
+        #expect(EtcdMembership.restartRefusal(of: "192.0.2.13", members: three, healthyIDs: [1, 2, 3]) == nil)
+        #expect(EtcdMembership.restartRefusal(of: "192.0.2.13", members: three, healthyIDs: [1, 2]) == nil)
+        let refusal = EtcdMembership.restartRefusal(of: "192.0.2.13", members: three, healthyIDs: [2, 3])
+        #expect(refusal?.contains("leaves 1 of 3 voters answering, no quorum") == true && refusal?.contains("not healthy: m1") == true, "\(refusal ?? "nil")")
+        // Two members: either restart leaves one of two, never a quorum.
+        #expect(EtcdMembership.restartRefusal(of: "192.0.2.12", members: Array(three.prefix(2)), healthyIDs: [1, 2]) != nil)
+        // One member: its restart is an outage whatever is done; a learner never votes; a stranger is not asked about.
+        #expect(EtcdMembership.restartRefusal(of: "192.0.2.11", members: [three[0]], healthyIDs: []) == nil)
+        let withLearner = three + [member(4, "192.0.2.14", learner: true, started: false)]
+        #expect(EtcdMembership.restartRefusal(of: "192.0.2.14", members: withLearner, healthyIDs: []) == nil)
+        #expect(EtcdMembership.restartRefusal(of: "192.0.2.13", members: withLearner, healthyIDs: [1, 2, 4]) == nil)
+        #expect(EtcdMembership.restartRefusal(of: "192.0.2.99", members: three, healthyIDs: []) == nil)
+        let five = (1...5).map { member(UInt64($0), "192.0.2.\(10 + $0)") }
+        #expect(EtcdMembership.restartRefusal(of: "192.0.2.15", members: five, healthyIDs: [1, 2, 3]) == nil)
+        #expect(EtcdMembership.restartRefusal(of: "192.0.2.15", members: five, healthyIDs: [1, 2, 5]) != nil)
+    }
+
     @Test func aJoiningMembersInitialClusterIsEveryMemberAndItself() {
         let members = [member(1, "192.0.2.11"), member(26, "192.0.2.12", started: false), member(3, "192.0.2.13", learner: true, started: false)]
         let initial = EtcdMembership.initialCluster(joining: "master-3", peerURL: "https://192.0.2.13:2380", members: members)

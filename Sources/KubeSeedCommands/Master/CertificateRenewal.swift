@@ -74,6 +74,9 @@ extension InitPhase {
                 operations.root.modifiedMicroseconds(path).map { $0 <= now && state.runsOlderThan($0) } ?? false
             }
             guard renewedNow || writtenSince else { continue }
+            if unit == "etcd.service", let refusal = await operations.etcdRestartRefusal(context.masterIP) {
+                throw HostError(.busy, refusal, cause: "another master's etcd is down or restarting (a renewal there?): run 'seed certs renew --due' again once every member is healthy")
+            }
             _ = try context.session.apply([.restartUnit(unit)])
             context.restartedUnits.insert(unit)
             restarted.append(unit)

@@ -99,14 +99,27 @@ extension MasterOperations {
 
     /// What keeps etcd from losing a member for a while: a learner, or a member that is not healthy.
     func etcdMemberProblems(_ members: [EtcdMember]) async throws -> [String] {
-        let voters = members.filter { !$0.isLearner && !$0.clientURLs.isEmpty }
-        var problems = members.filter(\.isLearner).map { "etcd member \($0.displayName) is a learner still joining" }
-        let healthy = try await withEtcdClients(voters.map { $0.clientURLs[0] }, identity: etcdIdentity(), connectTimeout: .seconds(3)) { cluster in
-            let clients = Dictionary(zip(voters.map(\.id), cluster.clients), uniquingKeysWith: { first, _ in first })
-            return await EtcdClusterClient.healthy(voters) { clients[$0.id] }
+        let voters = members.filter { !$0.isLearner }
+        let healthy = try await healthyEtcdMembers(voters)
+        return members.filter(\.isLearner).map { "etcd member \($0.displayName) is a learner still joining" }
+            + voters.filter { !healthy.contains($0.id) }.map { "etcd member \($0.displayName) is not healthy" }
+    }
+
+    /// The IDs of `members` whose `/health` answers healthy (this master's etcd client pair).
+    func healthyEtcdMembers(_ members: [EtcdMember]) async throws -> Set<UInt64> {
+        let reachable = members.filter { !$0.clientURLs.isEmpty }
+        return try await withEtcdClients(reachable.map { $0.clientURLs[0] }, identity: etcdIdentity(), connectTimeout: .seconds(3)) { cluster in
+            let clients = Dictionary(zip(reachable.map(\.id), cluster.clients), uniquingKeysWith: { first, _ in first })
+            return await EtcdClusterClient.healthy(reachable) { clients[$0.id] }
         }
-        problems += voters.filter { !healthy.contains($0.id) }.map { "etcd member \($0.displayName) is not healthy" }
-        return problems
+    }
+
+    /// Why this master's etcd must not restart now (`EtcdMembership.restartRefusal`); `nil` also when its own
+    /// member does not answer: a member that does not serve costs no quorum by restarting.
+    func etcdRestartRefusal(_ masterIP: String) async -> String? {
+        guard let members = try? await localEtcdMembers(attempts: 2, connectTimeout: .seconds(3)), members.count > 1 else { return nil }
+        let healthy = (try? await healthyEtcdMembers(members)) ?? []
+        return EtcdMembership.restartRefusal(of: masterIP, members: members, healthyIDs: healthy)
     }
 
     /// Waits 3 s and checks `unit` still runs (a component that exits at once on a flag the new release

@@ -194,6 +194,20 @@ public enum EtcdMembership {
         return .wouldLoseQuorum(leaving, remaining: voters.count, healthy: healthy)
     }
 
+    /// Why restarting the member on `ip` now would cost the cluster its quorum while it is down (the
+    /// other voters that answer, `healthyIDs`, must be a majority of all voters); `nil` when it would not,
+    /// for a learner, and for a one-member cluster (its restart is an outage whatever is done).
+    public static func restartRefusal(of ip: String, members: [EtcdMember], healthyIDs: Set<UInt64>) -> String? {
+        guard members.count > 1, let restarting = members.first(where: { $0.hasPeer(ip: ip) }), !restarting.isLearner else { return nil }
+        let voters = members.filter { !$0.isLearner }
+        let others = voters.filter { $0.id != restarting.id }
+        let healthy = others.filter { healthyIDs.contains($0.id) }.count
+        guard healthy < voters.count / 2 + 1 else { return nil }
+        let down = others.filter { !healthyIDs.contains($0.id) }.map(\.displayName)
+        return "restarting etcd member \(restarting.displayName) now leaves \(healthy) of \(voters.count) voters answering, no quorum"
+            + (down.isEmpty ? "" : " (not healthy: \(down.joined(separator: ", ")))")
+    }
+
     /// The `--initial-cluster` of a member joining `members` as `name` on `peerURL`: every member (etcd
     /// compares this list's peer URLs with the cluster's own at start, so none may be left out; one
     /// that never started has no name, and goes by its ID), then the new one.
