@@ -54,8 +54,7 @@ public struct EtcdSnapshotFiles {
                     throw HostError(.file, "the snapshot etcd sent does not match the SHA-256 it sent with it (\(size) bytes)",
                                     cause: "nothing was kept; take it again")
                 }
-                try systemCall(.file, "move the snapshot to \(path)") { link(root.resolve(temporary), root.resolve(path)) }
-                unlink(root.resolve(temporary))
+                try root.moveWithoutReplacing(temporary, to: path)
                 try root.syncDirectory(root.resolve((path as NSString).deletingLastPathComponent))
                 return check
             } catch {
@@ -131,9 +130,14 @@ public struct EtcdSnapshotFiles {
         }.sorted { ($0.takenAt, $0.name) > ($1.takenAt, $1.name) }
     }
 
-    /// Deletes all but the `keep` newest KubeSeed-named snapshots; returns what it deleted.
-    public func prune(keep: Int) throws -> [String] {
-        let doomed = EtcdSnapshot.pruned(root.list(directory), keep: keep)
+    /// Deletes all but the `keep` newest KubeSeed-named snapshots, and the partial files of saves killed more
+    /// than an hour ago; returns what it deleted.
+    public func prune(keep: Int, now: Date = Date()) throws -> [String] {
+        let names = root.list(directory)
+        let partials = names.filter { $0.hasPrefix(".partial-") }.compactMap { name in
+            root.modifiedMicroseconds("\(directory)/\(name)").map { (name: name, modified: Date(timeIntervalSince1970: Double($0) / 1_000_000)) }
+        }
+        let doomed = EtcdSnapshot.pruned(names, keep: keep) + EtcdSnapshot.stalePartials(partials, now: now)
         for name in doomed { try root.remove("\(directory)/\(name)") }
         return doomed
     }

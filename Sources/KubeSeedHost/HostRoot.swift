@@ -304,6 +304,18 @@ public struct HostRoot: Sendable {
         }
     }
 
+    /// Renames host path `from` to `to` unless something is at `to` (then `EEXIST`), without a moment where
+    /// neither or both exist: `renameat2(RENAME_NOREPLACE)`, or a hard link and unlink on a filesystem
+    /// without it. Neither way works across filesystems.
+    public func moveWithoutReplacing(_ from: String, to: String) throws {
+        do {
+            try systemCall(.file, "move \(from) to \(to)") { kubeseed_rename_noreplace(resolve(from), resolve(to)) }
+        } catch let error as HostError where error.errnoValue == EINVAL || error.errnoValue == ENOSYS {
+            try systemCall(.file, "move \(from) to \(to)") { link(resolve(from), resolve(to)) }
+            unlink(resolve(from))
+        }
+    }
+
     /// Makes a rename or unlink in `directory` durable; a failure is reported, never ignored (the change
     /// might not survive a power cut).
     func syncDirectory(_ directory: String) throws {

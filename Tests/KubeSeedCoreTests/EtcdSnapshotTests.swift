@@ -37,4 +37,20 @@ import Testing
         #expect(EtcdSnapshot.pruned(names, keep: 7).isEmpty)
         #expect(EtcdSnapshot.pruned(names, keep: 0) == names.sorted())
     }
+
+    /// A save killed on the way leaves `.partial-NAME`; prune takes it once it is an hour old, and nothing
+    /// that is not the partial of one of KubeSeed's names.
+    @Test func pruningTakesOnlyOurOwnPartialFilesOnceAnHourOld() {
+        let now = Date(timeIntervalSince1970: 1_796_100_000)
+        let ours = ".partial-" + EtcdSnapshot.fileName(node: "master-1", at: now.addingTimeInterval(-7200))
+        let files: [(name: String, modified: Date)] = [
+            (ours, now.addingTimeInterval(-3601)),
+            (".partial-" + EtcdSnapshot.fileName(node: "master-1", at: now), now.addingTimeInterval(-5)),
+            (".partial-backup.db", now.addingTimeInterval(-86400)),
+            (".partial-", now.addingTimeInterval(-86400)),
+            (EtcdSnapshot.fileName(node: "master-1", at: now.addingTimeInterval(-86400)), now.addingTimeInterval(-86400)),
+        ]
+        #expect(EtcdSnapshot.stalePartials(files, now: now) == [ours])
+        #expect(EtcdSnapshot.stalePartials(files, now: now.addingTimeInterval(-2)).isEmpty)
+    }
 }

@@ -81,4 +81,11 @@ public enum EtcdSnapshot {
         let ours = names.compactMap { name in takenAt(name).map { (name, $0) } }.sorted { ($0.1, $0.0) > ($1.1, $1.0) }
         return ours.dropFirst(max(keep, 0)).map(\.0).sorted()
     }
+
+    /// The temporary files (`.partial-NAME`, NAME one of KubeSeed's) of saves that were killed: last written
+    /// more than `age` before `now` (a save writes its file within seconds). Others are never named.
+    public static func stalePartials(_ files: [(name: String, modified: Date)], now: Date, age: TimeInterval = 3600) -> [String] {
+        files.filter { $0.name.hasPrefix(".partial-") && takenAt(String($0.name.dropFirst(".partial-".count))) != nil && now.timeIntervalSince($0.modified) > age }
+            .map(\.name).sorted()
+    }
 }
