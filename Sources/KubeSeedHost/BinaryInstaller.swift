@@ -42,10 +42,13 @@ public struct BinaryInstaller {
     ///   - version: the Kubernetes release the binaries must be: each server or node binary that would
     ///     change is run with `--version` before anything is moved, and a binary of another release refuses
     ///     the whole archive.
+    ///   - probeUnchanged: run the versioned binaries already in place too (an upgrade: the same bytes must
+    ///     not be taken for another release).
     ///   - versionProbe: runs a binary (host path) with `--version` and returns what it printed.
     public func install(archive: String, sha256 expected: String?, wanted: [String] = KubernetesArchive.nodeBinaries,
                         replace: Bool, journal: ChangeJournal, limits: ArchiveLimits = ArchiveLimits(),
-                        version: KubernetesVersion? = nil, versionProbe: (String) throws -> String = BinaryInstaller.versionOutput) throws -> [Installed] {
+                        version: KubernetesVersion? = nil, probeUnchanged: Bool = false,
+                        versionProbe: (String) throws -> String = BinaryInstaller.versionOutput) throws -> [Installed] {
         guard root.isDirectory(binDir) else {
             throw HostError(.file, "\(binDir) does not exist", cause: "run 'seed-agent apply' (or start the agent) first")
         }
@@ -112,7 +115,7 @@ public struct BinaryInstaller {
         }
         // Each binary that will change is run (one already in place, byte for byte, was checked when it was installed).
         if let version {
-            for name in wanted where KubernetesArchive.versionedBinaries.contains(name) && plan.contains(where: { $0.temporary.name == name && $0.changed }) {
+            for name in wanted where KubernetesArchive.versionedBinaries.contains(name) && plan.contains(where: { $0.temporary.name == name && ($0.changed || probeUnchanged) }) {
                 let path = try extractor.extracted[name]!.closeForRunning()
                 let output = try versionProbe(root.resolve(path))
                 guard let found = KubernetesVersion.fromVersionOutput(output) else {

@@ -33,14 +33,14 @@ public struct ComponentObserver {
             }
         }
         guard let services else { throw HostError(.dbus, "systemd is not reachable") }
-        // A modification time in the future (a clock set back since) says nothing about a unit's start.
+        // A change time in the future (a clock set back since) says nothing about a unit's start.
         let now = UInt64(Date().timeIntervalSince1970 * 1_000_000)
         let states = try services.unitStates(units.map(\.name))
         for unit in units {
             observed.units[unit.name] = states[unit.name] ?? .notFound
             if let binary = unit.binary, let path = unit.binaryPath, access(root.resolve(path), X_OK) == 0 {
                 observed.binaries.insert(binary)
-                if let modified = root.modifiedMicroseconds(path), modified <= now { observed.binaryModifiedMicroseconds[binary] = modified }
+                if let changed = root.changedMicroseconds(path), changed <= now { observed.binaryChangedMicroseconds[binary] = changed }
             }
         }
         return observed

@@ -180,9 +180,15 @@ public struct PKIStore {
                 return Listed(source: source, subject: "", names: [], notAfter: nil, problem: "not a PEM certificate")
             }
             let left = certificate.notValidAfter.timeIntervalSince(now)
-            // The kubelet asks for its next certificate at 70 to 90 % of the last one's life: only an expired one is a problem.
-            let problem = left <= 0 ? (rotatedByKubelet ? "EXPIRED: the kubelet did not rotate it (journalctl -u kubelet)" : "EXPIRED")
-                : left < window && !rotatedByKubelet ? "expires within \(Int(window / 86400)) days" : nil
+            let life = certificate.notValidAfter.timeIntervalSince(certificate.notValidBefore)
+            let problem: String?
+            if rotatedByKubelet {
+                // The kubelet asks for its next certificate at 70 to 90 % of the last one's life: past 95 % it failed to.
+                problem = left <= 0 ? "EXPIRED: the kubelet did not rotate it (journalctl -u kubelet)"
+                    : life > 0 && left < life * 0.05 ? "past 95 % of its life: the kubelet should have rotated it (journalctl -u kubelet; pending CSRs: kubectl get csr)" : nil
+            } else {
+                problem = left <= 0 ? "EXPIRED" : left < window ? "expires within \(Int(window / 86400)) days" : nil
+            }
             return Listed(source: source, subject: certificate.subject.description, names: certificate.subjectAlternativeNameStrings,
                           notAfter: certificate.notValidAfter, problem: problem)
         }

@@ -170,24 +170,26 @@ import KubeSeedAPI
 
         // seed upgrade apply against the real API server and etcd. One minor up passes the check (every API server
         // ready, the one etcd member healthy) and stops at the archive, which is not there; two minors up is
-        // refused by the check; a downgrade, and seed init installing another release, before anything. The record
-        // and the binary directory stay as they were.
-        let recordBefore = try plane.host.root.read(ClusterConfig.recordPath)
+        // refused by the check; a downgrade before anything. seed init with another release is refused in each
+        // phase that depends on it (binaries, the control plane's flags), renewals are not.
+        try FileManager.default.createDirectory(atPath: plane.host.root.resolve(NodePaths.binDir), withIntermediateDirectories: true)
         var wanted = try #require(try operations.recordedConfig())
         wanted.serverArchive = "/no-such-archive.tar.gz"
-        for (target, code, says) in [("v1.21.0", Int32(1), ["1 API servers ready (v1.20.2), 1 etcd members healthy; v1.21.0 allowed", "stopped at 'binaries'"]),
-                                     ("v1.22.0", 1, ["one minor at a time", "nothing changed"]), ("v1.19.16", 2, ["would be a downgrade"])] {
+        for (target, code, says) in [("v1.21.0", Int32(1), ["1 API servers ready (v1.20.2), 1 etcd members healthy; v1.21.0 allowed",
+                                                           "stopped at 'binaries'", "/no-such-archive.tar.gz", "the record still says v1.20.2"]),
+                                     ("v1.22.0", 1, ["nothing changed: not v1.22.0 now", "one minor at a time"]), ("v1.19.16", 2, ["would be a downgrade"])] {
             wanted.kubernetesVersion = target
             output.text = ""
             #expect(await operations.upgradeApply(wanted, source: "cluster.yaml") == code, "\(target): \(output.text)")
             #expect(says.allSatisfy(output.text.contains), "\(target): \(output.text)")
+            #expect(!output.text.contains("[2/6]") || target == "v1.21.0", "\(target) went past the check: \(output.text)")
         }
         wanted.kubernetesVersion = "v1.21.0"
-        output.text = ""
-        #expect(await operations.initialize(wanted, source: "cluster.yaml", only: ["binaries"]) == 2)
-        #expect(output.text.contains("runs v1.20.2") && output.text.contains("seed upgrade apply"), "\(output.text)")
-        #expect(try plane.host.root.read(ClusterConfig.recordPath) == recordBefore)
-        #expect(plane.host.root.list(NodePaths.binDir).isEmpty)
+        for phase in ["binaries", "control-plane"] {
+            output.text = ""
+            #expect(await operations.initialize(wanted, source: "cluster.yaml", only: [phase]) == 2, "\(phase): \(output.text)")
+            #expect(output.text.contains("runs v1.20.2") && output.text.contains("seed upgrade apply"), "\(phase): \(output.text)")
+        }
 
         // seed node remove: worker-1's pod is evicted through the real Eviction API (no kubelet here: it stays
         // terminating until the pod garbage collector sees its Node gone), the Node is deleted, and worker-1

@@ -12,7 +12,7 @@ import Testing
         observed.units[unit] = UnitState(loadState: "loaded", activeState: "active", subState: "running", unitFileState: "enabled",
                                          activeEnterMicroseconds: started)
         observed.binaries = [binary]
-        if let modified { observed.binaryModifiedMicroseconds[binary] = modified }
+        if let modified { observed.binaryChangedMicroseconds[binary] = modified }
         return observed
     }
 

@@ -26,6 +26,7 @@ import Testing
     @Test(arguments: ["9m", "0h", "87601h", "1d", "-5h", "05h", "h", "m", "5", "5H", "1h30m", "99999999999999999h", "10 m", "\"\"", "\"15m\\n--v=9\""])
     func anythingElseIsRefusedNamingTheFieldAndLine(text: String) {
         let error = #expect(throws: ConfigError.self) { try ClusterConfig.parse(config(text), file: "cluster.yaml") }
-        #expect(error?.description.contains("cluster.kubeletCertificateDuration") == true && error?.description.contains("4") == true, "\(String(describing: error))")
+        #expect(error?.field == "cluster.kubeletCertificateDuration" && error?.line == 4 && error?.description.hasPrefix("cluster.yaml:4: ") == true,
+                "\(String(describing: error))")
     }
 }

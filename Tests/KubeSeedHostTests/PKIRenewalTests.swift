@@ -104,6 +104,10 @@ import KubeSeedHostFakes
         let window = store.list(window: 6 * 366 * 86400)
         // The kubelet rotates its own at 70 to 90 % of its life: within the window is no problem, expired is.
         #expect(window.filter { $0.problem != nil }.map(\.source).sorted() == ClusterPKI.leafNames.map { "\($0).pem" }.sorted())
+        // The admin pair stands in for the kubelet's (issued for 5 years): past 95 % of that, it should have rotated.
+        let late = store.list(now: Date().addingTimeInterval(0.96 * 5 * 365 * 86400))
+        #expect(late.first { $0.source == "kubelet-client-current.pem" }?.problem?.hasPrefix("past 95 % of its life") == true)
+        #expect(store.list(now: Date().addingTimeInterval(0.9 * 5 * 365 * 86400)).first { $0.source == "kubelet-client-current.pem" }?.problem == nil)
         let later = store.list(now: Date().addingTimeInterval(20 * 366 * 86400))
         #expect(later.first { $0.source == "kubelet-client-current.pem" }?.problem?.hasPrefix("EXPIRED: the kubelet did not rotate it") == true)
         #expect(later.first { $0.source == "admin.pem" }?.problem == "EXPIRED")

@@ -52,12 +52,17 @@ struct Upgrade: AsyncParsableCommand {
                 say("seed upgrade apply: nothing changed: --server-archive is \(Validate.shown(path)); name a file without one\n")
                 throw ExitCode(2)
             }
-            guard root.exists(path) else {
-                say("seed upgrade apply: nothing changed: \(ConfigError(.unreadable, file: "--server-archive", "no such file: \(Validate.shown(path))"))\n")
+            guard root.isRegularFile(path) else {
+                say("seed upgrade apply: nothing changed: \(ConfigError(.unreadable, file: "--server-archive", "\(path) is not a regular file (missing, a directory, a pipe or a device)"))\n")
+                throw ExitCode(2)
+            }
+            if let sha256, sha256.count != 64 || !sha256.isASCIIHex {
+                say("seed upgrade apply: nothing changed: --sha256 is not a SHA-256 in hex (64 characters)\n")
                 throw ExitCode(2)
             }
             cluster.serverArchive = path
-            if let sha256 { cluster.serverArchiveSHA256 = sha256.lowercased() }
+            // A sha256 in cluster.yaml is for its own serverArchive, not this one.
+            cluster.serverArchiveSHA256 = sha256?.lowercased()
             let code = try await options.operations("seed upgrade apply").upgradeApply(cluster, source: options.source)
             if code != 0 { throw ExitCode(code) }
         }

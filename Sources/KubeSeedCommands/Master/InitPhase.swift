@@ -67,6 +67,8 @@ final class InitContext {
     /// `seed certs renew`: which certificates to renew; the renewal phase sets `renewed`.
     var renewing: CertificateSelection?
     var renewed: [String] = []
+    /// `seed upgrade apply`: the controller manager and scheduler wait for every API server to run the release.
+    var controllersWaiting = false
     /// Units a phase of this run restarted already (a later restart of the same unit is not needed).
     var restartedUnits = Set<String>()
 

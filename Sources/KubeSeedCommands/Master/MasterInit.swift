@@ -37,8 +37,9 @@ extension MasterOperations {
                 throw ConfigError(.missingField, file: source, field: "master.ip", "set master.ip or --master-ip")
             }
             masterIP = ip
+            let releaseBound = [InitPhase.binaries, .controlPlane, .masterNode, .record].map(\.name)
             if let refusal = try releaseChangeRefusal(config, source: source, upgrading: upgrading,
-                                                      installsBinaries: phases.contains { $0.name == InitPhase.binaries.name }) {
+                                                      dependsOnRelease: phases.contains { releaseBound.contains($0.name) }) {
                 throw refusal
             }
         } catch {
@@ -67,9 +68,16 @@ extension MasterOperations {
                 try await PhaseRunner.run(phases, context, report: progress.report)
                 return context
             }
+        } catch let failure as PhaseFailure where failure.underlying is UpgradeRefusal {
+            write("\(command): nothing changed: not \(config.kubernetesVersion) now: \(failure.underlying)\n")
+            return 1
         } catch let failure as PhaseFailure {
             write("\(command): stopped at '\(failure.phase)' after \(progress.changes) changes (\(failure.underlying)); every change so far is journaled:\n")
-            if renewing != nil {
+            if upgrading {
+                let recorded = ((try? recordedConfig()) ?? nil)?.kubernetesVersion ?? "-"
+                write("  the binaries put in place so far are \(config.kubernetesVersion); the record still says \(recorded). Fix the cause and run "
+                      + "'\(command)' again to finish; or go back: kubernetesVersion \(recorded) and 'seed init --server-archive OLD-ARCHIVE --replace-binaries'\n")
+            } else if renewing != nil {
                 write("  the certificates written so far are in use once their units restart: fix the cause and run 'seed certs renew --due' "
                       + "(or with the same names) again; it restarts what still runs on an older file\n")
             } else {
@@ -86,9 +94,14 @@ extension MasterOperations {
         let elapsed = clock.now - started
         let took = "\(progress.changes) changes, \(elapsed.components.seconds).\(elapsed.components.attoseconds / 100_000_000_000_000_000) s"
         if upgrading {
-            write("\(command): \(progress.changes == 0 ? "unchanged" : "done"): this master's control plane runs \(config.kubernetesVersion) (\(took)); "
-                  + "next: 'seed upgrade apply' on each other master, one at a time; then on every node (this one too, when it is a node) "
-                  + "'seed-agent install-binaries --replace ARCHIVE'\n")
+            let state = progress.changes == 0 ? "unchanged" : "done"
+            if context.controllersWaiting {
+                write("\(command): \(state): this master's API server runs \(config.kubernetesVersion) (\(took)); next: 'seed upgrade apply' on each other master, "
+                      + "one at a time, then here again (the controller manager and scheduler move once every API server has)\n")
+            } else {
+                write("\(command): \(state): this master's control plane runs \(config.kubernetesVersion) (\(took)); once every master has: on every node "
+                      + "(a master that is a node too) 'seed-agent install-binaries --replace ARCHIVE --kubernetes-version \(config.kubernetesVersion)'\n")
+            }
             return 0
         }
         guard renewing == nil, phases.contains(where: { $0.name == InitPhase.controlPlane.name }) else {
@@ -109,11 +122,11 @@ extension MasterOperations {
     }
 
     /// Why `config`'s release cannot be used here: a master moves to another release only by `seed upgrade
-    /// apply` (one at a time, the skew policy checked), never back, and a run that installs binaries
-    /// must be of the release the master runs. `nil` before the first `seed init`, and for runs that
-    /// neither upgrade nor install binaries (renewals do not depend on the release).
-    func releaseChangeRefusal(_ config: ClusterConfig, source: String, upgrading: Bool, installsBinaries: Bool) throws -> ConfigError? {
-        guard upgrading || installsBinaries, let recorded = try recordedConfig(), recorded.version != config.version else { return nil }
+    /// apply` (one at a time, the skew policy checked), never back, and a run whose phases depend on the
+    /// release (binaries, the control plane's flags, the master's node, the record) must be of the release
+    /// the master runs. `nil` before the first `seed init`, and for runs that do not (renewals).
+    func releaseChangeRefusal(_ config: ClusterConfig, source: String, upgrading: Bool, dependsOnRelease: Bool) throws -> ConfigError? {
+        guard upgrading || dependsOnRelease, let recorded = try recordedConfig(), recorded.version != config.version else { return nil }
         if config.version < recorded.version {
             return ConfigError(.invalidValue, file: source, field: "kubernetesVersion",
                                "this master runs \(recorded.version) (recorded in \(ClusterConfig.recordPath)); \(config.version) would be a downgrade: set kubernetesVersion: \(recorded.version)")

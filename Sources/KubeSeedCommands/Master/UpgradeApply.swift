@@ -5,10 +5,11 @@ import KubeSeedHost
 
 extension InitPhase {
     /// `seed upgrade apply` on one master: the skew policy and the cluster's health first; this master's
-    /// control-plane binaries from the archive; then kube-apiserver (ready, and etcd healthy, before the next),
-    /// the controller manager and the scheduler, each restarted only while it runs an older binary; then the
-    /// record. kubelet and kube-proxy are not touched: they follow on every node once every master is done.
-    static let upgrade: [InitPhase] = [.upgradeCheck, .upgradeBinaries, .upgradeRestarts, .record]
+    /// control-plane binaries from the archive, and its control-plane files rendered for the release; then
+    /// kube-apiserver (ready, at the release, and etcd healthy), and, once every API server runs the release,
+    /// the controller manager and the scheduler, each restarted only while it runs an older binary or file;
+    /// then the record. kubelet and kube-proxy are not touched: they follow on every node once every master is done.
+    static let upgrade: [InitPhase] = [.upgradeCheck, .upgradeBinaries, .upgradeFiles, .upgradeAPIServer, .upgradeControllers, .record]
 
     static let upgradeCheck = InitPhase(name: "upgrade check") { operations, context in
         let target = context.config.version
@@ -26,53 +27,125 @@ extension InitPhase {
         return Result(state: .ok, detail: "\(found.installed.apiServers.count) API servers ready (\(releases)), \(members.count) etcd members healthy; \(target) allowed")
     }
 
+    /// Every versioned binary is run with `--version`, changed or not: an archive of the old release under
+    /// the same file name must not be recorded as the new one.
     static let upgradeBinaries = InitPhase(name: "binaries") { operations, context in
         guard let archive = context.config.serverArchive else { throw HostError(.file, "no server archive given", cause: "pass --server-archive FILE") }
         let installed = try BinaryInstaller(root: operations.root).install(archive: archive, sha256: context.config.serverArchiveSHA256,
                                                                           wanted: KubernetesArchive.controlPlaneBinaries, replace: true,
-                                                                          journal: context.journal, version: context.config.version)
+                                                                          journal: context.journal, version: context.config.version, probeUnchanged: true)
         let changed = installed.filter(\.changed)
         return changed.isEmpty ? Result(state: .ok, detail: "\(installed.count) control-plane binaries match \(archive) (Kubernetes \(context.config.version))")
             : Result(state: .changed, detail: "installed \(changed.map(\.name).joined(separator: ", ")) from \(archive) (Kubernetes \(context.config.version))",
                      changes: changed.count)
     }
 
-    /// Restarts, one at a time, each running control-plane unit that runs an older binary than the one in
-    /// place: kube-apiserver first, ready and etcd healthy before the next. A stopped unit stays stopped.
-    static let upgradeRestarts = InitPhase(name: "restarts") { operations, context in
-        guard let services = operations.effects.services else { throw HostError(.dbus, "systemd is not reachable") }
-        let units = MasterOperations.controlPlaneUnits.filter(\.runsBinary)
-        let observed = try ComponentObserver(root: operations.root, services: services).observe([], units: units)
-        var restarted: [String] = []
-        for unit in units {
-            guard ComponentPlanner.runsOlderBinary(unit, observed.units[unit.name] ?? .notFound, observed) else { continue }
-            _ = try context.session.apply([.restartUnit(unit.name)])
-            restarted.append(unit.name)
-            if unit.name == ControlPlane.unitNames[0] {
-                _ = try await operations.apiServerReady(context.masterIP)
-                _ = try await operations.etcdHealth(context.masterIP)
-            } else {
-                try await operations.unitStaysActive(unit.name)
+    /// The control plane's units and files as the release wants them (its flags), written and loaded; no
+    /// unit is started or restarted here.
+    static let upgradeFiles = InitPhase(name: "files") { operations, context in
+        let (files, observed) = try operations.controlPlaneFiles(context)
+        let steps = ComponentPlanner.plan(files, observed, units: MasterOperations.controlPlaneUnits).steps.filter {
+            switch $0 {
+            case .startUnit, .restartUnit, .enableUnit: return false
+            default: return true
             }
         }
-        let stopped = units.filter { !(observed.units[$0.name]?.isActive ?? false) }.map(\.name)
-        let note = stopped.isEmpty ? "" : "; not running, left stopped: \(stopped.joined(separator: ", "))"
-        return restarted.isEmpty ? Result(state: .ok, detail: "every running control-plane unit runs the binary in place\(note)")
-            : Result(state: .changed, detail: "restarted \(restarted.joined(separator: ", ")), each running before the next\(note)", changes: restarted.count)
+        let performed = try context.session.apply(steps)
+        return performed.isEmpty ? Result(state: .ok, detail: "\(files.count) files as \(context.config.version) wants them")
+            : Result(state: .changed, detail: performed.map { "\($0.step)" }.joined(separator: ", "), changes: performed.count)
+    }
+
+    static let upgradeAPIServer = InitPhase(name: "api server") { operations, context in
+        let restarted = try await operations.restartStale([ControlPlane.unitNames[0]], context)
+        let version = try await operations.localAPIServerVersion(context.masterIP)
+        guard version == context.config.version else {
+            throw HostError(.program, "kube-apiserver here answers \(version.map(\.description) ?? "no version") after its restart, not \(context.config.version)",
+                            cause: "see: journalctl -u kube-apiserver; /opt/k8s/bin/kube-apiserver --version")
+        }
+        _ = try await operations.etcdHealth(context.masterIP)
+        return restarted.isEmpty ? Result(state: .ok, detail: "runs \(version!) on the files in place")
+            : Result(state: .changed, detail: "restarted kube-apiserver: ready, \(version!), etcd healthy", changes: 1)
+    }
+
+    /// The controller manager and scheduler reach every API server through the balancer: never newer than
+    /// one of them, so they move only once every API server runs the release (on the last master, or a run
+    /// again after it).
+    static let upgradeControllers = InitPhase(name: "controllers") { operations, context in
+        let (installed, unanswered) = try await operations.installedVersions(context.masterIP)
+        let behind = installed.apiServers.filter { $0.value < context.config.version }.keys.sorted() + unanswered
+        guard behind.isEmpty else {
+            context.controllersWaiting = true
+            return Result(state: .waiting, detail: "kube-controller-manager and kube-scheduler stay as they run until every API server runs \(context.config.version) "
+                          + "(not yet: \(behind.joined(separator: ", "))): run 'seed upgrade apply' here again after the last master")
+        }
+        let restarted = try await operations.restartStale(Array(ControlPlane.unitNames.dropFirst()), context)
+        return restarted.isEmpty ? Result(state: .ok, detail: "kube-controller-manager and kube-scheduler run the binaries and files in place")
+            : Result(state: .changed, detail: "restarted \(restarted.joined(separator: ", ")), each running 3 s before the next", changes: restarted.count)
     }
 }
 
 /// Why `seed upgrade apply` does not start: each problem named.
 struct UpgradeRefusal: Error, CustomStringConvertible {
     var problems: [String]
-    var description: String { "not now, nothing changed: " + problems.joined(separator: "; ") }
+    var description: String { problems.joined(separator: "; ") }
 }
 
 extension MasterOperations {
     /// `seed upgrade apply`: moves this master's control plane to `requested.kubernetesVersion` from its
-    /// `serverArchive`. Exit codes as `seed init`'s.
+    /// `serverArchive`. Everything else is what this master was set up with (its record): other changes in
+    /// the cluster configuration are not taken by an upgrade. Exit codes as `seed init`'s.
     public func upgradeApply(_ requested: ClusterConfig, source: String) async -> Int32 {
-        await run("seed upgrade apply", InitPhase.upgrade, requested, source: source, upgrading: true)
+        let command = "seed upgrade apply"
+        let recorded: ClusterConfig
+        do {
+            guard let found = try recordedConfig() else {
+                write("\(command): nothing changed: \(ClusterConfig.recordPath) is missing: run 'seed init' (or 'seed join') on this master first\n")
+                return 2
+            }
+            recorded = found
+        } catch {
+            write("\(command): nothing changed: \(error)\n")
+            return 2
+        }
+        var config = recorded
+        config.kubernetesVersion = requested.kubernetesVersion
+        config.serverArchive = requested.serverArchive
+        config.serverArchiveSHA256 = requested.serverArchiveSHA256
+        return await run(command, InitPhase.upgrade, config, source: ClusterConfig.recordPath, upgrading: true)
+    }
+
+    /// The control plane's rendered files for `context`'s release, and what the host holds of them and its units.
+    func controlPlaneFiles(_ context: InitContext) throws -> ([RenderedFile], ComponentObservation) {
+        let files = ControlPlane.files(context.cluster, caPEM: try identity("admin").caPEM, credentials: try controlPlaneCredentials(),
+                                       encryptionKey: try encryptionKey())
+        return (files, try ComponentObserver(root: root, services: effects.services).observe(files, units: Self.controlPlaneUnits))
+    }
+
+    /// Restarts, one at a time, each of `units` that runs an older binary or file than the one in place
+    /// (`ComponentPlanner.stale`): kube-apiserver until `/readyz`, the others until they have run 3 s.
+    /// A stopped unit stays stopped. Returns the units restarted.
+    func restartStale(_ units: [String], _ context: InitContext) async throws -> [String] {
+        let (files, observed) = try controlPlaneFiles(context)
+        var restarted: [String] = []
+        for unit in Self.controlPlaneUnits where units.contains(unit.name) {
+            let state = observed.units[unit.name] ?? .notFound
+            guard state.activeState == "active", ComponentPlanner.stale(unit, state, files, observed) else { continue }
+            _ = try context.session.apply([.restartUnit(unit.name)])
+            restarted.append(unit.name)
+            if unit.name == ControlPlane.unitNames[0] {
+                _ = try await apiServerReady(context.masterIP)
+            } else {
+                try await unitStaysActive(unit.name)
+            }
+        }
+        return restarted
+    }
+
+    /// This master's API server's release (`/version`), `nil` when it gives none.
+    func localAPIServerVersion(_ masterIP: String) async throws -> KubernetesVersion? {
+        try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in
+            VersionSkew.apiServerVersion(in: try await client.send(APIRequest(.get, "/version", object: "version"), timeout: .seconds(10)).body)
+        }
     }
 
     /// Every API server's release (found through etcd's members; this master's when etcd does not answer)
@@ -97,7 +170,8 @@ extension MasterOperations {
         return (installed, unanswered)
     }
 
-    /// What keeps etcd from losing a member for a while: a learner, or a member that is not healthy.
+    /// What keeps etcd from losing a member for a while: a learner, or a voter that is not healthy (one
+    /// with no client address has not started).
     func etcdMemberProblems(_ members: [EtcdMember]) async throws -> [String] {
         let voters = members.filter { !$0.isLearner }
         let healthy = try await healthyEtcdMembers(voters)
@@ -122,11 +196,13 @@ extension MasterOperations {
         return EtcdMembership.restartRefusal(of: masterIP, members: members, healthyIDs: healthy)
     }
 
-    /// Waits 3 s and checks `unit` still runs (a component that exits at once on a flag the new release
-    /// dropped shows by then).
+    /// Waits 3 s and checks `unit` runs, started by the restart just made and not since (a component that
+    /// exits at once on a flag the new release dropped, restarted by systemd, shows by then).
     func unitStaysActive(_ unit: String) async throws {
+        let before = try effects.services?.unitState(unit)
         try await Task.sleep(for: .seconds(3))
-        guard let state = try effects.services?.unitState(unit), state.activeState == "active" else {
+        guard let state = try effects.services?.unitState(unit), state.activeState == "active", state.subState == "running",
+              state.activeEnterMicroseconds == before?.activeEnterMicroseconds else {
             throw HostError(.dbus, "\(unit) did not stay running after its restart", cause: "see: journalctl -u \(unit)")
         }
     }

@@ -9,8 +9,9 @@ public struct ComponentObservation: Sendable {
     public var units: [String: UnitState] = [:]
     /// Executables found in /opt/k8s/bin, by name.
     public var binaries: Set<String> = []
-    /// Each found executable's modification time (µs since the epoch), when it is not in the future.
-    public var binaryModifiedMicroseconds: [String: UInt64] = [:]
+    /// When each found executable was put in place (its inode's change time, µs since the epoch), when it
+    /// is not in the future.
+    public var binaryChangedMicroseconds: [String: UInt64] = [:]
     /// Files KubeSeed created in the directories whose content it renders whole (containerd's certs.d),
     /// from the change journal, that are still there: one no longer rendered is removed.
     public var ownedFiles: Set<String> = []
@@ -119,15 +120,16 @@ public enum ComponentPlanner {
     /// An active unit started before one of its files or its binary was last written runs an old
     /// configuration or program (a binary replaced, a restart that failed, a pass cut short): restart it.
     /// No state beyond the host's own.
-    static func stale(_ unit: ManagedUnit, _ state: UnitState, _ files: [RenderedFile], _ observed: ComponentObservation) -> Bool {
+    public static func stale(_ unit: ManagedUnit, _ state: UnitState, _ files: [RenderedFile], _ observed: ComponentObservation) -> Bool {
         files.contains { file in file.restarts.contains(unit.name) && state.runsOlderThan(observed.files[file.path]?.modifiedMicroseconds) }
             || runsOlderBinary(unit, state, observed)
     }
 
-    /// Whether `unit` runs since before its binary was replaced.
+    /// Whether `unit` runs (active, not still starting: a unit that never came up again would look older
+    /// on every pass) since before its binary was put in place.
     public static func runsOlderBinary(_ unit: ManagedUnit, _ state: UnitState, _ observed: ComponentObservation) -> Bool {
-        guard unit.runsBinary, let binary = unit.binary else { return false }
-        return state.runsOlderThan(observed.binaryModifiedMicroseconds[binary])
+        guard unit.runsBinary, let binary = unit.binary, state.activeState == "active" else { return false }
+        return state.runsOlderThan(observed.binaryChangedMicroseconds[binary])
     }
 
     /// The unit's report line with its enable step, and the start/restart to run after the reload.
