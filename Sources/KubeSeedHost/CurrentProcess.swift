@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import KubeSeedCore
 
 /// What a command needs of its own process (who it runs as, where, its standard output and error),
 /// so the command layer never calls the OS itself.
@@ -10,13 +11,15 @@ public enum CurrentProcess {
     /// The working directory, for making a path on the command line absolute.
     public static var workingDirectory: String { FileManager.default.currentDirectoryPath }
 
-    /// Writes `text` to standard output at once (unbuffered: the journal reads it through a pipe).
+    /// Writes `text` to standard output at once (unbuffered: the journal reads it through a pipe), every
+    /// control character but line breaks and tabs escaped (`Validate.printableLines`): paths and names an
+    /// operator or a file gave reach many messages, and none may move the cursor or forge a line.
     public static func write(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        FileHandle.standardOutput.write(Data(Validate.printableLines(text).utf8))
     }
 
-    /// Writes `text` to standard error at once.
+    /// Writes `text` to standard error at once, escaped as `write` does.
     public static func writeError(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
+        FileHandle.standardError.write(Data(Validate.printableLines(text).utf8))
     }
 }

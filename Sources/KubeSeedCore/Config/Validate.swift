@@ -55,6 +55,16 @@ public enum Validate {
         return out
     }
 
+    /// `text` for a terminal or the journal: line breaks and tabs kept, every other control character
+    /// escaped as `printable` does (an escape sequence, a carriage return that hides a line, C1, U+2028).
+    /// `CurrentProcess.write` passes all of `seed`'s and `seed-agent`'s output through it.
+    public static func printableLines(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { isControl($0) && $0 != "\n" && $0 != "\t" }) else { return text }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.split(separator: "\t", omittingEmptySubsequences: false).map { printable(String($0)) }.joined(separator: "\t")
+        }.joined(separator: "\n")
+    }
+
     static func isControl(_ scalar: Unicode.Scalar) -> Bool {
         scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
     }
