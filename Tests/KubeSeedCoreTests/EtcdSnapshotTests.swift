@@ -36,6 +36,13 @@ import Testing
         #expect(pruned == Array(names.prefix(2)).sorted())
         #expect(EtcdSnapshot.pruned(names, keep: 7).isEmpty)
         #expect(EtcdSnapshot.pruned(names, keep: 0) == names.sorted())
+        // A save by hand is never pruned; its name reads back; a node named like the prefix stays scheduled.
+        let byHand = EtcdSnapshot.fileName(node: "master-1", at: Date(timeIntervalSince1970: 1_796_000_000), onDemand: true)
+        #expect(byHand == "on-demand-etcd-snapshot-master-1-20261130T005320Z.db" && EtcdSnapshot.isOnDemand(byHand))
+        #expect(EtcdSnapshot.takenAt(byHand) == Date(timeIntervalSince1970: 1_796_000_000))
+        #expect(EtcdSnapshot.pruned(names + [byHand], keep: 0) == names.sorted())
+        let namesake = EtcdSnapshot.fileName(node: "on-demand-x", at: Date(timeIntervalSince1970: 1_796_000_000))
+        #expect(!EtcdSnapshot.isOnDemand(namesake) && EtcdSnapshot.pruned([namesake], keep: 0) == [namesake])
     }
 
     /// A save killed on the way leaves `.partial-NAME`; prune takes it once it is an hour old, and nothing

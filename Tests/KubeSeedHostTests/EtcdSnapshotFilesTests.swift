@@ -51,9 +51,11 @@ import KubeSeedHostFakes
         let files = EtcdSnapshotFiles(root: host.root, directory: "/s")
         try host.root.makeDirectory("/s", mode: 0o700)
         let names = (0..<4).map { EtcdSnapshot.fileName(node: "m", at: Date(timeIntervalSince1970: 1_796_000_000 + Double($0) * 60)) }
-        for name in names + ["mine.db"] { try host.root.writeAtomically("/s/\(name)", Data("x".utf8), mode: 0o600) }
+        let byHand = EtcdSnapshot.fileName(node: "m", at: Date(timeIntervalSince1970: 1_795_000_000), onDemand: true)
+        for name in names + ["mine.db", byHand] { try host.root.writeAtomically("/s/\(name)", Data("x".utf8), mode: 0o600) }
         #expect(try files.prune(keep: 2) == Array(names.prefix(2)))
-        #expect(Set(host.root.list("/s")) == Set(names.suffix(2) + ["mine.db"]))
-        #expect(files.list().map(\.name) == names.suffix(2).reversed())
+        #expect(Set(host.root.list("/s")) == Set(names.suffix(2) + ["mine.db", byHand]))
+        #expect(files.list().map(\.name) == names.suffix(2).reversed() + [byHand])
+        #expect(try files.prune(keep: 1) == [names[2]] && host.root.exists("/s/\(byHand)"))
     }
 }

@@ -28,8 +28,8 @@ struct EtcdSnapshotCommand: AsyncParsableCommand {
     struct Save: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Take a snapshot through etcd's maintenance API, check it against the SHA-256 etcd sends with it, and keep it (0600).")
-        @Argument(help: "Where to write it (default: etcd-snapshot-NODE-TIME.db in the snapshot directory); never over an existing file.") var file: String?
-        @Option(help: "Then delete all but the newest N snapshots in the snapshot directory.") var keep: Int?
+        @Argument(help: "Where to write it (default: in the snapshot directory, on-demand-etcd-snapshot-NODE-TIME.db, or etcd-snapshot-NODE-TIME.db with --keep); never over an existing file.") var file: String?
+        @Option(help: "A scheduled save (the timer's): then delete all but the newest N scheduled snapshots; on-demand ones are never pruned.") var keep: Int?
         func run() async throws {
             let code = try await MasterOperations.live("seed etcd snapshot save").saveSnapshot(file: file.map { $0.isEmpty || $0.hasSuffix("/") ? $0 : absolutePath($0) }, keep: keep)
             if code != 0 { throw ExitCode(code) }

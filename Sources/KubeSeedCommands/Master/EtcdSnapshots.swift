@@ -44,7 +44,7 @@ extension MasterOperations {
         let started = ContinuousClock.now
         let url = Self.url(ip, 2379)
         do {
-            let writer = try files.begin(file ?? EtcdSnapshot.fileName(node: name, at: Date()))
+            let writer = try files.begin(file ?? EtcdSnapshot.fileName(node: name, at: Date(), onDemand: keep == nil))
             do {
                 let oversized = OversizedLine()
                 let response = try await connect(url, etcdIdentity(), APITimeouts(connect: .seconds(3), read: .seconds(60))).closing { client in
@@ -82,7 +82,7 @@ extension MasterOperations {
         let entries = files.list()
         write("\(files.directory): \(entries.count) snapshot\(entries.count == 1 ? "" : "s")\n")
         for entry in entries {
-            write("  \(entry.name)  \(Timestamp.string(entry.takenAt))  \(entry.size) bytes\n")
+            write("  \(entry.name)  \(Timestamp.string(entry.takenAt))  \(entry.size) bytes\(EtcdSnapshot.isOnDemand(entry.name) ? "  (on demand: never pruned)" : "")\n")
         }
         write("last save: \(files.lastResult() ?? "none recorded")\n")
         return (files.lastResult() ?? "").contains(" FAILED ") ? 1 : 0

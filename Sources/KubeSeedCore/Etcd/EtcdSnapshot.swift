@@ -6,6 +6,8 @@ public enum EtcdSnapshot {
     public static let path = "/v3/maintenance/snapshot"
     /// What every snapshot file KubeSeed writes is called: `etcd-snapshot-NODE-YYYYMMDDTHHMMSSZ.db`.
     public static let prefix = "etcd-snapshot-"
+    /// A save by hand (no `--keep`): never pruned, so the timer cannot delete one kept before an upgrade (k3s's rule).
+    public static let onDemandPrefix = "on-demand-etcd-snapshot-"
     public static let suffix = ".db"
     /// etcd ends the stream with the SHA-256 of the database, and `etcdctl snapshot save` keeps it at
     /// the file's end: a database is whole pages, so a file whose size is 32 more than a multiple of 512 has it.
@@ -52,14 +54,17 @@ public enum EtcdSnapshot {
         return String(c.year ?? 0) + two(c.month) + two(c.day) + "T" + two(c.hour) + two(c.minute) + two(c.second) + "Z"
     }
 
-    /// The file name of a snapshot of `node`'s member taken at `date`.
-    public static func fileName(node: String, at date: Date) -> String {
-        prefix + node + "-" + stamp(date) + suffix
+    /// The file name of a snapshot of `node`'s member taken at `date`; `onDemand` for one never pruned.
+    public static func fileName(node: String, at date: Date, onDemand: Bool = false) -> String {
+        (onDemand ? onDemandPrefix : prefix) + node + "-" + stamp(date) + suffix
     }
 
-    /// When a snapshot KubeSeed named was taken; `nil` for any other name.
+    /// Whether `fileName` is one of KubeSeed's on-demand snapshots.
+    public static func isOnDemand(_ fileName: String) -> Bool { fileName.hasPrefix(onDemandPrefix) && takenAt(fileName) != nil }
+
+    /// When a snapshot KubeSeed named was taken (scheduled or on demand); `nil` for any other name.
     public static func takenAt(_ fileName: String) -> Date? {
-        guard fileName.hasPrefix(prefix), fileName.hasSuffix(suffix) else { return nil }
+        guard fileName.hasPrefix(prefix) || fileName.hasPrefix(onDemandPrefix), fileName.hasSuffix(suffix) else { return nil }
         let stem = fileName.dropLast(suffix.count)
         guard let dash = stem.lastIndex(of: "-") else { return nil }
         let stamp = Array(stem[stem.index(after: dash)...].utf8)
@@ -76,9 +81,10 @@ public enum EtcdSnapshot {
         return stamp == Array(Self.stamp(date).utf8) ? date : nil
     }
 
-    /// The snapshots to delete so that the `keep` newest KubeSeed-named ones stay; other files are never named.
+    /// The snapshots to delete so that the `keep` newest of KubeSeed's scheduled ones stay; on-demand ones and
+    /// other files are never named.
     public static func pruned(_ names: [String], keep: Int) -> [String] {
-        let ours = names.compactMap { name in takenAt(name).map { (name, $0) } }.sorted { ($0.1, $0.0) > ($1.1, $1.0) }
+        let ours = names.filter { $0.hasPrefix(prefix) }.compactMap { name in takenAt(name).map { (name, $0) } }.sorted { ($0.1, $0.0) > ($1.1, $1.0) }
         return ours.dropFirst(max(keep, 0)).map(\.0).sorted()
     }
 
