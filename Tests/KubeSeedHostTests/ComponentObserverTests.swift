@@ -26,3 +26,14 @@ import KubeSeedHostFakes
         #expect(ComponentPlanner.runsOlderBinary(unit, state, observed))
     }
 }
+
+/// For real, on this test process: its executable's clean pages leave the resident set and the process
+/// runs on (they fault back in from the page cache).
+@Suite struct IdlePagesTests {
+    @Test func theExecutablesCleanPagesLeaveTheResidentSetAndComeBackOnUse() throws {
+        let released = IdlePages.releaseExecutablePages()
+        #expect(released > 0, "nothing of the test executable was resident and clean")
+        #expect(SMaps.cleanReadOnlyMappings("", file: "/x").isEmpty)
+        #expect(IdlePages.releaseExecutablePages(smaps: "/nonexistent/smaps") == 0)
+    }
+}

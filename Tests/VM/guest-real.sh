@@ -169,7 +169,7 @@ agent_pid=$(systemctl show -p MainPID --value seed-agent.service)
 agent_switches() { cat /proc/$agent_pid/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }
 switches_before=$(agent_switches)
 idle_profile 60 "a master and node at rest"
-log "AGENT-IDLE threads=$(ls /proc/$agent_pid/task 2>/dev/null | wc -l) wakeups_60s=$(( $(agent_switches) - switches_before )) rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$agent_pid/status 2>/dev/null)"
+log "AGENT-IDLE threads=$(ls /proc/$agent_pid/task 2>/dev/null | wc -l) wakeups_60s=$(( $(agent_switches) - switches_before )) rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$agent_pid/status 2>/dev/null) anon_kb=$(awk '/RssAnon/ {print $2}' /proc/$agent_pid/status 2>/dev/null) file_kb=$(awk '/RssFile/ {print $2}' /proc/$agent_pid/status 2>/dev/null)"
 expect "seed-agent.service after 60 s at rest (one API-server ask, in a child) has one thread" \
   test "$(ls /proc/$agent_pid/task 2>/dev/null | wc -l)" = 1
 

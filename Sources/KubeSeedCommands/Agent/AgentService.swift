@@ -39,6 +39,8 @@ public final class AgentService {
         }
     }
     private var notifiedReady = false
+    /// Before each sleep: the executable's clean pages leave the resident set (`IdlePages`).
+    var releaseIdlePages: () -> Void = { IdlePages.releaseExecutablePages() }
 
     public init(operations: AgentOperations, joinPath: String) {
         self.operations = operations
@@ -88,6 +90,7 @@ public final class AgentService {
         let join = root.resolve(joinPath)
         let prefixes = [NodePaths.binDir, ImageArchives.directory].map { root.resolve($0) + "/" }
         while true {
+            releaseIdlePages()
             let changed = try watcher.next(timeout: discoveryInterval)
             if changed.isEmpty {
                 let refresh = refreshAPIServers(joinPath)
