@@ -322,7 +322,9 @@ expect "seed certs lists the kubelet's certificate in use and exits 0 (the kubel
   "seed certs > $state/certs-rotated.txt 2>&1 && grep -q '^kubelet-client-current.pem' $state/certs-rotated.txt && ! grep -q 'kubelet-client-20' $state/certs-rotated.txt"
 expect "master-1 is Ready at the end" wait_for 120 bash -c "ready_nodes | grep -qx master-1=True"
 # Every line seed prints passes one escaping writer: a path with an escape sequence reaches no terminal raw.
-seed certs --dir "$(printf '/tmp/esc\033[2J\rforged')" > "$state/escape.txt" 2>&1
+# (--root, an empty directory, so no kubeconfig is listed and the message names the directory.)
+seed certs --root "$(mktemp -d)" --dir "$(printf '/tmp/esc\033[2J\rforged')" > "$state/escape.txt" 2>&1
+log "ESCAPE | $(od -An -c "$state/escape.txt" | tr -s ' ' | tr '\n' ' ')"
 expect "seed certs' message about a directory with ESC and CR holds neither byte, escaped instead" bash -c \
   "! grep -q \$'\\033' $state/escape.txt && ! grep -q \$'\\r' $state/escape.txt && grep -qF '\\u{1b}[2J\\u{d}forged' $state/escape.txt"
 echo "VMTEST DONE" | tee -a "$state/results.txt" > /dev/console

@@ -41,9 +41,11 @@ struct Upgrade: AsyncParsableCommand {
                 """)
         @Option(help: "kubernetes-server-linux-amd64.tar.gz of the release.") var serverArchive: String
         @Option(help: "Expected SHA-256 of the archive (hex), as published with the release.") var sha256: String?
+        @Option(help: "Seconds to wait for the restarted API server to become ready.") var apiTimeout = 300
         @OptionGroup var options: ClusterOptions
 
         func run() async throws {
+            guard (10...3600).contains(apiTimeout) else { say("seed upgrade apply: nothing changed: --api-timeout must be 10 to 3600\n"); throw ExitCode(2) }
             let root = HostRoot(path: options.root)
             var cluster = try options.load("seed upgrade apply", root: root)
             let path = absolutePath(serverArchive)
@@ -63,7 +65,9 @@ struct Upgrade: AsyncParsableCommand {
             cluster.serverArchive = path
             // A sha256 in cluster.yaml is for its own serverArchive, not this one.
             cluster.serverArchiveSHA256 = sha256?.lowercased()
-            let code = try await options.operations("seed upgrade apply").upgradeApply(cluster, source: options.source)
+            var operations = try options.operations("seed upgrade apply")
+            operations.apiServerTimeout = .seconds(apiTimeout)
+            let code = await operations.upgradeApply(cluster, source: options.source)
             if code != 0 { throw ExitCode(code) }
         }
     }
