@@ -12,8 +12,10 @@ public enum CurrentProcess {
     public static var workingDirectory: String { FileManager.default.currentDirectoryPath }
 
     /// Writes `text` to standard output at once (unbuffered: the journal reads it through a pipe), every
-    /// control character but line breaks and tabs escaped (`Validate.printableLines`): paths and names an
-    /// operator or a file gave reach many messages, and none may move the cursor or forge a line.
+    /// control character but line feeds and tabs escaped (`Validate.printableLines`): paths and names an
+    /// operator or a file gave reach many messages, and none may move the cursor, clear the screen or
+    /// overwrite a line. A line feed inside a value is kept: values from files and API answers are
+    /// `Validate.printable`d where they are put into a message.
     public static func write(_ text: String) {
         FileHandle.standardOutput.write(Data(Validate.printableLines(text).utf8))
     }

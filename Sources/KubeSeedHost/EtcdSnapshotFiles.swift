@@ -130,7 +130,7 @@ public struct EtcdSnapshotFiles {
         }.sorted { ($0.takenAt, $0.name) > ($1.takenAt, $1.name) }
     }
 
-    /// Deletes all but the `keep` newest KubeSeed-named snapshots, and the partial files of saves killed more
+    /// Deletes all but the `keep` newest scheduled snapshots (`EtcdSnapshot.pruned`), and the partial files of saves killed more
     /// than an hour ago; returns what it deleted.
     public func prune(keep: Int, now: Date = Date()) throws -> [String] {
         let names = root.list(directory)

@@ -11,15 +11,15 @@ struct Status: ParsableCommand {
     func run() throws {
         let root = HostRoot()
         if CurrentProcess.effectiveUID != 0 && root.exists(AgentStatus.defaultPath) && !root.isReadable(AgentStatus.defaultPath) {
-            print("seed-agent status: \(AgentStatus.defaultPath) is root's alone (it describes the join file); run as root")
+            say("seed-agent status: \(AgentStatus.defaultPath) is root's alone (it describes the join file); run as root\n")
             throw ExitCode(4)
         }
         guard let data = try root.read(AgentStatus.defaultPath) else {
-            print("seed-agent is not running or has not finished a pass (no \(AgentStatus.defaultPath)); see: systemctl status seed-agent")
+            say("seed-agent is not running or has not finished a pass (no \(AgentStatus.defaultPath)); see: systemctl status seed-agent\n")
             throw ExitCode(3)
         }
         let status = try JSONDecoder().decode(AgentStatus.self, from: data)
-        print(json ? String(decoding: status.encoded(), as: UTF8.self) : status.table(), terminator: json ? "\n" : "")
+        say(json ? Validate.jsonForOutput(String(decoding: status.encoded(), as: UTF8.self)) + "\n" : status.table())
         if !status.ready { throw ExitCode(1) }
     }
 }

@@ -45,7 +45,7 @@ struct EtcdSnapshotCommand: AsyncParsableCommand {
     }
 
     struct Prune: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete all but the newest N snapshots KubeSeed named.")
+        static let configuration = CommandConfiguration(abstract: "Delete all but the newest N scheduled snapshots (on-demand ones and other files are never deleted).")
         @Option(help: "How many to keep.") var keep = 5
         func run() throws {
             let code = try MasterOperations.live("seed etcd snapshot prune").pruneSnapshots(keep: keep)

@@ -55,14 +55,33 @@ public enum Validate {
         return out
     }
 
-    /// `text` for a terminal or the journal: line breaks and tabs kept, every other control character
+    /// `text` for a terminal or the journal: line feeds and tabs kept, every other control character
     /// escaped as `printable` does (an escape sequence, a carriage return that hides a line, C1, U+2028).
-    /// `CurrentProcess.write` passes all of `seed`'s and `seed-agent`'s output through it.
+    /// `CurrentProcess.write` passes all of `seed`'s and `seed-agent`'s output through it. A value with a
+    /// line feed still starts a line: values from files and API answers are `printable`d where they are put.
     public static func printableLines(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: { isControl($0) && $0 != "\n" && $0 != "\t" }) else { return text }
-        return text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            line.split(separator: "\t", omittingEmptySubsequences: false).map { printable(String($0)) }.joined(separator: "\t")
-        }.joined(separator: "\n")
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if isControl(scalar) && scalar != "\n" && scalar != "\t" { out += "\\u{" + String(scalar.value, radix: 16) + "}" } else { out.unicodeScalars.append(scalar) }
+        }
+        return out
+    }
+
+    /// JSON text with the control characters its encoder leaves raw inside strings (DEL, C1, U+2028, U+2029)
+    /// written as `\uXXXX` escapes: still the same JSON, and nothing `printableLines` would change.
+    public static func jsonForOutput(_ json: String) -> String {
+        guard json.unicodeScalars.contains(where: isControl) else { return json }
+        var out = ""
+        for scalar in json.unicodeScalars {
+            if isControl(scalar) && scalar != "\n" && scalar != "\t" {
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     static func isControl(_ scalar: Unicode.Scalar) -> Bool {

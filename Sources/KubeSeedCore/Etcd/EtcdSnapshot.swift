@@ -4,7 +4,7 @@ import Foundation
 /// file names KubeSeed gives them, and which ones a retention count drops. Pure.
 public enum EtcdSnapshot {
     public static let path = "/v3/maintenance/snapshot"
-    /// What every snapshot file KubeSeed writes is called: `etcd-snapshot-NODE-YYYYMMDDTHHMMSSZ.db`.
+    /// What a scheduled snapshot KubeSeed writes is called: `etcd-snapshot-NODE-YYYYMMDDTHHMMSSZ.db`.
     public static let prefix = "etcd-snapshot-"
     /// A save by hand (no `--keep`): never pruned, so the timer cannot delete one kept before an upgrade (k3s's rule).
     public static let onDemandPrefix = "on-demand-etcd-snapshot-"

@@ -37,7 +37,7 @@ public enum Report {
             items: items.map { JSONItem(item: $0.name, state: $0.state.rawValue, detail: $0.detail, changes: $0.steps.map(\.description)) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(report)) ?? Data(), as: UTF8.self) + "\n"
+        return Validate.jsonForOutput(String(decoding: (try? encoder.encode(report)) ?? Data(), as: UTF8.self)) + "\n"
     }
 
     private static func pad(_ s: String, _ width: Int) -> String {
