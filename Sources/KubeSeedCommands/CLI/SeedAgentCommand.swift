@@ -55,6 +55,14 @@ func say(_ text: String) {
     CurrentProcess.write(text)
 }
 
+/// Refuses, before anything changes (exit 2), a number option outside `range`.
+func requireOption(_ value: Int, in range: ClosedRange<Int>, _ flag: String, _ command: String, changesNothing: Bool = true) throws {
+    guard range.contains(value) else {
+        say("\(command): \(changesNothing ? "nothing changed: " : "")\(flag) must be \(range.lowerBound) to \(range.upperBound)\n")
+        throw ExitCode(2)
+    }
+}
+
 func finish(_ outcome: AgentOperations.Outcome) throws {
     say(outcome.output)
     if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }

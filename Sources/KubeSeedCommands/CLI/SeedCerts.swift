@@ -21,7 +21,7 @@ struct CertsList: ParsableCommand {
     @Option(help: ArgumentHelp("Treat this directory as /.", visibility: .hidden)) var root = "/"
 
     func run() throws {
-        guard (1...3650).contains(windowDays) else { say("seed certs: --window-days must be 1 to 3650\n"); throw ExitCode(2) }
+        try requireOption(windowDays, in: 1...3650, "--window-days", "seed certs", changesNothing: false)
         var store = PKIStore(root: HostRoot(path: root))
         store.directory = dir
         let certificates = store.list(kubeconfigs: KubeconfigCredential.paths, window: TimeInterval(windowDays) * 86400)
@@ -63,7 +63,7 @@ struct CertsRenew: AsyncParsableCommand {
     @OptionGroup var options: ClusterOptions
 
     func run() async throws {
-        guard (1...3650).contains(windowDays) else { say("seed certs renew: nothing changed: --window-days must be 1 to 3650\n"); throw ExitCode(2) }
+        try requireOption(windowDays, in: 1...3650, "--window-days", "seed certs renew")
         let root = HostRoot(path: options.root)
         let cluster = try options.load("seed certs renew", root: root)
         let code = try await options.operations("seed certs renew").renewCertificates(cluster, source: options.source, names: names, all: all,

@@ -20,7 +20,7 @@ struct Node: AsyncParsableCommand {
         @Option(help: "Seconds to keep asking for evictions.") var timeout = 300
 
         func run() async throws {
-            guard (1...86400).contains(timeout) else { say("seed node remove: nothing changed: --timeout must be 1 to 86400\n"); throw ExitCode(2) }
+            try requireOption(timeout, in: 1...86400, "--timeout", "seed node remove")
             let code = try await MasterOperations.live("seed node remove").removeNode(name, force: force, timeout: .seconds(timeout))
             if code != 0 { throw ExitCode(code) }
         }

@@ -45,7 +45,7 @@ struct Upgrade: AsyncParsableCommand {
         @OptionGroup var options: ClusterOptions
 
         func run() async throws {
-            guard (10...3600).contains(apiTimeout) else { say("seed upgrade apply: nothing changed: --api-timeout must be 10 to 3600\n"); throw ExitCode(2) }
+            try requireOption(apiTimeout, in: 10...3600, "--api-timeout", "seed upgrade apply")
             let root = HostRoot(path: options.root)
             var cluster = try options.load("seed upgrade apply", root: root)
             let path = absolutePath(serverArchive)
