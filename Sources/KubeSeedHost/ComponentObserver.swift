@@ -40,7 +40,7 @@ public struct ComponentObserver {
             observed.units[unit.name] = states[unit.name] ?? .notFound
             if let binary = unit.binary, let path = unit.binaryPath, access(root.resolve(path), X_OK) == 0 {
                 observed.binaries.insert(binary)
-                if let changed = root.changedMicroseconds(path), changed <= now { observed.binaryChangedMicroseconds[binary] = changed }
+                if let changed = root.identity(path)?.changedMicroseconds, changed <= now { observed.binaryChangedMicroseconds[binary] = changed }
             }
         }
         return observed

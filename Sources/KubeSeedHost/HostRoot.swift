@@ -32,12 +32,6 @@ public struct HostRoot: Sendable {
         access(resolve(hostPath), X_OK) == 0 && !isDirectory(hostPath)
     }
 
-    /// Whether `hostPath` (a link followed) is a regular file: not a directory, FIFO or device, not missing.
-    public func isRegularFile(_ hostPath: String) -> Bool {
-        var st = stat()
-        return stat(resolve(hostPath), &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
-    }
-
     public func isDirectory(_ hostPath: String) -> Bool {
         var st = stat()
         return stat(resolve(hostPath), &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
@@ -55,14 +49,6 @@ public struct HostRoot: Sendable {
         var st = stat()
         guard stat(resolve(hostPath), &st) == 0 else { return nil }
         return UInt64(st.st_mtim.tv_sec) * 1_000_000 + UInt64(st.st_mtim.tv_nsec) / 1000
-    }
-
-    /// When `hostPath`'s inode last changed (`st_ctim`, µs since the epoch): set by a write, a rename into
-    /// place (dpkg, KubeSeed's installs) or a mode change, and never by a tool preserving times (tar, cp -p).
-    public func changedMicroseconds(_ hostPath: String) -> UInt64? {
-        var st = stat()
-        guard stat(resolve(hostPath), &st) == 0 else { return nil }
-        return UInt64(st.st_ctim.tv_sec) * 1_000_000 + UInt64(st.st_ctim.tv_nsec) / 1000
     }
 
     /// The device `hostPath` itself (not a link's target) is on; a mount point's differs from its parent's.

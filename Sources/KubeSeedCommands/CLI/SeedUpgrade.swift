@@ -54,7 +54,8 @@ struct Upgrade: AsyncParsableCommand {
                 say("seed upgrade apply: nothing changed: --server-archive is \(Validate.shown(path)); name a file without one\n")
                 throw ExitCode(2)
             }
-            guard root.isRegularFile(path) else {
+            // `identity` is there for regular files only (a directory, a pipe, a device, a missing path: nil).
+            guard root.identity(path) != nil else {
                 say("seed upgrade apply: nothing changed: \(ConfigError(.unreadable, file: "--server-archive", "\(path) is not a regular file (missing, a directory, a pipe or a device)"))\n")
                 throw ExitCode(2)
             }

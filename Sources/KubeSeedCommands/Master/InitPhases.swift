@@ -112,10 +112,8 @@ extension InitPhase {
 extension MasterOperations {
     /// Writes the control plane's files and units, enables the units, and starts them when their binaries are there.
     func controlPlane(_ context: InitContext) throws -> (InitPhase.Result, runnable: Bool) {
-        let files = ControlPlane.files(context.cluster, caPEM: try identity("admin").caPEM, credentials: try controlPlaneCredentials(),
-                                       encryptionKey: try encryptionKey(shared: context.joining?.secrets[SharedSecretFile.encryptionKey].map(Array.init)))
+        let (files, observed) = try controlPlaneFiles(context)
         let units = Self.controlPlaneUnits
-        let observed = try ComponentObserver(root: root, services: effects.services).observe(files, units: units)
         let plan = ComponentPlanner.plan(files, observed, units: units)
         let runner = context.session.runner()
         try runner.apply(plan.steps, observed: NodeObservation())

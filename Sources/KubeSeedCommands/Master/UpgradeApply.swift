@@ -114,10 +114,11 @@ extension MasterOperations {
         return await run(command, InitPhase.upgrade, config, source: ClusterConfig.recordPath, upgrading: true)
     }
 
-    /// The control plane's rendered files for `context`'s release, and what the host holds of them and its units.
+    /// The control plane's rendered files for `context`'s release (with the encryption key a control-plane
+    /// join brought), and what the host holds of them and its units.
     func controlPlaneFiles(_ context: InitContext) throws -> ([RenderedFile], ComponentObservation) {
         let files = ControlPlane.files(context.cluster, caPEM: try identity("admin").caPEM, credentials: try controlPlaneCredentials(),
-                                       encryptionKey: try encryptionKey())
+                                       encryptionKey: try encryptionKey(shared: context.joining?.secrets[SharedSecretFile.encryptionKey].map(Array.init)))
         return (files, try ComponentObserver(root: root, services: effects.services).observe(files, units: Self.controlPlaneUnits))
     }
 
@@ -143,9 +144,12 @@ extension MasterOperations {
 
     /// This master's API server's release (`/version`), `nil` when it gives none.
     func localAPIServerVersion(_ masterIP: String) async throws -> KubernetesVersion? {
-        try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in
-            VersionSkew.apiServerVersion(in: try await client.send(APIRequest(.get, "/version", object: "version"), timeout: .seconds(10)).body)
-        }
+        try await withClient(Self.url(masterIP, 6443), presenting: "admin", Self.apiServerVersion)
+    }
+
+    /// The release `client`'s API server reports at `/version`; `nil` when it gives none.
+    static func apiServerVersion(_ client: any APIClient) async throws -> KubernetesVersion? {
+        VersionSkew.apiServerVersion(in: try await client.send(APIRequest(.get, "/version", object: "version"), timeout: .seconds(10)).body)
     }
 
     /// Every API server's release (found through etcd's members; this master's when etcd does not answer)
@@ -158,7 +162,7 @@ extension MasterOperations {
         for endpoint in endpoints {
             let version: KubernetesVersion? = try? await withClient(endpoint, presenting: "admin") { client in
                 guard case .success = await Readiness.apiServerReady(client) else { return nil }
-                return VersionSkew.apiServerVersion(in: try await client.send(APIRequest(.get, "/version", object: "version"), timeout: .seconds(10)).body)
+                return try await Self.apiServerVersion(client)
             }
             if let version { installed.apiServers[endpoint] = version } else { unanswered.append(endpoint) }
         }

@@ -47,12 +47,7 @@ public enum Validate {
     /// written as `\u{…}`: what an error message may carry to a terminal, the journal or `STATUS=`
     /// without forging a line.
     public static func printable(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: isControl) else { return text }
-        var out = ""
-        for scalar in text.unicodeScalars {
-            if isControl(scalar) { out += "\\u{" + String(scalar.value, radix: 16) + "}" } else { out.unicodeScalars.append(scalar) }
-        }
-        return out
+        escapingControls(text, keeping: [], as: braced)
     }
 
     /// `text` for a terminal or the journal: line feeds and tabs kept, every other control character
@@ -60,26 +55,27 @@ public enum Validate {
     /// `CurrentProcess.write` passes all of `seed`'s and `seed-agent`'s output through it. A value with a
     /// line feed still starts a line: values from files and API answers are `printable`d where they are put.
     public static func printableLines(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { isControl($0) && $0 != "\n" && $0 != "\t" }) else { return text }
-        var out = ""
-        for scalar in text.unicodeScalars {
-            if isControl(scalar) && scalar != "\n" && scalar != "\t" { out += "\\u{" + String(scalar.value, radix: 16) + "}" } else { out.unicodeScalars.append(scalar) }
-        }
-        return out
+        escapingControls(text, keeping: ["\n", "\t"], as: braced)
     }
 
     /// JSON text with the control characters its encoder leaves raw inside strings (DEL, C1, U+2028, U+2029)
     /// written as `\uXXXX` escapes: still the same JSON, and nothing `printableLines` would change.
     public static func jsonForOutput(_ json: String) -> String {
-        guard json.unicodeScalars.contains(where: isControl) else { return json }
+        escapingControls(json, keeping: ["\n", "\t"]) { scalar in
+            let hex = String(scalar.value, radix: 16)
+            return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+        }
+    }
+
+    /// `\u{…}`, as `printable` writes a control character.
+    private static func braced(_ scalar: Unicode.Scalar) -> String { "\\u{" + String(scalar.value, radix: 16) + "}" }
+
+    /// `text` with each control character but those `kept` written as `escape` says.
+    private static func escapingControls(_ text: String, keeping kept: Set<Unicode.Scalar>, as escape: (Unicode.Scalar) -> String) -> String {
+        guard text.unicodeScalars.contains(where: { isControl($0) && !kept.contains($0) }) else { return text }
         var out = ""
-        for scalar in json.unicodeScalars {
-            if isControl(scalar) && scalar != "\n" && scalar != "\t" {
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
+        for scalar in text.unicodeScalars {
+            if isControl(scalar) && !kept.contains(scalar) { out += escape(scalar) } else { out.unicodeScalars.append(scalar) }
         }
         return out
     }

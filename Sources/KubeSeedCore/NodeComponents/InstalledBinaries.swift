@@ -11,6 +11,10 @@ public struct FileIdentity: Codable, Sendable, Equatable {
     public var changed: Int64
     public var changedNanoseconds: Int64
 
+    /// When the inode last changed, in µs since the epoch: set by a write, a rename into place (dpkg,
+    /// KubeSeed's installs) or a mode change, and never by a tool preserving times (tar, cp -p).
+    public var changedMicroseconds: UInt64 { UInt64(max(0, changed)) * 1_000_000 + UInt64(max(0, changedNanoseconds)) / 1000 }
+
     public init(device: UInt64, inode: UInt64, size: Int64, modified: Int64, modifiedNanoseconds: Int64, changed: Int64, changedNanoseconds: Int64) {
         self.device = device
         self.inode = inode
