@@ -1,4 +1,6 @@
+import ArgumentParser
 import Foundation
+import Glibc
 import Testing
 @testable import KubeSeedCommands
 @testable import KubeSeedCore
@@ -68,5 +70,34 @@ import KubeSeedHostFakes
         #expect(await master.saveSnapshot(file: file, keep: nil) == 1, "\(output.text)")
         #expect(output.text.contains("failed, nothing kept") && output.text.contains("answered 404"), "\(output.text)")
         #expect(host.root.list("/srv/snap shots").isEmpty, "\(host.root.list("/srv/snap shots"))")
+    }
+
+    /// `seed upgrade apply`'s own refusals, through its command line on the initialized master's root: an
+    /// archive path with a control character, not a regular file (a directory, a FIFO that would block an
+    /// open, a missing or relative path with spaces and `%`, empty, huge), a bad `--sha256` or `--api-timeout`:
+    /// each exit 2, before anything runs (no systemd call) and with the host unchanged.
+    @Test(arguments: [
+        ["--server-archive", "/srv/a\u{1b}[2J.tar.gz"], ["--server-archive", "/srv/x\nseed upgrade apply: done"], ["--server-archive", "/srv/\u{85}.tar.gz"],
+        ["--server-archive", "/"], ["--server-archive", "/etc"], ["--server-archive", "/run/fifo"], ["--server-archive", "no such %s %n.tar.gz"],
+        ["--server-archive=-rf"], ["--server-archive", "/" + String(repeating: "a", count: 100_000)],
+        ["--server-archive", "/srv/archive.tar.gz", "--sha256", "%s%n"], ["--server-archive", "/srv/archive.tar.gz", "--sha256", String(repeating: "g", count: 64)],
+        ["--server-archive", "/srv/archive.tar.gz", "--api-timeout", "0"], ["--server-archive", "/srv/archive.tar.gz", "--api-timeout", "99999999"],
+    ])
+    func upgradeApplyRefusesOddArchivesAndOptionsBeforeAnything(_ arguments: [String]) async throws {
+        let (host, _, _) = try await initialized()
+        try FileManager.default.createDirectory(atPath: host.root.resolve("/srv"), withIntermediateDirectories: true)
+        // Under /run, which the host snapshot leaves out (reading a FIFO would block it too).
+        #expect(mkfifo(host.root.resolve("/run/fifo"), 0o600) == 0)
+        try TemporaryHost.write(host.root, "/srv/archive.tar.gz", "not an archive")
+        let before = try host.snapshot(withTimes: true)
+        var command = try Upgrade.Apply.parse(arguments + ["--root", host.root.path])
+        await #expect(throws: ExitCode(2)) { try await command.run() }
+        #expect(host.services.calls.isEmpty)
+        #expect(try host.snapshot(withTimes: true) == before)
+    }
+
+    /// An empty archive path never reaches the command: the argument parser refuses it as a missing value.
+    @Test func upgradeApplyWithAnEmptyArchiveIsAUsageError() {
+        #expect(throws: (any Error).self) { try Upgrade.Apply.parse(["--server-archive="]) }
     }
 }
