@@ -84,8 +84,15 @@ import KubeSeedHostFakes
         #expect(try host.snapshot() == before)
     }
 
-    @Test func seedJoinAddsALearnerPromotesItAndTheBalancerListsBothMasters() async throws {
-        let cluster = FakeCluster(firstMember: Self.master1.name, ip: Self.master1.ip)
+    /// Two masters of one cluster in `cluster`: master-1 by `seed init`, master-2 by `seed join` with the
+    /// file and key master-1 minted. Their outputs are as the commands left them.
+    struct TwoMasters {
+        let first: TemporaryHost, master1: MasterOperations, output1: Output
+        let second: TemporaryHost, master2: MasterOperations, output2: Output
+        let key: String
+    }
+
+    func twoMasters(_ cluster: FakeCluster) async throws -> TwoMasters {
         cluster.state.withLock { $0.names[Self.master2.ip] = Self.master2.name }
         let first = try masterHost()
         let (master1, output1) = operations(first, cluster, ip: Self.master1.ip)
@@ -104,6 +111,13 @@ import KubeSeedHostFakes
         chmod(second.root.resolve("/root/master-2.yaml"), 0o600)
         let (master2, output2) = operations(second, cluster, ip: Self.master2.ip)
         #expect(await master2.joinControlPlane(joinPath: "/root/master-2.yaml", keyText: key) == 0, "\(output2.text)")
+        return TwoMasters(first: first, master1: master1, output1: output1, second: second, master2: master2, output2: output2, key: key)
+    }
+
+    @Test func seedJoinAddsALearnerPromotesItAndTheBalancerListsBothMasters() async throws {
+        let cluster = FakeCluster(firstMember: Self.master1.name, ip: Self.master1.ip)
+        let masters = try await twoMasters(cluster)
+        let (first, second, master2, output2, key) = (masters.first, masters.second, masters.master2, masters.output2, masters.key)
         #expect(output2.text.contains("added as learner") && output2.text.contains("promoted to voting member"), "\(output2.text)")
         #expect(cluster.members.map(\.name).sorted() == [Self.master1.name, Self.master2.name])
         #expect(cluster.members.allSatisfy { !$0.isLearner })

@@ -77,6 +77,20 @@ import Testing
         #expect(EtcdMembership.restartRefusal(of: "192.0.2.15", members: five, healthyIDs: [1, 2, 5]) != nil)
     }
 
+    @Test func aMasterComingBackIsAbsentUnfinishedOrBackAsTheOthersListIt() {
+        let voter = member(1, "192.0.2.11"), started = member(2, "192.0.2.12", learner: true)
+        let added = member(3, "192.0.2.13", learner: true, started: false)
+        let members = [voter, started, added]
+        #expect(EtcdMembership.returning("192.0.2.14", members: members) == .absent)
+        #expect(EtcdMembership.returning("192.0.2.11", members: members) == .back(voter))
+        #expect(EtcdMembership.returning("192.0.2.12", members: members) == .unfinished(started))
+        #expect(EtcdMembership.returning("192.0.2.13", members: members) == .unfinished(added))
+        #expect(EtcdMembership.returning("192.0.2.11", members: []) == .absent)
+        // A voter that never published its name has not run on this cluster's data.
+        let silentVoter = member(4, "192.0.2.15", started: false)
+        #expect(EtcdMembership.returning("192.0.2.15", members: [silentVoter]) == .unfinished(silentVoter))
+    }
+
     @Test func aJoiningMembersInitialClusterIsEveryMemberAndItself() {
         let members = [member(1, "192.0.2.11"), member(26, "192.0.2.12", started: false), member(3, "192.0.2.13", learner: true, started: false)]
         let initial = EtcdMembership.initialCluster(joining: "master-3", peerURL: "https://192.0.2.13:2380", members: members)

@@ -12,9 +12,10 @@ struct Etcd: InitPhaseShortcut {
             Debian's plaintext unit of the same name), reloads systemd and starts or restarts etcd only when the unit \
             changed, then waits until etcd answers healthy over mutual TLS. The unit is Type=notify, so the start job \
             ends only when etcd reports itself ready. Needs the PKI ('seed pki') and the data directories ('seed-agent apply').
-            'seed etcd snapshot' and 'seed etcd restore' keep and bring back its data.
+            'seed etcd snapshot' and 'seed etcd restore' keep and bring back its data; around a restore on one master \
+            the others run 'seed etcd leave' before it and 'seed etcd rejoin' after it.
             """,
-        subcommands: [EtcdSnapshotCommand.self, EtcdRestoreCommand.self])
+        subcommands: [EtcdSnapshotCommand.self, EtcdRestoreCommand.self, EtcdLeaveCommand.self, EtcdRejoinCommand.self])
     static let phaseNames = ["etcd", "etcd-health"]
     @OptionGroup var options: ClusterOptions
 }
@@ -63,12 +64,45 @@ struct EtcdRestoreCommand: AsyncParsableCommand {
             kube-apiserver and etcd, moves etcd's data and WAL directories aside, restores them with 'etcdctl snapshot \
             restore' (Debian's etcd-client) under a new cluster token, starts etcd and waits until it answers healthy, then \
             starts the rest and waits for the API server. A failure on the way puts the old directories back and starts \
-            what was running. Refuses an etcd of more than one member.
+            what was running. Refuses an etcd of more than one member: on a cluster of masters, run 'seed etcd leave' \
+            on every other master first (one at a time), restore here, then 'seed etcd rejoin' on each (one at a time).
             """)
     @Argument(help: "The snapshot file.") var file: String
     @Flag(help: "etcd does not answer, and this master's etcd is the cluster's only member: restore anyway.") var onlyMember = false
     func run() async throws {
         let code = try await MasterOperations.live("seed etcd restore").restoreSnapshot(absolutePath(file), onlyMember: onlyMember)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct EtcdLeaveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "leave",
+        abstract: "Take this master's etcd member out of the cluster and stop etcd and the control plane here (before a restore on another master).",
+        discussion: """
+            Removes the member through a healthy peer only while the voters left behind that answer are a majority of \
+            them (as 'seed-agent reset' does), then stops the CSR approver, kube-scheduler, kube-controller-manager, \
+            kube-apiserver and etcd. etcd's data stays in place until 'seed etcd rejoin' moves it aside. Refuses the \
+            last member: a restore runs there.
+            """)
+    func run() async throws {
+        let code = try await MasterOperations.live("seed etcd leave").leaveEtcdCluster()
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct EtcdRejoinCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rejoin",
+        abstract: "Join this master's etcd to the cluster the other masters run, as a new member, and start the control plane again (after a restore).",
+        discussion: """
+            Asks the other masters' etcd for the member list, moves this master's old etcd data and WAL aside \
+            (DIR.before-rejoin-TIME, kept), adds the member as a learner, starts etcd on empty directories, promotes it once \
+            it has caught up, then starts the control-plane units that are enabled and not running and waits for the API \
+            server. One master at a time: etcd takes one learner at a time. A second run changes nothing.
+            """)
+    func run() async throws {
+        let code = try await MasterOperations.live("seed etcd rejoin").rejoinEtcdCluster()
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -218,32 +218,37 @@ extension MasterOperations {
             : InitPhase.Result(state: .changed, detail: "wrote the cluster's CA and service-account keys (\(steps.count) files)", changes: steps.count)
     }
 
-    /// Joins the etcd cluster: added as a learner through a peer, started with
-    /// `--initial-cluster-state=existing`, promoted once it has caught up. A member that is already
-    /// a voter keeps its unit.
+    /// Joins the etcd cluster through the join's peers (`addEtcdMember`).
     func joinEtcd(_ state: ControlPlaneJoinState, _ context: InitContext) async throws -> InitPhase.Result {
-        let name = context.config.masterName!
-        let peerURL = IPAddress.httpsURL(context.masterIP, port: 2380)
-        return try await withEtcdPeers(state) { cluster in
+        try await addEtcdMember(name: context.config.masterName!, ip: context.masterIP, config: context.config,
+                                peers: state.peerEndpoints, identity: state.etcdIdentity, session: context.session)
+    }
+
+    /// Joins the etcd cluster `peers` answer for: added as a learner through a peer (journaled first),
+    /// started with `--initial-cluster-state=existing`, promoted once it has caught up. A member that is
+    /// already a voter keeps its unit. `seed join` and `seed etcd rejoin`.
+    func addEtcdMember(name: String, ip: String, config: ClusterConfig, peers: [String], identity: TLSIdentity,
+                       session: HostSession) async throws -> InitPhase.Result {
+        let peerURL = IPAddress.httpsURL(ip, port: 2380)
+        return try await withEtcdClients(peers, identity: identity) { cluster in
             var (members, via) = try await cluster.list()
             var changes = 0
             var done: [String] = []
-            var mine = members.first { $0.hasPeer(ip: context.masterIP) }
+            var mine = members.first { $0.hasPeer(ip: ip) }
             if mine == nil {
-                try context.journal.record([.etcdMemberAdded(peerURL: peerURL, via: state.peerEndpoints)])
+                try session.journal.record([.etcdMemberAdded(peerURL: peerURL, via: peers)])
                 let added = try await EtcdClusterClient.addLearner(peerURL: peerURL, via: via)
                 done.append("added as learner \(EtcdMembership.hex(added.id)) through \(via.baseURL)")
                 changes += 1
                 (members, via) = try await cluster.list()
                 mine = members.first { $0.id == added.id } ?? added
             }
-            let setup = EtcdSetup(session: context.session, certDirectory: certDirectory,
-                                  settings: context.config.host, timing: context.config.timing)
+            let setup = EtcdSetup(session: session, certDirectory: certDirectory, settings: config.host, timing: config.timing)
             let initial = EtcdMembership.initialCluster(joining: name, peerURL: peerURL, members: members)
                 .map { EtcdUnit.Member(name: $0.name, ip: APIEndpoint.parse($0.peerURL)?.host ?? "") }
-            let unit = try EtcdSetup.joinedUnit(root: root, name: name, dataDir: context.config.host.etcdDataDir) ?? EtcdUnit.render(this: EtcdUnit.Member(name: name, ip: context.masterIP), cluster: initial,
-                                                                                 state: .existing, certDir: certDirectory, settings: context.config.host,
-                                                                                 timing: context.config.timing)
+            let unit = try EtcdSetup.joinedUnit(root: root, name: name, dataDir: config.host.etcdDataDir) ?? EtcdUnit.render(this: EtcdUnit.Member(name: name, ip: ip), cluster: initial,
+                                                                                 state: .existing, certDir: certDirectory, settings: config.host,
+                                                                                 timing: config.timing)
             let performed = try setup.converge(unit: unit)
             changes += performed.count
             done += performed.map { "\($0.step)" }

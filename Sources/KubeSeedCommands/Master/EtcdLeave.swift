@@ -12,6 +12,67 @@ extension MasterOperations {
         public var refused: Bool
     }
 
+    /// What became of this master's etcd member when it was asked to leave.
+    enum OwnMemberRemoval {
+        case notAMember
+        /// The cluster's only member: nothing is removed.
+        case lastMember(EtcdMember)
+        /// Nothing is removed: the voters left behind that answer would not be a quorum.
+        case wouldLoseQuorum(EtcdMember, remaining: Int, healthy: Int)
+        /// Nothing is removed: no other member answers to remove it through.
+        case noHealthyPeer(EtcdMember)
+        case removed(EtcdMember, via: String, remaining: Int, healthy: Int)
+    }
+
+    /// The journal's last record of this master's member being added (a join that stopped before its unit).
+    func lastEtcdMemberAdded() -> (peerURL: String, via: [String])? {
+        ((try? ChangeJournal(root: root, path: location.journalPath))?.records ?? []).compactMap { record -> (peerURL: String, via: [String])? in
+            if case .etcdMemberAdded(let peerURL, let via) = record { return (peerURL, via) } else { return nil }
+        }.last
+    }
+
+    /// The etcd client URLs of every master this one knows of, `ip`'s own first: its etcd unit's initial
+    /// cluster, the journal's record of its member being added, its join file's API servers and those its
+    /// agent last found.
+    func knownEtcdEndpoints(ip: String, unit: String?, added: (peerURL: String, via: [String])?) -> [String] {
+        var hosts = [ip] + (unit.map(EtcdUnit.initialClusterHosts) ?? []) + (added?.via.compactMap { APIEndpoint.parse($0)?.host } ?? [])
+        if let text = try? root.readText(JoinFile.defaultPath),
+           let join = try? JoinFile.parse(text, file: JoinFile.defaultPath, tokenExpiryMatters: false) {
+            let agent = AgentOperations(root: root, effects: effects, settings: NodePrepSettings(), effectiveUID: effectiveUID)
+            hosts += agent.apiServers(join).compactMap(APIEndpoint.parse).filter { !$0.hostIsName }.map(\.host)
+        }
+        var endpoints: [String] = []
+        for host in hosts where !endpoints.contains(Self.url(host, 2379)) { endpoints.append(Self.url(host, 2379)) }
+        return endpoints
+    }
+
+    /// Removes the member on `ip` through a healthy peer when the voters left behind that answer are a
+    /// majority of them (`EtcdMembership.removal`).
+    func removeOwnEtcdMember(ip: String, endpoints: [String], identity: TLSIdentity) async throws -> OwnMemberRemoval {
+        try await withEtcdClients(endpoints, identity: identity) { cluster -> OwnMemberRemoval in
+            let members = try await cluster.list().members
+            let others = members.filter { !$0.hasPeer(ip: ip) && !$0.clientURLs.isEmpty }
+            return try await withEtcdClients(others.map { $0.clientURLs[0] }, identity: identity, connectTimeout: .seconds(2)) { peerClients in
+                let peers = Dictionary(zip(others.map(\.id), peerClients.clients), uniquingKeysWith: { first, _ in first })
+                let healthyIDs = await EtcdClusterClient.healthy(members) { peers[$0.id] }
+                switch EtcdMembership.removal(of: ip, members: members, healthyIDs: healthyIDs) {
+                case .notAMember:
+                    return .notAMember
+                case .lastMember(let member):
+                    return .lastMember(member)
+                case .wouldLoseQuorum(let member, let remaining, let healthy):
+                    return .wouldLoseQuorum(member, remaining: remaining, healthy: healthy)
+                case .safe(let member, let remaining, let healthy):
+                    guard let via = members.first(where: { healthyIDs.contains($0.id) }).flatMap({ peers[$0.id] }) else {
+                        return .noHealthyPeer(member)
+                    }
+                    try await EtcdClusterClient.remove(member.id, via: via)
+                    return .removed(member, via: via.baseURL, remaining: remaining, healthy: healthy)
+                }
+            }
+        }
+    }
+
     /// Removes this master's etcd member through a peer when the remaining voters that answer are a
     /// majority of the remaining voters; refuses otherwise (and when no member answers), unless `force`.
     /// Not a master, or the last member: nothing to do.
@@ -19,9 +80,7 @@ extension MasterOperations {
         // This master's IP from its record, or (a join that stopped before recording) from its etcd unit.
         // Or (a join that stopped right after adding the member, before its unit) from the journal's record of the add.
         let unit = (try? root.readText(EtcdUnit.path)) ?? nil
-        let added = ((try? ChangeJournal(root: root, path: location.journalPath))?.records ?? []).compactMap { record -> (peerURL: String, via: [String])? in
-            if case .etcdMemberAdded(let peerURL, let via) = record { return (peerURL, via) } else { return nil }
-        }.last
+        let added = lastEtcdMemberAdded()
         guard unit != nil || added != nil,
               let ip = ((try? recordedConfig()) ?? nil)?.masterIP ?? unit.flatMap(EtcdUnit.advertisedPeerHost) ?? added.flatMap({ APIEndpoint.parse($0.peerURL)?.host }),
               let identity = try? etcdIdentity() else {
@@ -33,49 +92,26 @@ extension MasterOperations {
                                     : "seed-agent reset: nothing changed: \(why); fix that, or pass --force to reset this host anyway\n",
                       refused: !force)
         }
-        // This master's own etcd first, then every other master it knows of: its unit's initial cluster,
-        // its join file, and the API servers its agent last found.
-        var hosts = [ip] + (unit.map(EtcdUnit.initialClusterHosts) ?? []) + (added?.via.compactMap { APIEndpoint.parse($0)?.host } ?? [])
-        if let text = try? root.readText(JoinFile.defaultPath),
-           let join = try? JoinFile.parse(text, file: JoinFile.defaultPath, tokenExpiryMatters: false) {
-            let agent = AgentOperations(root: root, effects: effects, settings: NodePrepSettings(), effectiveUID: effectiveUID)
-            hosts += agent.apiServers(join).compactMap(APIEndpoint.parse).filter { !$0.hostIsName }.map(\.host)
-        }
-        var endpoints: [String] = []
-        for host in hosts where !endpoints.contains(Self.url(host, 2379)) { endpoints.append(Self.url(host, 2379)) }
+        let outcome: OwnMemberRemoval
         do {
-            return try await withEtcdClients(endpoints, identity: identity) { cluster -> EtcdLeave in
-                let members = try await cluster.list().members
-                let others = members.filter { !$0.hasPeer(ip: ip) && !$0.clientURLs.isEmpty }
-                return try await withEtcdClients(others.map { $0.clientURLs[0] }, identity: identity, connectTimeout: .seconds(2)) { peerClients in
-                    let peers = Dictionary(zip(others.map(\.id), peerClients.clients), uniquingKeysWith: { first, _ in first })
-                    let healthyIDs = await EtcdClusterClient.healthy(members) { peers[$0.id] }
-                    return try await remove(ip: ip, members: members, healthyIDs: healthyIDs, peers: peers)
-                }
-            }
+            outcome = try await removeOwnEtcdMember(ip: ip, endpoints: knownEtcdEndpoints(ip: ip, unit: unit, added: added), identity: identity)
         } catch {
             return refuse("could not remove this master's etcd member (\(error))")
         }
-
-        func remove(ip: String, members: [EtcdMember], healthyIDs: Set<UInt64>, peers: [UInt64: any APIClient]) async throws -> EtcdLeave {
-            switch EtcdMembership.removal(of: ip, members: members, healthyIDs: healthyIDs) {
-            case .notAMember:
-                return EtcdLeave(output: "  etcd      \(ip) is not an etcd member (nothing to remove)\n", refused: false)
-            case .lastMember(let member):
-                return EtcdLeave(output: "  etcd      \(member.name) is the last etcd member: the cluster's data goes with this reset\n", refused: false)
-            case .wouldLoseQuorum(let member, let remaining, let healthy):
-                let why = "removing etcd member \(member.name) would leave \(remaining) voting members of which \(healthy) answer: no quorum"
-                guard force else { return refuse(why) }
-                return EtcdLeave(output: "  etcd      \(why); member left in the cluster\(forced)\n", refused: false)
-            case .safe(let member, let remaining, let healthy):
-                guard let via = members.first(where: { healthyIDs.contains($0.id) }).flatMap({ peers[$0.id] }) else {
-                    return refuse("no healthy peer to remove etcd member \(member.name) through")
-                }
-                try await EtcdClusterClient.remove(member.id, via: via)
-                return EtcdLeave(output: "  removed   etcd member \(member.name) (\(EtcdMembership.hex(member.id))) through \(via.baseURL); \(remaining) voting members stay, \(healthy) healthy\n",
-                                 refused: false)
-            }
+        switch outcome {
+        case .notAMember:
+            return EtcdLeave(output: "  etcd      \(ip) is not an etcd member (nothing to remove)\n", refused: false)
+        case .lastMember(let member):
+            return EtcdLeave(output: "  etcd      \(member.name) is the last etcd member: the cluster's data goes with this reset\n", refused: false)
+        case .wouldLoseQuorum(let member, let remaining, let healthy):
+            let why = "removing etcd member \(member.name) would leave \(remaining) voting members of which \(healthy) answer: no quorum"
+            guard force else { return refuse(why) }
+            return EtcdLeave(output: "  etcd      \(why); member left in the cluster\(forced)\n", refused: false)
+        case .noHealthyPeer(let member):
+            return refuse("no healthy peer to remove etcd member \(member.name) through")
+        case .removed(let member, let via, let remaining, let healthy):
+            return EtcdLeave(output: "  removed   etcd member \(member.name) (\(EtcdMembership.hex(member.id))) through \(via); \(remaining) voting members stay, \(healthy) healthy\n",
+                             refused: false)
         }
     }
-
 }

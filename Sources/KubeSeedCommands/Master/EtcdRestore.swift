@@ -43,17 +43,12 @@ extension MasterOperations {
         guard FileManager.default.isExecutableFile(atPath: etcdctl) else { return refuse("\(etcdctl) is missing: apt install etcd-client", 1) }
         let settings = config.host
         let directories = [settings.etcdDataDir, settings.etcdWALDir]
-        for directory in directories {
-            if root.readLink(directory) != nil { return refuse("\(directory) is a symbolic link: restore into its target by hand") }
-            let parent = (directory as NSString).deletingLastPathComponent
-            if let own = root.device(directory), let above = root.device(parent), own != above {
-                return refuse("\(directory) is a mount point: it cannot be moved aside; restore into it by hand")
-            }
-        }
+        if let why = unmovableEtcdDirectory(settings) { return refuse("\(why); restore into it by hand") }
         switch await countMembers() {
         case .counted(let members) where members.count > 1:
-            return refuse("etcd has \(members.count) members (\(members.map(\.displayName).joined(separator: ", "))); a restore here covers a one-member etcd only. "
-                          + "Remove the other masters first ('seed-agent reset' on each), restore here, then join them again ('seed join-file NAME --role control-plane')")
+            let others = members.filter { !$0.hasPeer(ip: ip) }.map(\.displayName)
+            return refuse("etcd has \(members.count) members (\(members.map(\.displayName).joined(separator: ", "))); a restore covers a one-member etcd. "
+                          + "Run 'seed etcd leave' on \(others.joined(separator: " and ")), one at a time; then restore here, and run 'seed etcd rejoin' on each of them, one at a time")
         case .counted:
             break
         case .unanswered(let why) where !onlyMember:
@@ -146,6 +141,18 @@ extension MasterOperations {
         } catch {
             return refuse("\(error)", 1)
         }
+    }
+
+    /// Why etcd's data or WAL directory cannot be moved aside (a symbolic link, a mount point); `nil` when both can.
+    func unmovableEtcdDirectory(_ settings: NodePrepSettings) -> String? {
+        for directory in [settings.etcdDataDir, settings.etcdWALDir] {
+            if root.readLink(directory) != nil { return "\(directory) is a symbolic link, which is not moved aside" }
+            let parent = (directory as NSString).deletingLastPathComponent
+            if let own = root.device(directory), let above = root.device(parent), own != above {
+                return "\(directory) is a mount point: it cannot be moved aside"
+            }
+        }
+        return nil
     }
 
     /// etcd's members as this master's etcd lists them, or why it did not answer.

@@ -208,6 +208,23 @@ public enum EtcdMembership {
             + (down.isEmpty ? "" : " (not healthy: \(down.joined(separator: ", ")))")
     }
 
+    /// Where a master that left etcd (`seed etcd leave`) stands on its way back in (`seed etcd rejoin`).
+    public enum Return: Equatable, Sendable {
+        /// Not a member of the cluster the others list: its old data goes aside and it is added as a learner.
+        case absent
+        /// Added by an earlier run that did not finish: that run is finished (started, promoted). Its data is
+        /// kept only once it has started on this cluster's data (`started`); before that it is the old data.
+        case unfinished(EtcdMember)
+        /// A started voting member: back already.
+        case back(EtcdMember)
+    }
+
+    /// Where the master on `ip` stands in `members` (as the other masters list them).
+    public static func returning(_ ip: String, members: [EtcdMember]) -> Return {
+        guard let mine = members.first(where: { $0.hasPeer(ip: ip) }) else { return .absent }
+        return !mine.isLearner && mine.started ? .back(mine) : .unfinished(mine)
+    }
+
     /// The `--initial-cluster` of a member joining `members` as `name` on `peerURL`: every member (etcd
     /// compares this list's peer URLs with the cluster's own at start, so none may be left out; one
     /// that never started has no name, and goes by its ID), then the new one.

@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+@testable import KubeSeedCommands
+@testable import KubeSeedCore
+@testable import KubeSeedHost
+import KubeSeedHostFakes
+
+/// `seed etcd leave` and `seed etcd rejoin` on two masters made by `seed init` and `seed join` against
+/// `FakeCluster` (a fake etcd and API server) with the recording systemd fake. The VM's HA scenario runs
+/// them with real etcd on three masters around a real restore.
+@Suite struct EtcdLeaveRejoinTests {
+    let paths = MasterSuccessPathTests()
+
+    func dataDirectories(_ master: MasterOperations) throws -> (data: String, wal: String) {
+        let settings = try #require(try master.recordedConfig()).host
+        return (settings.etcdDataDir, settings.etcdWALDir)
+    }
+
+    @Test func aMasterLeavesTheRestoreMasterIsRefusedAndTheLeaverComesBackAsANewMember() async throws {
+        let cluster = FakeCluster(firstMember: MasterSuccessPathTests.master1.name, ip: MasterSuccessPathTests.master1.ip)
+        let masters = try await paths.twoMasters(cluster)
+        let (second, master2, output) = (masters.second, masters.master2, masters.output2)
+        let (data, wal) = try dataDirectories(master2)
+        try TemporaryHost.write(second.root, "\(data)/member/snap/db", "the data before")
+        try TemporaryHost.write(second.root, "\(wal)/0000000000000000-0000000000000000.wal", "the log before")
+        #expect(second.services.units[ControlPlane.unitNames[0]]?.isActive == true)
+
+        output.text = ""
+        #expect(await master2.leaveEtcdCluster() == 0, "\(output.text)")
+        #expect(output.text.contains("removed   etcd member master-2") && output.text.contains("'seed etcd rejoin'"), "\(output.text)")
+        #expect(cluster.members.map(\.name) == [MasterSuccessPathTests.master1.name])
+        for unit in MasterOperations.restoreStopOrder where second.services.units[unit] != nil {
+            #expect(second.services.units[unit]?.isActive == false, "\(unit)")
+        }
+        #expect(try second.root.readText("\(data)/member/snap/db") == "the data before", "leave keeps the data in place")
+
+        output.text = ""
+        #expect(await master2.leaveEtcdCluster() == 0, "\(output.text)")
+        #expect(output.text.contains("nothing changed"), "\(output.text)")
+
+        // master-1 now holds etcd's only member: there is no cluster for it to leave.
+        let before = try masters.first.snapshot(withTimes: true)
+        masters.first.services.calls = []
+        masters.output1.text = ""
+        #expect(await masters.master1.leaveEtcdCluster() == 2, "\(masters.output1.text)")
+        #expect(masters.output1.text.contains("nothing changed") && masters.output1.text.contains("only member"), "\(masters.output1.text)")
+        #expect(masters.first.services.calls.isEmpty, "\(masters.first.services.calls)")
+        #expect(try masters.first.snapshot(withTimes: true) == before)
+        #expect(cluster.members.count == 1)
+
+        output.text = ""
+        #expect(await master2.rejoinEtcdCluster() == 0, "\(output.text)")
+        #expect(output.text.contains("added as learner") && output.text.contains("promoted to voting member") && output.text.contains("is back in etcd"), "\(output.text)")
+        #expect(cluster.members.map(\.name).sorted() == [MasterSuccessPathTests.master1.name, MasterSuccessPathTests.master2.name])
+        #expect(cluster.members.allSatisfy { !$0.isLearner })
+        #expect(!second.root.exists("\(data)/member") && second.root.list(wal).isEmpty, "the new member starts on empty directories")
+        #expect(second.root.mode(data) == 0o700)
+        let parent = (data as NSString).deletingLastPathComponent
+        let aside = second.root.list(parent).filter { $0.hasPrefix("data.before-rejoin-") }
+        #expect(aside.count == 1 && output.text.contains(aside.first ?? "?"), "\(second.root.list(parent)) \(output.text)")
+        #expect(try second.root.readText("\(parent)/\(aside.first ?? "-")/member/snap/db") == "the data before")
+        #expect(second.root.list(parent).contains { $0.hasPrefix("wal.before-rejoin-") })
+        #expect(second.services.units["etcd.service"]?.isActive == true)
+        #expect(second.services.units[ControlPlane.unitNames[0]]?.isActive == true, "the API server the leave stopped starts again")
+
+        output.text = ""
+        #expect(await master2.rejoinEtcdCluster() == 0, "\(output.text)")
+        #expect(output.text.contains("nothing changed") && output.text.contains("a voting member of 2"), "\(output.text)")
+    }
+
+    @Test func aRejoinIsRefusedWhileThisMastersEtcdIsHealthyOutsideTheCluster() async throws {
+        let cluster = FakeCluster(firstMember: MasterSuccessPathTests.master1.name, ip: MasterSuccessPathTests.master1.ip)
+        let masters = try await paths.twoMasters(cluster)
+        let (second, master2, output) = (masters.second, masters.master2, masters.output2)
+        let (data, _) = try dataDirectories(master2)
+        try TemporaryHost.write(second.root, "\(data)/member/snap/db", "the data before")
+        #expect(await master2.leaveEtcdCluster() == 0, "\(output.text)")
+        // Started again by hand: it answers healthy (the fake's etcd always does) and the cluster does not list it.
+        try second.services.start("etcd.service")
+        let before = try second.snapshot(withTimes: true)
+        second.services.calls = []
+        output.text = ""
+        #expect(await master2.rejoinEtcdCluster() == 2, "\(output.text)")
+        #expect(output.text.contains("nothing changed") && output.text.contains("member of another cluster") && output.text.contains("seed etcd leave"), "\(output.text)")
+        #expect(second.services.calls.isEmpty, "\(second.services.calls)")
+        #expect(try second.snapshot(withTimes: true) == before)
+        #expect(cluster.members.count == 1)
+    }
+
+    @Test func aRejoinCutShortIsFinishedByTheNext() async throws {
+        let cluster = FakeCluster(firstMember: MasterSuccessPathTests.master1.name, ip: MasterSuccessPathTests.master1.ip)
+        let masters = try await paths.twoMasters(cluster)
+        let (second, master2, output) = (masters.second, masters.master2, masters.output2)
+        let (data, _) = try dataDirectories(master2)
+        try TemporaryHost.write(second.root, "\(data)/member/snap/db", "the data before")
+        #expect(await master2.leaveEtcdCluster() == 0, "\(output.text)")
+        second.services.failNext["start"] = 1
+        output.text = ""
+        #expect(await master2.rejoinEtcdCluster() == 1, "\(output.text)")
+        #expect(output.text.contains("is a learner") && output.text.contains("run 'seed etcd rejoin' again") && output.text.contains("before-rejoin-"), "\(output.text)")
+        #expect(cluster.members.contains { $0.hasPeer(ip: MasterSuccessPathTests.master2.ip) && $0.isLearner })
+
+        output.text = ""
+        #expect(await master2.rejoinEtcdCluster() == 0, "\(output.text)")
+        #expect(output.text.contains("promoted to voting member") && !output.text.contains("added as learner"), "\(output.text)")
+        #expect(cluster.members.count == 2 && cluster.members.allSatisfy { !$0.isLearner })
+        let parent = (data as NSString).deletingLastPathComponent
+        #expect(second.root.list(parent).filter { $0.hasPrefix("data.before-rejoin-") }.count == 1, "the second run moves nothing more aside")
+    }
+}
