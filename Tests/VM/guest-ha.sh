@@ -16,6 +16,10 @@
 #             tampered join file (exit 2, nothing changed on the host, no member added); then joins,
 #             measures the failover too, is reset (its etcd member removed through a healthy peer),
 #             purged, and compared with the snapshot.
+# The restore on three masters, once master-1 is back (boot 2): master-2 snapshots etcd, deletes a key and
+# writes another; master-3 then master-1 leave etcd (seed etcd leave); master-2 restores (a one-member
+# etcd now); master-1 then master-3 come back (seed etcd rejoin) as new members that copy the restored
+# data: three voters, the deleted key back on every member, the later one gone.
 # With run-ha.sh --real (the server archive and images staged in /usr/local/lib/kubeseed-vmtest/k8s):
 # real Kubernetes 1.20.2 (Tests/Kubernetes/build-kubernetes.sh, handed over as the upstream server
 # archive with its SHA-256) instead of the stand-ins: kube-apiserver, kube-controller-manager and kube-scheduler on every master,
@@ -34,6 +38,8 @@
 #   7013 master-1 -> master-3 go (etcd unchanged)                 7014 master-3 -> master-1 joined
 #   7015 master-1 -> master-3 key written                         7016 master-3 -> master-1 ready for the failover
 #   7017 master-1 -> master-3 going down                          7019 master-2 -> master-3 reset now
+#   7040/7042 master-2 -> master-1 (boot 2) leave etcd / rejoin   7041/7043 master-1 -> master-2 left / rejoined
+#   7044/7046 master-2 -> master-3 leave etcd / rejoin            7045/7047 master-3 -> master-2 left / rejoined
 #   7030 master-1 -> worker-1 join file                           7031 worker-1 -> master-1 joined (Ready)
 #   7032 worker-1 -> master-1 ready for the failover              7033 master-1 -> worker-1 going down
 set -u
@@ -330,6 +336,84 @@ load_watch() {
 }
 [ -z "$real" ] || load_watch &
 
+# only_kept N: etcd through 192.0.2.N answers, and its keys under /kubeseed-ha/restore/ are exactly the one
+# written before the snapshot.
+only_kept() { [ "$(etcd_at "$1" get /kubeseed-ha/restore/ --prefix --keys-only | grep .)" = /kubeseed-ha/restore/kept ]; }
+
+# The restore on three masters, driven from master-2 (see the header): every step's exit and output is
+# logged, and the restore's and each rejoin's time.
+restore_on_three_masters() {
+  local rc t0 answer
+  expect "before the snapshot: a key written through https://192.0.2.12:2379" etcd_at 12 put /kubeseed-ha/restore/kept written-before-the-snapshot
+  seed etcd snapshot save /root/ha-snapshot.db > "$state/ha-snapshot.txt" 2>&1; rc=$?
+  log_file HA-SNAPSHOT "$state/ha-snapshot.txt"
+  [ $rc = 0 ] && pass "seed etcd snapshot save on master-2 of three: $(stat -c %s /root/ha-snapshot.db) bytes" || fail "snapshot save exit $rc"
+  expect "after the snapshot: key-1 deleted and a later key written" sh -c \
+    "etcdctl --endpoints=https://192.0.2.12:2379 $etcd_tls --dial-timeout=3s --command-timeout=10s del /kubeseed-ha/key-1 | grep -qx 1 \
+     && etcdctl --endpoints=https://192.0.2.12:2379 $etcd_tls --dial-timeout=3s --command-timeout=10s put /kubeseed-ha/restore/later written-after-the-snapshot"
+  seed etcd restore /root/ha-snapshot.db > "$state/restore-refused.txt" 2>&1; rc=$?
+  log_file RESTORE-REFUSED "$state/restore-refused.txt"
+  [ $rc = 2 ] && grep -q "seed etcd leave" "$state/restore-refused.txt" && members_ok 12 master-1 master-2 master-3 \
+    && pass "seed etcd restore with three members is refused (exit 2), naming seed etcd leave; etcd unchanged" \
+    || fail "restore with three members: exit $rc"
+  for peer in "192.0.2.13 7044 7045 master-3" "192.0.2.11 7040 7041 master-1"; do
+    set -- $peer
+    tell "$1" "$2" leave; hear "$3" 900; answer=$heard
+    [ "${answer%% *}" = left ] && [ "${answer#left }" = 0 ] && pass "$4 says seed etcd leave exited 0" || fail "$4 leave: '$answer'"
+  done
+  if wait_for 60 members_ok 12 master-2; then pass "after two leaves etcd has one member, master-2"; else fail "after two leaves the members are not master-2 alone"; fi
+  log_members
+  t0=$(ms); seed etcd restore /root/ha-snapshot.db > "$state/ha-restore.txt" 2>&1; rc=$?
+  log "HA-RESTORE-MS $(( $(ms) - t0 )) (seed etcd restore on master-2, the one member left)"
+  log_file HA-RESTORE "$state/ha-restore.txt"
+  [ $rc = 0 ] && pass "seed etcd restore on master-2 exits 0" || fail "restore exit $rc"
+  expect "after the restore key-1 (deleted after the snapshot) reads again through https://192.0.2.12:2379" sh -c \
+    "etcdctl --endpoints=https://192.0.2.12:2379 $etcd_tls --dial-timeout=3s --command-timeout=10s get --print-value-only /kubeseed-ha/key-1 | grep -qx written-through-master-1"
+  expect "after the restore the keys under /kubeseed-ha/restore/ are the snapshot's: 'kept' and not 'later'" only_kept 12
+  for peer in "192.0.2.11 7042 7043 master-1" "192.0.2.13 7046 7047 master-3"; do
+    set -- $peer
+    tell "$1" "$2" rejoin; hear "$3" 900; answer=$heard
+    [ "${answer%% *}" = rejoined ] && [ "$(echo "$answer" | cut -d' ' -f2)" = 0 ] && pass "$4 says seed etcd rejoin exited 0 (${answer#rejoined 0 } ms)" || fail "$4 rejoin: '$answer'"
+  done
+  if wait_for 60 members_ok 12 master-1 master-2 master-3; then
+    pass "after the restore and two rejoins: three members, all started, none a learner"
+  else
+    fail "after the rejoins the members are not master-1, master-2, master-3 all voting"
+  fi
+  log_members
+  for n in 11 13; do
+    expect "the restored key-1 reads through https://192.0.2.$n:2379 (copied to the rejoined member)" sh -c \
+      "etcdctl --endpoints=https://192.0.2.$n:2379 $etcd_tls --dial-timeout=3s --command-timeout=10s get --print-value-only /kubeseed-ha/key-1 | grep -qx written-through-master-1"
+    expect "the keys under /kubeseed-ha/restore/ on 192.0.2.$n are the snapshot's: 'kept' and not 'later'" only_kept $n
+  done
+}
+
+# leave_and_rejoin LEAVE-PORT LEFT-PORT REJOIN-PORT REJOINED-PORT: this master's part of the restore.
+leave_and_rejoin() {
+  local rc t0 took
+  hear "$1" 1800; case "$heard" in leave*) ;; *) fail "no word to leave etcd ('$heard')"; return 1;; esac
+  seed etcd leave > "$state/etcd-leave.txt" 2>&1; rc=$?
+  log_file ETCD-LEAVE "$state/etcd-leave.txt"
+  tell 192.0.2.12 "$2" "left $rc"
+  [ $rc = 0 ] && grep -q "removed   etcd member $me" "$state/etcd-leave.txt" && pass "seed etcd leave removed $me's member and exited 0" || fail "seed etcd leave exit $rc"
+  refuse "after the leave etcd does not run on $me" systemctl is-active --quiet etcd.service
+  seed etcd leave > "$state/etcd-leave-again.txt" 2>&1; rc=$?
+  log_file ETCD-LEAVE-AGAIN "$state/etcd-leave-again.txt"
+  [ $rc = 0 ] && grep -q "nothing changed" "$state/etcd-leave-again.txt" && pass "seed etcd leave again changes nothing (exit 0)" || fail "seed etcd leave again: exit $rc"
+  hear "$3" 1800; case "$heard" in rejoin*) ;; *) fail "no word to rejoin ('$heard')"; return 1;; esac
+  t0=$(ms); seed etcd rejoin > "$state/etcd-rejoin.txt" 2>&1; rc=$?; took=$(( $(ms) - t0 ))
+  log "REJOIN-MS $took on $me"
+  log_file ETCD-REJOIN "$state/etcd-rejoin.txt"
+  tell 192.0.2.12 "$4" "rejoined $rc $took"
+  [ $rc = 0 ] && grep -q "promoted to voting member" "$state/etcd-rejoin.txt" && pass "seed etcd rejoin: $me back as a new voting member ($took ms)" || fail "seed etcd rejoin exit $rc"
+  aside=$(sed -n 's/.*kept in \([^ ]*\) and \([^:]*\):.*/\1 \2/p' "$state/etcd-rejoin.txt")
+  expect "the data from before the rejoin is kept aside and named ($aside)" sh -c "[ -n '$aside' ] && ls -d $aside"
+  expect "etcd on $me is healthy after the rejoin" etcd_at "${my_ip##*.}" endpoint health
+  seed etcd rejoin > "$state/etcd-rejoin-again.txt" 2>&1; rc=$?
+  log_file ETCD-REJOIN-AGAIN "$state/etcd-rejoin-again.txt"
+  [ $rc = 0 ] && grep -q "nothing changed" "$state/etcd-rejoin-again.txt" && pass "seed etcd rejoin again changes nothing (exit 0)" || fail "seed etcd rejoin again: exit $rc"
+}
+
 case "$me-$(phase)" in
 master-1-1)
   timeline "boot 1: test driver started ($(cut -d' ' -f1 /proc/uptime) s after kernel start)"
@@ -452,6 +536,7 @@ master-1-2)
   if [ -n "$real" ]; then api_check; else standin_start; api_ms=$standin_ms; fi
   tell 192.0.2.12 7006 "back ${api_ms:-$(ms)}"
   balancer_checks
+  leave_and_rejoin 7040 7041 7042 7043
   # master-1 stays up until master-2 has checked etcd after master-3's reset (two members: both needed).
   hear 7008 1800; case "$heard" in finished*) pass "master-2 finished its checks";; *) fail "master-2 did not finish ('$heard')";; esac
   cpu_report "at the end"
@@ -528,6 +613,8 @@ master-2-1)
   kc get nodes -o wide > "$state/kubectl-nodes.txt" 2>&1; log_file "KUBECTL get nodes -o wide" "$state/kubectl-nodes.txt"
   kc get pods -A -o wide > "$state/kubectl-pods.txt" 2>&1; log_file "KUBECTL get pods -A -o wide" "$state/kubectl-pods.txt"
   fi
+
+  restore_on_three_masters
 
   # master-3 leaves: etcd has two members, both healthy.
   tell 192.0.2.13 7019 "reset now"
@@ -629,6 +716,7 @@ master-3-1)
     log "NOTE master-1 was back before master-3 could try a reset without quorum: that check did not run"
   fi
 
+  leave_and_rejoin 7044 7045 7046 7047
   # master-3 leaves the cluster once master-1 is back: reset, purge, and its files are as before.
   hear 7019 1800
   # The pod network stand-in is the test's, as a CNI DaemonSet's files are the CNI's: gone before the reset.
