@@ -6,9 +6,15 @@ import KubeSeedHost
 /// `seed etcd leave` and `seed etcd rejoin`: around a restore on one master (a restore covers a one-member
 /// etcd), the others step out of etcd and come back in as new members that copy the restored data.
 extension MasterOperations {
-    /// The units `seed etcd rejoin` starts again once etcd is back (those enabled and not running): the
-    /// control plane `seed etcd leave` stopped, in the order they start.
+    /// The units `seed etcd rejoin` starts again once etcd is back (those enabled, not running, and whose
+    /// binary is in place): the control plane `seed etcd leave` stopped, in the order they start.
     static var controlPlaneStartOrder: [String] { restoreStopOrder.reversed().filter { $0 != "etcd.service" } }
+
+    /// Whether `unit` can run: its binary (or, for the approver and the timers, the API server's) is in place.
+    func controlPlaneBinaryInPlace(_ unit: String) -> Bool {
+        guard let path = Self.controlPlaneUnits.first(where: { $0.name == unit })?.binaryPath else { return true }
+        return root.isExecutable(path)
+    }
 
     /// `seed etcd leave`: removes this master's etcd member through a healthy peer, under the quorum rule
     /// of `seed-agent reset` (the voters left behind that answer must be a majority of them), then stops the
@@ -77,7 +83,7 @@ extension MasterOperations {
 
     /// `seed etcd rejoin`: this master's etcd joins the cluster the other masters' etcd answers for, as a new
     /// member (added as a learner, started on empty directories, promoted once it has caught up), then the
-    /// control-plane units that are enabled and not running start, and the API server must answer. The
+    /// control-plane units that are enabled, not running and have their binary start, and the API server must answer. The
     /// data from before is moved aside (`DIR.before-rejoin-TIME`), kept, and named. A run cut short is
     /// finished by the next; a master that is back already changes nothing.
     /// Exit 0 back, 1 a step failed (said what is left), 2 refused (nothing changed).
@@ -145,7 +151,7 @@ extension MasterOperations {
                     var startedUnits: [String] = []
                     for unit in Self.controlPlaneStartOrder {
                         let state = try services.unitState(unit)
-                        guard state.exists, state.unitFileState == "enabled", !state.isActive else { continue }
+                        guard state.exists, state.unitFileState == "enabled", !state.isActive, controlPlaneBinaryInPlace(unit) else { continue }
                         try services.start(unit)
                         startedUnits.append(unit)
                     }
