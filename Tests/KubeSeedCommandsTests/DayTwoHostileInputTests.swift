@@ -96,6 +96,22 @@ import KubeSeedHostFakes
         #expect(try host.snapshot(withTimes: true) == before)
     }
 
+    /// `--api-timeout` out of 10…3600 on the other day-2 commands that wait for an API server: exit 2 before
+    /// anything runs (restore and rejoin check it before they open the host; renew on the master's root).
+    @Test(arguments: ["0", "9", "3601", "99999999", "-5"])
+    func theDayTwoWaitsRefuseATimeoutOutOfRange(_ seconds: String) async throws {
+        let (host, _, _) = try await initialized()
+        let before = try host.snapshot(withTimes: true)
+        var renew = try CertsRenew.parse(["--all", "--api-timeout=\(seconds)", "--root", host.root.path])
+        await #expect(throws: ExitCode(2)) { try await renew.run() }
+        var restore = try EtcdRestoreCommand.parse(["/srv/snapshot.db", "--api-timeout=\(seconds)"])
+        await #expect(throws: ExitCode(2)) { try await restore.run() }
+        var rejoin = try EtcdRejoinCommand.parse(["--api-timeout=\(seconds)"])
+        await #expect(throws: ExitCode(2)) { try await rejoin.run() }
+        #expect(host.services.calls.isEmpty)
+        #expect(try host.snapshot(withTimes: true) == before)
+    }
+
     /// An empty archive path never reaches the command: the argument parser refuses it as a missing value.
     @Test func upgradeApplyWithAnEmptyArchiveIsAUsageError() {
         #expect(throws: (any Error).self) { try Upgrade.Apply.parse(["--server-archive="]) }

@@ -179,14 +179,38 @@ import KubeSeedAPI
         var wanted = try #require(try operations.recordedConfig())
         wanted.serverArchive = "/no-such-archive.tar.gz"
         for (target, code, says) in [("v1.21.0", Int32(1), ["1 API servers ready (v1.20.2), 1 etcd members healthy; v1.21.0 allowed",
-                                                           "stopped at 'binaries'", "/no-such-archive.tar.gz", "the record still says v1.20.2"]),
+                                                           "took the upgrade lease", "stopped at 'binaries'", "/no-such-archive.tar.gz",
+                                                           "the record still says v1.20.2", "this master keeps the upgrade lease"]),
                                      ("v1.22.0", 1, ["nothing changed: not v1.22.0 now", "one minor at a time"]), ("v1.19.16", 2, ["would be a downgrade"])] {
             wanted.kubernetesVersion = target
             output.text = ""
             #expect(await operations.upgradeApply(wanted, source: "cluster.yaml") == code, "\(target): \(output.text)")
             #expect(says.allSatisfy(output.text.contains), "\(target): \(output.text)")
-            #expect(!output.text.contains("[2/6]") || target == "v1.21.0", "\(target) went past the check: \(output.text)")
+            #expect(!output.text.contains("[2/7]") || target == "v1.21.0", "\(target) went past the check: \(output.text)")
         }
+        // The upgrade lease: the v1.21.0 run that stopped keeps it under this master's name; another master is
+        // refused while it lasts; this master takes it again; given back, another takes it; once that one has
+        // expired, this master takes it over, and the other's release leaves it alone.
+        let me = try #require(wanted.masterName)
+        let leaseHolder = { plane.kubectl(["-n", "kube-system", "get", "lease", UpgradeLease.name, "-o", "jsonpath={.spec.holderIdentity}"]).output }
+        #expect(leaseHolder() == me)
+        do {
+            _ = try await operations.takeUpgradeLease(address, holder: "master-9")
+            Issue.record("master-9 took the lease master-1 holds")
+        } catch let refusal as UpgradeRefusal {
+            #expect(refusal.description.contains("\(me) holds the upgrade lease") && refusal.description.contains("kubectl -n kube-system delete lease"), "\(refusal)")
+        }
+        #expect(try await operations.takeUpgradeLease(address, holder: me) == "took the upgrade lease again (a run here had kept it)")
+        #expect(try await operations.releaseUpgradeLease(address, holder: me) == "gave the upgrade lease back")
+        #expect(plane.kubectl(["-n", "kube-system", "get", "lease", UpgradeLease.name]).output.contains("NotFound"))
+        #expect(try await operations.takeUpgradeLease(address, holder: "master-9", now: Date().addingTimeInterval(-Double(operations.upgradeLeaseSeconds) - 60))
+                == "took the upgrade lease")
+        #expect(try await operations.takeUpgradeLease(address, holder: me) == "took the upgrade lease (master-9's had expired)")
+        #expect(try await operations.releaseUpgradeLease(address, holder: "master-9") == "the upgrade lease is \(me)'s, not this master's: left as it is")
+        #expect(leaseHolder() == me)
+        #expect(try await operations.releaseUpgradeLease(address, holder: me) == "gave the upgrade lease back")
+        #expect(try await operations.releaseUpgradeLease(address, holder: me) == "no upgrade lease to give back")
+
         wanted.kubernetesVersion = "v1.21.0"
         for phase in ["binaries", "control-plane"] {
             output.text = ""

@@ -297,6 +297,8 @@ expect "kube-apiserver, kube-controller-manager and kube-scheduler run the rebui
   "runs_installed kube-apiserver.service kube-apiserver && runs_installed kube-controller-manager.service kube-controller-manager && runs_installed kube-scheduler.service kube-scheduler"
 expect "kube-apiserver restarted and answers v1.20.2" bash -c "[ \$(mainpid kube-apiserver.service) != $api_pid ] && kc get --raw /version | grep -q '\"gitVersion\": \"v1.20.2'"
 expect "kubelet was left alone (it follows on the node step)" bash -c "[ \$(mainpid kubelet.service) = $kubelet_pid ] && sha256sum /opt/k8s/bin/kubelet | grep -q ^$kubelet_sum"
+expect "the upgrade took the lease kube-system/kubeseed-upgrade and gave it back: none is left" bash -c \
+  "grep -q 'took the upgrade lease' $state/upgrade.txt && grep -q 'gave the upgrade lease back' $state/upgrade.txt && kc -n kube-system get lease kubeseed-upgrade 2>&1 | grep -q NotFound"
 expect "a second seed upgrade apply changes nothing" bash -c "seed upgrade apply --server-archive $rebuilt --sha256 $rebuilt_sha > $state/upgrade-again.txt 2>&1 && grep -q 'seed upgrade apply: unchanged' $state/upgrade-again.txt"
 # The node step: the running agent restarts kubelet and kube-proxy on their new binaries.
 t0=$(ms); seed-agent install-binaries --replace "$rebuilt" --sha256 "$rebuilt_sha" > "$state/node-upgrade.txt" 2>&1; rc=$?

@@ -60,13 +60,17 @@ struct CertsRenew: AsyncParsableCommand {
     @Flag(help: "Renew every leaf certificate.") var all = false
     @Flag(help: "Renew those that end within --window-days.") var due = false
     @Option(help: "Days before expiry a certificate is due (with --due).") var windowDays = 30
+    @Option(help: "Seconds to wait for a restarted API server to become ready.") var apiTimeout = 300
     @OptionGroup var options: ClusterOptions
 
     func run() async throws {
         try requireOption(windowDays, in: 1...3650, "--window-days", "seed certs renew")
+        try requireOption(apiTimeout, in: MasterOperations.apiTimeoutRange, "--api-timeout", "seed certs renew")
         let root = HostRoot(path: options.root)
         let cluster = try options.load("seed certs renew", root: root)
-        let code = try await options.operations("seed certs renew").renewCertificates(cluster, source: options.source, names: names, all: all,
+        var operations = try options.operations("seed certs renew")
+        operations.apiServerTimeout = .seconds(apiTimeout)
+        let code = try await operations.renewCertificates(cluster, source: options.source, names: names, all: all,
                                                                                    dueWithinDays: due ? windowDays : nil)
         if code != 0 { throw ExitCode(code) }
     }

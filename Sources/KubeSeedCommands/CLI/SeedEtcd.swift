@@ -69,8 +69,12 @@ struct EtcdRestoreCommand: AsyncParsableCommand {
             """)
     @Argument(help: "The snapshot file.") var file: String
     @Flag(help: "etcd does not answer, and this master's etcd is the cluster's only member: restore anyway.") var onlyMember = false
+    @Option(help: "Seconds to wait for the restarted API server to become ready.") var apiTimeout = 300
     func run() async throws {
-        let code = try await MasterOperations.live("seed etcd restore").restoreSnapshot(absolutePath(file), onlyMember: onlyMember)
+        try requireOption(apiTimeout, in: MasterOperations.apiTimeoutRange, "--api-timeout", "seed etcd restore")
+        var operations = try MasterOperations.live("seed etcd restore")
+        operations.apiServerTimeout = .seconds(apiTimeout)
+        let code = await operations.restoreSnapshot(absolutePath(file), onlyMember: onlyMember)
         if code != 0 { throw ExitCode(code) }
     }
 }
@@ -98,11 +102,15 @@ struct EtcdRejoinCommand: AsyncParsableCommand {
         discussion: """
             Asks the other masters' etcd for the member list, moves this master's old etcd data and WAL aside \
             (DIR.before-rejoin-TIME, kept), adds the member as a learner, starts etcd on empty directories, promotes it once \
-            it has caught up, then starts the control-plane units that are enabled and not running and waits for the API \
+            it has caught up, then starts the control-plane units that are enabled, not running and have their binary, and waits for the API \
             server. One master at a time: etcd takes one learner at a time. A second run changes nothing.
             """)
+    @Option(help: "Seconds to wait for the started API server to become ready.") var apiTimeout = 300
     func run() async throws {
-        let code = try await MasterOperations.live("seed etcd rejoin").rejoinEtcdCluster()
+        try requireOption(apiTimeout, in: MasterOperations.apiTimeoutRange, "--api-timeout", "seed etcd rejoin")
+        var operations = try MasterOperations.live("seed etcd rejoin")
+        operations.apiServerTimeout = .seconds(apiTimeout)
+        let code = await operations.rejoinEtcdCluster()
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -45,7 +45,7 @@ struct Upgrade: AsyncParsableCommand {
         @OptionGroup var options: ClusterOptions
 
         func run() async throws {
-            try requireOption(apiTimeout, in: 10...3600, "--api-timeout", "seed upgrade apply")
+            try requireOption(apiTimeout, in: MasterOperations.apiTimeoutRange, "--api-timeout", "seed upgrade apply")
             let root = HostRoot(path: options.root)
             var cluster = try options.load("seed upgrade apply", root: root)
             let path = absolutePath(serverArchive)

@@ -77,6 +77,10 @@ extension MasterOperations {
                 let recorded = ((try? recordedConfig()) ?? nil)?.kubernetesVersion ?? "-"
                 write("  the binaries put in place so far are \(config.kubernetesVersion); the record still says \(recorded). Fix the cause and run "
                       + "'\(command)' again to finish; or go back: kubernetesVersion \(recorded) and 'seed init --server-archive OLD-ARCHIVE --replace-binaries'\n")
+                if failure.phase != InitPhase.upgradeCheck.name {
+                    write("  this master keeps the upgrade lease (\(UpgradeLease.namespace)/\(UpgradeLease.name)) until a run here finishes, or for \(upgradeLeaseSeconds) s: "
+                          + "the other masters' 'seed upgrade apply' wait for it\n")
+                }
             } else if renewing != nil {
                 write("  the certificates written so far are in use once their units restart: fix the cause and run 'seed certs renew --due' "
                       + "(or with the same names) again; it restarts what still runs on an older file\n")

@@ -18,9 +18,11 @@ public struct MasterOperations {
     public var write: (String) -> Void = say
     public var etcdTimeout: Duration = .seconds(60)
     /// How long a restarted or started kube-apiserver may take to answer `/readyz`: `--api-timeout` where a
-    /// command has it (seed init and join: 180 s); 300 s for renewals and restores, whose restarts took up
-    /// to 171 s on an emulated guest.
+    /// command has it (seed init and join: 180 s; the day-2 commands: 300 s, as restarts took up to 171 s
+    /// on an emulated guest).
     public var apiServerTimeout: Duration = .seconds(300)
+    /// What `--api-timeout` may be on the day-2 commands (seconds).
+    public static let apiTimeoutRange = 10...3600
     /// Opens every client to the API server and etcd: mutual TLS; unit tests give in-memory ones.
     public var connect: APIConnect = MutualTLSClient.connect
     /// The addresses on this host's interfaces (a joining master's IP must be one of them).

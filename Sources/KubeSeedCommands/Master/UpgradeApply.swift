@@ -9,7 +9,8 @@ extension InitPhase {
     /// kube-apiserver (ready, at the release, and etcd healthy), and, once every API server runs the release,
     /// the controller manager and the scheduler, each restarted only while it runs an older binary or file;
     /// then the record. kubelet and kube-proxy are not touched: they follow on every node once every master is done.
-    static let upgrade: [InitPhase] = [.upgradeCheck, .upgradeBinaries, .upgradeFiles, .upgradeAPIServer, .upgradeControllers, .record]
+    /// The upgrade lease (`UpgradeLease`) is taken at the end of the check and given back last.
+    static let upgrade: [InitPhase] = [.upgradeCheck, .upgradeBinaries, .upgradeFiles, .upgradeAPIServer, .upgradeControllers, .record, .upgradeRelease]
 
     static let upgradeCheck = InitPhase(name: "upgrade check") { operations, context in
         let target = context.config.version
@@ -23,8 +24,14 @@ extension InitPhase {
         }
         problems += try await operations.etcdMemberProblems(members)
         guard problems.isEmpty else { throw UpgradeRefusal(problems: problems) }
+        let lease = try await operations.takeUpgradeLease(context.masterIP, holder: context.leaseHolder)
         let releases = Set(found.installed.apiServers.values).sorted().map(\.description).joined(separator: ", ")
-        return Result(state: .ok, detail: "\(found.installed.apiServers.count) API servers ready (\(releases)), \(members.count) etcd members healthy; \(target) allowed")
+        return Result(state: .ok, detail: "\(found.installed.apiServers.count) API servers ready (\(releases)), \(members.count) etcd members healthy; \(target) allowed; \(lease)")
+    }
+
+    /// Gives the upgrade lease back (not a change on this host: a second run still counts none).
+    static let upgradeRelease = InitPhase(name: "lease") { operations, context in
+        Result(state: .ok, detail: try await operations.releaseUpgradeLease(context.masterIP, holder: context.leaseHolder))
     }
 
     /// Every versioned binary is run with `--version`, changed or not: an archive of the old release under
@@ -84,6 +91,11 @@ extension InitPhase {
     }
 }
 
+extension InitContext {
+    /// Who holds the upgrade lease for this run: the master's name.
+    var leaseHolder: String { config.masterName ?? masterIP }
+}
+
 /// Why `seed upgrade apply` does not start: each problem named.
 struct UpgradeRefusal: Error, CustomStringConvertible {
     var problems: [String]
@@ -112,6 +124,70 @@ extension MasterOperations {
         config.serverArchive = requested.serverArchive
         config.serverArchiveSHA256 = requested.serverArchiveSHA256
         return await run(command, InitPhase.upgrade, config, source: ClusterConfig.recordPath, upgrading: true)
+    }
+
+    /// How long the upgrade lease keeps other masters out: this run's longest wait (the API server's restart)
+    /// and an hour for the rest, so it does not expire under a run that is still going.
+    var upgradeLeaseSeconds: Int { Int(apiServerTimeout.components.seconds) + 3600 }
+
+    /// Takes the upgrade lease for `holder` through this master's API server (creates it, renews its own, or
+    /// takes over one that expired); throws `UpgradeRefusal` while another master holds it. Returns what it did.
+    func takeUpgradeLease(_ masterIP: String, holder: String, now: Date = Date()) async throws -> String {
+        let object = "lease \(UpgradeLease.namespace)/\(UpgradeLease.name)"
+        return try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in
+            let read = try await client.send(APIRequest(.get, UpgradeLease.path, object: object), timeout: .seconds(30))
+            guard [200, 404].contains(read.status) else { throw APIError(.status, "GET \(UpgradeLease.path) answered \(read.status)") }
+            let decision = UpgradeLease.decide(read.status == 200 ? try UpgradeLease.parse(read.body) : nil, holder: holder, now: now)
+            let sent: APIRequest
+            switch decision {
+            case .heldElsewhere(let held):
+                throw UpgradeRefusal(problems: [Self.leaseRefusal(held)])
+            case .create:
+                sent = APIRequest(.post, UpgradeLease.collectionPath, body: UpgradeLease.object(holder: holder, durationSeconds: upgradeLeaseSeconds, now: now), object: object)
+            case .renew(let held), .takeOver(let held):
+                sent = APIRequest(.put, UpgradeLease.path, body: UpgradeLease.object(holder: holder, durationSeconds: upgradeLeaseSeconds, now: now, replacing: held.resourceVersion),
+                                  object: object)
+            }
+            let answer = try await client.send(sent, timeout: .seconds(30))
+            if answer.status == 409 {
+                let now = try? await client.send(APIRequest(.get, UpgradeLease.path, object: object), timeout: .seconds(30))
+                let holderNow = now.flatMap { $0.status == 200 ? try? UpgradeLease.parse($0.body).holder : nil } ?? "another master"
+                throw UpgradeRefusal(problems: ["\(holderNow) took the upgrade lease (\(UpgradeLease.namespace)/\(UpgradeLease.name)) at the same moment: one master at a time"])
+            }
+            guard [200, 201].contains(answer.status) else { throw APIError(.status, "\(sent.method.rawValue) \(sent.path) answered \(answer.status)") }
+            switch decision {
+            case .create: return "took the upgrade lease"
+            case .renew: return "took the upgrade lease again (a run here had kept it)"
+            case .takeOver(let held): return "took the upgrade lease (\(held.holder.isEmpty ? "no holder" : held.holder + "'s") had expired)"
+            case .heldElsewhere: return ""
+            }
+        }
+    }
+
+    /// The refusal while `held` keeps this master out.
+    static func leaseRefusal(_ held: UpgradeLease.Held) -> String {
+        "\(held.holder) holds the upgrade lease (\(UpgradeLease.namespace)/\(UpgradeLease.name)) until \(held.expires.map(Timestamp.string) ?? "-"): "
+            + "an upgrade runs there. Once it is done, run this again; if none runs there, 'kubectl -n \(UpgradeLease.namespace) delete lease \(UpgradeLease.name)'"
+    }
+
+    /// Gives the upgrade lease back when `holder` holds it (a DELETE that names the version read, so a lease
+    /// another master took since stays). Returns what it did.
+    func releaseUpgradeLease(_ masterIP: String, holder: String) async throws -> String {
+        let object = "lease \(UpgradeLease.namespace)/\(UpgradeLease.name)"
+        return try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in
+            let read = try await client.send(APIRequest(.get, UpgradeLease.path, object: object), timeout: .seconds(30))
+            if read.status == 404 { return "no upgrade lease to give back" }
+            guard read.status == 200 else { throw APIError(.status, "GET \(UpgradeLease.path) answered \(read.status)") }
+            let held = try UpgradeLease.parse(read.body)
+            guard held.holder == holder else { return "the upgrade lease is \(held.holder)'s, not this master's: left as it is" }
+            let answer = try await client.send(APIRequest(.delete, UpgradeLease.path, body: UpgradeLease.releaseOptions(resourceVersion: held.resourceVersion), object: object),
+                                               timeout: .seconds(30))
+            switch answer.status {
+            case 200, 202, 404: return "gave the upgrade lease back"
+            case 409: return "the upgrade lease changed since it was read: left as it is"
+            default: throw APIError(.status, "DELETE \(UpgradeLease.path) answered \(answer.status)")
+            }
+        }
     }
 
     /// The control plane's rendered files for `context`'s release (with the encryption key a control-plane
