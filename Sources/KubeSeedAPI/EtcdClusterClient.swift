@@ -10,6 +10,13 @@ public struct EtcdClusterClient: Sendable {
 
     /// The members, from the first endpoint that answers; with the client that answered.
     public func list() async throws -> (members: [EtcdMember], via: any APIClient) {
+        let answer = try await listCluster()
+        return (answer.members, answer.via)
+    }
+
+    /// The members and the cluster's ID (from the answer's header; `nil` when it has none), from the first
+    /// endpoint that answers; with the client that answered.
+    public func listCluster() async throws -> (members: [EtcdMember], clusterID: UInt64?, via: any APIClient) {
         var failures: [String] = []
         for client in clients {
             do {
@@ -18,7 +25,7 @@ public struct EtcdClusterClient: Sendable {
                     failures.append("\(client.baseURL): \(response.status) \(EtcdMembership.errorMessage(response.body))")
                     continue
                 }
-                return (try EtcdMembership.members(in: response.body), client)
+                return (try EtcdMembership.members(in: response.body), EtcdMembership.clusterID(in: response.body), client)
             } catch let error as EtcdMembership.AnswerError {
                 failures.append("\(client.baseURL): \(error)")
             } catch {

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 @testable import KubeSeedCommands
 @testable import KubeSeedCore
@@ -23,6 +24,7 @@ import KubeSeedHostFakes
         let (data, wal) = try dataDirectories(master2)
         try TemporaryHost.write(second.root, "\(data)/member/snap/db", "the data before")
         try TemporaryHost.write(second.root, "\(wal)/0000000000000000-0000000000000000.wal", "the log before")
+        chmod(second.root.resolve(data), 0o750)
         #expect(second.services.units[ControlPlane.unitNames[0]]?.isActive == true)
 
         output.text = ""
@@ -33,6 +35,7 @@ import KubeSeedHostFakes
             #expect(second.services.units[unit]?.isActive == false, "\(unit)")
         }
         #expect(try second.root.readText("\(data)/member/snap/db") == "the data before", "leave keeps the data in place")
+        #expect(try second.root.readText(MasterOperations.leftClusterPath) == "c1\n", "the cluster left is noted")
 
         output.text = ""
         #expect(await master2.leaveEtcdCluster() == 0, "\(output.text)")
@@ -48,6 +51,17 @@ import KubeSeedHostFakes
         #expect(try masters.first.snapshot(withTimes: true) == before)
         #expect(cluster.members.count == 1)
 
+        // Before the restore the others answer for the cluster master-2 left: refused, nothing changed.
+        let beforeRestore = try second.snapshot(withTimes: true)
+        second.services.calls = []
+        output.text = ""
+        #expect(await master2.rejoinEtcdCluster() == 2, "\(output.text)")
+        #expect(output.text.contains("the restore has not run") && output.text.contains("--same-cluster"), "\(output.text)")
+        #expect(second.services.calls.isEmpty && cluster.members.count == 1)
+        #expect(try second.snapshot(withTimes: true) == beforeRestore)
+        // The restore on master-1 makes a cluster with a new ID.
+        cluster.state.withLock { $0.clusterID = 0xc2 }
+
         // A unit whose binary is gone cannot run: it is not started (each run would report it started again).
         try second.root.remove("\(NodePaths.binDir)/kube-scheduler")
         output.text = ""
@@ -57,7 +71,8 @@ import KubeSeedHostFakes
         #expect(cluster.members.map(\.name).sorted() == [MasterSuccessPathTests.master1.name, MasterSuccessPathTests.master2.name])
         #expect(cluster.members.allSatisfy { !$0.isLearner })
         #expect(!second.root.exists("\(data)/member") && second.root.list(wal).isEmpty, "the new member starts on empty directories")
-        #expect(second.root.mode(data) == 0o700)
+        #expect(second.root.mode(data) == 0o750, "the new directory keeps the old one's mode")
+        #expect(!second.root.exists(MasterOperations.leftClusterPath), "the note of the cluster left is gone with the rejoin")
         let parent = (data as NSString).deletingLastPathComponent
         let aside = second.root.list(parent).filter { $0.hasPrefix("data.before-rejoin-") }
         #expect(aside.count == 1 && output.text.contains(aside.first ?? "?"), "\(second.root.list(parent)) \(output.text)")
@@ -71,20 +86,53 @@ import KubeSeedHostFakes
         #expect(output.text.contains("nothing changed") && output.text.contains("a voting member of 2"), "\(output.text)")
     }
 
-    @Test func aRejoinIsRefusedWhileThisMastersEtcdIsHealthyOutsideTheCluster() async throws {
+    @Test func aRejoinOnAMasterThatNeverLeftChangesNothingNotEvenTheFoundersUnit() async throws {
+        let cluster = FakeCluster(firstMember: MasterSuccessPathTests.master1.name, ip: MasterSuccessPathTests.master1.ip)
+        let masters = try await paths.twoMasters(cluster)
+        let (first, master1, output) = (masters.first, masters.master1, masters.output1)
+        // Its own etcd alone, no other master known yet: nothing to do either.
+        #expect(await master1.rejoinEtcdCluster() == 0, "\(output.text)")
+        #expect(output.text.contains("nothing changed: master-1 is a voting member of its own etcd"), "\(output.text)")
+        // seed init again: its join file now names master-2's API server, whose etcd answers.
+        #expect(await master1.initialize(paths.config(), source: ClusterConfig.defaultPath) == 0, "\(output.text)")
+        let unit = try #require(try first.root.readText(EtcdUnit.path))
+        #expect(unit.contains("--initial-cluster-state=new"), "master-1 founded the cluster")
+        let before = try first.snapshot(withTimes: true)
+        first.services.calls = []
+        output.text = ""
+        #expect(await master1.rejoinEtcdCluster() == 0, "\(output.text)")
+        #expect(output.text.contains("nothing changed") && output.text.contains("a voting member of 2"), "\(output.text)")
+        #expect(first.services.calls.isEmpty, "\(first.services.calls)")
+        #expect(try first.snapshot(withTimes: true) == before)
+    }
+
+    @Test func aRejoinBeforeTheRestoreJoinsTheClusterLeftOnlyWhenAskedTo() async throws {
+        let cluster = FakeCluster(firstMember: MasterSuccessPathTests.master1.name, ip: MasterSuccessPathTests.master1.ip)
+        let masters = try await paths.twoMasters(cluster)
+        let (master2, output) = (masters.master2, masters.output2)
+        #expect(await master2.leaveEtcdCluster() == 0, "\(output.text)")
+        output.text = ""
+        #expect(await master2.rejoinEtcdCluster() == 2, "\(output.text)")
+        output.text = ""
+        #expect(await master2.rejoinEtcdCluster(sameCluster: true) == 0, "\(output.text)")
+        #expect(cluster.members.count == 2 && cluster.members.allSatisfy { !$0.isLearner })
+    }
+
+    @Test func aRejoinIsRefusedWhileThisMastersEtcdRunsOutsideTheCluster() async throws {
         let cluster = FakeCluster(firstMember: MasterSuccessPathTests.master1.name, ip: MasterSuccessPathTests.master1.ip)
         let masters = try await paths.twoMasters(cluster)
         let (second, master2, output) = (masters.second, masters.master2, masters.output2)
         let (data, _) = try dataDirectories(master2)
         try TemporaryHost.write(second.root, "\(data)/member/snap/db", "the data before")
         #expect(await master2.leaveEtcdCluster() == 0, "\(output.text)")
-        // Started again by hand: it answers healthy (the fake's etcd always does) and the cluster does not list it.
+        cluster.state.withLock { $0.clusterID = 0xc2 }
+        // Started again by hand (or by a reboot): it runs, and the cluster does not list it.
         try second.services.start("etcd.service")
         let before = try second.snapshot(withTimes: true)
         second.services.calls = []
         output.text = ""
         #expect(await master2.rejoinEtcdCluster() == 2, "\(output.text)")
-        #expect(output.text.contains("nothing changed") && output.text.contains("member of another cluster") && output.text.contains("seed etcd leave"), "\(output.text)")
+        #expect(output.text.contains("nothing changed") && output.text.contains("does not list master-2") && output.text.contains("'seed etcd leave' here first"), "\(output.text)")
         #expect(second.services.calls.isEmpty, "\(second.services.calls)")
         #expect(try second.snapshot(withTimes: true) == before)
         #expect(cluster.members.count == 1)
@@ -97,6 +145,7 @@ import KubeSeedHostFakes
         let (data, _) = try dataDirectories(master2)
         try TemporaryHost.write(second.root, "\(data)/member/snap/db", "the data before")
         #expect(await master2.leaveEtcdCluster() == 0, "\(output.text)")
+        cluster.state.withLock { $0.clusterID = 0xc2 }
         second.services.failNext["start"] = 1
         output.text = ""
         #expect(await master2.rejoinEtcdCluster() == 1, "\(output.text)")

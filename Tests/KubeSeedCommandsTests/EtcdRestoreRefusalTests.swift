@@ -49,7 +49,11 @@ import KubeSeedHostFakes
         let before = try host.snapshot(withTimes: true)
         _ = try await EtcdClusterClient.addLearner(peerURL: "https://192.0.2.11:2380", via: cluster.connect("https://192.0.2.10:2379", TLSIdentity(caPEM: "", certificatePEM: "", keyPEM: ""), APITimeouts()))
         #expect(await master.restoreSnapshot("/snap.db", etcdctl: "/bin/true") == 2)
-        #expect(output.text.contains("etcd has 2 members"), "\(output.text)")
+        #expect(output.text.contains("etcd has 2 members") && output.text.contains("seed etcd leave") && output.text.contains("--only-member"), "\(output.text)")
+        // --only-member while the other member answers (the fake's etcd answers at every address): refused.
+        output.text = ""
+        #expect(await master.restoreSnapshot("/snap.db", onlyMember: true, etcdctl: "/bin/true") == 2)
+        #expect(output.text.contains("--only-member, but etcd still runs on"), "\(output.text)")
 
         output.text = ""
         var unanswered = master
@@ -58,6 +62,22 @@ import KubeSeedHostFakes
         #expect(output.text.contains("cannot be counted") && output.text.contains("--only-member"), "\(output.text)")
         #expect(host.services.calls.isEmpty, "\(host.services.calls)")
         #expect(try host.snapshot(withTimes: true) == before)
+    }
+
+    @Test func onlyMemberGoesPastOtherMembersThatDoNotAnswerAtAll() async throws {
+        let cluster = FakeCluster(firstMember: MasterSuccessPathTests.master1.name, ip: MasterSuccessPathTests.master1.ip)
+        let (host, initializedMaster, output) = try await initialized(cluster)
+        var master = initializedMaster
+        _ = try await EtcdClusterClient.addLearner(peerURL: "https://192.0.2.11:2380", via: cluster.connect("https://192.0.2.10:2379", TLSIdentity(caPEM: "", certificatePEM: "", keyPEM: ""), APITimeouts()))
+        let connect = cluster.connect
+        master.connect = { url, identity, timeouts in
+            guard !url.contains("192.0.2.11") else { throw APIError(.unreachable, "\(url): connection refused") }
+            return try connect(url, identity, timeouts)
+        }
+        // Past the refusal, the restore runs; its etcdctl stand-in fails, so everything goes back.
+        #expect(await master.restoreSnapshot("/snap.db", onlyMember: true, etcdctl: "/bin/false") == 1)
+        #expect(!output.text.contains("nothing changed") && output.text.contains("failed; etcd's data is as it was"), "\(output.text)")
+        #expect(host.services.calls.contains("stop etcd.service"), "\(host.services.calls)")
     }
 
     @Test func aFailedRestorePutsTheDataBackAndStartsWhatRan() async throws {

@@ -16,6 +16,8 @@ final class FakeCluster: Sendable {
         /// Names a learner publishes once promoted, by peer IP (a real member publishes it when it starts).
         var names: [String: String] = [:]
         var nextID: UInt64 = 0x1000
+        /// The cluster's ID in every member list's header (a restore makes a new one).
+        var clusterID: UInt64 = 0xc1
         /// Every request, as "METHOD base path".
         var requests: [String] = []
     }
@@ -83,7 +85,7 @@ final class FakeCluster: Sendable {
         case (.get, "/health"):
             return json(200, ["health": "true"])
         case (.post, EtcdMembership.listPath):
-            return json(200, ["members": state.members.map(memberJSON)])
+            return json(200, ["header": ["cluster_id": String(state.clusterID)], "members": state.members.map(memberJSON)])
         case (.post, EtcdMembership.addPath):
             guard let body = request.body, let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
                   let peers = object["peerURLs"] as? [String] else { return json(400, ["message": "bad request"]) }

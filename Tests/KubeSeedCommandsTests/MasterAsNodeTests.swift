@@ -31,4 +31,11 @@ import KubeSeedHostFakes
         #expect(try operations.needsJoinFile(JoinFile.defaultPath, host: before, journal: journal, now: Date()) == false)
         #expect(try operations.needsJoinFile(JoinFile.defaultPath, host: after, journal: journal, now: Date()) == true)
     }
+
+    @Test func theMasterAsNodeLineNamesTheSlowestStepsAndTheirTotal() {
+        let performed = ["write /etc/crictl.yaml (18 ms)", "restart containerd.service (9120 ms)", "reload systemd (2210 ms)",
+                         "start kubeseed-api-balancer.service (1004 ms)", "imported the images in /var/lib/kubeseed/images/pause.tar"]
+        #expect(MasterOperations.slowestSteps(performed)
+                == "5 steps in 12352 ms, the slowest: restart containerd.service (9120 ms), reload systemd (2210 ms), start kubeseed-api-balancer.service (1004 ms)")
+    }
 }

@@ -18,7 +18,10 @@ import Testing
         #expect(UpgradeLease.decide(live, holder: "master-1", now: now) == .heldElsewhere(live))
         #expect(UpgradeLease.decide(expired, holder: "master-1", now: now) == .takeOver(expired))
         #expect(UpgradeLease.decide(endsNow, holder: "master-1", now: now) == .takeOver(endsNow))
-        #expect(UpgradeLease.decide(noTime, holder: "master-1", now: now) == .takeOver(noTime))
+        // A lease that does not say when it ends keeps others out (until it is deleted).
+        #expect(UpgradeLease.decide(noTime, holder: "master-1", now: now) == .heldElsewhere(noTime))
+        let noDuration = UpgradeLease.Held(holder: "master-2", renewed: now.addingTimeInterval(-99_999), durationSeconds: nil)
+        #expect(UpgradeLease.decide(noDuration, holder: "master-1", now: now) == .heldElsewhere(noDuration))
         #expect(UpgradeLease.decide(noHolder, holder: "master-1", now: now) == .takeOver(noHolder))
         #expect(UpgradeLease.decide(mine, holder: "master-1", now: now) == .renew(mine))
         #expect(live.expires == now.addingTimeInterval(3840))
@@ -39,7 +42,13 @@ import Testing
 
     @Test func anAnswerWithoutASpecIsALeaseNobodyHoldsAndANonObjectIsAnError() throws {
         let bare = try UpgradeLease.parse(Data(#"{"metadata":{"name":"kubeseed-upgrade","resourceVersion":"5"}}"#.utf8))
-        #expect(bare == UpgradeLease.Held(holder: "", renewed: nil, durationSeconds: 0, resourceVersion: "5"))
+        #expect(bare == UpgradeLease.Held(holder: "", renewed: nil, durationSeconds: nil, resourceVersion: "5"))
+        // A duration that is not a JSON integer is no duration.
+        for odd in ["3.5", "true", "\"3600\"", "1e3"] {
+            let held = try UpgradeLease.parse(Data(#"{"spec":{"holderIdentity":"master-2","renewTime":"2026-11-30T00:53:20.000000Z","leaseDurationSeconds":\#(odd)}}"#.utf8))
+            #expect(held.durationSeconds == nil, "\(odd)")
+            #expect(UpgradeLease.decide(held, holder: "master-1", now: now) == .heldElsewhere(held), "\(odd)")
+        }
         #expect(UpgradeLease.decide(bare, holder: "master-1", now: now) == .takeOver(bare))
         #expect(throws: (any Error).self) { try UpgradeLease.parse(Data("[]".utf8)) }
         #expect(throws: (any Error).self) { try UpgradeLease.parse(Data("not json".utf8)) }

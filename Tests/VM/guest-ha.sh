@@ -394,12 +394,19 @@ leave_and_rejoin() {
   hear "$1" 1800; case "$heard" in leave*) ;; *) fail "no word to leave etcd ('$heard')"; return 1;; esac
   seed etcd leave > "$state/etcd-leave.txt" 2>&1; rc=$?
   log_file ETCD-LEAVE "$state/etcd-leave.txt"
-  tell 192.0.2.12 "$2" "left $rc"
   [ $rc = 0 ] && grep -q "removed   etcd member $me" "$state/etcd-leave.txt" && pass "seed etcd leave removed $me's member and exited 0" || fail "seed etcd leave exit $rc"
   refuse "after the leave etcd does not run on $me" systemctl is-active --quiet etcd.service
-  seed etcd leave > "$state/etcd-leave-again.txt" 2>&1; rc=$?
+  expect "the leave noted the cluster it left" test -s /var/lib/kubeseed/etcd-left-cluster
+  # Again while master-2's etcd still answers (the restore there stops it): before telling master-2.
+  seed etcd leave > "$state/etcd-leave-again.txt" 2>&1; again=$?
   log_file ETCD-LEAVE-AGAIN "$state/etcd-leave-again.txt"
-  [ $rc = 0 ] && grep -q "nothing changed" "$state/etcd-leave-again.txt" && pass "seed etcd leave again changes nothing (exit 0)" || fail "seed etcd leave again: exit $rc"
+  [ $again = 0 ] && grep -q "nothing changed" "$state/etcd-leave-again.txt" && pass "seed etcd leave again changes nothing (exit 0)" || fail "seed etcd leave again: exit $again"
+  # Before the restore the others answer for the cluster this master left: a rejoin now is refused.
+  seed etcd rejoin > "$state/etcd-rejoin-early.txt" 2>&1; again=$?
+  log_file ETCD-REJOIN-EARLY "$state/etcd-rejoin-early.txt"
+  [ $again = 2 ] && grep -q "the restore has not run" "$state/etcd-rejoin-early.txt" && ! systemctl is-active --quiet etcd.service \
+    && pass "seed etcd rejoin before the restore is refused (exit 2), etcd left stopped" || fail "seed etcd rejoin before the restore: exit $again"
+  tell 192.0.2.12 "$2" "left $rc"
   hear "$3" 1800; case "$heard" in rejoin*) ;; *) fail "no word to rejoin ('$heard')"; return 1;; esac
   t0=$(ms); seed etcd rejoin > "$state/etcd-rejoin.txt" 2>&1; rc=$?; took=$(( $(ms) - t0 ))
   log "REJOIN-MS $took on $me"

@@ -68,10 +68,13 @@ struct EtcdRestoreCommand: AsyncParsableCommand {
             on every other master first (one at a time), restore here, then 'seed etcd rejoin' on each (one at a time).
             """)
     @Argument(help: "The snapshot file.") var file: String
-    @Flag(help: "etcd does not answer, and this master's etcd is the cluster's only member: restore anyway.") var onlyMember = false
+    @Flag(help: "This master's etcd is to be the only member: etcd does not answer, or the other members it lists are gone for good (none of them may answer).")
+    var onlyMember = false
     @Option(help: "Seconds to wait for the restarted API server to become ready.") var apiTimeout = 300
-    func run() async throws {
+    func validate() throws {
         try requireOption(apiTimeout, in: MasterOperations.apiTimeoutRange, "--api-timeout", "seed etcd restore")
+    }
+    func run() async throws {
         var operations = try MasterOperations.live("seed etcd restore")
         operations.apiServerTimeout = .seconds(apiTimeout)
         let code = await operations.restoreSnapshot(absolutePath(file), onlyMember: onlyMember)
@@ -106,11 +109,14 @@ struct EtcdRejoinCommand: AsyncParsableCommand {
             server. One master at a time: etcd takes one learner at a time. A second run changes nothing.
             """)
     @Option(help: "Seconds to wait for the started API server to become ready.") var apiTimeout = 300
-    func run() async throws {
+    @Flag(help: "Join the cluster this master left even though no restore has made a new one since.") var sameCluster = false
+    func validate() throws {
         try requireOption(apiTimeout, in: MasterOperations.apiTimeoutRange, "--api-timeout", "seed etcd rejoin")
+    }
+    func run() async throws {
         var operations = try MasterOperations.live("seed etcd rejoin")
         operations.apiServerTimeout = .seconds(apiTimeout)
-        let code = await operations.rejoinEtcdCluster()
+        let code = await operations.rejoinEtcdCluster(sameCluster: sameCluster)
         if code != 0 { throw ExitCode(code) }
     }
 }

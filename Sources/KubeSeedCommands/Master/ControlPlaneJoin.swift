@@ -226,9 +226,11 @@ extension MasterOperations {
 
     /// Joins the etcd cluster `peers` answer for: added as a learner through a peer (journaled first),
     /// started with `--initial-cluster-state=existing`, promoted once it has caught up. A member that is
-    /// already a voter keeps its unit. `seed join` and `seed etcd rejoin`.
+    /// already a voter keeps its unit. `beforeStart` runs once the member is in etcd's list and before its
+    /// unit is written (`seed etcd rejoin` moves the old data aside there: a second learner at the same time is
+    /// refused by etcd before this host's data moves). `seed join` and `seed etcd rejoin`.
     func addEtcdMember(name: String, ip: String, config: ClusterConfig, peers: [String], identity: TLSIdentity,
-                       session: HostSession) async throws -> InitPhase.Result {
+                       session: HostSession, beforeStart: () throws -> Void = {}) async throws -> InitPhase.Result {
         let peerURL = IPAddress.httpsURL(ip, port: 2380)
         return try await withEtcdClients(peers, identity: identity) { cluster in
             var (members, via) = try await cluster.list()
@@ -243,6 +245,7 @@ extension MasterOperations {
                 (members, via) = try await cluster.list()
                 mine = members.first { $0.id == added.id } ?? added
             }
+            try beforeStart()
             let setup = EtcdSetup(session: session, certDirectory: certDirectory, settings: config.host, timing: config.timing)
             let initial = EtcdMembership.initialCluster(joining: name, peerURL: peerURL, members: members)
                 .map { EtcdUnit.Member(name: $0.name, ip: APIEndpoint.parse($0.peerURL)?.host ?? "") }

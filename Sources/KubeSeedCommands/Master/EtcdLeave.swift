@@ -21,7 +21,17 @@ extension MasterOperations {
         case wouldLoseQuorum(EtcdMember, remaining: Int, healthy: Int)
         /// Nothing is removed: no other member answers to remove it through.
         case noHealthyPeer(EtcdMember)
-        case removed(EtcdMember, via: String, remaining: Int, healthy: Int)
+        /// `clusterID`: the cluster it was removed from, as the answer's header named it.
+        case removed(EtcdMember, via: String, remaining: Int, healthy: Int, clusterID: UInt64?)
+    }
+
+    /// The removal of `member` was sent and its answer is not known: it may have happened.
+    struct EtcdRemovalUncertain: Error, CustomStringConvertible {
+        var member: EtcdMember
+        var cause: any Error
+        var description: String {
+            "the removal of etcd member \(member.displayName) (\(EtcdMembership.hex(member.id))) was sent and its answer lost (\(cause)): it may have happened"
+        }
     }
 
     /// The journal's last record of this master's member being added (a join that stopped before its unit).
@@ -50,7 +60,7 @@ extension MasterOperations {
     /// majority of them (`EtcdMembership.removal`).
     func removeOwnEtcdMember(ip: String, endpoints: [String], identity: TLSIdentity) async throws -> OwnMemberRemoval {
         try await withEtcdClients(endpoints, identity: identity) { cluster -> OwnMemberRemoval in
-            let members = try await cluster.list().members
+            let (members, clusterID, _) = try await cluster.listCluster()
             let others = members.filter { !$0.hasPeer(ip: ip) && !$0.clientURLs.isEmpty }
             return try await withEtcdClients(others.map { $0.clientURLs[0] }, identity: identity, connectTimeout: .seconds(2)) { peerClients in
                 let peers = Dictionary(zip(others.map(\.id), peerClients.clients), uniquingKeysWith: { first, _ in first })
@@ -66,8 +76,8 @@ extension MasterOperations {
                     guard let via = members.first(where: { healthyIDs.contains($0.id) }).flatMap({ peers[$0.id] }) else {
                         return .noHealthyPeer(member)
                     }
-                    try await EtcdClusterClient.remove(member.id, via: via)
-                    return .removed(member, via: via.baseURL, remaining: remaining, healthy: healthy)
+                    do { try await EtcdClusterClient.remove(member.id, via: via) } catch { throw EtcdRemovalUncertain(member: member, cause: error) }
+                    return .removed(member, via: via.baseURL, remaining: remaining, healthy: healthy, clusterID: clusterID)
                 }
             }
         }
@@ -95,6 +105,8 @@ extension MasterOperations {
         let outcome: OwnMemberRemoval
         do {
             outcome = try await removeOwnEtcdMember(ip: ip, endpoints: knownEtcdEndpoints(ip: ip, unit: unit, added: added), identity: identity)
+        } catch let uncertain as EtcdRemovalUncertain {
+            return refuse("\(uncertain); run 'seed-agent reset' again (it finds the member gone, or removes it)")
         } catch {
             return refuse("could not remove this master's etcd member (\(error))")
         }
@@ -109,7 +121,7 @@ extension MasterOperations {
             return EtcdLeave(output: "  etcd      \(why); member left in the cluster\(forced)\n", refused: false)
         case .noHealthyPeer(let member):
             return refuse("no healthy peer to remove etcd member \(member.name) through")
-        case .removed(let member, let via, let remaining, let healthy):
+        case .removed(let member, let via, let remaining, let healthy, _):
             return EtcdLeave(output: "  removed   etcd member \(member.name) (\(EtcdMembership.hex(member.id))) through \(via); \(remaining) voting members stay, \(healthy) healthy\n",
                              refused: false)
         }

@@ -17,8 +17,9 @@ extension MasterOperations {
     /// ones, named in the output, for the operator to remove.
     ///
     /// Only for a one-member etcd, as etcd's member list says. When etcd does not answer (the reason for
-    /// many a restore) the operator says so with `onlyMember`; a restore here of one member of several
-    /// would make a second cluster beside the first.
+    /// many a restore), or lists members that are gone for good, the operator says so with `onlyMember`;
+    /// then every other member listed must not answer at all (a restore here of one member of several that
+    /// still run would make a second cluster beside the first).
     public func restoreSnapshot(_ file: String, onlyMember: Bool = false, etcdctl: String = "/usr/bin/etcdctl") async -> Int32 {
         let command = "seed etcd restore"
         guard effectiveUID == 0 else { write("\(command): must run as root\n"); return 1 }
@@ -46,9 +47,17 @@ extension MasterOperations {
         if let why = unmovableEtcdDirectory(settings) { return refuse("\(why); restore into it by hand") }
         switch await countMembers() {
         case .counted(let members) where members.count > 1:
-            let others = members.filter { !$0.hasPeer(ip: ip) }.map(\.displayName)
+            let others = members.filter { !$0.hasPeer(ip: ip) }
+            // Lost for good (no quorum, so none can leave): the operator stops etcd where it still runs and says so.
+            if onlyMember {
+                let answering = await answeringEtcdMembers(others)
+                if answering.isEmpty { break }
+                return refuse("--only-member, but etcd still runs on \(answering.map(\.displayName).joined(separator: " and ")) (it answers): stop it there first, "
+                              + "or a second cluster would run beside this one")
+            }
             return refuse("etcd has \(members.count) members (\(members.map(\.displayName).joined(separator: ", "))); a restore covers a one-member etcd. "
-                          + "Run 'seed etcd leave' on \(others.joined(separator: " and ")), one at a time; then restore here, and run 'seed etcd rejoin' on each of them, one at a time")
+                          + "Run 'seed etcd leave' on \(others.map(\.displayName).joined(separator: " and ")), one at a time; then restore here, and run 'seed etcd rejoin' on each of them, one at a time. "
+                          + "If they are gone for good (no quorum: a leave is refused), stop etcd on those that still run it and run this with --only-member")
         case .counted:
             break
         case .unanswered(let why) where !onlyMember:
@@ -153,6 +162,24 @@ extension MasterOperations {
             }
         }
         return nil
+    }
+
+    /// The members of `members` whose etcd answers at all (healthy or not: it runs), by their client URL.
+    func answeringEtcdMembers(_ members: [EtcdMember]) async -> [EtcdMember] {
+        guard let identity = try? etcdIdentity() else { return members }
+        var answering: [EtcdMember] = []
+        for member in members {
+            // One that never started has no client URL; its peer host is where it would run.
+            let url = member.clientURLs.first ?? member.peerHost.map { Self.url($0, 2379) }
+            guard let url else { continue }
+            let result = try? await withClient(url, identity: identity, connectTimeout: .seconds(2)) { await Readiness.etcdHealthy($0) }
+            switch result {
+            case .success?: answering.append(member)
+            case .failure(let error)? where error.code == .status: answering.append(member)
+            default: break
+            }
+        }
+        return answering
     }
 
     /// etcd's members as this master's etcd lists them, or why it did not answer.

@@ -145,11 +145,12 @@ extension MasterOperations {
         return steps.compactMap { if case .removeFile(let path) = $0 { return path } else { return nil } }
     }
 
-    /// Creates the token's Secret if the API server answers within a few seconds.
+    /// Creates the token's Secret when kube-apiserver runs here and answers within a few seconds.
     func uploadToken(_ record: TokenRecord) async -> Bool {
         let recorded = (try? recordedConfig()) ?? nil
-        guard let masterIP = recorded?.masterIP,
-              root.exists("\(certDirectory)/admin.pem") else { return false }
+        // A kube-apiserver unit that systemd has stopped (its binary missing, or stopped by hand) cannot answer:
+        // the transient retries would only wait, and the bootstrap phase uploads the pending token once it runs.
+        guard let masterIP = recorded?.masterIP, root.exists("\(certDirectory)/admin.pem"), !apiServerUnitStopped() else { return false }
         let request = BootstrapObjects.createTokenSecret(record.token, expires: record.expires, node: record.node)
         // The API server runs on this host: a second is plenty to connect (AsyncHTTPClient retries a
         // refused connection until the connect timeout).

@@ -18,6 +18,8 @@ extension MasterOperations {
     /// kubelet has its client certificate; a join file that is not KubeSeed's is never replaced.
     func masterAsNode(_ context: InitContext, now: Date = Date()) async throws -> InitPhase.Result {
         let path = JoinFile.defaultPath
+        let clock = ContinuousClock()
+        let started = clock.now
         var minted = 0
         let endpoints = await knownAPIServerEndpoints()
         if try needsJoinFile(path, host: context.config.host, endpoints: endpoints, journal: context.journal, now: now) {
@@ -29,18 +31,31 @@ extension MasterOperations {
             _ = try await writeJoinFile(text, token: token, request: request, path: path, in: context.session)
             minted = 1
         }
+        let joinFileDone = clock.now
         var agent = AgentOperations(root: root, effects: effects, settings: context.config.host, effectiveUID: effectiveUID)
         agent.location = location
         let pass = await agent.converge(joinPath: path, now: now, in: context.session)
+        let split = "join file \((joinFileDone - started).milliseconds) ms, the agent's pass \((clock.now - joinFileDone).milliseconds) ms"
         let changes = minted + pass.changes
-        let performed = pass.output.split(separator: "\n").filter { $0.hasPrefix("  changed  ") }.map { $0.dropFirst(11) }
-        let changed = performed.isEmpty ? "" : "; changed: " + performed.prefix(8).joined(separator: ", ") + (performed.count > 8 ? ", …" : "")
-        let summary = "node \(context.config.masterName!) \(context.masterIP)\(minted == 1 ? " (join file \(path) minted)" : ""): \(pass.status.summary)\(changed)"
+        let performed = pass.output.split(separator: "\n").filter { $0.hasPrefix("  changed  ") }.map { String($0.dropFirst(11)) }
+        let changed = performed.isEmpty ? "" : "; " + Self.slowestSteps(performed)
+        let summary = "node \(context.config.masterName!) \(context.masterIP)\(minted == 1 ? " (join file \(path) minted)" : ""): \(pass.status.summary); \(split)\(changed)"
         guard pass.status.ready else {
             if pass.retryable { return InitPhase.Result(state: .waiting, detail: summary, changes: changes) }
             throw HostError(.file, "the agent's pass on this master failed", cause: pass.status.summary)
         }
         return InitPhase.Result(state: changes == 0 ? .ok : .changed, detail: summary, changes: changes)
+    }
+
+    /// The agent's performed steps (`STEP (N ms)`) as a count, their time, and the three slowest, where a
+    /// master's first `seed init` spends its seconds.
+    static func slowestSteps(_ performed: [String]) -> String {
+        let timed = performed.map { line -> (String, Int) in
+            guard line.hasSuffix(" ms)"), let open = line.lastIndex(of: "("), let ms = Int(line[line.index(after: open)...].dropLast(4)) else { return (line, 0) }
+            return (line, ms)
+        }
+        let slowest = timed.sorted { $0.1 > $1.1 }.prefix(3).map(\.0)
+        return "\(performed.count) steps in \(timed.map(\.1).reduce(0, +)) ms, the slowest: \(slowest.joined(separator: ", "))"
     }
 
     /// Whether a new join file is needed at `path` (`MasterJoinFile.decide` over what is there); throws

@@ -78,8 +78,13 @@ extension MasterOperations {
                 write("  the binaries put in place so far are \(config.kubernetesVersion); the record still says \(recorded). Fix the cause and run "
                       + "'\(command)' again to finish; or go back: kubernetesVersion \(recorded) and 'seed init --server-archive OLD-ARCHIVE --replace-binaries'\n")
                 if failure.phase != InitPhase.upgradeCheck.name {
-                    write("  this master keeps the upgrade lease (\(UpgradeLease.namespace)/\(UpgradeLease.name)) until a run here finishes, or for \(upgradeLeaseSeconds) s: "
-                          + "the other masters' 'seed upgrade apply' wait for it\n")
+                    // Nothing was changed here: the other masters need not wait for this one.
+                    if progress.changes == 0 {
+                        write("  nothing was changed: \(await releaseUpgradeLeaseOrSay(masterIP, holder: config.masterName ?? masterIP))\n")
+                    } else {
+                        write("  this master keeps the upgrade lease (\(UpgradeLease.namespace)/\(UpgradeLease.name)) until a run here finishes, or for \(upgradeLeaseSeconds) s: "
+                              + "the other masters' 'seed upgrade apply' wait for it\n")
+                    }
                 }
             } else if renewing != nil {
                 write("  the certificates written so far are in use once their units restart: fix the cause and run 'seed certs renew --due' "
@@ -143,6 +148,13 @@ extension MasterOperations {
     /// Whether kube-apiserver's unit is active (a run that does not start the control plane itself).
     func apiServerUnitActive() -> Bool {
         (try? effects.services?.unitState(ControlPlane.unitNames[0]).isActive) == true
+    }
+
+    /// Whether systemd has kube-apiserver's unit and it is neither running nor starting (`false` when there
+    /// is no such unit or no systemd to ask: an API server may run another way).
+    func apiServerUnitStopped() -> Bool {
+        guard let state = try? effects.services?.unitState(ControlPlane.unitNames[0]), state.exists else { return false }
+        return !state.isActive
     }
 
     /// Why this master's PKI, made before etcd had a CA of its own, cannot be moved to one by this run

@@ -29,9 +29,10 @@ extension InitPhase {
         return Result(state: .ok, detail: "\(found.installed.apiServers.count) API servers ready (\(releases)), \(members.count) etcd members healthy; \(target) allowed; \(lease)")
     }
 
-    /// Gives the upgrade lease back (not a change on this host: a second run still counts none).
+    /// Gives the upgrade lease back (not a change on this host: a second run still counts none). The upgrade
+    /// is done by now: a release that fails is said, not a failure of the run.
     static let upgradeRelease = InitPhase(name: "lease") { operations, context in
-        Result(state: .ok, detail: try await operations.releaseUpgradeLease(context.masterIP, holder: context.leaseHolder))
+        Result(state: .ok, detail: await operations.releaseUpgradeLeaseOrSay(context.masterIP, holder: context.leaseHolder))
     }
 
     /// Every versioned binary is run with `--version`, changed or not: an archive of the old release under
@@ -151,22 +152,34 @@ extension MasterOperations {
             let answer = try await client.send(sent, timeout: .seconds(30))
             if answer.status == 409 {
                 let now = try? await client.send(APIRequest(.get, UpgradeLease.path, object: object), timeout: .seconds(30))
-                let holderNow = now.flatMap { $0.status == 200 ? try? UpgradeLease.parse($0.body).holder : nil } ?? "another master"
-                throw UpgradeRefusal(problems: ["\(holderNow) took the upgrade lease (\(UpgradeLease.namespace)/\(UpgradeLease.name)) at the same moment: one master at a time"])
+                let holderNow = now.flatMap { $0.status == 200 ? try? UpgradeLease.parse($0.body).holder : nil }
+                // A request the client sent again after a lost answer finds its own first attempt applied.
+                if holderNow == holder { return "took the upgrade lease" }
+                throw UpgradeRefusal(problems: ["\(holderNow.map(Validate.printable) ?? "another master") took the upgrade lease (\(UpgradeLease.namespace)/\(UpgradeLease.name)) "
+                                                + "at the same moment: one master at a time"])
             }
             guard [200, 201].contains(answer.status) else { throw APIError(.status, "\(sent.method.rawValue) \(sent.path) answered \(answer.status)") }
             switch decision {
             case .create: return "took the upgrade lease"
             case .renew: return "took the upgrade lease again (a run here had kept it)"
-            case .takeOver(let held): return "took the upgrade lease (\(held.holder.isEmpty ? "no holder" : held.holder + "'s") had expired)"
+            case .takeOver(let held): return held.holder.isEmpty ? "took the upgrade lease (it named no holder)" : "took the upgrade lease (\(Validate.printable(held.holder))'s had expired)"
             case .heldElsewhere: return ""
             }
         }
     }
 
+    /// `releaseUpgradeLease`, or what to do when it failed.
+    func releaseUpgradeLeaseOrSay(_ masterIP: String, holder: String) async -> String {
+        do { return try await releaseUpgradeLease(masterIP, holder: holder) } catch {
+            return "could not give the upgrade lease back (\(error)): it expires after \(upgradeLeaseSeconds) s, "
+                + "or 'kubectl -n \(UpgradeLease.namespace) delete lease \(UpgradeLease.name)'"
+        }
+    }
+
     /// The refusal while `held` keeps this master out.
     static func leaseRefusal(_ held: UpgradeLease.Held) -> String {
-        "\(held.holder) holds the upgrade lease (\(UpgradeLease.namespace)/\(UpgradeLease.name)) until \(held.expires.map(Timestamp.string) ?? "-"): "
+        "\(Validate.printable(held.holder)) holds the upgrade lease (\(UpgradeLease.namespace)/\(UpgradeLease.name)) "
+            + (held.expires.map { "until \(Timestamp.string($0))" } ?? "with no end it states") + ": "
             + "an upgrade runs there. Once it is done, run this again; if none runs there, 'kubectl -n \(UpgradeLease.namespace) delete lease \(UpgradeLease.name)'"
     }
 
@@ -179,7 +192,7 @@ extension MasterOperations {
             if read.status == 404 { return "no upgrade lease to give back" }
             guard read.status == 200 else { throw APIError(.status, "GET \(UpgradeLease.path) answered \(read.status)") }
             let held = try UpgradeLease.parse(read.body)
-            guard held.holder == holder else { return "the upgrade lease is \(held.holder)'s, not this master's: left as it is" }
+            guard held.holder == holder else { return "the upgrade lease is \(Validate.printable(held.holder))'s, not this master's: left as it is" }
             let answer = try await client.send(APIRequest(.delete, UpgradeLease.path, body: UpgradeLease.releaseOptions(resourceVersion: held.resourceVersion), object: object),
                                                timeout: .seconds(30))
             switch answer.status {

@@ -14,21 +14,25 @@ public enum UpgradeLease {
     public struct Held: Sendable, Equatable {
         /// The master holding it; empty when none is named.
         public var holder: String
-        /// When it was last taken or renewed; `nil` when the lease has none (it has expired then).
+        /// When it was last taken or renewed; `nil` when the lease has none.
         public var renewed: Date?
-        public var durationSeconds: Int
+        /// `nil` when the lease has none (or not a whole number).
+        public var durationSeconds: Int?
         /// What a replacement or a deletion must name, so it acts only on the lease it read.
         public var resourceVersion: String?
 
-        public init(holder: String, renewed: Date?, durationSeconds: Int, resourceVersion: String? = nil) {
+        public init(holder: String, renewed: Date?, durationSeconds: Int?, resourceVersion: String? = nil) {
             self.holder = holder
             self.renewed = renewed
             self.durationSeconds = durationSeconds
             self.resourceVersion = resourceVersion
         }
 
-        /// Until when it keeps other masters out.
-        public var expires: Date? { renewed.map { $0.addingTimeInterval(TimeInterval(durationSeconds)) } }
+        /// Until when it keeps other masters out; `nil` when the lease does not say (it keeps them out then).
+        public var expires: Date? {
+            guard let renewed, let durationSeconds else { return nil }
+            return renewed.addingTimeInterval(TimeInterval(durationSeconds))
+        }
     }
 
     public enum Decision: Sendable, Equatable {
@@ -36,17 +40,18 @@ public enum UpgradeLease {
         case create
         /// This master holds it already (a run that stopped): replace it with a fresh one.
         case renew(Held)
-        /// Another master held it and it has expired: replace it.
+        /// Nobody holds it, or another master did and it has expired: replace it.
         case takeOver(Held)
-        /// Another master holds it until `until`: refuse.
+        /// Another master holds it, until its expiry or (a lease without a time or duration) until it is deleted: refuse.
         case heldElsewhere(Held)
     }
 
-    /// What `holder` does about `existing` at `now`.
+    /// What `holder` does about `existing` at `now`. A lease that does not say when it ends keeps others out.
     public static func decide(_ existing: Held?, holder: String, now: Date) -> Decision {
         guard let existing else { return .create }
         if existing.holder == holder { return .renew(existing) }
-        guard let expires = existing.expires, expires > now, !existing.holder.isEmpty else { return .takeOver(existing) }
+        if existing.holder.isEmpty { return .takeOver(existing) }
+        if let expires = existing.expires, expires <= now { return .takeOver(existing) }
         return .heldElsewhere(existing)
     }
 
@@ -59,7 +64,7 @@ public enum UpgradeLease {
         let metadata = object["metadata"] as? [String: Any] ?? [:]
         let renewed = (spec["renewTime"] as? String ?? spec["acquireTime"] as? String).flatMap(date)
         return Held(holder: spec["holderIdentity"] as? String ?? "", renewed: renewed,
-                    durationSeconds: spec["leaseDurationSeconds"] as? Int ?? 0, resourceVersion: metadata["resourceVersion"] as? String)
+                    durationSeconds: JSONScalar.integer(spec["leaseDurationSeconds"]), resourceVersion: metadata["resourceVersion"] as? String)
     }
 
     /// The Lease `holder` sends to take it at `now` for `durationSeconds`; `replacing` names the

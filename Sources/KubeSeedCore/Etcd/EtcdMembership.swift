@@ -92,6 +92,14 @@ public enum EtcdMembership {
         return members
     }
 
+    /// The cluster's ID in an answer's header (the gateway spells it as a decimal string); `nil` without one.
+    /// A restore makes a cluster with a new ID.
+    public static func clusterID(in body: Data) -> UInt64? {
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+              let header = object["header"] as? [String: Any], let id = header["cluster_id"] as? String else { return nil }
+        return UInt64(id)
+    }
+
     /// The member an `add` answer says it added.
     public static func addedMember(in body: Data) throws -> EtcdMember {
         guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
