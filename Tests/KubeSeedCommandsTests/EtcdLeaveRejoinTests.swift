@@ -17,6 +17,17 @@ import KubeSeedHostFakes
         return (settings.etcdDataDir, settings.etcdWALDir)
     }
 
+    /// Two masters; master-2 holds data, has left etcd, and the restore on master-1 made a cluster with a new ID.
+    func leftAndRestored() async throws -> (FakeCluster, MasterSuccessPathTests.TwoMasters, data: String) {
+        let cluster = FakeCluster(firstMember: MasterSuccessPathTests.master1.name, ip: MasterSuccessPathTests.master1.ip)
+        let masters = try await paths.twoMasters(cluster)
+        let (data, _) = try dataDirectories(masters.master2)
+        try TemporaryHost.write(masters.second.root, "\(data)/member/snap/db", "the data before")
+        #expect(await masters.master2.leaveEtcdCluster() == 0, "\(masters.output2.text)")
+        cluster.state.withLock { $0.clusterID = 0xc2 }
+        return (cluster, masters, data)
+    }
+
     @Test func aMasterLeavesTheRestoreMasterIsRefusedAndTheLeaverComesBackAsANewMember() async throws {
         let cluster = FakeCluster(firstMember: MasterSuccessPathTests.master1.name, ip: MasterSuccessPathTests.master1.ip)
         let masters = try await paths.twoMasters(cluster)
@@ -119,13 +130,8 @@ import KubeSeedHostFakes
     }
 
     @Test func aRejoinIsRefusedWhileThisMastersEtcdRunsOutsideTheCluster() async throws {
-        let cluster = FakeCluster(firstMember: MasterSuccessPathTests.master1.name, ip: MasterSuccessPathTests.master1.ip)
-        let masters = try await paths.twoMasters(cluster)
+        let (cluster, masters, data) = try await leftAndRestored()
         let (second, master2, output) = (masters.second, masters.master2, masters.output2)
-        let (data, _) = try dataDirectories(master2)
-        try TemporaryHost.write(second.root, "\(data)/member/snap/db", "the data before")
-        #expect(await master2.leaveEtcdCluster() == 0, "\(output.text)")
-        cluster.state.withLock { $0.clusterID = 0xc2 }
         // Started again by hand (or by a reboot): it runs, and the cluster does not list it.
         try second.services.start("etcd.service")
         let before = try second.snapshot(withTimes: true)
@@ -139,13 +145,8 @@ import KubeSeedHostFakes
     }
 
     @Test func aRejoinCutShortIsFinishedByTheNext() async throws {
-        let cluster = FakeCluster(firstMember: MasterSuccessPathTests.master1.name, ip: MasterSuccessPathTests.master1.ip)
-        let masters = try await paths.twoMasters(cluster)
+        let (cluster, masters, data) = try await leftAndRestored()
         let (second, master2, output) = (masters.second, masters.master2, masters.output2)
-        let (data, _) = try dataDirectories(master2)
-        try TemporaryHost.write(second.root, "\(data)/member/snap/db", "the data before")
-        #expect(await master2.leaveEtcdCluster() == 0, "\(output.text)")
-        cluster.state.withLock { $0.clusterID = 0xc2 }
         second.services.failNext["start"] = 1
         output.text = ""
         #expect(await master2.rejoinEtcdCluster() == 1, "\(output.text)")

@@ -14,6 +14,12 @@ extension MasterOperations {
     /// `seed etcd rejoin` does not join that cluster again before the restore has made a new one.
     static let leftClusterPath = "/var/lib/kubeseed/etcd-left-cluster"
 
+    /// Says `command` changed nothing, and why; returns `code`.
+    func nothingChanged(_ command: String, _ why: String, _ code: Int32) -> Int32 {
+        write("\(command): nothing changed: \(why)\n")
+        return code
+    }
+
     /// Whether `unit` can run: its binary (or, for the approver and the timers, the API server's) is in place.
     func controlPlaneBinaryInPlace(_ unit: String) -> Bool {
         guard let path = Self.controlPlaneUnits.first(where: { $0.name == unit })?.binaryPath else { return true }
@@ -31,10 +37,7 @@ extension MasterOperations {
         guard effectiveUID == 0 else { write("\(command): must run as root\n"); return 1 }
         guard let (_, ip, name) = recordedMaster(command) else { return 1 }
         guard let services = effects.services else { write("\(command): nothing changed: \(effects.busError ?? "no systemd bus")\n"); return 1 }
-        func refuse(_ why: String, _ code: Int32) -> Int32 {
-            write("\(command): nothing changed: \(why)\n")
-            return code
-        }
+        let refuse = { (why: String, code: Int32) in nothingChanged(command, why, code) }
         do {
             return try await HostSession.with(root, effects: effects, at: location) { session in
                 let identity = try etcdIdentity()
@@ -108,10 +111,7 @@ extension MasterOperations {
         guard effectiveUID == 0 else { write("\(command): must run as root\n"); return 1 }
         guard let (config, ip, name) = recordedMaster(command) else { return 1 }
         guard let services = effects.services else { write("\(command): nothing changed: \(effects.busError ?? "no systemd bus")\n"); return 1 }
-        func refuse(_ why: String, _ code: Int32) -> Int32 {
-            write("\(command): nothing changed: \(why)\n")
-            return code
-        }
+        let refuse = { (why: String, code: Int32) in nothingChanged(command, why, code) }
         // The peers are trusted through the etcd CA alone: the cluster CA also signs kubelets' serving certificates.
         guard root.exists("\(certDirectory)/\(EtcdUnit.caFile)") else {
             return refuse("this master's PKI is from before etcd had a CA of its own: run 'seed init' here first", 2)
