@@ -6,7 +6,8 @@ import KubeSeedCore
 /// `addedMember(in:)`, `errorMessage`) and the API server's EndpointSlice (`APIServerDiscovery.endpoints(in:)`),
 /// plus the state file the agent keeps from it (`APIServerDiscovery.parse`); a line of etcd's snapshot
 /// stream (`EtcdSnapshot.blob(in:)`), a snapshot file name (`EtcdSnapshot.takenAt`), a PodList
-/// (`NodeRemoval.sort`) and a kubeconfig's inline certificates (`KubeconfigCredential.certificates`). Findings: a trap, a memory
+/// (`NodeRemoval.sort`), a kubeconfig's inline certificates (`KubeconfigCredential.certificates`), the cluster ID of an etcd
+/// answer and the upgrade Lease (`UpgradeLease.parse`, a live lease of another master never taken over). Findings: a trap, a memory
 /// error, a hang; an endpoint found that the join file's own endpoint parser would refuse (it goes into
 /// the balancer's configuration); a state file rendered from found endpoints that does not read back;
 /// a member list answer that is not an error and yet drops a member with a valid ID; a member list read
@@ -54,6 +55,19 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         Fuzz.unexpected("api-answers", error)
     }
     _ = try? EtcdMembership.addedMember(in: body)
+    _ = EtcdMembership.clusterID(in: body)
+    // The upgrade lease as the API server answers it: a lease read back must decide as its fields say.
+    if let held = try? UpgradeLease.parse(body) {
+        let now = Date(timeIntervalSince1970: 1_796_000_000)
+        let decision = UpgradeLease.decide(held, holder: "master-9", now: now)
+        if case .takeOver = decision, !held.holder.isEmpty, held.holder != "master-9", (held.expires.map { $0 > now } ?? true) {
+            Fuzz.finding("api-answers", "a live lease of \(held.holder.debugDescription) was taken over")
+        }
+        if let resent = try? UpgradeLease.parse(UpgradeLease.object(holder: "master-9", durationSeconds: 3900, now: now, replacing: held.resourceVersion)),
+           resent.holder != "master-9" || resent.resourceVersion != held.resourceVersion || resent.durationSeconds != 3900 {
+            Fuzz.finding("api-answers", "the lease sent does not read back: \(resent)")
+        }
+    }
     _ = EtcdMembership.errorMessage(body)
     do { _ = try EtcdSnapshot.blob(in: body) } catch is EtcdSnapshot.StreamError {} catch { Fuzz.unexpected("api-answers", error) }
     do {
