@@ -84,6 +84,20 @@ import KubeSeedHostFakes
         #expect(try host.snapshot() == before)
     }
 
+    @Test(arguments: [false, true])
+    func withoutTheBinariesTheControlPlanesUnitsWaitForOneLaterReload(skippingTheNode: Bool) async throws {
+        let host = try TemporaryHost()
+        try FileManager.default.createDirectory(atPath: host.root.resolve("/root"), withIntermediateDirectories: true)
+        let (master, output) = operations(host, FakeCluster(firstMember: Self.master1.name, ip: Self.master1.ip), ip: Self.master1.ip)
+        #expect(await master.initialize(config(), source: ClusterConfig.defaultPath, skipping: skippingTheNode ? ["master-as-node"] : []) == 0, "\(output.text)")
+        #expect(output.text.contains("binaries missing (systemd reloads them with the node's units)"), "\(output.text)")
+        let calls = host.services.calls
+        let enabled = try #require(calls.lastIndex(of: "enable kube-apiserver.service"), "\(calls)")
+        // One reload after the control plane's units: the node's (or, without that phase, the run's last step).
+        #expect(calls[enabled...].filter { $0 == "reload" }.count == 1, "\(calls)")
+        #expect(calls.last == "reload" || !skippingTheNode, "\(calls)")
+    }
+
     /// Two masters of one cluster in `cluster`: master-1 by `seed init`, master-2 by `seed join` with the
     /// file and key master-1 minted. Their outputs are as the commands left them.
     struct TwoMasters {

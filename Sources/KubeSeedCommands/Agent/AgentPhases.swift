@@ -15,16 +15,17 @@ final class AgentPass {
     /// The `  changed  …` lines of the pass so far.
     var output = ""
     var changes = 0
-    /// The daemon-reload node preparation left to the components' steps.
-    var reloadPending = false
+    /// The daemon-reload owed to the components' steps (node preparation's, or the caller's), until they make it.
+    var reloadPending: Bool
     var plan: NodePlan?
     var images: Result<ImageImporter.Outcome, any Error>?
 
-    init(operations: AgentOperations, join: JoinFile, joinPath: String, session: HostSession) {
+    init(operations: AgentOperations, join: JoinFile, joinPath: String, session: HostSession, reloadPending: Bool = false) {
         self.operations = operations
         self.join = join
         self.joinPath = joinPath
         self.session = session
+        self.reloadPending = reloadPending
     }
 }
 
@@ -68,7 +69,7 @@ struct AgentPhase: CommandPhase {
         let prepared = await pass.operations.apply(in: pass.session, observed: pass.observed, deferReload: true)
         pass.output += prepared.output
         pass.changes += prepared.changes
-        pass.reloadPending = prepared.reloadPending
+        pass.reloadPending = pass.reloadPending || prepared.reloadPending
         if prepared.exitCode != 0 { throw AgentPassFailure("node preparation", "see the output above", retryable: prepared.retryable) }
         return PhaseResult(state: prepared.changes == 0 ? .ok : .changed, detail: "", changes: prepared.changes)
     }
@@ -94,6 +95,7 @@ struct AgentPhase: CommandPhase {
         do { try applier.apply(pass.plan?.steps ?? [], observed: pass.observed) } catch {
             failure = failure ?? AgentPassFailure("components", "\(error)", retryable: AgentOperations.isRetryable(error))
         }
+        pass.reloadPending = applier.reloadPending
         pass.output += applier.performed.map { "  changed  \($0)\n" }.joined()
         pass.changes += applier.performed.count
         if let failure { throw failure }

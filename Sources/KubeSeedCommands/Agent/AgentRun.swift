@@ -12,6 +12,8 @@ extension AgentOperations {
         /// A failure that may pass by itself (a unit that did not start): worth a restart of the
         /// agent. Join-file problems are not: the agent waits for the file to change instead.
         public var retryable = false
+        /// A daemon-reload still owed when the pass ended (it stopped before its components' steps).
+        public var reloadPending = false
 
         /// A pass that stopped at `name` for `reason`, after `output` and `changes`.
         static func failed(_ name: String, _ reason: String, stamp: String, retryable: Bool, output: String = "", changes: Int = 0) -> Convergence {
@@ -93,10 +95,14 @@ extension AgentOperations {
     /// identity, node preparation, components, images), and the status. Nothing changes on the host when
     /// the join file is invalid. `session`: the caller's (`seed init` making its master a node); one is
     /// opened for the whole pass when `nil`.
-    public func converge(joinPath: String = JoinFile.defaultPath, now: Date = Date(), in session: HostSession? = nil) async -> Convergence {
+    /// - Parameter reloadPending: a daemon-reload the caller owes (unit files it wrote), folded into the pass's own.
+    public func converge(joinPath: String = JoinFile.defaultPath, now: Date = Date(), in session: HostSession? = nil,
+                         reloadPending: Bool = false) async -> Convergence {
         let stamp = Timestamp.string(now)
         func failed(_ name: String, _ reason: String, retryable: Bool) -> Convergence {
-            .failed(name, reason, stamp: stamp, retryable: retryable)
+            var failure = Convergence.failed(name, reason, stamp: stamp, retryable: retryable)
+            failure.reloadPending = reloadPending
+            return failure
         }
         var join: JoinFile
         do { join = try Self.loadJoinFile(root: root, path: joinPath, effectiveUID: effectiveUID, now: now) } catch {
@@ -112,7 +118,7 @@ extension AgentOperations {
         guard let session else {
             do {
                 return try await HostSession.with(root, effects: effects, at: location) { session in
-                    await prep.pass(AgentPass(operations: prep, join: join, joinPath: joinPath, session: session), stamp: stamp)
+                    await prep.pass(AgentPass(operations: prep, join: join, joinPath: joinPath, session: session, reloadPending: reloadPending), stamp: stamp)
                 }
             } catch let error as HostSession.OpenError where error.part == .lock {
                 return failed("lock", "\(error)", retryable: error.isRetryable)
@@ -120,7 +126,7 @@ extension AgentOperations {
                 return failed("journal", "\(error); nothing changed", retryable: Self.isRetryable((error as? HostSession.OpenError)?.underlying ?? error))
             }
         }
-        return await prep.pass(AgentPass(operations: prep, join: join, joinPath: joinPath, session: session), stamp: stamp)
+        return await prep.pass(AgentPass(operations: prep, join: join, joinPath: joinPath, session: session, reloadPending: reloadPending), stamp: stamp)
     }
 
     /// The phases after the join file was read, and the status they leave; `self` holds the join file's node preparation.
@@ -131,10 +137,14 @@ extension AgentOperations {
             let underlying = (error as? PhaseFailure)?.underlying ?? error
             let failure = underlying as? AgentPassFailure
                 ?? AgentPassFailure((error as? PhaseFailure)?.phase ?? "pass", "\(underlying)", retryable: Self.isRetryable(underlying))
-            return .failed(failure.name, failure.reason, stamp: stamp, retryable: failure.retryable, output: pass.output, changes: pass.changes)
+            var failed = Convergence.failed(failure.name, failure.reason, stamp: stamp, retryable: failure.retryable, output: pass.output, changes: pass.changes)
+            failed.reloadPending = pass.reloadPending
+            return failed
         }
         guard let plan = pass.plan, let node = pass.node else {
-            return .failed("components", "no plan", stamp: stamp, retryable: true, output: pass.output, changes: pass.changes)
+            var failed = Convergence.failed("components", "no plan", stamp: stamp, retryable: true, output: pass.output, changes: pass.changes)
+            failed.reloadPending = pass.reloadPending
+            return failed
         }
         let units = AgentStatus.components.map(\.unit)
         var status = AgentStatus.afterPass(pass.join, node, plan, unitStates: (try? effects.services?.unitStates(units)) ?? [:], stamp: stamp)
@@ -156,7 +166,7 @@ extension AgentOperations {
         case nil:
             break
         }
-        return Convergence(status: status, output: pass.output, changes: pass.changes, retryable: retryable)
+        return Convergence(status: status, output: pass.output, changes: pass.changes, retryable: retryable, reloadPending: pass.reloadPending)
     }
 
     /// Files the journal says KubeSeed created under `directory` that still hold what KubeSeed wrote (an

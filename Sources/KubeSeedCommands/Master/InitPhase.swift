@@ -71,6 +71,9 @@ final class InitContext {
     var controllersWaiting = false
     /// Units a phase of this run restarted already (a later restart of the same unit is not needed).
     var restartedUnits = Set<String>()
+    /// A daemon-reload owed for unit files a phase wrote and started nothing from: the master-as-node
+    /// phase folds it into the node's own, and the run makes it at its end if no phase did.
+    var reloadPending = false
 
     init(operations: MasterOperations, config: ClusterConfig, masterIP: String, session: HostSession) {
         self.operations = operations

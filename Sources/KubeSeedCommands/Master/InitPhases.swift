@@ -116,13 +116,23 @@ extension MasterOperations {
         let units = Self.controlPlaneUnits
         let plan = ComponentPlanner.plan(files, observed, units: units)
         let runner = context.session.runner()
-        try runner.apply(plan.steps, observed: NodeObservation())
+        // Nothing to start (the binaries are missing): the reload waits for the node's, one fewer on the way.
+        let starts = plan.steps.contains { step in
+            switch step {
+            case .startUnit, .restartUnit: return true
+            default: return false
+            }
+        }
+        let steps = starts ? plan.steps : plan.steps.filter { $0 != .reloadSystemd }
+        try runner.apply(steps, observed: NodeObservation(), deferReload: !starts)
+        if !starts, steps.count != plan.steps.count || runner.reloadPending { context.reloadPending = true }
         let runnable = units.allSatisfy { observed.binaries.contains($0.binary!) }
         let written = plan.steps.filter { if case .writeFile = $0 { return true }; return false }.count
         var detail = written == 0 ? "\(files.count) files up to date" : "\(written) of \(files.count) files written"
         let activation = runner.performed.filter { if case .writeFile = $0.step { return false }; return true }
         if !activation.isEmpty { detail += "; " + activation.map { "\($0.step)" }.joined(separator: ", ") }
         if !runnable { detail += "; units enabled, not started: binaries missing" }
+        if context.reloadPending { detail += " (systemd reloads them with the node's units)" }
         let state: InitPhase.Result.State = runner.performed.isEmpty ? (runnable ? .ok : .waiting) : .changed
         return (InitPhase.Result(state: state, detail: detail, changes: runner.performed.count), runnable)
     }

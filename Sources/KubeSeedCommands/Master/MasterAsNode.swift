@@ -34,7 +34,8 @@ extension MasterOperations {
         let joinFileDone = clock.now
         var agent = AgentOperations(root: root, effects: effects, settings: context.config.host, effectiveUID: effectiveUID)
         agent.location = location
-        let pass = await agent.converge(joinPath: path, now: now, in: context.session)
+        let pass = await agent.converge(joinPath: path, now: now, in: context.session, reloadPending: context.reloadPending)
+        context.reloadPending = pass.reloadPending
         let split = "join file \((joinFileDone - started).milliseconds) ms, the agent's pass \((clock.now - joinFileDone).milliseconds) ms"
         let changes = minted + pass.changes
         let performed = pass.output.split(separator: "\n").filter { $0.hasPrefix("  changed  ") }.map { String($0.dropFirst(11)) }

@@ -65,7 +65,17 @@ extension MasterOperations {
                 context.replaceBinaries = replaceBinaries
                 context.joining = joining
                 context.renewing = renewing
-                try await PhaseRunner.run(phases, context, report: progress.report)
+                do {
+                    try await PhaseRunner.run(phases, context, report: progress.report)
+                } catch {
+                    if context.reloadPending { _ = try? session.apply([.reloadSystemd]) }
+                    throw error
+                }
+                // A reload a phase left for a later one that did not run (or did not get to it).
+                if context.reloadPending {
+                    _ = try session.apply([.reloadSystemd])
+                    context.reloadPending = false
+                }
                 return context
             }
         } catch let failure as PhaseFailure where failure.underlying is UpgradeRefusal {
