@@ -15,11 +15,12 @@ extension AgentOperations {
         /// A daemon-reload still owed when the pass ended (it stopped before its components' steps).
         public var reloadPending = false
 
-        /// A pass that stopped at `name` for `reason`, after `output` and `changes`.
-        static func failed(_ name: String, _ reason: String, stamp: String, retryable: Bool, output: String = "", changes: Int = 0) -> Convergence {
+        /// A pass that stopped at `name` for `reason`, after `output` and `changes`, still owing `reloadPending`.
+        static func failed(_ name: String, _ reason: String, stamp: String, retryable: Bool, output: String = "", changes: Int = 0,
+                           reloadPending: Bool = false) -> Convergence {
             Convergence(status: AgentStatus(ready: false, summary: "\(name): \(reason)", updated: stamp,
                                             checks: [AgentStatus.Check(name, "failed", reason)]),
-                        output: output + "seed-agent: \(name): \(reason)\n", changes: changes, retryable: retryable)
+                        output: output + "seed-agent: \(name): \(reason)\n", changes: changes, retryable: retryable, reloadPending: reloadPending)
         }
     }
 
@@ -100,9 +101,7 @@ extension AgentOperations {
                          reloadPending: Bool = false) async -> Convergence {
         let stamp = Timestamp.string(now)
         func failed(_ name: String, _ reason: String, retryable: Bool) -> Convergence {
-            var failure = Convergence.failed(name, reason, stamp: stamp, retryable: retryable)
-            failure.reloadPending = reloadPending
-            return failure
+            .failed(name, reason, stamp: stamp, retryable: retryable, reloadPending: reloadPending)
         }
         var join: JoinFile
         do { join = try Self.loadJoinFile(root: root, path: joinPath, effectiveUID: effectiveUID, now: now) } catch {
@@ -137,14 +136,11 @@ extension AgentOperations {
             let underlying = (error as? PhaseFailure)?.underlying ?? error
             let failure = underlying as? AgentPassFailure
                 ?? AgentPassFailure((error as? PhaseFailure)?.phase ?? "pass", "\(underlying)", retryable: Self.isRetryable(underlying))
-            var failed = Convergence.failed(failure.name, failure.reason, stamp: stamp, retryable: failure.retryable, output: pass.output, changes: pass.changes)
-            failed.reloadPending = pass.reloadPending
-            return failed
+            return .failed(failure.name, failure.reason, stamp: stamp, retryable: failure.retryable, output: pass.output, changes: pass.changes,
+                           reloadPending: pass.reloadPending)
         }
         guard let plan = pass.plan, let node = pass.node else {
-            var failed = Convergence.failed("components", "no plan", stamp: stamp, retryable: true, output: pass.output, changes: pass.changes)
-            failed.reloadPending = pass.reloadPending
-            return failed
+            return .failed("components", "no plan", stamp: stamp, retryable: true, output: pass.output, changes: pass.changes, reloadPending: pass.reloadPending)
         }
         let units = AgentStatus.components.map(\.unit)
         var status = AgentStatus.afterPass(pass.join, node, plan, unitStates: (try? effects.services?.unitStates(units)) ?? [:], stamp: stamp)

@@ -123,9 +123,8 @@ extension MasterOperations {
             default: return false
             }
         }
-        let steps = starts ? plan.steps : plan.steps.filter { $0 != .reloadSystemd }
-        try runner.apply(steps, observed: NodeObservation(), deferReload: !starts)
-        if !starts, steps.count != plan.steps.count || runner.reloadPending { context.reloadPending = true }
+        try runner.apply(starts ? plan.steps : plan.steps.filter { $0 != .reloadSystemd }, observed: NodeObservation(), deferReload: !starts)
+        if !starts, plan.steps.contains(.reloadSystemd) || runner.reloadPending { context.reloadPending = true }
         let runnable = units.allSatisfy { observed.binaries.contains($0.binary!) }
         let written = plan.steps.filter { if case .writeFile = $0 { return true }; return false }.count
         var detail = written == 0 ? "\(files.count) files up to date" : "\(written) of \(files.count) files written"
