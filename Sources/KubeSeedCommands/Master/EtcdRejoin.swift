@@ -14,12 +14,6 @@ extension MasterOperations {
     /// `seed etcd rejoin` does not join that cluster again before the restore has made a new one.
     static let leftClusterPath = "/var/lib/kubeseed/etcd-left-cluster"
 
-    /// Says `command` changed nothing, and why; returns `code`.
-    func nothingChanged(_ command: String, _ why: String, _ code: Int32) -> Int32 {
-        write("\(command): nothing changed: \(why)\n")
-        return code
-    }
-
     /// Whether `unit` can run: its binary (or, for the approver and the timers, the API server's) is in place.
     func controlPlaneBinaryInPlace(_ unit: String) -> Bool {
         guard let path = Self.controlPlaneUnits.first(where: { $0.name == unit })?.binaryPath else { return true }
@@ -34,9 +28,7 @@ extension MasterOperations {
     /// nothing changed; 1 also when the removal's answer was lost or a stop failed, each said.
     public func leaveEtcdCluster() async -> Int32 {
         let command = "seed etcd leave"
-        guard effectiveUID == 0 else { write("\(command): must run as root\n"); return 1 }
-        guard let (_, ip, name) = recordedMaster(command) else { return 1 }
-        guard let services = effects.services else { write("\(command): nothing changed: \(effects.busError ?? "no systemd bus")\n"); return 1 }
+        guard let (_, ip, name, services) = recordedMasterWithSystemd(command) else { return 1 }
         let refuse = { (why: String, code: Int32) in nothingChanged(command, why, code) }
         do {
             return try await HostSession.with(root, effects: effects, at: location) { session in
@@ -108,9 +100,7 @@ extension MasterOperations {
     /// etcd CA. Exit 1: a step failed (what is left is said).
     public func rejoinEtcdCluster(sameCluster: Bool = false) async -> Int32 {
         let command = "seed etcd rejoin"
-        guard effectiveUID == 0 else { write("\(command): must run as root\n"); return 1 }
-        guard let (config, ip, name) = recordedMaster(command) else { return 1 }
-        guard let services = effects.services else { write("\(command): nothing changed: \(effects.busError ?? "no systemd bus")\n"); return 1 }
+        guard let (config, ip, name, services) = recordedMasterWithSystemd(command) else { return 1 }
         let refuse = { (why: String, code: Int32) in nothingChanged(command, why, code) }
         // The peers are trusted through the etcd CA alone: the cluster CA also signs kubelets' serving certificates.
         guard root.exists("\(certDirectory)/\(EtcdUnit.caFile)") else {

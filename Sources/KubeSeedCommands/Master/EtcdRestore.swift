@@ -22,13 +22,8 @@ extension MasterOperations {
     /// still run would make a second cluster beside the first).
     public func restoreSnapshot(_ file: String, onlyMember: Bool = false, etcdctl: String = "/usr/bin/etcdctl") async -> Int32 {
         let command = "seed etcd restore"
-        guard effectiveUID == 0 else { write("\(command): must run as root\n"); return 1 }
-        guard let (config, ip, name) = recordedMaster(command) else { return 1 }
-        guard let services = effects.services else { write("\(command): nothing changed: \(effects.busError ?? "no systemd bus")\n"); return 1 }
-        func refuse(_ why: String, _ code: Int32 = 2) -> Int32 {
-            write("\(command): nothing changed: \(why)\n")
-            return code
-        }
+        guard let (config, ip, name, services) = recordedMasterWithSystemd(command) else { return 1 }
+        func refuse(_ why: String, _ code: Int32 = 2) -> Int32 { nothingChanged(command, why, code) }
         guard file.hasPrefix("/") else { return refuse("FILE must be an absolute path") }
         // Paths reach every message below: none carries a control character to a terminal or the journal.
         guard Validate.printable(file) == file else { return refuse("FILE is \(Validate.shown(file)); name a file without one") }

@@ -19,6 +19,24 @@ extension MasterOperations {
         }
     }
 
+    /// What the commands that stop and start this master's etcd need first: root, the record, systemd;
+    /// `nil` after saying which is missing (exit 1, nothing changed).
+    func recordedMasterWithSystemd(_ command: String) -> (config: ClusterConfig, ip: String, name: String, services: any ServiceManager)? {
+        guard effectiveUID == 0 else { write("\(command): must run as root\n"); return nil }
+        guard let (config, ip, name) = recordedMaster(command) else { return nil }
+        guard let services = effects.services else {
+            _ = nothingChanged(command, effects.busError ?? "no systemd bus", 1)
+            return nil
+        }
+        return (config, ip, name, services)
+    }
+
+    /// Says `command` changed nothing, and why; returns `code`.
+    func nothingChanged(_ command: String, _ why: String, _ code: Int32) -> Int32 {
+        write("\(command): nothing changed: \(why)\n")
+        return code
+    }
+
     func snapshotFiles(_ config: ClusterConfig) -> EtcdSnapshotFiles {
         EtcdSnapshotFiles(root: root, directory: config.host.etcdSnapshotDir)
     }

@@ -90,7 +90,7 @@ extension MasterOperations {
                 if failure.phase != InitPhase.upgradeCheck.name {
                     // Nothing was changed here: the other masters need not wait for this one.
                     if progress.changes == 0 {
-                        write("  nothing was changed: \(await releaseUpgradeLeaseOrSay(masterIP, holder: config.masterName ?? masterIP))\n")
+                        write("  nothing was changed: \(await releaseUpgradeLeaseOrSay(masterIP, holder: Self.upgradeLeaseHolder(config, masterIP)))\n")
                     } else {
                         write("  this master keeps the upgrade lease (\(UpgradeLease.namespace)/\(UpgradeLease.name)) until a run here finishes, or for \(upgradeLeaseSeconds) s: "
                               + "the other masters' 'seed upgrade apply' wait for it\n")

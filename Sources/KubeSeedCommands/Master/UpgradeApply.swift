@@ -93,8 +93,8 @@ extension InitPhase {
 }
 
 extension InitContext {
-    /// Who holds the upgrade lease for this run: the master's name.
-    var leaseHolder: String { config.masterName ?? masterIP }
+    /// Who holds the upgrade lease for this run.
+    var leaseHolder: String { MasterOperations.upgradeLeaseHolder(config, masterIP) }
 }
 
 /// Why `seed upgrade apply` does not start: each problem named.
@@ -131,14 +131,27 @@ extension MasterOperations {
     /// and an hour for the rest, so it does not expire under a run that is still going.
     var upgradeLeaseSeconds: Int { Int(apiServerTimeout.components.seconds) + 3600 }
 
+    /// Who holds the upgrade lease for a run on this master: its name.
+    static func upgradeLeaseHolder(_ config: ClusterConfig, _ masterIP: String) -> String { config.masterName ?? masterIP }
+
+    static let upgradeLeaseObject = "lease \(UpgradeLease.namespace)/\(UpgradeLease.name)"
+
+    /// The upgrade lease as the API server behind `client` holds it; `nil` when there is none.
+    static func readUpgradeLease(_ client: any APIClient) async throws -> UpgradeLease.Held? {
+        let read = try await client.send(APIRequest(.get, UpgradeLease.path, object: upgradeLeaseObject), timeout: .seconds(30))
+        switch read.status {
+        case 200: return try UpgradeLease.parse(read.body)
+        case 404: return nil
+        default: throw APIError(.status, "GET \(UpgradeLease.path) answered \(read.status)")
+        }
+    }
+
     /// Takes the upgrade lease for `holder` through this master's API server (creates it, renews its own, or
     /// takes over one that expired); throws `UpgradeRefusal` while another master holds it. Returns what it did.
     func takeUpgradeLease(_ masterIP: String, holder: String, now: Date = Date()) async throws -> String {
-        let object = "lease \(UpgradeLease.namespace)/\(UpgradeLease.name)"
+        let object = Self.upgradeLeaseObject
         return try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in
-            let read = try await client.send(APIRequest(.get, UpgradeLease.path, object: object), timeout: .seconds(30))
-            guard [200, 404].contains(read.status) else { throw APIError(.status, "GET \(UpgradeLease.path) answered \(read.status)") }
-            let decision = UpgradeLease.decide(read.status == 200 ? try UpgradeLease.parse(read.body) : nil, holder: holder, now: now)
+            let decision = UpgradeLease.decide(try await Self.readUpgradeLease(client), holder: holder, now: now)
             let sent: APIRequest
             switch decision {
             case .heldElsewhere(let held):
@@ -151,8 +164,7 @@ extension MasterOperations {
             }
             let answer = try await client.send(sent, timeout: .seconds(30))
             if answer.status == 409 {
-                let now = try? await client.send(APIRequest(.get, UpgradeLease.path, object: object), timeout: .seconds(30))
-                let holderNow = now.flatMap { $0.status == 200 ? try? UpgradeLease.parse($0.body).holder : nil }
+                let holderNow = ((try? await Self.readUpgradeLease(client)) ?? nil)?.holder
                 // A request the client sent again after a lost answer finds its own first attempt applied.
                 if holderNow == holder { return "took the upgrade lease" }
                 throw UpgradeRefusal(problems: ["\(holderNow.map(Validate.printable) ?? "another master") took the upgrade lease (\(UpgradeLease.namespace)/\(UpgradeLease.name)) "
@@ -186,14 +198,11 @@ extension MasterOperations {
     /// Gives the upgrade lease back when `holder` holds it (a DELETE that names the version read, so a lease
     /// another master took since stays). Returns what it did.
     func releaseUpgradeLease(_ masterIP: String, holder: String) async throws -> String {
-        let object = "lease \(UpgradeLease.namespace)/\(UpgradeLease.name)"
         return try await withClient(Self.url(masterIP, 6443), presenting: "admin") { client in
-            let read = try await client.send(APIRequest(.get, UpgradeLease.path, object: object), timeout: .seconds(30))
-            if read.status == 404 { return "no upgrade lease to give back" }
-            guard read.status == 200 else { throw APIError(.status, "GET \(UpgradeLease.path) answered \(read.status)") }
-            let held = try UpgradeLease.parse(read.body)
+            guard let held = try await Self.readUpgradeLease(client) else { return "no upgrade lease to give back" }
             guard held.holder == holder else { return "the upgrade lease is \(Validate.printable(held.holder))'s, not this master's: left as it is" }
-            let answer = try await client.send(APIRequest(.delete, UpgradeLease.path, body: UpgradeLease.releaseOptions(resourceVersion: held.resourceVersion), object: object),
+            let answer = try await client.send(APIRequest(.delete, UpgradeLease.path, body: UpgradeLease.releaseOptions(resourceVersion: held.resourceVersion),
+                                                          object: Self.upgradeLeaseObject),
                                                timeout: .seconds(30))
             switch answer.status {
             case 200, 202, 404: return "gave the upgrade lease back"

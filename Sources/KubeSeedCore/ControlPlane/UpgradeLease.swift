@@ -2,8 +2,8 @@ import Foundation
 
 /// The lease one master holds while `seed upgrade apply` runs on it: a coordination.k8s.io/v1 Lease,
 /// `kube-system/kubeseed-upgrade`, so two masters never restart their control planes at the same time.
-/// Taken at the end of the upgrade check, given back after the record; a run that stops keeps it (its
-/// next run takes it again) until it expires. Pure: the decision, the objects sent, the answers read.
+/// Taken at the end of the upgrade check, given back after the record; a run that stops after a change keeps
+/// it (its next run takes it again) until it expires. Pure: the decision, the objects sent, the answers read.
 public enum UpgradeLease {
     public static let name = "kubeseed-upgrade"
     public static let namespace = "kube-system"
