@@ -32,9 +32,49 @@ public protocol ServiceManager: AnyObject {
     func stop(_ name: String) throws
     /// Restarts the unit and waits for its job, like `start`.
     func restart(_ name: String) throws
+    /// Queues every job before waiting for any (systemd orders them by the units' `After=`), then waits
+    /// for all of them. Returns, in order, each job's seconds from the first queueing to its end, or why
+    /// it did not end `done`.
+    func run(_ jobs: [UnitJob]) -> [Result<Double, any Error>]
+}
+
+/// A start or restart job, one of several `ServiceManager.run(_:)` queues together.
+public enum UnitJob: Sendable, Equatable {
+    case start(String)
+    case restart(String)
+
+    /// The job a plan step asks for, if it is a start or a restart.
+    public init?(_ step: Step) {
+        switch step {
+        case .startUnit(let unit): self = .start(unit)
+        case .restartUnit(let unit): self = .restart(unit)
+        default: return nil
+        }
+    }
+
+    public var unit: String {
+        switch self {
+        case .start(let unit), .restart(let unit): return unit
+        }
+    }
 }
 
 extension ServiceManager {
+    /// One job after the other (a manager that cannot queue several), each timed from the first's start.
+    public func run(_ jobs: [UnitJob]) -> [Result<Double, any Error>] {
+        let started = ContinuousClock.now
+        return jobs.map { job in
+            Result {
+                switch job {
+                case .start(let unit): try start(unit)
+                case .restart(let unit): try restart(unit)
+                }
+                let elapsed = ContinuousClock.now - started
+                return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            }
+        }
+    }
+
     public func unitStates(_ names: [String]) throws -> [String: UnitState] {
         var states: [String: UnitState] = [:]
         for name in names { states[name] = try unitState(name) }

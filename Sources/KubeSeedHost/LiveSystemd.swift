@@ -94,72 +94,109 @@ public final class LiveServiceManager: ServiceManager {
         _ = try managerCall("Reload")
     }
 
-    public func start(_ name: String) throws { try runJob("StartUnit", name) }
-    public func stop(_ name: String) throws { try runJob("StopUnit", name) }
-    public func restart(_ name: String) throws { try runJob("RestartUnit", name) }
+    public func start(_ name: String) throws { try runJobs([("StartUnit", name)])[0].get() }
+    public func stop(_ name: String) throws { try runJobs([("StopUnit", name)])[0].get() }
+    public func restart(_ name: String) throws { try runJobs([("RestartUnit", name)])[0].get() }
 
-    /// Queues a job and waits for its `JobRemoved` signal; throws with the unit's state unless `done`.
-    private func runJob(_ method: String, _ name: String) throws {
+    public func run(_ jobs: [UnitJob]) -> [Result<Double, any Error>] {
+        runJobs(jobs.map { job in
+            switch job {
+            case .start(let unit): return ("StartUnit", unit)
+            case .restart(let unit): return ("RestartUnit", unit)
+            }
+        }).map { $0.mapError { $0 as any Error } }
+    }
+
+    /// Queues every job, then waits for each one's `JobRemoved` signal; a job that does not end `done`
+    /// fails with the unit's state. A job that cannot be queued fails, and so do the ones after it (not queued).
+    private func runJobs(_ jobs: [(method: String, unit: String)]) -> [Result<Double, HostError>] {
         let watcher = JobWatcher()
         let unmanaged = Unmanaged.passRetained(watcher)
         defer { unmanaged.release() }
         var slot: OpaquePointer?
-        try negativeErrnoCall(.dbus, "watch systemd jobs") {
-            sd_bus_match_signal(bus.bus, &slot, bus.direct ? nil : Self.destination, Self.path, Self.manager, "JobRemoved", { message, userdata, _ in
-                guard let message, let userdata else { return 0 }
-                let watcher = Unmanaged<JobWatcher>.fromOpaque(userdata).takeUnretainedValue()
-                let reply = BusMessage(sd_bus_message_ref(message))
-                guard (try? reply.readUInt32()) != nil, let job = try? reply.readString("o"),
-                      (try? reply.readString()) != nil, let result = try? reply.readString() else { return 0 }
-                watcher.results[job] = result
-                return 0
-            }, unmanaged.toOpaque())
+        do {
+            try negativeErrnoCall(.dbus, "watch systemd jobs") {
+                sd_bus_match_signal(bus.bus, &slot, bus.direct ? nil : Self.destination, Self.path, Self.manager, "JobRemoved", { message, userdata, _ in
+                    guard let message, let userdata else { return 0 }
+                    let watcher = Unmanaged<JobWatcher>.fromOpaque(userdata).takeUnretainedValue()
+                    let reply = BusMessage(sd_bus_message_ref(message))
+                    guard (try? reply.readUInt32()) != nil, let job = try? reply.readString("o"),
+                          (try? reply.readString()) != nil, let result = try? reply.readString() else { return 0 }
+                    watcher.results[job] = (result, LiveServiceManager.now())
+                    return 0
+                }, unmanaged.toOpaque())
+            }
+            if !subscribed {
+                do {
+                    _ = try managerCall("Subscribe")
+                } catch let error as HostError where error.dbusErrorName == Self.alreadySubscribed {
+                    // Subscribed before on this connection: JobRemoved signals already come.
+                }
+                subscribed = true
+            }
+        } catch {
+            sd_bus_slot_unref(slot)
+            return jobs.map { _ in .failure(error as? HostError ?? HostError(.dbus, "watch systemd jobs", cause: "\(error)")) }
         }
         defer { sd_bus_slot_unref(slot) }
-        if !subscribed {
-            do {
-                _ = try managerCall("Subscribe")
-            } catch let error as HostError where error.dbusErrorName == Self.alreadySubscribed {
-                // Subscribed before on this connection: JobRemoved signals already come.
+        let started = Self.now()
+        var queued: [Result<String, HostError>] = []
+        for (method, unit) in jobs {
+            if case .failure(let error) = queued.last {
+                queued.append(.failure(HostError(.systemJob, "\(method) \(unit) was not queued", cause: "an earlier job could not be: \(error)")))
+                continue
             }
-            subscribed = true
+            queued.append(Result { try managerCall(method, [.string(unit), .string("replace")]).readString("o") }.mapError { error in
+                error as? HostError ?? HostError(.dbus, "\(method) \(unit)", cause: "\(error)")
+            })
         }
-        let job = try managerCall(method, [.string(name), .string("replace")]).readString("o")
-        let deadline = Self.now() + jobTimeoutSeconds
-        while watcher.results[job] == nil {
+        let deadline = started + jobTimeoutSeconds
+        var waitError: HostError?
+        while waitError == nil, queued.contains(where: { (try? $0.get()).map { watcher.results[$0] == nil } ?? false }) {
             let processed = sd_bus_process(bus.bus, nil)
-            if processed < 0 { throw HostError.errno(.dbus, "wait for the \(method) job of \(name)", -processed) }
+            if processed < 0 { waitError = HostError.errno(.dbus, "wait for systemd's jobs", -processed); break }
             if processed > 0 { continue }
             let remaining = deadline - Self.now()
-            if remaining <= 0 {
-                throw HostError(.systemJob, "\(method) \(name) did not finish within \(Int(jobTimeoutSeconds)) s")
-            }
+            if remaining <= 0 { waitError = HostError(.systemJob, "did not finish within \(Int(jobTimeoutSeconds)) s"); break }
             let waited = sd_bus_wait(bus.bus, UInt64(remaining * 1_000_000))
-            if waited < 0 && waited != -EINTR { throw HostError.errno(.dbus, "wait for the \(method) job of \(name)", -waited) }
+            if waited < 0 && waited != -EINTR { waitError = HostError.errno(.dbus, "wait for systemd's jobs", -waited) }
         }
-        let result = watcher.results[job]!
-        if result != "done" {
-            let state = try? unitState(name)
-            var detail = state.map { "now \($0.activeState)/\($0.subState)" } ?? ""
-            if name.hasSuffix(".service"), let unitPath = try? managerCall("LoadUnit", [.string(name)]).readString("o"),
-               let serviceResult = try? bus.stringProperty(Self.destination, unitPath, "org.freedesktop.systemd1.Service", "Result") {
-                detail += ", result \(serviceResult)"
+        return zip(jobs, queued).map { job, queued in
+            let path: String
+            switch queued {
+            case .failure(let error): return .failure(error)
+            case .success(let queuedPath): path = queuedPath
             }
-            throw HostError(.systemJob, "\(method) \(name) ended '\(result)' \(detail)",
-                            cause: "see: journalctl -u \(name)")
+            guard let (result, ended) = watcher.results[path] else {
+                let why = waitError ?? HostError(.systemJob, "no end seen")
+                return .failure(HostError(.systemJob, "\(job.method) \(job.unit): \(why.message)", cause: why.cause))
+            }
+            guard result == "done" else { return .failure(failedJob(job.method, job.unit, result)) }
+            return .success(ended - started)
         }
     }
 
-    private static func now() -> Double {
+    /// Why a job ended other than `done`, with the unit's state and the service's result.
+    private func failedJob(_ method: String, _ name: String, _ result: String) -> HostError {
+        let state = try? unitState(name)
+        var detail = state.map { "now \($0.activeState)/\($0.subState)" } ?? ""
+        if name.hasSuffix(".service"), let unitPath = try? managerCall("LoadUnit", [.string(name)]).readString("o"),
+           let serviceResult = try? bus.stringProperty(Self.destination, unitPath, "org.freedesktop.systemd1.Service", "Result") {
+            detail += ", result \(serviceResult)"
+        }
+        return HostError(.systemJob, "\(method) \(name) ended '\(result)' \(detail)", cause: "see: journalctl -u \(name)")
+    }
+
+    fileprivate static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }
 
-/// Collects JobRemoved results (job path → result) delivered by sd-bus callbacks on this thread.
+/// Collects JobRemoved results (job path → result and when it was seen) delivered by sd-bus callbacks on this thread.
 private final class JobWatcher {
-    var results: [String: String] = [:]
+    var results: [String: (result: String, at: Double)] = [:]
 }
 
 /// Time settings: read the way timedated reads them (`/etc/localtime`, `/etc/adjtime`, adjtimex),

@@ -32,17 +32,19 @@ public struct PKIStore {
     /// A PKI made before the etcd CA existed (`legacyEtcdLayout`) is moved to it here: the etcd CA is
     /// made (or, after a move cut short, reused) and etcd's certificates the cluster CA signed are issued
     /// again from it. Only a single-member etcd may be moved this way; the caller checks that first.
-    public func ensure(_ parameters: PKIParameters, algorithm: KeyAlgorithm, journal: ChangeJournal, now: Date = Date()) throws -> [Entry] {
+    /// - Parameter prefetched: keys made ahead (`missingKeyCount`'s worth), used before any new one is made.
+    public func ensure(_ parameters: PKIParameters, algorithm: KeyAlgorithm, journal: ChangeJournal, now: Date = Date(),
+                       prefetched: PrefetchedKeys? = nil) throws -> [Entry] {
         if !root.isDirectory(directory) { throw HostError(.file, "\(directory) does not exist", cause: "run 'seed-agent apply' first") }
         // One batch with one flush (was one fsync per file: 41 of the 55 ms of a P-256 set on this machine).
         var pending: [(path: String, data: Data, mode: UInt16)] = []
         var entries: [Entry] = []
-        // Every key a missing pair needs, made at once on every core; a pair issued again (the move to the
-        // etcd CA) makes its own.
-        let names = [ClusterPKI.caName, ClusterPKI.etcdCAName] + (ClusterPKI.etcdSpecs(parameters) + ClusterPKI.specs(parameters)).map(\.name)
-        let absent = try names.filter { try root.readText(certPath($0)) == nil && root.readText(keyPath($0)) == nil }.count
-            + (try root.readText(serviceAccountKeyFile) == nil ? 1 : 0)
-        var keys = try PrivateKey.generate(algorithm, count: absent)
+        // Every key a missing pair needs, made at once on every core (or ahead); a pair issued again (the
+        // move to the etcd CA) makes its own.
+        let absent = try missingKeyCount(parameters)
+        var keys = try prefetched.map { $0.algorithm == algorithm ? try $0.take() : [] } ?? []
+        keys = Array(keys.prefix(absent))
+        if keys.count < absent { keys += try PrivateKey.generate(algorithm, count: absent - keys.count) }
         let (ca, caEntry) = try loadOrCreateCA(ClusterPKI.caName, commonName: ClusterPKI.caCommonName, algorithm, now: now, keys: &keys, pending: &pending)
         let (etcdCA, etcdCAEntry) = try loadOrCreateCA(ClusterPKI.etcdCAName, commonName: ClusterPKI.etcdCACommonName, algorithm, now: now, keys: &keys, pending: &pending)
         entries += [caEntry, etcdCAEntry]
@@ -58,6 +60,14 @@ public struct PKIStore {
         try journal.record(try pending.flatMap { try journal.writeRecords($0.path, sha256: ChangeJournal.sha256($0.data)) })
         try root.writeAtomically(pending)
         return entries
+    }
+
+    /// How many keys `ensure` makes here now: one for each pair of which neither file exists, and one
+    /// for a missing service-account key.
+    public func missingKeyCount(_ parameters: PKIParameters) throws -> Int {
+        let names = [ClusterPKI.caName, ClusterPKI.etcdCAName] + ClusterPKI.leafSpecs(parameters).map(\.name)
+        return try names.filter { try root.readText(certPath($0)) == nil && root.readText(keyPath($0)) == nil }.count
+            + (try root.readText(serviceAccountKeyFile) == nil ? 1 : 0)
     }
 
     /// Whether this PKI is one made before etcd had a CA of its own, or one whose move to it was cut

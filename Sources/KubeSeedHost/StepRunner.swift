@@ -31,14 +31,33 @@ public final class StepRunner {
     /// Asks for a reload by the end of the next `apply` (an earlier runner's deferred one).
     public func requireReload() { reloadPending = true }
 
-    /// Performs `steps` in order, journaling first. `observed` supplies previous values that only
+    /// Performs `steps` in order, journaling first. Starts and restarts in a row are queued at once and
+    /// waited for together; the first that fails stops the run once all have ended (those that ended
+    /// `done` count as performed). `observed` supplies previous values that only
     /// the observation knows (time zone, unit states). Masks, enables and disables are followed by one
     /// daemon-reload at the end, unless `deferReload` leaves it pending for the caller to fold into
     /// a later one (each reload reruns every systemd generator).
     public func apply(_ steps: [Step], observed: NodeObservation, deferReload: Bool = false) throws {
         // Write-ahead for the whole batch: one journal write (and fsync) before the first change.
         try journal.record(try steps.flatMap { try previousState(for: $0, observed) })
-        for step in steps {
+        var index = steps.startIndex
+        while index < steps.endIndex {
+            // Starts and restarts in a row are queued together: systemd runs them in the units' order.
+            let jobs = steps[index...].prefix { UnitJob($0) != nil }.compactMap(UnitJob.init)
+            if jobs.count > 1 {
+                var failure: (any Error)?
+                for (offset, result) in try services().run(jobs).enumerated() {
+                    switch result {
+                    case .success(let seconds): performed.append(PerformedStep(step: steps[index + offset], seconds: seconds))
+                    case .failure(let error): failure = failure ?? error
+                    }
+                }
+                if let failure { throw failure }
+                index += jobs.count
+                continue
+            }
+            let step = steps[index]
+            index += 1
             let started = Self.monotonicSeconds()
             if case .loadModule = step {
                 // Dependencies come in with the module; journal them too so reset unloads exactly what appeared.

@@ -148,6 +148,21 @@ public final class FakeServices: ServiceManager {
         units[name]?.activeState = "active"
         units[name]?.activeEnterMicroseconds = Self.nowMicroseconds()
     }
+    /// The job lists `run(_:)` was given, each queued at once.
+    public var batches: [[UnitJob]] = []
+    /// Like the live manager: every job runs, each failure is its own (recorded in `calls` as `start`/`restart` are).
+    public func run(_ jobs: [UnitJob]) -> [Result<Double, any Error>] {
+        batches.append(jobs)
+        return jobs.map { job in
+            Result {
+                switch job {
+                case .start(let unit): try start(unit)
+                case .restart(let unit): try restart(unit)
+                }
+                return 0
+            }
+        }
+    }
 }
 
 /// Recording fake of timedate1 (a fake): writes the relative /etc/localtime link as timedated does.

@@ -125,3 +125,64 @@ import KubeSeedHostFakes
         #expect(error?.description.contains("etcd-server.pem cannot be reused: it is not signed by the etcd CA") == true, "\(String(describing: error))")
     }
 }
+
+/// Keys made ahead (`seed init` makes them while it prepares the node): the PKI uses them, each once.
+@Suite struct PrefetchedKeysTests {
+    let parameters = PKIParameters(masterIPs: ["192.0.2.10"], etcdIPs: ["192.0.2.10"], serviceCIDR: "10.254.0.0/16", clusterDomain: "cluster.local")
+
+    func setUp() throws -> (TemporaryHost, PKIStore) {
+        let host = try TemporaryHost()
+        try FileManager.default.createDirectory(atPath: host.root.resolve("/etc/kubernetes/cert"), withIntermediateDirectories: true)
+        return (host, PKIStore(root: host.root))
+    }
+
+    /// Every private key the PKI wrote, as PEM.
+    func writtenKeys(_ host: TemporaryHost) throws -> Set<String> {
+        let directory = "/etc/kubernetes/cert"
+        return Set(try host.root.list(directory).filter { $0.hasSuffix("-key.pem") || $0 == "sa.key" }
+            .map { try #require(try host.root.readText("\(directory)/\($0)")) })
+    }
+
+    @Test func aMadeAheadSetIsTheOneWrittenAndServesOnce() throws {
+        let (host, store) = try setUp()
+        #expect(try store.missingKeyCount(parameters) == 13)
+        let keys = try PrivateKey.generate(.ecdsaP256, count: 13)
+        let prefetched = PrefetchedKeys(keys, algorithm: .ecdsaP256)
+        _ = try store.ensure(parameters, algorithm: .ecdsaP256, journal: try ChangeJournal(root: host.root), prefetched: prefetched)
+        #expect(try writtenKeys(host) == Set(keys.map(\.pem)))
+        #expect(try store.missingKeyCount(parameters) == 0)
+        #expect(try prefetched.take().isEmpty)
+    }
+
+    @Test func tooFewAreMadeUpTooManyAreLeftAndAnotherAlgorithmIsNotUsed() throws {
+        let (host, store) = try setUp()
+        let few = try PrivateKey.generate(.ecdsaP256, count: 4)
+        _ = try store.ensure(parameters, algorithm: .ecdsaP256, journal: try ChangeJournal(root: host.root), prefetched: PrefetchedKeys(few, algorithm: .ecdsaP256))
+        let written = try writtenKeys(host)
+        #expect(written.count == 13)
+        #expect(Set(few.map(\.pem)).isSubset(of: written))
+
+        let (other, otherStore) = try setUp()
+        let rsa = try PrivateKey.generate(.ecdsaP256, count: 13)
+        _ = try otherStore.ensure(parameters, algorithm: .rsa2048, journal: try ChangeJournal(root: other.root), prefetched: PrefetchedKeys(rsa, algorithm: .ecdsaP256))
+        #expect(try writtenKeys(other).isDisjoint(with: rsa.map(\.pem)))
+
+        // Two pairs missing: two of twenty keys used, the others never written.
+        for name in ["admin", "kube-scheduler"] {
+            try host.root.remove("/etc/kubernetes/cert/\(name).pem")
+            try host.root.remove("/etc/kubernetes/cert/\(name)-key.pem")
+        }
+        #expect(try store.missingKeyCount(parameters) == 2)
+        let many = try PrivateKey.generate(.ecdsaP256, count: 20)
+        _ = try store.ensure(parameters, algorithm: .ecdsaP256, journal: try ChangeJournal(root: host.root), prefetched: PrefetchedKeys(many, algorithm: .ecdsaP256))
+        #expect(try writtenKeys(host).intersection(many.map(\.pem)).count == 2)
+    }
+
+    @Test func keysMadeOnAnotherThreadAreThereWhenTaken() throws {
+        let prefetched = PrefetchedKeys(.ecdsaP256, count: 3)
+        let keys = try prefetched.take()
+        #expect(keys.count == 3)
+        #expect(Set(keys.map(\.pem)).count == 3)
+        #expect(try prefetched.take().isEmpty)
+    }
+}

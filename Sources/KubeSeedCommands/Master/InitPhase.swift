@@ -74,6 +74,8 @@ final class InitContext {
     /// A daemon-reload owed for unit files a phase wrote and started nothing from: the master-as-node
     /// phase folds it into the node's own, and the run makes it at its end if no phase did.
     var reloadPending = false
+    /// The PKI's new keys, made while the phases before the pki phase run.
+    var prefetchedKeys: PrefetchedKeys?
 
     init(operations: MasterOperations, config: ClusterConfig, masterIP: String, session: HostSession) {
         self.operations = operations

@@ -32,7 +32,8 @@ extension InitPhase {
         var store = PKIStore(root: operations.root)
         store.directory = operations.certDirectory
         let moving = try store.legacyEtcdLayout()
-        let entries = try store.ensure(PKIParameters(context.config), algorithm: context.config.keyAlgorithm, journal: context.journal)
+        let entries = try store.ensure(PKIParameters(context.config), algorithm: context.config.keyAlgorithm, journal: context.journal,
+                                       prefetched: context.prefetchedKeys)
         let created = entries.filter { $0.outcome == .created }.count
         if moving {
             return Result(state: .changed, detail: "etcd moved to a CA of its own: \(ClusterPKI.etcdCAName) created; "

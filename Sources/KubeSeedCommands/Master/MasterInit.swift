@@ -65,6 +65,7 @@ extension MasterOperations {
                 context.replaceBinaries = replaceBinaries
                 context.joining = joining
                 context.renewing = renewing
+                context.prefetchedKeys = prefetchKeys(for: phases, config, joining: joining)
                 do {
                     try await PhaseRunner.run(phases, context, report: progress.report)
                 } catch {
@@ -153,6 +154,17 @@ extension MasterOperations {
         guard !upgrading else { return nil }
         return ConfigError(.invalidValue, file: source, field: "kubernetesVersion",
                            "this master runs \(recorded.version) (recorded in \(ClusterConfig.recordPath)), not \(config.version): 'seed upgrade apply --server-archive FILE' moves it")
+    }
+
+    /// The PKI's new keys, started on other threads when phases run before the pki phase (node preparation
+    /// waits mostly on the kernel and systemd). Not on a joining master: its CAs and service-account key
+    /// come from the cluster, so what is missing is known only after the shared-secrets phase.
+    func prefetchKeys(for phases: [InitPhase], _ config: ClusterConfig, joining: ControlPlaneJoinState?) -> PrefetchedKeys? {
+        guard joining == nil, let pki = phases.firstIndex(where: { $0.name == InitPhase.pki.name }), pki > 0 else { return nil }
+        var store = PKIStore(root: root)
+        store.directory = certDirectory
+        guard let count = try? store.missingKeyCount(PKIParameters(config)), count > 0 else { return nil }
+        return PrefetchedKeys(config.keyAlgorithm, count: count)
     }
 
     /// Whether kube-apiserver's unit is active (a run that does not start the control plane itself).
