@@ -8,6 +8,7 @@ lib=/usr/local/lib/kubeseed-vmtest
 forks() { awk '/^processes/ {print $2}' /proc/stat; }
 bench() { log "BENCH $*"; }
 sum() { echo "$@" | awk '{for (i = 1; i <= NF; i++) s += $i} END {print s + 0}'; }
+largest() { echo "$@" | awk '{for (i = 1; i <= NF; i++) if ($i > m) m = $i} END {print m + 0}'; }
 # measure NAME COMMAND...: wall ms and processes forked system-wide while it ran (the harness's own
 # forks, measured on `true`, are subtracted), and systemd reloads in that time (PID 1's journal)
 measure() {
@@ -18,11 +19,13 @@ measure() {
   sleep 1; journalctl --sync 2>/dev/null
   # systemd 252 logs each daemon-reload as "Reloading." (later versions add its duration)
   reloads=$(journalctl -q -o cat _PID=1 --since "@$((t0 / 1000))" --until "@$((t1 / 1000 + 1))" 2>/dev/null | grep -c '^Reloading\.$')
-  # Service start-up, which the issue leaves out of the comparison: the agent's own step times for
-  # start/restart steps, the guide's timed systemctl calls.
-  starts=$(sed -n -e 's/^  changed  \(start\|restart\) .* (\([0-9]*\) ms)$/\2/p' -e 's/^service start-up: .* (\([0-9]*\) ms)$/\1/p' "$state/$name.txt")
+  # Service start-up, which the issue leaves out of the comparison: the agent's start/restart steps (queued
+  # together: each step's time runs from the queueing, so the slowest is the batch's), the guide's timed
+  # systemctl calls (one after the other: their sum).
+  agent_starts=$(sed -n 's/^  changed  \(start\|restart\) .* (\([0-9]*\) ms)$/\2/p' "$state/$name.txt")
+  guide_starts=$(sed -n 's/^service start-up: .* (\([0-9]*\) ms)$/\1/p' "$state/$name.txt")
   bench "${name}_ms=$((t1 - t0)) ${name}_forks=$((f1 - f0 - harness_forks)) ${name}_exit=$rc" \
-    "${name}_reloads=$reloads ${name}_start_ms=$(sum $starts)"
+    "${name}_reloads=$reloads ${name}_start_ms=$(( $(largest $agent_starts) + $(sum $guide_starts) ))"
   [ $rc = 0 ] && pass "$name exits 0" || fail "$name exit $rc: $(tail -n 3 "$state/$name.txt")"
 }
 f0=$(forks); t0=$(ms); true; t1=$(ms); f1=$(forks); harness_forks=$((f1 - f0))
@@ -41,6 +44,11 @@ bench "help_ms=$(printf '%s\n' $starts | sort -n | sed -n 3p)"
 
 # 1. The agent: node preparation, layout, config rendering, unit install (containerd restarted on its config).
 measure agent_first seed-agent run --once
+# Its physical limit: what the kernel and systemd take that no agent can skip, each measured here after it:
+# the module loads (the agent's own step times), one daemon-reload, and the service start-up above.
+module_loads=$(sed -n 's/^  changed  load module .* (\([0-9]*\) ms)$/\1/p' "$state/agent_first.txt")
+reloads=""; for i in 1 2 3; do t0=$(ms); systemctl daemon-reload; reloads="$reloads $(( $(ms) - t0 ))"; done
+bench "limit_module_loads_ms=$(sum $module_loads) limit_reload_ms=$(printf '%s\n' $reloads | sort -n | sed -n 2p)"
 # 2. The re-run: wall time, agent time, and what it wrote (strace on a separate run).
 measure agent_rerun seed-agent run --once
 # `seed-agent apply` reads the agent config (absent here: defaults, /data/k8s), not the join file (its dataDir
