@@ -82,4 +82,15 @@ public final class HostSession {
         try runner.apply(steps, observed: observed)
         return runner.performed
     }
+
+    /// Makes what an earlier list left owed (its reload, then its starts in one batch); `pending` keeps
+    /// what is still owed when that fails (nothing once the batch ran).
+    @discardableResult
+    public func settle(_ pending: inout PendingActivation) throws -> [StepRunner.PerformedStep] {
+        let runner = runner()
+        runner.require(pending)
+        defer { pending = runner.pending }
+        try runner.apply([], observed: NodeObservation())
+        return runner.performed
+    }
 }

@@ -27,33 +27,39 @@ public final class StepRunner {
 
     /// Unit-file changes (masks, enables, disables) systemd has not reloaded yet.
     public private(set) var reloadPending = false
+    /// Starts and restarts an earlier list left (`require`), not run yet.
+    public private(set) var pendingJobs: [Step] = []
 
-    /// Asks for a reload by the end of the next `apply` (an earlier runner's deferred one).
-    public func requireReload() { reloadPending = true }
+    /// What this runner still owes systemd: a reload, and jobs that must follow it.
+    public var pending: PendingActivation { PendingActivation(reload: reloadPending, jobs: pendingJobs) }
+
+    /// Takes on what an earlier list owes: the next `apply` reloads (by its end) and runs the jobs after
+    /// the reload, in one batch with its own first starts and restarts (or at its end when it has none).
+    public func require(_ pending: PendingActivation) {
+        if pending.reload { reloadPending = true }
+        pendingJobs += pending.jobs.filter { !pendingJobs.contains($0) }
+    }
 
     /// Performs `steps` in order, journaling first. Starts and restarts in a row are queued at once and
     /// waited for together; the first that fails stops the run once all have ended (those that ended
-    /// `done` count as performed). `observed` supplies previous values that only
-    /// the observation knows (time zone, unit states). Masks, enables and disables are followed by one
-    /// daemon-reload at the end, unless `deferReload` leaves it pending for the caller to fold into
-    /// a later one (each reload reruns every systemd generator).
+    /// `done` count as performed). `observed` supplies previous values that only the observation knows
+    /// (time zone, unit states). Masks, enables and disables are followed by one daemon-reload at the
+    /// end, then the jobs owed (`require`) if no batch took them, unless `deferReload` leaves both
+    /// pending for the caller to fold into a later list (each reload reruns every systemd generator).
     public func apply(_ steps: [Step], observed: NodeObservation, deferReload: Bool = false) throws {
         // Write-ahead for the whole batch: one journal write (and fsync) before the first change.
-        try journal.record(try steps.flatMap { try previousState(for: $0, observed) })
+        try journal.record(try (steps + (deferReload ? [] : pendingJobs)).flatMap { try previousState(for: $0, observed) })
         var index = steps.startIndex
         while index < steps.endIndex {
-            // Starts and restarts in a row are queued together: systemd runs them in the units' order.
-            let jobs = steps[index...].prefix { UnitJob($0) != nil }.compactMap(UnitJob.init)
-            if jobs.count > 1 {
-                var failure: (any Error)?
-                for (offset, result) in try services().run(jobs).enumerated() {
-                    switch result {
-                    case .success(let seconds): performed.append(PerformedStep(step: steps[index + offset], seconds: seconds))
-                    case .failure(let error): failure = failure ?? error
-                    }
-                }
-                if let failure { throw failure }
-                index += jobs.count
+            // Starts and restarts in a row are queued together (with the owed ones, after their reload):
+            // systemd runs them in the units' order.
+            let planned = Array(steps[index...].prefix { UnitJob($0) != nil })
+            let owed = deferReload ? [] : pendingJobs
+            if !planned.isEmpty && !owed.isEmpty && reloadPending { try reloadNow() }
+            if planned.count + owed.count > 1 && !planned.isEmpty {
+                if !owed.isEmpty { pendingJobs = [] }
+                try runBatch(owed + planned)
+                index += planned.count
                 continue
             }
             let step = steps[index]
@@ -76,12 +82,33 @@ public final class StepRunner {
             }
             performed.append(PerformedStep(step: step, seconds: Self.monotonicSeconds() - started))
         }
-        if reloadPending && !deferReload {
-            let started = Self.monotonicSeconds()
-            try services().reload()
-            reloadPending = false
-            performed.append(PerformedStep(step: .reloadSystemd, seconds: Self.monotonicSeconds() - started))
+        guard !deferReload else { return }
+        if reloadPending { try reloadNow() }
+        if !pendingJobs.isEmpty {
+            let owed = pendingJobs
+            pendingJobs = []
+            try runBatch(owed)
         }
+    }
+
+    private func reloadNow() throws {
+        let started = Self.monotonicSeconds()
+        try services().reload()
+        reloadPending = false
+        performed.append(PerformedStep(step: .reloadSystemd, seconds: Self.monotonicSeconds() - started))
+    }
+
+    /// Queues `jobs` (start and restart steps) at once; those that ended done are performed, the first
+    /// failure is thrown once all have ended.
+    private func runBatch(_ jobs: [Step]) throws {
+        var failure: (any Error)?
+        for (step, result) in zip(jobs, try services().run(jobs.compactMap(UnitJob.init))) {
+            switch result {
+            case .success(let seconds): performed.append(PerformedStep(step: step, seconds: seconds))
+            case .failure(let error): failure = failure ?? error
+            }
+        }
+        if let failure { throw failure }
     }
 
     static func monotonicSeconds() -> Double {

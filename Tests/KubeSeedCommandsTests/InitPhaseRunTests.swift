@@ -90,7 +90,7 @@ import KubeSeedHostFakes
         try TemporaryHost.write(host.root, EtcdUnit.path, EtcdUnit.render(this: member, cluster: [member], settings: settings))
         host.services.units["etcd.service"] = UnitState(loadState: "loaded", activeState: "activating", subState: "start", unitFileState: "enabled")
         let performed = try HostSession.with(host.root, effects: host.effects) { session in
-            try EtcdSetup(session: session, settings: settings).converge(this: member, cluster: [member])
+            try EtcdSetup(session: session, settings: settings).converge(this: member, cluster: [member]).performed
         }
         #expect(performed.map { "\($0.step)" } == ["start etcd.service"])
         #expect(host.services.calls.contains("start etcd.service"))
@@ -102,9 +102,36 @@ import KubeSeedHostFakes
         host.services.units["etcd.service"] = UnitState(loadState: "loaded", activeState: "inactive", subState: "dead", unitFileState: "disabled")
         let member = EtcdUnit.Member(name: "master-1", ip: "192.0.2.10")
         try HostSession.with(host.root, effects: host.effects) { session in
-            _ = try EtcdSetup(session: session, settings: settings).converge(this: member, cluster: [member])
+            _ = try EtcdSetup(session: session, settings: settings).converge(this: member, cluster: [member]).performed
         }
         #expect(host.services.calls == ["enable etcd.service", "reload", "start etcd.service"], "\(host.services.calls)")
         #expect(try host.root.readText(EtcdUnit.path) != nil)
+    }
+}
+
+/// Which phases leave their reload and starts to the master-as-node phase, on the commands' own lists.
+@Suite struct ActivationFoldingTests {
+    func folds(_ phase: InitPhase, _ list: [InitPhase]) -> Bool { InitPhase.foldsActivationIntoNode(phase.name, in: list.map(\.name)) }
+
+    @Test func seedInitFoldsEtcdAndTheControlPlaneAndNothingThatWaits() throws {
+        #expect(folds(.node, InitPhase.initialization))
+        #expect(folds(.etcd, InitPhase.initialization))
+        #expect(folds(.controlPlane, InitPhase.initialization))
+        for phase in InitPhase.initialization where !InitPhase.deferringActivation.contains(phase.name) {
+            #expect(!folds(phase, InitPhase.initialization), "\(phase.name)")
+        }
+        // Every phase between the first folding one and the node's neither starts nor waits for a unit.
+        let names = InitPhase.initialization.map(\.name)
+        let between = names[names.firstIndex(of: InitPhase.node.name)!..<names.firstIndex(of: InitPhase.masterNode.name)!]
+        #expect(Set(between).isSubset(of: InitPhase.deferringActivation + InitPhase.unitFree))
+    }
+
+    @Test func aJoinASelectionWithoutTheNodeOrAWaitBetweenFoldsNothing() throws {
+        #expect(!folds(.controlPlane, InitPhase.controlPlaneJoin))
+        #expect(!folds(.node, InitPhase.controlPlaneJoin))
+        #expect(!folds(.etcd, [.etcd, .etcdHealth]))
+        #expect(!folds(.etcd, [.etcd, .etcdHealth, .masterNode]))
+        #expect(!folds(.controlPlane, [.controlPlane, .apiServer, .masterNode]))
+        #expect(folds(.controlPlane, [.controlPlane, .masterNode]))
     }
 }

@@ -98,6 +98,35 @@ import KubeSeedHostFakes
         #expect(calls.last == "reload" || !skippingTheNode, "\(calls)")
     }
 
+    /// With the binaries: etcd's and the control plane's units start with the node's, after one daemon-reload,
+    /// in one batch (systemd orders them); the waits for etcd and the API server come after.
+    @Test func seedInitReloadsOnceAndStartsEveryUnitInOneBatch() async throws {
+        let host = try masterHost()
+        let (master, output) = operations(host, FakeCluster(firstMember: Self.master1.name, ip: Self.master1.ip), ip: Self.master1.ip)
+        #expect(await master.initialize(config(), source: ClusterConfig.defaultPath) == 0, "\(output.text)")
+        #expect(host.services.calls.filter { $0 == "reload" }.count == 1, "\(host.services.calls)\n\(output.text)")
+        let batch = try #require(host.services.batches.first { $0.contains(.start("etcd.service")) }, "\(host.services.batches)")
+        for unit in ["etcd.service"] + ControlPlane.unitNames + ["containerd.service", APIBalancer.unit] {
+            #expect(batch.contains { $0.unit == unit }, "\(unit) not in \(batch)")
+        }
+        #expect(host.services.calls.firstIndex(of: "reload")! < host.services.calls.firstIndex(of: "start etcd.service")!)
+        let lines = output.text.split(separator: "\n").map(String.init)
+        let node = try #require(lines.firstIndex { $0.contains("] master as node") })
+        #expect(lines.firstIndex { $0.contains("] etcd health") }! > node)
+        #expect(lines.firstIndex { $0.contains("] api server") }! > node)
+        #expect(output.text.contains("start etcd.service with the node's units"), "\(output.text)")
+    }
+
+    /// Without the master-as-node phase, etcd and the control plane start in their own phases, before the waits.
+    @Test func withoutTheNodeEtcdAndTheControlPlaneStartThemselves() async throws {
+        let host = try masterHost()
+        let (master, output) = operations(host, FakeCluster(firstMember: Self.master1.name, ip: Self.master1.ip), ip: Self.master1.ip)
+        #expect(await master.initialize(config(), source: ClusterConfig.defaultPath, skipping: ["master-as-node"]) == 0, "\(output.text)")
+        #expect(!output.text.contains("with the node's units"), "\(output.text)")
+        #expect(output.text.contains("reload systemd, start etcd.service"), "\(output.text)")
+        for unit in ["etcd.service"] + ControlPlane.unitNames { #expect(host.services.units[unit]?.activeState == "active", "\(unit)") }
+    }
+
     /// Two masters of one cluster in `cluster`: master-1 by `seed init`, master-2 by `seed join` with the
     /// file and key master-1 minted. Their outputs are as the commands left them.
     struct TwoMasters {

@@ -37,3 +37,22 @@ import Testing
         #expect(ComponentPlanner.plan([unitFile], observed, units: units).steps.isEmpty)
     }
 }
+
+/// What a list of steps leaves owed for a later one (pure).
+@Suite struct PendingActivationTests {
+    @Test func deferringSplitsOffTheReloadAndEveryJob() {
+        let steps: [Step] = [.writeFile(path: "/etc/systemd/system/etcd.service", content: "", mode: 0o644), .enableUnit("etcd.service"),
+                             .reloadSystemd, .restartUnit("etcd.service"), .startUnit("kube-apiserver.service")]
+        let (now, owed) = PendingActivation.deferring(steps)
+        #expect(now == Array(steps.prefix(2)))
+        #expect(owed == PendingActivation(reload: true, jobs: [.restartUnit("etcd.service"), .startUnit("kube-apiserver.service")]))
+        #expect(PendingActivation.deferring(Array(steps.prefix(2))).owed.isEmpty)
+    }
+
+    @Test func addingKeepsOneReloadAndEachJobOnce() {
+        let a = PendingActivation(reload: false, jobs: [.startUnit("etcd.service")])
+        let b = PendingActivation(reload: true, jobs: [.startUnit("etcd.service"), .startUnit("kube-apiserver.service")])
+        #expect(a.adding(b) == PendingActivation(reload: true, jobs: [.startUnit("etcd.service"), .startUnit("kube-apiserver.service")]))
+        #expect(PendingActivation().adding(PendingActivation()).isEmpty)
+    }
+}

@@ -52,3 +52,56 @@ import KubeSeedHostFakes
         #expect(results.allSatisfy { if case .failure = $0 { return true }; return false })
     }
 }
+
+/// Jobs an earlier list left owed (`StepRunner.require`) run after the reload, with the next list's own
+/// starts in one batch, or at its end (a fake manager records the order).
+@Suite struct OwedActivationTests {
+    func runner(_ host: TemporaryHost) throws -> StepRunner {
+        StepRunner(root: host.root, effects: host.effects, journal: try ChangeJournal(root: host.root))
+    }
+
+    @Test func owedStartsJoinTheFirstBatchAfterItsReload() throws {
+        let host = try TemporaryHost()
+        let runner = try runner(host)
+        runner.require(PendingActivation(reload: true, jobs: [.startUnit("etcd.service")]))
+        try runner.apply([.enableUnit("kubelet.service"), .reloadSystemd, .restartUnit("containerd.service"), .startUnit("kubelet.service")],
+                         observed: NodeObservation())
+        #expect(host.services.calls == ["enable kubelet.service", "reload", "start etcd.service", "restart containerd.service", "start kubelet.service"])
+        #expect(host.services.batches == [[.start("etcd.service"), .restart("containerd.service"), .start("kubelet.service")]])
+        #expect(runner.pending.isEmpty)
+        #expect(try ChangeJournal(root: host.root).records.contains { $0 == .unitStarted("etcd.service") })
+    }
+
+    @Test func aListWithoutItsOwnReloadReloadsBeforeTheOwedStarts() throws {
+        let host = try TemporaryHost()
+        let runner = try runner(host)
+        runner.require(PendingActivation(reload: true, jobs: [.startUnit("etcd.service")]))
+        try runner.apply([.restartUnit("containerd.service")], observed: NodeObservation())
+        #expect(host.services.calls == ["reload", "start etcd.service", "restart containerd.service"])
+
+        let other = try TemporaryHost()
+        let settling = try self.runner(other)
+        settling.require(PendingActivation(reload: true, jobs: [.startUnit("etcd.service"), .startUnit("kube-apiserver.service")]))
+        try settling.apply([.writeFile(path: "/etc/kubeseed-owed-test", content: "x\n", mode: 0o644)], observed: NodeObservation())
+        #expect(other.services.calls == ["reload", "start etcd.service", "start kube-apiserver.service"])
+        #expect(other.services.batches.count == 1)
+    }
+
+    @Test func deferringKeepsWhatIsOwedAndAFailedReloadLeavesItOwed() throws {
+        let host = try TemporaryHost()
+        let runner = try runner(host)
+        let owed = PendingActivation(reload: true, jobs: [.startUnit("etcd.service")])
+        runner.require(owed)
+        try runner.apply([.writeFile(path: "/etc/kubeseed-owed-test", content: "x\n", mode: 0o644)], observed: NodeObservation(), deferReload: true)
+        #expect(host.services.calls.isEmpty)
+        #expect(runner.pending == owed)
+
+        var pending = owed
+        host.services.failNext["reload"] = 1
+        #expect(throws: HostError.self) { try HostSession.with(host.root, effects: host.effects) { try $0.settle(&pending) } }
+        #expect(pending == owed)
+        try HostSession.with(host.root, effects: host.effects) { try $0.settle(&pending) }
+        #expect(pending.isEmpty)
+        #expect(host.services.calls.suffix(2) == ["reload", "start etcd.service"])
+    }
+}

@@ -15,17 +15,18 @@ final class AgentPass {
     /// The `  changed  …` lines of the pass so far.
     var output = ""
     var changes = 0
-    /// The daemon-reload owed to the components' steps (node preparation's, or the caller's), until they make it.
-    var reloadPending: Bool
+    /// The daemon-reload owed to the components' steps (node preparation's, or the caller's), and the caller's
+    /// starts that follow it, until the components' steps make them.
+    var pending: PendingActivation
     var plan: NodePlan?
     var images: Result<ImageImporter.Outcome, any Error>?
 
-    init(operations: AgentOperations, join: JoinFile, joinPath: String, session: HostSession, reloadPending: Bool = false) {
+    init(operations: AgentOperations, join: JoinFile, joinPath: String, session: HostSession, pending: PendingActivation = PendingActivation()) {
         self.operations = operations
         self.join = join
         self.joinPath = joinPath
         self.session = session
-        self.reloadPending = reloadPending
+        self.pending = pending
     }
 }
 
@@ -69,7 +70,7 @@ struct AgentPhase: CommandPhase {
         let prepared = await pass.operations.apply(in: pass.session, observed: pass.observed, deferReload: true)
         pass.output += prepared.output
         pass.changes += prepared.changes
-        pass.reloadPending = pass.reloadPending || prepared.reloadPending
+        pass.pending.reload = pass.pending.reload || prepared.reloadPending
         if prepared.exitCode != 0 { throw AgentPassFailure("node preparation", "see the output above", retryable: prepared.retryable) }
         return PhaseResult(state: prepared.changes == 0 ? .ok : .changed, detail: "", changes: prepared.changes)
     }
@@ -80,7 +81,7 @@ struct AgentPhase: CommandPhase {
         let node = pass.node!
         let files = NodeComponents.files(pass.join, node)
         let applier = pass.session.runner()
-        if pass.reloadPending { applier.requireReload() }
+        applier.require(pass.pending)
         // A blocking plan item (containerd not installed) passes once the operator installs it: retry.
         var failure: AgentPassFailure?
         do {
@@ -91,11 +92,11 @@ struct AgentPhase: CommandPhase {
         } catch {
             failure = AgentPassFailure("components", "\(error)", retryable: AgentOperations.isRetryable(error))
         }
-        // Without a plan this still runs the reload node preparation left pending.
+        // Without a plan this still runs the reload node preparation left pending, and the caller's starts.
         do { try applier.apply(pass.plan?.steps ?? [], observed: pass.observed) } catch {
             failure = failure ?? AgentPassFailure("components", "\(error)", retryable: AgentOperations.isRetryable(error))
         }
-        pass.reloadPending = applier.reloadPending
+        pass.pending = applier.pending
         pass.output += applier.performed.map { "  changed  \($0)\n" }.joined()
         pass.changes += applier.performed.count
         if let failure { throw failure }

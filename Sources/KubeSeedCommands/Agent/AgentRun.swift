@@ -12,15 +12,15 @@ extension AgentOperations {
         /// A failure that may pass by itself (a unit that did not start): worth a restart of the
         /// agent. Join-file problems are not: the agent waits for the file to change instead.
         public var retryable = false
-        /// A daemon-reload still owed when the pass ended (it stopped before its components' steps).
-        public var reloadPending = false
+        /// A daemon-reload and starts still owed when the pass ended (it stopped before its components' steps).
+        public var pending = PendingActivation()
 
-        /// A pass that stopped at `name` for `reason`, after `output` and `changes`, still owing `reloadPending`.
+        /// A pass that stopped at `name` for `reason`, after `output` and `changes`, still owing `pending`.
         static func failed(_ name: String, _ reason: String, stamp: String, retryable: Bool, output: String = "", changes: Int = 0,
-                           reloadPending: Bool = false) -> Convergence {
+                           pending: PendingActivation = PendingActivation()) -> Convergence {
             Convergence(status: AgentStatus(ready: false, summary: "\(name): \(reason)", updated: stamp,
                                             checks: [AgentStatus.Check(name, "failed", reason)]),
-                        output: output + "seed-agent: \(name): \(reason)\n", changes: changes, retryable: retryable, reloadPending: reloadPending)
+                        output: output + "seed-agent: \(name): \(reason)\n", changes: changes, retryable: retryable, pending: pending)
         }
     }
 
@@ -96,12 +96,13 @@ extension AgentOperations {
     /// identity, node preparation, components, images), and the status. Nothing changes on the host when
     /// the join file is invalid. `session`: the caller's (`seed init` making its master a node); one is
     /// opened for the whole pass when `nil`.
-    /// - Parameter reloadPending: a daemon-reload the caller owes (unit files it wrote), folded into the pass's own.
+    /// - Parameter pending: a daemon-reload the caller owes (unit files it wrote) and the starts that follow
+    ///   it, folded into the pass's own reload and batch of starts.
     public func converge(joinPath: String = JoinFile.defaultPath, now: Date = Date(), in session: HostSession? = nil,
-                         reloadPending: Bool = false) async -> Convergence {
+                         pending: PendingActivation = PendingActivation()) async -> Convergence {
         let stamp = Timestamp.string(now)
         func failed(_ name: String, _ reason: String, retryable: Bool) -> Convergence {
-            .failed(name, reason, stamp: stamp, retryable: retryable, reloadPending: reloadPending)
+            .failed(name, reason, stamp: stamp, retryable: retryable, pending: pending)
         }
         var join: JoinFile
         do { join = try Self.loadJoinFile(root: root, path: joinPath, effectiveUID: effectiveUID, now: now) } catch {
@@ -117,7 +118,7 @@ extension AgentOperations {
         guard let session else {
             do {
                 return try await HostSession.with(root, effects: effects, at: location) { session in
-                    await prep.pass(AgentPass(operations: prep, join: join, joinPath: joinPath, session: session, reloadPending: reloadPending), stamp: stamp)
+                    await prep.pass(AgentPass(operations: prep, join: join, joinPath: joinPath, session: session, pending: pending), stamp: stamp)
                 }
             } catch let error as HostSession.OpenError where error.part == .lock {
                 return failed("lock", "\(error)", retryable: error.isRetryable)
@@ -125,7 +126,7 @@ extension AgentOperations {
                 return failed("journal", "\(error); nothing changed", retryable: Self.isRetryable((error as? HostSession.OpenError)?.underlying ?? error))
             }
         }
-        return await prep.pass(AgentPass(operations: prep, join: join, joinPath: joinPath, session: session, reloadPending: reloadPending), stamp: stamp)
+        return await prep.pass(AgentPass(operations: prep, join: join, joinPath: joinPath, session: session, pending: pending), stamp: stamp)
     }
 
     /// The phases after the join file was read, and the status they leave; `self` holds the join file's node preparation.
@@ -137,10 +138,10 @@ extension AgentOperations {
             let failure = underlying as? AgentPassFailure
                 ?? AgentPassFailure((error as? PhaseFailure)?.phase ?? "pass", "\(underlying)", retryable: Self.isRetryable(underlying))
             return .failed(failure.name, failure.reason, stamp: stamp, retryable: failure.retryable, output: pass.output, changes: pass.changes,
-                           reloadPending: pass.reloadPending)
+                           pending: pass.pending)
         }
         guard let plan = pass.plan, let node = pass.node else {
-            return .failed("components", "no plan", stamp: stamp, retryable: true, output: pass.output, changes: pass.changes, reloadPending: pass.reloadPending)
+            return .failed("components", "no plan", stamp: stamp, retryable: true, output: pass.output, changes: pass.changes, pending: pass.pending)
         }
         let units = AgentStatus.components.map(\.unit)
         var status = AgentStatus.afterPass(pass.join, node, plan, unitStates: (try? effects.services?.unitStates(units)) ?? [:], stamp: stamp)
@@ -162,7 +163,7 @@ extension AgentOperations {
         case nil:
             break
         }
-        return Convergence(status: status, output: pass.output, changes: pass.changes, retryable: retryable, reloadPending: pass.reloadPending)
+        return Convergence(status: status, output: pass.output, changes: pass.changes, retryable: retryable, pending: pass.pending)
     }
 
     /// Files the journal says KubeSeed created under `directory` that still hold what KubeSeed wrote (an

@@ -18,10 +18,13 @@ struct EtcdSetup {
 
     /// Writes the unit when it differs, then reloads, enables, and starts or restarts etcd; the
     /// Type=notify start job ends only when etcd is ready. Returns the steps performed.
-    func converge(this member: EtcdUnit.Member, cluster: [EtcdUnit.Member]) throws -> [StepRunner.PerformedStep] {
+    /// - Parameter deferringActivation: leave the reload and the start or restart owed (returned) for a later
+    ///   list of steps to make with its own, instead of making them and waiting for etcd.
+    func converge(this member: EtcdUnit.Member, cluster: [EtcdUnit.Member],
+                  deferringActivation: Bool = false) throws -> (performed: [StepRunner.PerformedStep], owed: PendingActivation) {
         let unit = try Self.joinedUnit(root: root, name: member.name, dataDir: settings.etcdDataDir, certDirectory: certDirectory)
             ?? EtcdUnit.render(this: member, cluster: cluster, certDir: certDirectory, settings: settings, timing: timing)
-        return try converge(unit: unit)
+        return try converge(unit: unit, deferringActivation: deferringActivation)
     }
 
     /// The unit of a member that joined a running cluster (`seed join`) and has started (its data is in
@@ -36,6 +39,10 @@ struct EtcdSetup {
 
     /// Writes `unit` when it differs, then as `converge(this:cluster:)`.
     func converge(unit: String) throws -> [StepRunner.PerformedStep] {
+        try converge(unit: unit, deferringActivation: false).performed
+    }
+
+    private func converge(unit: String, deferringActivation: Bool) throws -> (performed: [StepRunner.PerformedStep], owed: PendingActivation) {
         let missing = Self.neededCertificates.map { "\(certDirectory)/\($0)" }.filter { !root.exists($0) }
             + [settings.etcdDataDir, settings.etcdWALDir].filter { !root.isDirectory($0) }
         guard missing.isEmpty else {
@@ -53,11 +60,16 @@ struct EtcdSetup {
         // replays its WAL first) is joined, not skipped: the start job ends only when etcd is ready.
         if changed && state.isActive { steps.append(.restartUnit("etcd.service")) } else if state.activeState != "active" { steps.append(.startUnit("etcd.service")) }
         let runner = session.runner()
+        if deferringActivation {
+            let (now, owed) = PendingActivation.deferring(steps)
+            try runner.apply(now, observed: NodeObservation(), deferReload: true)
+            return (runner.performed, owed.adding(runner.pending))
+        }
         try runner.apply(steps, observed: NodeObservation())
         let after = try services.unitState("etcd.service")
         guard after.activeState == "active" else {
             throw HostError(.systemJob, "etcd is \(after.activeState) (\(after.subState))", cause: "see: journalctl -u etcd")
         }
-        return runner.performed
+        return (runner.performed, PendingActivation())
     }
 }

@@ -45,6 +45,20 @@ struct InitPhase: CommandPhase {
         return selected
     }
 
+    /// Phases that may defer their reload (node preparation's masks and enables) and starts to the
+    /// master-as-node phase.
+    static let deferringActivation = [InitPhase.node.name, InitPhase.etcd.name, InitPhase.controlPlane.name]
+    /// Phases that neither start a unit nor wait for one.
+    static let unitFree = [InitPhase.pki.name, InitPhase.binaries.name, InitPhase.rootKubectl.name]
+
+    /// Whether `phase` may leave its reload and starts to the master-as-node phase of this run: that phase
+    /// comes later, and every phase between them defers too or neither starts nor waits for a unit.
+    static func foldsActivationIntoNode(_ phase: String, in run: [String]) -> Bool {
+        guard deferringActivation.contains(phase), let at = run.firstIndex(of: phase),
+              let node = run.firstIndex(of: InitPhase.masterNode.name), node > at else { return false }
+        return run[(at + 1)..<node].allSatisfy { deferringActivation.contains($0) || unitFree.contains($0) }
+    }
+
     /// Runs only in `seed join`.
     static let onlyInAJoin: @Sendable (InitContext) -> String? = { context in
         context.joining == nil ? "not a join" : nil
@@ -71,9 +85,15 @@ final class InitContext {
     var controllersWaiting = false
     /// Units a phase of this run restarted already (a later restart of the same unit is not needed).
     var restartedUnits = Set<String>()
-    /// A daemon-reload owed for unit files a phase wrote and started nothing from: the master-as-node
-    /// phase folds it into the node's own, and the run makes it at its end if no phase did.
-    var reloadPending = false
+    /// A daemon-reload owed for unit files a phase wrote, and the starts that follow it: the master-as-node
+    /// phase folds them into the node's own reload and batch of starts, and the run makes them at its end
+    /// if no phase did.
+    var pending = PendingActivation()
+    /// The names of this run's phases, in order.
+    var phaseNames: [String] = []
+
+    /// Whether `phase` leaves its reload and starts to this run's master-as-node phase.
+    func foldsActivationIntoNode(_ phase: InitPhase) -> Bool { InitPhase.foldsActivationIntoNode(phase.name, in: phaseNames) }
     /// The PKI's new keys, made while the phases before the pki phase run.
     var prefetchedKeys: PrefetchedKeys?
 

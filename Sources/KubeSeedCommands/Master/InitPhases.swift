@@ -9,16 +9,20 @@ import KubeSeedPKI
 /// control-plane join adds are in ControlPlaneJoin.swift; the master as a node in MasterAsNode.swift;
 /// the node roles in CSRApproval.swift.
 extension InitPhase {
-    /// `seed init`, in order.
-    static let initialization: [InitPhase] = [.node, .pki, .etcd, .etcdHealth, .binaries, .controlPlane, .rootKubectl, .apiServer, .bootstrapRBAC, .clusterDNS, .record, .masterNode, .nodeRoles]
+    /// `seed init`, in order. etcd's and the control plane's units are started with the node's (one
+    /// daemon-reload, one batch of starts, systemd ordering them), so the master as a node comes before
+    /// the waits for etcd and the API server.
+    static let initialization: [InitPhase] = [.node, .pki, .etcd, .binaries, .controlPlane, .rootKubectl, .masterNode, .etcdHealth, .apiServer,
+                                              .bootstrapRBAC, .clusterDNS, .record, .nodeRoles]
 }
 
 extension InitPhase {
-    static let node = InitPhase(name: "node") { operations, context in
+    static let node: InitPhase = InitPhase(name: "node") { operations, context in
         var settings = context.config.host
         settings.addDirectories(ControlPlane.directories(context.cluster))
         var agent = AgentOperations(root: operations.root, effects: operations.effects, settings: settings, effectiveUID: operations.effectiveUID)
-        let outcome = await agent.apply(in: context.session)
+        let outcome = await agent.apply(in: context.session, deferReload: context.foldsActivationIntoNode(.node))
+        if outcome.reloadPending { context.pending.reload = true }
         guard outcome.exitCode == 0 else {
             throw HostError(.file, "node preparation failed", cause: outcome.output.trimmingCharacters(in: .whitespacesAndNewlines))
         }
@@ -46,19 +50,25 @@ extension InitPhase {
 }
 
 extension InitPhase {
-    static let etcd = InitPhase(name: "etcd") { operations, context in
+    static let etcd: InitPhase = InitPhase(name: "etcd") { operations, context in
         let member = EtcdUnit.Member(name: context.config.masterName!, ip: context.masterIP)
-        let performed = try EtcdSetup(session: context.session,
-                                      certDirectory: operations.certDirectory, settings: context.config.host, timing: context.config.timing)
-            .converge(this: member, cluster: [member])
-        return performed.isEmpty ? Result(state: .ok, detail: "active with mutual TLS")
-            : Result(state: .changed, detail: performed.map { "\($0.step)" }.joined(separator: ", "), changes: performed.count)
+        let (performed, owed) = try EtcdSetup(session: context.session,
+                                              certDirectory: operations.certDirectory, settings: context.config.host, timing: context.config.timing)
+            .converge(this: member, cluster: [member], deferringActivation: context.foldsActivationIntoNode(.etcd))
+        context.pending = context.pending.adding(owed)
+        let later = owed.jobs.isEmpty ? "" : "; \(owed.jobs.map(\.description).joined(separator: ", ")) with the node's units"
+        if performed.isEmpty && owed.isEmpty { return Result(state: .ok, detail: "active with mutual TLS") }
+        return Result(state: .changed, detail: performed.map { "\($0.step)" }.joined(separator: ", ") + later, changes: performed.count)
     }
 }
 
 extension InitPhase {
     static let etcdHealth = InitPhase(name: "etcd health") { operations, context in
-        try await operations.etcdHealth(context.masterIP)
+        // A start that failed (in the node's batch) is said now, not after the wait.
+        if let state = try? operations.effects.services?.unitState("etcd.service"), state.activeState == "failed" {
+            throw HostError(.systemJob, "etcd is failed (\(state.subState))", cause: "see: journalctl -u etcd")
+        }
+        return try await operations.etcdHealth(context.masterIP)
     }
 }
 
@@ -103,7 +113,7 @@ extension MasterOperations {
 }
 
 extension InitPhase {
-    static let controlPlane = InitPhase(name: "control plane") { operations, context in
+    static let controlPlane: InitPhase = InitPhase(name: "control plane") { operations, context in
         let (result, runnable) = try operations.controlPlane(context)
         context.controlPlaneStarted = runnable
         return result
@@ -117,22 +127,23 @@ extension MasterOperations {
         let units = Self.controlPlaneUnits
         let plan = ComponentPlanner.plan(files, observed, units: units)
         let runner = context.session.runner()
-        // Nothing to start (the binaries are missing): the reload waits for the node's, one fewer on the way.
-        let starts = plan.steps.contains { step in
-            switch step {
-            case .startUnit, .restartUnit: return true
-            default: return false
-            }
-        }
-        try runner.apply(starts ? plan.steps : plan.steps.filter { $0 != .reloadSystemd }, observed: NodeObservation(), deferReload: !starts)
-        if !starts, plan.steps.contains(.reloadSystemd) || runner.reloadPending { context.reloadPending = true }
+        // Nothing to start (the binaries are missing), or the node's pass comes later in this run: the
+        // reload and the starts wait for the node's, one reload fewer on the way.
+        let (now, owed) = PendingActivation.deferring(plan.steps)
+        let deferring = owed.jobs.isEmpty || context.foldsActivationIntoNode(.controlPlane)
+        try runner.apply(deferring ? now : plan.steps, observed: NodeObservation(), deferReload: deferring)
+        if deferring { context.pending = context.pending.adding(owed.adding(runner.pending)) }
         let runnable = units.allSatisfy { observed.binaries.contains($0.binary!) }
         let written = plan.steps.filter { if case .writeFile = $0 { return true }; return false }.count
         var detail = written == 0 ? "\(files.count) files up to date" : "\(written) of \(files.count) files written"
         let activation = runner.performed.filter { if case .writeFile = $0.step { return false }; return true }
         if !activation.isEmpty { detail += "; " + activation.map { "\($0.step)" }.joined(separator: ", ") }
         if !runnable { detail += "; units enabled, not started: binaries missing" }
-        if context.reloadPending { detail += " (systemd reloads them with the node's units)" }
+        if deferring && !owed.jobs.isEmpty {
+            detail += "; \(owed.jobs.map(\.description).joined(separator: ", ")) with the node's units"
+        } else if deferring && !context.pending.isEmpty {
+            detail += " (systemd reloads them with the node's units)"
+        }
         let state: InitPhase.Result.State = runner.performed.isEmpty ? (runnable ? .ok : .waiting) : .changed
         return (InitPhase.Result(state: state, detail: detail, changes: runner.performed.count), runnable)
     }

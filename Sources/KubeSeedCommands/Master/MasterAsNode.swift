@@ -21,21 +21,24 @@ extension MasterOperations {
         let clock = ContinuousClock()
         let started = clock.now
         var minted = 0
-        let endpoints = await knownAPIServerEndpoints()
+        // etcd not started yet (its start waits for this pass): only this master is known.
+        let endpoints = context.pending.jobs.contains(.startUnit("etcd.service")) ? nil : await knownAPIServerEndpoints()
         if try needsJoinFile(path, host: context.config.host, endpoints: endpoints, journal: context.journal, now: now) {
             var request = JoinRequest(nodeName: context.config.masterName!, nodeIP: context.masterIP, roles: [ControlPlaneSecrets.role],
                                       expires: now.addingTimeInterval(Self.masterTokenLifetime))
             request.host = context.config.host
             request.apiServerEndpoints = endpoints
-            let (text, token, _) = try joinFileText(request, path: path, now: now)
+            let (text, token, _) = try joinFileText(request, path: path, now: now, cluster: context.config)
             _ = try await writeJoinFile(text, token: token, request: request, path: path, in: context.session)
             minted = 1
         }
         let joinFileDone = clock.now
         var agent = AgentOperations(root: root, effects: effects, settings: context.config.host, effectiveUID: effectiveUID)
         agent.location = location
-        let pass = await agent.converge(joinPath: path, now: now, in: context.session, reloadPending: context.reloadPending)
-        context.reloadPending = pass.reloadPending
+        let pass = await agent.converge(joinPath: path, now: now, in: context.session, pending: context.pending)
+        context.pending = pass.pending
+        // A pass that stopped before its components' steps: etcd and the control plane start all the same.
+        if !context.pending.isEmpty { try context.session.settle(&context.pending) }
         let split = "join file \((joinFileDone - started).milliseconds) ms, the agent's pass \((clock.now - joinFileDone).milliseconds) ms"
         let changes = minted + pass.changes
         let performed = pass.output.split(separator: "\n").filter { $0.hasPrefix("  changed  ") }.map { String($0.dropFirst(11)) }

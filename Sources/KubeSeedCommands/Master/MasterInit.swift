@@ -66,17 +66,15 @@ extension MasterOperations {
                 context.joining = joining
                 context.renewing = renewing
                 context.prefetchedKeys = prefetchKeys(for: phases, config, joining: joining)
+                context.phaseNames = phases.map(\.name)
                 do {
                     try await PhaseRunner.run(phases, context, report: progress.report)
                 } catch {
-                    if context.reloadPending { _ = try? session.apply([.reloadSystemd]) }
+                    _ = try? session.settle(&context.pending)
                     throw error
                 }
-                // A reload a phase left for a later one that did not run (or did not get to it).
-                if context.reloadPending {
-                    _ = try session.apply([.reloadSystemd])
-                    context.reloadPending = false
-                }
+                // A reload and starts a phase left for a later one that did not run (or did not get to them).
+                try session.settle(&context.pending)
                 return context
             }
         } catch let failure as PhaseFailure where failure.underlying is UpgradeRefusal {
