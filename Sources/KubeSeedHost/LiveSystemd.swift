@@ -108,7 +108,7 @@ public final class LiveServiceManager: ServiceManager {
     }
 
     /// Queues every job, then waits for each one's `JobRemoved` signal; a job that does not end `done`
-    /// fails with the unit's state. A job that cannot be queued fails, and so do the ones after it (not queued).
+    /// fails with the unit's state, and one that cannot be queued fails alone.
     private func runJobs(_ jobs: [(method: String, unit: String)]) -> [Result<Double, HostError>] {
         let watcher = JobWatcher()
         let unmanaged = Unmanaged.passRetained(watcher)
@@ -140,21 +140,22 @@ public final class LiveServiceManager: ServiceManager {
         }
         defer { sd_bus_slot_unref(slot) }
         let started = Self.now()
-        var queued: [Result<String, HostError>] = []
-        for (method, unit) in jobs {
-            if case .failure(let error) = queued.last {
-                queued.append(.failure(HostError(.systemJob, "\(method) \(unit) was not queued", cause: "an earlier job could not be: \(error)")))
-                continue
-            }
-            queued.append(Result { try managerCall(method, [.string(unit), .string("replace")]).readString("o") }.mapError { error in
+        // Each job on its own: one that cannot be queued (a masked unit) does not keep the others from running.
+        let queued: [Result<String, HostError>] = jobs.map { method, unit in
+            Result { try managerCall(method, [.string(unit), .string("replace")]).readString("o") }.mapError { error in
                 error as? HostError ?? HostError(.dbus, "\(method) \(unit)", cause: "\(error)")
-            })
+            }
         }
-        let deadline = started + jobTimeoutSeconds
+        // As for one job: the wait ends when no job has ended for `jobTimeoutSeconds` (a unit ordered after
+        // a slow one waits as long as it needs).
+        var deadline = started + jobTimeoutSeconds
+        var ended = 0
         var waitError: HostError?
         while waitError == nil, queued.contains(where: { (try? $0.get()).map { watcher.results[$0] == nil } ?? false }) {
             let processed = sd_bus_process(bus.bus, nil)
             if processed < 0 { waitError = HostError.errno(.dbus, "wait for systemd's jobs", -processed); break }
+            let seen = queued.filter { (try? $0.get()).map { watcher.results[$0] != nil } ?? false }.count
+            if seen > ended { ended = seen; deadline = Self.now() + jobTimeoutSeconds }
             if processed > 0 { continue }
             let remaining = deadline - Self.now()
             if remaining <= 0 { waitError = HostError(.systemJob, "did not finish within \(Int(jobTimeoutSeconds)) s"); break }

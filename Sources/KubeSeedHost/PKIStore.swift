@@ -42,7 +42,8 @@ public struct PKIStore {
         // Every key a missing pair needs, made at once on every core (or ahead); a pair issued again (the
         // move to the etcd CA) makes its own.
         let absent = try missingKeyCount(parameters)
-        var keys = try prefetched.map { $0.algorithm == algorithm ? try $0.take() : [] } ?? []
+        // Keys that could not be made ahead are made here.
+        var keys = prefetched.map { $0.algorithm == algorithm ? (try? $0.take()) ?? [] : [] } ?? []
         keys = Array(keys.prefix(absent))
         if keys.count < absent { keys += try PrivateKey.generate(algorithm, count: absent - keys.count) }
         let (ca, caEntry) = try loadOrCreateCA(ClusterPKI.caName, commonName: ClusterPKI.caCommonName, algorithm, now: now, keys: &keys, pending: &pending)

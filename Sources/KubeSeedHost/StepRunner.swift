@@ -18,6 +18,8 @@ public final class StepRunner {
 
     /// Steps performed by this runner, in order.
     public private(set) var performed: [PerformedStep] = []
+    /// Start and restart jobs that did not end `done`, with why.
+    public private(set) var failedJobs: [(step: Step, error: any Error)] = []
 
     public init(root: HostRoot = HostRoot(), effects: HostEffects, journal: ChangeJournal) {
         self.root = root
@@ -56,7 +58,7 @@ public final class StepRunner {
             let planned = Array(steps[index...].prefix { UnitJob($0) != nil })
             let owed = deferReload ? [] : pendingJobs
             if !planned.isEmpty && !owed.isEmpty && reloadPending { try reloadNow() }
-            if planned.count + owed.count > 1 && !planned.isEmpty {
+            if !planned.isEmpty {
                 if !owed.isEmpty { pendingJobs = [] }
                 try runBatch(owed + planned)
                 index += planned.count
@@ -105,7 +107,9 @@ public final class StepRunner {
         for (step, result) in zip(jobs, try services().run(jobs.compactMap(UnitJob.init))) {
             switch result {
             case .success(let seconds): performed.append(PerformedStep(step: step, seconds: seconds))
-            case .failure(let error): failure = failure ?? error
+            case .failure(let error):
+                failedJobs.append((step, error))
+                failure = failure ?? error
             }
         }
         if let failure { throw failure }

@@ -84,8 +84,14 @@ public final class FakeServices: ServiceManager {
         self.root = root
     }
 
+    /// Units whose start and restart jobs fail (as a unit that exits at once would).
+    public var failingUnits: Set<String> = []
+
     private func maybeFail(_ call: String) throws {
         calls.append(call)
+        if let unit = call.split(separator: " ").last.map(String.init), failingUnits.contains(unit), call.hasPrefix("start ") || call.hasPrefix("restart ") {
+            throw HostError(.systemJob, "\(call) ended 'failed'", cause: "see: journalctl -u \(unit)")
+        }
         let method = String(call.split(separator: " ").first!)
         if let n = failNext[method], n > 0 {
             failNext[method] = n - 1

@@ -127,6 +127,39 @@ import KubeSeedHostFakes
         for unit in ["etcd.service"] + ControlPlane.unitNames { #expect(host.services.units[unit]?.activeState == "active", "\(unit)") }
     }
 
+    /// A unit left to the node's batch that does not start fails the run (exit 1, naming it), as it did in its
+    /// own phase; the node's own units still start.
+    @Test func anOwedUnitThatDoesNotStartFailsTheRun() async throws {
+        let host = try masterHost()
+        host.services.failingUnits = ["kube-scheduler.service"]
+        let (master, output) = operations(host, FakeCluster(firstMember: Self.master1.name, ip: Self.master1.ip), ip: Self.master1.ip)
+        #expect(await master.initialize(config(), source: ClusterConfig.defaultPath) == 1, "\(output.text)")
+        #expect(output.text.contains("stopped at 'master as node'"), "\(output.text)")
+        #expect(output.text.contains("with the node's units: start kube-scheduler.service"), "\(output.text)")
+        for unit in ["etcd.service", "kube-apiserver.service", "containerd.service", APIBalancer.unit] {
+            #expect(host.services.calls.contains { $0.hasSuffix(" \(unit)") && !$0.hasPrefix("enable") }, "\(unit) not started")
+        }
+    }
+
+    /// An etcd that systemd keeps restarting is said at once, not after etcd health's wait.
+    @Test func etcdHealthSaysAFailingEtcdAtOnce() async throws {
+        let (host, master, output) = try await initializedMaster()
+        host.services.units["etcd.service"] = UnitState(loadState: "loaded", activeState: "activating", subState: "auto-restart", unitFileState: "enabled")
+        #expect(await master.initialize(config(), source: ClusterConfig.defaultPath, only: ["etcd-health"]) == 1, "\(output.text)")
+        #expect(output.text.contains("etcd is failed (auto-restart)"), "\(output.text)")
+    }
+
+    /// A run that stops after a phase left its reload to the node's: the reload is made before it exits.
+    @Test func aRunThatStopsBeforeTheNodeStillReloads() async throws {
+        let host = try masterHost()
+        try TemporaryHost.write(host.root, "\(NodePaths.certDir)/ca.pem", "half a CA\n")
+        let (master, output) = operations(host, FakeCluster(firstMember: Self.master1.name, ip: Self.master1.ip), ip: Self.master1.ip)
+        #expect(await master.initialize(config(), source: ClusterConfig.defaultPath) == 1, "\(output.text)")
+        #expect(output.text.contains("stopped at 'pki'"), "\(output.text)")
+        let masked = try #require(host.services.calls.firstIndex { $0.hasPrefix("mask ") }, "\(host.services.calls)")
+        #expect(host.services.calls[masked...].contains("reload"), "\(host.services.calls)")
+    }
+
     /// Two masters of one cluster in `cluster`: master-1 by `seed init`, master-2 by `seed join` with the
     /// file and key master-1 minted. Their outputs are as the commands left them.
     struct TwoMasters {

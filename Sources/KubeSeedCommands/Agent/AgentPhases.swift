@@ -18,6 +18,8 @@ final class AgentPass {
     /// The daemon-reload owed to the components' steps (node preparation's, or the caller's), and the caller's
     /// starts that follow it, until the components' steps make them.
     var pending: PendingActivation
+    /// The caller's owed starts that did not end `done`, each with why.
+    var failedOwedJobs: [String] = []
     var plan: NodePlan?
     var images: Result<ImageImporter.Outcome, any Error>?
 
@@ -81,6 +83,7 @@ struct AgentPhase: CommandPhase {
         let node = pass.node!
         let files = NodeComponents.files(pass.join, node)
         let applier = pass.session.runner()
+        let owed = pass.pending.jobs
         applier.require(pass.pending)
         // A blocking plan item (containerd not installed) passes once the operator installs it: retry.
         var failure: AgentPassFailure?
@@ -97,6 +100,7 @@ struct AgentPhase: CommandPhase {
             failure = failure ?? AgentPassFailure("components", "\(error)", retryable: AgentOperations.isRetryable(error))
         }
         pass.pending = applier.pending
+        pass.failedOwedJobs = applier.failedJobs.filter { owed.contains($0.step) }.map { "\($0.step): \($0.error)" }
         pass.output += applier.performed.map { "  changed  \($0)\n" }.joined()
         pass.changes += applier.performed.count
         if let failure { throw failure }

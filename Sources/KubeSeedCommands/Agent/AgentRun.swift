@@ -14,6 +14,8 @@ extension AgentOperations {
         public var retryable = false
         /// A daemon-reload and starts still owed when the pass ended (it stopped before its components' steps).
         public var pending = PendingActivation()
+        /// The caller's owed starts that the pass made and that did not end `done`, each with why.
+        public var failedOwedJobs: [String] = []
 
         /// A pass that stopped at `name` for `reason`, after `output` and `changes`, still owing `pending`.
         static func failed(_ name: String, _ reason: String, stamp: String, retryable: Bool, output: String = "", changes: Int = 0,
@@ -137,8 +139,10 @@ extension AgentOperations {
             let underlying = (error as? PhaseFailure)?.underlying ?? error
             let failure = underlying as? AgentPassFailure
                 ?? AgentPassFailure((error as? PhaseFailure)?.phase ?? "pass", "\(underlying)", retryable: Self.isRetryable(underlying))
-            return .failed(failure.name, failure.reason, stamp: stamp, retryable: failure.retryable, output: pass.output, changes: pass.changes,
-                           pending: pass.pending)
+            var failed = Convergence.failed(failure.name, failure.reason, stamp: stamp, retryable: failure.retryable, output: pass.output,
+                                            changes: pass.changes, pending: pass.pending)
+            failed.failedOwedJobs = pass.failedOwedJobs
+            return failed
         }
         guard let plan = pass.plan, let node = pass.node else {
             return .failed("components", "no plan", stamp: stamp, retryable: true, output: pass.output, changes: pass.changes, pending: pass.pending)

@@ -49,7 +49,7 @@ struct InitPhase: CommandPhase {
     /// master-as-node phase.
     static let deferringActivation = [InitPhase.node.name, InitPhase.etcd.name, InitPhase.controlPlane.name]
     /// Phases that neither start a unit nor wait for one.
-    static let unitFree = [InitPhase.pki.name, InitPhase.binaries.name, InitPhase.rootKubectl.name]
+    static let unitFree = [InitPhase.pki.name, InitPhase.binaries.name, InitPhase.rootKubectl.name, InitPhase.record.name]
 
     /// Whether `phase` may leave its reload and starts to the master-as-node phase of this run: that phase
     /// comes later, and every phase between them defers too or neither starts nor waits for a unit.
@@ -94,6 +94,13 @@ final class InitContext {
 
     /// Whether `phase` leaves its reload and starts to this run's master-as-node phase.
     func foldsActivationIntoNode(_ phase: InitPhase) -> Bool { InitPhase.foldsActivationIntoNode(phase.name, in: phaseNames) }
+
+    /// Whether a run that stopped at `failed` may owe a reload `pending` does not hold: a phase that defers
+    /// ran (or was running) and the master-as-node phase had not taken over what it left.
+    func mayOweUnseenReload(failedAt failed: String) -> Bool {
+        guard let at = phaseNames.firstIndex(of: failed), let node = phaseNames.firstIndex(of: InitPhase.masterNode.name), at <= node else { return false }
+        return phaseNames[...at].contains { InitPhase.foldsActivationIntoNode($0, in: phaseNames) }
+    }
     /// The PKI's new keys, made while the phases before the pki phase run.
     var prefetchedKeys: PrefetchedKeys?
 

@@ -12,8 +12,8 @@ extension InitPhase {
     /// `seed init`, in order. etcd's and the control plane's units are started with the node's (one
     /// daemon-reload, one batch of starts, systemd ordering them), so the master as a node comes before
     /// the waits for etcd and the API server.
-    static let initialization: [InitPhase] = [.node, .pki, .etcd, .binaries, .controlPlane, .rootKubectl, .masterNode, .etcdHealth, .apiServer,
-                                              .bootstrapRBAC, .clusterDNS, .record, .nodeRoles]
+    static let initialization: [InitPhase] = [.node, .pki, .etcd, .binaries, .controlPlane, .rootKubectl, .record, .masterNode, .etcdHealth,
+                                              .apiServer, .bootstrapRBAC, .clusterDNS, .nodeRoles]
 }
 
 extension InitPhase {
@@ -64,8 +64,9 @@ extension InitPhase {
 
 extension InitPhase {
     static let etcdHealth = InitPhase(name: "etcd health") { operations, context in
-        // A start that failed (in the node's batch) is said now, not after the wait.
-        if let state = try? operations.effects.services?.unitState("etcd.service"), state.activeState == "failed" {
+        // A start that failed (in the node's batch) is said now, not after the wait (Restart=on-failure
+        // keeps a failing etcd in auto-restart).
+        if let state = try? operations.effects.services?.unitState("etcd.service"), state.activeState == "failed" || state.subState == "auto-restart" {
             throw HostError(.systemJob, "etcd is failed (\(state.subState))", cause: "see: journalctl -u etcd")
         }
         return try await operations.etcdHealth(context.masterIP)

@@ -83,9 +83,8 @@ extension MasterOperations {
     }
 
     /// A join file for `request` with a new token, checked with the agent's own parser.
-    /// - Parameter cluster: the configuration when it is not recorded yet (`seed init` making its master a node); the record's by default.
-    func joinFileText(_ request: JoinRequest, path: String, now: Date, cluster given: ClusterConfig? = nil) throws -> (text: String, token: BootstrapToken, cluster: ClusterConfig) {
-        guard let cluster = try given ?? recordedConfig() else {
+    func joinFileText(_ request: JoinRequest, path: String, now: Date) throws -> (text: String, token: BootstrapToken, cluster: ClusterConfig) {
+        guard let cluster = try recordedConfig() else {
             throw HostError(.file, "\(ClusterConfig.recordPath) is missing", cause: "run 'seed init' on this master first")
         }
         guard let caPEM = try root.readText("\(certDirectory)/ca.pem") else {

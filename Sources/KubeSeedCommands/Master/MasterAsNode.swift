@@ -28,7 +28,7 @@ extension MasterOperations {
                                       expires: now.addingTimeInterval(Self.masterTokenLifetime))
             request.host = context.config.host
             request.apiServerEndpoints = endpoints
-            let (text, token, _) = try joinFileText(request, path: path, now: now, cluster: context.config)
+            let (text, token, _) = try joinFileText(request, path: path, now: now)
             _ = try await writeJoinFile(text, token: token, request: request, path: path, in: context.session)
             minted = 1
         }
@@ -39,6 +39,10 @@ extension MasterOperations {
         context.pending = pass.pending
         // A pass that stopped before its components' steps: etcd and the control plane start all the same.
         if !context.pending.isEmpty { try context.session.settle(&context.pending) }
+        // A unit this run left to the pass that did not start fails the run, as it would have in its own phase.
+        if !pass.failedOwedJobs.isEmpty {
+            throw HostError(.systemJob, "with the node's units: \(pass.failedOwedJobs.joined(separator: "; "))")
+        }
         let split = "join file \((joinFileDone - started).milliseconds) ms, the agent's pass \((clock.now - joinFileDone).milliseconds) ms"
         let changes = minted + pass.changes
         let performed = pass.output.split(separator: "\n").filter { $0.hasPrefix("  changed  ") }.map { String($0.dropFirst(11)) }

@@ -70,7 +70,11 @@ extension MasterOperations {
                 do {
                     try await PhaseRunner.run(phases, context, report: progress.report)
                 } catch {
-                    _ = try? session.settle(&context.pending)
+                    // A phase that deferred may have enabled units before it or a later one stopped: reload for them too.
+                    if let failure = error as? PhaseFailure, context.mayOweUnseenReload(failedAt: failure.phase) { context.pending.reload = true }
+                    do { try session.settle(&context.pending) } catch {
+                        write("\(command): what this run left to the node's phase could not be made: \(error)\n")
+                    }
                     throw error
                 }
                 // A reload and starts a phase left for a later one that did not run (or did not get to them).
