@@ -26,6 +26,16 @@ public final class HostLock: Sendable {
         }
     }
 
+    /// Waits, asleep in the kernel, until no KubeSeed command holds the lock, without keeping it (the
+    /// agent, after a pass found the host busy, passes again then).
+    public static func waitUntilFree(_ root: HostRoot, path: String = defaultPath) throws {
+        guard root.exists(path) else { return }
+        let fd = try systemCall(.file, "open \(path)") { open(root.resolve(path), O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        try systemCall(.file, "wait for \(path)") { flock(fd, LOCK_SH) }
+        _ = flock(fd, LOCK_UN)
+    }
+
     /// Takes the lock, waiting up to `waiting` for another KubeSeed command to finish (an agent's pass
     /// after `seed init` wrote the master's join file). Throws `.busy` only when another process still
     /// holds it then; any other failure (a read-only /run, no such directory) is reported as itself.

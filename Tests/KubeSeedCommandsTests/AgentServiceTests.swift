@@ -53,6 +53,25 @@ import KubeSeedHostFakes
         #expect(output.all.last?.contains("seed-agent: ready: ") == true, "\(output.all)")
     }
 
+    /// Another KubeSeed command holding the host (`seed upgrade apply` for minutes): the agent waits for it to
+    /// let go and passes again, instead of exiting for systemd to restart it (each start fails while it holds).
+    @Test func aHeldHostIsWaitedForNotRestartedFor() async throws {
+        let host = try TemporaryHost()
+        try TemporaryHost.write(host.root, JoinFile.defaultPath, ConvergeTests().joinText())
+        chmod(host.root.resolve(JoinFile.defaultPath), 0o600)
+        let held = try HostLock.acquire(host.root)
+        let notes = Recorder(), output = Recorder()
+        let service = service(host, notes: notes, output: output)
+        let releaser = Thread {
+            while !output.all.contains(where: { $0.contains("waiting for the other KubeSeed command") }) { usleep(50_000) }
+            held.release()
+        }
+        releaser.start()
+        #expect(try await service.run(passes: 2) == .passesDone, "\(output.all)")
+        #expect(notes.all.contains { $0.hasPrefix("STATUS=not ready: lock:") }, "\(notes.all)")
+        #expect(notes.all.last == "READY=1", "\(notes.all)")
+    }
+
     @Test func oncePassesOneTimeAndSaysWhetherTheNodeIsReady() async throws {
         let host = try TemporaryHost()
         try TemporaryHost.write(host.root, JoinFile.defaultPath, ConvergeTests().joinText())

@@ -16,6 +16,8 @@ extension AgentOperations {
         public var pending = PendingActivation()
         /// The caller's owed starts that the pass made and that did not end `done`, each with why.
         public var failedOwedJobs: [String] = []
+        /// Another KubeSeed command held the host lock: nothing was done, and a pass once it lets go may pass.
+        public var lockHeld = false
 
         /// A pass that stopped at `name` for `reason`, after `output` and `changes`, still owing `pending`.
         static func failed(_ name: String, _ reason: String, stamp: String, retryable: Bool, output: String = "", changes: Int = 0,
@@ -123,7 +125,9 @@ extension AgentOperations {
                     await prep.pass(AgentPass(operations: prep, join: join, joinPath: joinPath, session: session, pending: pending), stamp: stamp)
                 }
             } catch let error as HostSession.OpenError where error.part == .lock {
-                return failed("lock", "\(error)", retryable: error.isRetryable)
+                var busy = failed("lock", "\(error)", retryable: error.isRetryable)
+                busy.lockHeld = error.isRetryable
+                return busy
             } catch {
                 return failed("journal", "\(error); nothing changed", retryable: Self.isRetryable((error as? HostSession.OpenError)?.underlying ?? error))
             }

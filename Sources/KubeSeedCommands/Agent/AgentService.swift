@@ -58,6 +58,13 @@ public final class AgentService {
             let pass = await self.pass()
             made += 1
             if once { return .once(ready: pass.status.ready) }
+            // `seed init`, `seed upgrade apply`…: passing again once it lets go beats systemd's restarts, which
+            // fail every 10 s while it runs.
+            if pass.lockHeld {
+                write("seed-agent: waiting for the other KubeSeed command to finish\n")
+                try HostLock.waitUntilFree(root, path: operations.location.lockPath)
+                continue
+            }
             if !pass.status.ready && pass.retryable { return .restartWanted }
             if let passes, made >= passes { return .passesDone }
             for directory in [NodePaths.binDir, ImageArchives.directory] where !watched.contains(directory) && root.isDirectory(directory) {
