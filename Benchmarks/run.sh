@@ -45,9 +45,9 @@ if [ "$what" != guest ]; then
     for i in $(seq "$runs"); do
       root="$work/pki-$alg-$i"; mkdir -p "$root/etc/kubernetes/cert" "$root/run" "$root/var/lib"
       seed_runs+=("$(ms_of "$bin/seed" pki --root "$root" --master-ip 192.0.2.10 --key-algorithm "$alg")")
-      [ "$(ls "$root/etc/kubernetes/cert" | wc -l)" = 24 ] || { echo "bench: seed pki did not make 24 files" >&2; exit 1; }
+      [ "$(ls "$root/etc/kubernetes/cert" | wc -l)" = 26 ] || { echo "bench: seed pki did not make 26 files" >&2; exit 1; }
       openssl_runs+=("$(ms_of Benchmarks/pki-openssl.sh "$work/openssl-$alg-$i" "$alg" 192.0.2.10)")
-      [ "$(ls "$work/openssl-$alg-$i" | grep -vc srl)" = 24 ] || { echo "bench: openssl baseline did not make 24 files" >&2; exit 1; }
+      [ "$(ls "$work/openssl-$alg-$i" | grep -vc srl)" = 26 ] || { echo "bench: openssl baseline did not make 26 files" >&2; exit 1; }
     done
     s=$(printf '%s\n' "${seed_runs[@]}" | median); o=$(printf '%s\n' "${openssl_runs[@]}" | median)
     target=$([ $alg = rsa ] && echo "≥ 1.5× faster" || echo "≤ 50 ms")
