@@ -174,10 +174,12 @@ extension MasterOperations {
         (try? effects.services?.unitState(ControlPlane.unitNames[0]).isActive) == true
     }
 
-    /// Whether systemd has kube-apiserver's unit and it is neither running nor starting (`false` when there
-    /// is no such unit or no systemd to ask: an API server may run another way).
+    /// Whether kube-apiserver's unit (known to systemd, or KubeSeed's file not reloaded yet: `seed init`
+    /// starts it with the node's units) is neither running nor starting (`false` when there is no such unit
+    /// or no systemd to ask: an API server may run another way).
     func apiServerUnitStopped() -> Bool {
-        guard let state = try? effects.services?.unitState(ControlPlane.unitNames[0]), state.exists else { return false }
+        let unit = ControlPlane.unitNames[0]
+        guard let state = try? effects.services?.unitState(unit), state.exists || root.exists("/etc/systemd/system/\(unit)") else { return false }
         return !state.isActive
     }
 
