@@ -21,8 +21,10 @@ extension MasterOperations {
         let clock = ContinuousClock()
         let started = clock.now
         var minted = 0
-        // etcd not started yet (its start waits for this pass): only this master is known.
-        let endpoints = context.pending.jobs.contains(.startUnit("etcd.service")) ? nil : await knownAPIServerEndpoints()
+        // etcd's start or restart waits for this pass: the etcd that runs now, if any, is not the one this run
+        // configured (Debian's plaintext one takes seconds to fail a TLS client), and only this master is known.
+        let etcdOwed = context.pending.jobs.contains { $0 == .startUnit("etcd.service") || $0 == .restartUnit("etcd.service") }
+        let endpoints = etcdOwed ? nil : await knownAPIServerEndpoints()
         if try needsJoinFile(path, host: context.config.host, endpoints: endpoints, journal: context.journal, now: now) {
             var request = JoinRequest(nodeName: context.config.masterName!, nodeIP: context.masterIP, roles: [ControlPlaneSecrets.role],
                                       expires: now.addingTimeInterval(Self.masterTokenLifetime))
