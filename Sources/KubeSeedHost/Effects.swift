@@ -62,15 +62,14 @@ public enum UnitJob: Sendable, Equatable {
 extension ServiceManager {
     /// One job after the other (a manager that cannot queue several), each timed from the first's start.
     public func run(_ jobs: [UnitJob]) -> [Result<Double, any Error>] {
-        let started = ContinuousClock.now
+        let started = StepRunner.monotonicSeconds()
         return jobs.map { job in
             Result {
                 switch job {
                 case .start(let unit): try start(unit)
                 case .restart(let unit): try restart(unit)
                 }
-                let elapsed = ContinuousClock.now - started
-                return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                return StepRunner.monotonicSeconds() - started
             }
         }
     }

@@ -122,7 +122,7 @@ public final class LiveServiceManager: ServiceManager {
                     let reply = BusMessage(sd_bus_message_ref(message))
                     guard (try? reply.readUInt32()) != nil, let job = try? reply.readString("o"),
                           (try? reply.readString()) != nil, let result = try? reply.readString() else { return 0 }
-                    watcher.results[job] = (result, LiveServiceManager.now())
+                    watcher.results[job] = (result, StepRunner.monotonicSeconds())
                     return 0
                 }, unmanaged.toOpaque())
             }
@@ -139,7 +139,7 @@ public final class LiveServiceManager: ServiceManager {
             return jobs.map { _ in .failure(error as? HostError ?? HostError(.dbus, "watch systemd jobs", cause: "\(error)")) }
         }
         defer { sd_bus_slot_unref(slot) }
-        let started = Self.now()
+        let started = StepRunner.monotonicSeconds()
         // Each job on its own: one that cannot be queued (a masked unit) does not keep the others from running.
         let queued: [Result<String, HostError>] = jobs.map { method, unit in
             Result { try managerCall(method, [.string(unit), .string("replace")]).readString("o") }.mapError { error in
@@ -155,9 +155,9 @@ public final class LiveServiceManager: ServiceManager {
             let processed = sd_bus_process(bus.bus, nil)
             if processed < 0 { waitError = HostError.errno(.dbus, "wait for systemd's jobs", -processed); break }
             let seen = queued.filter { (try? $0.get()).map { watcher.results[$0] != nil } ?? false }.count
-            if seen > ended { ended = seen; deadline = Self.now() + jobTimeoutSeconds }
+            if seen > ended { ended = seen; deadline = StepRunner.monotonicSeconds() + jobTimeoutSeconds }
             if processed > 0 { continue }
-            let remaining = deadline - Self.now()
+            let remaining = deadline - StepRunner.monotonicSeconds()
             if remaining <= 0 { waitError = HostError(.systemJob, "did not finish within \(Int(jobTimeoutSeconds)) s"); break }
             let waited = sd_bus_wait(bus.bus, UInt64(remaining * 1_000_000))
             if waited < 0 && waited != -EINTR { waitError = HostError.errno(.dbus, "wait for systemd's jobs", -waited) }
@@ -188,11 +188,6 @@ public final class LiveServiceManager: ServiceManager {
         return HostError(.systemJob, "\(method) \(name) ended '\(result)' \(detail)", cause: "see: journalctl -u \(name)")
     }
 
-    fileprivate static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
 }
 
 /// Collects JobRemoved results (job path → result and when it was seen) delivered by sd-bus callbacks on this thread.

@@ -55,7 +55,7 @@ public final class StepRunner {
         while index < steps.endIndex {
             // Starts and restarts in a row are queued together (with the owed ones, after their reload):
             // systemd runs them in the units' order.
-            let planned = Array(steps[index...].prefix { UnitJob($0) != nil })
+            let planned = Array(steps[index...].prefix(while: \.isUnitJob))
             let owed = deferReload ? [] : pendingJobs
             if !planned.isEmpty && !owed.isEmpty && reloadPending { try reloadNow() }
             if !planned.isEmpty {
@@ -91,6 +91,14 @@ public final class StepRunner {
             pendingJobs = []
             try runBatch(owed)
         }
+    }
+
+    /// Performs `steps` but their reload and starts, and returns what that leaves owed for a later list
+    /// (`require`): the reload (the list's own, or one its enables need) and the starts and restarts.
+    public func applyDeferringActivation(_ steps: [Step], observed: NodeObservation) throws -> PendingActivation {
+        let (now, owed) = PendingActivation.deferring(steps)
+        try apply(now, observed: observed, deferReload: true)
+        return owed.adding(pending)
     }
 
     private func reloadNow() throws {

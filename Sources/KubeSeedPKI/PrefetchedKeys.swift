@@ -5,7 +5,6 @@ import KubeSeedCore
 /// it prepares the node, which waits mostly on the kernel and systemd). `take()` waits for them.
 public final class PrefetchedKeys: @unchecked Sendable {
     public let algorithm: KeyAlgorithm
-    public let count: Int
     private let done = NSCondition()
     private var result: Result<[PrivateKey], any Error>?
     private var taken = false
@@ -13,7 +12,6 @@ public final class PrefetchedKeys: @unchecked Sendable {
     /// Starts making `count` keys of `algorithm` at once on every core.
     public init(_ algorithm: KeyAlgorithm, count: Int) {
         self.algorithm = algorithm
-        self.count = count
         let thread = Thread { [self] in
             let made = Result { try PrivateKey.generate(algorithm, count: count) }
             done.withLock {
@@ -28,7 +26,6 @@ public final class PrefetchedKeys: @unchecked Sendable {
     /// Keys made already, handed over as if made ahead.
     public init(_ keys: [PrivateKey], algorithm: KeyAlgorithm) {
         self.algorithm = algorithm
-        count = keys.count
         result = .success(keys)
     }
 

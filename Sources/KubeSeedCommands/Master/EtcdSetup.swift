@@ -61,9 +61,8 @@ struct EtcdSetup {
         if changed && state.isActive { steps.append(.restartUnit("etcd.service")) } else if state.activeState != "active" { steps.append(.startUnit("etcd.service")) }
         let runner = session.runner()
         if deferringActivation {
-            let (now, owed) = PendingActivation.deferring(steps)
-            try runner.apply(now, observed: NodeObservation(), deferReload: true)
-            return (runner.performed, owed.adding(runner.pending))
+            let owed = try runner.applyDeferringActivation(steps, observed: NodeObservation())
+            return (runner.performed, owed)
         }
         try runner.apply(steps, observed: NodeObservation())
         let after = try services.unitState("etcd.service")

@@ -130,18 +130,21 @@ extension MasterOperations {
         let runner = context.session.runner()
         // Nothing to start (the binaries are missing), or the node's pass comes later in this run: the
         // reload and the starts wait for the node's, one reload fewer on the way.
-        let (now, owed) = PendingActivation.deferring(plan.steps)
-        let deferring = owed.jobs.isEmpty || context.foldsActivationIntoNode(.controlPlane)
-        try runner.apply(deferring ? now : plan.steps, observed: NodeObservation(), deferReload: deferring)
-        if deferring { context.pending = context.pending.adding(owed.adding(runner.pending)) }
+        let starts = plan.steps.filter(\.isUnitJob)
+        let deferring = starts.isEmpty || context.foldsActivationIntoNode(.controlPlane)
+        if deferring {
+            context.pending = context.pending.adding(try runner.applyDeferringActivation(plan.steps, observed: NodeObservation()))
+        } else {
+            try runner.apply(plan.steps, observed: NodeObservation())
+        }
         let runnable = units.allSatisfy { observed.binaries.contains($0.binary!) }
         let written = plan.steps.filter { if case .writeFile = $0 { return true }; return false }.count
         var detail = written == 0 ? "\(files.count) files up to date" : "\(written) of \(files.count) files written"
         let activation = runner.performed.filter { if case .writeFile = $0.step { return false }; return true }
         if !activation.isEmpty { detail += "; " + activation.map { "\($0.step)" }.joined(separator: ", ") }
         if !runnable { detail += "; units enabled, not started: binaries missing" }
-        if deferring && !owed.jobs.isEmpty {
-            detail += "; \(owed.jobs.map(\.description).joined(separator: ", ")) with the node's units"
+        if deferring && !starts.isEmpty {
+            detail += "; \(starts.map(\.description).joined(separator: ", ")) with the node's units"
         } else if deferring && !context.pending.isEmpty {
             detail += " (systemd reloads them with the node's units)"
         }

@@ -19,13 +19,17 @@ public struct PendingActivation: Sendable, Equatable {
 
     /// Splits `steps` into what runs now and what is owed: the daemon-reload and every start or restart.
     public static func deferring(_ steps: [Step]) -> (now: [Step], owed: PendingActivation) {
-        let isJob: (Step) -> Bool = { step in
-            switch step {
-            case .startUnit, .restartUnit: return true
-            default: return false
-            }
+        (steps.filter { $0 != .reloadSystemd && !$0.isUnitJob },
+         PendingActivation(reload: steps.contains(.reloadSystemd), jobs: steps.filter(\.isUnitJob)))
+    }
+}
+
+extension Step {
+    /// A start or a restart: a job systemd runs, which a later list may make (`PendingActivation`).
+    public var isUnitJob: Bool {
+        switch self {
+        case .startUnit, .restartUnit: return true
+        default: return false
         }
-        return (steps.filter { $0 != .reloadSystemd && !isJob($0) },
-                PendingActivation(reload: steps.contains(.reloadSystemd), jobs: steps.filter(isJob)))
     }
 }
