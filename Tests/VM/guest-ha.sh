@@ -6,10 +6,14 @@
 #             Three etcd members, all started, none a learner; a key written through master-1 is read
 #             through master-3. seed init again (its balancer now lists all three), then once more
 #             (0 changes). Tells the others it is going down and powers off.
-#             Boot 2: etcd came back by itself, the key written while it was away reads through it,
+#             With run-ha.sh --failovers N, boots 2..N come back (etcd healthy, stand-in up), wait
+#             for the others to see it back in rotation, and go down again: the odd power-offs cut the
+#             power (sysrq, nothing stopped), the even ones shut down. The last boot:
+#             etcd came back by itself, the key written while it was away reads through it,
 #             three members; its stand-in starts again and it tells master-2 it is back.
 #   master-2: joins with the file and the key (and again: 0 changes), later re-runs its join so its
-#             balancer lists all three. Measures the failover when master-1 goes down (FAILOVER-MS),
+#             balancer lists all three. Measures the failover when master-1 goes down (FAILOVER-MS,
+#             each power-off, requests every 250 ms, three connections held open across it),
 #             writes a key through etcd while master-1 is away, measures the way back (FAILBACK-MS);
 #             once master-3 is reset, etcd has two members, both healthy.
 #   master-3: a snapshot of its files before the install; refuses a wrong certificate key and a
@@ -42,6 +46,8 @@
 #   7044/7046 master-2 -> master-3 leave etcd / rejoin            7045/7047 master-3 -> master-2 left / rejoined
 #   7030 master-1 -> worker-1 join file                           7031 worker-1 -> master-1 joined (Ready)
 #   7032 worker-1 -> master-1 ready for the failover              7033 master-1 -> worker-1 going down
+#   71C0/71C1 master-1 (boot C) -> master-2/master-3 back         71C2/71C3 master-2/master-3 -> master-1 ready
+#   71C4/71C5 master-1 -> master-2/master-3 going down (power-off C, 2 <= C <= 9)
 set -u
 source /usr/local/lib/kubeseed-vmtest/guest-lib.sh
 me=$(hostname)
@@ -118,7 +124,7 @@ ask_real() {
 standin_ms=
 standin_start() {
   (umask 077; cat $cert/kube-apiserver.pem $cert/kube-apiserver-key.pem > /run/kubeseed-standin.pem)
-  printf 'global\n    maxconn 200\ndefaults\n    mode http\n    timeout client 10s\n    timeout connect 5s\n    timeout server 10s\nfrontend standin\n    bind :6443 ssl crt /run/kubeseed-standin.pem\n    http-request return status 200 content-type text/plain string "%s"\n' \
+  printf 'global\n    maxconn 200\ndefaults\n    mode http\n    timeout client 15m\n    timeout connect 5s\n    timeout server 10s\nfrontend standin\n    bind :6443 ssl crt /run/kubeseed-standin.pem\n    http-request return status 200 content-type text/plain string "%s"\n' \
     "$me" > /run/kubeseed-standin.cfg
   systemctl reset-failed standin-apiserver.service 2>/dev/null
   standin_ms=$(ms)
@@ -146,6 +152,51 @@ ask_standin() {
 ask() { if [ -n "$real" ]; then ask_real; else ask_standin; fi; }
 # api_up: this master's API server answers (the real one, or its stand-in started now).
 api_up() { if [ -n "$real" ]; then api_check; node_network & else standin_start; fi; }
+
+# The power-offs of master-1 (run-ha.sh --failovers N, 1 in CI): the odd ones cut the power (nothing
+# stopped, no connection closed), the even ones shut down (the API server stops first: its port refuses).
+failovers=$(cat /usr/local/lib/kubeseed-vmtest/failovers 2>/dev/null || echo 1)
+cut_kind() { if [ $(($1 % 2)) = 1 ]; then echo "power cut"; else echo "shutdown"; fi; }
+failover_label() { echo "power-off $1 of $failovers, $(cut_kind "$1")"; }
+# cycle_port C K: the ports of power-off C >= 2: K = 0/1 master-1 -> master-2/master-3 back, 2/3
+# master-2/master-3 -> master-1 ready, 4/5 master-1 -> master-2/master-3 going down.
+cycle_port() { echo $((7100 + 10 * $1 + $2)); }
+# go_down C: master-1 tells the others (measured from the message) and the power goes.
+go_down() {
+  local c=$1 to2=7005 to3=7017 dead
+  [ "$c" = 1 ] || { to2=$(cycle_port "$c" 4); to3=$(cycle_port "$c" 5); }
+  if [ "$(cut_kind "$c")" = shutdown ]; then
+    # A shutdown stops the API server before the link goes: the others measure from that moment.
+    systemctl stop "$([ -n "$real" ] && echo kube-apiserver.service || echo standin-apiserver.service)"; dead=$(ms)
+    timeline "power-off $c: API server stopped; shutting down next"
+  else
+    dead=$(ms); timeline "power-off $c: the power is cut next"
+  fi
+  tell 192.0.2.12 "$to2" "going down $dead"
+  tell 192.0.2.13 "$to3" "going down $dead"
+  [ -z "$real" ] || [ "$c" != 1 ] || tell 192.0.2.21 7033 "going down $dead"
+  if [ "$(cut_kind "$c")" = shutdown ]; then power_off_for_boot $((c + 1)); else power_cut_for_boot $((c + 1)); fi
+}
+# watch_cycle C BACK READY DOWN (port offsets): on master-2 and master-3, power-off C >= 2: master-1 is
+# back in this balancer's rotation (haproxy logs it UP), then the failover is measured again.
+watch_cycle() {
+  local c=$1 ups t
+  ups=$(changes "/$srv is UP")
+  hear "$(cycle_port "$c" "$2")" 1500; case "$heard" in back*) ;; *) fail "master-1 did not come back before power-off $c ('$heard')"; return 1;; esac
+  t=$(ms)
+  until [ "$(changes "/$srv is UP")" -gt "$ups" ] || [ $(( $(ms) - t )) -ge 60000 ]; do sleep 1; done
+  if [ "$(changes "/$srv is UP")" -gt "$ups" ]; then
+    log "FAILBACK-MS $(( $(logged_ms "/$srv is UP") - t )) on $me (before power-off $c): haproxy logged $srv UP after master-1 said it was back"
+  else
+    fail "before power-off $c: haproxy did not log $srv UP within 60 s of master-1's return"
+  fi
+  downs=$(changes "/$srv is DOWN")
+  hold_connections
+  tell 192.0.2.11 "$(cycle_port "$c" "$3")" ready
+  hear "$(cycle_port "$c" "$4")" 1500; t0=$(ms)
+  watch_failover "$t0" "$srv" "$downs" "$(failover_label "$c")"
+  held_report "$t0" "$failover_down_ms"
+}
 
 timing_checks() { # the cluster's timing reached this master's etcd (and, on real binaries, its controllers)
   expect "etcd on $me runs with the cluster's timing: --heartbeat-interval=$heartbeat" grep -q -- "--heartbeat-interval=$heartbeat " /etc/systemd/system/etcd.service
@@ -421,7 +472,12 @@ leave_and_rejoin() {
   [ $rc = 0 ] && grep -q "nothing changed" "$state/etcd-rejoin-again.txt" && pass "seed etcd rejoin again changes nothing (exit 0)" || fail "seed etcd rejoin again: exit $rc"
 }
 
-case "$me-$(phase)" in
+# master-1's boots: 1, then one per further power-off (the cycles), then the last.
+boot=$(phase); run=$me-$boot
+if [ "$me" = master-1 ] && [ "$boot" -ge 2 ]; then
+  if [ "$boot" -le "$failovers" ]; then run=master-1-cycle; else run=master-1-last; fi
+fi
+case "$run" in
 master-1-1)
   timeline "boot 1: test driver started ($(cut -d' ' -f1 /proc/uptime) s after kernel start)"
   expect "the link is up with 192.0.2.11" wait_for 60 sh -c "ip -o addr show | grep -q 'inet 192.0.2.11/24'"
@@ -516,17 +572,27 @@ master-1-1)
   hear 7004 1500; case "$heard" in ready*) ;; *) fail "master-2 not ready for the failover ('$heard')";; esac
   hear 7016 1500; case "$heard" in ready*) ;; *) fail "master-3 not ready for the failover ('$heard')";; esac
   [ -z "$real" ] || { hear 7032 1500; case "$heard" in ready*) ;; *) fail "worker-1 not ready for the failover ('$heard')";; esac; }
-  # The API server stops first, as a shutdown stops it before the link goes: the others measure from
-  # that moment (master-1's clock), then the power goes.
-  systemctl stop "$([ -n "$real" ] && echo kube-apiserver.service || echo standin-apiserver.service)"; dead=$(ms)
-  timeline "API server stopped; powering off next"
-  tell 192.0.2.12 7005 "going down $dead"
-  tell 192.0.2.13 7017 "going down $dead"
-  [ -z "$real" ] || tell 192.0.2.21 7033 "going down $dead"
-  power_off_for_boot 2
+  go_down 1
   ;;
 
-master-1-2)
+master-1-cycle)
+  # Power-off $((boot - 1)) is over: master-1 comes back, the others see it back in rotation, and the power goes again.
+  timeline "boot $boot: test driver started ($(cut -d' ' -f1 /proc/uptime) s after kernel start)"
+  expect "boot $boot: the link is up with 192.0.2.11" wait_for 60 sh -c "ip -o addr show | grep -q 'inet 192.0.2.11/24'"
+  if wait_for 120 etcd_at 11 endpoint health; then
+    timeline "etcd healthy after power-off $((boot - 1))"; pass "after power-off $((boot - 1)) ($(cut_kind $((boot - 1)))): etcd on master-1 came back by itself, healthy"
+  else
+    fail "after power-off $((boot - 1)): etcd on master-1 not healthy within 120 s"; journal_excerpt etcd.service
+  fi
+  api_up
+  tell 192.0.2.12 "$(cycle_port "$boot" 0)" "back"
+  tell 192.0.2.13 "$(cycle_port "$boot" 1)" "back"
+  hear "$(cycle_port "$boot" 2)" 1500; case "$heard" in ready*) ;; *) fail "master-2 not ready for power-off $boot ('$heard')";; esac
+  hear "$(cycle_port "$boot" 3)" 1500; case "$heard" in ready*) ;; *) fail "master-3 not ready for power-off $boot ('$heard')";; esac
+  go_down "$boot"
+  ;;
+
+master-1-last)
   timeline "boot 2: test driver started ($(cut -d' ' -f1 /proc/uptime) s after kernel start)"
   expect "after reboot: the link is up with 192.0.2.11" wait_for 60 sh -c "ip -o addr show | grep -q 'inet 192.0.2.11/24'"
   if wait_for 120 etcd_at 11 endpoint health; then
@@ -580,9 +646,11 @@ master-2-1)
   # The failover, as this balancer sees it.
   srv=$(server_of 192.0.2.11); downs=$(changes "/${srv:-api-?} is DOWN")
   log "BALANCER master-1 is ${srv:-missing} here; haproxy has logged $downs lines saying it is DOWN so far"
+  hold_connections
   tell 192.0.2.11 7004 ready
   hear 7005 2400; t0=$(ms)
-  watch_failover "$t0" "$srv" "$downs"
+  watch_failover "$t0" "$srv" "$downs" "$(failover_label 1)"
+  held_report "$t0" "$failover_down_ms"
 
   # etcd while master-1 is away: two of three members, a quorum.
   expect "with master-1 down: etcd on master-2 and master-3 healthy" etcd_at 12,13 endpoint health
@@ -591,6 +659,7 @@ master-2-1)
   expect "with master-1 down: etcdctl put through https://192.0.2.12:2379 succeeds" \
     etcd_at 12 put /kubeseed-ha/while-master-1-away written-through-master-2
   timeline "key written while master-1 is away"
+  for c in $(seq 2 "$failovers"); do watch_cycle "$c" 0 2 4; done
 
   # master-1 boots again: how soon does this balancer send to it again?
   ups=$(changes "/$srv is UP")
@@ -703,9 +772,11 @@ master-3-1)
 
   srv=$(server_of 192.0.2.11); downs=$(changes "/${srv:-api-?} is DOWN")
   log "BALANCER master-1 is ${srv:-missing} here; haproxy has logged $downs lines saying it is DOWN so far"
+  hold_connections
   tell 192.0.2.11 7016 ready
   hear 7017 2400; t0=$(ms)
-  watch_failover "$t0" "$srv" "$downs"
+  watch_failover "$t0" "$srv" "$downs" "$(failover_label 1)"
+  held_report "$t0" "$failover_down_ms"
 
   # While master-1 is down, master-3 may not leave: master-2 would be alone with a dead master-1.
   if ! etcdctl --endpoints=https://192.0.2.11:2379 $etcd_tls --dial-timeout=2s --command-timeout=4s endpoint health > /dev/null 2>&1; then
@@ -722,6 +793,7 @@ master-3-1)
   else
     log "NOTE master-1 was back before master-3 could try a reset without quorum: that check did not run"
   fi
+  for c in $(seq 2 "$failovers"); do watch_cycle "$c" 1 3 5; done
 
   leave_and_rejoin 7044 7045 7046 7047
   # master-3 leaves the cluster once master-1 is back: reset, purge, and its files are as before.

@@ -7,7 +7,11 @@
 #            master-2 then master-3 join (one learner at a time), master-3 refusing a wrong certificate
 #            key and a tampered file first; three etcd members, every balancer lists three API servers
 #            (stand-ins: the Kubernetes binaries cannot be had); master-1 powers off and the others
-#            measure how soon their balancers stop sending to it (FAILOVER-MS) while etcd keeps a quorum
+#            measure how soon their balancers stop sending to it (FAILOVER-MS: requests every 250 ms,
+#            every one printed; three connections held open across it) while etcd keeps a quorum
+#   --failovers N (2-9; 1 in CI): master-1 boots and goes down N times in all, the odd times by a
+#            power cut (sysrq: nothing stopped, no connection closed), the even ones by a shutdown;
+#            every window is printed and the table at the end has one row per power-off and balancer
 #   round 2: master-1 boots again on the same tap while the others keep running; etcd and its data
 #            came back; master-3 is reset (its etcd member removed), purged and compared with its files
 #            before the install; etcd has two members, both healthy.
@@ -29,14 +33,21 @@
 # leases and are restarted. One real master and node at rest needs about 1.2 emulated vCPUs
 # (run-vm-test.sh real): three of them do not fit in two host cores. Tests/VM/run-vm-test.sh real (one
 # guest) and the real-API tests in swift test are what the tests run on real Kubernetes.
-# Usage: Tests/VM/run-ha.sh [--keep] [--real]   (KUBESEED_VM_TIMEOUT per boot round, default 1500 s; master-2
-# and master-3 run through both rounds and get twice that)
+# Usage: Tests/VM/run-ha.sh [--keep] [--real] [--failovers N]   (KUBESEED_VM_TIMEOUT per boot round,
+# default 1500 s; master-2 and master-3 run through every round and get that times the rounds)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-keep=; real=
-for arg in "$@"; do
-  case "$arg" in --keep) keep=--keep ;; --real) real=yes ;; *) echo "run-ha: unknown argument $arg" >&2; exit 2 ;; esac
+keep=; real=; failovers=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --keep) keep=--keep ;;
+    --real) real=yes ;;
+    --failovers) failovers=${2:-}; shift
+      case "$failovers" in [1-9]) ;; *) echo "run-ha: --failovers takes 1 to 9, not '$failovers'" >&2; exit 2 ;; esac ;;
+    *) echo "run-ha: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
 done
 timeout_s=${KUBESEED_VM_TIMEOUT:-$([ -n "$real" ] && echo 2700 || echo 1500)}
 guests=(master-1 master-2 master-3); [ -n "$real" ] && guests+=(worker-1)
@@ -92,6 +103,7 @@ fi
 # etcd.service stays enabled on all three: Debian's plaintext etcd is what seed init and seed join take over.
 install -D -m 0755 "$here/guest-ha.sh" "$stage/usr/local/lib/kubeseed-vmtest/guest.sh"
 install -m 0644 "$here/guest-lib.sh" "$here/guest-ha-lib.sh" "$stage/usr/local/lib/kubeseed-vmtest/"
+echo "$failovers" > "$stage/usr/local/lib/kubeseed-vmtest/failovers"
 install -m 0644 "$here/kubeseed-vmtest.service" "$stage/etc/systemd/system/kubeseed-vmtest.service"
 ln -s ../kubeseed-vmtest.service "$stage/etc/systemd/system/multi-user.target.wants/kubeseed-vmtest.service"
 ln -sf /lib/systemd/system/systemd-networkd.service "$stage/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
@@ -141,8 +153,8 @@ boot() { # NAME N ROUND TIMEOUT: guest NAME on tapN, inside the namespace
 
 # Round 1: all three. master-2 and master-3 keep running through round 2.
 boot master-1 1 1 "$timeout_s" & m1=$!
-boot master-2 2 1 $((2 * timeout_s)) & m2=$!
-boot master-3 3 1 $((2 * timeout_s)) & m3=$!
+boot master-2 2 1 $(((failovers + 1) * timeout_s)) & m2=$!
+boot master-3 3 1 $(((failovers + 1) * timeout_s)) & m3=$!
 # worker-1: a second boot (its reboot) when it powered off for one.
 w1=
 if [ -n "$real" ]; then
@@ -161,14 +173,17 @@ fi
 wait "$m1"
 touch "$work/master-1-round1.exited"
 echo "run-ha: round 1 (master-1) done after $(( ($(date +%s%3N) - start_ms) / 1000 )) s"
-# Round 2: master-1 again on the same tap, if it powered off for it (its disk says which boot is next).
-phase=$(debugfs -R "cat /var/lib/kubeseed-vmtest/phase" "$work/master-1.img" 2>/dev/null | tr -d '[:space:]')
-if [ "$phase" = 2 ]; then
-  boot master-1 1 2 "$timeout_s" & m1=$!
+# Rounds 2 on: master-1 again on the same tap, as long as it powered off for another boot (its disk
+# says which boot is next).
+round=1
+while :; do
+  phase=$(debugfs -R "cat /var/lib/kubeseed-vmtest/phase" "$work/master-1.img" 2>/dev/null | tr -d '[:space:]')
+  [ "$phase" = $((round + 1)) ] || break
+  round=$phase
+  boot master-1 1 "$round" "$timeout_s" & m1=$!
   wait "$m1"
-else
-  echo "run-ha: master-1 did not power off for boot 2 (phase '$phase'): no round 2" >&2
-fi
+done
+[ "$round" = $((failovers + 1)) ] || echo "run-ha: master-1 ran $round boots, not $((failovers + 1)) (phase '$phase')" >&2
 wait "$m2" "$m3" $w1
 echo "run-ha: all guests done after $(( ($(date +%s%3N) - start_ms) / 1000 )) s"
 
@@ -208,8 +223,13 @@ cat "$work/host-timeline.txt" <(grep -h '^TIMELINE' "$work"/master-*-results.txt
   | sort -k2,2n | awk -v t0="$start_ms" '{ $1=""; ms=$2; $2=""; printf "%7.1f s %s\n", (ms - t0) / 1000, substr($0, 3) }'
 echo "---- failover figures"
 for name in "${guests[@]:1}"; do
-  grep -E '^(FAILOVER|FAILBACK)-MS' "$work/$name-results.txt" | sed "s/^/$name: /" || echo "$name: none"
+  grep -E '^(FAILOVER|FAILBACK)-MS|^HELD' "$work/$name-results.txt" | sed "s/^/$name: /" || echo "$name: none"
 done
+echo "---- failover windows: ms from the message to out of rotation, to haproxy's DOWN; requests (failed) and the slowest"
+printf '%-34s %-9s %9s %8s %9s %8s\n' "power-off" balancer "out (ms)" "DOWN" requests slowest
+for name in "${guests[@]:1}"; do
+  sed -n 's/^FAILOVER-MS \([0-9]*\) on \([^ ]*\) (\(power-off [^)]*\)): haproxy marked [^ ]* (master-1) DOWN after \([0-9]*\) ms, .*; \([0-9]*\) requests in the window: [0-9]* answered by master-1, \([0-9]*\) failed, slowest \([0-9]*\) ms$/\3|\2|\1|\4|\5 (\6)|\7/p' "$work/$name-results.txt"
+done | sort -t'|' -k1,1V -k2,2 | awk -F'|' '{ printf "%-34s %-9s %9s %8s %9s %8s\n", $1, $2, $3, $4, $5, $6 }'
 [ -z "$real" ] || echo "---- the real cluster after the failover and master-1's return (kubectl on master-2)"
 [ -z "$real" ] || sed -n 's/^KUBECTL \(.*\) | /\1 | /p' "$work/master-2-results.txt" | sed 's/^get [^|]* | //' || true
 echo "run-ha: wall time $(( ($(date +%s%3N) - start_ms) / 1000 )) s"
