@@ -43,6 +43,7 @@ import Testing
         #expect(servers == ["    server api-1 192.0.2.10:6443", "    server api-2 [2001:db8::11]:6443", "    server api-3 api-3.cluster.example:443 init-addr last,libc,none resolvers system"])
         #expect(!APIBalancer.config(Array(endpoints.prefix(2))).contains("resolvers"))
         #expect(config.contains("    bind 127.0.0.1:8443\n"))
-        #expect(config.contains("inter 10000 fastinter 1000 downinter 1000 fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down on-marked-down shutdown-sessions"))
+        #expect(config.contains("inter 10000 fastinter 1000 downinter 1000 fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down"))
+        #expect(!config.contains("shutdown-sessions"))
     }
 }

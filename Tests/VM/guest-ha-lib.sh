@@ -118,18 +118,19 @@ power_cut_for_boot() {
 }
 
 # hold_connections: three connections through the balancer held open (one request each, kept alive
-# by the stand-in): round robin puts one on each master. held_report T0 DOWN says which master each
-# reached and when each closed: the one on master-1 must be closed by 2 s after haproxy marked master-1
-# DOWN (after a power cut nothing else closes it: on-marked-down shutdown-sessions), the others must
-# still be open. With --real, not run (the stand-in names the master in its answer).
+# by the stand-in): round robin puts one on each master. held_report T0 says which master each
+# reached and when each closed: the ones on master-2 and master-3 must still be open (a failover
+# leaves connections to live masters alone); the one on master-1 is logged (after a shutdown master-1
+# closed it; after a power cut it is left to the client, README: the node-local API balancer). With
+# --real, not run (the stand-in names the master in its answer).
 hold_connections() {
   local i
   [ -z "$real" ] || return 0
   rm -f "$state"/held-*
   for i in 1 2 3; do
-    ( { printf 'GET /held HTTP/1.1\r\nHost: kubeseed-ha\r\n\r\n'; exec sleep 900; } \
-        | socat -t 0.2 - OPENSSL:127.0.0.1:8443,verify=0 > "$state/held-$i.txt" 2>/dev/null
-      ms > "$state/held-$i.closed" ) &
+    # The time socat ends is written on its side of the pipe: the pipe itself lasts as long as the sleep.
+    { printf 'GET /held HTTP/1.1\r\nHost: kubeseed-ha\r\n\r\n'; exec sleep 900; } \
+      | { socat -t 0.2 - OPENSSL:127.0.0.1:8443,verify=0 > "$state/held-$i.txt" 2>/dev/null; ms > "$state/held-$i.closed"; } &
     sleep 0.3
   done
   wait_for 20 sh -c "grep -q 'master-[123]' $state/held-1.txt && grep -q 'master-[123]' $state/held-2.txt && grep -q 'master-[123]' $state/held-3.txt"
@@ -142,16 +143,11 @@ held_report() {
     closed=$(cat "$state/held-$i.closed" 2>/dev/null)
     if [ "$who" = master-1 ]; then
       on1=yes
-      if [ -n "$closed" ]; then
-        log "HELD on $me: the connection held to master-1 was closed $(( closed - t0 )) ms after the cut ($(( closed - down_ms )) ms after haproxy marked it DOWN)"
-        [ $(( closed - down_ms )) -le 2000 ] && pass "failover: the connection held open to master-1 through the balancer was closed $(( closed - t0 )) ms after it went down (marked DOWN at $(( down_ms - t0 )) ms)" \
-          || fail "failover: the connection held to master-1 was closed $(( closed - down_ms )) ms after it was marked DOWN"
-      else
-        fail "failover: the connection held open to master-1 through the balancer is still open $(( $(ms) - t0 )) ms after the cut"
-      fi
+      if [ -n "$closed" ]; then log "HELD on $me: the connection held to master-1 closed $(( closed - t0 )) ms after it went down (marked DOWN at $(( down_ms - t0 )) ms)"
+      else log "HELD on $me: the connection held to master-1 is still open $(( $(ms) - t0 )) ms after it went down (marked DOWN at $(( down_ms - t0 )) ms)"; fi
     elif [ -n "$who" ]; then
       [ -z "$closed" ] && pass "failover: the connection held open to $who is still open" \
-        || fail "failover: the connection held open to $who was closed $(( closed - t0 )) ms after the cut"
+        || fail "failover: the connection held open to $who was closed $(( closed - t0 )) ms after master-1 went down"
     else
       fail "failover: held connection $i got no answer before the cut"
     fi
@@ -169,18 +165,18 @@ held_report() {
 # master-3. The failover is done at the later of the two: haproxy's log line, and the start of the
 # first request after which none went to master-1 or failed. Every request of the window is logged.
 watch_failover() {
-  local t0=$1 srv=$2 downs=$3 label=${4:-} window=$state/window.txt n to1 failed slowest down_ms streak_ms end last_check=0 done= probes=()
+  local t0=$1 srv=$2 downs=$3 label=${4:-} window=$state/window.txt n=0 to1 failed slowest down_ms streak_ms end done= probes=()
   : > "$window"
   if [ -z "$srv" ]; then log "FAILOVER-MS none on $me: master-1 is not in $balancer_cfg"; fail "failover: master-1 is not behind this balancer"; return 1; fi
+  # The loop forks little: journalctl (a second or more with three emulated guests) is asked only once
+  # the last 10 answers are in and good.
   while [ $(( $(ms) - t0 )) -lt 120000 ]; do
     ( s=$(ms); w=$(ask); echo "$s $(ms) $w" >> "$window" ) &
     probes+=($!)
     sleep 0.25
-    if [ $(( $(ms) - last_check )) -ge 1000 ]; then
-      last_check=$(ms)
-      if [ "$(changes "/$srv is DOWN")" -gt "$downs" ] \
-        && [ "$(sort -n "$window" | tail -n 10 | awk '$3 == "master-2" || $3 == "master-3"' | wc -l)" = 10 ]; then done=yes; break; fi
-    fi
+    n=$((n + 1))
+    if [ $((n % 4)) = 0 ] && [ "$(sort -n "$window" | tail -n 10 | awk '$3 == "master-2" || $3 == "master-3"' | wc -l)" = 10 ] \
+      && [ "$(changes "/$srv is DOWN")" -gt "$downs" ]; then done=yes; break; fi
   done
   wait "${probes[@]}"
   sort -n "$window" -o "$window"

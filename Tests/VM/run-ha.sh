@@ -228,7 +228,7 @@ done
 echo "---- failover windows: ms from the message to out of rotation, to haproxy's DOWN; requests (failed) and the slowest"
 printf '%-34s %-9s %9s %8s %9s %8s\n' "power-off" balancer "out (ms)" "DOWN" requests slowest
 for name in "${guests[@]:1}"; do
-  sed -n 's/^FAILOVER-MS \([0-9]*\) on \([^ ]*\) (\(power-off [^)]*\)): haproxy marked [^ ]* (master-1) DOWN after \([0-9]*\) ms, .*; \([0-9]*\) requests in the window: [0-9]* answered by master-1, \([0-9]*\) failed, slowest \([0-9]*\) ms$/\3|\2|\1|\4|\5 (\6)|\7/p' "$work/$name-results.txt"
+  sed -n 's/^FAILOVER-MS \([0-9]*\) on \([^ ]*\) (\(power-off [^)]*\)): haproxy marked [^ ]* (master-1) DOWN after \(-\{0,1\}[0-9]*\) ms, .*; \([0-9]*\) requests in the window: [0-9]* answered by master-1, \([0-9]*\) failed, slowest \([0-9]*\) ms$/\3|\2|\1|\4|\5 (\6)|\7/p' "$work/$name-results.txt"
 done | sort -t'|' -k1,1V -k2,2 | awk -F'|' '{ printf "%-34s %-9s %9s %8s %9s %8s\n", $1, $2, $3, $4, $5, $6 }'
 [ -z "$real" ] || echo "---- the real cluster after the failover and master-1's return (kubectl on master-2)"
 [ -z "$real" ] || sed -n 's/^KUBECTL \(.*\) | /\1 | /p' "$work/master-2-results.txt" | sed 's/^get [^|]* | //' || true

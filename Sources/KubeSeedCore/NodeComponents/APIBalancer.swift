@@ -5,10 +5,9 @@
 /// Health: traffic is watched, and a connection that cannot be made within a second (refused, timed
 /// out) takes that server out of rotation at once and is retried on another server, so a master's
 /// death costs the request that found it about a second and fails nothing (`observe layer4`,
-/// `on-error mark-down`, a redispatch on every retry). A server marked down has its open connections
-/// closed (`on-marked-down shutdown-sessions`): a client's long-lived connection (kubelet's HTTP/2, a
-/// watch) to a master that lost its power would otherwise wait on silence until `timeout server`; closed,
-/// it reconnects through a live master. A TLS check of `/readyz`, verified against the
+/// `on-error mark-down`, a redispatch on every retry). Connections already made to a server marked down
+/// are left open (no `on-marked-down shutdown-sessions`): haproxy would also close the ones retrying on
+/// another server at that moment, and those requests would fail. A TLS check of `/readyz`, verified against the
 /// cluster CA, runs every 10 s on a server that is up (an API server that answers but is not ready, or a
 /// server the CA did not sign, is out after two failures) and every second on one that is out (two
 /// successes put it back). Each check is an etcd quorum read in the API server, and every node checks
@@ -64,7 +63,7 @@ public enum APIBalancer {
             option httpchk
             http-check send meth GET uri /readyz
             http-check expect status 200
-            default-server check check-ssl verify required ca-file \(caFile) inter \(checkIntervalMilliseconds) fastinter \(changingCheckIntervalMilliseconds) downinter \(downCheckIntervalMilliseconds) fall \(checksToChange) rise \(checksToChange) observe layer4 error-limit 1 on-error mark-down on-marked-down shutdown-sessions
+            default-server check check-ssl verify required ca-file \(caFile) inter \(checkIntervalMilliseconds) fastinter \(changingCheckIntervalMilliseconds) downinter \(downCheckIntervalMilliseconds) fall \(checksToChange) rise \(checksToChange) observe layer4 error-limit 1 on-error mark-down
 
         """
         // A name is resolved at run time (a master that is not resolvable yet does not keep the balancer down).
