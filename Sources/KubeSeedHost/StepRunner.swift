@@ -42,7 +42,8 @@ public final class StepRunner {
         pendingJobs += pending.jobs.filter { !pendingJobs.contains($0) }
     }
 
-    /// Performs `steps` in order, journaling first. Starts and restarts in a row are queued at once and
+    /// Performs `steps` in order, journaling first; time settings (timedated's calls) on their own thread
+    /// beside the others, waited for before it returns. Starts and restarts in a row are queued at once and
     /// waited for together; the first that fails stops the run once all have ended (those that ended
     /// `done` count as performed). `observed` supplies previous values that only the observation knows
     /// (time zone, unit states). Masks, enables and disables are followed by one daemon-reload at the
@@ -51,6 +52,23 @@ public final class StepRunner {
     public func apply(_ steps: [Step], observed: NodeObservation, deferReload: Bool = false) throws {
         // Write-ahead for the whole batch: one journal write (and fsync) before the first change.
         try journal.record(try (steps + (deferReload ? [] : pendingJobs)).flatMap { try previousState(for: $0, observed) })
+        let timeSettings = steps.filter(TimeSettingsInFlight.isTimeSetting)
+        let inFlight = timeSettings.isEmpty ? nil : TimeSettingsInFlight(timeSettings, try timeDate())
+        do {
+            try applyInOrder(steps.filter { !TimeSettingsInFlight.isTimeSetting($0) }, deferReload: deferReload)
+        } catch {
+            if let inFlight { performed += inFlight.finish().performed }
+            throw error
+        }
+        if let inFlight {
+            let (made, failure) = inFlight.finish()
+            performed += made
+            if let failure { throw failure.error }
+        }
+    }
+
+    /// `apply` but the time settings (made beside it), after the journal was written.
+    private func applyInOrder(_ steps: [Step], deferReload: Bool) throws {
         var index = steps.startIndex
         while index < steps.endIndex {
             // Starts and restarts in a row are queued together (with the owed ones, after their reload):
@@ -208,10 +226,8 @@ public final class StepRunner {
             try services().mask(units)
         case .setSELinuxEnforce(let value):
             try root.writeKernelValue(NodePlanner.selinuxEnforcePath, value)
-        case .setTimezone(let zone):
-            try timeDate().setTimezone(zone)
-        case .setLocalRTC(let local):
-            try timeDate().setLocalRTC(local)
+        case .setTimezone, .setLocalRTC:
+            preconditionFailure("time settings are made by TimeSettingsInFlight")
         case .enableUnit(let unit): try services().enable(unit)
         case .startUnit(let unit): try services().start(unit)
         case .disableUnit(let unit): try services().disable(unit)

@@ -137,9 +137,12 @@ extension AgentOperations {
 
     /// The phases after the join file was read, and the status they leave; `self` holds the join file's node preparation.
     private func pass(_ pass: AgentPass, stamp: String) async -> Convergence {
+        var times: [String] = []
         do {
-            try await PhaseRunner.run(AgentPhase.pass, pass)
+            try await PhaseRunner.run(AgentPhase.pass, pass) { _, phase, _, elapsed in times.append("\(phase.name) \(elapsed.milliseconds) ms") }
+            pass.output += Self.phaseTimesLine(times)
         } catch {
+            pass.output += Self.phaseTimesLine(times)
             let underlying = (error as? PhaseFailure)?.underlying ?? error
             let failure = underlying as? AgentPassFailure
                 ?? AgentPassFailure((error as? PhaseFailure)?.phase ?? "pass", "\(underlying)", retryable: Self.isRetryable(underlying))
@@ -172,6 +175,11 @@ extension AgentOperations {
             break
         }
         return Convergence(status: status, output: pass.output, changes: pass.changes, retryable: retryable, pending: pass.pending)
+    }
+
+    /// Where a pass's time went, after its `  changed  …` lines (the summary line stays the last).
+    static func phaseTimesLine(_ times: [String]) -> String {
+        "seed-agent: phases: " + times.joined(separator: ", ") + "\n"
     }
 
     /// Files the journal says KubeSeed created under `directory` that still hold what KubeSeed wrote (an

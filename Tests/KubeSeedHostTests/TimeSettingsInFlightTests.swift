@@ -1,0 +1,77 @@
+import Foundation
+import KubeSeedCore
+import Testing
+@testable import KubeSeedHost
+import KubeSeedHostFakes
+
+/// A list's time settings are made on their own thread while its other steps run (fakes of timedated
+/// that wait for, or fail beside, the other steps; the VM's scenarios make them through timedated).
+@Suite struct TimeSettingsInFlightTests {
+    /// timedated as a fake: each call waits (10 s at most) for a file a later step of the list writes.
+    final class WaitingTimeDate: TimeDateControl, @unchecked Sendable {
+        let root: HostRoot
+        let awaited: String
+        var sawAwaited: [Bool] = []
+        var fails = false
+        init(root: HostRoot, awaited: String) {
+            self.root = root
+            self.awaited = awaited
+        }
+        func state() throws -> TimeState { TimeState(timezone: "Etc/UTC", localRTC: false, ntpSynchronized: false) }
+        func setTimezone(_ zone: String) throws { try call() }
+        func setLocalRTC(_ local: Bool) throws { try call() }
+        private func call() throws {
+            let deadline = Date().addingTimeInterval(10)
+            while !root.exists(awaited) && Date() < deadline { usleep(10_000) }
+            sawAwaited.append(root.exists(awaited))
+            if fails { throw HostError(.dbus, "SetTimezone", cause: "fake failure") }
+        }
+    }
+
+    let later = "/etc/kubeseed-written-after-the-zone"
+    var steps: [Step] {
+        [.setTimezone("Asia/Shanghai"), .setLocalRTC(false), .loadModule("br_netfilter"),
+         .writeFile(path: later, content: "x\n", mode: 0o644)]
+    }
+
+    func runner(_ host: TemporaryHost, _ time: WaitingTimeDate) throws -> StepRunner {
+        var effects = host.effects
+        effects.time = time
+        return StepRunner(root: host.root, effects: effects, journal: try ChangeJournal(root: host.root))
+    }
+
+    @Test func theTimeSettingsRunWhileTheOtherStepsDo() throws {
+        let host = try TemporaryHost()
+        let time = WaitingTimeDate(root: host.root, awaited: later)
+        let runner = try runner(host, time)
+        try runner.apply(steps, observed: NodeObservation())
+        // Both calls saw the file a step listed after them wrote: they did not hold the list up.
+        #expect(time.sawAwaited == [true, true])
+        // The others in their order, then the time settings once waited for.
+        #expect(runner.performed.map(\.step) == Array(steps.suffix(2)) + Array(steps.prefix(2)))
+        // Journaled before any of them ran: reset puts the zone back.
+        #expect(try ChangeJournal(root: host.root).records.contains { if case .timezone = $0 { return true }; return false })
+    }
+
+    @Test func aFailedTimeSettingFailsTheListOnceTheOthersRan() throws {
+        let host = try TemporaryHost()
+        let time = WaitingTimeDate(root: host.root, awaited: later)
+        time.fails = true
+        let runner = try runner(host, time)
+        let error = try #require(throws: HostError.self) { try runner.apply(steps, observed: NodeObservation()) }
+        #expect("\(error)".contains("SetTimezone"))
+        // The first failure ends the time settings; the list's other steps were made.
+        #expect(time.sawAwaited == [true])
+        #expect(host.root.exists(later))
+        #expect(runner.performed.map(\.step) == [.loadModule("br_netfilter"), .writeFile(path: later, content: "x\n", mode: 0o644)])
+    }
+
+    @Test func aListWithoutTimeSettingsNeedsNoTimedated() throws {
+        let host = try TemporaryHost()
+        var effects = host.effects
+        effects.time = nil
+        let runner = StepRunner(root: host.root, effects: effects, journal: try ChangeJournal(root: host.root))
+        try runner.apply([.writeFile(path: later, content: "x\n", mode: 0o644)], observed: NodeObservation())
+        #expect(host.root.exists(later))
+    }
+}
