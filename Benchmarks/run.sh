@@ -149,14 +149,14 @@ if [ "$what" = failover ]; then
   # The three-guest run (stand-in API servers: the real three-master cluster does not fit this machine):
   # master-1 goes down FAILOVERS times, by a power cut (odd) or a shutdown (even); master-2's and master-3's
   # balancers each print a window. Out of rotation is the later of haproxy's DOWN line and the first request
-  # after which none went to master-1. Its limit at the probes' rate (a request every 250 ms, round robin
-  # over three servers): the request that finds master-1 starts within 750 ms, and is refused at once after
+  # after which none went to master-1. Its limit at the probes' rate (a request every 500 ms, round robin
+  # over three servers): the request that finds master-1 starts within 1.5 s, and is refused at once after
   # a shutdown, or waits out `timeout connect` (1 s) after a power cut.
   failovers=${FAILOVERS:-5}
   Tests/VM/run-ha.sh --failovers "$failovers" > "$work/vm-failover.txt" 2>&1 || echo "bench: run-ha.sh failed (its table still counts; output in $keep/vm-failover.txt)" >&2
   table=$(sed -n '/^---- failover windows/,/^run-ha: wall time/p' "$work/vm-failover.txt" | grep '^power-off ' || true)
   [ -n "$table" ] || { tail -n 40 "$work/vm-failover.txt" >&2; exit 1; }
-  for kind in "power cut:1750" "shutdown:750"; do
+  for kind in "power cut:2500" "shutdown:1500"; do
     name=${kind%%:*} limit=${kind##*:}
     outs=$(echo "$table" | grep ", $name " | awk '{ print $(NF - 4) }')
     [ -n "$outs" ] || continue

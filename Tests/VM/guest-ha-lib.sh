@@ -104,16 +104,16 @@ balancer_events() {
     | grep -E 'is (UP|DOWN)|Proxy|Loading|Stopping|started|Starting|Reloading' | head -n 20 | while read -r line; do log "BALANCER-EVENT $me | $line"; done
 }
 
-# power_cut_for_boot N: the next boot runs phase N; the power goes at once (sysrq 'o': no service
-# stopped, no connection closed, nothing synced after the state files): to the other guests a master
-# that lost its power goes silent, as one whose cable is pulled.
+# power_cut_for_boot N: the next boot runs phase N; the power goes at once (sysrq 'b', and qemu runs
+# with -no-reboot: no service stopped, no connection closed, nothing synced after the state files). 'o'
+# is not a cut: the kernel shuts its devices down first, and the stand-in answered for 2 s more.
 power_cut_for_boot() {
   cpu_report "before the power cut"
   echo "$1" > "$state/phase"
   timeline "cutting the power for boot $1"
   sync
   echo 1 > /proc/sys/kernel/sysrq
-  echo o > /proc/sysrq-trigger
+  echo b > /proc/sysrq-trigger
   sleep 30
 }
 
@@ -158,8 +158,8 @@ held_report() {
 }
 
 # probe: one request through the balancer, as "START END WHO" (ms; WHO the master that answered, or
-# failed). Forks only socat (the clock is bash's, the input a here-string): with a request every 250 ms
-# the probes' own forks were most of an emulated guest's load. With --real: ask.
+# failed). Forks only socat (the clock is bash's, the input a here-string): forking date, grep and
+# sleep for each, the probes could not start more than one every 1-3 s. With --real: ask.
 probe() {
   local s e out
   s=${EPOCHREALTIME/./}
@@ -172,25 +172,27 @@ probe() {
 }
 
 # watch_failover T0 SERVER DOWNS [LABEL]: from T0 (the going-down message: master-1's API server
-# stopped, or its power about to be cut) a request through the balancer starts every 250 ms, each in
-# the background (as a node's clients do: a request does not wait for another's answer; a TLS
-# handshake takes 1-3 s with three emulated guests), until haproxy logged SERVER (master-1's) DOWN
+# stopped, or its power about to be cut) a request through the balancer starts every PROBE_MS (500)
+# ms, each in the background (as a node's clients do: a request does not wait for another's answer).
+# With three emulated guests on two cores a request's TLS handshake takes 2-5 s; every 250 ms, the
+# probes' own handshakes made them take 7-12 s. It goes on until haproxy logged SERVER (master-1's) DOWN
 # (more lines than DOWNS) and the last 10 requests by start time were answered by master-2 or
 # master-3. The failover is done at the later of the two: haproxy's log line, and the start of the
 # first request after which none went to master-1 or failed. Every request of the window is logged.
 watch_failover() {
-  local t0=$1 srv=$2 downs=$3 label=${4:-} window=$state/window.txt n=0 to1 failed slowest down_ms streak_ms end done= probes=() now pause
+  local t0=$1 srv=$2 downs=$3 label=${4:-} window=$state/window.txt n=0 to1 failed slowest down_ms streak_ms end done= probes=() now pause probe_pause
   : > "$window"
   if [ -z "$srv" ]; then log "FAILOVER-MS none on $me: master-1 is not in $balancer_cfg"; fail "failover: master-1 is not behind this balancer"; return 1; fi
-  # A read that times out on a pipe nobody writes: a 250 ms pause without forking sleep.
+  # A read that times out on a pipe nobody writes: a pause without forking sleep.
   exec {pause}<> <(:)
+  probe_pause=$(printf '%d.%03d' $(( ${PROBE_MS:-500} / 1000 )) $(( ${PROBE_MS:-500} % 1000 )))
   # journalctl (a second or more with three emulated guests) only once the last 10 answers are in and good.
   while now=${EPOCHREALTIME/./}; [ $(( ${now:0:-3} - t0 )) -lt 120000 ]; do
     probe >> "$window" &
     probes+=($!)
-    read -r -t 0.25 -u "$pause"
+    read -r -t "$probe_pause" -u "$pause"
     n=$((n + 1))
-    if [ $((n % 8)) = 0 ] && [ "$(sort -n "$window" | tail -n 10 | awk '$3 == "master-2" || $3 == "master-3"' | wc -l)" = 10 ] \
+    if [ $((n % 4)) = 0 ] && [ "$(sort -n "$window" | tail -n 10 | awk '$3 == "master-2" || $3 == "master-3"' | wc -l)" = 10 ] \
       && [ "$(changes "/$srv is DOWN")" -gt "$downs" ]; then done=yes; break; fi
   done
   exec {pause}<&-

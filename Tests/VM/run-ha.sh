@@ -7,7 +7,7 @@
 #            master-2 then master-3 join (one learner at a time), master-3 refusing a wrong certificate
 #            key and a tampered file first; three etcd members, every balancer lists three API servers
 #            (stand-ins: the Kubernetes binaries cannot be had); master-1 powers off and the others
-#            measure how soon their balancers stop sending to it (FAILOVER-MS: requests every 250 ms,
+#            measure how soon their balancers stop sending to it (FAILOVER-MS: requests every 500 ms,
 #            every one printed; three connections held open across it) while etcd keeps a quorum
 #   --failovers N (2-9; 1 in CI): master-1 boots and goes down N times in all, the odd times by a
 #            power cut (sysrq: nothing stopped, no connection closed), the even ones by a shutdown;
