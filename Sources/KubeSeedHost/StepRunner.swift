@@ -50,6 +50,8 @@ public final class StepRunner {
     /// end, then the jobs owed (`require`) if no batch took them, unless `deferReload` leaves both
     /// pending for the caller to fold into a later list (each reload reruns every systemd generator).
     public func apply(_ steps: [Step], observed: NodeObservation, deferReload: Bool = false) throws {
+        // Settings started ahead are made already: not twice.
+        let steps = steps.filter { !(timeSettingsAhead?.steps.contains($0) ?? false) }
         // Write-ahead for the whole batch: one journal write (and fsync) before the first change.
         try journal.record(try (steps + (deferReload ? [] : pendingJobs)).flatMap { try previousState(for: $0, observed) })
         let timeSettings = steps.filter(TimeSettingsInFlight.isTimeSetting)
@@ -65,6 +67,33 @@ public final class StepRunner {
             performed += made
             if let failure { throw failure.error }
         }
+    }
+
+    /// Time settings started before the list that has them (`startTimeSettings`).
+    private var timeSettingsAhead: (steps: [Step], inFlight: TimeSettingsInFlight)?
+
+    /// Starts the time settings among `steps` now, journaled first, on their own thread: node preparation
+    /// starts them before its module loads. Later lists leave them out; `finishTimeSettings` waits for them.
+    public func startTimeSettings(_ steps: [Step], observed: NodeObservation) throws {
+        let settings = steps.filter(TimeSettingsInFlight.isTimeSetting)
+        guard !settings.isEmpty, timeSettingsAhead == nil else { return }
+        try journal.record(try settings.flatMap { try previousState(for: $0, observed) })
+        timeSettingsAhead = (settings, TimeSettingsInFlight(settings, try timeDate()))
+    }
+
+    /// Waits for the time settings `startTimeSettings` started: those made count as performed, the first
+    /// that failed is thrown.
+    public func finishTimeSettings() throws {
+        guard let ahead = timeSettingsAhead else { return }
+        timeSettingsAhead = nil
+        let (made, failure) = ahead.inFlight.finish()
+        performed += made
+        if let failure { throw failure.error }
+    }
+
+    deinit {
+        // Never leave timedated's call running on its own.
+        _ = timeSettingsAhead?.inFlight.finish()
     }
 
     /// `apply` but the time settings (made beside it), after the journal was written.

@@ -13,6 +13,7 @@ import KubeSeedHostFakes
         let awaited: String
         var sawAwaited: [Bool] = []
         var fails = false
+        var began = false
         init(root: HostRoot, awaited: String) {
             self.root = root
             self.awaited = awaited
@@ -21,6 +22,7 @@ import KubeSeedHostFakes
         func setTimezone(_ zone: String) throws { try call() }
         func setLocalRTC(_ local: Bool) throws { try call() }
         private func call() throws {
+            began = true
             let deadline = Date().addingTimeInterval(10)
             while !root.exists(awaited) && Date() < deadline { usleep(10_000) }
             sawAwaited.append(root.exists(awaited))
@@ -64,6 +66,24 @@ import KubeSeedHostFakes
         #expect(time.sawAwaited == [true])
         #expect(host.root.exists(later))
         #expect(runner.performed.map(\.step) == [.loadModule("br_netfilter"), .writeFile(path: later, content: "x\n", mode: 0o644)])
+    }
+
+    @Test func settingsStartedAheadRunBesideLaterListsAndAreMadeOnce() throws {
+        let host = try TemporaryHost()
+        let time = WaitingTimeDate(root: host.root, awaited: "/sys/module/br_netfilter")
+        let runner = try runner(host, time)
+        try runner.startTimeSettings(steps, observed: NodeObservation())
+        // timedated is asked before any list runs.
+        let deadline = Date().addingTimeInterval(10)
+        while !time.began && Date() < deadline { usleep(10_000) }
+        #expect(time.began)
+        // Node preparation's order: the module loads, then the rest (the settings listed again).
+        try runner.apply([.loadModule("br_netfilter")], observed: NodeObservation(), deferReload: true)
+        try runner.apply(steps.filter { if case .loadModule = $0 { return false }; return true }, observed: NodeObservation())
+        try runner.finishTimeSettings()
+        #expect(time.sawAwaited == [true, true])
+        #expect(runner.performed.map(\.step).filter(TimeSettingsInFlight.isTimeSetting) == [.setTimezone("Asia/Shanghai"), .setLocalRTC(false)])
+        #expect(try ChangeJournal(root: host.root).records.filter { if case .timezone = $0 { return true }; return false }.count == 1)
     }
 
     @Test func aListWithoutTimeSettingsNeedsNoTimedated() throws {

@@ -80,6 +80,8 @@ public struct AgentOperations {
             try await PhaseRunner.run(NodePrepPhase.all, run)
         } catch {
             let underlying = (error as? PhaseFailure)?.underlying ?? error
+            // Started ahead of the phase that failed: what they made is part of what was done.
+            try? applier.finishTimeSettings()
             out += applier.performed.map { "  changed  \($0)\n" }.joined()
             out += "seed-agent apply: failed after \(applier.performed.count) changes: \(underlying)\n"
             out += "  every change so far is journaled; run 'seed-agent apply' again to finish, or 'seed-agent reset' to undo\n"

@@ -33,7 +33,10 @@ struct NodePrepPhase: CommandPhase {
     static let all: [NodePrepPhase] = [.modules, .settings]
 
     /// The kernel modules; when any loads, the host is observed and planned again: the sysctls they bring appear with them.
+    /// The time settings start first, on their own thread; the settings phase waits for them.
     static let modules = NodePrepPhase(name: "modules") { run in
+        // The time settings need nothing node preparation makes: timedated starts meanwhile.
+        try run.applier.startTimeSettings(run.plan.steps, observed: run.observed)
         let steps = run.plan.steps.filter(\.isModuleLoad)
         try run.applier.apply(steps, observed: run.observed, deferReload: true)
         guard !steps.isEmpty else { return PhaseResult(state: .ok, detail: "loaded") }
@@ -47,6 +50,7 @@ struct NodePrepPhase: CommandPhase {
     static let settings = NodePrepPhase(name: "settings") { run in
         let before = run.applier.performed.count
         try run.applier.apply(run.plan.steps.filter { !$0.isModuleLoad }, observed: run.observed, deferReload: run.deferReload)
+        try run.applier.finishTimeSettings()
         let changes = run.applier.performed.count - before
         return PhaseResult(state: changes == 0 ? .ok : .changed, detail: "", changes: changes)
     }
