@@ -85,7 +85,10 @@ sample() { # utime+stime ticks, context switches over all threads
 read -r ticks0 switches0 < <(sample)
 sleep 60
 read -r ticks1 switches1 < <(sample)
-bench "idle_rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$pid/status) idle_rss_anon_kb=$(awk '/RssAnon/ {print $2}' /proc/$pid/status) idle_rss_file_kb=$(awk '/RssFile/ {print $2}' /proc/$pid/status) idle_threads=$(ls /proc/$pid/task | wc -l) idle_cpu_ticks=$((ticks1 - ticks0)) idle_wakeups=$((switches1 - switches0))"
+# One read of the status file: VmRSS is RssAnon + RssFile + RssShmem at that moment.
+status_now=$(cat /proc/$pid/status)
+field() { echo "$status_now" | awk -v k="$1:" '$1 == k {print $2}'; }
+bench "idle_rss_kb=$(field VmRSS) idle_rss_anon_kb=$(field RssAnon) idle_rss_file_kb=$(field RssFile) idle_rss_shmem_kb=$(field RssShmem) idle_threads=$(ls /proc/$pid/task | wc -l) idle_cpu_ticks=$((ticks1 - ticks0)) idle_wakeups=$((switches1 - switches0))"
 systemctl stop seed-agent.service
 seed-agent reset > "$state/reset2.txt" 2>&1 || fail "reset after the daemon run: $(tail -n 3 "$state/reset2.txt")"
 
