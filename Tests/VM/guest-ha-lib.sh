@@ -104,15 +104,19 @@ balancer_events() {
     | grep -E 'is (UP|DOWN)|Proxy|Loading|Stopping|started|Starting|Reloading' | head -n 20 | while read -r line; do log "BALANCER-EVENT $me | $line"; done
 }
 
-# power_cut_for_boot N: the next boot runs phase N; the power goes at once (sysrq 'b', and qemu runs
+# prepare_power_cut N, then power_cut: the next boot runs phase N; the power goes at once (sysrq 'b', and qemu runs
 # with -no-reboot: no service stopped, no connection closed, nothing synced after the state files). 'o'
 # is not a cut: the kernel shuts its devices down first, and the stand-in answered for 2 s more.
-power_cut_for_boot() {
+# prepare_power_cut N does the slow part first (the CPU report, the phase, sync: 4-5 s with three
+# emulated guests), so that the others' windows begin when the power is about to go.
+prepare_power_cut() {
   cpu_report "before the power cut"
   echo "$1" > "$state/phase"
   timeline "cutting the power for boot $1"
   sync
   echo 1 > /proc/sys/kernel/sysrq
+}
+power_cut() {
   echo b > /proc/sysrq-trigger
   sleep 30
 }

@@ -170,12 +170,13 @@ go_down() {
     systemctl stop "$([ -n "$real" ] && echo kube-apiserver.service || echo standin-apiserver.service)"; dead=$(ms)
     timeline "power-off $c: API server stopped; shutting down next"
   else
+    prepare_power_cut $((c + 1))
     dead=$(ms); timeline "power-off $c: the power is cut next"
   fi
   tell 192.0.2.12 "$to2" "going down $dead"
   tell 192.0.2.13 "$to3" "going down $dead"
   [ -z "$real" ] || [ "$c" != 1 ] || tell 192.0.2.21 7033 "going down $dead"
-  if [ "$(cut_kind "$c")" = shutdown ]; then power_off_for_boot $((c + 1)); else power_cut_for_boot $((c + 1)); fi
+  if [ "$(cut_kind "$c")" = shutdown ]; then power_off_for_boot $((c + 1)); else power_cut; fi
 }
 # master_1_back: how each of master-1's later boots begins: the link, then etcd healthy by itself.
 master_1_back() {
