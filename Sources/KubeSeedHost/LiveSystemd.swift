@@ -1,3 +1,4 @@
+import Foundation
 import CLinux
 import CSystemd
 import Glibc
@@ -201,6 +202,9 @@ private final class JobWatcher {
 public final class LiveTimeDate: TimeDateControl {
     /// Connected on first use: a pass that changes no time setting never talks to the bus.
     private var connection: SystemBus?
+    /// Held for each use of the connection: node preparation sets the time zone on its own thread
+    /// (`TimeSettingsInFlight`) while its next observation may ask timedated for it.
+    private let busLock = NSLock()
     private let root: HostRoot
     private static let destination = "org.freedesktop.timedate1"
     private static let path = "/org/freedesktop/timedate1"
@@ -210,11 +214,11 @@ public final class LiveTimeDate: TimeDateControl {
         self.root = root
     }
 
-    private func bus() throws -> SystemBus {
-        if let connection { return connection }
-        let bus = try SystemBus()
-        connection = bus
-        return bus
+    private func withBus<T>(_ body: (SystemBus) throws -> T) throws -> T {
+        try busLock.withLock {
+            if connection == nil { connection = try SystemBus() }
+            return try body(connection!)
+        }
     }
 
     public func state() throws -> TimeState {
@@ -225,22 +229,22 @@ public final class LiveTimeDate: TimeDateControl {
         if let target = root.readLink("/etc/localtime") {
             // A link outside the zoneinfo tree: timedated's own answer.
             zone = try TimeState.zone(localtimeTarget: target)
-                ?? bus().stringProperty(Self.destination, Self.path, Self.interface, "Timezone")
+                ?? withBus { try $0.stringProperty(Self.destination, Self.path, Self.interface, "Timezone") }
         } else if !root.exists("/etc/localtime") {
             zone = "UTC"   // glibc's and timedated's default without the link
         } else {
-            zone = try bus().stringProperty(Self.destination, Self.path, Self.interface, "Timezone")
+            zone = try withBus { try $0.stringProperty(Self.destination, Self.path, Self.interface, "Timezone") }
         }
         return TimeState(timezone: zone, localRTC: localRTC,
                          ntpSynchronized: TimeState.ntpSynchronized(maxErrorMicroseconds: maxError))
     }
 
     public func setTimezone(_ zone: String) throws {
-        _ = try bus().call(Self.destination, Self.path, Self.interface, "SetTimezone", [.string(zone), .bool(false)])
+        _ = try withBus { try $0.call(Self.destination, Self.path, Self.interface, "SetTimezone", [.string(zone), .bool(false)]) }
     }
 
     public func setLocalRTC(_ local: Bool) throws {
-        _ = try bus().call(Self.destination, Self.path, Self.interface, "SetLocalRTC", [.bool(local), .bool(false), .bool(false)])
+        _ = try withBus { try $0.call(Self.destination, Self.path, Self.interface, "SetLocalRTC", [.bool(local), .bool(false), .bool(false)]) }
     }
 }
 

@@ -172,25 +172,36 @@ public final class FakeServices: ServiceManager {
 }
 
 /// Recording fake of timedate1 (a fake): writes the relative /etc/localtime link as timedated does.
-public final class FakeTimeDate: TimeDateControl {
+/// Locked: node preparation sets the time zone on its own thread while it observes the host.
+public final class FakeTimeDate: TimeDateControl, @unchecked Sendable {
     public let root: HostRoot
-    public var current: TimeState
-    public var calls: [String] = []
+    private let lock = NSLock()
+    private var _current: TimeState
+    private var _calls: [String] = []
+    public var current: TimeState {
+        get { lock.withLock { _current } }
+        set { lock.withLock { _current = newValue } }
+    }
+    public var calls: [String] { lock.withLock { _calls } }
     public init(root: HostRoot, current: TimeState) {
         self.root = root
-        self.current = current
+        self._current = current
     }
 
     public func state() throws -> TimeState { current }
     public func setTimezone(_ zone: String) throws {
-        calls.append("timezone \(zone)")
-        current.timezone = zone
-        try root.replaceSymlink("/etc/localtime", target: "../usr/share/zoneinfo/\(zone)")
-        try root.writeAtomically("/etc/timezone", Data("\(zone)\n".utf8), mode: 0o644)
+        try lock.withLock {
+            _calls.append("timezone \(zone)")
+            _current.timezone = zone
+            try root.replaceSymlink("/etc/localtime", target: "../usr/share/zoneinfo/\(zone)")
+            try root.writeAtomically("/etc/timezone", Data("\(zone)\n".utf8), mode: 0o644)
+        }
     }
     public func setLocalRTC(_ local: Bool) throws {
-        calls.append("localRTC \(local)")
-        current.localRTC = local
+        lock.withLock {
+            _calls.append("localRTC \(local)")
+            _current.localRTC = local
+        }
     }
 }
 
