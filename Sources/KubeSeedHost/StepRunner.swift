@@ -59,14 +59,22 @@ public final class StepRunner {
         do {
             try applyInOrder(steps.filter { !TimeSettingsInFlight.isTimeSetting($0) }, deferReload: deferReload)
         } catch {
-            if let inFlight { performed += inFlight.finish().performed }
+            if let inFlight { _ = collect(inFlight) }
             throw error
         }
-        if let inFlight {
-            let (made, failure) = inFlight.finish()
-            performed += made
-            if let failure { throw failure.error }
-        }
+        if let inFlight, let failure = collect(inFlight) { throw failure }
+    }
+
+    /// Time settings that failed, with why (the first is thrown unless another step's error was).
+    public private(set) var failedTimeSettings: [(step: Step, error: any Error)] = []
+
+    /// Waits for `inFlight`: what it made is performed, what failed is kept; returns the failure.
+    private func collect(_ inFlight: TimeSettingsInFlight) -> (any Error)? {
+        let (made, failure) = inFlight.finish()
+        performed += made
+        guard let failure else { return nil }
+        failedTimeSettings.append(failure)
+        return failure.error
     }
 
     /// Time settings started before the list that has them (`startTimeSettings`).
@@ -82,13 +90,11 @@ public final class StepRunner {
     }
 
     /// Waits for the time settings `startTimeSettings` started: those made count as performed, the first
-    /// that failed is thrown.
+    /// that failed is kept (`failedTimeSettings`) and thrown.
     public func finishTimeSettings() throws {
         guard let ahead = timeSettingsAhead else { return }
         timeSettingsAhead = nil
-        let (made, failure) = ahead.inFlight.finish()
-        performed += made
-        if let failure { throw failure.error }
+        if let failure = collect(ahead.inFlight) { throw failure }
     }
 
     deinit {

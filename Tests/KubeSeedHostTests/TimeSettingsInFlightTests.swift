@@ -13,7 +13,9 @@ import KubeSeedHostFakes
         let awaited: String
         var sawAwaited: [Bool] = []
         var fails = false
-        var began = false
+        private let beganLock = NSLock()
+        private var _began = false
+        var began: Bool { beganLock.withLock { _began } }
         init(root: HostRoot, awaited: String) {
             self.root = root
             self.awaited = awaited
@@ -22,7 +24,7 @@ import KubeSeedHostFakes
         func setTimezone(_ zone: String) throws { try call() }
         func setLocalRTC(_ local: Bool) throws { try call() }
         private func call() throws {
-            began = true
+            beganLock.withLock { _began = true }
             let deadline = Date().addingTimeInterval(10)
             while !root.exists(awaited) && Date() < deadline { usleep(10_000) }
             sawAwaited.append(root.exists(awaited))
@@ -66,6 +68,19 @@ import KubeSeedHostFakes
         #expect(time.sawAwaited == [true])
         #expect(host.root.exists(later))
         #expect(runner.performed.map(\.step) == [.loadModule("br_netfilter"), .writeFile(path: later, content: "x\n", mode: 0o644)])
+        #expect(runner.failedTimeSettings.map(\.step) == [.setTimezone("Asia/Shanghai")])
+    }
+
+    @Test func aTimeSettingThatFailsBesideAnotherFailureIsKept() throws {
+        let host = try TemporaryHost()
+        let time = WaitingTimeDate(root: host.root, awaited: "/etc")
+        time.fails = true
+        host.modules.failLoad = ["br_netfilter"]
+        let runner = try runner(host, time)
+        // Both fail; the module load's error is thrown, the time zone's kept.
+        let error = try #require(throws: HostError.self) { try runner.apply(steps, observed: NodeObservation()) }
+        #expect("\(error)".contains("br_netfilter"))
+        #expect(runner.failedTimeSettings.map(\.step) == [.setTimezone("Asia/Shanghai")])
     }
 
     @Test func settingsStartedAheadRunBesideLaterListsAndAreMadeOnce() throws {

@@ -83,9 +83,13 @@ public struct AgentOperations {
             // Started ahead of the phase that failed: what they made is part of what was done.
             try? applier.finishTimeSettings()
             out += applier.performed.map { "  changed  \($0)\n" }.joined()
+            // A time setting that failed beside the step that stopped the run: said too, not only the first error.
+            out += applier.failedTimeSettings.filter { "\($0.error)" != "\(underlying)" }.map { "  failed   \($0.step): \($0.error)\n" }.joined()
             out += "seed-agent apply: failed after \(applier.performed.count) changes: \(underlying)\n"
             out += "  every change so far is journaled; run 'seed-agent apply' again to finish, or 'seed-agent reset' to undo\n"
-            return Outcome(output: out, exitCode: 1, changes: applier.performed.count, retryable: Self.isRetryable(underlying))
+            // Units it enabled or disabled before the failure still need the caller's reload.
+            return Outcome(output: out, exitCode: 1, changes: applier.performed.count, reloadPending: applier.reloadPending,
+                           retryable: Self.isRetryable(underlying))
         }
         let millis = Int(Date().timeIntervalSince(started) * 1000)
         out += applier.performed.map { "  changed  \($0)\n" }.joined()
