@@ -54,10 +54,10 @@ public final class StepRunner {
         let steps = steps.filter { !(timeSettingsAhead?.steps.contains($0) ?? false) }
         // Write-ahead for the whole batch: one journal write (and fsync) before the first change.
         try journal.record(try (steps + (deferReload ? [] : pendingJobs)).flatMap { try previousState(for: $0, observed) })
-        let timeSettings = steps.filter(TimeSettingsInFlight.isTimeSetting)
+        let timeSettings = steps.filter(\.isTimeSetting)
         let inFlight = timeSettings.isEmpty ? nil : TimeSettingsInFlight(timeSettings, try timeDate())
         do {
-            try applyInOrder(steps.filter { !TimeSettingsInFlight.isTimeSetting($0) }, deferReload: deferReload)
+            try applyInOrder(steps.filter { !$0.isTimeSetting }, deferReload: deferReload)
         } catch {
             if let inFlight { _ = collect(inFlight) }
             throw error
@@ -83,7 +83,7 @@ public final class StepRunner {
     /// Starts the time settings among `steps` now, journaled first, on their own thread: node preparation
     /// starts them before its module loads. Later lists leave them out; `finishTimeSettings` waits for them.
     public func startTimeSettings(_ steps: [Step], observed: NodeObservation) throws {
-        let settings = steps.filter(TimeSettingsInFlight.isTimeSetting)
+        let settings = steps.filter(\.isTimeSetting)
         guard !settings.isEmpty, timeSettingsAhead == nil else { return }
         try journal.record(try settings.flatMap { try previousState(for: $0, observed) })
         timeSettingsAhead = (settings, TimeSettingsInFlight(settings, try timeDate()))

@@ -46,13 +46,6 @@ final class TimeSettingsInFlight: @unchecked Sendable {
         }
     }
 
-    static func isTimeSetting(_ step: Step) -> Bool {
-        switch step {
-        case .setTimezone, .setLocalRTC: return true
-        default: return false
-        }
-    }
-
     private static func perform(_ step: Step, _ time: any TimeDateControl) throws {
         switch step {
         case .setTimezone(let zone): try time.setTimezone(zone)

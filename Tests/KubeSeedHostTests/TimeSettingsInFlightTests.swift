@@ -97,7 +97,7 @@ import KubeSeedHostFakes
         try runner.apply(steps.filter { if case .loadModule = $0 { return false }; return true }, observed: NodeObservation())
         try runner.finishTimeSettings()
         #expect(time.sawAwaited == [true, true])
-        #expect(runner.performed.map(\.step).filter(TimeSettingsInFlight.isTimeSetting) == [.setTimezone("Asia/Shanghai"), .setLocalRTC(false)])
+        #expect(runner.performed.map(\.step).filter(\.isTimeSetting) == [.setTimezone("Asia/Shanghai"), .setLocalRTC(false)])
         #expect(try ChangeJournal(root: host.root).records.filter { if case .timezone = $0 { return true }; return false }.count == 1)
     }
 

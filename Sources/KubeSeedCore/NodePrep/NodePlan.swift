@@ -29,6 +29,14 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
         return false
     }
 
+    /// A call to timedated, which needs nothing the other steps make: made on its own thread beside them.
+    public var isTimeSetting: Bool {
+        switch self {
+        case .setTimezone, .setLocalRTC: return true
+        default: return false
+        }
+    }
+
     public var description: String {
         switch self {
         case .createDirectory(let path, let mode): return "create directory \(path) (mode \(String(mode, radix: 8)))"
