@@ -97,6 +97,23 @@ public final class StepRunner {
         if let failure = collect(ahead.inFlight) { throw failure }
     }
 
+    /// Hands the time settings `startTimeSettings` started, still running, to whoever takes them over
+    /// (`takeOverTimeSettings`): the agent's pass lets them run on beside its components' steps, past
+    /// node preparation's end. `nil` when none were started or they were finished.
+    public func handOverTimeSettings() -> TimeSettingsHandOff? {
+        guard let ahead = timeSettingsAhead else { return nil }
+        timeSettingsAhead = nil
+        return TimeSettingsHandOff(steps: ahead.steps, inFlight: ahead.inFlight)
+    }
+
+    /// Takes over time settings another runner started: `finishTimeSettings` waits for them here, and
+    /// what they made counts as performed here.
+    public func takeOverTimeSettings(_ handOff: TimeSettingsHandOff?) throws {
+        if timeSettingsAhead != nil { try finishTimeSettings() }
+        guard let handOff, let inFlight = handOff.take() else { return }
+        timeSettingsAhead = (handOff.steps, inFlight)
+    }
+
     deinit {
         // Never leave timedated's call running on its own.
         _ = timeSettingsAhead?.inFlight.finish()

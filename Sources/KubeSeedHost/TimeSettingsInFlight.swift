@@ -60,3 +60,23 @@ final class TimeSettingsInFlight: @unchecked Sendable {
         init(_ control: any TimeDateControl) { self.control = control }
     }
 }
+
+/// Time settings on their way from one step runner to another (`StepRunner.handOverTimeSettings`). One
+/// never taken over is waited for when it goes: timedated's calls never outlive the session that journaled them.
+public final class TimeSettingsHandOff {
+    let steps: [Step]
+    private var inFlight: TimeSettingsInFlight?
+
+    init(steps: [Step], inFlight: TimeSettingsInFlight) {
+        self.steps = steps
+        self.inFlight = inFlight
+    }
+
+    /// The settings, for the runner taking them over; this hand-off no longer waits for them.
+    func take() -> TimeSettingsInFlight? {
+        defer { inFlight = nil }
+        return inFlight
+    }
+
+    deinit { _ = inFlight?.finish() }
+}

@@ -32,6 +32,8 @@ public struct AgentOperations {
         public var reloadPending = false
         /// A failure that may pass by itself when tried again (the error says so).
         public var retryable = false
+        /// Time settings `apply(leaveTimeSettingsRunning: true)` left running, for the caller to wait for.
+        public var timeSettings: TimeSettingsHandOff?
     }
 
     /// Observes this host for node preparation (the phases observe again after modules load).
@@ -51,7 +53,10 @@ public struct AgentOperations {
     ///   - observed: an observation the caller just made with these settings, to reuse.
     ///   - deferReload: leave the daemon-reload that masks and enables need to the caller
     ///     (`Outcome.reloadPending`), which folds it into its own.
-    public func apply(in session: HostSession? = nil, observed: NodeObservation? = nil, deferReload: Bool = false) async -> Outcome {
+    ///   - leaveTimeSettingsRunning: on success, leave the time settings (timedated's calls) running for the
+    ///     caller to wait for (`Outcome.timeSettings`): the agent's pass lets them run beside its components.
+    public func apply(in session: HostSession? = nil, observed: NodeObservation? = nil, deferReload: Bool = false,
+                      leaveTimeSettingsRunning: Bool = false) async -> Outcome {
         let started = Date()
         var out = ""
         let first = observed ?? observer.observe(settings)
@@ -66,7 +71,7 @@ public struct AgentOperations {
         guard let session else {
             do {
                 return try await HostSession.with(root, effects: effects, at: location) { session in
-                    await apply(in: session, observed: first, deferReload: deferReload)
+                    await apply(in: session, observed: first, deferReload: deferReload, leaveTimeSettingsRunning: leaveTimeSettingsRunning)
                 }
             } catch let error as HostSession.OpenError where error.part == .lock {
                 return Outcome(output: "seed-agent apply: \(error)\n", exitCode: 1, retryable: error.isRetryable)
@@ -74,7 +79,8 @@ public struct AgentOperations {
                 return Outcome(output: "seed-agent apply: nothing changed: \(error)\n", exitCode: 1)
             }
         }
-        let run = NodePrepRun(operations: self, applier: session.runner(), observed: first, plan: firstPlan, deferReload: deferReload)
+        let run = NodePrepRun(operations: self, applier: session.runner(), observed: first, plan: firstPlan, deferReload: deferReload,
+                              leaveTimeSettingsRunning: leaveTimeSettingsRunning)
         let applier = run.applier
         do {
             try await PhaseRunner.run(NodePrepPhase.all, run)
@@ -92,13 +98,15 @@ public struct AgentOperations {
                            retryable: Self.isRetryable(underlying))
         }
         let millis = Int(Date().timeIntervalSince(started) * 1000)
+        let timeSettings = applier.handOverTimeSettings()
         out += applier.performed.map { "  changed  \($0)\n" }.joined()
         if applier.performed.isEmpty {
             out += "seed-agent apply: unchanged: node already prepared (0 changes, \(millis) ms)\n"
         } else {
             out += "seed-agent apply: \(applier.performed.count) changes in \(millis) ms\n"
         }
-        return Outcome(output: out, exitCode: 0, changes: applier.performed.count, reloadPending: applier.reloadPending)
+        return Outcome(output: out, exitCode: 0, changes: applier.performed.count, reloadPending: applier.reloadPending,
+                       timeSettings: timeSettings)
     }
 
     /// Restores what the journal says was there before.

@@ -22,6 +22,8 @@ final class AgentPass {
     var failedOwedJobs: [String] = []
     var plan: NodePlan?
     var images: Result<ImageImporter.Outcome, any Error>?
+    /// Node preparation's time settings, still running: the components' steps run beside them.
+    var timeSettings: TimeSettingsHandOff?
 
     init(operations: AgentOperations, join: JoinFile, joinPath: String, session: HostSession, pending: PendingActivation = PendingActivation()) {
         self.operations = operations
@@ -69,15 +71,17 @@ struct AgentPhase: CommandPhase {
 
     /// `seed-agent apply` with the join file's settings; its daemon-reload is folded into the components' one.
     static let nodePreparation = AgentPhase(name: "node preparation") { pass in
-        let prepared = await pass.operations.apply(in: pass.session, observed: pass.observed, deferReload: true)
+        let prepared = await pass.operations.apply(in: pass.session, observed: pass.observed, deferReload: true, leaveTimeSettingsRunning: true)
         pass.output += prepared.output
         pass.changes += prepared.changes
         pass.pending.reload = pass.pending.reload || prepared.reloadPending
+        pass.timeSettings = prepared.timeSettings
         if prepared.exitCode != 0 { throw AgentPassFailure("node preparation", "see the output above", retryable: prepared.retryable) }
         return PhaseResult(state: prepared.changes == 0 ? .ok : .changed, detail: "", changes: prepared.changes)
     }
 
-    /// containerd, the API balancer, the kubelet and kube-proxy: their files and units, planned from what is there.
+    /// containerd, the API balancer, the kubelet and kube-proxy: their files and units, planned from what is
+    /// there; node preparation's time settings run on beside them and are waited for at the end.
     static let components = AgentPhase(name: "components") { pass in
         let agent = pass.operations
         let node = pass.node!
@@ -87,6 +91,9 @@ struct AgentPhase: CommandPhase {
         applier.require(pass.pending)
         // A blocking plan item (containerd not installed) passes once the operator installs it: retry.
         var failure: AgentPassFailure?
+        let timeSettings = pass.timeSettings
+        pass.timeSettings = nil
+        try applier.takeOverTimeSettings(timeSettings)
         do {
             var observed = try ComponentObserver(root: agent.root, services: agent.effects.services).observe(files, cniLayout: true)
             observed.ownedFiles = AgentOperations.ownedFiles(in: pass.session.journal, under: NodePaths.containerdCertsDir, root: agent.root)
@@ -99,9 +106,16 @@ struct AgentPhase: CommandPhase {
         do { try applier.apply(pass.plan?.steps ?? [], observed: pass.observed) } catch {
             failure = failure ?? AgentPassFailure("components", "\(error)", retryable: AgentOperations.isRetryable(error))
         }
+        do { try applier.finishTimeSettings() } catch {
+            let failed = applier.failedTimeSettings.first.map { "\($0.step): " } ?? ""
+            failure = failure ?? AgentPassFailure("node preparation", failed + "\(error)", retryable: AgentOperations.isRetryable(error))
+        }
         pass.pending = applier.pending
         pass.failedOwedJobs = applier.failedJobs.filter { owed.contains($0.step) }.map { "\($0.step): \($0.error)" }
         pass.output += applier.performed.map { "  changed  \($0)\n" }.joined()
+        // A time setting that failed beside the failure that stopped the pass: said too.
+        pass.output += applier.failedTimeSettings.filter { "\($0.step): \($0.error)" != failure?.reason }
+            .map { "  failed   \($0.step): \($0.error)\n" }.joined()
         pass.changes += applier.performed.count
         if let failure { throw failure }
         return PhaseResult(state: applier.performed.isEmpty ? .ok : .changed, detail: "", changes: applier.performed.count)

@@ -108,10 +108,14 @@ extension AgentOperations {
         func failed(_ name: String, _ reason: String, retryable: Bool) -> Convergence {
             .failed(name, reason, stamp: stamp, retryable: retryable, pending: pending)
         }
+        let clock = ContinuousClock()
+        let reading = clock.now
         var join: JoinFile
         do { join = try Self.loadJoinFile(root: root, path: joinPath, effectiveUID: effectiveUID, now: now) } catch {
             return failed("join file", "\(error); nothing changed", retryable: Self.isRetryable(error))
         }
+        // Before the phases: the join file read and checked, and (below) the session opened.
+        let before = ["join file \((clock.now - reading).milliseconds) ms"]
         let kept = apiServers(join)
         join.fallbackAPIServerEndpoints = join.apiServerEndpoints.filter { !kept.contains($0) }
         join.apiServerEndpoints = kept
@@ -120,9 +124,12 @@ extension AgentOperations {
         prep.settings.addDirectories(NodeComponents.directories(join))
         // One session for the whole pass: observation, node preparation and components.
         guard let session else {
+            let opening = clock.now
             do {
                 return try await HostSession.with(root, effects: effects, at: location) { session in
-                    await prep.pass(AgentPass(operations: prep, join: join, joinPath: joinPath, session: session, pending: pending), stamp: stamp)
+                    let opened = ["session \((clock.now - opening).milliseconds) ms"]
+                    return await prep.pass(AgentPass(operations: prep, join: join, joinPath: joinPath, session: session, pending: pending),
+                                           stamp: stamp, before: before + opened)
                 }
             } catch let error as HostSession.OpenError where error.part == .lock {
                 var busy = failed("lock", "\(error)", retryable: error.isRetryable)
@@ -132,12 +139,14 @@ extension AgentOperations {
                 return failed("journal", "\(error); nothing changed", retryable: Self.isRetryable((error as? HostSession.OpenError)?.underlying ?? error))
             }
         }
-        return await prep.pass(AgentPass(operations: prep, join: join, joinPath: joinPath, session: session, pending: pending), stamp: stamp)
+        return await prep.pass(AgentPass(operations: prep, join: join, joinPath: joinPath, session: session, pending: pending),
+                               stamp: stamp, before: before)
     }
 
     /// The phases after the join file was read, and the status they leave; `self` holds the join file's node preparation.
-    private func pass(_ pass: AgentPass, stamp: String) async -> Convergence {
-        var times: [String] = []
+    /// `before`: the times of what came before the phases, for the phases line.
+    private func pass(_ pass: AgentPass, stamp: String, before: [String]) async -> Convergence {
+        var times = before
         do {
             try await PhaseRunner.run(AgentPhase.pass, pass) { _, phase, _, elapsed in times.append("\(phase.name) \(elapsed.milliseconds) ms") }
             pass.output += Self.phaseTimesLine(times)

@@ -11,13 +11,17 @@ final class NodePrepRun {
     var plan: NodePlan
     /// Leave the daemon-reload to the caller (the agent's pass folds it into the components' one).
     let deferReload: Bool
+    /// Leave the time settings running for the caller to wait for (the agent's pass, after its components).
+    let leaveTimeSettingsRunning: Bool
 
-    init(operations: AgentOperations, applier: StepRunner, observed: NodeObservation, plan: NodePlan, deferReload: Bool) {
+    init(operations: AgentOperations, applier: StepRunner, observed: NodeObservation, plan: NodePlan, deferReload: Bool,
+         leaveTimeSettingsRunning: Bool = false) {
         self.operations = operations
         self.applier = applier
         self.observed = observed
         self.plan = plan
         self.deferReload = deferReload
+        self.leaveTimeSettingsRunning = leaveTimeSettingsRunning
     }
 }
 
@@ -46,11 +50,12 @@ struct NodePrepPhase: CommandPhase {
         return PhaseResult(state: .changed, detail: "\(steps.count) loaded", changes: steps.count)
     }
 
-    /// Everything else: sysctls, swap, SELinux, time, directories, and the units masked or enabled.
+    /// Everything else: sysctls, swap, SELinux, time, directories, and the units masked or enabled; then
+    /// the time settings are waited for, unless the caller waits for them.
     static let settings = NodePrepPhase(name: "settings") { run in
         let before = run.applier.performed.count
         try run.applier.apply(run.plan.steps.filter { !$0.isModuleLoad }, observed: run.observed, deferReload: run.deferReload)
-        try run.applier.finishTimeSettings()
+        if !run.leaveTimeSettingsRunning { try run.applier.finishTimeSettings() }
         let changes = run.applier.performed.count - before
         return PhaseResult(state: changes == 0 ? .ok : .changed, detail: "", changes: changes)
     }
