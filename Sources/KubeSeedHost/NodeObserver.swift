@@ -17,15 +17,7 @@ public struct NodeObserver {
     public func observe(_ settings: NodePrepSettings) -> NodeObservation {
         var observed = NodeObservation()
         observed.isRoot = effectiveUID == 0
-        for name in settings.modules + settings.conntrackModuleCandidates {
-            let sysfsName = name.replacingOccurrences(of: "-", with: "_")
-            observed.modules[name] = root.exists("/sys/module/\(sysfsName)") ? .loaded : effects.modules.indexState(of: name)
-        }
-        for setting in settings.sysctls {
-            if let value = try? root.readText(setting.procPath) {
-                observed.sysctls[setting.key] = value.trimmingCharacters(in: .whitespacesAndNewlines)
-            }
-        }
+        observeKernel(settings, &observed)
         for path in NodePlanner.observedFiles {
             if let text = try? root.readText(path) { observed.files[path] = text }
         }
@@ -48,6 +40,28 @@ public struct NodeObserver {
         }
         observePreflight(settings, &observed)
         return observed
+    }
+
+    /// `observed` after module loads: the modules and the sysctls read again (a module brings its sysctls
+    /// with it); the rest is kept, as loading a module changes none of it (units, time, files, the route).
+    public func afterModuleLoads(_ observed: NodeObservation, _ settings: NodePrepSettings) -> NodeObservation {
+        var observed = observed
+        observed.modules = [:]
+        observed.sysctls = [:]
+        observeKernel(settings, &observed)
+        return observed
+    }
+
+    private func observeKernel(_ settings: NodePrepSettings, _ observed: inout NodeObservation) {
+        for name in settings.modules + settings.conntrackModuleCandidates {
+            let sysfsName = name.replacingOccurrences(of: "-", with: "_")
+            observed.modules[name] = root.exists("/sys/module/\(sysfsName)") ? .loaded : effects.modules.indexState(of: name)
+        }
+        for setting in settings.sysctls {
+            if let value = try? root.readText(setting.procPath) {
+                observed.sysctls[setting.key] = value.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+        }
     }
 
     private func observeSystemd(_ settings: NodePrepSettings, _ observed: inout NodeObservation) {

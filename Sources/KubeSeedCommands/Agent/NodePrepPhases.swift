@@ -36,7 +36,8 @@ struct NodePrepPhase: CommandPhase {
 
     static let all: [NodePrepPhase] = [.modules, .settings]
 
-    /// The kernel modules; when any loads, the host is observed and planned again: the sysctls they bring appear with them.
+    /// The kernel modules; when any loads, the modules and sysctls are observed again and the host planned
+    /// again: the sysctls they bring appear with them.
     /// The time settings start first, on their own thread; the settings phase waits for them.
     static let modules = NodePrepPhase(name: "modules") { run in
         // The time settings need nothing node preparation makes: timedated starts meanwhile.
@@ -45,7 +46,7 @@ struct NodePrepPhase: CommandPhase {
         try run.applier.apply(steps, observed: run.observed, deferReload: true)
         guard !steps.isEmpty else { return PhaseResult(state: .ok, detail: "loaded") }
         let agent = run.operations
-        run.observed = agent.observer.observe(agent.settings)
+        run.observed = agent.observer.afterModuleLoads(run.observed, agent.settings)
         run.plan = NodePlanner.plan(agent.settings, run.observed)
         return PhaseResult(state: .changed, detail: "\(steps.count) loaded", changes: steps.count)
     }
