@@ -43,8 +43,7 @@ public final class StepRunner {
     }
 
     /// Performs `steps` in order, journaling first; time settings (timedated's calls) on their own thread
-    /// beside the others, waited for before it returns. A daemon-reload starts once the steps it must see
-    /// are made, and the steps it need not see are made while systemd reloads (`Step.reloadAhead`). Starts and restarts in a row are queued at once and
+    /// beside the others, waited for before it returns. Starts and restarts in a row are queued at once and
     /// waited for together; the first that fails stops the run once all have ended (those that ended
     /// `done` count as performed). `observed` supplies previous values that only the observation knows
     /// (time zone, unit states). Masks, enables and disables are followed by one daemon-reload at the
@@ -52,7 +51,7 @@ public final class StepRunner {
     /// pending for the caller to fold into a later list (each reload reruns every systemd generator).
     public func apply(_ steps: [Step], observed: NodeObservation, deferReload: Bool = false) throws {
         // Settings started ahead are made already: not twice.
-        let steps = Step.reloadAhead(steps.filter { !(timeSettingsAhead?.steps.contains($0) ?? false) })
+        let steps = steps.filter { !(timeSettingsAhead?.steps.contains($0) ?? false) }
         // Write-ahead for the whole batch: one journal write (and fsync) before the first change.
         try journal.record(try (steps + (deferReload ? [] : pendingJobs)).flatMap { try previousState(for: $0, observed) })
         let timeSettings = steps.filter(\.isTimeSetting)
@@ -137,12 +136,6 @@ public final class StepRunner {
             }
             let step = steps[index]
             index += 1
-            if step == .reloadSystemd {
-                let beside = Array(steps[index...].prefix(while: \.runsBesideReload))
-                try reload(beside: beside)
-                index += beside.count
-                continue
-            }
             let started = Self.monotonicSeconds()
             if case .loadModule = step {
                 // Dependencies come in with the module; journal them too so reset unloads exactly what appeared.
@@ -156,6 +149,7 @@ public final class StepRunner {
             switch step {
             // Changes through systemd's install API leave every unit NeedDaemonReload until a reload.
             case .maskUnits, .enableUnit, .disableUnit: reloadPending = true
+            case .reloadSystemd: reloadPending = false
             default: break
             }
             performed.append(PerformedStep(step: step, seconds: Self.monotonicSeconds() - started))
@@ -175,34 +169,6 @@ public final class StepRunner {
         let (now, owed) = PendingActivation.deferring(steps)
         try apply(now, observed: observed, deferReload: true)
         return owed.adding(pending)
-    }
-
-    /// Reloads systemd on a thread of its own while `beside` (steps the reload need not see) are made here;
-    /// the first failure of either is thrown once both ended. The bus is the reload's until then: no step
-    /// beside it talks to systemd.
-    private func reload(beside: [Step]) throws {
-        let services = Unchecked(try services())
-        let reload = CallOnItsOwnThread(name: "kubeseed-reload") { () -> Result<Double, any Error> in
-            let started = Self.monotonicSeconds()
-            return Result { try services.value.reload() }.map { Self.monotonicSeconds() - started }
-        }
-        var failure: (any Error)?
-        for step in beside {
-            let started = Self.monotonicSeconds()
-            do { try perform(step) } catch {
-                failure = error
-                break
-            }
-            performed.append(PerformedStep(step: step, seconds: Self.monotonicSeconds() - started))
-        }
-        switch reload.wait() {
-        case .success(let seconds):
-            reloadPending = false
-            performed.append(PerformedStep(step: .reloadSystemd, seconds: seconds))
-        case .failure(let error):
-            failure = failure ?? error
-        }
-        if let failure { throw failure }
     }
 
     private func reloadNow() throws {

@@ -6,28 +6,44 @@ import KubeSeedCore
 /// slowest step of a first run after the daemon-reload), and none needs what the other steps make.
 /// `finish()` waits for them.
 final class TimeSettingsInFlight: @unchecked Sendable {
-    private let call: CallOnItsOwnThread<(performed: [StepRunner.PerformedStep], failure: (step: Step, error: any Error)?)>
+    private let done = NSCondition()
+    private var finished = false
+    private var performed: [StepRunner.PerformedStep] = []
+    private var failure: (step: Step, error: any Error)?
 
     /// Starts `steps` (time settings, in order) on a thread of their own; the first that fails ends them.
     init(_ steps: [Step], _ time: any TimeDateControl) {
-        call = CallOnItsOwnThread(name: "kubeseed-time") {
+        let time = UncheckedTimeControl(time)
+        let thread = Thread { [self] in
             var performed: [StepRunner.PerformedStep] = []
+            var failure: (step: Step, error: any Error)?
             for step in steps {
                 let started = StepRunner.monotonicSeconds()
                 do {
-                    try Self.perform(step, time)
+                    try Self.perform(step, time.control)
                     performed.append(StepRunner.PerformedStep(step: step, seconds: StepRunner.monotonicSeconds() - started))
                 } catch {
-                    return (performed, (step, error))
+                    failure = (step, error)
+                    break
                 }
             }
-            return (performed, nil)
+            done.withLock {
+                self.performed = performed
+                self.failure = failure
+                finished = true
+                done.broadcast()
+            }
         }
+        thread.name = "kubeseed-time"
+        thread.start()
     }
 
     /// Waits for the settings: those made, and the one that failed with why.
     func finish() -> (performed: [StepRunner.PerformedStep], failure: (step: Step, error: any Error)?) {
-        call.wait()
+        done.withLock {
+            while !finished { done.wait() }
+            return (performed, failure)
+        }
     }
 
     private static func perform(_ step: Step, _ time: any TimeDateControl) throws {
@@ -36,6 +52,12 @@ final class TimeSettingsInFlight: @unchecked Sendable {
         case .setLocalRTC(let local): try time.setLocalRTC(local)
         default: preconditionFailure("not a time setting: \(step)")
         }
+    }
+
+    /// The caller does not touch the control (its bus connection) until `finish()` returned.
+    private final class UncheckedTimeControl: @unchecked Sendable {
+        let control: any TimeDateControl
+        init(_ control: any TimeDateControl) { self.control = control }
     }
 }
 

@@ -135,10 +135,7 @@ public final class FakeServices: ServiceManager {
             units[name]?.unitFileState = "generated"
         }
     }
-    /// Called inside `reload()`, on the reloading thread (a test that waits there for what is made beside it).
-    public var duringReload: (() -> Void)?
     public func reload() throws {
-        duringReload?()
         try maybeFail("reload")
         for name in root?.list("/etc/systemd/system") ?? [] where name.hasSuffix(".service") && units[name] == nil {
             units[name] = UnitState(loadState: "loaded", unitFileState: "disabled")

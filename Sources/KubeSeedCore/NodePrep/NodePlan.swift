@@ -29,40 +29,6 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
         return false
     }
 
-    /// A step systemd's daemon-reload neither reads nor waits for: a directory, file or link outside the
-    /// directories systemd loads units from, or a sysctl. Made while systemd reloads (`reloadAhead`).
-    public var runsBesideReload: Bool {
-        switch self {
-        case .setSysctl: return true
-        case .createDirectory(let path, _), .writeFile(let path, _, _), .removeFile(let path), .link(let path, _):
-            return !Self.systemdDirectories.contains { path == $0 || path.hasPrefix($0 + "/") }
-        default: return false
-        }
-    }
-
-    /// Where systemd finds unit files, drop-ins and their links (systemd.unit(5)), and its own configuration.
-    static let systemdDirectories = ["/etc/systemd", "/run/systemd", "/lib/systemd", "/usr/lib/systemd", "/usr/local/lib/systemd"]
-
-    /// `steps` with each daemon-reload moved up to just after the last step before it that it must see;
-    /// the steps it passes (`runsBesideReload`) follow it in their order, made while systemd reloads.
-    /// Nothing moves past a start, a restart or another reload.
-    public static func reloadAhead(_ steps: [Step]) -> [Step] {
-        var ordered: [Step] = []
-        var since: [Step] = []   // since the last reload or job
-        for step in steps {
-            if step == .reloadSystemd {
-                ordered += since.filter { !$0.runsBesideReload } + [step] + since.filter(\.runsBesideReload)
-                since = []
-            } else if step.isUnitJob {
-                ordered += since + [step]
-                since = []
-            } else {
-                since.append(step)
-            }
-        }
-        return ordered + since
-    }
-
     /// A call to timedated, which needs nothing the other steps make: made on its own thread beside them.
     public var isTimeSetting: Bool {
         switch self {
