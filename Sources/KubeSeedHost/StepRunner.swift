@@ -108,8 +108,8 @@ public final class StepRunner {
 
     /// Takes over time settings another runner started: `finishTimeSettings` waits for them here, and
     /// what they made counts as performed here.
-    public func takeOverTimeSettings(_ handOff: TimeSettingsHandOff?) throws {
-        if timeSettingsAhead != nil { try finishTimeSettings() }
+    public func takeOverTimeSettings(_ handOff: TimeSettingsHandOff?) {
+        precondition(timeSettingsAhead == nil, "a runner takes over time settings before it starts any of its own")
         guard let handOff, let inFlight = handOff.take() else { return }
         timeSettingsAhead = (handOff.steps, inFlight)
     }

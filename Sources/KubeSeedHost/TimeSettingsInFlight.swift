@@ -64,7 +64,8 @@ final class TimeSettingsInFlight: @unchecked Sendable {
 /// Time settings on their way from one step runner to another (`StepRunner.handOverTimeSettings`). One
 /// never taken over is waited for when it goes: timedated's calls never outlive the session that journaled them.
 public final class TimeSettingsHandOff {
-    let steps: [Step]
+    /// The settings, in order.
+    public let steps: [Step]
     private var inFlight: TimeSettingsInFlight?
 
     init(steps: [Step], inFlight: TimeSettingsInFlight) {

@@ -16,7 +16,10 @@ import KubeSeedHostFakes
         let fails: Bool
         private let lock = NSLock()
         private var _sawAwaited: [Bool] = []
+        private var _awaitedAtStart: [Bool] = []
         var sawAwaited: [Bool] { lock.withLock { _sawAwaited } }
+        /// Whether the awaited file was there when the call began (it must not be: the call starts early).
+        var awaitedAtStart: [Bool] { lock.withLock { _awaitedAtStart } }
         init(root: HostRoot, awaited: String, fails: Bool = false) {
             self.root = root
             self.awaited = awaited
@@ -24,6 +27,8 @@ import KubeSeedHostFakes
         }
         func state() throws -> TimeState { TimeState(timezone: "Etc/UTC", localRTC: false, ntpSynchronized: false) }
         func setTimezone(_ zone: String) throws {
+            let atStart = root.exists(awaited)
+            lock.withLock { _awaitedAtStart.append(atStart) }
             let deadline = Date().addingTimeInterval(10)
             while !root.exists(awaited) && Date() < deadline { usleep(10_000) }
             let saw = root.exists(awaited)
@@ -47,11 +52,13 @@ import KubeSeedHostFakes
         let pass = try await pass(host, time)
         #expect(pass.status.ready, "\(pass.output)")
         // The zone's call saw a file only the components phase writes: node preparation did not wait for it.
-        #expect(time.sawAwaited == [true])
+        #expect(time.awaitedAtStart == [false] && time.sawAwaited == [true])
         let lines = pass.output.split(separator: "\n").map(String.init)
         let zone = try #require(lines.firstIndex { $0.hasPrefix("  changed  set time zone Asia/Shanghai") }, "\(pass.output)")
         let containerd = try #require(lines.firstIndex { $0.hasPrefix("  changed  write \(NodePaths.containerdConfig)") })
         #expect(containerd < zone, "said once waited for, after the components' steps")
+        // Node preparation's summary says the setting it left running: not "unchanged" when it is the only change.
+        #expect(lines.contains { $0.hasPrefix("seed-agent apply: ") && $0.hasSuffix("; still running: set time zone Asia/Shanghai") }, "\(pass.output)")
         #expect(try ChangeJournal(root: host.root).records.contains { if case .timezone = $0 { return true }; return false })
         // Where the time went: before the phases too.
         let phases = try #require(lines.first { $0.hasPrefix("seed-agent: phases: ") })
@@ -70,5 +77,20 @@ import KubeSeedHostFakes
         #expect(pass.output.contains("  changed  restart containerd.service"), "\(pass.output)")
         #expect(!pass.output.contains("  changed  set time zone"))
         #expect(time.sawAwaited == [true])
+    }
+
+    @Test func withoutTheCallersSessionTheSettingsAreWaitedForBeforeTheLockIsLetGo() async throws {
+        let host = try TemporaryHost()
+        let time = WaitingTimeDate(root: host.root, awaited: "/etc")
+        var effects = host.effects
+        effects.time = time
+        var settings = NodePrepSettings()
+        settings.timezone = "Asia/Shanghai"
+        let outcome = await AgentOperations(root: host.root, effects: effects, settings: settings, effectiveUID: 0)
+            .apply(leaveTimeSettingsRunning: true)
+        #expect(outcome.exitCode == 0, "\(outcome.output)")
+        #expect(outcome.timeSettings == nil)
+        #expect(outcome.output.contains("  changed  set time zone Asia/Shanghai"))
+        #expect(!outcome.output.contains("still running"))
     }
 }

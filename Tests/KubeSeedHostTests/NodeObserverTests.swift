@@ -25,5 +25,8 @@ import KubeSeedHostFakes
         // Everything module loads touch matches a full observation.
         let full = observer.observe(settings)
         #expect(after.modules == full.modules && after.sysctls == full.sysctls)
+        var fullKeepingChrony = full
+        fullKeepingChrony.units["chrony.service"] = before.units["chrony.service"]
+        #expect(NodePlanner.plan(settings, after).steps == NodePlanner.plan(settings, fullKeepingChrony).steps)
     }
 }

@@ -54,7 +54,8 @@ public struct AgentOperations {
     ///   - deferReload: leave the daemon-reload that masks and enables need to the caller
     ///     (`Outcome.reloadPending`), which folds it into its own.
     ///   - leaveTimeSettingsRunning: on success, leave the time settings (timedated's calls) running for the
-    ///     caller to wait for (`Outcome.timeSettings`): the agent's pass lets them run beside its components.
+    ///     caller to wait for (`Outcome.timeSettings`) in its `session`: the agent's pass lets them run beside
+    ///     its components. Without the caller's session they are waited for here, before the lock is let go.
     public func apply(in session: HostSession? = nil, observed: NodeObservation? = nil, deferReload: Bool = false,
                       leaveTimeSettingsRunning: Bool = false) async -> Outcome {
         let started = Date()
@@ -71,7 +72,7 @@ public struct AgentOperations {
         guard let session else {
             do {
                 return try await HostSession.with(root, effects: effects, at: location) { session in
-                    await apply(in: session, observed: first, deferReload: deferReload, leaveTimeSettingsRunning: leaveTimeSettingsRunning)
+                    await apply(in: session, observed: first, deferReload: deferReload)
                 }
             } catch let error as HostSession.OpenError where error.part == .lock {
                 return Outcome(output: "seed-agent apply: \(error)\n", exitCode: 1, retryable: error.isRetryable)
@@ -100,10 +101,12 @@ public struct AgentOperations {
         let millis = Int(Date().timeIntervalSince(started) * 1000)
         let timeSettings = applier.handOverTimeSettings()
         out += applier.performed.map { "  changed  \($0)\n" }.joined()
-        if applier.performed.isEmpty {
+        // Settings still running are said: a pass whose only change is the time zone must not read "unchanged".
+        let running = timeSettings.map { "; still running: " + $0.steps.map(\.description).joined(separator: ", ") } ?? ""
+        if applier.performed.isEmpty && timeSettings == nil {
             out += "seed-agent apply: unchanged: node already prepared (0 changes, \(millis) ms)\n"
         } else {
-            out += "seed-agent apply: \(applier.performed.count) changes in \(millis) ms\n"
+            out += "seed-agent apply: \(applier.performed.count) changes in \(millis) ms\(running)\n"
         }
         return Outcome(output: out, exitCode: 0, changes: applier.performed.count, reloadPending: applier.reloadPending,
                        timeSettings: timeSettings)

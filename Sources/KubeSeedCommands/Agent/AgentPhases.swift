@@ -93,7 +93,7 @@ struct AgentPhase: CommandPhase {
         var failure: AgentPassFailure?
         let timeSettings = pass.timeSettings
         pass.timeSettings = nil
-        try applier.takeOverTimeSettings(timeSettings)
+        applier.takeOverTimeSettings(timeSettings)
         do {
             var observed = try ComponentObserver(root: agent.root, services: agent.effects.services).observe(files, cniLayout: true)
             observed.ownedFiles = AgentOperations.ownedFiles(in: pass.session.journal, under: NodePaths.containerdCertsDir, root: agent.root)
