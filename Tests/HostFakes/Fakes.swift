@@ -205,6 +205,48 @@ public final class FakeTimeDate: TimeDateControl, @unchecked Sendable {
     }
 }
 
+/// timedated as a fake that waits (a fake): each call waits (10 s at most) for the file `awaited`, which a
+/// step meant to run beside it writes, notes whether that file was there when the call began and when it
+/// ended, and then fails when told to. Locked: the calls come from the time settings' own thread.
+public final class WaitingTimeDate: TimeDateControl, @unchecked Sendable {
+    public let root: HostRoot
+    public let awaited: String
+    private let lock = NSLock()
+    private var _fails: Bool
+    private var _awaitedAtStart: [Bool] = []
+    private var _sawAwaited: [Bool] = []
+    public var fails: Bool {
+        get { lock.withLock { _fails } }
+        set { lock.withLock { _fails = newValue } }
+    }
+    /// Whether a call has begun.
+    public var began: Bool { lock.withLock { !_awaitedAtStart.isEmpty } }
+    /// Per call, whether `awaited` was there when it began.
+    public var awaitedAtStart: [Bool] { lock.withLock { _awaitedAtStart } }
+    /// Per call, whether `awaited` was there when it ended.
+    public var sawAwaited: [Bool] { lock.withLock { _sawAwaited } }
+
+    public init(root: HostRoot, awaited: String, fails: Bool = false) {
+        self.root = root
+        self.awaited = awaited
+        self._fails = fails
+    }
+
+    public func state() throws -> TimeState { TimeState(timezone: "Etc/UTC", localRTC: false, ntpSynchronized: false) }
+    public func setTimezone(_ zone: String) throws { try call() }
+    public func setLocalRTC(_ local: Bool) throws { try call() }
+
+    private func call() throws {
+        let atStart = root.exists(awaited)
+        lock.withLock { _awaitedAtStart.append(atStart) }
+        let deadline = Date().addingTimeInterval(10)
+        while !root.exists(awaited) && Date() < deadline { usleep(10_000) }
+        let saw = root.exists(awaited)
+        lock.withLock { _sawAwaited.append(saw) }
+        if fails { throw HostError(.dbus, "SetTimezone", cause: "fake failure") }
+    }
+}
+
 /// A temporary root laid out like a fresh Debian host: /proc/sys keys, /proc/swaps with an
 /// active swap file, an fstab with it, an absolute /etc/localtime link. Removed on deinit.
 public final class TemporaryHost {

@@ -9,35 +9,6 @@ import KubeSeedHostFakes
 /// for them at the components' end (a fake of timedated that waits for a file the components write; the
 /// VM's bench and prep scenarios set the zone through the real timedated).
 @Suite struct TimeZoneBesideComponentsTests {
-    /// timedated as a fake: `SetTimezone` waits (10 s at most) for the file `awaited`, then fails when told to.
-    final class WaitingTimeDate: TimeDateControl, @unchecked Sendable {
-        let root: HostRoot
-        let awaited: String
-        let fails: Bool
-        private let lock = NSLock()
-        private var _sawAwaited: [Bool] = []
-        private var _awaitedAtStart: [Bool] = []
-        var sawAwaited: [Bool] { lock.withLock { _sawAwaited } }
-        /// Whether the awaited file was there when the call began (it must not be: the call starts early).
-        var awaitedAtStart: [Bool] { lock.withLock { _awaitedAtStart } }
-        init(root: HostRoot, awaited: String, fails: Bool = false) {
-            self.root = root
-            self.awaited = awaited
-            self.fails = fails
-        }
-        func state() throws -> TimeState { TimeState(timezone: "Etc/UTC", localRTC: false, ntpSynchronized: false) }
-        func setTimezone(_ zone: String) throws {
-            let atStart = root.exists(awaited)
-            lock.withLock { _awaitedAtStart.append(atStart) }
-            let deadline = Date().addingTimeInterval(10)
-            while !root.exists(awaited) && Date() < deadline { usleep(10_000) }
-            let saw = root.exists(awaited)
-            lock.withLock { _sawAwaited.append(saw) }
-            if fails { throw HostError(.dbus, "SetTimezone", cause: "fake failure") }
-        }
-        func setLocalRTC(_ local: Bool) throws {}
-    }
-
     func pass(_ host: TemporaryHost, _ time: WaitingTimeDate) async throws -> AgentOperations.Convergence {
         try TemporaryHost.write(host.root, JoinFile.defaultPath, ConvergeTests().joinText(extra: "host:\n  timezone: Asia/Shanghai"))
         chmod(host.root.resolve(JoinFile.defaultPath), 0o600)

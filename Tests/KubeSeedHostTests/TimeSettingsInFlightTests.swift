@@ -7,31 +7,6 @@ import KubeSeedHostFakes
 /// A list's time settings are made on their own thread while its other steps run (fakes of timedated
 /// that wait for, or fail beside, the other steps; the VM's scenarios make them through timedated).
 @Suite struct TimeSettingsInFlightTests {
-    /// timedated as a fake: each call waits (10 s at most) for a file a later step of the list writes.
-    final class WaitingTimeDate: TimeDateControl, @unchecked Sendable {
-        let root: HostRoot
-        let awaited: String
-        var sawAwaited: [Bool] = []
-        var fails = false
-        private let beganLock = NSLock()
-        private var _began = false
-        var began: Bool { beganLock.withLock { _began } }
-        init(root: HostRoot, awaited: String) {
-            self.root = root
-            self.awaited = awaited
-        }
-        func state() throws -> TimeState { TimeState(timezone: "Etc/UTC", localRTC: false, ntpSynchronized: false) }
-        func setTimezone(_ zone: String) throws { try call() }
-        func setLocalRTC(_ local: Bool) throws { try call() }
-        private func call() throws {
-            beganLock.withLock { _began = true }
-            let deadline = Date().addingTimeInterval(10)
-            while !root.exists(awaited) && Date() < deadline { usleep(10_000) }
-            sawAwaited.append(root.exists(awaited))
-            if fails { throw HostError(.dbus, "SetTimezone", cause: "fake failure") }
-        }
-    }
-
     let later = "/etc/kubeseed-written-after-the-zone"
     var steps: [Step] {
         [.setTimezone("Asia/Shanghai"), .setLocalRTC(false), .loadModule("br_netfilter"),
