@@ -78,7 +78,7 @@ public final class StepRunner {
     }
 
     /// Time settings started before the list that has them (`startTimeSettings`).
-    private var timeSettingsAhead: (steps: [Step], inFlight: TimeSettingsInFlight)?
+    private var timeSettingsAhead: TimeSettingsInFlight?
 
     /// Starts the time settings among `steps` now, journaled first, on their own thread: node preparation
     /// starts them before its module loads. Later lists leave them out; `finishTimeSettings` waits for them.
@@ -86,7 +86,7 @@ public final class StepRunner {
         let settings = steps.filter(\.isTimeSetting)
         guard !settings.isEmpty, timeSettingsAhead == nil else { return }
         try journal.record(try settings.flatMap { try previousState(for: $0, observed) })
-        timeSettingsAhead = (settings, TimeSettingsInFlight(settings, try timeDate()))
+        timeSettingsAhead = TimeSettingsInFlight(settings, try timeDate())
     }
 
     /// Waits for the time settings `startTimeSettings` started: those made count as performed, the first
@@ -94,7 +94,7 @@ public final class StepRunner {
     public func finishTimeSettings() throws {
         guard let ahead = timeSettingsAhead else { return }
         timeSettingsAhead = nil
-        if let failure = collect(ahead.inFlight) { throw failure }
+        if let failure = collect(ahead) { throw failure }
     }
 
     /// Hands the time settings `startTimeSettings` started, still running, to whoever takes them over
@@ -103,20 +103,19 @@ public final class StepRunner {
     public func handOverTimeSettings() -> TimeSettingsHandOff? {
         guard let ahead = timeSettingsAhead else { return nil }
         timeSettingsAhead = nil
-        return TimeSettingsHandOff(steps: ahead.steps, inFlight: ahead.inFlight)
+        return TimeSettingsHandOff(ahead)
     }
 
     /// Takes over time settings another runner started: `finishTimeSettings` waits for them here, and
     /// what they made counts as performed here.
     public func takeOverTimeSettings(_ handOff: TimeSettingsHandOff?) {
         precondition(timeSettingsAhead == nil, "a runner takes over time settings before it starts any of its own")
-        guard let handOff, let inFlight = handOff.take() else { return }
-        timeSettingsAhead = (handOff.steps, inFlight)
+        timeSettingsAhead = handOff?.take()
     }
 
     deinit {
         // Never leave timedated's call running on its own.
-        _ = timeSettingsAhead?.inFlight.finish()
+        _ = timeSettingsAhead?.finish()
     }
 
     /// `apply` but the time settings (made beside it), after the journal was written.

@@ -6,6 +6,8 @@ import KubeSeedCore
 /// slowest step of a first run after the daemon-reload), and none needs what the other steps make.
 /// `finish()` waits for them.
 final class TimeSettingsInFlight: @unchecked Sendable {
+    /// The settings, in order.
+    let steps: [Step]
     private let done = NSCondition()
     private var finished = false
     private var performed: [StepRunner.PerformedStep] = []
@@ -13,6 +15,7 @@ final class TimeSettingsInFlight: @unchecked Sendable {
 
     /// Starts `steps` (time settings, in order) on a thread of their own; the first that fails ends them.
     init(_ steps: [Step], _ time: any TimeDateControl) {
+        self.steps = steps
         let time = UncheckedTimeControl(time)
         let thread = Thread { [self] in
             var performed: [StepRunner.PerformedStep] = []
@@ -68,8 +71,8 @@ public final class TimeSettingsHandOff {
     public let steps: [Step]
     private var inFlight: TimeSettingsInFlight?
 
-    init(steps: [Step], inFlight: TimeSettingsInFlight) {
-        self.steps = steps
+    init(_ inFlight: TimeSettingsInFlight) {
+        self.steps = inFlight.steps
         self.inFlight = inFlight
     }
 
