@@ -91,7 +91,7 @@ public struct AgentOperations {
             try? applier.finishTimeSettings()
             out += applier.performed.map { "  changed  \($0)\n" }.joined()
             // A time setting that failed beside the step that stopped the run: said too, not only the first error.
-            out += applier.failedTimeSettings.filter { "\($0.error)" != "\(underlying)" }.map { "  failed   \($0.step): \($0.error)\n" }.joined()
+            out += Self.failedTimeSettingLines(applier, besides: "\(underlying)")
             out += "seed-agent apply: failed after \(applier.performed.count) changes: \(underlying)\n"
             out += "  every change so far is journaled; run 'seed-agent apply' again to finish, or 'seed-agent reset' to undo\n"
             // Units it enabled or disabled before the failure still need the caller's reload.
@@ -110,6 +110,12 @@ public struct AgentOperations {
         }
         return Outcome(output: out, exitCode: 0, changes: applier.performed.count, reloadPending: applier.reloadPending,
                        timeSettings: timeSettings)
+    }
+
+    /// `  failed   …` lines for the time settings `runner` kept as failed, but the one whose error the caller
+    /// already reports (`said`): one failing beside another step's failure is said too.
+    static func failedTimeSettingLines(_ runner: StepRunner, besides said: String?) -> String {
+        runner.failedTimeSettings.filter { "\($0.error)" != said }.map { "  failed   \($0.step): \($0.error)\n" }.joined()
     }
 
     /// Restores what the journal says was there before.

@@ -91,9 +91,8 @@ struct AgentPhase: CommandPhase {
         applier.require(pass.pending)
         // A blocking plan item (containerd not installed) passes once the operator installs it: retry.
         var failure: AgentPassFailure?
-        let timeSettings = pass.timeSettings
+        applier.takeOverTimeSettings(pass.timeSettings)
         pass.timeSettings = nil
-        applier.takeOverTimeSettings(timeSettings)
         do {
             var observed = try ComponentObserver(root: agent.root, services: agent.effects.services).observe(files, cniLayout: true)
             observed.ownedFiles = AgentOperations.ownedFiles(in: pass.session.journal, under: NodePaths.containerdCertsDir, root: agent.root)
@@ -106,16 +105,19 @@ struct AgentPhase: CommandPhase {
         do { try applier.apply(pass.plan?.steps ?? [], observed: pass.observed) } catch {
             failure = failure ?? AgentPassFailure("components", "\(error)", retryable: AgentOperations.isRetryable(error))
         }
+        var saidTimeError: String?
         do { try applier.finishTimeSettings() } catch {
-            let failed = applier.failedTimeSettings.first.map { "\($0.step): " } ?? ""
-            failure = failure ?? AgentPassFailure("node preparation", failed + "\(error)", retryable: AgentOperations.isRetryable(error))
+            // Behind another failure it is kept (failedTimeSettings) and said as a `failed` line below.
+            if failure == nil {
+                let failed = applier.failedTimeSettings.first.map { "\($0.step): " } ?? ""
+                saidTimeError = "\(error)"
+                failure = AgentPassFailure("node preparation", failed + "\(error)", retryable: AgentOperations.isRetryable(error))
+            }
         }
         pass.pending = applier.pending
         pass.failedOwedJobs = applier.failedJobs.filter { owed.contains($0.step) }.map { "\($0.step): \($0.error)" }
         pass.output += applier.performed.map { "  changed  \($0)\n" }.joined()
-        // A time setting that failed beside the failure that stopped the pass: said too.
-        pass.output += applier.failedTimeSettings.filter { "\($0.step): \($0.error)" != failure?.reason }
-            .map { "  failed   \($0.step): \($0.error)\n" }.joined()
+        pass.output += AgentOperations.failedTimeSettingLines(applier, besides: saidTimeError)
         pass.changes += applier.performed.count
         if let failure { throw failure }
         return PhaseResult(state: applier.performed.isEmpty ? .ok : .changed, detail: "", changes: applier.performed.count)
