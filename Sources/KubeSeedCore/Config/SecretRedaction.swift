@@ -46,7 +46,7 @@ public enum SecretRedaction {
     /// before composing: see `YAMLAnchorScan`) gives its words instead: every run of characters that are
     /// not white space or YAML punctuation.
     static func scalars(of text: String) -> [String] {
-        guard YAMLAnchorScan.firstAnchorOrAlias(in: text) == nil, let node = try? Yams.compose(yaml: text) else {
+        guard YAMLAnchorScan.firstAnchorOrAlias(in: text) == nil, let node = try? YAMLTags.compose(text) else {
             return words(of: text)
         }
         var values: [String] = []

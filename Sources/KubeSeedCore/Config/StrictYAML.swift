@@ -23,7 +23,7 @@ public struct YAMLField {
         }
         let node: Node?
         do {
-            node = try Yams.compose(yaml: text)
+            node = try YAMLTags.compose(text)
         } catch let error as YamlError {
             throw ConfigError(.syntax, file: file, line: errorLine(error), "not valid YAML: \(errorProblem(error))")
         } catch {

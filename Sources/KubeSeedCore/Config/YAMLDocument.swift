@@ -8,11 +8,11 @@ public indirect enum YAMLDocument {
 
     var node: Node {
         switch self {
-        case .string(let s): return Node(s, .implicit, Self.needsQuotes(s) ? .doubleQuoted : .plain)
-        case .int(let i): return Node(String(i))
-        case .bool(let b): return Node(b ? "true" : "false")
-        case .list(let items): return Node(items.map(\.node))
-        case .map(let pairs): return Node(pairs.map { (Node($0.0), $0.1.node) })
+        case .string(let s): return Node(s, YAMLTags.implicit(), Self.needsQuotes(s) ? .doubleQuoted : .plain)
+        case .int(let i): return Node(String(i), YAMLTags.implicit())
+        case .bool(let b): return Node(b ? "true" : "false", YAMLTags.implicit())
+        case .list(let items): return Node(items.map(\.node), YAMLTags.implicit())
+        case .map(let pairs): return Node(pairs.map { (Node($0.0, YAMLTags.implicit()), $0.1.node) }, YAMLTags.implicit())
         }
     }
 

@@ -309,7 +309,7 @@ public enum ControlPlane {
     /// The AES key in an encryption config this module wrote, so a re-run keeps it (a new key would
     /// make every stored Secret unreadable). `nil` when the text is not such a file.
     public static func encryptionKey(in text: String) -> [UInt8]? {
-        guard let node = try? Yams.compose(yaml: text),
+        guard let node = try? YAMLTags.compose(text),
               let resources = node["resources"]?.sequence?.first,
               let provider = resources["providers"]?.sequence?.first,
               let key = provider["aescbc"]?["keys"]?.sequence?.first,

@@ -10,7 +10,7 @@ public enum KubeconfigCredential {
     /// Each user's name with its certificate's PEM text; users that name a file or carry nothing are left out.
     /// `nil` when the text is not a kubeconfig.
     public static func certificates(in text: String) -> [(user: String, pem: String)]? {
-        guard let node = try? Yams.compose(yaml: text), let users = node["users"]?.sequence else { return nil }
+        guard let node = try? YAMLTags.compose(text), let users = node["users"]?.sequence else { return nil }
         return users.compactMap { entry in
             guard let name = entry["name"]?.string, let data = entry["user"]?["client-certificate-data"]?.string,
                   let bytes = Data(base64Encoded: data) else { return nil }
