@@ -14,6 +14,12 @@ public final class ChangeJournal {
     }
     /// For each path, the SHA-256 of every version KubeSeed wrote there.
     private var writtenDigests: [String: Set<String>] = [:]
+    /// The file as this journal last read or saved it (`nil` inside: there was none), `nil` before the
+    /// first read: `record` reads it again only when it is no longer that file. Every save is a rename
+    /// into place, a new inode, so another journal's save in this process is always seen.
+    private var seenFile: FileIdentity??
+    /// How many times the file was read and decoded (tests).
+    private(set) var reads = 0
 
     /// Loads the journal at `path` (none there: an empty journal; unreadable: an error, since reset needs it).
     public init(root: HostRoot = HostRoot(), path: String = Journal.defaultPath) throws {
@@ -28,8 +34,9 @@ public final class ChangeJournal {
     /// anything was added.
     @discardableResult
     public func record(_ new: [JournalRecord]) throws -> Bool {
-        // Re-read first: a record written by anyone else holding the host lock in this process is never dropped.
-        try reload()
+        // Re-read first (when the file changed): a record written by anyone else holding the host lock in this
+        // process is never dropped.
+        if seenFile == nil || root.identity(path) != seenFile! { try reload() }
         var journal = Journal(records: records)
         var added = false
         for record in new where journal.add(record) { added = true }
@@ -95,6 +102,7 @@ public final class ChangeJournal {
             try root.remove(path)
             _ = try root.removeDirectoryIfEmpty((path as NSString).deletingLastPathComponent)
             records = []
+            seenFile = .some(nil)
         } else {
             try save(remaining)
         }
@@ -102,6 +110,10 @@ public final class ChangeJournal {
 
     /// Re-reads the file.
     public func reload() throws {
+        // Taken before the read: a save between the two makes the next `record` read again, never skip one.
+        let identity = root.identity(path)
+        seenFile = nil
+        reads += 1
         if let data = try root.read(path) {
             do {
                 records = try Journal.decode(data, file: path).records
@@ -111,12 +123,15 @@ public final class ChangeJournal {
         } else {
             records = []
         }
+        seenFile = .some(identity)
     }
 
     private func save(_ records: [JournalRecord]) throws {
         let directory = (path as NSString).deletingLastPathComponent
         if !root.isDirectory(directory) { try root.makeDirectory(directory, mode: 0o700) }
+        seenFile = nil
         try root.writeAtomically(path, Journal(records: records).encoded(), mode: 0o600)
         self.records = records
+        seenFile = .some(root.identity(path))
     }
 }

@@ -78,4 +78,32 @@ import KubeSeedHostFakes
         #expect(journal.records.map(\.key).filter { $0.hasPrefix("file:") } == ["file:/etc/kubernetes-a.yaml", "file:\(TokenRecord.path)"])
         #expect(try ChangeJournal(root: host.root).records == journal.records)
     }
+
+    /// `record` reads the file again only when it changed: another journal's save in this process is kept,
+    /// even one written in place with its modification time put back, and a file nobody else touched is
+    /// not read and decoded again.
+    @Test func aJournalReadsItsFileAgainOnlyWhenItChanged() throws {
+        let host = try TemporaryHost()
+        let first = try ChangeJournal(root: host.root)
+        let second = try ChangeJournal(root: host.root)
+        try first.record([.moduleLoaded("a")])
+        try first.record([.moduleLoaded("b")])
+        #expect(first.reads == 1)
+        try second.record([.moduleLoaded("c")])
+        try first.record([.moduleLoaded("d")])
+        #expect(first.reads == 2)
+        #expect(try ChangeJournal(root: host.root).records == ["a", "b", "c", "d"].map { .moduleLoaded($0) })
+
+        let path = host.root.resolve(first.path)
+        let identity = try #require(host.root.identity(first.path))
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: Journal(records: [.moduleLoaded("z")]).encoded())
+        try handle.close()
+        var times = [timespec(tv_sec: Int(identity.modified), tv_nsec: Int(identity.modifiedNanoseconds)),
+                     timespec(tv_sec: Int(identity.modified), tv_nsec: Int(identity.modifiedNanoseconds))]
+        #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+        try first.record([.moduleLoaded("e")])
+        #expect(try ChangeJournal(root: host.root).records == [.moduleLoaded("z"), .moduleLoaded("e")])
+    }
 }
