@@ -186,9 +186,13 @@ public struct HostRoot: Sendable {
             written.append((temporary, resolve(file.path), file.path))
         }
         let directories = Array(Set(written.map { ($0.target as NSString).deletingLastPathComponent })).sorted()
+        var flushedDevices = Set<dev_t>()
         for directory in directories {
             let fd = try systemCall(.file, "open \(directory)") { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
             defer { close(fd) }
+            // One syncfs per filesystem: each flushes all of it.
+            var st = stat()
+            guard fstat(fd, &st) != 0 || flushedDevices.insert(st.st_dev).inserted else { continue }
             try systemCall(.file, "flush the files written under \(directory)") { kubeseed_syncfs(fd) }
         }
         while let file = written.first {
@@ -230,9 +234,11 @@ public struct HostRoot: Sendable {
     }
 
     /// Creates the link `hostPath` → `target`; fails (EEXIST) when anything is already there.
-    public func makeSymlink(_ hostPath: String, target: String) throws {
+    /// Makes a link at `hostPath` to `target`; `durable`: its directory fsynced (without: the caller flushes
+    /// it, once for many links, with `syncDirectory`).
+    public func makeSymlink(_ hostPath: String, target: String, durable: Bool = true) throws {
         try systemCall(.file, "create link \(hostPath)") { symlink(target, resolve(hostPath)) }
-        try syncDirectory((resolve(hostPath) as NSString).deletingLastPathComponent)
+        if durable { try syncDirectory((resolve(hostPath) as NSString).deletingLastPathComponent) }
     }
 
     public func remove(_ hostPath: String) throws {
@@ -318,6 +324,7 @@ public struct HostRoot: Sendable {
 
     /// Makes a rename or unlink in `directory` durable; a failure is reported, never ignored (the change
     /// might not survive a power cut).
+    /// `directory`: a resolved path (`resolve`).
     func syncDirectory(_ directory: String) throws {
         let fd = try systemCall(.file, "open \(directory) to flush it") { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         defer { close(fd) }

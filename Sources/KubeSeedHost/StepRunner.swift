@@ -133,6 +133,12 @@ public final class StepRunner {
                 index += planned.count
                 continue
             }
+            let files = Self.fileBatch(steps[index...])
+            if files.count > 1 {
+                try performFileBatch(files)
+                index += files.count
+                continue
+            }
             let step = steps[index]
             index += 1
             let started = Self.monotonicSeconds()
@@ -160,6 +166,55 @@ public final class StepRunner {
             pendingJobs = []
             try runBatch(owed)
         }
+    }
+
+    /// The steps at the start of `steps` that write files, or that make links, in a row, each path once:
+    /// performed together, with one flush (`performFileBatch`).
+    static func fileBatch(_ steps: ArraySlice<Step>) -> [Step] {
+        var paths = Set<String>()
+        var batch: [Step] = []
+        for step in steps {
+            switch (steps.first!, step) {
+            case (.writeFile, .writeFile(let path, _, _)), (.link, .link(let path, _)):
+                guard paths.insert(path).inserted else { return batch }
+                batch.append(step)
+            default:
+                return batch
+            }
+        }
+        return batch
+    }
+
+    /// Writes every file of a `fileBatch` (each atomically, one syncfs for all: `HostRoot.writeAtomically(_ files:)`),
+    /// or makes every link and then flushes each directory once. Each step's time runs from the batch's start
+    /// to that flush, as a batch of starts' from its queueing. Per step it cost two fsyncs, or one per link.
+    private func performFileBatch(_ batch: [Step]) throws {
+        let started = Self.monotonicSeconds()
+        var files: [(path: String, data: Data, mode: UInt16)] = []
+        var linked = Set<String>()
+        for step in batch {
+            switch step {
+            case .writeFile(let path, let content, let mode):
+                files.append((path, Data(content.utf8), mode ?? root.mode(path) ?? 0o644))
+            case .link(let path, let target):
+                if try makeLink(path, target, durable: false) { linked.insert((root.resolve(path) as NSString).deletingLastPathComponent) }
+            default:
+                preconditionFailure("a file batch holds file writes or links")
+            }
+        }
+        if !files.isEmpty { try root.writeAtomically(files) }
+        for directory in linked.sorted() { try root.syncDirectory(directory) }
+        let seconds = Self.monotonicSeconds() - started
+        performed += batch.map { PerformedStep(step: $0, seconds: seconds) }
+    }
+
+    /// Makes the link unless it is there; returns whether it made it. Run again after a cut: the link may
+    /// already be there. Something that appeared at the path since the plan (a CNI installing its own plugin)
+    /// is theirs: left, and reset leaves it too.
+    private func makeLink(_ path: String, _ target: String, durable: Bool) throws -> Bool {
+        guard root.readLink(path) != target else { return false }
+        do { try root.makeSymlink(path, target: target, durable: durable) } catch let error as HostError where error.errnoValue == EEXIST { return false }
+        return true
     }
 
     /// Performs `steps` but their reload and starts, and returns what that leaves owed for a later list
@@ -262,11 +317,7 @@ public final class StepRunner {
                 _ = try root.removeDirectoryIfEmpty(directory)
             }
         case .link(let path, let target):
-            // Run again after a cut: the link may already be there. Something that appeared at the path
-            // since the plan (a CNI installing its own plugin) is theirs: left, and reset leaves it too.
-            if root.readLink(path) != target {
-                do { try root.makeSymlink(path, target: target) } catch let error as HostError where error.errnoValue == EEXIST {}
-            }
+            _ = try makeLink(path, target, durable: true)
         case .writeFile(let path, let content, let mode):
             try root.writeAtomically(path, Data(content.utf8), mode: mode ?? root.mode(path) ?? 0o644)
         case .setSysctl(let key, let value):
