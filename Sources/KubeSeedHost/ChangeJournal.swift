@@ -15,8 +15,9 @@ public final class ChangeJournal {
     /// For each path, the SHA-256 of every version KubeSeed wrote there.
     private var writtenDigests: [String: Set<String>] = [:]
     /// The file as this journal last read or saved it (`nil` inside: there was none), `nil` before the
-    /// first read: `record` reads it again only when it is no longer that file. Every save is a rename
-    /// into place, a new inode, so another journal's save in this process is always seen.
+    /// first read: `record` reads it again only when it is no longer that file. Inode numbers are reused,
+    /// so the identity compares the size and the times (ns) too; a save by another journal in this process
+    /// only ever adds records (a longer file), and only reset shortens it (`replace`), alone.
     private var seenFile: FileIdentity??
     /// How many times the file was read and decoded (tests).
     private(set) var reads = 0
@@ -38,9 +39,7 @@ public final class ChangeJournal {
         // process is never dropped.
         if seenFile == nil || root.identity(path) != seenFile! { try reload() }
         var journal = Journal(records: records)
-        var added = false
-        for record in new where journal.add(record) { added = true }
-        guard added else { return false }
+        guard journal.add(new) > 0 else { return false }
         try save(journal.records)
         return true
     }

@@ -65,6 +65,13 @@ public final class StepRunner {
         if let inFlight, let failure = collect(inFlight) { throw failure }
     }
 
+    /// Writes ahead, in one journal save, what `steps` will change; the `apply` or `startTimeSettings` that
+    /// makes them then finds their records there. Node preparation's time settings and module loads start
+    /// one right after the other: one save for both.
+    public func journalAhead(_ steps: [Step], observed: NodeObservation) throws {
+        try journal.record(try steps.flatMap { try previousState(for: $0, observed) })
+    }
+
     /// Time settings that failed, with why (the first is thrown unless another step's error was).
     public private(set) var failedTimeSettings: [(step: Step, error: any Error)] = []
 
@@ -188,22 +195,40 @@ public final class StepRunner {
     /// Writes every file of a `fileBatch` (each atomically, one syncfs for all: `HostRoot.writeAtomically(_ files:)`),
     /// or makes every link and then flushes each directory once. Each step's time runs from the batch's start
     /// to that flush, as a batch of starts' from its queueing. Per step it cost two fsyncs, or one per link.
+    /// When it fails, what is in place counts as performed: the links made before the one that failed (their
+    /// directories flushed, as far as they can be), and the files renamed into place before a rename or a
+    /// flush failed (a file holding what the step writes: a plan writes only what differs).
     private func performFileBatch(_ batch: [Step]) throws {
         let started = Self.monotonicSeconds()
         var files: [(path: String, data: Data, mode: UInt16)] = []
-        var linked = Set<String>()
-        for step in batch {
-            switch step {
-            case .writeFile(let path, let content, let mode):
-                files.append((path, Data(content.utf8), mode ?? root.mode(path) ?? 0o644))
-            case .link(let path, let target):
-                if try makeLink(path, target, durable: false) { linked.insert((root.resolve(path) as NSString).deletingLastPathComponent) }
-            default:
-                preconditionFailure("a file batch holds file writes or links")
+        var linkDirectories = Set<String>()
+        var linksInPlace: [Step] = []
+        do {
+            for step in batch {
+                switch step {
+                case .writeFile(let path, let content, let mode):
+                    files.append((path, Data(content.utf8), mode ?? root.mode(path) ?? 0o644))
+                case .link(let path, let target):
+                    if try makeLink(path, target, durable: false) {
+                        linkDirectories.insert((root.resolve(path) as NSString).deletingLastPathComponent)
+                    }
+                    linksInPlace.append(step)
+                default:
+                    preconditionFailure("a file batch holds file writes or links")
+                }
             }
+            if !files.isEmpty { try root.writeAtomically(files) }
+            for directory in linkDirectories.sorted() { try root.syncDirectory(directory) }
+        } catch {
+            for directory in linkDirectories.sorted() { try? root.syncDirectory(directory) }
+            let seconds = Self.monotonicSeconds() - started
+            let filesInPlace = Set(files.filter { (try? root.read($0.path)) == $0.data }.map(\.path))
+            performed += batch.filter { step in
+                if case .writeFile(let path, _, _) = step { return filesInPlace.contains(path) }
+                return linksInPlace.contains(step)
+            }.map { PerformedStep(step: $0, seconds: seconds) }
+            throw error
         }
-        if !files.isEmpty { try root.writeAtomically(files) }
-        for directory in linked.sorted() { try root.syncDirectory(directory) }
         let seconds = Self.monotonicSeconds() - started
         performed += batch.map { PerformedStep(step: $0, seconds: seconds) }
     }

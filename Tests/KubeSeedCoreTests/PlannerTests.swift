@@ -221,6 +221,14 @@ func preparedObservation(_ settings: NodePrepSettings = NodePrepSettings()) -> N
         #expect(decoded.records.first == .sysctl(key: "vm.swappiness", previous: "60"))
     }
 
+    @Test func aBatchKeepsTheFirstRecordOfEachKeyInItAndBeforeIt() {
+        var journal = Journal(records: [.moduleLoaded("ip_vs")])
+        let added = journal.add([.moduleLoaded("ip_vs"), .sysctl(key: "vm.swappiness", previous: "60"),
+                                 .sysctl(key: "vm.swappiness", previous: "0"), .moduleLoaded("br_netfilter")])
+        #expect(added == 2)
+        #expect(journal.records == [.moduleLoaded("ip_vs"), .sysctl(key: "vm.swappiness", previous: "60"), .moduleLoaded("br_netfilter")])
+    }
+
     @Test func unreadableJournalIsAClearError() {
         let error = #expect(throws: ConfigError.self) { try Journal.decode(Data("{".utf8), file: "/var/lib/kubeseed/journal.json") }
         #expect(error?.description.contains("needed to reset") == true)

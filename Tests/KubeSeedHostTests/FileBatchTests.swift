@@ -56,4 +56,19 @@ import KubeSeedHostFakes
         #expect(host.root.list("/etc/kubernetes").isEmpty)
         #expect(runner.performed.isEmpty)
     }
+
+    @Test func aLinkThatFailsLeavesTheLinksBeforeItCountedAsMade() throws {
+        let host = try TemporaryHost()
+        try FileManager.default.createDirectory(atPath: host.root.resolve("/opt/cni/bin"), withIntermediateDirectories: true)
+        let steps: [Step] = [
+            .link(path: "/opt/cni/bin/bridge", target: "/usr/lib/cni/bridge"),
+            .link(path: "/opt/missing/loopback", target: "/usr/lib/cni/loopback"),
+            .link(path: "/opt/cni/bin/vlan", target: "/usr/lib/cni/vlan"),
+        ]
+        let runner = StepRunner(root: host.root, effects: host.effects, journal: try ChangeJournal(root: host.root))
+        #expect(throws: HostError.self) { try runner.apply(steps, observed: NodeObservation()) }
+        #expect(runner.performed.map(\.step) == [steps[0]])
+        #expect(host.root.readLink("/opt/cni/bin/bridge") == "/usr/lib/cni/bridge")
+        #expect(host.root.readLink("/opt/cni/bin/vlan") == nil)
+    }
 }

@@ -40,9 +40,10 @@ struct NodePrepPhase: CommandPhase {
     /// again: the sysctls they bring appear with them.
     /// The time settings start first, on their own thread; the settings phase waits for them.
     static let modules = NodePrepPhase(name: "modules") { run in
+        let steps = run.plan.steps.filter(\.isModuleLoad)
+        try run.applier.journalAhead(run.plan.steps.filter(\.isTimeSetting) + steps, observed: run.observed)
         // The time settings need nothing node preparation makes: timedated starts meanwhile.
         try run.applier.startTimeSettings(run.plan.steps, observed: run.observed)
-        let steps = run.plan.steps.filter(\.isModuleLoad)
         try run.applier.apply(steps, observed: run.observed, deferReload: true)
         guard !steps.isEmpty else { return PhaseResult(state: .ok, detail: "loaded") }
         let agent = run.operations

@@ -67,9 +67,17 @@ public struct Journal: Codable, Sendable, Equatable {
     /// Adds `record` unless one with the same key is already there. Returns whether it was added.
     @discardableResult
     public mutating func add(_ record: JournalRecord) -> Bool {
-        guard !records.contains(where: { $0.key == record.key }) else { return false }
-        records.append(record)
-        return true
+        add([record]) == 1
+    }
+
+    /// Adds each of `new` whose key is not there yet (the first record for a key keeps the original
+    /// value), the keys there gathered once. Returns how many were added.
+    @discardableResult
+    public mutating func add(_ new: [JournalRecord]) -> Int {
+        var keys = Set(records.map(\.key))
+        let added = new.filter { keys.insert($0.key).inserted }
+        records += added
+        return added.count
     }
 
     public func encoded() -> Data {
