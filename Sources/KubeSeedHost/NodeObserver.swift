@@ -54,7 +54,7 @@ public struct NodeObserver {
 
     private func observeKernel(_ settings: NodePrepSettings, _ observed: inout NodeObservation) {
         for name in settings.modules + settings.conntrackModuleCandidates {
-            let sysfsName = name.replacingOccurrences(of: "-", with: "_")
+            let sysfsName = String(name.map { $0 == "-" ? "_" : $0 })
             observed.modules[name] = root.exists("/sys/module/\(sysfsName)") ? .loaded : effects.modules.indexState(of: name)
         }
         for setting in settings.sysctls {

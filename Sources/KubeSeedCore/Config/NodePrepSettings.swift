@@ -132,7 +132,8 @@ public struct SysctlSetting: Sendable, Equatable {
 
     /// The file under /proc/sys that holds this key.
     public var procPath: String {
-        "/proc/sys/" + key.replacingOccurrences(of: ".", with: "/")
+        // Not Foundation's replacingOccurrences: bridged through NSString, it was 1.2 % of the agent's first run.
+        "/proc/sys/" + String(key.map { $0 == "." ? "/" : $0 })
     }
 
     /// The module whose loading makes this key appear, if any.
