@@ -49,11 +49,19 @@ public struct YAMLField {
             throw error(.wrongType, "expected a mapping, found \(kind)")
         }
         var entries: [(key: String, value: YAMLField)] = []
+        var seen: [String: Int?] = [:]
         for (keyNode, valueNode) in mapping {
             guard case .scalar(let keyScalar) = keyNode else {
                 throw YAMLField(node: keyNode, path: path, file: file).error(.wrongType, "keys must be plain strings")
             }
             let key = keyScalar.string
+            // Checked here, by the key's text: Yams's own check also compares tags, so `!!str a` and `a`,
+            // or `1` and `"1"`, would pass it as two keys.
+            if let first = seen[key] {
+                throw ConfigError(.syntax, file: file, field: child(key), line: keyNode.mark?.line,
+                                  "this key appears twice in the mapping" + (first.map { " (first on line \($0))" } ?? ""))
+            }
+            seen[key] = .some(keyNode.mark?.line)
             let field = YAMLField(node: valueNode, path: child(key), file: file)
             if let allowedKeys, !allowedKeys.contains(key) {
                 let known = allowedKeys.sorted().joined(separator: ", ")
