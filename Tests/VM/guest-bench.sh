@@ -15,7 +15,7 @@ measure() {
   local name=$1; shift
   local f0 t0 t1 f1 cursor reloads
   sleep 1
-  f0=$(forks); t0=$(( ${EPOCHREALTIME/./} / 1000 )); "$@" > "$state/$name.txt" 2>&1; local rc=$?; t1=$(( ${EPOCHREALTIME/./} / 1000 )); f1=$(forks)
+  f0=$(forks); t0=$(( ${EPOCHREALTIME//[!0-9]/} / 1000 )); "$@" > "$state/$name.txt" 2>&1; local rc=$?; t1=$(( ${EPOCHREALTIME//[!0-9]/} / 1000 )); f1=$(forks)
   sleep 1; journalctl --sync 2>/dev/null
   # systemd 252 logs each daemon-reload as "Reloading." (later versions add its duration)
   reloads=$(journalctl -q -o cat _PID=1 --since "@$((t0 / 1000))" --until "@$((t1 / 1000 + 1))" 2>/dev/null | grep -c '^Reloading\.$')
@@ -28,7 +28,7 @@ measure() {
     "${name}_reloads=$reloads ${name}_start_ms=$(( $(largest $agent_starts) + $(sum $guide_starts) ))"
   [ $rc = 0 ] && pass "$name exits 0" || fail "$name exit $rc: $(tail -n 3 "$state/$name.txt")"
 }
-f0=$(forks); t0=$(( ${EPOCHREALTIME/./} / 1000 )); true; t1=$(( ${EPOCHREALTIME/./} / 1000 )); f1=$(forks); harness_forks=$((f1 - f0))
+f0=$(forks); t0=$(( ${EPOCHREALTIME//[!0-9]/} / 1000 )); true; t1=$(( ${EPOCHREALTIME//[!0-9]/} / 1000 )); f1=$(forks); harness_forks=$((f1 - f0))
 
 log "bench scenario on $(uname -r), $(nproc) CPUs (TCG emulation)"
 dummy_default_route 192.0.2.20
@@ -39,7 +39,7 @@ bash -c true; systemctl --version > /dev/null
 
 # Emulation's toll, for reading the figures below: process start-up of the same binary, here and natively
 # (Benchmarks/run.sh measures it on the host the same way).
-starts=""; for i in 1 2 3 4 5; do t0=$(( ${EPOCHREALTIME/./} / 1000 )); seed-agent --help > /dev/null; t1=$(( ${EPOCHREALTIME/./} / 1000 )); starts="$starts $((t1 - t0))"; done
+starts=""; for i in 1 2 3 4 5; do t0=$(( ${EPOCHREALTIME//[!0-9]/} / 1000 )); seed-agent --help > /dev/null; t1=$(( ${EPOCHREALTIME//[!0-9]/} / 1000 )); starts="$starts $((t1 - t0))"; done
 bench "help_ms=$(printf '%s\n' $starts | sort -n | sed -n 3p)"
 
 # 1. The agent: node preparation, layout, config rendering, unit install (containerd restarted on its config).
@@ -47,7 +47,7 @@ measure agent_first seed-agent run --once
 # Its physical limit: what the kernel and systemd take that no agent can skip, each measured here after it:
 # the module loads (the agent's own step times), one daemon-reload, and the service start-up above.
 module_loads=$(sed -n 's/^  changed  load module .* (\([0-9]*\) ms)$/\1/p' "$state/agent_first.txt")
-reloads=""; for i in 1 2 3; do t0=$(( ${EPOCHREALTIME/./} / 1000 )); systemctl daemon-reload; reloads="$reloads $(( ${EPOCHREALTIME/./} / 1000 - t0 ))"; done
+reloads=""; for i in 1 2 3; do t0=$(( ${EPOCHREALTIME//[!0-9]/} / 1000 )); systemctl daemon-reload; reloads="$reloads $(( ${EPOCHREALTIME//[!0-9]/} / 1000 - t0 ))"; done
 bench "limit_module_loads_ms=$(sum $module_loads) limit_reload_ms=$(printf '%s\n' $reloads | sort -n | sed -n 2p)"
 # 2. The re-run: wall time, agent time, and what it wrote (strace on a separate run).
 measure agent_rerun seed-agent run --once
@@ -73,7 +73,7 @@ bench "rerun_proc_sys_writes=$proc_writes rerun_etc_writes=$etc_writes rerun_uni
 
 # 3. The daemon at rest: started by systemd, READY, then 60 s idle.
 seed-agent reset > "$state/reset1.txt" 2>&1 || fail "reset before the daemon run: $(tail -n 3 "$state/reset1.txt")"
-t0=$(( ${EPOCHREALTIME/./} / 1000 )); systemctl start seed-agent.service; t1=$(( ${EPOCHREALTIME/./} / 1000 ))
+t0=$(( ${EPOCHREALTIME//[!0-9]/} / 1000 )); systemctl start seed-agent.service; t1=$(( ${EPOCHREALTIME//[!0-9]/} / 1000 ))
 bench "daemon_ready_ms=$((t1 - t0))"
 pid=$(systemctl show -p MainPID --value seed-agent.service)
 sample() { # utime+stime ticks, context switches over all threads

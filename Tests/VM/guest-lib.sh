@@ -18,7 +18,7 @@ refuse() {
 # Milliseconds since the epoch, from bash itself: a `date` process costs 50-120 ms in a TCG guest, which
 # every timing took as its own. `$(ms)` still forks a subshell (10-50 ms): the benchmark reads
 # $EPOCHREALTIME inline (`now_ms`-style arithmetic) where that matters.
-ms() { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
+ms() { echo $(( ${EPOCHREALTIME//[!0-9]/} / 1000 )); }
 # A default route on a dummy interface (no NIC: nothing leaves the guest), for netlink to find.
 dummy_default_route() {
   ip link add kubeseed0 type dummy && ip addr add "$1/24" dev kubeseed0 && ip link set kubeseed0 up \
