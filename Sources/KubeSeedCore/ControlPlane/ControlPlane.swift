@@ -177,8 +177,12 @@ public enum ControlPlane {
         ])
     }
 
-    /// The unit for one control-plane binary in /opt/k8s/bin.
-    public static func unit(_ binary: String, description: String, flags: [String], after: [String], workingDirectory: String) -> String {
+    /// How long systemd lets kube-apiserver stop before it kills it, in seconds.
+    public static let apiServerStopSeconds = 20
+
+    /// The unit for one control-plane binary in /opt/k8s/bin; `stopSeconds`, when set, bounds its stop.
+    public static func unit(_ binary: String, description: String, flags: [String], after: [String], workingDirectory: String,
+                            stopSeconds: Int? = nil) -> String {
         SystemdUnit(comment: commentLine, [
             .init("Unit", [
                 ("Description", .text(description)),
@@ -190,7 +194,7 @@ public enum ControlPlane {
                 ("WorkingDirectory", .text(workingDirectory)),
                 ("ExecStart", .command("\(NodePaths.binDir)/\(binary)", flags)),
                 ("Restart", .text("on-failure")), ("RestartSec", .text("5")), ("LimitNOFILE", .text("65536")),
-            ]),
+            ] + (stopSeconds.map { [("TimeoutStopSec", .text("\($0)"))] } ?? [])),
             .init("Install", [("WantedBy", .text("multi-user.target"))]),
         ]).render()
     }
@@ -322,7 +326,10 @@ public enum ControlPlane {
         [
             ("/etc/systemd/system/kube-apiserver.service",
              unit("kube-apiserver", description: "Kubernetes API server", flags: apiServerFlags(c), after: ["network-online.target", "etcd.service"],
-                  workingDirectory: "\(c.dataDir)/kube-apiserver")),
+                  // On SIGTERM it stops listening at once, then waits its request timeout (60 s) for watches,
+                  // which never end by themselves: killed after apiServerStopSeconds, as the kubelet kills a
+                  // static pod after its grace period; clients reconnect through the balancer either way.
+                  workingDirectory: "\(c.dataDir)/kube-apiserver", stopSeconds: apiServerStopSeconds)),
             ("/etc/systemd/system/kube-controller-manager.service",
              unit("kube-controller-manager", description: "Kubernetes controller manager", flags: controllerManagerFlags(c), after: ["kube-apiserver.service"],
                   workingDirectory: "\(c.dataDir)/kube-controller-manager")),
