@@ -173,25 +173,8 @@ log "AGENT-IDLE threads=$(ls /proc/$agent_pid/task 2>/dev/null | wc -l) wakeups_
 expect "seed-agent.service after 60 s at rest (one API-server ask, in a child) has one thread" \
   test "$(ls /proc/$agent_pid/task 2>/dev/null | wc -l)" = 1
 
-# The kubelet's own rotation (15-minute certificates): a new client certificate (a CSR by system:node:master-1,
-# approved for the selfnodeclient binding) and a new serving one (approved by seed csr-approver). Waited for
-# before day 2: its outages (renew --all, restore, upgrade: 7-8 minutes without an API server here) would
-# cover the kubelet's window (70 to 90 % of the life), and a kubelet whose certificate expires meanwhile
-# bootstraps again with the token (a CSR by system:bootstrap:…), as it did once at 948e371.
-t0=$(ms)
-expect "the kubelet rotated its client certificate by itself" wait_for 600 bash -c "[ \"\$(cert_serial $kubelet_pki/kubelet-client-current.pem)\" != $client_serial0 ]"
-expect "the kubelet rotated its serving certificate by itself" wait_for 300 bash -c "[ \"\$(cert_serial $kubelet_pki/kubelet-server-current.pem)\" != $serving_serial0 ]"
-log "KUBELET-CERTS rotated; waited_ms=$(( $(ms) - t0 ))"
-kc get csr -o wide 2>&1 | while read -r line; do log "CSR-ROTATION | $line"; done
-expect "the client renewal's CSR is by system:node:master-1 and approved" bash -c \
-  "kc get csr -o jsonpath='{range .items[*]}{.spec.signerName} {.spec.username} {.status.conditions[0].type}{\"\\n\"}{end}' | grep -qx 'kubernetes.io/kube-apiserver-client-kubelet system:node:master-1 Approved'"
-expect "seed csr-approver approved a second serving CSR for master-1" bash -c \
-  "[ \$(kc get csr -o jsonpath='{range .items[*]}{.spec.signerName} {.spec.username} {.status.conditions[0].type}{\"\\n\"}{end}' | grep -cx 'kubernetes.io/kubelet-serving system:node:master-1 Approved') -ge 2 ]"
-expect "kubectl logs reaches the kubelet on its rotated serving certificate" wait_for 60 kc logs web
-expect "seed certs lists the kubelet's certificate in use and exits 0 (the kubelet rotates it; old ones are not listed)" bash -c \
-  "seed certs > $state/certs-rotated.txt 2>&1 && grep -q '^kubelet-client-current.pem' $state/certs-rotated.txt && ! grep -q 'kubelet-client-20' $state/certs-rotated.txt"
-
-# Day 2 on the real control plane (after the rest measurement, which it would disturb).
+# Day 2 on the real control plane (after the rest measurement, which it would disturb). What stops neither
+# etcd nor the API server runs first, while the kubelet's rotation is awaited.
 cert=/etc/kubernetes/cert
 snapdir=/srv/kubeseed-data/etcd/snapshots
 serial() { openssl x509 -noout -serial -in "$1" | cut -d= -f2; }
@@ -238,6 +221,63 @@ probe_report RENEW-SOME
 expect "renewing them restarted neither etcd nor kube-apiserver" bash -c "! grep -Eq 'restart(ed)? (etcd|kube-apiserver)' $state/renew-some.txt"
 expect "no /readyz through the balancer failed while they were renewed" test "$(grep -c ' fail$' "$state/probe.txt")" = 0
 
+expect "a ConfigMap made before the snapshot" kc create configmap day2-before-snapshot --from-literal=k=v
+t0=$(ms); seed etcd snapshot save > "$state/snapshot.txt" 2>&1; rc=$?
+log "SNAPSHOT exit=$rc wall_ms=$(( $(ms) - t0 )) $(cat "$state/snapshot.txt")"
+[ $rc = 0 ] && pass "seed etcd snapshot save exits 0 (the SHA-256 etcd sent matches)" || fail "seed etcd snapshot save exit $rc"
+snapshot=$(ls -t $snapdir/on-demand-etcd-snapshot-master-1-*.db 2>/dev/null | head -n 1)
+log "SNAPSHOT file=$snapshot bytes=$(stat -c %s "$snapshot" 2>/dev/null)"
+expect "the snapshot is 0600 in a 0700 directory" test "$(stat -c %a "$snapshot"):$(stat -c %a $snapdir)" = "600:700"
+expect "etcdctl (an independent reader) reads the snapshot's status" etcdctl snapshot status "$snapshot"
+expect "seed etcd snapshot list shows it and the last save's result" bash -c "seed etcd snapshot list | grep -q \"$(basename "$snapshot")\""
+expect "the ConfigMap is deleted, another made, after the snapshot" bash -c "kc delete configmap day2-before-snapshot && kc create configmap day2-after-snapshot"
+cp "$snapshot" "$state/damaged.db"; printf '\xff' | dd of="$state/damaged.db" bs=1 seek=5000 conv=notrunc 2>/dev/null
+refuse "seed etcd restore refuses a damaged snapshot" seed etcd restore "$state/damaged.db"
+expect "and kube-apiserver never stopped for it" bash -c "systemctl show -p NRestarts,ActiveState kube-apiserver.service | grep -q ActiveState=active"
+seed upgrade plan --to v1.21.0 > "$state/upgrade-plan.txt" 2>&1; rc=$?
+while read -r line; do log "UPGRADE-PLAN | $line"; done < "$state/upgrade-plan.txt"
+expect "seed upgrade plan reads the API server's and master-1's kubelet and kube-proxy releases and allows v1.21.0 (exit $rc)" \
+  bash -c "[ $rc = 0 ] && grep -q 'node master-1  kubelet v1.20.2  kube-proxy v1.20.2' $state/upgrade-plan.txt"
+refuse "seed upgrade plan --to v1.22.0 is refused (one minor at a time)" seed upgrade plan --to v1.22.0
+
+# seed upgrade apply: the same release again from a rebuilt archive (each binary differs by one byte), as
+# Kubernetes 1.20.2 is the one release that can be built here. The skew check first (nothing stopped), then,
+# after the rotation, the mechanics: the control plane's binaries replaced and restarted one at a time,
+# kubelet left for the node step.
+rebuilt=$k8s/kubernetes-server-rebuilt.tar.gz
+rebuilt_sha=$(sha256sum "$rebuilt" | cut -d' ' -f1)
+binaries_sum() { sha256sum /opt/k8s/bin/* | sha256sum | cut -c1-16; }
+sum_before=$(binaries_sum); kubelet_sum=$(sha256sum /opt/k8s/bin/kubelet | cut -d' ' -f1)
+refuse "seed upgrade apply to v1.22.0 is refused by the skew check" seed upgrade apply --server-archive "$rebuilt" --kubernetes-version v1.22.0
+refuse "seed init with an archive of another release is refused (seed upgrade apply moves a master)" \
+  seed init phase binaries --server-archive "$rebuilt" --kubernetes-version v1.21.0 --replace-binaries
+expect "and nothing in /opt/k8s/bin changed for either" test "$(binaries_sum)" = "$sum_before"
+# Every line seed prints passes one escaping writer: a path with an escape sequence reaches no terminal raw.
+# (--root, an empty directory, so no kubeconfig is listed and the message names the directory.)
+seed certs --root "$(mktemp -d)" --dir "$(printf '/tmp/esc\033[2J\rforged')" > "$state/escape.txt" 2>&1
+log "ESCAPE | $(od -An -c "$state/escape.txt" | tr -s ' ' | tr '\n' ' ')"
+expect "seed certs' message about a directory with ESC and CR holds neither byte, escaped instead" bash -c \
+  "! grep -q \$'\\033' $state/escape.txt && ! grep -q \$'\\r' $state/escape.txt && grep -qF '\\u{1b}[2J\\u{d}forged' $state/escape.txt"
+
+# The kubelet's own rotation (15-minute certificates): a new client certificate (a CSR by system:node:master-1,
+# approved for the selfnodeclient binding) and a new serving one (approved by seed csr-approver). Waited for
+# before the day-2 steps that stop the API server: their outages (renew --all, restore, upgrade: minutes
+# without an API server here) would cover the kubelet's window (70 to 90 % of the life), and a kubelet whose
+# certificate expires meanwhile bootstraps again with the token (a CSR by system:bootstrap:…), as it did once
+# at 948e371.
+t0=$(ms)
+expect "the kubelet rotated its client certificate by itself" wait_for 600 bash -c "[ \"\$(cert_serial $kubelet_pki/kubelet-client-current.pem)\" != $client_serial0 ]"
+expect "the kubelet rotated its serving certificate by itself" wait_for 300 bash -c "[ \"\$(cert_serial $kubelet_pki/kubelet-server-current.pem)\" != $serving_serial0 ]"
+log "KUBELET-CERTS rotated; waited_ms=$(( $(ms) - t0 ))"
+kc get csr -o wide 2>&1 | while read -r line; do log "CSR-ROTATION | $line"; done
+expect "the client renewal's CSR is by system:node:master-1 and approved" bash -c \
+  "kc get csr -o jsonpath='{range .items[*]}{.spec.signerName} {.spec.username} {.status.conditions[0].type}{\"\\n\"}{end}' | grep -qx 'kubernetes.io/kube-apiserver-client-kubelet system:node:master-1 Approved'"
+expect "seed csr-approver approved a second serving CSR for master-1" bash -c \
+  "[ \$(kc get csr -o jsonpath='{range .items[*]}{.spec.signerName} {.spec.username} {.status.conditions[0].type}{\"\\n\"}{end}' | grep -cx 'kubernetes.io/kubelet-serving system:node:master-1 Approved') -ge 2 ]"
+expect "kubectl logs reaches the kubelet on its rotated serving certificate" wait_for 60 kc logs web
+expect "seed certs lists the kubelet's certificate in use and exits 0 (the kubelet rotates it; old ones are not listed)" bash -c \
+  "seed certs > $state/certs-rotated.txt 2>&1 && grep -q '^kubelet-client-current.pem' $state/certs-rotated.txt && ! grep -q 'kubelet-client-20' $state/certs-rotated.txt"
+
 api_before=$(serial $cert/kube-apiserver.pem); etcd_before=$(serial $cert/etcd-server.pem); admin_before=$(serial $cert/admin.pem)
 probe_api & probe_pid=$!
 sleep 2
@@ -257,19 +297,6 @@ expect "the controller manager and scheduler run on their rewritten kubeconfigs"
 expect "master-1 is Ready after the renewal" wait_for 180 bash -c "ready_nodes | grep -qx master-1=True"
 expect "a second renewal with --due changes nothing" bash -c "seed certs renew --due > $state/renew-due.txt 2>&1 && grep -q 'seed certs renew: unchanged' $state/renew-due.txt"
 
-expect "a ConfigMap made before the snapshot" kc create configmap day2-before-snapshot --from-literal=k=v
-t0=$(ms); seed etcd snapshot save > "$state/snapshot.txt" 2>&1; rc=$?
-log "SNAPSHOT exit=$rc wall_ms=$(( $(ms) - t0 )) $(cat "$state/snapshot.txt")"
-[ $rc = 0 ] && pass "seed etcd snapshot save exits 0 (the SHA-256 etcd sent matches)" || fail "seed etcd snapshot save exit $rc"
-snapshot=$(ls -t $snapdir/on-demand-etcd-snapshot-master-1-*.db 2>/dev/null | head -n 1)
-log "SNAPSHOT file=$snapshot bytes=$(stat -c %s "$snapshot" 2>/dev/null)"
-expect "the snapshot is 0600 in a 0700 directory" test "$(stat -c %a "$snapshot"):$(stat -c %a $snapdir)" = "600:700"
-expect "etcdctl (an independent reader) reads the snapshot's status" etcdctl snapshot status "$snapshot"
-expect "seed etcd snapshot list shows it and the last save's result" bash -c "seed etcd snapshot list | grep -q \"$(basename "$snapshot")\""
-expect "the ConfigMap is deleted, another made, after the snapshot" bash -c "kc delete configmap day2-before-snapshot && kc create configmap day2-after-snapshot"
-cp "$snapshot" "$state/damaged.db"; printf '\xff' | dd of="$state/damaged.db" bs=1 seek=5000 conv=notrunc 2>/dev/null
-refuse "seed etcd restore refuses a damaged snapshot" seed etcd restore "$state/damaged.db"
-expect "and kube-apiserver never stopped for it" bash -c "systemctl show -p NRestarts,ActiveState kube-apiserver.service | grep -q ActiveState=active"
 t0=$(ms); seed etcd restore "$snapshot" > "$state/restore.txt" 2>&1; rc=$?
 log "RESTORE exit=$rc wall_ms=$(( $(ms) - t0 ))"
 while read -r line; do log "RESTORE | $line"; done < "$state/restore.txt"
@@ -280,23 +307,6 @@ expect "etcd answers healthy after the restore" etcdctl --endpoints=https://192.
 expect "master-1 is Ready after the restore" wait_for 240 bash -c "ready_nodes | grep -qx master-1=True"
 expect "the snapshot timer's service takes a scheduled one; the one taken by hand stays (never pruned)" bash -c \
   "systemctl start kubeseed-etcd-snapshot.service && test \$(ls $snapdir/etcd-snapshot-master-1-*.db | wc -l) = 1 && test -e $snapshot"
-seed upgrade plan --to v1.21.0 > "$state/upgrade-plan.txt" 2>&1; rc=$?
-while read -r line; do log "UPGRADE-PLAN | $line"; done < "$state/upgrade-plan.txt"
-expect "seed upgrade plan reads the API server's and master-1's kubelet and kube-proxy releases and allows v1.21.0 (exit $rc)" \
-  bash -c "[ $rc = 0 ] && grep -q 'node master-1  kubelet v1.20.2  kube-proxy v1.20.2' $state/upgrade-plan.txt"
-refuse "seed upgrade plan --to v1.22.0 is refused (one minor at a time)" seed upgrade plan --to v1.22.0
-
-# seed upgrade apply: the same release again from a rebuilt archive (each binary differs by one byte), as
-# Kubernetes 1.20.2 is the one release that can be built here. The skew check first, then the mechanics:
-# the control plane's binaries replaced and restarted one at a time, kubelet left for the node step.
-rebuilt=$k8s/kubernetes-server-rebuilt.tar.gz
-rebuilt_sha=$(sha256sum "$rebuilt" | cut -d' ' -f1)
-binaries_sum() { sha256sum /opt/k8s/bin/* | sha256sum | cut -c1-16; }
-sum_before=$(binaries_sum); kubelet_sum=$(sha256sum /opt/k8s/bin/kubelet | cut -d' ' -f1)
-refuse "seed upgrade apply to v1.22.0 is refused by the skew check" seed upgrade apply --server-archive "$rebuilt" --kubernetes-version v1.22.0
-refuse "seed init with an archive of another release is refused (seed upgrade apply moves a master)" \
-  seed init phase binaries --server-archive "$rebuilt" --kubernetes-version v1.21.0 --replace-binaries
-expect "and nothing in /opt/k8s/bin changed for either" test "$(binaries_sum)" = "$sum_before"
 mainpid() { systemctl show -p MainPID --value "$1"; }
 runs_installed() {  # UNIT BINARY: the unit's process runs the file now at /opt/k8s/bin/BINARY
   local pid; pid=$(mainpid "$1"); [ "$pid" != 0 ] && [ "$(readlink /proc/$pid/exe)" = "/opt/k8s/bin/$2" ]
@@ -330,11 +340,5 @@ expect "the running agent restarts kubelet and kube-proxy on the new binaries" w
 log "NODE-UPGRADE restarted_ms=$(( $(ms) - t0 ))"
 expect "master-1 is Ready on the new kubelet" wait_for 180 bash -c "ready_nodes | grep -qx master-1=True"
 expect "master-1 is Ready at the end" wait_for 120 bash -c "ready_nodes | grep -qx master-1=True"
-# Every line seed prints passes one escaping writer: a path with an escape sequence reaches no terminal raw.
-# (--root, an empty directory, so no kubeconfig is listed and the message names the directory.)
-seed certs --root "$(mktemp -d)" --dir "$(printf '/tmp/esc\033[2J\rforged')" > "$state/escape.txt" 2>&1
-log "ESCAPE | $(od -An -c "$state/escape.txt" | tr -s ' ' | tr '\n' ' ')"
-expect "seed certs' message about a directory with ESC and CR holds neither byte, escaped instead" bash -c \
-  "! grep -q \$'\\033' $state/escape.txt && ! grep -q \$'\\r' $state/escape.txt && grep -qF '\\u{1b}[2J\\u{d}forged' $state/escape.txt"
 echo "VMTEST DONE" | tee -a "$state/results.txt" > /dev/console
 systemctl poweroff
