@@ -138,7 +138,7 @@ for scenario in "${scenarios[@]}"; do
   disk="$work/disk.img"
   size=3G; memory=2048; boot_timeout=$timeout_s
   # The real control plane and kubelet need room: 430 MB of binaries, images, etcd.
-  [ "$scenario" = real ] && { size=5G; memory=3072; boot_timeout=$(( timeout_s > 1800 ? timeout_s : 1800 )); }
+  [ "$scenario" = real ] && { size=5G; memory=3072; boot_timeout=$(( timeout_s > 2400 ? timeout_s : 2400 )); }
   mkfs.ext4 -q -d "$stage" "$disk" "$size"
   rm -rf "$stage"
   echo "run-vm-test: disk ready after $(( $(date +%s) - start )) s"
