@@ -112,7 +112,9 @@ spec:
   - name: web
     image: kubeseed.local/busybox:1
     imagePullPolicy: Never
-    command: ["sh", "-c", "echo web-started; httpd -f -p 8080 -h /www"]
+    # The shell is the container's PID 1: without a handler SIGTERM never reaches it, and the guest's
+    # power-off waited systemd's 90 s for the container's scope to be killed.
+    command: ["sh", "-c", "trap 'exit 0' TERM; echo web-started; httpd -f -p 8080 -h /www & wait"]
 ---
 apiVersion: v1
 kind: Service
