@@ -22,7 +22,8 @@ public protocol ServiceManager: AnyObject {
     /// Names of loaded units matching shell-style patterns (e.g. `*.swap`).
     func unitNames(matching patterns: [String]) throws -> [String]
     /// Unit-file changes (enable, disable, mask, unmask) take effect in systemd's view after `reload()`.
-    func enable(_ name: String) throws
+    /// Enables the units in one call (systemd's install logic once, not once per unit).
+    func enable(_ names: [String]) throws
     func disable(_ name: String) throws
     func mask(_ names: [String]) throws
     func unmask(_ names: [String]) throws

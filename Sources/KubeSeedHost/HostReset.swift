@@ -131,7 +131,7 @@ public final class HostReset {
             try services().stop(unit)
             return .restored(["stopped \(unit)"])
         case .enableUnit(let unit):
-            try services().enable(unit)
+            try services().enable([unit])
             return .restored(["enabled \(unit)"])
         case .startUnit(let unit):
             try services().start(unit)

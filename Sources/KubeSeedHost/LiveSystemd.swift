@@ -75,8 +75,8 @@ public final class LiveServiceManager: ServiceManager {
         return names
     }
 
-    public func enable(_ name: String) throws {
-        _ = try managerCall("EnableUnitFiles", [.stringArray([name]), .bool(false), .bool(false)])
+    public func enable(_ names: [String]) throws {
+        _ = try managerCall("EnableUnitFiles", [.stringArray(names), .bool(false), .bool(false)])
     }
 
     public func disable(_ name: String) throws {

@@ -146,6 +146,12 @@ public final class StepRunner {
                 index += files.count
                 continue
             }
+            let enables = Self.enableBatch(steps[index...])
+            if enables.count > 1 {
+                try performEnableBatch(enables)
+                index += enables.count
+                continue
+            }
             let step = steps[index]
             index += 1
             let started = Self.monotonicSeconds()
@@ -190,6 +196,24 @@ public final class StepRunner {
             }
         }
         return batch
+    }
+
+    /// The units enabled by the steps at the start of `steps`, in a row: enabled in one call (`performEnableBatch`).
+    static func enableBatch(_ steps: ArraySlice<Step>) -> [String] {
+        Array(steps.prefix { if case .enableUnit = $0 { return true }; return false }.compactMap { step -> String? in
+            if case .enableUnit(let unit) = step { return unit }
+            return nil
+        })
+    }
+
+    /// Enables `units` in one call to systemd; each step's time is the call's. When the call fails none counts
+    /// as performed (each was journaled ahead: reset disables whichever it finds enabled).
+    private func performEnableBatch(_ units: [String]) throws {
+        let started = Self.monotonicSeconds()
+        try services().enable(units)
+        reloadPending = true
+        let seconds = Self.monotonicSeconds() - started
+        performed += units.map { PerformedStep(step: .enableUnit($0), seconds: seconds) }
     }
 
     /// Writes every file of a `fileBatch` (each atomically, one syncfs for all: `HostRoot.writeAtomically(_ files:)`),
@@ -248,6 +272,30 @@ public final class StepRunner {
         let (now, owed) = PendingActivation.deferring(steps)
         try apply(now, observed: observed, deferReload: true)
         return owed.adding(pending)
+    }
+
+    /// Makes what this runner owes systemd while `beside` runs on the calling thread: the daemon-reload (when
+    /// one is owed) on a thread of its own, then, once both ended, the owed starts and restarts in one batch.
+    /// `beside` must not ask systemd: node preparation's module loads and sysctls. When `beside` fails, the
+    /// reload is still waited for, the jobs stay owed (`pending`), and its error is thrown.
+    public func activate(beside work: () throws -> Void) throws {
+        let inFlight = reloadPending ? ReloadInFlight(try services()) : nil
+        var workError: (any Error)?
+        do { try work() } catch { workError = error }
+        if let inFlight {
+            switch inFlight.finish() {
+            case .success(let seconds):
+                reloadPending = false
+                performed.append(PerformedStep(step: .reloadSystemd, seconds: seconds))
+            case .failure(let error):
+                throw workError ?? error
+            }
+        }
+        if let workError { throw workError }
+        guard !pendingJobs.isEmpty else { return }
+        let owed = pendingJobs
+        pendingJobs = []
+        try runBatch(owed)
     }
 
     private func reloadNow() throws {
@@ -355,7 +403,7 @@ public final class StepRunner {
             try root.writeKernelValue(NodePlanner.selinuxEnforcePath, value)
         case .setTimezone, .setLocalRTC:
             preconditionFailure("time settings are made by TimeSettingsInFlight")
-        case .enableUnit(let unit): try services().enable(unit)
+        case .enableUnit(let unit): try services().enable([unit])
         case .startUnit(let unit): try services().start(unit)
         case .disableUnit(let unit): try services().disable(unit)
         case .stopUnit(let unit): try services().stop(unit)

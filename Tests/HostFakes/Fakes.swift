@@ -112,11 +112,16 @@ public final class FakeServices: ServiceManager {
     public func unitNames(matching patterns: [String]) throws -> [String] {
         units.keys.filter { name in patterns.contains { $0 == "*.swap" ? name.hasSuffix(".swap") : $0 == name } }.sorted()
     }
-    public func enable(_ name: String) throws {
-        try maybeFail("enable \(name)")
-        // Like EnableUnitFiles: works on the file on disk, loaded or not.
-        _ = loadOnDemand(name)
-        units[name]?.unitFileState = "enabled"
+    /// The unit lists `enable(_:)` was given, one per call.
+    public var enableBatches: [[String]] = []
+    public func enable(_ names: [String]) throws {
+        enableBatches.append(names)
+        for name in names {
+            try maybeFail("enable \(name)")
+            // Like EnableUnitFiles: works on the file on disk, loaded or not.
+            _ = loadOnDemand(name)
+            units[name]?.unitFileState = "enabled"
+        }
     }
     public func disable(_ name: String) throws { try maybeFail("disable \(name)"); units[name]?.unitFileState = "disabled" }
     public func mask(_ names: [String]) throws {
@@ -135,8 +140,11 @@ public final class FakeServices: ServiceManager {
             units[name]?.unitFileState = "generated"
         }
     }
+    /// Runs inside `reload()`, as long as systemd's own reload takes: a test's look at what runs beside it.
+    public var duringReload: (() -> Void)?
     public func reload() throws {
         try maybeFail("reload")
+        duringReload?()
         for name in root?.list("/etc/systemd/system") ?? [] where name.hasSuffix(".service") && units[name] == nil {
             units[name] = UnitState(loadState: "loaded", unitFileState: "disabled")
         }

@@ -34,6 +34,8 @@ public struct AgentOperations {
         public var retryable = false
         /// Time settings `apply(leaveTimeSettingsRunning: true)` left running, for the caller to wait for.
         public var timeSettings: TimeSettingsHandOff?
+        /// Module loads and sysctls `apply(leaveKernelSteps: true)` left for the caller to make.
+        public var kernelSteps: KernelStepsHandOff?
     }
 
     /// Observes this host for node preparation (the phases observe again after modules load).
@@ -56,8 +58,11 @@ public struct AgentOperations {
     ///   - leaveTimeSettingsRunning: on success, leave the time settings (timedated's calls) running for the
     ///     caller to wait for (`Outcome.timeSettings`) in its `session`: the agent's pass lets them run beside
     ///     its components. Without the caller's session they are waited for here, before the lock is let go.
+    ///   - leaveKernelSteps: on success, leave the module loads and sysctls to the caller (`Outcome.kernelSteps`),
+    ///     which makes them in its `session` beside its daemon-reload; everything else is made here. Without the
+    ///     caller's session they are made here.
     public func apply(in session: HostSession? = nil, observed: NodeObservation? = nil, deferReload: Bool = false,
-                      leaveTimeSettingsRunning: Bool = false) async -> Outcome {
+                      leaveTimeSettingsRunning: Bool = false, leaveKernelSteps: Bool = false) async -> Outcome {
         let started = Date()
         var out = ""
         let first = observed ?? observer.observe(settings)
@@ -81,7 +86,7 @@ public struct AgentOperations {
             }
         }
         let run = NodePrepRun(operations: self, applier: session.runner(), observed: first, plan: firstPlan, deferReload: deferReload,
-                              leaveTimeSettingsRunning: leaveTimeSettingsRunning)
+                              leaveTimeSettingsRunning: leaveTimeSettingsRunning, leaveKernelSteps: leaveKernelSteps)
         let applier = run.applier
         do {
             try await PhaseRunner.run(NodePrepPhase.all, run)
@@ -100,16 +105,21 @@ public struct AgentOperations {
         }
         let millis = Int(Date().timeIntervalSince(started) * 1000)
         let timeSettings = applier.handOverTimeSettings()
+        let kernelSteps = leaveKernelSteps ? KernelStepsHandOff(run) : nil
+        let left = kernelSteps?.steps ?? []
         out += applier.performed.map { "  changed  \($0)\n" }.joined()
-        // Settings still running are said: a pass whose only change is the time zone must not read "unchanged".
-        let running = timeSettings.map { "; still running: " + $0.steps.map(\.description).joined(separator: ", ") } ?? ""
-        if applier.performed.isEmpty && timeSettings == nil {
+        // What is still to come is said: a pass whose only change is the time zone must not read "unchanged".
+        var running = timeSettings.map { "; still running: " + $0.steps.map(\.description).joined(separator: ", ") } ?? ""
+        if !left.isEmpty {
+            running += "; beside the reload: \(left.filter(\.isModuleLoad).count) module loads, \(left.filter(\.isSysctl).count) sysctls"
+        }
+        if applier.performed.isEmpty && running.isEmpty {
             out += "seed-agent apply: unchanged: node already prepared (0 changes, \(millis) ms)\n"
         } else {
             out += "seed-agent apply: \(applier.performed.count) changes in \(millis) ms\(running)\n"
         }
         return Outcome(output: out, exitCode: 0, changes: applier.performed.count, reloadPending: applier.reloadPending,
-                       timeSettings: timeSettings)
+                       timeSettings: timeSettings, kernelSteps: left.isEmpty ? nil : kernelSteps)
     }
 
     /// `  failed   …` lines for the time settings `runner` kept as failed, but the one whose error the caller

@@ -24,6 +24,8 @@ final class AgentPass {
     var images: Result<ImageImporter.Outcome, any Error>?
     /// Node preparation's time settings, still running: the components' steps run beside them.
     var timeSettings: TimeSettingsHandOff?
+    /// Node preparation's module loads and sysctls, made beside the components' daemon-reload.
+    var kernelSteps: KernelStepsHandOff?
 
     init(operations: AgentOperations, join: JoinFile, joinPath: String, session: HostSession, pending: PendingActivation = PendingActivation()) {
         self.operations = operations
@@ -69,19 +71,23 @@ struct AgentPhase: CommandPhase {
         return PhaseResult(state: .ok, detail: "\(pass.node!.name) \(pass.node!.ip)")
     }
 
-    /// `seed-agent apply` with the join file's settings; its daemon-reload is folded into the components' one.
+    /// `seed-agent apply` with the join file's settings; its daemon-reload is folded into the components' one,
+    /// and its module loads and sysctls are made beside that reload.
     static let nodePreparation = AgentPhase(name: "node preparation") { pass in
-        let prepared = await pass.operations.apply(in: pass.session, observed: pass.observed, deferReload: true, leaveTimeSettingsRunning: true)
+        let prepared = await pass.operations.apply(in: pass.session, observed: pass.observed, deferReload: true, leaveTimeSettingsRunning: true,
+                                                   leaveKernelSteps: true)
         pass.output += prepared.output
         pass.changes += prepared.changes
         pass.pending.reload = pass.pending.reload || prepared.reloadPending
         pass.timeSettings = prepared.timeSettings
+        pass.kernelSteps = prepared.kernelSteps
         if prepared.exitCode != 0 { throw AgentPassFailure("node preparation", "see the output above", retryable: prepared.retryable) }
         return PhaseResult(state: prepared.changes == 0 ? .ok : .changed, detail: "", changes: prepared.changes)
     }
 
     /// containerd, the API balancer, the kubelet and kube-proxy: their files and units, planned from what is
-    /// there; node preparation's time settings run on beside them and are waited for at the end.
+    /// there; then the daemon-reload with node preparation's module loads and sysctls made beside it, and one
+    /// batch of starts. Node preparation's time settings run on beside all of it and are waited for at the end.
     static let components = AgentPhase(name: "components") { pass in
         let agent = pass.operations
         let node = pass.node!
@@ -101,9 +107,24 @@ struct AgentPhase: CommandPhase {
         } catch {
             failure = AgentPassFailure("components", "\(error)", retryable: AgentOperations.isRetryable(error))
         }
-        // Without a plan this still runs the reload node preparation left pending, and the caller's starts.
-        do { try applier.apply(pass.plan?.steps ?? [], observed: pass.observed) } catch {
-            failure = failure ?? AgentPassFailure("components", "\(error)", retryable: AgentOperations.isRetryable(error))
+        // Without a plan this still makes node preparation's kernel steps, the reload it left pending, and the
+        // caller's starts.
+        var kernelError: (any Error)?
+        do {
+            let (now, owed) = PendingActivation.deferring(pass.plan?.steps ?? [])
+            try applier.apply(now, observed: pass.observed, deferReload: true)
+            applier.require(owed)
+            let kernelSteps = pass.kernelSteps
+            pass.kernelSteps = nil
+            try applier.activate {
+                do { try kernelSteps?.make(on: applier) } catch {
+                    kernelError = error
+                    throw error
+                }
+            }
+        } catch {
+            let name = kernelError == nil ? "components" : "node preparation"
+            failure = failure ?? AgentPassFailure(name, "\(error)", retryable: AgentOperations.isRetryable(error))
         }
         var saidTimeError: String?
         do { try applier.finishTimeSettings() } catch {

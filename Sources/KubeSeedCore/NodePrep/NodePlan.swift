@@ -29,6 +29,12 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
         return false
     }
 
+    /// A value written to `/proc/sys`.
+    public var isSysctl: Bool {
+        if case .setSysctl = self { return true }
+        return false
+    }
+
     /// A call to timedated, which needs nothing the other steps make: made on its own thread beside them.
     public var isTimeSetting: Bool {
         switch self {
