@@ -207,11 +207,12 @@ public final class StepRunner {
     }
 
     /// Enables `units` in one call to systemd; each step's time is the call's. When the call fails none counts
-    /// as performed (each was journaled ahead: reset disables whichever it finds enabled).
+    /// as performed (each was journaled ahead: reset disables whichever it finds enabled), and a reload is
+    /// still owed for whatever it may have changed.
     private func performEnableBatch(_ units: [String]) throws {
         let started = Self.monotonicSeconds()
-        try services().enable(units)
         reloadPending = true
+        try services().enable(units)
         let seconds = Self.monotonicSeconds() - started
         performed += units.map { PerformedStep(step: .enableUnit($0), seconds: seconds) }
     }

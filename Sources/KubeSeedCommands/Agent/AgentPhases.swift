@@ -109,22 +109,35 @@ struct AgentPhase: CommandPhase {
         }
         // Without a plan this still makes node preparation's kernel steps, the reload it left pending, and the
         // caller's starts.
+        let kernelSteps = pass.kernelSteps
+        pass.kernelSteps = nil
         var kernelError: (any Error)?
+        func makeKernelSteps() throws {
+            do { try kernelSteps?.make(on: applier) } catch {
+                kernelError = error
+                throw error
+            }
+        }
+        let (now, componentJobs) = PendingActivation.deferring(pass.plan?.steps ?? [])
+        var componentsWritten = false
         do {
-            let (now, owed) = PendingActivation.deferring(pass.plan?.steps ?? [])
             try applier.apply(now, observed: pass.observed, deferReload: true)
-            applier.require(owed)
-            let kernelSteps = pass.kernelSteps
-            pass.kernelSteps = nil
-            try applier.activate {
-                do { try kernelSteps?.make(on: applier) } catch {
-                    kernelError = error
-                    throw error
-                }
+            componentsWritten = true
+        } catch {
+            failure = failure ?? AgentPassFailure("components", "\(error)", retryable: AgentOperations.isRetryable(error))
+        }
+        do {
+            if componentsWritten {
+                applier.require(componentJobs)
+                try applier.activate(beside: makeKernelSteps)
+            } else {
+                // Node preparation is still finished; the reload and the caller's starts stay owed, as after any failed step.
+                try makeKernelSteps()
             }
         } catch {
-            let name = kernelError == nil ? "components" : "node preparation"
-            failure = failure ?? AgentPassFailure(name, "\(error)", retryable: AgentOperations.isRetryable(error))
+            if kernelError != nil, failure != nil { pass.output += "  failed   node preparation: \(error)\n" }
+            failure = failure ?? AgentPassFailure(kernelError == nil ? "components" : "node preparation", "\(error)",
+                                                  retryable: AgentOperations.isRetryable(error))
         }
         var saidTimeError: String?
         do { try applier.finishTimeSettings() } catch {
@@ -136,6 +149,11 @@ struct AgentPhase: CommandPhase {
             }
         }
         pass.pending = applier.pending
+        if kernelError != nil {
+            // Not started on a half-prepared kernel, nor left for the caller to start (seed init settles what is
+            // owed): the next pass plans them again from the host. The caller's own stay owed.
+            pass.pending.jobs = pass.pending.jobs.filter { owed.contains($0) }
+        }
         pass.failedOwedJobs = applier.failedJobs.filter { owed.contains($0.step) }.map { "\($0.step): \($0.error)" }
         pass.output += applier.performed.map { "  changed  \($0)\n" }.joined()
         pass.output += AgentOperations.failedTimeSettingLines(applier, besides: saidTimeError)

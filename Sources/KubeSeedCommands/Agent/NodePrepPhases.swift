@@ -74,7 +74,8 @@ struct NodePrepPhase: CommandPhase {
     /// The time settings start first, on their own thread; the settings phase waits for them.
     static let modules = NodePrepPhase(name: "modules") { run in
         let steps = run.plan.steps.filter(\.isModuleLoad)
-        try run.applier.journalAhead(run.plan.steps.filter(\.isTimeSetting) + steps, observed: run.observed)
+        // Module loads left to the caller are journaled by the list that makes them, not long before.
+        try run.applier.journalAhead(run.plan.steps.filter(\.isTimeSetting) + (run.leaveKernelSteps ? [] : steps), observed: run.observed)
         // The time settings need nothing node preparation makes: timedated starts meanwhile.
         try run.applier.startTimeSettings(run.plan.steps, observed: run.observed)
         if run.leaveKernelSteps && !steps.isEmpty {
