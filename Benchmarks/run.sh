@@ -7,7 +7,7 @@
 #   failover (not in all: about 21 minutes): Tests/VM/run-ha.sh --failovers FAILOVERS (default 5) on the
 #           three-guest stand-in cluster; each window against its limit at the probes' rate
 # Usage: Benchmarks/run.sh [host|guest|all|failover]   (default: all; RUNS=5 repetitions for host figures,
-#        BOOTS=3 guest boots, each running both sides)
+#        BOOTS=3 guest boots, each running both sides; INIT_BOOTS=BOOTS master boots for seed init, 0 to leave it out)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -110,19 +110,23 @@ if [ "$what" = guest ] || [ "$what" = all ]; then
     "$(ratio_cell guide_first_ms agent_first_ms)" "-"
   row "  the same without service start-up (containerd restart, chrony)" "$(val agent_first_nostart_ms)" "$(val guide_first_nostart_ms)" \
     "$(ratio_cell guide_first_nostart_ms agent_first_nostart_ms)" "≥ 10× faster"
-  for b in $(seq "$boots"); do
-    f="$work/vm-$b.txt"; get() { grep -o "\b$1=[^ ]*" "$f" | head -n 1 | cut -d= -f2; }
-    echo "BENCH agent_first_limit_ms=$(( $(get limit_module_loads_ms) + $(get limit_reload_ms) + $(get agent_first_start_ms) ))" >> "$f"
-  done
+  # derive NAME KEY...: in each boot's figures, NAME = the sum of the KEYs there
+  derive() {
+    local name=$1 b f k sum; shift
+    for b in $(seq "$boots"); do
+      f="$work/vm-$b.txt"; sum=0
+      for k in "$@"; do sum=$(( sum + $(grep -o "\b$k=[^ ]*" "$f" | head -n 1 | cut -d= -f2) )); done
+      echo "BENCH $name=$sum" >> "$f"
+    done
+  }
+  against_cell() { echo "$(ratios "$1" "$2" | median)× (per boot: $(ratios "$1" "$2" | paste -sd' ' | sed 's/ /, /g'))"; }
+  derive agent_first_limit_ms limit_module_loads_ms limit_reload_ms agent_first_start_ms
   row "  against its physical limit: module loads + one reload + service start-up" "$(val agent_first_ms)" "$(val agent_first_limit_ms) (limit)" \
-    "$(ratios agent_first_ms agent_first_limit_ms | median)× (per boot: $(ratios agent_first_ms agent_first_limit_ms | paste -sd' ' | sed 's/ /, /g'))" "≤ 1.2×"
+    "$(against_cell agent_first_ms agent_first_limit_ms)" "≤ 1.2×"
   row "  its module loads: beside its reload / alone, after a reset (ms)" "$(val agent_first_module_loads_ms)" "$(val limit_module_loads_ms) (alone)" "-" "-"
-  for b in $(seq "$boots"); do
-    f="$work/vm-$b.txt"; get() { grep -o "\b$1=[^ ]*" "$f" | head -n 1 | cut -d= -f2; }
-    echo "BENCH agent_first_floor_ms=$(( $(get limit_reload_ms) + $(get agent_first_start_ms) ))" >> "$f"
-  done
+  derive agent_first_floor_ms limit_reload_ms agent_first_start_ms
   row "  against one reload + service start-up (the module loads hidden beside the reload)" "$(val agent_first_ms)" "$(val agent_first_floor_ms)" \
-    "$(ratios agent_first_ms agent_first_floor_ms | median)× (per boot: $(ratios agent_first_ms agent_first_floor_ms | paste -sd' ' | sed 's/ /, /g'))" "-"
+    "$(against_cell agent_first_ms agent_first_floor_ms)" "-"
   row "  systemd daemon-reloads in it (the agent's: its 'reload systemd' step below)" "$(val agent_first_reloads)" "$(val guide_first_reloads)" "-" "-"
   row "  processes forked during it (system-wide)" "$(val agent_first_forks)" "$(val guide_first_forks)" "-" "-"
   row "re-run, seed-agent run --once (ms)" "$(val agent_rerun_ms)" "$(val guide_rerun_ms) (guide's shell again)" \
@@ -135,19 +139,20 @@ if [ "$what" = guest ] || [ "$what" = all ]; then
   # seed init on the master scenario's guest (its test assertions run too), and its physical limit measured
   # in the same guest after it: the keys (seed pki on both cores) + one daemon-reload + the slower of etcd's
   # start and the node's service start-up.
-  for b in $(seq "$boots"); do
+  init_boots=${INIT_BOOTS:-$boots}
+  for b in $(seq "$init_boots"); do
     KUBESEED_VM_TIMEOUT=900 Tests/VM/run-vm-test.sh master > "$work/vm-init-$b.txt" 2>&1 || { tail -n 40 "$work/vm-init-$b.txt" >&2; exit 1; }
     f="$work/vm-init-$b.txt"; get() { grep -o "\b$1=[^ ]*" "$f" | head -n 1 | cut -d= -f2; }
     [ -n "$(get seed_init_ms)" ] || { echo "bench: master boot $b gave no seed init figures" >&2; exit 1; }
     etcd=$(get seed_init_etcd_start_ms) node=$(get seed_init_node_starts_ms)
     echo "BENCH seed_init_limit_ms=$(( $(get seed_init_keys_ms) + $(get seed_init_reload_ms) + (etcd > node ? etcd : node) ))" >> "$f"
   done
-  ivals() { for b in $(seq "$boots"); do grep -o "\b$1=[^ ]*" "$work/vm-init-$b.txt" | head -n 1 | cut -d= -f2; done; }
+  ivals() { for b in $(seq "$init_boots"); do grep -o "\b$1=[^ ]*" "$work/vm-init-$b.txt" | head -n 1 | cut -d= -f2; done; }
   ival() { ivals "$1" | median; }
   iratios() { paste <(ivals "$1") <(ivals "$2") | awk '{ if ($2 > 0) printf "%.2f\n", $1 / $2 }'; }
-  row "seed init, master scenario, RSA-2048 (ms, median of $boots boots)" "$(ival seed_init_ms)" "$(ival seed_init_limit_ms) (limit)" \
+  [ "$init_boots" = 0 ] || row "seed init, master scenario, RSA-2048 (ms, median of $init_boots boots)" "$(ival seed_init_ms)" "$(ival seed_init_limit_ms) (limit)" \
     "$(iratios seed_init_ms seed_init_limit_ms | median)× (per boot: $(iratios seed_init_ms seed_init_limit_ms | paste -sd' ' | sed 's/ /, /g'))" "≤ 1.3×; 10 s"
-  row "  its limit: keys (seed pki) + one reload + max(etcd start, containerd and balancer start)" \
+  [ "$init_boots" = 0 ] || row "  its limit: keys (seed pki) + one reload + max(etcd start, containerd and balancer start)" \
     "$(ival seed_init_keys_ms) + $(ival seed_init_reload_ms) + max($(ival seed_init_etcd_start_ms), $(ival seed_init_node_starts_ms))" "-" "-" "-"
   native_help=$(for i in 1 2 3 4 5; do ms_of "$agent" --help; done | median)
   row "emulation's toll: seed-agent --help in the guest vs on this host (ms)" "$(val help_ms)" "$native_help (native)" \
