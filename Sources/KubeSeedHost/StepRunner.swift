@@ -280,6 +280,9 @@ public final class StepRunner {
     /// `beside` must not ask systemd: node preparation's module loads and sysctls. When `beside` fails, the
     /// reload is still waited for, the jobs stay owed (`pending`), and its error is thrown.
     public func activate(beside work: () throws -> Void) throws {
+        // Write-ahead for the owed starts (a unit started is one reset stops), before anything here runs: the
+        // lists that owed them ran with their activation deferred, which journals none.
+        try journal.record(try pendingJobs.flatMap { try previousState(for: $0, NodeObservation()) })
         let inFlight = reloadPending ? ReloadInFlight(try services()) : nil
         var workError: (any Error)?
         do { try work() } catch { workError = error }

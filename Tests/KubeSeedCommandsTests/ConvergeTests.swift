@@ -179,6 +179,8 @@ import KubeSeedHostFakes
         #expect(try host.snapshot() == original)
         #expect(host.services.calls.contains("restart containerd.service"))
         #expect(host.services.calls.contains("disable kubelet.service"))
+        // What the pass started, reset stops (its start was journaled ahead like every change).
+        #expect(host.services.calls.contains("stop kubeseed-api-balancer.service"), "\(host.services.calls)")
     }
 }
 
