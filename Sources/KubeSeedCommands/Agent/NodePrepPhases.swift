@@ -49,7 +49,7 @@ public final class KernelStepsHandOff {
     init(_ run: NodePrepRun) { self.run = run }
 
     /// The steps left, as planned before the modules load (a sysctl a module brings is among them).
-    public var steps: [Step] { run.plan.steps.filter { $0.isModuleLoad || $0.isSysctl } }
+    public var steps: [Step] { run.plan.steps.filter(\.isKernelStep) }
 
     /// Loads the modules, observes the kernel again, and sets the sysctls, on `runner` (the caller's session).
     public func make(on runner: StepRunner) throws {
@@ -90,7 +90,7 @@ struct NodePrepPhase: CommandPhase {
     /// masked or enabled; then the time settings are waited for, unless the caller waits for them.
     static let settings = NodePrepPhase(name: "settings") { run in
         let before = run.applier.performed.count
-        let steps = run.plan.steps.filter { !$0.isModuleLoad && !(run.leaveKernelSteps && $0.isSysctl) }
+        let steps = run.plan.steps.filter { run.leaveKernelSteps ? !$0.isKernelStep : !$0.isModuleLoad }
         try run.applier.apply(steps, observed: run.observed, deferReload: run.deferReload)
         if !run.leaveTimeSettingsRunning { try run.applier.finishTimeSettings() }
         let changes = run.applier.performed.count - before

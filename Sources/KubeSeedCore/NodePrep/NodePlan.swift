@@ -35,6 +35,9 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
         return false
     }
 
+    /// A module load or a sysctl: needs nothing from systemd (the agent's pass makes them beside its reload).
+    public var isKernelStep: Bool { isModuleLoad || isSysctl }
+
     /// A call to timedated, which needs nothing the other steps make: made on its own thread beside them.
     public var isTimeSetting: Bool {
         switch self {
